@@ -1,0 +1,143 @@
+//! Settings from the environment, and the wiring of adapters into use-cases — shared by the
+//! Lambda bootstraps and the local stack so that both run the same assembly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use chrono::TimeDelta;
+
+use crate::adapters::dynamodb::{DynamoJobStore, DynamoWorkflowStore};
+use crate::adapters::lambda::LambdaTaskQueue;
+use crate::adapters::s3::S3ObjectStore;
+use crate::catalog::Catalog;
+use crate::dispatch::Dispatcher;
+use crate::ffmpeg::Ffmpeg;
+use crate::process::TaskRunner;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+fn path_or(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+/// The dispatcher's settings.
+#[derive(Clone, Debug)]
+pub struct DispatcherConfig {
+    /// `WORKFLOWS_TABLE`
+    pub workflows_table: String,
+    /// `JOBS_TABLE`
+    pub jobs_table: String,
+    /// `WORKER_FUNCTION`: name or ARN of the worker Lambda.
+    pub worker_function: String,
+}
+
+impl DispatcherConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            workflows_table: required("WORKFLOWS_TABLE")?,
+            jobs_table: required("JOBS_TABLE")?,
+            worker_function: required("WORKER_FUNCTION")?,
+        })
+    }
+}
+
+/// The worker's settings.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// `JOBS_TABLE`
+    pub jobs_table: String,
+    /// `FFMPEG_PATH`, default `/opt/bin/ffmpeg` (the layer).
+    pub ffmpeg: PathBuf,
+    /// `FFPROBE_PATH`, default `/opt/bin/ffprobe`.
+    pub ffprobe: PathBuf,
+    /// `FONT_PATH`: TrueType font for text watermarks, default `/opt/fonts/DejaVuSans.ttf`.
+    pub font: PathBuf,
+    /// `SCRATCH_DIR`, default `/tmp`: each invocation works in its own directory below.
+    pub scratch: PathBuf,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            jobs_table: required("JOBS_TABLE")?,
+            ffmpeg: path_or("FFMPEG_PATH", "/opt/bin/ffmpeg"),
+            ffprobe: path_or("FFPROBE_PATH", "/opt/bin/ffprobe"),
+            font: path_or("FONT_PATH", "/opt/fonts/DejaVuSans.ttf"),
+            scratch: path_or("SCRATCH_DIR", "/tmp"),
+        })
+    }
+}
+
+/// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL*`).
+pub async fn load_aws() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// An S3 client; path-style addressing when the endpoint is overridden (local S3 servers
+/// cannot serve virtual-hosted buckets).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let overridden =
+        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(overridden)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+pub fn dispatcher(sdk: &SdkConfig, config: &DispatcherConfig) -> Dispatcher {
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    Dispatcher::new(
+        Arc::new(DynamoWorkflowStore::new(
+            dynamo.clone(),
+            &config.workflows_table,
+        )),
+        Arc::new(DynamoJobStore::new(dynamo, &config.jobs_table)),
+        Arc::new(S3ObjectStore::new(s3_client(sdk))),
+        Arc::new(LambdaTaskQueue::new(
+            aws_sdk_lambda::Client::new(sdk),
+            &config.worker_function,
+        )),
+    )
+}
+
+/// How long a claimed task stays with its worker when the invocation has no deadline; the
+/// worker's Lambda timeout is at most this long.
+pub const LEASE: TimeDelta = TimeDelta::minutes(15);
+
+pub fn task_runner(sdk: &SdkConfig, config: &WorkerConfig) -> TaskRunner {
+    TaskRunner::new(
+        Arc::new(DynamoJobStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.jobs_table,
+        )),
+        Arc::new(S3ObjectStore::new(s3_client(sdk))),
+        Arc::new(Ffmpeg::new(
+            config.ffmpeg.clone(),
+            config.ffprobe.clone(),
+            config.font.clone(),
+        )),
+        config.scratch.clone(),
+        LEASE,
+    )
+}
+
+pub fn catalog(sdk: &SdkConfig, workflows_table: &str) -> Catalog {
+    Catalog::new(Arc::new(DynamoWorkflowStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        workflows_table,
+    )))
+}

@@ -1,0 +1,404 @@
+//! Jobs (one upload processed by one workflow, MPS "WorkflowTask") and their tasks (one task
+//! spec run for that upload), with their states, outcomes and error codes.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::media::MediaInfo;
+use super::object::{ObjectCreated, ObjectRef, input_name};
+use super::task::TaskSpec;
+use super::workflow::{Location, Workflow};
+
+/// Deterministic: the same upload seen by the same workflow revision always has the same id,
+/// so duplicate events find the job they already created.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn derive(workflow: &Workflow, event: &ObjectCreated) -> JobId {
+        let mut hash = Sha256::new();
+        for part in [
+            workflow.name.as_str(),
+            &workflow.revision.to_string(),
+            &event.object.bucket,
+            &event.object.key,
+            &event.upload_identity(),
+        ] {
+            // Length-prefixed so that no two different part lists hash alike.
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        let digest = hash.finalize();
+        let hex: String = digest[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        JobId(format!("job-{hex}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for JobId {
+    fn from(id: String) -> Self {
+        JobId(id)
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Waiting,
+    Processing,
+    Finish,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Waiting,
+    Processing,
+    Success,
+    Fail,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Waiting => "WAITING",
+            TaskStatus::Processing => "PROCESSING",
+            TaskStatus::Success => "SUCCESS",
+            TaskStatus::Fail => "FAIL",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::Success | TaskStatus::Fail)
+    }
+}
+
+/// One upload processed by one workflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub workflow: String,
+    pub workflow_revision: u64,
+    pub input: ObjectRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_size: Option<u64>,
+    pub output: Location,
+    /// The input key below the trigger dir; outputs keep this sub-path under the output dir.
+    pub relative_key: String,
+    pub event_time: DateTime<Utc>,
+    pub status: JobStatus,
+    pub task_count: u32,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The source as the first worker probed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<MediaInfo>,
+}
+
+/// One task spec of a job's workflow, run for the job's upload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub job_id: JobId,
+    pub index: u32,
+    pub spec: TaskSpec,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    /// A claimed task belongs to its worker until then; a later claim may take it over.
+    /// Epoch milliseconds in records, so that stores can compare it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "chrono::serde::ts_milliseconds_option"
+    )]
+    pub lease_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputFile>,
+}
+
+/// A file a task wrote, as probed after encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputFile {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// How a task failed: an MPS-style code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Error codes in the MPS families: `SourceFileError.*` (the upload), `InvalidInput.*` (the
+/// workflow's parameters against this upload) and `InternalError` (ours; retryable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    #[serde(rename = "SourceFileError.NotFound")]
+    SourceNotFound,
+    #[serde(rename = "SourceFileError.EmptyFile")]
+    SourceEmpty,
+    #[serde(rename = "SourceFileError.UnsupportedFormat")]
+    SourceUnsupportedFormat,
+    #[serde(rename = "SourceFileError.Corrupt")]
+    SourceCorrupt,
+    #[serde(rename = "SourceFileError.NoVideoStream")]
+    SourceNoVideo,
+    #[serde(rename = "SourceFileError.NoMediaStream")]
+    SourceNoMedia,
+    #[serde(rename = "InvalidInput.WatermarkImage")]
+    InvalidWatermarkImage,
+    #[serde(rename = "InvalidInput.TimeOutOfRange")]
+    InvalidTimeRange,
+    #[serde(rename = "InternalError")]
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::SourceNotFound => "SourceFileError.NotFound",
+            ErrorCode::SourceEmpty => "SourceFileError.EmptyFile",
+            ErrorCode::SourceUnsupportedFormat => "SourceFileError.UnsupportedFormat",
+            ErrorCode::SourceCorrupt => "SourceFileError.Corrupt",
+            ErrorCode::SourceNoVideo => "SourceFileError.NoVideoStream",
+            ErrorCode::SourceNoMedia => "SourceFileError.NoMediaStream",
+            ErrorCode::InvalidWatermarkImage => "InvalidInput.WatermarkImage",
+            ErrorCode::InvalidTimeRange => "InvalidInput.TimeOutOfRange",
+            ErrorCode::Internal => "InternalError",
+        }
+    }
+
+    /// Source and input errors stay errors however often the task runs; internal ones may not.
+    pub fn is_retryable(self) -> bool {
+        self == ErrorCode::Internal
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The message that starts a worker on one task (the async invocation payload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    pub job_id: JobId,
+    pub task: u32,
+}
+
+impl Job {
+    /// A new job for `event` under `workflow`, waiting, with one task per task spec.
+    pub fn start(
+        workflow: &Workflow,
+        event: &ObjectCreated,
+        now: DateTime<Utc>,
+    ) -> (Job, Vec<Task>) {
+        let id = JobId::derive(workflow, event);
+        let job = Job {
+            id: id.clone(),
+            workflow: workflow.name.clone(),
+            workflow_revision: workflow.revision,
+            input: event.object.clone(),
+            input_version: event.version_id.clone().filter(|v| v != "null"),
+            input_size: event.size,
+            output: workflow.output.clone(),
+            relative_key: workflow.relative_key(&event.object.key).to_owned(),
+            event_time: event.event_time,
+            status: JobStatus::Waiting,
+            task_count: workflow.tasks.len() as u32,
+            created_at: now,
+            finished_at: None,
+            source: None,
+        };
+        let tasks = workflow
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| Task {
+                job_id: id.clone(),
+                index: index as u32,
+                spec: spec.clone(),
+                status: TaskStatus::Waiting,
+                attempts: 0,
+                lease_until: None,
+                started_at: None,
+                finished_at: None,
+                error: None,
+                outputs: Vec::new(),
+            })
+            .collect();
+        (job, tasks)
+    }
+
+    /// Where output `number` of task `index` goes: the output dir, then the input's sub-path
+    /// below the trigger dir, then the task's name pattern. Same-named inputs in different
+    /// sub-dirs therefore never collide.
+    pub fn output_key(&self, task: &Task, number: usize) -> ObjectRef {
+        let sub_dir = match self.relative_key.rfind('/') {
+            Some(slash) => &self.relative_key[..=slash],
+            None => "",
+        };
+        let name =
+            task.spec
+                .output_name(task.index as usize, input_name(&self.relative_key), number);
+        ObjectRef::new(
+            &self.output.bucket,
+            format!("{}{sub_dir}{name}", self.output.dir),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::object::parse_event_time;
+    use crate::domain::task::{SnapshotSpec, TimePoint, TranscodeSpec};
+    use crate::domain::workflow::{OutputSpec, TriggerSpec, WorkflowSpec};
+
+    fn workflow(output_dir: Option<&str>) -> Workflow {
+        let spec = WorkflowSpec {
+            name: "flow".into(),
+            trigger: TriggerSpec {
+                bucket: "media".into(),
+                dir: "in/".into(),
+            },
+            output: OutputSpec {
+                bucket: Some("out".into()),
+                dir: output_dir.map(Into::into),
+            },
+            tasks: vec![
+                TaskSpec::Transcode(TranscodeSpec::default()),
+                TaskSpec::Snapshot(SnapshotSpec {
+                    times: vec![TimePoint::Seconds(1.0)],
+                    ..SnapshotSpec::default()
+                }),
+            ],
+        };
+        Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap()
+    }
+
+    fn event(key: &str, version: Option<&str>) -> ObjectCreated {
+        ObjectCreated {
+            object: ObjectRef::new("media", key),
+            size: Some(10),
+            etag: Some("etag".into()),
+            version_id: version.map(Into::into),
+            sequencer: None,
+            event_time: parse_event_time("2026-01-02T00:00:00Z").unwrap(),
+        }
+    }
+
+    #[test]
+    fn job_id_is_deterministic_per_upload_and_revision() {
+        let flow = workflow(None);
+        let a = JobId::derive(&flow, &event("in/a.mp4", Some("v1")));
+        assert_eq!(a, JobId::derive(&flow, &event("in/a.mp4", Some("v1"))));
+        assert_ne!(a, JobId::derive(&flow, &event("in/a.mp4", Some("v2"))));
+        assert_ne!(a, JobId::derive(&flow, &event("in/b.mp4", Some("v1"))));
+        let revised = Workflow {
+            revision: 2,
+            ..flow
+        };
+        assert_ne!(a, JobId::derive(&revised, &event("in/a.mp4", Some("v1"))));
+        assert!(a.as_str().starts_with("job-") && a.as_str().len() == 36);
+    }
+
+    #[test]
+    fn start_creates_one_waiting_task_per_spec() {
+        let (job, tasks) = Job::start(&workflow(None), &event("in/a.mp4", None), Utc::now());
+        assert_eq!(job.status, JobStatus::Waiting);
+        assert_eq!(job.task_count, 2);
+        assert_eq!(
+            tasks
+                .iter()
+                .map(|t| (t.index, t.status))
+                .collect::<Vec<_>>(),
+            vec![(0, TaskStatus::Waiting), (1, TaskStatus::Waiting)]
+        );
+    }
+
+    #[test]
+    fn output_key_keeps_sub_path_below_trigger_dir() {
+        let (job, tasks) = Job::start(
+            &workflow(Some("done/")),
+            &event("in/x/y/clip.mov", None),
+            Utc::now(),
+        );
+        assert_eq!(
+            job.output_key(&tasks[0], 0),
+            ObjectRef::new("out", "done/x/y/clip_transcode_1.mp4")
+        );
+        assert_eq!(
+            job.output_key(&tasks[1], 0),
+            ObjectRef::new("out", "done/x/y/clip_snapshotByTimeOffset_2_0.jpg")
+        );
+    }
+
+    #[test]
+    fn output_key_defaults_to_trigger_dir() {
+        let (job, tasks) = Job::start(&workflow(None), &event("in/clip.mp4", None), Utc::now());
+        assert_eq!(
+            job.output_key(&tasks[0], 0),
+            ObjectRef::new("out", "in/clip_transcode_1.mp4")
+        );
+    }
+
+    #[test]
+    fn same_names_in_different_dirs_do_not_collide() {
+        let flow = workflow(Some("o/"));
+        let (a, tasks) = Job::start(&flow, &event("in/a/clip.mp4", None), Utc::now());
+        let (b, _) = Job::start(&flow, &event("in/b/clip.mp4", None), Utc::now());
+        assert_ne!(a.output_key(&tasks[0], 0), b.output_key(&tasks[0], 0));
+    }
+
+    #[test]
+    fn error_codes_serialize_in_mps_families() {
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::SourceCorrupt).unwrap(),
+            "\"SourceFileError.Corrupt\""
+        );
+        for code in [
+            ErrorCode::SourceEmpty,
+            ErrorCode::InvalidTimeRange,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        assert!(ErrorCode::Internal.is_retryable());
+        assert!(!ErrorCode::SourceCorrupt.is_retryable());
+    }
+}

@@ -1,0 +1,135 @@
+//! What a probe says about a media file, and the geometry decisions made from it.
+
+use serde::{Deserialize, Serialize};
+
+/// The facts about a media file that tasks depend on (from ffprobe).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// Container as the demuxer names it (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `gif`…).
+    pub container: String,
+    /// Seconds; absent for streams without a known length.
+    pub duration: Option<f64>,
+    pub size: Option<u64>,
+    pub bit_rate: Option<u64>,
+    pub stream_count: u32,
+    pub video: Option<VideoStream>,
+    pub audio: Option<AudioStream>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VideoStream {
+    pub codec: String,
+    /// Display size: rotation already applied, as ffmpeg's autorotate will show it.
+    pub width: u32,
+    pub height: u32,
+    pub fps: Option<f64>,
+    pub frames: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AudioStream {
+    pub codec: String,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+}
+
+/// Width and height in pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Size {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Size {
+    pub fn new(width: u32, height: u32) -> Self {
+        Self { width, height }
+    }
+
+    /// Fits this (source) size into a requested box, keeping the aspect ratio.
+    ///
+    /// `0` leaves a dimension free: `(640, 0)` is "640 wide", `(0, 0)` keeps the source size.
+    /// With both given the result fits inside the box. Unless `allow_upscale`, the result is
+    /// never larger than the source. With `even` both sides are rounded down to even numbers,
+    /// as 4:2:0 encoders require.
+    pub fn fit(self, width: u32, height: u32, allow_upscale: bool, even: bool) -> Size {
+        let (sw, sh) = (f64::from(self.width.max(1)), f64::from(self.height.max(1)));
+        let scale = match (width, height) {
+            (0, 0) => 1.0,
+            (w, 0) => f64::from(w) / sw,
+            (0, h) => f64::from(h) / sh,
+            (w, h) => (f64::from(w) / sw).min(f64::from(h) / sh),
+        };
+        let scale = if allow_upscale { scale } else { scale.min(1.0) };
+        let round = |value: f64| {
+            let pixels = value.round().max(1.0) as u32;
+            if even { (pixels & !1).max(2) } else { pixels }
+        };
+        Size::new(round(sw * scale), round(sh * scale))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HD: Size = Size {
+        width: 1920,
+        height: 1080,
+    };
+
+    #[test]
+    fn when_only_width_given_should_keep_aspect() {
+        assert_eq!(HD.fit(640, 0, false, true), Size::new(640, 360));
+    }
+
+    #[test]
+    fn when_only_height_given_should_keep_aspect() {
+        assert_eq!(HD.fit(0, 720, false, true), Size::new(1280, 720));
+    }
+
+    #[test]
+    fn when_both_given_should_fit_inside_box() {
+        assert_eq!(HD.fit(640, 640, false, true), Size::new(640, 360));
+        assert_eq!(
+            Size::new(1080, 1920).fit(640, 640, false, true),
+            Size::new(360, 640)
+        );
+    }
+
+    #[test]
+    fn when_nothing_given_should_keep_source_size() {
+        assert_eq!(HD.fit(0, 0, false, true), HD);
+    }
+
+    #[test]
+    fn when_target_is_larger_should_not_upscale_by_default() {
+        assert_eq!(
+            Size::new(640, 272).fit(1280, 0, false, true),
+            Size::new(640, 272)
+        );
+        assert_eq!(
+            Size::new(640, 272).fit(1280, 0, true, true),
+            Size::new(1280, 544)
+        );
+    }
+
+    #[test]
+    fn when_even_required_should_round_down_to_even() {
+        assert_eq!(
+            Size::new(136, 123).fit(0, 0, false, true),
+            Size::new(136, 122)
+        );
+        assert_eq!(
+            Size::new(136, 123).fit(0, 0, false, false),
+            Size::new(136, 123)
+        );
+    }
+
+    #[test]
+    fn when_scaling_tiny_should_never_reach_zero() {
+        assert_eq!(
+            Size::new(4000, 2).fit(100, 0, false, true),
+            Size::new(100, 2)
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The model of mediaflow: workflows, the tasks they run, the jobs an upload starts and what
+//! came of them. Pure: no I/O, no clock reads (times are passed in), no AWS types.
+
+pub mod job;
+pub mod media;
+pub mod object;
+pub mod task;
+pub mod validation;
+pub mod workflow;

@@ -1,0 +1,208 @@
+//! Objects in buckets and the "object created" fact the dispatcher acts on.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+
+/// Metadata name (`x-amz-meta-mediaflow-job`) carried by every object mediaflow writes. Its value
+/// is the id of the job that produced the object; the dispatcher never processes such objects.
+pub const OUTPUT_MARKER: &str = "mediaflow-job";
+
+/// A bucket and a key, the key already decoded.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ObjectRef {
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// An object was created: what S3 (directly, through SQS or through EventBridge) tells us.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectCreated {
+    pub object: ObjectRef,
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    /// Orders events for one key; absent in some emulators, so never required.
+    pub sequencer: Option<String>,
+    pub event_time: DateTime<Utc>,
+}
+
+impl ObjectCreated {
+    /// Folder placeholders ("dir/") created by consoles are not media.
+    pub fn is_folder_placeholder(&self) -> bool {
+        self.object.key.ends_with('/')
+    }
+
+    /// What tells two uploads of the same key apart: the version id, else the sequencer, else
+    /// the entity tag and event time.
+    pub fn upload_identity(&self) -> String {
+        match (&self.version_id, &self.sequencer) {
+            (Some(version), _) if !version.is_empty() && version != "null" => {
+                format!("v:{version}")
+            }
+            (_, Some(sequencer)) if !sequencer.is_empty() => format!("s:{sequencer}"),
+            _ => format!(
+                "e:{}@{}",
+                self.etag.as_deref().unwrap_or_default(),
+                self.event_time.timestamp_micros()
+            ),
+        }
+    }
+}
+
+/// What a HEAD of an object tells: enough to skip our own outputs and to size the work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+    /// The job id in the output marker, when mediaflow wrote this object.
+    pub produced_by_job: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("object key is not valid UTF-8 once decoded: {0:?}")]
+    KeyNotUtf8(String),
+    #[error("event time {0:?} is not an ISO 8601 timestamp")]
+    BadEventTime(String),
+}
+
+/// Decodes an object key as S3 event notifications carry it: form-encoded, so `+` is a space
+/// and a literal `+` arrives as `%2B`. Real S3 leaves `/` alone while some emulators send
+/// `%2F`; both decode to `/`.
+pub fn decode_event_key(raw: &str) -> Result<String, EventError> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| EventError::KeyNotUtf8(raw.to_owned()))
+}
+
+/// Parses an event time leniently: RFC 3339 as AWS sends it, or a timestamp without a zone
+/// (as moto sends it), read as UTC.
+pub fn parse_event_time(raw: &str) -> Result<DateTime<Utc>, EventError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|naive| naive.and_utc())
+        .map_err(|_| EventError::BadEventTime(raw.to_owned()))
+}
+
+/// The file name of a key without its last extension: MPS's `{inputName}`.
+pub fn input_name(key: &str) -> &str {
+    let file = key.rsplit('/').next().unwrap_or(key);
+    match file.rfind('.') {
+        Some(dot) if dot > 0 => &file[..dot],
+        _ => file,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_key_has_plus_should_decode_to_space() {
+        assert_eq!(decode_event_key("my+video.mp4").unwrap(), "my video.mp4");
+    }
+
+    #[test]
+    fn when_key_has_encoded_plus_should_keep_plus() {
+        assert_eq!(decode_event_key("a%2Bb.mp4").unwrap(), "a+b.mp4");
+    }
+
+    #[test]
+    fn when_key_has_encoded_percent_should_decode_once() {
+        assert_eq!(
+            decode_event_key("100%25+done%2525.mp4").unwrap(),
+            "100% done%25.mp4"
+        );
+    }
+
+    #[test]
+    fn when_key_has_unicode_should_decode_utf8() {
+        let raw = "vid%C3%A9o/%C3%A9t%C3%A9+2024.mov";
+        assert_eq!(decode_event_key(raw).unwrap(), "vidéo/été 2024.mov");
+    }
+
+    #[test]
+    fn when_key_has_encoded_slash_should_decode_like_real_s3() {
+        assert_eq!(
+            decode_event_key("in%2Fsub%2Fa.mp4").unwrap(),
+            "in/sub/a.mp4"
+        );
+        assert_eq!(decode_event_key("in/sub/a.mp4").unwrap(), "in/sub/a.mp4");
+    }
+
+    #[test]
+    fn when_key_is_mps_example_should_decode_exactly() {
+        let raw = "My+Video+%281%29%2Bfinal%25.mp4";
+        assert_eq!(decode_event_key(raw).unwrap(), "My Video (1)+final%.mp4");
+    }
+
+    #[test]
+    fn when_key_decodes_to_invalid_utf8_should_fail() {
+        assert!(matches!(
+            decode_event_key("bad%FF.mp4"),
+            Err(EventError::KeyNotUtf8(_))
+        ));
+    }
+
+    #[test]
+    fn when_event_time_has_zone_should_parse_rfc3339() {
+        let time = parse_event_time("2026-11-24T13:46:33.635Z").unwrap();
+        assert_eq!(time.timestamp_millis(), 1_795_527_993_635);
+    }
+
+    #[test]
+    fn when_event_time_has_no_zone_should_read_as_utc() {
+        let time = parse_event_time("2026-11-24T13:46:33.635833").unwrap();
+        assert_eq!(time.timestamp_micros(), 1_795_527_993_635_833);
+    }
+
+    #[test]
+    fn when_event_time_is_garbage_should_fail() {
+        assert!(parse_event_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn input_name_should_drop_dirs_and_last_extension() {
+        assert_eq!(input_name("a/b/clip.final.mp4"), "clip.final");
+        assert_eq!(input_name("clip"), "clip");
+        assert_eq!(input_name("dir/.hidden"), ".hidden");
+    }
+
+    #[test]
+    fn upload_identity_should_prefer_version_then_sequencer() {
+        let mut event = ObjectCreated {
+            object: ObjectRef::new("b", "k"),
+            size: None,
+            etag: Some("e".into()),
+            version_id: Some("v1".into()),
+            sequencer: Some("s1".into()),
+            event_time: parse_event_time("2026-01-01T00:00:00Z").unwrap(),
+        };
+        assert_eq!(event.upload_identity(), "v:v1");
+        event.version_id = Some("null".into());
+        assert_eq!(event.upload_identity(), "s:s1");
+        event.sequencer = None;
+        assert_eq!(event.upload_identity(), "e:e@1767225600000000");
+    }
+}

@@ -1,0 +1,631 @@
+//! Workflows: where uploads come from, where outputs go, what to do with each upload; the seed
+//! rules that make one valid; and the decision whether an upload starts a job.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::object::ObjectCreated;
+use super::task::{MAX_TASKS, TaskSpec};
+use super::validation::Violations;
+
+/// A workflow as its author writes it (YAML or JSON), before validation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSpec {
+    pub name: String,
+    pub trigger: TriggerSpec,
+    #[serde(default)]
+    pub output: OutputSpec,
+    #[serde(default)]
+    pub tasks: Vec<TaskSpec>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSpec {
+    #[serde(default)]
+    pub bucket: String,
+    /// Blank: the whole bucket. Otherwise ends with `/`; a leading `/` is accepted and dropped.
+    #[serde(default)]
+    pub dir: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Defaults to the trigger bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Defaults to the trigger dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+/// A bucket and a directory in it: `dir` is empty (the whole bucket) or ends with `/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub bucket: String,
+    pub dir: String,
+}
+
+impl Location {
+    pub fn contains(&self, bucket: &str, key: &str) -> bool {
+        self.bucket == bucket && key.starts_with(&self.dir)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.dir)
+    }
+}
+
+/// A validated workflow with its state. Created disabled; its name is its identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    pub name: String,
+    pub trigger: Location,
+    pub output: Location,
+    pub tasks: Vec<TaskSpec>,
+    pub enabled: bool,
+    /// When the workflow was last enabled; only objects created from then on are processed.
+    pub enabled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Starts at 1, grows by one with every change; writes are conditional on it.
+    pub revision: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkflowError {
+    #[error("invalid workflow: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("workflow {expected:?} cannot be replaced by a spec named {found:?}")]
+    NameMismatch { expected: String, found: String },
+}
+
+/// Why a workflow does not process an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    Disabled,
+    OutsideTriggerDir { dir: String },
+    UploadedBeforeEnabled { enabled_at: DateTime<Utc> },
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::Disabled => f.write_str("disabled"),
+            Skip::OutsideTriggerDir { dir } => write!(f, "outside trigger dir {dir:?}"),
+            Skip::UploadedBeforeEnabled { enabled_at } => {
+                write!(
+                    f,
+                    "uploaded before enabled (enabled at {})",
+                    enabled_at.to_rfc3339()
+                )
+            }
+        }
+    }
+}
+
+const MAX_NAME: usize = 128;
+
+impl WorkflowSpec {
+    /// Applies the seed rules and defaults; every broken rule is reported with its field.
+    fn validate(mut self) -> Result<(String, Location, Location, Vec<TaskSpec>), WorkflowError> {
+        let mut errors = Violations::default();
+        let name = self.name.trim().to_owned();
+        errors.check(
+            (1..=MAX_NAME).contains(&name.chars().count())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_\\-".contains(c)),
+            "name",
+            "must be 1–128 letters, digits, '_', '\\' or '-'",
+        );
+        let trigger_bucket = self.trigger.bucket.trim().to_owned();
+        if trigger_bucket.is_empty() {
+            errors.check(false, "trigger.bucket", "is required");
+        } else {
+            check_bucket(&trigger_bucket, "trigger.bucket", &mut errors);
+        }
+        let trigger_dir = normalize_dir(&self.trigger.dir, "trigger.dir", &mut errors);
+        let output_bucket = match self.output.bucket.as_deref().map(str::trim) {
+            None | Some("") => trigger_bucket.clone(),
+            Some(bucket) => {
+                check_bucket(bucket, "output.bucket", &mut errors);
+                bucket.to_owned()
+            }
+        };
+        let output_dir = match self.output.dir.as_deref() {
+            None => trigger_dir.clone(),
+            Some(dir) if dir.trim().is_empty() => trigger_dir.clone(),
+            Some(dir) => normalize_dir(dir, "output.dir", &mut errors),
+        };
+        errors.check(
+            (1..=MAX_TASKS).contains(&self.tasks.len()),
+            "tasks",
+            format!("needs 1–{MAX_TASKS} tasks"),
+        );
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for (i, task) in self.tasks.iter_mut().enumerate() {
+            let field = format!("tasks[{i}]");
+            task.resolve_defaults(&trigger_bucket);
+            task.validate(&field, &mut errors);
+            // Outputs of two tasks must never overwrite each other.
+            let name = task.output_name(i, "\u{0}", usize::MAX);
+            if let Some(first) = names.insert(name, i) {
+                errors.check(
+                    false,
+                    &field,
+                    format!(
+                        "writes the same file names as tasks[{first}]: set a distinct definition"
+                    ),
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok((
+                name,
+                Location {
+                    bucket: trigger_bucket,
+                    dir: trigger_dir,
+                },
+                Location {
+                    bucket: output_bucket,
+                    dir: output_dir,
+                },
+                self.tasks,
+            ))
+        } else {
+            Err(WorkflowError::Invalid(errors.into_messages()))
+        }
+    }
+}
+
+/// S3's bucket naming rules (the common subset): 3–63 of lowercase letters, digits, `.`, `-`,
+/// starting and ending with a letter or digit.
+fn check_bucket(bucket: &str, field: &str, errors: &mut Violations) {
+    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    errors.check(
+        (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
+            && ends_ok(bucket.chars().next())
+            && ends_ok(bucket.chars().last()),
+        field,
+        "is not a valid bucket name (3–63 of a-z, 0-9, '.', '-')",
+    );
+}
+
+/// Blank stays blank (the whole bucket); MPS-style leading `/` are dropped; the rest must end
+/// with `/`.
+fn normalize_dir(raw: &str, field: &str, errors: &mut Violations) -> String {
+    let dir = raw.trim().trim_start_matches('/');
+    errors.check(
+        dir.is_empty() || dir.ends_with('/'),
+        field,
+        "must end with '/'",
+    );
+    errors.check(dir.len() <= 512, field, "must be at most 512 characters");
+    dir.to_owned()
+}
+
+impl Workflow {
+    /// A new workflow from its spec: disabled, revision 1.
+    pub fn create(spec: WorkflowSpec, now: DateTime<Utc>) -> Result<Workflow, WorkflowError> {
+        let (name, trigger, output, tasks) = spec.validate()?;
+        Ok(Workflow {
+            name,
+            trigger,
+            output,
+            tasks,
+            enabled: false,
+            enabled_at: None,
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+        })
+    }
+
+    /// This workflow with its configuration replaced by `spec`; state (enabled, enabled_at,
+    /// created_at) is kept and the revision grows.
+    pub fn replace(
+        &self,
+        spec: WorkflowSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Workflow, WorkflowError> {
+        let (name, trigger, output, tasks) = spec.validate()?;
+        if name != self.name {
+            return Err(WorkflowError::NameMismatch {
+                expected: self.name.clone(),
+                found: name,
+            });
+        }
+        Ok(Workflow {
+            trigger,
+            output,
+            tasks,
+            updated_at: now,
+            revision: self.revision + 1,
+            ..self.clone()
+        })
+    }
+
+    /// The spec that produces this workflow (defaults filled in).
+    pub fn spec(&self) -> WorkflowSpec {
+        WorkflowSpec {
+            name: self.name.clone(),
+            trigger: TriggerSpec {
+                bucket: self.trigger.bucket.clone(),
+                dir: self.trigger.dir.clone(),
+            },
+            output: OutputSpec {
+                bucket: Some(self.output.bucket.clone()),
+                dir: Some(self.output.dir.clone()),
+            },
+            tasks: self.tasks.clone(),
+        }
+    }
+
+    /// Enabled from `now` on; enabling an enabled workflow changes nothing.
+    pub fn enable(&self, now: DateTime<Utc>) -> Workflow {
+        if self.enabled {
+            return self.clone();
+        }
+        Workflow {
+            enabled: true,
+            enabled_at: Some(now),
+            updated_at: now,
+            revision: self.revision + 1,
+            ..self.clone()
+        }
+    }
+
+    pub fn disable(&self, now: DateTime<Utc>) -> Workflow {
+        if !self.enabled {
+            return self.clone();
+        }
+        Workflow {
+            enabled: false,
+            enabled_at: None,
+            updated_at: now,
+            revision: self.revision + 1,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this workflow processes the created object, and if not, why.
+    pub fn decide(&self, event: &ObjectCreated) -> Result<(), Skip> {
+        if !self
+            .trigger
+            .contains(&event.object.bucket, &event.object.key)
+        {
+            return Err(Skip::OutsideTriggerDir {
+                dir: self.trigger.dir.clone(),
+            });
+        }
+        match (self.enabled, self.enabled_at) {
+            (true, Some(enabled_at)) if event.event_time < enabled_at => {
+                Err(Skip::UploadedBeforeEnabled { enabled_at })
+            }
+            (true, Some(_)) => Ok(()),
+            _ => Err(Skip::Disabled),
+        }
+    }
+
+    /// The key's path below the trigger dir (`sub/clip.mp4` for `in/sub/clip.mp4` under `in/`).
+    pub fn relative_key<'k>(&self, key: &'k str) -> &'k str {
+        key.strip_prefix(self.trigger.dir.as_str()).unwrap_or(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::object::{ObjectRef, parse_event_time};
+    use crate::domain::task::{SnapshotSpec, TimePoint, TranscodeSpec};
+
+    fn spec() -> WorkflowSpec {
+        WorkflowSpec {
+            name: "demo_flow-1".into(),
+            trigger: TriggerSpec {
+                bucket: "media-in".into(),
+                dir: "uploads/".into(),
+            },
+            output: OutputSpec::default(),
+            tasks: vec![TaskSpec::Transcode(TranscodeSpec::default())],
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        parse_event_time("2026-11-25T10:00:00Z").unwrap()
+    }
+
+    fn errors_of(spec: WorkflowSpec) -> Vec<String> {
+        match Workflow::create(spec, now()) {
+            Err(WorkflowError::Invalid(errors)) => errors,
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    fn created(key: &str, at: &str) -> ObjectCreated {
+        ObjectCreated {
+            object: ObjectRef::new("media-in", key),
+            size: Some(1),
+            etag: None,
+            version_id: None,
+            sequencer: None,
+            event_time: parse_event_time(at).unwrap(),
+        }
+    }
+
+    #[test]
+    fn rule1_name_accepts_letters_digits_underscore_backslash_dash() {
+        let mut spec = spec();
+        spec.name = "A_b\\c-9".into();
+        assert!(Workflow::create(spec, now()).is_ok());
+    }
+
+    #[test]
+    fn rule1_name_rejects_empty_long_or_other_characters() {
+        for bad in ["", "has space", "dot.name", "é", &"x".repeat(129)] {
+            let mut spec = spec();
+            spec.name = bad.into();
+            assert_eq!(
+                errors_of(spec),
+                vec!["name: must be 1–128 letters, digits, '_', '\\' or '-'"],
+                "{bad:?}"
+            );
+        }
+        let mut spec = spec();
+        spec.name = "x".repeat(128);
+        assert!(Workflow::create(spec, now()).is_ok());
+    }
+
+    #[test]
+    fn rule2_trigger_bucket_is_required() {
+        let mut spec = spec();
+        spec.trigger.bucket = " ".into();
+        assert_eq!(errors_of(spec), vec!["trigger.bucket: is required"]);
+    }
+
+    #[test]
+    fn rule2_trigger_dir_must_end_with_slash() {
+        let mut spec = spec();
+        spec.trigger.dir = "uploads".into();
+        assert_eq!(errors_of(spec), vec!["trigger.dir: must end with '/'"]);
+    }
+
+    #[test]
+    fn rule2_trigger_dir_leading_slash_is_stripped_and_blank_means_bucket() {
+        let mut spec = spec();
+        spec.trigger.dir = "/uploads/".into();
+        assert_eq!(
+            Workflow::create(spec.clone(), now()).unwrap().trigger.dir,
+            "uploads/"
+        );
+        spec.trigger.dir = "".into();
+        assert_eq!(
+            Workflow::create(spec.clone(), now()).unwrap().trigger.dir,
+            ""
+        );
+        spec.trigger.dir = "/".into();
+        assert_eq!(Workflow::create(spec, now()).unwrap().trigger.dir, "");
+    }
+
+    #[test]
+    fn rule3_output_defaults_to_trigger_bucket_and_dir() {
+        let workflow = Workflow::create(spec(), now()).unwrap();
+        assert_eq!(
+            workflow.output,
+            Location {
+                bucket: "media-in".into(),
+                dir: "uploads/".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rule3_output_dir_must_end_with_slash_and_strips_leading_slash() {
+        let mut spec = spec();
+        spec.output = OutputSpec {
+            bucket: Some("media-out".into()),
+            dir: Some("/out".into()),
+        };
+        assert_eq!(
+            errors_of(spec.clone()),
+            vec!["output.dir: must end with '/'"]
+        );
+        spec.output.dir = Some("/out/".into());
+        let workflow = Workflow::create(spec, now()).unwrap();
+        assert_eq!(
+            workflow.output,
+            Location {
+                bucket: "media-out".into(),
+                dir: "out/".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rule3_bad_output_bucket_names_field() {
+        let mut spec = spec();
+        spec.output.bucket = Some("Bad_Bucket".into());
+        assert_eq!(
+            errors_of(spec),
+            vec!["output.bucket: is not a valid bucket name (3–63 of a-z, 0-9, '.', '-')"]
+        );
+    }
+
+    #[test]
+    fn rule4_at_least_one_task() {
+        let mut spec = spec();
+        spec.tasks.clear();
+        assert_eq!(errors_of(spec), vec!["tasks: needs 1–20 tasks"]);
+    }
+
+    #[test]
+    fn rule5_created_disabled_and_enable_records_time() {
+        let workflow = Workflow::create(spec(), now()).unwrap();
+        assert!(!workflow.enabled);
+        assert_eq!(workflow.enabled_at, None);
+        let later = parse_event_time("2026-11-25T11:00:00Z").unwrap();
+        let enabled = workflow.enable(later);
+        assert!(enabled.enabled);
+        assert_eq!(enabled.enabled_at, Some(later));
+        assert_eq!(enabled.revision, 2);
+        assert_eq!(
+            enabled.enable(now()),
+            enabled,
+            "enabling twice keeps the first time"
+        );
+        let disabled = enabled.disable(later);
+        assert_eq!(
+            (disabled.enabled, disabled.enabled_at, disabled.revision),
+            (false, None, 3)
+        );
+    }
+
+    #[test]
+    fn rule5_objects_before_enabled_at_are_skipped() {
+        let workflow = Workflow::create(spec(), now()).unwrap().enable(now());
+        let before = created("uploads/a.mp4", "2026-11-25T09:59:59.999Z");
+        let at = created("uploads/a.mp4", "2026-11-25T10:00:00Z");
+        assert_eq!(
+            workflow.decide(&before),
+            Err(Skip::UploadedBeforeEnabled { enabled_at: now() })
+        );
+        assert_eq!(workflow.decide(&at), Ok(()));
+    }
+
+    #[test]
+    fn rule5_disabled_workflow_skips() {
+        let workflow = Workflow::create(spec(), now()).unwrap();
+        assert_eq!(
+            workflow.decide(&created("uploads/a.mp4", "2026-11-26T00:00:00Z")),
+            Err(Skip::Disabled)
+        );
+    }
+
+    #[test]
+    fn rule6_workflow_files_have_no_notification_unless_configured() {
+        let parsed: Result<WorkflowSpec, _> = serde_json::from_str(
+            r#"{"name":"n","trigger":{"bucket":"media-in"},"tasks":[],"notification":{}}"#,
+        );
+        assert!(
+            parsed
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `notification`")
+        );
+    }
+
+    #[test]
+    fn rule7_matching_covers_nested_dirs_only_under_trigger() {
+        let workflow = Workflow::create(spec(), now()).unwrap().enable(now());
+        let nested = created("uploads/a/b/c.mp4", "2026-11-26T00:00:00Z");
+        assert_eq!(workflow.decide(&nested), Ok(()));
+        assert_eq!(workflow.relative_key("uploads/a/b/c.mp4"), "a/b/c.mp4");
+        let outside = created("other/c.mp4", "2026-11-26T00:00:00Z");
+        assert_eq!(
+            workflow.decide(&outside),
+            Err(Skip::OutsideTriggerDir {
+                dir: "uploads/".into()
+            })
+        );
+        let sibling = created("uploads-old/c.mp4", "2026-11-26T00:00:00Z");
+        assert!(
+            workflow.decide(&sibling).is_err(),
+            "a dir is a prefix ending in '/'"
+        );
+    }
+
+    #[test]
+    fn when_whole_bucket_triggers_should_match_any_key() {
+        let mut spec = spec();
+        spec.trigger.dir = String::new();
+        let workflow = Workflow::create(spec, now()).unwrap().enable(now());
+        assert_eq!(
+            workflow.decide(&created("x.mp4", "2026-11-26T00:00:00Z")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn when_two_tasks_write_same_names_should_reject() {
+        let mut spec = spec();
+        let snapshot = |definition: &str| {
+            TaskSpec::Snapshot(SnapshotSpec {
+                definition: Some(definition.into()),
+                times: vec![TimePoint::Seconds(1.0)],
+                ..SnapshotSpec::default()
+            })
+        };
+        spec.tasks = vec![snapshot("a"), snapshot("a")];
+        assert_eq!(
+            errors_of(spec.clone()),
+            vec!["tasks[1]: writes the same file names as tasks[0]: set a distinct definition"]
+        );
+        spec.tasks = vec![snapshot("a"), snapshot("b")];
+        assert!(Workflow::create(spec, now()).is_ok());
+    }
+
+    #[test]
+    fn when_several_rules_break_should_report_each_field() {
+        let spec = WorkflowSpec {
+            name: "bad name".into(),
+            trigger: TriggerSpec {
+                bucket: String::new(),
+                dir: "in".into(),
+            },
+            output: OutputSpec::default(),
+            tasks: vec![],
+        };
+        assert_eq!(errors_of(spec).len(), 4);
+    }
+
+    #[test]
+    fn replace_keeps_state_and_bumps_revision() {
+        let workflow = Workflow::create(spec(), now()).unwrap().enable(now());
+        let mut changed = spec();
+        changed.trigger.dir = "new/".into();
+        let later = parse_event_time("2026-11-26T00:00:00Z").unwrap();
+        let replaced = workflow.replace(changed, later).unwrap();
+        assert_eq!(
+            (replaced.enabled, replaced.enabled_at, replaced.revision),
+            (true, Some(now()), 3)
+        );
+        assert_eq!(replaced.trigger.dir, "new/");
+        let mut renamed = spec();
+        renamed.name = "other".into();
+        assert!(matches!(
+            workflow.replace(renamed, later),
+            Err(WorkflowError::NameMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn watermark_image_bucket_defaults_to_trigger_bucket() {
+        let mut spec = spec();
+        spec.tasks = vec![
+            serde_json::from_str(
+                r#"{"type":"watermark","watermarks":[{"image":{"key":"logo.png"}}]}"#,
+            )
+            .unwrap(),
+        ];
+        let workflow = Workflow::create(spec, now()).unwrap();
+        assert_eq!(
+            workflow.tasks[0].watermarks()[0]
+                .image
+                .as_ref()
+                .unwrap()
+                .bucket,
+            "media-in"
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Reading ffprobe's JSON into [`MediaInfo`], and naming what a failed probe means.
+
+use serde::Deserialize;
+
+use crate::domain::job::ErrorCode;
+use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
+use crate::ports::MediaFailure;
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    format: Option<Format>,
+    #[serde(default)]
+    streams: Vec<Stream>,
+}
+
+#[derive(Deserialize)]
+struct Format {
+    #[serde(default)]
+    format_name: String,
+    duration: Option<String>,
+    size: Option<String>,
+    bit_rate: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Stream {
+    codec_type: String,
+    codec_name: String,
+    width: Option<u32>,
+    height: Option<u32>,
+    sample_aspect_ratio: Option<String>,
+    avg_frame_rate: Option<String>,
+    r_frame_rate: Option<String>,
+    nb_frames: Option<String>,
+    nb_read_frames: Option<String>,
+    sample_rate: Option<String>,
+    channels: Option<u32>,
+    disposition: Disposition,
+    tags: Tags,
+    side_data_list: Vec<SideData>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Disposition {
+    attached_pic: u8,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Tags {
+    rotate: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SideData {
+    rotation: Option<f64>,
+}
+
+fn number<T: std::str::FromStr>(text: &Option<String>) -> Option<T> {
+    text.as_deref().and_then(|t| t.parse().ok())
+}
+
+/// `"24000/1001"` → 23.976…; `"0/0"` → None.
+fn rate(text: &Option<String>) -> Option<f64> {
+    let (num, den) = text.as_deref()?.split_once('/')?;
+    let (num, den): (f64, f64) = (num.parse().ok()?, den.parse().ok()?);
+    (num > 0.0 && den > 0.0).then(|| num / den)
+}
+
+impl Stream {
+    /// Display size: sample aspect ratio applied, then a quarter-turn rotation swaps sides,
+    /// as ffmpeg's autorotate and scale will see the picture.
+    fn display_size(&self) -> (u32, u32) {
+        let (mut width, height) = (self.width.unwrap_or(0), self.height.unwrap_or(0));
+        if let Some((num, den)) = self
+            .sample_aspect_ratio
+            .as_deref()
+            .and_then(|sar| sar.split_once(':'))
+        {
+            if let (Ok(num), Ok(den)) = (num.parse::<f64>(), den.parse::<f64>()) {
+                if num > 0.0 && den > 0.0 && num != den {
+                    width = (f64::from(width) * num / den).round() as u32;
+                }
+            }
+        }
+        let rotation = self
+            .side_data_list
+            .iter()
+            .find_map(|side| side.rotation)
+            .or_else(|| number::<f64>(&self.tags.rotate))
+            .unwrap_or(0.0);
+        if (rotation.abs() - 90.0).abs() < 1.0 || (rotation.abs() - 270.0).abs() < 1.0 {
+            (height, width)
+        } else {
+            (width, height)
+        }
+    }
+}
+
+/// Reads `ffprobe -print_format json -show_format -show_streams` output.
+pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
+    let probe: Probe = serde_json::from_slice(json).map_err(|e| {
+        MediaFailure::new(
+            ErrorCode::Internal,
+            format!("unreadable ffprobe output: {e}"),
+        )
+    })?;
+    let Some(format) = probe.format else {
+        return Err(MediaFailure::new(
+            ErrorCode::SourceUnsupportedFormat,
+            "not a media file ffprobe recognises",
+        ));
+    };
+    // Cover art in audio files is a "video" stream of one picture: not video.
+    let video = probe
+        .streams
+        .iter()
+        .find(|s| s.codec_type == "video" && s.disposition.attached_pic == 0);
+    let audio = probe.streams.iter().find(|s| s.codec_type == "audio");
+    Ok(MediaInfo {
+        container: format.format_name,
+        duration: number::<f64>(&format.duration).filter(|d| d.is_finite() && *d > 0.0),
+        size: number(&format.size),
+        bit_rate: number(&format.bit_rate),
+        stream_count: probe.streams.len() as u32,
+        video: video.map(|s| {
+            let (width, height) = s.display_size();
+            VideoStream {
+                codec: s.codec_name.clone(),
+                width,
+                height,
+                fps: rate(&s.avg_frame_rate).or_else(|| rate(&s.r_frame_rate)),
+                frames: number(&s.nb_read_frames).or_else(|| number(&s.nb_frames)),
+            }
+        }),
+        audio: audio.map(|s| AudioStream {
+            codec: s.codec_name.clone(),
+            sample_rate: number(&s.sample_rate),
+            channels: s.channels,
+        }),
+    })
+}
+
+/// Names a failed probe of an upload from what ffprobe wrote to stderr.
+pub fn classify_failure(stderr: &str) -> MediaFailure {
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("ffprobe failed")
+        .trim();
+    // A known demuxer that complains ("[mov,mp4,… @ 0x…] moov atom not found") recognised
+    // the file and found it damaged; otherwise nothing we accept recognised it.
+    let damaged = stderr.lines().find(|line| {
+        line.starts_with('[')
+            && !line.contains("Format not on whitelist")
+            && !line.contains("not in allowed_")
+    });
+    match damaged {
+        Some(line) => MediaFailure::new(
+            ErrorCode::SourceCorrupt,
+            format!("the file is damaged or incomplete: {}", strip_context(line)),
+        ),
+        None => MediaFailure::new(
+            ErrorCode::SourceUnsupportedFormat,
+            format!(
+                "not a supported audio or video file ({})",
+                strip_context(last)
+            ),
+        ),
+    }
+}
+
+/// Drops ffmpeg's `[demuxer @ 0x…] ` prefix and our scratch path from a log line.
+pub(crate) fn strip_context(line: &str) -> String {
+    let line = match line.split_once("] ") {
+        Some((prefix, rest)) if prefix.starts_with('[') => rest,
+        _ => line,
+    };
+    match line.split_once(": ") {
+        Some((path, rest)) if path.starts_with("file:") => rest.to_owned(),
+        _ => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_reads_video_audio_and_duration() {
+        let json = br#"{"streams":[
+            {"codec_type":"video","codec_name":"h264","width":1920,"height":1080,"avg_frame_rate":"24000/1001","nb_frames":"24"},
+            {"codec_type":"audio","codec_name":"aac","sample_rate":"48000","channels":2}],
+          "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"0.980000","size":"404567","bit_rate":"3302588"}}"#;
+        let info = parse(json).unwrap();
+        assert_eq!(info.container, "mov,mp4,m4a,3gp,3g2,mj2");
+        assert_eq!(info.duration, Some(0.98));
+        let video = info.video.unwrap();
+        assert_eq!(
+            (video.width, video.height, video.frames),
+            (1920, 1080, Some(24))
+        );
+        assert!((video.fps.unwrap() - 23.976).abs() < 0.001);
+        assert_eq!(info.audio.unwrap().sample_rate, Some(48000));
+        assert_eq!(info.stream_count, 2);
+    }
+
+    #[test]
+    fn parse_swaps_sides_of_rotated_video_and_applies_aspect() {
+        let json = br#"{"streams":[{"codec_type":"video","codec_name":"h264","width":1920,"height":1080,
+            "side_data_list":[{"side_data_type":"Display Matrix","rotation":-90}]}],"format":{"format_name":"mov"}}"#;
+        let video = parse(json).unwrap().video.unwrap();
+        assert_eq!((video.width, video.height), (1080, 1920));
+        let json = br#"{"streams":[{"codec_type":"video","codec_name":"mpeg2video","width":720,"height":576,
+            "sample_aspect_ratio":"16:15"}],"format":{"format_name":"mpeg"}}"#;
+        let video = parse(json).unwrap().video.unwrap();
+        assert_eq!((video.width, video.height), (768, 576));
+    }
+
+    #[test]
+    fn parse_treats_cover_art_as_no_video() {
+        let json = br#"{"streams":[{"codec_type":"audio","codec_name":"mp3"},
+            {"codec_type":"video","codec_name":"png","width":500,"height":500,"disposition":{"attached_pic":1}}],
+            "format":{"format_name":"mp3","duration":"12.3"}}"#;
+        let info = parse(json).unwrap();
+        assert!(info.video.is_none());
+        assert_eq!(info.audio.unwrap().codec, "mp3");
+    }
+
+    #[test]
+    fn classify_names_damaged_known_containers_corrupt() {
+        let stderr = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5573] moov atom not found\nfile:/tmp/x/input: Invalid data found when processing input\n";
+        let failure = classify_failure(stderr);
+        assert_eq!(failure.code, ErrorCode::SourceCorrupt);
+        assert_eq!(
+            failure.message,
+            "the file is damaged or incomplete: moov atom not found"
+        );
+    }
+
+    #[test]
+    fn classify_names_unknown_or_refused_formats_unsupported() {
+        let failure =
+            classify_failure("file:/tmp/x/input: Invalid data found when processing input\n");
+        assert_eq!(failure.code, ErrorCode::SourceUnsupportedFormat);
+        assert_eq!(
+            failure.message,
+            "not a supported audio or video file (Invalid data found when processing input)"
+        );
+        let refused =
+            "[hls @ 0x55] Format not on whitelist 'mov,mp4'\nfile:/tmp/x/input: Invalid argument\n";
+        assert_eq!(
+            classify_failure(refused).code,
+            ErrorCode::SourceUnsupportedFormat
+        );
+    }
+}

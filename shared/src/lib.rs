@@ -1,0 +1,17 @@
+//! mediaflow: serverless media-processing workflows on S3, DynamoDB and Lambda.
+//!
+//! - [`domain`]: workflows, task specs, jobs and the rules between them (pure).
+//! - [`ports`]: what the use-cases need from the world, as traits.
+//! - Use-cases: [`dispatch`] (object created → jobs → workers), [`process`] (one task on
+//!   ffmpeg), [`catalog`] (workflow administration).
+//! - Adapters: [`adapters`] (DynamoDB, S3, Lambda), [`ffmpeg`] (probe and render).
+//! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
+
+pub mod adapters;
+pub mod catalog;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
+pub mod ffmpeg;
+pub mod ports;
+pub mod process;
