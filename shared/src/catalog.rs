@@ -64,20 +64,15 @@ impl Catalog {
     }
 
     pub async fn enable(&self, name: &str) -> Result<Workflow, CatalogError> {
-        self.change(name, |workflow| workflow.enable(Utc::now()))
-            .await
+        self.change(name, |workflow| workflow.enable(Utc::now())).await
     }
 
     pub async fn disable(&self, name: &str) -> Result<Workflow, CatalogError> {
-        self.change(name, |workflow| workflow.disable(Utc::now()))
-            .await
+        self.change(name, |workflow| workflow.disable(Utc::now())).await
     }
 
     pub async fn get(&self, name: &str) -> Result<Workflow, CatalogError> {
-        self.store
-            .get(name)
-            .await?
-            .ok_or_else(|| CatalogError::NotFound(name.to_owned()))
+        self.store.get(name).await?.ok_or_else(|| CatalogError::NotFound(name.to_owned()))
     }
 
     pub async fn list(&self) -> Result<Vec<Workflow>, CatalogError> {
@@ -93,11 +88,7 @@ impl Catalog {
         Ok(workflow)
     }
 
-    async fn change(
-        &self,
-        name: &str,
-        change: impl Fn(&Workflow) -> Workflow,
-    ) -> Result<Workflow, CatalogError> {
+    async fn change(&self, name: &str, change: impl Fn(&Workflow) -> Workflow) -> Result<Workflow, CatalogError> {
         let current = self.get(name).await?;
         let changed = change(&current);
         if changed != current {
@@ -124,19 +115,13 @@ mod tests {
     async fn apply_creates_disabled_then_replaces_keeping_state() {
         let catalog = Catalog::new(Arc::new(Memory::default()));
         let (applied, created) = catalog.apply(spec("in/")).await.unwrap();
-        assert_eq!(
-            (applied, created.enabled, created.revision),
-            (Applied::Created, false, 1)
-        );
+        assert_eq!((applied, created.enabled, created.revision), (Applied::Created, false, 1));
         let enabled = catalog.enable("flow").await.unwrap();
         assert!(enabled.enabled && enabled.enabled_at.is_some());
         let (applied, unchanged) = catalog.apply(spec("in/")).await.unwrap();
         assert_eq!((applied, unchanged.revision), (Applied::Unchanged, 2));
         let (applied, replaced) = catalog.apply(spec("other/")).await.unwrap();
-        assert_eq!(
-            (applied, replaced.revision, replaced.enabled),
-            (Applied::Replaced, 3, true)
-        );
+        assert_eq!((applied, replaced.revision, replaced.enabled), (Applied::Replaced, 3, true));
         assert_eq!(replaced.enabled_at, enabled.enabled_at);
     }
 
@@ -144,24 +129,15 @@ mod tests {
     async fn invalid_spec_names_field_and_stores_nothing() {
         let catalog = Catalog::new(Arc::new(Memory::default()));
         let error = catalog.apply(spec("in")).await.unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "invalid workflow: trigger.dir: must end with '/'"
-        );
+        assert_eq!(error.to_string(), "invalid workflow: trigger.dir: must end with '/'");
         assert!(catalog.list().await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn unknown_names_are_reported() {
         let catalog = Catalog::new(Arc::new(Memory::default()));
-        assert_eq!(
-            catalog.enable("nope").await.unwrap_err().to_string(),
-            "no workflow named \"nope\""
-        );
-        assert!(matches!(
-            catalog.delete("nope").await,
-            Err(CatalogError::NotFound(_))
-        ));
+        assert_eq!(catalog.enable("nope").await.unwrap_err().to_string(), "no workflow named \"nope\"");
+        assert!(matches!(catalog.delete("nope").await, Err(CatalogError::NotFound(_))));
     }
 
     #[tokio::test]
@@ -172,9 +148,6 @@ mod tests {
         let disabled = catalog.disable("flow").await.unwrap();
         assert!(!disabled.enabled && disabled.enabled_at.is_none());
         catalog.delete("flow").await.unwrap();
-        assert!(matches!(
-            catalog.get("flow").await,
-            Err(CatalogError::NotFound(_))
-        ));
+        assert!(matches!(catalog.get("flow").await, Err(CatalogError::NotFound(_))));
     }
 }

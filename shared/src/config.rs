@@ -22,16 +22,11 @@ pub enum ConfigError {
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or(ConfigError::Missing(name))
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
 }
 
 fn path_or(name: &str, default: &str) -> PathBuf {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(default), PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from(default), PathBuf::from)
 }
 
 /// The dispatcher's settings.
@@ -87,30 +82,34 @@ pub async fn load_aws() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }
 
-/// An S3 client; path-style addressing when the endpoint is overridden (local S3 servers
-/// cannot serve virtual-hosted buckets).
-pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let overridden =
-        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(overridden)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+/// The SDK clients the adapters use, built once per process.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub lambda: aws_sdk_lambda::Client,
 }
 
-pub fn dispatcher(sdk: &SdkConfig, config: &DispatcherConfig) -> Dispatcher {
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+impl Clients {
+    /// Clients for the environment's configuration. S3 uses path-style addressing when its
+    /// endpoint is overridden: local S3 servers cannot serve virtual-hosted buckets.
+    pub fn from_sdk(sdk: &SdkConfig) -> Self {
+        let overridden = sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(overridden).build();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+        }
+    }
+}
+
+pub fn dispatcher(clients: &Clients, config: &DispatcherConfig) -> Dispatcher {
     Dispatcher::new(
-        Arc::new(DynamoWorkflowStore::new(
-            dynamo.clone(),
-            &config.workflows_table,
-        )),
-        Arc::new(DynamoJobStore::new(dynamo, &config.jobs_table)),
-        Arc::new(S3ObjectStore::new(s3_client(sdk))),
-        Arc::new(LambdaTaskQueue::new(
-            aws_sdk_lambda::Client::new(sdk),
-            &config.worker_function,
-        )),
+        Arc::new(DynamoWorkflowStore::new(clients.dynamodb.clone(), &config.workflows_table)),
+        Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), &config.jobs_table)),
+        Arc::new(S3ObjectStore::new(clients.s3.clone())),
+        Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), &config.worker_function)),
     )
 }
 
@@ -118,26 +117,16 @@ pub fn dispatcher(sdk: &SdkConfig, config: &DispatcherConfig) -> Dispatcher {
 /// worker's Lambda timeout is at most this long.
 pub const LEASE: TimeDelta = TimeDelta::minutes(15);
 
-pub fn task_runner(sdk: &SdkConfig, config: &WorkerConfig) -> TaskRunner {
+pub fn task_runner(clients: &Clients, config: &WorkerConfig) -> TaskRunner {
     TaskRunner::new(
-        Arc::new(DynamoJobStore::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &config.jobs_table,
-        )),
-        Arc::new(S3ObjectStore::new(s3_client(sdk))),
-        Arc::new(Ffmpeg::new(
-            config.ffmpeg.clone(),
-            config.ffprobe.clone(),
-            config.font.clone(),
-        )),
+        Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), &config.jobs_table)),
+        Arc::new(S3ObjectStore::new(clients.s3.clone())),
+        Arc::new(Ffmpeg::new(config.ffmpeg.clone(), config.ffprobe.clone(), config.font.clone())),
         config.scratch.clone(),
         LEASE,
     )
 }
 
-pub fn catalog(sdk: &SdkConfig, workflows_table: &str) -> Catalog {
-    Catalog::new(Arc::new(DynamoWorkflowStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        workflows_table,
-    )))
+pub fn catalog(clients: &Clients, workflows_table: &str) -> Catalog {
+    Catalog::new(Arc::new(DynamoWorkflowStore::new(clients.dynamodb.clone(), workflows_table)))
 }

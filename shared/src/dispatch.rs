@@ -23,12 +23,7 @@ pub struct DispatchReport {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// A job exists for this workflow and object, and its waiting tasks were sent to workers.
-    Started {
-        workflow: String,
-        job_id: JobId,
-        new: bool,
-        tasks_sent: u32,
-    },
+    Started { workflow: String, job_id: JobId, new: bool, tasks_sent: u32 },
     /// Not processed; `workflow` is absent when the reason concerns every workflow.
     Skipped {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,10 +44,7 @@ impl DispatchReport {
         info!(bucket = %object.bucket, key = %object.key, %reason, "object skipped");
         DispatchReport {
             object: object.clone(),
-            outcomes: vec![Outcome::Skipped {
-                workflow: None,
-                reason: reason.to_string(),
-            }],
+            outcomes: vec![Outcome::Skipped { workflow: None, reason: reason.to_string() }],
         }
     }
 }
@@ -78,12 +70,7 @@ impl Dispatcher {
         objects: Arc<dyn ObjectStore>,
         queue: Arc<dyn TaskQueue>,
     ) -> Self {
-        Self {
-            workflows,
-            jobs,
-            objects,
-            queue,
-        }
+        Self { workflows, jobs, objects, queue }
     }
 
     /// Matches the object against the workflows of its bucket (seed rules 5 and 7), skips
@@ -107,28 +94,19 @@ impl Dispatcher {
                 Ok(()) => matched.push(workflow),
                 Err(skip) => {
                     info!(bucket = %object.bucket, key = %object.key, workflow = %workflow.name, reason = %skip, "workflow skips object");
-                    outcomes.push(Outcome::Skipped {
-                        workflow: Some(workflow.name),
-                        reason: skip.to_string(),
-                    });
+                    outcomes.push(Outcome::Skipped { workflow: Some(workflow.name), reason: skip.to_string() });
                 }
             }
         }
         if matched.is_empty() {
-            return Ok(DispatchReport {
-                object: object.clone(),
-                outcomes,
-            });
+            return Ok(DispatchReport { object: object.clone(), outcomes });
         }
         // The event carries no metadata: only a HEAD tells our outputs from uploads.
         match self.objects.head(object).await? {
             None => return Ok(DispatchReport::skipped(object, "object no longer exists")),
             Some(head) if head.produced_by_job.is_some() => {
                 let job = head.produced_by_job.unwrap_or_default();
-                return Ok(DispatchReport::skipped(
-                    object,
-                    format_args!("output of mediaflow job {job}"),
-                ));
+                return Ok(DispatchReport::skipped(object, format_args!("output of mediaflow job {job}")));
             }
             Some(_) => {}
         }
@@ -147,12 +125,7 @@ impl Dispatcher {
                     .collect(),
             };
             for &index in &waiting {
-                self.queue
-                    .enqueue(&TaskMessage {
-                        job_id: job.id.clone(),
-                        task: index,
-                    })
-                    .await?;
+                self.queue.enqueue(&TaskMessage { job_id: job.id.clone(), task: index }).await?;
             }
             let new = created == Created::New;
             if new {
@@ -167,10 +140,7 @@ impl Dispatcher {
                 tasks_sent: waiting.len() as u32,
             });
         }
-        Ok(DispatchReport {
-            object: object.clone(),
-            outcomes,
-        })
+        Ok(DispatchReport { object: object.clone(), outcomes })
     }
 }
 
@@ -185,18 +155,11 @@ mod tests {
     fn workflow(name: &str, dir: &str, enabled_at: Option<&str>) -> Workflow {
         let spec = WorkflowSpec {
             name: name.into(),
-            trigger: TriggerSpec {
-                bucket: "media".into(),
-                dir: dir.into(),
-            },
+            trigger: TriggerSpec { bucket: "media".into(), dir: dir.into() },
             output: OutputSpec::default(),
-            tasks: vec![
-                TaskSpec::Transcode(TranscodeSpec::default()),
-                TaskSpec::Transcode(TranscodeSpec::default()),
-            ],
+            tasks: vec![TaskSpec::Transcode(TranscodeSpec::default()), TaskSpec::Transcode(TranscodeSpec::default())],
         };
-        let created =
-            Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap();
+        let created = Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap();
         match enabled_at {
             Some(at) => created.enable(parse_event_time(at).unwrap()),
             None => created,
@@ -244,51 +207,28 @@ mod tests {
     #[tokio::test]
     async fn when_no_workflow_for_bucket_should_skip_with_reason() {
         let memory = given(&[], &["in/a.mp4"]).await;
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/a.mp4"))
-            .await
-            .unwrap();
+        let report = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
         assert_eq!(reasons(&report), vec!["no workflow for bucket"]);
         assert!(memory.sent().is_empty());
     }
 
     #[tokio::test]
     async fn when_workflow_matches_should_create_job_and_send_each_task() {
-        let memory = given(
-            &[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))],
-            &["in/a.mp4"],
-        )
-        .await;
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/a.mp4"))
-            .await
-            .unwrap();
+        let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
+        let report = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
         let job_id = report.jobs().next().unwrap().clone();
         assert_eq!(
             memory.sent(),
-            vec![
-                TaskMessage {
-                    job_id: job_id.clone(),
-                    task: 0
-                },
-                TaskMessage { job_id, task: 1 }
-            ]
+            vec![TaskMessage { job_id: job_id.clone(), task: 0 }, TaskMessage { job_id, task: 1 }]
         );
     }
 
     #[tokio::test]
     async fn when_several_workflows_match_should_start_each() {
         let enabled = Some("2026-01-01T00:00:00Z");
-        let flows = [
-            workflow("a", "in/", enabled),
-            workflow("b", "", enabled),
-            workflow("c", "other/", enabled),
-        ];
+        let flows = [workflow("a", "in/", enabled), workflow("b", "", enabled), workflow("c", "other/", enabled)];
         let memory = given(&flows, &["in/sub/a.mp4"]).await;
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/sub/a.mp4"))
-            .await
-            .unwrap();
+        let report = dispatcher(&memory).dispatch(&event("in/sub/a.mp4")).await.unwrap();
         assert_eq!(report.jobs().count(), 2);
         assert_eq!(reasons(&report), vec!["outside trigger dir \"other/\""]);
         assert_eq!(memory.sent().len(), 4);
@@ -296,21 +236,12 @@ mod tests {
 
     #[tokio::test]
     async fn when_disabled_or_uploaded_before_enabled_should_skip_with_reasons() {
-        let flows = [
-            workflow("off", "in/", None),
-            workflow("late", "in/", Some("2026-07-01T00:00:00Z")),
-        ];
+        let flows = [workflow("off", "in/", None), workflow("late", "in/", Some("2026-07-01T00:00:00Z"))];
         let memory = given(&flows, &["in/a.mp4"]).await;
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/a.mp4"))
-            .await
-            .unwrap();
+        let report = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
         assert_eq!(
             reasons(&report),
-            vec![
-                "uploaded before enabled (enabled at 2026-07-01T00:00:00+00:00)".to_owned(),
-                "disabled".to_owned()
-            ]
+            vec!["uploaded before enabled (enabled at 2026-07-01T00:00:00+00:00)".to_owned(), "disabled".to_owned()]
         );
         assert!(memory.sent().is_empty());
     }
@@ -318,15 +249,8 @@ mod tests {
     #[tokio::test]
     async fn when_object_is_our_output_should_skip() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &[]).await;
-        memory.put_object(
-            ObjectRef::new("media", "in/a_transcode_1.mp4"),
-            b"x".to_vec(),
-            Some("job-1".into()),
-        );
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/a_transcode_1.mp4"))
-            .await
-            .unwrap();
+        memory.put_object(ObjectRef::new("media", "in/a_transcode_1.mp4"), b"x".to_vec(), Some("job-1".into()));
+        let report = dispatcher(&memory).dispatch(&event("in/a_transcode_1.mp4")).await.unwrap();
         assert_eq!(reasons(&report), vec!["output of mediaflow job job-1"]);
         assert!(memory.sent().is_empty());
     }
@@ -334,20 +258,13 @@ mod tests {
     #[tokio::test]
     async fn when_key_is_folder_placeholder_should_skip() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &[]).await;
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/sub/"))
-            .await
-            .unwrap();
+        let report = dispatcher(&memory).dispatch(&event("in/sub/")).await.unwrap();
         assert_eq!(reasons(&report), vec!["folder placeholder"]);
     }
 
     #[tokio::test]
     async fn when_event_repeats_should_resend_only_waiting_tasks() {
-        let memory = given(
-            &[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))],
-            &["in/a.mp4"],
-        )
-        .await;
+        let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
         let dispatcher = dispatcher(&memory);
         let first = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
         let job_id = first.jobs().next().unwrap().clone();
@@ -355,12 +272,7 @@ mod tests {
         let again = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
         assert_eq!(
             again.outcomes,
-            vec![Outcome::Started {
-                workflow: "a".into(),
-                job_id: job_id.clone(),
-                new: false,
-                tasks_sent: 1
-            }]
+            vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, tasks_sent: 1 }]
         );
         assert_eq!(memory.sent().last(), Some(&TaskMessage { job_id, task: 1 }));
         assert_eq!(memory.job_count(), 1);
@@ -369,10 +281,7 @@ mod tests {
     #[tokio::test]
     async fn when_object_vanished_should_skip() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &[]).await;
-        let report = dispatcher(&memory)
-            .dispatch(&event("in/gone.mp4"))
-            .await
-            .unwrap();
+        let report = dispatcher(&memory).dispatch(&event("in/gone.mp4")).await.unwrap();
         assert_eq!(reasons(&report), vec!["object no longer exists"]);
     }
 }

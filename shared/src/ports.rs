@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::job::{
-    ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskStatus,
-};
+use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::object::{ObjectHead, ObjectRef};
 use crate::domain::task::TaskSpec;
@@ -33,10 +31,7 @@ pub enum StoreError {
 impl StoreError {
     /// Throttling, 5xx, timeouts and lost connections pass; a rejected request stays rejected.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Io(_)
-        )
+        matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Io(_))
     }
 }
 
@@ -49,11 +44,7 @@ pub trait WorkflowStore: Send + Sync {
     async fn list(&self) -> Result<Vec<Workflow>, StoreError>;
     /// Writes `workflow` in place of `previous` (which must still be stored as read), or as a
     /// new workflow when `previous` is `None` (which must not exist yet).
-    async fn save(
-        &self,
-        workflow: &Workflow,
-        previous: Option<&Workflow>,
-    ) -> Result<(), StoreError>;
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>) -> Result<(), StoreError>;
     async fn delete(&self, workflow: &Workflow) -> Result<(), StoreError>;
 }
 
@@ -107,12 +98,7 @@ pub trait JobStore: Send + Sync {
     async fn record_source(&self, id: &JobId, source: &MediaInfo) -> Result<(), StoreError>;
     /// Ends the claimed attempt `task.attempts` with `outcome`; the last task to end finishes
     /// the job.
-    async fn finish(
-        &self,
-        task: &Task,
-        outcome: &TaskOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<Progress, StoreError>;
+    async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError>;
     /// Gives a claimed task back (for a retry), noting why.
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError>;
 }
@@ -132,13 +118,7 @@ pub trait ObjectStore: Send + Sync {
     /// Streams the object into a local file; `None` when it does not exist.
     async fn download(&self, object: &ObjectRef, to: &Path) -> Result<Option<u64>, StoreError>;
     /// Uploads a local file with the output marker naming `job`; returns its size.
-    async fn upload(
-        &self,
-        from: &Path,
-        to: &ObjectRef,
-        content_type: &str,
-        job: &JobId,
-    ) -> Result<u64, StoreError>;
+    async fn upload(&self, from: &Path, to: &ObjectRef, content_type: &str, job: &JobId) -> Result<u64, StoreError>;
 }
 
 /// Starts workers (an asynchronous Lambda invocation per task).
@@ -181,19 +161,13 @@ pub struct MediaFailure {
 
 impl MediaFailure {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 
 impl From<MediaFailure> for TaskError {
     fn from(failure: MediaFailure) -> Self {
-        TaskError {
-            code: failure.code,
-            message: failure.message,
-        }
+        TaskError { code: failure.code, message: failure.message }
     }
 }
 

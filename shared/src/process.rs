@@ -10,9 +10,7 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage};
-use crate::ports::{
-    Claim, JobStore, MediaTool, ObjectStore, Progress, RenderRequest, StoreError, TaskOutcome,
-};
+use crate::ports::{Claim, JobStore, MediaTool, ObjectStore, Progress, RenderRequest, StoreError, TaskOutcome};
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
@@ -79,9 +77,7 @@ pub struct TaskRunner {
 
 impl fmt::Debug for TaskRunner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskRunner")
-            .field("scratch", &self.scratch)
-            .finish_non_exhaustive()
+        f.debug_struct("TaskRunner").field("scratch", &self.scratch).finish_non_exhaustive()
     }
 }
 
@@ -95,36 +91,20 @@ impl TaskRunner {
         scratch: PathBuf,
         lease: TimeDelta,
     ) -> Self {
-        Self {
-            jobs,
-            objects,
-            media,
-            scratch,
-            lease,
-        }
+        Self { jobs, objects, media, scratch, lease }
     }
 
-    pub async fn run(
-        &self,
-        message: &TaskMessage,
-        invocation: &Invocation,
-    ) -> Result<RunResult, RunError> {
+    pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
         let (job_id, index) = (&message.job_id, message.task);
         let skipped = |reason: String| {
             info!(job_id = %job_id, task = index, %reason, "task skipped");
-            Ok(RunResult::Skipped {
-                job_id: job_id.clone(),
-                task: index,
-                reason,
-            })
+            Ok(RunResult::Skipped { job_id: job_id.clone(), task: index, reason })
         };
         let Some(job) = self.jobs.job(job_id).await? else {
             return skipped("no such job".into());
         };
         let now = Utc::now();
-        let lease_until = invocation
-            .deadline
-            .map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
+        let lease_until = invocation.deadline.map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
         let task = match self.jobs.claim(job_id, index, now, lease_until).await? {
             Claim::Claimed(task) => task,
             Claim::Busy { lease_until } => {
@@ -140,10 +120,7 @@ impl TaskRunner {
             Err(error) if error.code.is_retryable() && task.attempts < MAX_ATTEMPTS => {
                 warn!(job_id = %job_id, task = index, attempt = task.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
                 self.jobs.release(&task, &error).await?;
-                return Err(RunError::Retry {
-                    attempt: task.attempts,
-                    error: error.message,
-                });
+                return Err(RunError::Retry { attempt: task.attempts, error: error.message });
             }
             Err(error) => TaskOutcome::Fail(error),
         };
@@ -155,41 +132,21 @@ impl TaskRunner {
         Ok(match outcome {
             TaskOutcome::Success(outputs) => {
                 info!(job_id = %job_id, task = index, outputs = outputs.len(), "task succeeded");
-                RunResult::Succeeded {
-                    job_id: job_id.clone(),
-                    task: index,
-                    outputs,
-                    job_finished,
-                }
+                RunResult::Succeeded { job_id: job_id.clone(), task: index, outputs, job_finished }
             }
             TaskOutcome::Fail(error) => {
                 error!(job_id = %job_id, task = index, code = %error.code, message = %error.message, "task failed");
-                RunResult::Failed {
-                    job_id: job_id.clone(),
-                    task: index,
-                    error,
-                    job_finished,
-                }
+                RunResult::Failed { job_id: job_id.clone(), task: index, error, job_finished }
             }
         })
     }
 
     /// The task's work in a scratch directory that is removed on every path.
-    async fn execute(
-        &self,
-        job: &Job,
-        task: &Task,
-        request_id: &str,
-    ) -> Result<Vec<OutputFile>, TaskError> {
+    async fn execute(&self, job: &Job, task: &Task, request_id: &str) -> Result<Vec<OutputFile>, TaskError> {
         let workdir = tempfile::Builder::new()
             .prefix(&format!("{}-", sanitize(request_id)))
             .tempdir_in(&self.scratch)
-            .map_err(|e| {
-                internal(format!(
-                    "cannot create scratch dir in {}: {e}",
-                    self.scratch.display()
-                ))
-            })?;
+            .map_err(|e| internal(format!("cannot create scratch dir in {}: {e}", self.scratch.display())))?;
         let input = workdir.path().join("input");
         let size = self
             .objects
@@ -201,10 +158,7 @@ impl TaskRunner {
                 message: format!("{} no longer exists", job.input),
             })?;
         if size == 0 {
-            return Err(TaskError {
-                code: ErrorCode::SourceEmpty,
-                message: "the uploaded file is empty".into(),
-            });
+            return Err(TaskError { code: ErrorCode::SourceEmpty, message: "the uploaded file is empty".into() });
         }
         let source = self.media.probe(&input).await?;
         if job.source.is_none() {
@@ -244,19 +198,9 @@ impl TaskRunner {
         Ok(outputs)
     }
 
-    async fn fetch_watermarks(
-        &self,
-        task: &Task,
-        workdir: &Path,
-    ) -> Result<Vec<PathBuf>, TaskError> {
+    async fn fetch_watermarks(&self, task: &Task, workdir: &Path) -> Result<Vec<PathBuf>, TaskError> {
         let mut paths = Vec::new();
-        for (i, image) in task
-            .spec
-            .watermarks()
-            .iter()
-            .filter_map(|mark| mark.image.as_ref())
-            .enumerate()
-        {
+        for (i, image) in task.spec.watermarks().iter().filter_map(|mark| mark.image.as_ref()).enumerate() {
             let path = workdir.join(format!("watermark-{i}.png"));
             let object = crate::domain::object::ObjectRef::new(&image.bucket, &image.key);
             match self.objects.download(&object, &path).await {
@@ -268,9 +212,7 @@ impl TaskRunner {
                     });
                 }
                 Err(e) => {
-                    return Err(internal(format!(
-                        "cannot download watermark image {object}: {e}"
-                    )));
+                    return Err(internal(format!("cannot download watermark image {object}: {e}")));
                 }
             }
         }
@@ -279,24 +221,13 @@ impl TaskRunner {
 }
 
 fn internal(message: String) -> TaskError {
-    TaskError {
-        code: ErrorCode::Internal,
-        message,
-    }
+    TaskError { code: ErrorCode::Internal, message }
 }
 
 /// Request ids are ours to trust less than fully: keep them to a safe file-name alphabet.
 fn sanitize(request_id: &str) -> String {
-    let safe: String = request_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(64)
-        .collect();
-    if safe.is_empty() {
-        "invocation".into()
-    } else {
-        safe
-    }
+    let safe: String = request_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
+    if safe.is_empty() { "invocation".into() } else { safe }
 }
 
 #[cfg(test)]
@@ -309,26 +240,15 @@ mod tests {
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
     use crate::ports::JobStore;
 
-    async fn setup(
-        tasks: Vec<TaskSpec>,
-        input: &[u8],
-    ) -> (Memory, TaskRunner, JobId, tempfile::TempDir) {
+    async fn setup(tasks: Vec<TaskSpec>, input: &[u8]) -> (Memory, TaskRunner, JobId, tempfile::TempDir) {
         let memory = Memory::default();
         let spec = WorkflowSpec {
             name: "flow".into(),
-            trigger: TriggerSpec {
-                bucket: "media".into(),
-                dir: "in/".into(),
-            },
-            output: OutputSpec {
-                bucket: None,
-                dir: Some("out/".into()),
-            },
+            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
+            output: OutputSpec { bucket: None, dir: Some("out/".into()) },
             tasks,
         };
-        let workflow = Workflow::create(spec, Utc::now())
-            .unwrap()
-            .enable(Utc::now());
+        let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
         let event = ObjectCreated {
             object: ObjectRef::new("media", "in/sub/clip.mp4"),
             size: Some(input.len() as u64),
@@ -342,28 +262,17 @@ mod tests {
         memory.create(&job, &tasks).await.unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let shared = Arc::new(memory.clone());
-        let runner = TaskRunner::new(
-            shared.clone(),
-            shared.clone(),
-            shared,
-            scratch.path().to_owned(),
-            TimeDelta::minutes(15),
-        );
+        let runner =
+            TaskRunner::new(shared.clone(), shared.clone(), shared, scratch.path().to_owned(), TimeDelta::minutes(15));
         (memory, runner, job.id, scratch)
     }
 
     fn invocation() -> Invocation {
-        Invocation {
-            request_id: "req-1".into(),
-            deadline: None,
-        }
+        Invocation { request_id: "req-1".into(), deadline: None }
     }
 
     fn message(job_id: &JobId, task: u32) -> TaskMessage {
-        TaskMessage {
-            job_id: job_id.clone(),
-            task,
-        }
+        TaskMessage { job_id: job_id.clone(), task }
     }
 
     fn snapshot() -> TaskSpec {
@@ -376,101 +285,52 @@ mod tests {
     #[tokio::test]
     async fn when_task_succeeds_should_upload_marked_outputs_and_finish_job() {
         let (memory, runner, job_id, scratch) = setup(vec![snapshot()], b"video").await;
-        let result = runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
-        let RunResult::Succeeded {
-            outputs,
-            job_finished,
-            ..
-        } = result
-        else {
-            panic!("{result:?}")
-        };
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        let RunResult::Succeeded { outputs, job_finished, .. } = result else { panic!("{result:?}") };
         assert!(job_finished);
         let keys: Vec<_> = outputs.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "out/sub/clip_snapshotByTimeOffset_1_0.jpg",
-                "out/sub/clip_snapshotByTimeOffset_1_1.jpg"
-            ]
-        );
-        assert_eq!(
-            memory.marker(&ObjectRef::new("media", keys[0])),
-            Some(job_id.to_string())
-        );
+        assert_eq!(keys, ["out/sub/clip_snapshotByTimeOffset_1_0.jpg", "out/sub/clip_snapshotByTimeOffset_1_1.jpg"]);
+        assert_eq!(memory.marker(&ObjectRef::new("media", keys[0])), Some(job_id.to_string()));
         let job = memory.job(&job_id).await.unwrap().unwrap();
         assert_eq!(job.status, JobStatus::Finish);
         assert!(job.source.is_some());
-        assert_eq!(
-            std::fs::read_dir(scratch.path()).unwrap().count(),
-            0,
-            "scratch dir removed"
-        );
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "scratch dir removed");
     }
 
     #[tokio::test]
     async fn when_message_repeats_should_run_task_once() {
         let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
-        runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
-        let again = runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
-        assert!(
-            matches!(again, RunResult::Skipped { ref reason, .. } if reason == "already SUCCESS"),
-            "{again:?}"
-        );
+        runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        let again = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert!(matches!(again, RunResult::Skipped { ref reason, .. } if reason == "already SUCCESS"), "{again:?}");
         assert_eq!(memory.render_count(), 1);
     }
 
     #[tokio::test]
     async fn when_input_is_empty_should_fail_with_source_error_and_finish_job() {
-        let (memory, runner, job_id, _scratch) = setup(
-            vec![snapshot(), TaskSpec::Transcode(TranscodeSpec::default())],
-            b"",
-        )
-        .await;
-        let first = runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
+        let (memory, runner, job_id, _scratch) =
+            setup(vec![snapshot(), TaskSpec::Transcode(TranscodeSpec::default())], b"").await;
+        let first = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
         assert!(
             matches!(&first, RunResult::Failed { error, job_finished: false, .. } if error.code == ErrorCode::SourceEmpty),
             "{first:?}"
         );
-        let second = runner
-            .run(&message(&job_id, 1), &invocation())
-            .await
-            .unwrap();
-        assert!(matches!(
-            second,
-            RunResult::Failed {
-                job_finished: true,
-                ..
-            }
-        ));
+        let second = runner.run(&message(&job_id, 1), &invocation()).await.unwrap();
+        assert!(matches!(second, RunResult::Failed { job_finished: true, .. }));
         let tasks = memory.tasks(&job_id).await.unwrap();
-        assert!(tasks.iter().all(|t| t.status == TaskStatus::Fail
-            && t.error.as_ref().unwrap().code == ErrorCode::SourceEmpty));
+        assert!(
+            tasks
+                .iter()
+                .all(|t| t.status == TaskStatus::Fail && t.error.as_ref().unwrap().code == ErrorCode::SourceEmpty)
+        );
     }
 
     #[tokio::test]
     async fn when_media_tool_rejects_source_should_fail_without_retry() {
         let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"not media").await;
         memory.fail_probe(ErrorCode::SourceUnsupportedFormat);
-        let result = runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
-        assert!(
-            matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::SourceUnsupportedFormat)
-        );
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert!(matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::SourceUnsupportedFormat));
     }
 
     #[tokio::test]
@@ -478,18 +338,12 @@ mod tests {
         let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
         memory.fail_probe(ErrorCode::Internal);
         for attempt in 1..MAX_ATTEMPTS {
-            let error = runner
-                .run(&message(&job_id, 0), &invocation())
-                .await
-                .unwrap_err();
+            let error = runner.run(&message(&job_id, 0), &invocation()).await.unwrap_err();
             assert!(matches!(error, RunError::Retry { attempt: a, .. } if a == attempt));
             let task = &memory.tasks(&job_id).await.unwrap()[0];
             assert_eq!(task.status, TaskStatus::Waiting);
         }
-        let last = runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
+        let last = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
         assert!(
             matches!(last, RunResult::Failed { error, job_finished: true, .. } if error.code == ErrorCode::Internal)
         );
@@ -502,22 +356,14 @@ mod tests {
         )
         .unwrap();
         let (_memory, runner, job_id, _scratch) = setup(vec![spec], b"video").await;
-        let result = runner
-            .run(&message(&job_id, 0), &invocation())
-            .await
-            .unwrap();
-        assert!(
-            matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::InvalidWatermarkImage)
-        );
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert!(matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::InvalidWatermarkImage));
     }
 
     #[tokio::test]
     async fn when_job_is_unknown_should_skip() {
         let (_memory, runner, _job_id, _scratch) = setup(vec![snapshot()], b"video").await;
-        let result = runner
-            .run(&message(&JobId::from("job-x".to_owned()), 0), &invocation())
-            .await
-            .unwrap();
+        let result = runner.run(&message(&JobId::from("job-x".to_owned()), 0), &invocation()).await.unwrap();
         assert!(matches!(result, RunResult::Skipped { ref reason, .. } if reason == "no such job"));
     }
 }

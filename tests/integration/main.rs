@@ -1,1 +1,10 @@
+//! mediaflow end to end: each test starts its own local stack (moto_server on a free loopback
+//! port, the dispatcher and worker handlers behind a local Lambda service), uploads real media
+//! and checks the outputs with ffprobe.
+//!
+//! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
+mod failures;
+mod routing;
+mod support;
+mod tasks;

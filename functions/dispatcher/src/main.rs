@@ -1,1 +1,17 @@
-fn main() {}
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use mediaflow::config::{self, DispatcherConfig};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // JSON or text, and the level, follow the function's logging configuration.
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = DispatcherConfig::from_env()?;
+    let clients = config::Clients::from_sdk(&config::load_aws().await);
+    let dispatcher = config::dispatcher(&clients, &settings);
+    run(service_fn(|event: LambdaEvent<Value>| {
+        let dispatcher = &dispatcher;
+        async move { Ok::<_, Error>(dispatcher::handler::handle(event.payload, dispatcher).await?.response) }
+    }))
+    .await
+}

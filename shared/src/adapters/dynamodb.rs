@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
-    ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put, ReturnValue,
+    ScalarAttributeType, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -67,14 +67,8 @@ fn value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
 fn condition_failed<E: ProvideErrorMetadata>(
     error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> bool {
-    let code = error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .unwrap_or_default();
-    let message = error
-        .as_service_error()
-        .and_then(|e| e.message())
-        .unwrap_or_default();
+    let code = error.as_service_error().and_then(|e| e.code()).unwrap_or_default();
+    let message = error.as_service_error().and_then(|e| e.message()).unwrap_or_default();
     code == "ConditionalCheckFailedException"
         || (code == "TransactionCanceledException" && message.contains("ConditionalCheckFailed"))
 }
@@ -106,11 +100,7 @@ fn attribute(name: &str) -> AttributeDefinition {
 }
 
 fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("name and type are set")
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("name and type are set")
 }
 
 /// [`WorkflowStore`] on the workflows table.
@@ -122,10 +112,7 @@ pub struct DynamoWorkflowStore {
 
 impl DynamoWorkflowStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     fn record_key(name: &str) -> (String, String) {
@@ -136,11 +123,7 @@ impl DynamoWorkflowStore {
         (format!("bucket#{bucket}"), format!("workflow#{name}"))
     }
 
-    fn put(
-        &self,
-        item: Item,
-        condition: Option<(&str, Option<u64>)>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn put(&self, item: Item, condition: Option<(&str, Option<u64>)>) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some((expression, revision)) = condition {
             put = put.condition_expression(expression);
@@ -148,48 +131,25 @@ impl DynamoWorkflowStore {
                 put = put.expression_attribute_values(":revision", n(revision));
             }
         }
-        Ok(TransactWriteItem::builder()
-            .put(
-                put.build()
-                    .map_err(|e| StoreError::Rejected(e.to_string()))?,
-            )
-            .build())
+        Ok(TransactWriteItem::builder().put(put.build().map_err(|e| StoreError::Rejected(e.to_string()))?).build())
     }
 
-    fn delete_item(
-        &self,
-        (pk, sk): (String, String),
-        revision: Option<u64>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)));
+    fn delete_item(&self, (pk, sk): (String, String), revision: Option<u64>) -> Result<TransactWriteItem, StoreError> {
+        let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk)));
         if let Some(revision) = revision {
             delete = delete
                 .condition_expression("revision = :revision")
                 .expression_attribute_values(":revision", n(revision));
         }
         Ok(TransactWriteItem::builder()
-            .delete(
-                delete
-                    .build()
-                    .map_err(|e| StoreError::Rejected(e.to_string()))?,
-            )
+            .delete(delete.build().map_err(|e| StoreError::Rejected(e.to_string()))?)
             .build())
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>, name: &str) -> Result<(), StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => {
-                Err(StoreError::Conflict(format!("workflow {name}")))
-            }
+            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("workflow {name}"))),
             Err(error) => Err(sdk_error(error)),
         }
     }
@@ -245,26 +205,17 @@ impl WorkflowStore for DynamoWorkflowStore {
         pages.into_iter().map(from_item).collect()
     }
 
-    async fn save(
-        &self,
-        workflow: &Workflow,
-        previous: Option<&Workflow>,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>) -> Result<(), StoreError> {
         let (pk, sk) = Self::record_key(&workflow.name);
         let condition = match previous {
             None => ("attribute_not_exists(pk)", None),
             Some(previous) => ("revision = :revision", Some(previous.revision)),
         };
         let (tpk, tsk) = Self::trigger_key(&workflow.trigger.bucket, &workflow.name);
-        let mut items = vec![
-            self.put(to_item(workflow, pk, sk)?, Some(condition))?,
-            self.put(to_item(workflow, tpk, tsk)?, None)?,
-        ];
+        let mut items =
+            vec![self.put(to_item(workflow, pk, sk)?, Some(condition))?, self.put(to_item(workflow, tpk, tsk)?, None)?];
         if let Some(previous) = previous.filter(|p| p.trigger.bucket != workflow.trigger.bucket) {
-            items.push(self.delete_item(
-                Self::trigger_key(&previous.trigger.bucket, &previous.name),
-                None,
-            )?);
+            items.push(self.delete_item(Self::trigger_key(&previous.trigger.bucket, &previous.name), None)?);
         }
         self.transact(items, &workflow.name).await
     }
@@ -272,10 +223,7 @@ impl WorkflowStore for DynamoWorkflowStore {
     async fn delete(&self, workflow: &Workflow) -> Result<(), StoreError> {
         let items = vec![
             self.delete_item(Self::record_key(&workflow.name), Some(workflow.revision))?,
-            self.delete_item(
-                Self::trigger_key(&workflow.trigger.bucket, &workflow.name),
-                None,
-            )?,
+            self.delete_item(Self::trigger_key(&workflow.trigger.bucket, &workflow.name), None)?,
         ];
         self.transact(items, &workflow.name).await
     }
@@ -298,10 +246,7 @@ fn task_sk(index: u32) -> String {
 
 impl DynamoJobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     fn update(
@@ -370,13 +315,7 @@ impl JobStore for DynamoJobStore {
                 Ok(TransactWriteItem::builder().put(put).build())
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Created::New),
             Err(error) if condition_failed(&error) => Ok(Created::Existing),
             Err(error) => Err(sdk_error(error)),
@@ -446,9 +385,7 @@ impl JobStore for DynamoJobStore {
                 return Ok(match self.get_task(id, index).await? {
                     None => Claim::Missing,
                     Some(task) if task.status.is_final() => Claim::Done(task.status),
-                    Some(task) => Claim::Busy {
-                        lease_until: task.lease_until.unwrap_or(now),
-                    },
+                    Some(task) => Claim::Busy { lease_until: task.lease_until.unwrap_or(now) },
                 });
             }
             Err(error) => return Err(sdk_error(error)),
@@ -485,31 +422,18 @@ impl JobStore for DynamoJobStore {
         }
     }
 
-    async fn finish(
-        &self,
-        task: &Task,
-        outcome: &TaskOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<Progress, StoreError> {
+    async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError> {
         // A success clears the error an earlier, released attempt may have left.
         let (status, changes, outcome_value) = match outcome {
-            TaskOutcome::Success(outputs) => (
-                TaskStatus::Success,
-                "outputs = :outcome REMOVE lease_until, #error",
-                value(outputs)?,
-            ),
-            TaskOutcome::Fail(error) => (
-                TaskStatus::Fail,
-                "#error = :outcome REMOVE lease_until",
-                value(error)?,
-            ),
+            TaskOutcome::Success(outputs) => {
+                (TaskStatus::Success, "outputs = :outcome REMOVE lease_until, #error", value(outputs)?)
+            }
+            TaskOutcome::Fail(error) => (TaskStatus::Fail, "#error = :outcome REMOVE lease_until", value(error)?),
         };
         let task_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(job_pk(&task.job_id), task_sk(task.index))))
-            .update_expression(format!(
-                "SET #status = :final, finished_at = :now, {changes}"
-            ))
+            .update_expression(format!("SET #status = :final, finished_at = :now, {changes}"))
             .condition_expression("#status = :processing AND attempts = :attempt")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#error", "error")
@@ -536,10 +460,9 @@ impl JobStore for DynamoJobStore {
             .await;
         match result {
             Ok(_) => self.close_if_done(&task.job_id, now).await,
-            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!(
-                "task {}/{} (another attempt took it over)",
-                task.job_id, task.index
-            ))),
+            Err(error) if condition_failed(&error) => {
+                Err(StoreError::Conflict(format!("task {}/{} (another attempt took it over)", task.job_id, task.index)))
+            }
             Err(error) => Err(sdk_error(error)),
         }
     }
@@ -558,10 +481,9 @@ impl JobStore for DynamoJobStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!(
-                "task {}/{} (another attempt took it over)",
-                task.job_id, task.index
-            ))),
+            Err(error) if condition_failed(&error) => {
+                Err(StoreError::Conflict(format!("task {}/{} (another attempt took it over)", task.job_id, task.index)))
+            }
             Err(error) => Err(sdk_error(error)),
         }
     }

@@ -20,18 +20,14 @@ pub struct LambdaTaskQueue {
 
 impl LambdaTaskQueue {
     pub fn new(client: Client, function: impl Into<String>) -> Self {
-        Self {
-            client,
-            function: function.into(),
-        }
+        Self { client, function: function.into() }
     }
 }
 
 #[async_trait]
 impl TaskQueue for LambdaTaskQueue {
     async fn enqueue(&self, message: &TaskMessage) -> Result<(), StoreError> {
-        let payload =
-            serde_json::to_vec(message).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let payload = serde_json::to_vec(message).map_err(|e| StoreError::Rejected(e.to_string()))?;
         let output = self
             .client
             .invoke()
@@ -43,9 +39,7 @@ impl TaskQueue for LambdaTaskQueue {
             .map_err(sdk_error)?;
         match output.status_code() {
             202 => Ok(()),
-            status => Err(StoreError::Unavailable(format!(
-                "worker invocation answered {status}, expected 202"
-            ))),
+            status => Err(StoreError::Unavailable(format!("worker invocation answered {status}, expected 202"))),
         }
     }
 }

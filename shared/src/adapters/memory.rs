@@ -7,16 +7,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::job::{
-    ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskMessage, TaskStatus,
-};
+use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskMessage, TaskStatus};
 use crate::domain::media::{MediaInfo, VideoStream};
 use crate::domain::object::{ObjectHead, ObjectRef};
 use crate::domain::task::TaskSpec;
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    Claim, Created, JobStore, MediaFailure, MediaTool, ObjectStore, Progress, RenderRequest,
-    Rendered, StoreError, TaskOutcome, TaskQueue, WorkflowStore,
+    Claim, Created, JobStore, MediaFailure, MediaTool, ObjectStore, Progress, RenderRequest, Rendered, StoreError,
+    TaskOutcome, TaskQueue, WorkflowStore,
 };
 
 #[derive(Default)]
@@ -46,9 +44,7 @@ impl Memory {
     }
 
     pub fn put_workflow(&self, workflow: Workflow) {
-        self.state()
-            .workflows
-            .insert(workflow.name.clone(), workflow);
+        self.state().workflows.insert(workflow.name.clone(), workflow);
     }
 
     pub fn put_object(&self, object: ObjectRef, data: Vec<u8>, marker: Option<String>) {
@@ -56,10 +52,7 @@ impl Memory {
     }
 
     pub fn marker(&self, object: &ObjectRef) -> Option<String> {
-        self.state()
-            .objects
-            .get(object)
-            .and_then(|(_, marker)| marker.clone())
+        self.state().objects.get(object).and_then(|(_, marker)| marker.clone())
     }
 
     pub fn sent(&self) -> Vec<TaskMessage> {
@@ -89,13 +82,7 @@ impl Memory {
 #[async_trait]
 impl WorkflowStore for Memory {
     async fn for_bucket(&self, bucket: &str) -> Result<Vec<Workflow>, StoreError> {
-        Ok(self
-            .state()
-            .workflows
-            .values()
-            .filter(|w| w.trigger.bucket == bucket)
-            .cloned()
-            .collect())
+        Ok(self.state().workflows.values().filter(|w| w.trigger.bucket == bucket).cloned().collect())
     }
 
     async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError> {
@@ -106,19 +93,13 @@ impl WorkflowStore for Memory {
         Ok(self.state().workflows.values().cloned().collect())
     }
 
-    async fn save(
-        &self,
-        workflow: &Workflow,
-        previous: Option<&Workflow>,
-    ) -> Result<(), StoreError> {
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>) -> Result<(), StoreError> {
         let mut state = self.state();
         let stored = state.workflows.get(&workflow.name).map(|w| w.revision);
         if stored != previous.map(|p| p.revision) {
             return Err(StoreError::Conflict(format!("workflow {}", workflow.name)));
         }
-        state
-            .workflows
-            .insert(workflow.name.clone(), workflow.clone());
+        state.workflows.insert(workflow.name.clone(), workflow.clone());
         Ok(())
     }
 
@@ -137,9 +118,7 @@ impl JobStore for Memory {
         }
         state.jobs.insert(job.id.clone(), job.clone());
         for task in tasks {
-            state
-                .tasks
-                .insert((job.id.clone(), task.index), task.clone());
+            state.tasks.insert((job.id.clone(), task.index), task.clone());
         }
         Ok(Created::New)
     }
@@ -149,13 +128,7 @@ impl JobStore for Memory {
     }
 
     async fn tasks(&self, id: &JobId) -> Result<Vec<Task>, StoreError> {
-        Ok(self
-            .state()
-            .tasks
-            .iter()
-            .filter(|((job, _), _)| job == id)
-            .map(|(_, t)| t.clone())
-            .collect())
+        Ok(self.state().tasks.iter().filter(|((job, _), _)| job == id).map(|(_, t)| t.clone()).collect())
     }
 
     async fn claim(
@@ -196,23 +169,12 @@ impl JobStore for Memory {
         Ok(())
     }
 
-    async fn finish(
-        &self,
-        task: &Task,
-        outcome: &TaskOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<Progress, StoreError> {
+    async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError> {
         let mut state = self.state();
         let key = (task.job_id.clone(), task.index);
-        let stored = state
-            .tasks
-            .get_mut(&key)
-            .ok_or_else(|| StoreError::Rejected("no such task".into()))?;
+        let stored = state.tasks.get_mut(&key).ok_or_else(|| StoreError::Rejected("no such task".into()))?;
         if stored.status != TaskStatus::Processing || stored.attempts != task.attempts {
-            return Err(StoreError::Conflict(format!(
-                "task {}/{}",
-                task.job_id, task.index
-            )));
+            return Err(StoreError::Conflict(format!("task {}/{}", task.job_id, task.index)));
         }
         match outcome {
             TaskOutcome::Success(outputs) => {
@@ -226,29 +188,18 @@ impl JobStore for Memory {
         }
         stored.finished_at = Some(now);
         stored.lease_until = None;
-        let open = state
-            .tasks
-            .iter()
-            .filter(|((job, _), t)| *job == task.job_id && !t.status.is_final())
-            .count();
+        let open = state.tasks.iter().filter(|((job, _), t)| *job == task.job_id && !t.status.is_final()).count();
         if open > 0 {
             return Ok(Progress::Open);
         }
-        let job = state
-            .jobs
-            .get_mut(&task.job_id)
-            .ok_or_else(|| StoreError::Rejected("no such job".into()))?;
+        let job = state.jobs.get_mut(&task.job_id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
         job.status = JobStatus::Finish;
         job.finished_at = Some(now);
         Ok(Progress::JobFinished)
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {
-        if let Some(stored) = self
-            .state()
-            .tasks
-            .get_mut(&(task.job_id.clone(), task.index))
-        {
+        if let Some(stored) = self.state().tasks.get_mut(&(task.job_id.clone(), task.index)) {
             stored.status = TaskStatus::Waiting;
             stored.lease_until = None;
             stored.error = Some(error.clone());
@@ -260,24 +211,16 @@ impl JobStore for Memory {
 #[async_trait]
 impl ObjectStore for Memory {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
-        Ok(self
-            .state()
-            .objects
-            .get(object)
-            .map(|(data, marker)| ObjectHead {
-                size: data.len() as u64,
-                etag: None,
-                content_type: None,
-                produced_by_job: marker.clone(),
-            }))
+        Ok(self.state().objects.get(object).map(|(data, marker)| ObjectHead {
+            size: data.len() as u64,
+            etag: None,
+            content_type: None,
+            produced_by_job: marker.clone(),
+        }))
     }
 
     async fn download(&self, object: &ObjectRef, to: &Path) -> Result<Option<u64>, StoreError> {
-        let data = self
-            .state()
-            .objects
-            .get(object)
-            .map(|(data, _)| data.clone());
+        let data = self.state().objects.get(object).map(|(data, _)| data.clone());
         match data {
             Some(data) => {
                 std::fs::write(to, &data)?;
@@ -287,13 +230,7 @@ impl ObjectStore for Memory {
         }
     }
 
-    async fn upload(
-        &self,
-        from: &Path,
-        to: &ObjectRef,
-        _content_type: &str,
-        job: &JobId,
-    ) -> Result<u64, StoreError> {
+    async fn upload(&self, from: &Path, to: &ObjectRef, _content_type: &str, job: &JobId) -> Result<u64, StoreError> {
         let data = std::fs::read(from)?;
         let size = data.len() as u64;
         self.put_object(to.clone(), data, Some(job.to_string()));
@@ -320,12 +257,7 @@ impl MediaTool for Memory {
             container: "fake".into(),
             duration: Some(2.0),
             stream_count: 1,
-            video: Some(VideoStream {
-                codec: "h264".into(),
-                width: 64,
-                height: 48,
-                ..VideoStream::default()
-            }),
+            video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, ..VideoStream::default() }),
             ..MediaInfo::default()
         })
     }
@@ -338,9 +270,7 @@ impl MediaTool for Memory {
         };
         (0..count)
             .map(|number| {
-                let path = request
-                    .workdir
-                    .join(format!("out-{number}.{}", request.spec.format()));
+                let path = request.workdir.join(format!("out-{number}.{}", request.spec.format()));
                 std::fs::write(&path, b"rendered")
                     .map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
                 Ok(Rendered {

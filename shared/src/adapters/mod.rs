@@ -32,21 +32,12 @@ where
 {
     let message = DisplayErrorContext(&error).to_string();
     let transient = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(context) => {
             context.raw().status().as_u16() >= 500
-                || context
-                    .err()
-                    .code()
-                    .is_some_and(|code| TRANSIENT_CODES.contains(&code))
+                || context.err().code().is_some_and(|code| TRANSIENT_CODES.contains(&code))
         }
         _ => false,
     };
-    if transient {
-        StoreError::Unavailable(message)
-    } else {
-        StoreError::Rejected(message)
-    }
+    if transient { StoreError::Unavailable(message) } else { StoreError::Rejected(message) }
 }

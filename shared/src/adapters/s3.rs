@@ -27,25 +27,12 @@ impl S3ObjectStore {
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
             Ok(head) => Ok(Some(ObjectHead {
-                size: head
-                    .content_length()
-                    .and_then(|len| u64::try_from(len).ok())
-                    .unwrap_or_default(),
+                size: head.content_length().and_then(|len| u64::try_from(len).ok()).unwrap_or_default(),
                 etag: head.e_tag().map(str::to_owned),
                 content_type: head.content_type().map(str::to_owned),
-                produced_by_job: head
-                    .metadata()
-                    .and_then(|meta| meta.get(OUTPUT_MARKER))
-                    .cloned(),
+                produced_by_job: head.metadata().and_then(|meta| meta.get(OUTPUT_MARKER)).cloned(),
             })),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(error) => Err(sdk_error(error)),
@@ -53,14 +40,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn download(&self, object: &ObjectRef, to: &Path) -> Result<Option<u64>, StoreError> {
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
-            .await
-        {
+        let output = match self.client.get_object().bucket(&object.bucket).key(&object.key).send().await {
             Ok(output) => output,
             Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Ok(None);
@@ -74,17 +54,9 @@ impl ObjectStore for S3ObjectStore {
         Ok(Some(size))
     }
 
-    async fn upload(
-        &self,
-        from: &Path,
-        to: &ObjectRef,
-        content_type: &str,
-        job: &JobId,
-    ) -> Result<u64, StoreError> {
+    async fn upload(&self, from: &Path, to: &ObjectRef, content_type: &str, job: &JobId) -> Result<u64, StoreError> {
         let size = tokio::fs::metadata(from).await?.len();
-        let body = ByteStream::from_path(from)
-            .await
-            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let body = ByteStream::from_path(from).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         self.client
             .put_object()
             .bucket(&to.bucket)

@@ -33,10 +33,7 @@ impl JobId {
             hash.update(part.as_bytes());
         }
         let digest = hash.finalize();
-        let hex: String = digest[..16]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let hex: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
         JobId(format!("job-{hex}"))
     }
 
@@ -125,11 +122,7 @@ pub struct Task {
     pub attempts: u32,
     /// A claimed task belongs to its worker until then; a later claim may take it over.
     /// Epoch milliseconds in records, so that stores can compare it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "chrono::serde::ts_milliseconds_option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "chrono::serde::ts_milliseconds_option")]
     pub lease_until: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
@@ -222,11 +215,7 @@ pub struct TaskMessage {
 
 impl Job {
     /// A new job for `event` under `workflow`, waiting, with one task per task spec.
-    pub fn start(
-        workflow: &Workflow,
-        event: &ObjectCreated,
-        now: DateTime<Utc>,
-    ) -> (Job, Vec<Task>) {
+    pub fn start(workflow: &Workflow, event: &ObjectCreated, now: DateTime<Utc>) -> (Job, Vec<Task>) {
         let id = JobId::derive(workflow, event);
         let job = Job {
             id: id.clone(),
@@ -272,13 +261,8 @@ impl Job {
             Some(slash) => &self.relative_key[..=slash],
             None => "",
         };
-        let name =
-            task.spec
-                .output_name(task.index as usize, input_name(&self.relative_key), number);
-        ObjectRef::new(
-            &self.output.bucket,
-            format!("{}{sub_dir}{name}", self.output.dir),
-        )
+        let name = task.spec.output_name(task.index as usize, input_name(&self.relative_key), number);
+        ObjectRef::new(&self.output.bucket, format!("{}{sub_dir}{name}", self.output.dir))
     }
 }
 
@@ -292,20 +276,11 @@ mod tests {
     fn workflow(output_dir: Option<&str>) -> Workflow {
         let spec = WorkflowSpec {
             name: "flow".into(),
-            trigger: TriggerSpec {
-                bucket: "media".into(),
-                dir: "in/".into(),
-            },
-            output: OutputSpec {
-                bucket: Some("out".into()),
-                dir: output_dir.map(Into::into),
-            },
+            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
+            output: OutputSpec { bucket: Some("out".into()), dir: output_dir.map(Into::into) },
             tasks: vec![
                 TaskSpec::Transcode(TranscodeSpec::default()),
-                TaskSpec::Snapshot(SnapshotSpec {
-                    times: vec![TimePoint::Seconds(1.0)],
-                    ..SnapshotSpec::default()
-                }),
+                TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() }),
             ],
         };
         Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap()
@@ -329,10 +304,7 @@ mod tests {
         assert_eq!(a, JobId::derive(&flow, &event("in/a.mp4", Some("v1"))));
         assert_ne!(a, JobId::derive(&flow, &event("in/a.mp4", Some("v2"))));
         assert_ne!(a, JobId::derive(&flow, &event("in/b.mp4", Some("v1"))));
-        let revised = Workflow {
-            revision: 2,
-            ..flow
-        };
+        let revised = Workflow { revision: 2, ..flow };
         assert_ne!(a, JobId::derive(&revised, &event("in/a.mp4", Some("v1"))));
         assert!(a.as_str().starts_with("job-") && a.as_str().len() == 36);
     }
@@ -343,38 +315,22 @@ mod tests {
         assert_eq!(job.status, JobStatus::Waiting);
         assert_eq!(job.task_count, 2);
         assert_eq!(
-            tasks
-                .iter()
-                .map(|t| (t.index, t.status))
-                .collect::<Vec<_>>(),
+            tasks.iter().map(|t| (t.index, t.status)).collect::<Vec<_>>(),
             vec![(0, TaskStatus::Waiting), (1, TaskStatus::Waiting)]
         );
     }
 
     #[test]
     fn output_key_keeps_sub_path_below_trigger_dir() {
-        let (job, tasks) = Job::start(
-            &workflow(Some("done/")),
-            &event("in/x/y/clip.mov", None),
-            Utc::now(),
-        );
-        assert_eq!(
-            job.output_key(&tasks[0], 0),
-            ObjectRef::new("out", "done/x/y/clip_transcode_1.mp4")
-        );
-        assert_eq!(
-            job.output_key(&tasks[1], 0),
-            ObjectRef::new("out", "done/x/y/clip_snapshotByTimeOffset_2_0.jpg")
-        );
+        let (job, tasks) = Job::start(&workflow(Some("done/")), &event("in/x/y/clip.mov", None), Utc::now());
+        assert_eq!(job.output_key(&tasks[0], 0), ObjectRef::new("out", "done/x/y/clip_transcode_1.mp4"));
+        assert_eq!(job.output_key(&tasks[1], 0), ObjectRef::new("out", "done/x/y/clip_snapshotByTimeOffset_2_0.jpg"));
     }
 
     #[test]
     fn output_key_defaults_to_trigger_dir() {
         let (job, tasks) = Job::start(&workflow(None), &event("in/clip.mp4", None), Utc::now());
-        assert_eq!(
-            job.output_key(&tasks[0], 0),
-            ObjectRef::new("out", "in/clip_transcode_1.mp4")
-        );
+        assert_eq!(job.output_key(&tasks[0], 0), ObjectRef::new("out", "in/clip_transcode_1.mp4"));
     }
 
     #[test]
@@ -387,15 +343,8 @@ mod tests {
 
     #[test]
     fn error_codes_serialize_in_mps_families() {
-        assert_eq!(
-            serde_json::to_string(&ErrorCode::SourceCorrupt).unwrap(),
-            "\"SourceFileError.Corrupt\""
-        );
-        for code in [
-            ErrorCode::SourceEmpty,
-            ErrorCode::InvalidTimeRange,
-            ErrorCode::Internal,
-        ] {
+        assert_eq!(serde_json::to_string(&ErrorCode::SourceCorrupt).unwrap(), "\"SourceFileError.Corrupt\"");
+        for code in [ErrorCode::SourceEmpty, ErrorCode::InvalidTimeRange, ErrorCode::Internal] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
         assert!(ErrorCode::Internal.is_retryable());

@@ -72,10 +72,7 @@ impl Size {
 mod tests {
     use super::*;
 
-    const HD: Size = Size {
-        width: 1920,
-        height: 1080,
-    };
+    const HD: Size = Size { width: 1920, height: 1080 };
 
     #[test]
     fn when_only_width_given_should_keep_aspect() {
@@ -90,10 +87,7 @@ mod tests {
     #[test]
     fn when_both_given_should_fit_inside_box() {
         assert_eq!(HD.fit(640, 640, false, true), Size::new(640, 360));
-        assert_eq!(
-            Size::new(1080, 1920).fit(640, 640, false, true),
-            Size::new(360, 640)
-        );
+        assert_eq!(Size::new(1080, 1920).fit(640, 640, false, true), Size::new(360, 640));
     }
 
     #[test]
@@ -103,33 +97,18 @@ mod tests {
 
     #[test]
     fn when_target_is_larger_should_not_upscale_by_default() {
-        assert_eq!(
-            Size::new(640, 272).fit(1280, 0, false, true),
-            Size::new(640, 272)
-        );
-        assert_eq!(
-            Size::new(640, 272).fit(1280, 0, true, true),
-            Size::new(1280, 544)
-        );
+        assert_eq!(Size::new(640, 272).fit(1280, 0, false, true), Size::new(640, 272));
+        assert_eq!(Size::new(640, 272).fit(1280, 0, true, true), Size::new(1280, 544));
     }
 
     #[test]
     fn when_even_required_should_round_down_to_even() {
-        assert_eq!(
-            Size::new(136, 123).fit(0, 0, false, true),
-            Size::new(136, 122)
-        );
-        assert_eq!(
-            Size::new(136, 123).fit(0, 0, false, false),
-            Size::new(136, 123)
-        );
+        assert_eq!(Size::new(136, 123).fit(0, 0, false, true), Size::new(136, 122));
+        assert_eq!(Size::new(136, 123).fit(0, 0, false, false), Size::new(136, 123));
     }
 
     #[test]
     fn when_scaling_tiny_should_never_reach_zero() {
-        assert_eq!(
-            Size::new(4000, 2).fit(100, 0, false, true),
-            Size::new(100, 2)
-        );
+        assert_eq!(Size::new(4000, 2).fit(100, 0, false, true), Size::new(100, 2));
     }
 }

@@ -17,10 +17,7 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
-        Self {
-            bucket: bucket.into(),
-            key: key.into(),
-        }
+        Self { bucket: bucket.into(), key: key.into() }
     }
 }
 
@@ -56,11 +53,7 @@ impl ObjectCreated {
                 format!("v:{version}")
             }
             (_, Some(sequencer)) if !sequencer.is_empty() => format!("s:{sequencer}"),
-            _ => format!(
-                "e:{}@{}",
-                self.etag.as_deref().unwrap_or_default(),
-                self.event_time.timestamp_micros()
-            ),
+            _ => format!("e:{}@{}", self.etag.as_deref().unwrap_or_default(), self.event_time.timestamp_micros()),
         }
     }
 }
@@ -130,10 +123,7 @@ mod tests {
 
     #[test]
     fn when_key_has_encoded_percent_should_decode_once() {
-        assert_eq!(
-            decode_event_key("100%25+done%2525.mp4").unwrap(),
-            "100% done%25.mp4"
-        );
+        assert_eq!(decode_event_key("100%25+done%2525.mp4").unwrap(), "100% done%25.mp4");
     }
 
     #[test]
@@ -144,10 +134,7 @@ mod tests {
 
     #[test]
     fn when_key_has_encoded_slash_should_decode_like_real_s3() {
-        assert_eq!(
-            decode_event_key("in%2Fsub%2Fa.mp4").unwrap(),
-            "in/sub/a.mp4"
-        );
+        assert_eq!(decode_event_key("in%2Fsub%2Fa.mp4").unwrap(), "in/sub/a.mp4");
         assert_eq!(decode_event_key("in/sub/a.mp4").unwrap(), "in/sub/a.mp4");
     }
 
@@ -159,10 +146,7 @@ mod tests {
 
     #[test]
     fn when_key_decodes_to_invalid_utf8_should_fail() {
-        assert!(matches!(
-            decode_event_key("bad%FF.mp4"),
-            Err(EventError::KeyNotUtf8(_))
-        ));
+        assert!(matches!(decode_event_key("bad%FF.mp4"), Err(EventError::KeyNotUtf8(_))));
     }
 
     #[test]

@@ -351,9 +351,10 @@ impl FromStr for Length {
             return parse_number(pct).map(Length::Percent);
         }
         let px = text.strip_suffix("px").unwrap_or(text);
-        px.trim().parse::<u32>().map(Length::Px).map_err(|_| {
-            format!("{text:?} is not a length: use pixels (16, \"16px\") or a percentage (\"5%\")")
-        })
+        px.trim()
+            .parse::<u32>()
+            .map(Length::Px)
+            .map_err(|_| format!("{text:?} is not a length: use pixels (16, \"16px\") or a percentage (\"5%\")"))
     }
 }
 
@@ -365,9 +366,7 @@ impl FromStr for TimePoint {
         }
         parse_number(text.strip_suffix('s').unwrap_or(text))
             .map(TimePoint::Seconds)
-            .map_err(|_| {
-                format!("{text:?} is not a time point: use seconds (3.5, \"3.5s\") or \"10%\"")
-            })
+            .map_err(|_| format!("{text:?} is not a time point: use seconds (3.5, \"3.5s\") or \"10%\""))
     }
 }
 
@@ -479,9 +478,7 @@ impl TaskSpec {
         }
         match self {
             TaskSpec::Transcode(_) => "{inputName}_transcode_{definition}.{format}",
-            TaskSpec::Snapshot(_) => {
-                "{inputName}_snapshotByTimeOffset_{definition}_{number}.{format}"
-            }
+            TaskSpec::Snapshot(_) => "{inputName}_snapshotByTimeOffset_{definition}_{number}.{format}",
             TaskSpec::Animated(_) => "{inputName}_animatedGraphic_{definition}.{format}",
             TaskSpec::Watermark(_) => "{inputName}_watermark_{definition}.{format}",
         }
@@ -500,8 +497,7 @@ impl TaskSpec {
 
     /// `{definition}`: the spec's label, else the task's 1-based position.
     pub fn definition_or(&self, position: usize) -> String {
-        self.definition()
-            .map_or_else(|| (position + 1).to_string(), str::to_owned)
+        self.definition().map_or_else(|| (position + 1).to_string(), str::to_owned)
     }
 
     pub fn watermarks(&self) -> &[WatermarkSpec] {
@@ -532,14 +528,8 @@ impl TaskSpec {
         if let Some(definition) = self.definition() {
             let ok = !definition.is_empty()
                 && definition.len() <= 64
-                && definition
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
-            errors.check(
-                ok,
-                format!("{field}.definition"),
-                "must be 1–64 letters, digits, '_' or '-'",
-            );
+                && definition.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
+            errors.check(ok, format!("{field}.definition"), "must be 1–64 letters, digits, '_' or '-'");
         }
         if let Some(pattern) = self.custom_output_name() {
             validate_output_name(
@@ -571,39 +561,19 @@ fn validate_output_name(pattern: &str, needs_number: bool, field: &str, errors: 
     for placeholder in PLACEHOLDERS {
         rest = rest.replace(placeholder, "");
     }
-    errors.check(
-        !pattern.trim().is_empty() && pattern.len() <= 255,
-        field,
-        "must be 1–255 characters",
-    );
-    errors.check(
-        !pattern.contains('/'),
-        field,
-        "must not contain '/': outputs go to the output dir",
-    );
+    errors.check(!pattern.trim().is_empty() && pattern.len() <= 255, field, "must be 1–255 characters");
+    errors.check(!pattern.contains('/'), field, "must not contain '/': outputs go to the output dir");
     errors.check(
         !rest.contains('{') && !rest.contains('}'),
         field,
         "knows only {inputName}, {definition}, {number} and {format}",
     );
-    errors.check(
-        !needs_number || pattern.contains("{number}"),
-        field,
-        "needs {number}: the task writes several files",
-    );
+    errors.check(!needs_number || pattern.contains("{number}"), field, "needs {number}: the task writes several files");
 }
 
 fn validate_size(width: u32, height: u32, field: &str, errors: &mut Violations) {
-    errors.check(
-        width <= MAX_DIMENSION,
-        format!("{field}.width"),
-        format!("must be at most {MAX_DIMENSION}"),
-    );
-    errors.check(
-        height <= MAX_DIMENSION,
-        format!("{field}.height"),
-        format!("must be at most {MAX_DIMENSION}"),
-    );
+    errors.check(width <= MAX_DIMENSION, format!("{field}.width"), format!("must be at most {MAX_DIMENSION}"));
+    errors.check(height <= MAX_DIMENSION, format!("{field}.height"), format!("must be at most {MAX_DIMENSION}"));
 }
 
 impl TranscodeSpec {
@@ -612,10 +582,7 @@ impl TranscodeSpec {
         if self.remove_video {
             return None;
         }
-        self.video
-            .as_ref()
-            .and_then(|video| video.codec)
-            .or(self.container.default_video_codec())
+        self.video.as_ref().and_then(|video| video.codec).or(self.container.default_video_codec())
     }
 
     /// The audio codec the output will have, `None` when it has no audio.
@@ -623,12 +590,7 @@ impl TranscodeSpec {
         if self.remove_audio {
             return None;
         }
-        Some(
-            self.audio
-                .as_ref()
-                .and_then(|audio| audio.codec)
-                .unwrap_or(self.container.default_audio_codec()),
-        )
+        Some(self.audio.as_ref().and_then(|audio| audio.codec).unwrap_or(self.container.default_audio_codec()))
     }
 
     fn validate(&self, field: &str, errors: &mut Violations) {
@@ -639,28 +601,16 @@ impl TranscodeSpec {
             "removing both audio and video leaves nothing",
         );
         if container.is_audio_only() {
-            errors.check(
-                self.video.is_none(),
-                format!("{field}.video"),
-                format!("{container} holds no video"),
-            );
+            errors.check(self.video.is_none(), format!("{field}.video"), format!("{container} holds no video"));
             errors.check(
                 self.watermarks.is_empty(),
                 format!("{field}.watermarks"),
                 format!("{container} holds no video to mark"),
             );
-            errors.check(
-                !self.remove_audio,
-                format!("{field}.remove_audio"),
-                format!("{container} holds only audio"),
-            );
+            errors.check(!self.remove_audio, format!("{field}.remove_audio"), format!("{container} holds only audio"));
         }
         if self.remove_video {
-            errors.check(
-                self.watermarks.is_empty(),
-                format!("{field}.watermarks"),
-                "the video is removed",
-            );
+            errors.check(self.watermarks.is_empty(), format!("{field}.watermarks"), "the video is removed");
         }
         if let Some(video) = &self.video {
             let codec = video.codec.unwrap_or(VideoCodec::default());
@@ -680,16 +630,8 @@ impl TranscodeSpec {
                 );
             }
             if let Some(crf) = video.crf {
-                let max = if self.video_codec() == Some(VideoCodec::Vp9) {
-                    63
-                } else {
-                    51
-                };
-                errors.check(
-                    crf <= max,
-                    format!("{field}.video.crf"),
-                    format!("must be 0–{max} for {codec}"),
-                );
+                let max = if self.video_codec() == Some(VideoCodec::Vp9) { 63 } else { 51 };
+                errors.check(crf <= max, format!("{field}.video.crf"), format!("must be 0–{max} for {codec}"));
             }
             errors.check(
                 !(video.crf.is_some() && video.bitrate_kbps.is_some()),
@@ -713,11 +655,7 @@ impl TranscodeSpec {
                 );
             }
             if let Some(kbps) = audio.bitrate_kbps {
-                errors.check(
-                    (8..=512).contains(&kbps),
-                    format!("{field}.audio.bitrate_kbps"),
-                    "must be 8–512",
-                );
+                errors.check((8..=512).contains(&kbps), format!("{field}.audio.bitrate_kbps"), "must be 8–512");
             }
             if let Some(rate) = audio.sample_rate {
                 const RATES: [u32; 6] = [8000, 16000, 22050, 24000, 44100, 48000];
@@ -728,11 +666,7 @@ impl TranscodeSpec {
                 );
             }
             if let Some(channels) = audio.channels {
-                errors.check(
-                    (1..=2).contains(&channels),
-                    format!("{field}.audio.channels"),
-                    "must be 1 or 2",
-                );
+                errors.check((1..=2).contains(&channels), format!("{field}.audio.channels"), "must be 1 or 2");
             }
         }
         validate_watermarks(&self.watermarks, field, errors);
@@ -748,11 +682,7 @@ impl SnapshotSpec {
         );
         for (i, time) in self.times.iter().enumerate() {
             if let TimePoint::Percent(pct) = time {
-                errors.check(
-                    *pct <= 100.0,
-                    format!("{field}.times[{i}]"),
-                    "a percentage must be at most 100%",
-                );
+                errors.check(*pct <= 100.0, format!("{field}.times[{i}]"), "a percentage must be at most 100%");
             }
         }
         validate_size(self.width, self.height, field, errors);
@@ -768,50 +698,22 @@ impl AnimatedSpec {
             "must be 0 or more seconds",
         );
         if let Some(end) = self.end {
-            errors.check(
-                end.is_finite() && end > self.start,
-                format!("{field}.end"),
-                "must be after start",
-            );
+            errors.check(end.is_finite() && end > self.start, format!("{field}.end"), "must be after start");
         }
-        errors.check(
-            self.fps > 0.0 && self.fps <= 30.0,
-            format!("{field}.fps"),
-            "must be above 0 and at most 30",
-        );
-        errors.check(
-            (1..=100).contains(&self.quality),
-            format!("{field}.quality"),
-            "must be 1–100",
-        );
+        errors.check(self.fps > 0.0 && self.fps <= 30.0, format!("{field}.fps"), "must be above 0 and at most 30");
+        errors.check((1..=100).contains(&self.quality), format!("{field}.quality"), "must be 1–100");
         validate_size(self.width, self.height, field, errors);
     }
 }
 
 fn validate_watermarks(marks: &[WatermarkSpec], field: &str, errors: &mut Violations) {
-    errors.check(
-        marks.len() <= MAX_WATERMARKS,
-        format!("{field}.watermarks"),
-        format!("at most {MAX_WATERMARKS}"),
-    );
+    errors.check(marks.len() <= MAX_WATERMARKS, format!("{field}.watermarks"), format!("at most {MAX_WATERMARKS}"));
     for (i, mark) in marks.iter().enumerate() {
         let field = format!("{field}.watermarks[{i}]");
-        errors.check(
-            mark.image.is_some() != mark.text.is_some(),
-            &field,
-            "needs exactly one of image or text",
-        );
+        errors.check(mark.image.is_some() != mark.text.is_some(), &field, "needs exactly one of image or text");
         if let Some(image) = &mark.image {
-            errors.check(
-                !image.key.is_empty(),
-                format!("{field}.image.key"),
-                "is required",
-            );
-            errors.check(
-                mark.font_size.is_none() && mark.color.is_none(),
-                &field,
-                "font_size and color are for text",
-            );
+            errors.check(!image.key.is_empty(), format!("{field}.image.key"), "is required");
+            errors.check(mark.font_size.is_none() && mark.color.is_none(), &field, "font_size and color are for text");
         }
         if let Some(text) = &mark.text {
             errors.check(
@@ -819,44 +721,21 @@ fn validate_watermarks(marks: &[WatermarkSpec], field: &str, errors: &mut Violat
                 format!("{field}.text"),
                 format!("must be 1–{MAX_TEXT} characters"),
             );
-            errors.check(
-                mark.width.is_none(),
-                format!("{field}.width"),
-                "is for images; size text with font_size",
-            );
+            errors.check(mark.width.is_none(), format!("{field}.width"), "is for images; size text with font_size");
         }
         if let Some(color) = &mark.color {
-            let hex = color
-                .strip_prefix('#')
-                .is_some_and(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()));
-            let name = !color.is_empty()
-                && color.len() <= 32
-                && color.chars().all(|c| c.is_ascii_alphabetic());
-            errors.check(
-                hex || name,
-                format!("{field}.color"),
-                "must be a colour name or #RRGGBB",
-            );
+            let hex = color.strip_prefix('#').is_some_and(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()));
+            let name = !color.is_empty() && color.len() <= 32 && color.chars().all(|c| c.is_ascii_alphabetic());
+            errors.check(hex || name, format!("{field}.color"), "must be a colour name or #RRGGBB");
         }
         if let Some(opacity) = mark.opacity {
-            errors.check(
-                (0.0..=1.0).contains(&opacity),
-                format!("{field}.opacity"),
-                "must be 0–1",
-            );
+            errors.check((0.0..=1.0).contains(&opacity), format!("{field}.opacity"), "must be 0–1");
         }
-        for (name, length) in [
-            ("x", Some(mark.x)),
-            ("y", Some(mark.y)),
-            ("width", mark.width),
-            ("font_size", mark.font_size),
-        ] {
+        for (name, length) in
+            [("x", Some(mark.x)), ("y", Some(mark.y)), ("width", mark.width), ("font_size", mark.font_size)]
+        {
             if let Some(Length::Percent(pct)) = length {
-                errors.check(
-                    pct <= 100.0,
-                    format!("{field}.{name}"),
-                    "must be at most 100%",
-                );
+                errors.check(pct <= 100.0, format!("{field}.{name}"), "must be at most 100%");
             }
         }
     }
@@ -894,20 +773,9 @@ mod tests {
 "#;
         let tasks: Vec<TaskSpec> = serde_yaml_ng::from_str(yaml).unwrap();
         assert_eq!(tasks.len(), 4);
-        let TaskSpec::Snapshot(snapshot) = &tasks[1] else {
-            panic!("not a snapshot")
-        };
-        assert_eq!(
-            snapshot.times,
-            vec![
-                TimePoint::Seconds(1.0),
-                TimePoint::Seconds(3.5),
-                TimePoint::Percent(10.0)
-            ]
-        );
-        let TaskSpec::Watermark(mark) = &tasks[3] else {
-            panic!("not a watermark")
-        };
+        let TaskSpec::Snapshot(snapshot) = &tasks[1] else { panic!("not a snapshot") };
+        assert_eq!(snapshot.times, vec![TimePoint::Seconds(1.0), TimePoint::Seconds(3.5), TimePoint::Percent(10.0)]);
+        let TaskSpec::Watermark(mark) = &tasks[3] else { panic!("not a watermark") };
         assert_eq!(mark.watermarks[0].origin, Corner::BottomRight);
         assert_eq!(mark.watermarks[0].x, Length::Px(16));
         assert_eq!(mark.watermarks[0].y, Length::Percent(5.0));
@@ -915,8 +783,7 @@ mod tests {
 
     #[test]
     fn when_field_is_unknown_should_reject() {
-        let result: Result<TaskSpec, _> =
-            serde_json::from_str(r#"{"type":"transcode","containr":"mp4"}"#);
+        let result: Result<TaskSpec, _> = serde_json::from_str(r#"{"type":"transcode","containr":"mp4"}"#);
         assert!(result.unwrap_err().to_string().contains("containr"));
     }
 
@@ -924,64 +791,40 @@ mod tests {
     fn when_codec_does_not_fit_container_should_name_field() {
         let spec = TaskSpec::Transcode(TranscodeSpec {
             container: Container::Webm,
-            video: Some(VideoSpec {
-                codec: Some(VideoCodec::H264),
-                ..VideoSpec::default()
-            }),
+            video: Some(VideoSpec { codec: Some(VideoCodec::H264), ..VideoSpec::default() }),
             ..TranscodeSpec::default()
         });
-        assert_eq!(
-            violations(&spec),
-            vec!["tasks[0].video.codec: h264 cannot be stored in webm"]
-        );
+        assert_eq!(violations(&spec), vec!["tasks[0].video.codec: h264 cannot be stored in webm"]);
     }
 
     #[test]
     fn when_audio_container_gets_watermark_should_reject() {
         let spec = TaskSpec::Transcode(TranscodeSpec {
             container: Container::M4a,
-            watermarks: vec![WatermarkSpec {
-                text: Some("x".into()),
-                ..WatermarkSpec::default()
-            }],
+            watermarks: vec![WatermarkSpec { text: Some("x".into()), ..WatermarkSpec::default() }],
             ..TranscodeSpec::default()
         });
-        assert_eq!(
-            violations(&spec),
-            vec!["tasks[0].watermarks: m4a holds no video to mark"]
-        );
+        assert_eq!(violations(&spec), vec!["tasks[0].watermarks: m4a holds no video to mark"]);
     }
 
     #[test]
     fn when_both_streams_removed_should_reject() {
-        let spec = TaskSpec::Transcode(TranscodeSpec {
-            remove_audio: true,
-            remove_video: true,
-            ..TranscodeSpec::default()
-        });
-        assert_eq!(
-            violations(&spec),
-            vec!["tasks[0].remove_audio: removing both audio and video leaves nothing"]
-        );
+        let spec =
+            TaskSpec::Transcode(TranscodeSpec { remove_audio: true, remove_video: true, ..TranscodeSpec::default() });
+        assert_eq!(violations(&spec), vec!["tasks[0].remove_audio: removing both audio and video leaves nothing"]);
     }
 
     #[test]
     fn when_watermark_has_image_and_text_should_reject() {
         let spec = TaskSpec::Watermark(WatermarkTaskSpec {
             watermarks: vec![WatermarkSpec {
-                image: Some(ImageSource {
-                    bucket: String::new(),
-                    key: "logo.png".into(),
-                }),
+                image: Some(ImageSource { bucket: String::new(), key: "logo.png".into() }),
                 text: Some("x".into()),
                 ..WatermarkSpec::default()
             }],
             ..WatermarkTaskSpec::default()
         });
-        assert!(
-            violations(&spec)
-                .contains(&"tasks[0].watermarks[0]: needs exactly one of image or text".to_owned())
-        );
+        assert!(violations(&spec).contains(&"tasks[0].watermarks[0]: needs exactly one of image or text".to_owned()));
     }
 
     #[test]
@@ -994,28 +837,18 @@ mod tests {
             }],
             ..WatermarkTaskSpec::default()
         });
-        assert_eq!(
-            violations(&spec),
-            vec!["tasks[0].watermarks[0].color: must be a colour name or #RRGGBB"]
-        );
+        assert_eq!(violations(&spec), vec!["tasks[0].watermarks[0].color: must be a colour name or #RRGGBB"]);
     }
 
     #[test]
     fn when_snapshot_has_no_times_should_reject() {
         let spec = TaskSpec::Snapshot(SnapshotSpec::default());
-        assert_eq!(
-            violations(&spec),
-            vec!["tasks[0].times: needs 1–50 time points"]
-        );
+        assert_eq!(violations(&spec), vec!["tasks[0].times: needs 1–50 time points"]);
     }
 
     #[test]
     fn when_animated_end_before_start_should_reject() {
-        let spec = TaskSpec::Animated(AnimatedSpec {
-            start: 3.0,
-            end: Some(2.0),
-            ..AnimatedSpec::default()
-        });
+        let spec = TaskSpec::Animated(AnimatedSpec { start: 3.0, end: Some(2.0), ..AnimatedSpec::default() });
         assert_eq!(violations(&spec), vec!["tasks[0].end: must be after start"]);
     }
 
@@ -1038,31 +871,16 @@ mod tests {
     fn output_names_should_follow_mps_patterns() {
         let transcode = TaskSpec::Transcode(TranscodeSpec::default());
         assert_eq!(transcode.output_name(0, "clip", 0), "clip_transcode_1.mp4");
-        let snapshot = TaskSpec::Snapshot(SnapshotSpec {
-            definition: Some("thumb".into()),
-            ..SnapshotSpec::default()
-        });
-        assert_eq!(
-            snapshot.output_name(1, "clip", 2),
-            "clip_snapshotByTimeOffset_thumb_2.jpg"
-        );
-        let animated = TaskSpec::Animated(AnimatedSpec {
-            format: AnimatedFormat::Webp,
-            ..AnimatedSpec::default()
-        });
-        assert_eq!(
-            animated.output_name(2, "clip", 0),
-            "clip_animatedGraphic_3.webp"
-        );
+        let snapshot = TaskSpec::Snapshot(SnapshotSpec { definition: Some("thumb".into()), ..SnapshotSpec::default() });
+        assert_eq!(snapshot.output_name(1, "clip", 2), "clip_snapshotByTimeOffset_thumb_2.jpg");
+        let animated = TaskSpec::Animated(AnimatedSpec { format: AnimatedFormat::Webp, ..AnimatedSpec::default() });
+        assert_eq!(animated.output_name(2, "clip", 0), "clip_animatedGraphic_3.webp");
     }
 
     #[test]
     fn when_input_name_contains_placeholder_text_should_not_expand_it() {
         let transcode = TaskSpec::Transcode(TranscodeSpec::default());
-        assert_eq!(
-            transcode.output_name(0, "{format}", 0),
-            "{format}_transcode_1.mp4"
-        );
+        assert_eq!(transcode.output_name(0, "{format}", 0), "{format}_transcode_1.mp4");
     }
 
     #[test]
@@ -1078,21 +896,12 @@ mod tests {
 
     #[test]
     fn codecs_should_follow_container_defaults_unless_removed() {
-        let webm = TranscodeSpec {
-            container: Container::Webm,
-            ..TranscodeSpec::default()
-        };
+        let webm = TranscodeSpec { container: Container::Webm, ..TranscodeSpec::default() };
         assert_eq!(webm.video_codec(), Some(VideoCodec::Vp9));
         assert_eq!(webm.audio_codec(), Some(AudioCodec::Opus));
-        let silent = TranscodeSpec {
-            remove_audio: true,
-            ..TranscodeSpec::default()
-        };
+        let silent = TranscodeSpec { remove_audio: true, ..TranscodeSpec::default() };
         assert_eq!(silent.audio_codec(), None);
-        let mp3 = TranscodeSpec {
-            container: Container::Mp3,
-            ..TranscodeSpec::default()
-        };
+        let mp3 = TranscodeSpec { container: Container::Mp3, ..TranscodeSpec::default() };
         assert_eq!(mp3.video_codec(), None);
         assert_eq!(mp3.audio_codec(), Some(AudioCodec::Mp3));
     }

@@ -8,8 +8,7 @@ impl Violations {
     /// Records `reason` against `field` unless `ok`.
     pub fn check(&mut self, ok: bool, field: impl AsRef<str>, reason: impl AsRef<str>) {
         if !ok {
-            self.0
-                .push(format!("{}: {}", field.as_ref(), reason.as_ref()));
+            self.0.push(format!("{}: {}", field.as_ref(), reason.as_ref()));
         }
     }
 

@@ -101,11 +101,7 @@ impl fmt::Display for Skip {
             Skip::Disabled => f.write_str("disabled"),
             Skip::OutsideTriggerDir { dir } => write!(f, "outside trigger dir {dir:?}"),
             Skip::UploadedBeforeEnabled { enabled_at } => {
-                write!(
-                    f,
-                    "uploaded before enabled (enabled at {})",
-                    enabled_at.to_rfc3339()
-                )
+                write!(f, "uploaded before enabled (enabled at {})", enabled_at.to_rfc3339())
             }
         }
     }
@@ -120,9 +116,7 @@ impl WorkflowSpec {
         let name = self.name.trim().to_owned();
         errors.check(
             (1..=MAX_NAME).contains(&name.chars().count())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_\\-".contains(c)),
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || "_\\-".contains(c)),
             "name",
             "must be 1–128 letters, digits, '_', '\\' or '-'",
         );
@@ -145,11 +139,7 @@ impl WorkflowSpec {
             Some(dir) if dir.trim().is_empty() => trigger_dir.clone(),
             Some(dir) => normalize_dir(dir, "output.dir", &mut errors),
         };
-        errors.check(
-            (1..=MAX_TASKS).contains(&self.tasks.len()),
-            "tasks",
-            format!("needs 1–{MAX_TASKS} tasks"),
-        );
+        errors.check((1..=MAX_TASKS).contains(&self.tasks.len()), "tasks", format!("needs 1–{MAX_TASKS} tasks"));
         let mut names: HashMap<String, usize> = HashMap::new();
         for (i, task) in self.tasks.iter_mut().enumerate() {
             let field = format!("tasks[{i}]");
@@ -161,23 +151,15 @@ impl WorkflowSpec {
                 errors.check(
                     false,
                     &field,
-                    format!(
-                        "writes the same file names as tasks[{first}]: set a distinct definition"
-                    ),
+                    format!("writes the same file names as tasks[{first}]: set a distinct definition"),
                 );
             }
         }
         if errors.is_empty() {
             Ok((
                 name,
-                Location {
-                    bucket: trigger_bucket,
-                    dir: trigger_dir,
-                },
-                Location {
-                    bucket: output_bucket,
-                    dir: output_dir,
-                },
+                Location { bucket: trigger_bucket, dir: trigger_dir },
+                Location { bucket: output_bucket, dir: output_dir },
                 self.tasks,
             ))
         } else {
@@ -192,9 +174,7 @@ fn check_bucket(bucket: &str, field: &str, errors: &mut Violations) {
     let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     errors.check(
         (3..=63).contains(&bucket.len())
-            && bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
+            && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
             && ends_ok(bucket.chars().next())
             && ends_ok(bucket.chars().last()),
         field,
@@ -206,11 +186,7 @@ fn check_bucket(bucket: &str, field: &str, errors: &mut Violations) {
 /// with `/`.
 fn normalize_dir(raw: &str, field: &str, errors: &mut Violations) -> String {
     let dir = raw.trim().trim_start_matches('/');
-    errors.check(
-        dir.is_empty() || dir.ends_with('/'),
-        field,
-        "must end with '/'",
-    );
+    errors.check(dir.is_empty() || dir.ends_with('/'), field, "must end with '/'");
     errors.check(dir.len() <= 512, field, "must be at most 512 characters");
     dir.to_owned()
 }
@@ -234,40 +210,20 @@ impl Workflow {
 
     /// This workflow with its configuration replaced by `spec`; state (enabled, enabled_at,
     /// created_at) is kept and the revision grows.
-    pub fn replace(
-        &self,
-        spec: WorkflowSpec,
-        now: DateTime<Utc>,
-    ) -> Result<Workflow, WorkflowError> {
+    pub fn replace(&self, spec: WorkflowSpec, now: DateTime<Utc>) -> Result<Workflow, WorkflowError> {
         let (name, trigger, output, tasks) = spec.validate()?;
         if name != self.name {
-            return Err(WorkflowError::NameMismatch {
-                expected: self.name.clone(),
-                found: name,
-            });
+            return Err(WorkflowError::NameMismatch { expected: self.name.clone(), found: name });
         }
-        Ok(Workflow {
-            trigger,
-            output,
-            tasks,
-            updated_at: now,
-            revision: self.revision + 1,
-            ..self.clone()
-        })
+        Ok(Workflow { trigger, output, tasks, updated_at: now, revision: self.revision + 1, ..self.clone() })
     }
 
     /// The spec that produces this workflow (defaults filled in).
     pub fn spec(&self) -> WorkflowSpec {
         WorkflowSpec {
             name: self.name.clone(),
-            trigger: TriggerSpec {
-                bucket: self.trigger.bucket.clone(),
-                dir: self.trigger.dir.clone(),
-            },
-            output: OutputSpec {
-                bucket: Some(self.output.bucket.clone()),
-                dir: Some(self.output.dir.clone()),
-            },
+            trigger: TriggerSpec { bucket: self.trigger.bucket.clone(), dir: self.trigger.dir.clone() },
+            output: OutputSpec { bucket: Some(self.output.bucket.clone()), dir: Some(self.output.dir.clone()) },
             tasks: self.tasks.clone(),
         }
     }
@@ -277,37 +233,20 @@ impl Workflow {
         if self.enabled {
             return self.clone();
         }
-        Workflow {
-            enabled: true,
-            enabled_at: Some(now),
-            updated_at: now,
-            revision: self.revision + 1,
-            ..self.clone()
-        }
+        Workflow { enabled: true, enabled_at: Some(now), updated_at: now, revision: self.revision + 1, ..self.clone() }
     }
 
     pub fn disable(&self, now: DateTime<Utc>) -> Workflow {
         if !self.enabled {
             return self.clone();
         }
-        Workflow {
-            enabled: false,
-            enabled_at: None,
-            updated_at: now,
-            revision: self.revision + 1,
-            ..self.clone()
-        }
+        Workflow { enabled: false, enabled_at: None, updated_at: now, revision: self.revision + 1, ..self.clone() }
     }
 
     /// Whether this workflow processes the created object, and if not, why.
     pub fn decide(&self, event: &ObjectCreated) -> Result<(), Skip> {
-        if !self
-            .trigger
-            .contains(&event.object.bucket, &event.object.key)
-        {
-            return Err(Skip::OutsideTriggerDir {
-                dir: self.trigger.dir.clone(),
-            });
+        if !self.trigger.contains(&event.object.bucket, &event.object.key) {
+            return Err(Skip::OutsideTriggerDir { dir: self.trigger.dir.clone() });
         }
         match (self.enabled, self.enabled_at) {
             (true, Some(enabled_at)) if event.event_time < enabled_at => {
@@ -333,10 +272,7 @@ mod tests {
     fn spec() -> WorkflowSpec {
         WorkflowSpec {
             name: "demo_flow-1".into(),
-            trigger: TriggerSpec {
-                bucket: "media-in".into(),
-                dir: "uploads/".into(),
-            },
+            trigger: TriggerSpec { bucket: "media-in".into(), dir: "uploads/".into() },
             output: OutputSpec::default(),
             tasks: vec![TaskSpec::Transcode(TranscodeSpec::default())],
         }
@@ -376,11 +312,7 @@ mod tests {
         for bad in ["", "has space", "dot.name", "é", &"x".repeat(129)] {
             let mut spec = spec();
             spec.name = bad.into();
-            assert_eq!(
-                errors_of(spec),
-                vec!["name: must be 1–128 letters, digits, '_', '\\' or '-'"],
-                "{bad:?}"
-            );
+            assert_eq!(errors_of(spec), vec!["name: must be 1–128 letters, digits, '_', '\\' or '-'"], "{bad:?}");
         }
         let mut spec = spec();
         spec.name = "x".repeat(128);
@@ -405,15 +337,9 @@ mod tests {
     fn rule2_trigger_dir_leading_slash_is_stripped_and_blank_means_bucket() {
         let mut spec = spec();
         spec.trigger.dir = "/uploads/".into();
-        assert_eq!(
-            Workflow::create(spec.clone(), now()).unwrap().trigger.dir,
-            "uploads/"
-        );
+        assert_eq!(Workflow::create(spec.clone(), now()).unwrap().trigger.dir, "uploads/");
         spec.trigger.dir = "".into();
-        assert_eq!(
-            Workflow::create(spec.clone(), now()).unwrap().trigger.dir,
-            ""
-        );
+        assert_eq!(Workflow::create(spec.clone(), now()).unwrap().trigger.dir, "");
         spec.trigger.dir = "/".into();
         assert_eq!(Workflow::create(spec, now()).unwrap().trigger.dir, "");
     }
@@ -421,45 +347,24 @@ mod tests {
     #[test]
     fn rule3_output_defaults_to_trigger_bucket_and_dir() {
         let workflow = Workflow::create(spec(), now()).unwrap();
-        assert_eq!(
-            workflow.output,
-            Location {
-                bucket: "media-in".into(),
-                dir: "uploads/".into()
-            }
-        );
+        assert_eq!(workflow.output, Location { bucket: "media-in".into(), dir: "uploads/".into() });
     }
 
     #[test]
     fn rule3_output_dir_must_end_with_slash_and_strips_leading_slash() {
         let mut spec = spec();
-        spec.output = OutputSpec {
-            bucket: Some("media-out".into()),
-            dir: Some("/out".into()),
-        };
-        assert_eq!(
-            errors_of(spec.clone()),
-            vec!["output.dir: must end with '/'"]
-        );
+        spec.output = OutputSpec { bucket: Some("media-out".into()), dir: Some("/out".into()) };
+        assert_eq!(errors_of(spec.clone()), vec!["output.dir: must end with '/'"]);
         spec.output.dir = Some("/out/".into());
         let workflow = Workflow::create(spec, now()).unwrap();
-        assert_eq!(
-            workflow.output,
-            Location {
-                bucket: "media-out".into(),
-                dir: "out/".into()
-            }
-        );
+        assert_eq!(workflow.output, Location { bucket: "media-out".into(), dir: "out/".into() });
     }
 
     #[test]
     fn rule3_bad_output_bucket_names_field() {
         let mut spec = spec();
         spec.output.bucket = Some("Bad_Bucket".into());
-        assert_eq!(
-            errors_of(spec),
-            vec!["output.bucket: is not a valid bucket name (3–63 of a-z, 0-9, '.', '-')"]
-        );
+        assert_eq!(errors_of(spec), vec!["output.bucket: is not a valid bucket name (3–63 of a-z, 0-9, '.', '-')"]);
     }
 
     #[test]
@@ -479,16 +384,9 @@ mod tests {
         assert!(enabled.enabled);
         assert_eq!(enabled.enabled_at, Some(later));
         assert_eq!(enabled.revision, 2);
-        assert_eq!(
-            enabled.enable(now()),
-            enabled,
-            "enabling twice keeps the first time"
-        );
+        assert_eq!(enabled.enable(now()), enabled, "enabling twice keeps the first time");
         let disabled = enabled.disable(later);
-        assert_eq!(
-            (disabled.enabled, disabled.enabled_at, disabled.revision),
-            (false, None, 3)
-        );
+        assert_eq!((disabled.enabled, disabled.enabled_at, disabled.revision), (false, None, 3));
     }
 
     #[test]
@@ -496,33 +394,21 @@ mod tests {
         let workflow = Workflow::create(spec(), now()).unwrap().enable(now());
         let before = created("uploads/a.mp4", "2026-11-25T09:59:59.999Z");
         let at = created("uploads/a.mp4", "2026-11-25T10:00:00Z");
-        assert_eq!(
-            workflow.decide(&before),
-            Err(Skip::UploadedBeforeEnabled { enabled_at: now() })
-        );
+        assert_eq!(workflow.decide(&before), Err(Skip::UploadedBeforeEnabled { enabled_at: now() }));
         assert_eq!(workflow.decide(&at), Ok(()));
     }
 
     #[test]
     fn rule5_disabled_workflow_skips() {
         let workflow = Workflow::create(spec(), now()).unwrap();
-        assert_eq!(
-            workflow.decide(&created("uploads/a.mp4", "2026-11-26T00:00:00Z")),
-            Err(Skip::Disabled)
-        );
+        assert_eq!(workflow.decide(&created("uploads/a.mp4", "2026-11-26T00:00:00Z")), Err(Skip::Disabled));
     }
 
     #[test]
     fn rule6_workflow_files_have_no_notification_unless_configured() {
-        let parsed: Result<WorkflowSpec, _> = serde_json::from_str(
-            r#"{"name":"n","trigger":{"bucket":"media-in"},"tasks":[],"notification":{}}"#,
-        );
-        assert!(
-            parsed
-                .unwrap_err()
-                .to_string()
-                .contains("unknown field `notification`")
-        );
+        let parsed: Result<WorkflowSpec, _> =
+            serde_json::from_str(r#"{"name":"n","trigger":{"bucket":"media-in"},"tasks":[],"notification":{}}"#);
+        assert!(parsed.unwrap_err().to_string().contains("unknown field `notification`"));
     }
 
     #[test]
@@ -532,17 +418,9 @@ mod tests {
         assert_eq!(workflow.decide(&nested), Ok(()));
         assert_eq!(workflow.relative_key("uploads/a/b/c.mp4"), "a/b/c.mp4");
         let outside = created("other/c.mp4", "2026-11-26T00:00:00Z");
-        assert_eq!(
-            workflow.decide(&outside),
-            Err(Skip::OutsideTriggerDir {
-                dir: "uploads/".into()
-            })
-        );
+        assert_eq!(workflow.decide(&outside), Err(Skip::OutsideTriggerDir { dir: "uploads/".into() }));
         let sibling = created("uploads-old/c.mp4", "2026-11-26T00:00:00Z");
-        assert!(
-            workflow.decide(&sibling).is_err(),
-            "a dir is a prefix ending in '/'"
-        );
+        assert!(workflow.decide(&sibling).is_err(), "a dir is a prefix ending in '/'");
     }
 
     #[test]
@@ -550,10 +428,7 @@ mod tests {
         let mut spec = spec();
         spec.trigger.dir = String::new();
         let workflow = Workflow::create(spec, now()).unwrap().enable(now());
-        assert_eq!(
-            workflow.decide(&created("x.mp4", "2026-11-26T00:00:00Z")),
-            Ok(())
-        );
+        assert_eq!(workflow.decide(&created("x.mp4", "2026-11-26T00:00:00Z")), Ok(()));
     }
 
     #[test]
@@ -579,10 +454,7 @@ mod tests {
     fn when_several_rules_break_should_report_each_field() {
         let spec = WorkflowSpec {
             name: "bad name".into(),
-            trigger: TriggerSpec {
-                bucket: String::new(),
-                dir: "in".into(),
-            },
+            trigger: TriggerSpec { bucket: String::new(), dir: "in".into() },
             output: OutputSpec::default(),
             tasks: vec![],
         };
@@ -596,36 +468,19 @@ mod tests {
         changed.trigger.dir = "new/".into();
         let later = parse_event_time("2026-11-26T00:00:00Z").unwrap();
         let replaced = workflow.replace(changed, later).unwrap();
-        assert_eq!(
-            (replaced.enabled, replaced.enabled_at, replaced.revision),
-            (true, Some(now()), 3)
-        );
+        assert_eq!((replaced.enabled, replaced.enabled_at, replaced.revision), (true, Some(now()), 3));
         assert_eq!(replaced.trigger.dir, "new/");
         let mut renamed = spec();
         renamed.name = "other".into();
-        assert!(matches!(
-            workflow.replace(renamed, later),
-            Err(WorkflowError::NameMismatch { .. })
-        ));
+        assert!(matches!(workflow.replace(renamed, later), Err(WorkflowError::NameMismatch { .. })));
     }
 
     #[test]
     fn watermark_image_bucket_defaults_to_trigger_bucket() {
         let mut spec = spec();
-        spec.tasks = vec![
-            serde_json::from_str(
-                r#"{"type":"watermark","watermarks":[{"image":{"key":"logo.png"}}]}"#,
-            )
-            .unwrap(),
-        ];
+        spec.tasks =
+            vec![serde_json::from_str(r#"{"type":"watermark","watermarks":[{"image":{"key":"logo.png"}}]}"#).unwrap()];
         let workflow = Workflow::create(spec, now()).unwrap();
-        assert_eq!(
-            workflow.tasks[0].watermarks()[0]
-                .image
-                .as_ref()
-                .unwrap()
-                .bucket,
-            "media-in"
-        );
+        assert_eq!(workflow.tasks[0].watermarks()[0].image.as_ref().unwrap().bucket, "media-in");
     }
 }

@@ -14,15 +14,14 @@ use std::path::{Path, PathBuf};
 use crate::domain::job::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{
-    AnimatedFormat, AnimatedSpec, AudioCodec, Container, Corner, ImageFormat, Length, SnapshotSpec,
-    TaskSpec, TranscodeSpec, VideoCodec, WatermarkSpec,
+    AnimatedFormat, AnimatedSpec, AudioCodec, Container, Corner, ImageFormat, Length, SnapshotSpec, TaskSpec,
+    TranscodeSpec, VideoCodec, WatermarkSpec,
 };
 use crate::ports::MediaFailure;
 
 /// Demuxers an upload may be opened with: audio/video containers only. No playlists (hls,
 /// dash), no lists (concat), no image sequences, no raw streams.
-pub const DEMUXERS: &str =
-    "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,asf,mp3,wav,ogg,aac,flac,gif";
+pub const DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,asf,mp3,wav,ogg,aac,flac,gif";
 
 /// What a plan is made from.
 #[derive(Debug)]
@@ -58,6 +57,8 @@ pub struct PlannedOutput {
     pub path: PathBuf,
     pub number: usize,
     pub content_type: &'static str,
+    /// Whether the output plays over time (video, audio, animations) or is a still.
+    pub timed: bool,
     /// Seconds the output should last when the source is whole.
     pub expected_duration: Option<f64>,
     pub size: Option<Size>,
@@ -75,10 +76,7 @@ pub fn plan(setup: &Setup<'_>) -> Result<Plan, MediaFailure> {
     for path in setup.watermark_images {
         plain_path(path)?;
     }
-    let mut plan = Plan {
-        text_files: Vec::new(),
-        runs: Vec::new(),
-    };
+    let mut plan = Plan { text_files: Vec::new(), runs: Vec::new() };
     match setup.spec {
         TaskSpec::Transcode(spec) => transcode(setup, spec, &mut plan)?,
         TaskSpec::Watermark(spec) => transcode(setup, &spec.as_transcode(), &mut plan)?,
@@ -92,17 +90,8 @@ pub fn plan(setup: &Setup<'_>) -> Result<Plan, MediaFailure> {
 /// syntax.
 pub(crate) fn plain_path(path: &Path) -> Result<&str, MediaFailure> {
     path.to_str()
-        .filter(|p| {
-            p.starts_with('/')
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
-        })
-        .ok_or_else(|| {
-            source_error(
-                ErrorCode::Internal,
-                format!("unsafe scratch path {}", path.display()),
-            )
-        })
+        .filter(|p| p.starts_with('/') && p.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)))
+        .ok_or_else(|| source_error(ErrorCode::Internal, format!("unsafe scratch path {}", path.display())))
 }
 
 fn file(path: &Path) -> String {
@@ -119,12 +108,7 @@ fn head() -> Vec<String> {
 
 /// The upload as input, optionally cut to `[start, start + length)`.
 fn source_input(args: &mut Vec<String>, input: &Path, start: Option<f64>, length: Option<f64>) {
-    args.extend(strings([
-        "-protocol_whitelist",
-        "file",
-        "-format_whitelist",
-        DEMUXERS,
-    ]));
+    args.extend(strings(["-protocol_whitelist", "file", "-format_whitelist", DEMUXERS]));
     if let Some(start) = start.filter(|s| *s > 0.0) {
         args.extend(["-ss".into(), seconds(start)]);
     }
@@ -136,13 +120,7 @@ fn source_input(args: &mut Vec<String>, input: &Path, start: Option<f64>, length
 
 fn image_inputs(args: &mut Vec<String>, images: &[PathBuf]) {
     for image in images {
-        args.extend(strings([
-            "-protocol_whitelist",
-            "file",
-            "-f",
-            "png_pipe",
-            "-i",
-        ]));
+        args.extend(strings(["-protocol_whitelist", "file", "-f", "png_pipe", "-i"]));
         args.push(file(image));
     }
 }
@@ -157,13 +135,7 @@ fn ratio(value: f64) -> String {
 }
 
 /// `[0:v:0]<filters>` then each watermark on top; the result is labelled `[vout]`.
-fn video_graph(
-    setup: &Setup<'_>,
-    filters: &[String],
-    marks: &[WatermarkSpec],
-    frame: Size,
-    plan: &mut Plan,
-) -> String {
+fn video_graph(setup: &Setup<'_>, filters: &[String], marks: &[WatermarkSpec], frame: Size, plan: &mut Plan) -> String {
     let mut graph = format!("[0:v:0]{}", filters.join(","));
     let mut image_input = 1;
     for (i, mark) in marks.iter().enumerate() {
@@ -182,18 +154,11 @@ fn video_graph(
             }
             image.push_str(&steps.join(","));
             let (px, py) = corner(mark.origin, "main_w-overlay_w", "main_h-overlay_h", x, y);
-            graph.push_str(&format!(
-                "[base{i}];{image}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}"
-            ));
+            graph.push_str(&format!("[base{i}];{image}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}"));
         } else {
             let text_file = setup.workdir.join(format!("watermark-text-{i}.txt"));
-            plan.text_files
-                .push((text_file.clone(), mark.text.clone().unwrap_or_default()));
-            let size = mark
-                .font_size
-                .unwrap_or(Length::Percent(5.0))
-                .resolve(frame.height)
-                .max(8);
+            plan.text_files.push((text_file.clone(), mark.text.clone().unwrap_or_default()));
+            let size = mark.font_size.unwrap_or(Length::Percent(5.0)).resolve(frame.height).max(8);
             let color = mark.color.as_deref().unwrap_or("white");
             let (px, py) = corner(mark.origin, "w-tw", "h-th", x, y);
             graph.push_str(&format!(
@@ -222,23 +187,15 @@ fn corner(origin: Corner, far_x: &str, far_y: &str, x: u32, y: u32) -> (String, 
 
 fn display_size(source: &MediaInfo) -> Result<Size, MediaFailure> {
     match &source.video {
-        Some(video) if video.width > 0 && video.height > 0 => {
-            Ok(Size::new(video.width, video.height))
-        }
-        _ => Err(source_error(
-            ErrorCode::SourceNoVideo,
-            "the source has no video stream",
-        )),
+        Some(video) if video.width > 0 && video.height > 0 => Ok(Size::new(video.width, video.height)),
+        _ => Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream")),
     }
 }
 
 fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     if !spec.watermarks.is_empty() && source.video.is_none() {
-        return Err(source_error(
-            ErrorCode::SourceNoVideo,
-            "the source has no video stream to mark",
-        ));
+        return Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream to mark"));
     }
     let video = spec.video_codec().filter(|_| source.video.is_some());
     let audio = spec.audio_codec().filter(|_| source.audio.is_some());
@@ -254,8 +211,7 @@ fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
-        let frame =
-            display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
+        let frame = display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
         size = Some(frame);
         let mut filters = Vec::new();
         if let Some(fps) = params.fps {
@@ -265,19 +221,8 @@ fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result
         filters.push("setsar=1".into());
         let mut graph = video_graph(setup, &filters, &spec.watermarks, frame, plan);
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
-        args.extend([
-            "-filter_complex".into(),
-            graph,
-            "-map".into(),
-            "[vout]".into(),
-        ]);
-        video_codec_args(
-            &mut args,
-            codec,
-            spec.container,
-            params.crf,
-            params.bitrate_kbps,
-        );
+        args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
+        video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
     }
     if let Some(codec) = audio {
         args.extend(strings(["-map", "0:a:0"]));
@@ -308,23 +253,14 @@ fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result
         Container::Mp3 => ("mp3", "audio/mpeg"),
         Container::M4a => ("ipod", "audio/mp4"),
     };
-    if matches!(
-        spec.container,
-        Container::Mp4 | Container::Mov | Container::M4a
-    ) {
+    if matches!(spec.container, Container::Mp4 | Container::Mov | Container::M4a) {
         args.extend(strings(["-movflags", "+faststart"]));
     }
     let path = setup.workdir.join(format!("out-0.{}", spec.container));
     args.extend(["-f".into(), muxer.into(), file(&path)]);
     plan.runs.push(Run {
         args,
-        output: PlannedOutput {
-            path,
-            number: 0,
-            content_type,
-            expected_duration: source.duration,
-            size,
-        },
+        output: PlannedOutput { path, number: 0, content_type, timed: true, expected_duration: source.duration, size },
     });
     Ok(())
 }
@@ -349,25 +285,11 @@ fn video_codec_args(
     };
     match codec {
         VideoCodec::H264 => {
-            args.extend(strings([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-profile:v",
-                "high",
-            ]));
+            args.extend(strings(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]));
             rate_control(args, 23);
         }
         VideoCodec::H265 => {
-            args.extend(strings([
-                "-c:v",
-                "libx265",
-                "-preset",
-                "veryfast",
-                "-x265-params",
-                "log-level=error",
-            ]));
+            args.extend(strings(["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "log-level=error"]));
             rate_control(args, 28);
             if matches!(container, Container::Mp4 | Container::Mov) {
                 // Apple players want the hvc1 tag.
@@ -375,16 +297,7 @@ fn video_codec_args(
             }
         }
         VideoCodec::Vp9 => {
-            args.extend(strings([
-                "-c:v",
-                "libvpx-vp9",
-                "-deadline",
-                "good",
-                "-cpu-used",
-                "4",
-                "-row-mt",
-                "1",
-            ]));
+            args.extend(strings(["-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "4", "-row-mt", "1"]));
             if kbps.is_none() {
                 // Constant quality in VP9 needs a zero target bitrate.
                 args.extend(strings(["-b:v", "0"]));
@@ -398,20 +311,11 @@ fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(
     let source = setup.source;
     let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
     // The last picture starts about one frame before the end.
-    let last_picture = source
-        .duration
-        .map(|d| (d - 1.0 / source.video.as_ref().and_then(|v| v.fps).unwrap_or(25.0)).max(0.0));
+    let last_picture =
+        source.duration.map(|d| (d - 1.0 / source.video.as_ref().and_then(|v| v.fps).unwrap_or(25.0)).max(0.0));
     let (encoder, muxer_args, content_type): (&[&str], &[&str], _) = match spec.format {
-        ImageFormat::Jpg => (
-            &["-c:v", "mjpeg", "-q:v", "2"],
-            &["-f", "image2", "-update", "1"],
-            "image/jpeg",
-        ),
-        ImageFormat::Png => (
-            &["-c:v", "png"],
-            &["-f", "image2", "-update", "1"],
-            "image/png",
-        ),
+        ImageFormat::Jpg => (&["-c:v", "mjpeg", "-q:v", "2"], &["-f", "image2", "-update", "1"], "image/jpeg"),
+        ImageFormat::Png => (&["-c:v", "png"], &["-f", "image2", "-update", "1"], "image/png"),
     };
     for (number, time) in spec.times.iter().enumerate() {
         let at = time.resolve(source.duration).ok_or_else(|| {
@@ -424,17 +328,9 @@ fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(
         let mut args = head();
         source_input(&mut args, setup.input, Some(at), None);
         image_inputs(&mut args, setup.watermark_images);
-        let filters = [
-            format!("scale={}:{}", frame.width, frame.height),
-            "setsar=1".into(),
-        ];
+        let filters = [format!("scale={}:{}", frame.width, frame.height), "setsar=1".into()];
         let graph = video_graph(setup, &filters, &spec.watermarks, frame, plan);
-        args.extend([
-            "-filter_complex".into(),
-            graph,
-            "-map".into(),
-            "[vout]".into(),
-        ]);
+        args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         args.extend(strings(["-frames:v", "1", "-an"]));
         args.extend(encoder.iter().map(|s| (*s).to_owned()));
         args.extend(muxer_args.iter().map(|s| (*s).to_owned()));
@@ -446,6 +342,7 @@ fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(
                 path,
                 number,
                 content_type,
+                timed: false,
                 expected_duration: None,
                 size: Some(frame),
             },
@@ -461,10 +358,7 @@ fn animated(setup: &Setup<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(
         if spec.start >= duration {
             return Err(source_error(
                 ErrorCode::InvalidTimeRange,
-                format!(
-                    "start {}s is past the end of the source ({duration:.2}s)",
-                    ratio(spec.start)
-                ),
+                format!("start {}s is past the end of the source ({duration:.2}s)", ratio(spec.start)),
             ));
         }
     }
@@ -473,19 +367,11 @@ fn animated(setup: &Setup<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(
         (Some(end), None) => end,
         (None, Some(duration)) => duration,
         (None, None) => {
-            return Err(source_error(
-                ErrorCode::InvalidTimeRange,
-                "set end: the source duration is unknown",
-            ));
+            return Err(source_error(ErrorCode::InvalidTimeRange, "set end: the source duration is unknown"));
         }
     };
     let length = end - spec.start;
-    let scale = format!(
-        "fps={},scale={}:{}:flags=lanczos",
-        ratio(spec.fps),
-        frame.width,
-        frame.height
-    );
+    let scale = format!("fps={},scale={}:{}:flags=lanczos", ratio(spec.fps), frame.width, frame.height);
     let mut args = head();
     source_input(&mut args, setup.input, Some(spec.start), Some(length));
     let (graph, codec, content_type): (String, Vec<String>, _) = match spec.format {
@@ -498,31 +384,14 @@ fn animated(setup: &Setup<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(
         ),
         AnimatedFormat::Webp => (
             format!("[0:v:0]{scale}[vout]"),
-            [
-                "-c:v",
-                "libwebp",
-                "-lossless",
-                "0",
-                "-quality",
-                &spec.quality.to_string(),
-                "-loop",
-                "0",
-                "-f",
-                "webp",
-            ]
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+            ["-c:v", "libwebp", "-lossless", "0", "-quality", &spec.quality.to_string(), "-loop", "0", "-f", "webp"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             "image/webp",
         ),
     };
-    args.extend([
-        "-filter_complex".into(),
-        graph,
-        "-map".into(),
-        "[vout]".into(),
-        "-an".into(),
-    ]);
+    args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into(), "-an".into()]);
     args.extend(codec);
     let path = setup.workdir.join(format!("out-0.{}", spec.format));
     args.push(file(&path));
@@ -532,6 +401,7 @@ fn animated(setup: &Setup<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(
             path,
             number: 0,
             content_type,
+            timed: true,
             expected_duration: Some(length),
             size: Some(frame),
         },
@@ -550,27 +420,13 @@ mod tests {
             container: "mov,mp4,m4a,3gp,3g2,mj2".into(),
             duration: Some(10.0),
             stream_count: 1 + u32::from(audio),
-            video: Some(VideoStream {
-                codec: "h264".into(),
-                width,
-                height,
-                fps: Some(25.0),
-                frames: Some(250),
-            }),
-            audio: audio.then(|| AudioStream {
-                codec: "aac".into(),
-                sample_rate: Some(48000),
-                channels: Some(2),
-            }),
+            video: Some(VideoStream { codec: "h264".into(), width, height, fps: Some(25.0), frames: Some(250) }),
+            audio: audio.then(|| AudioStream { codec: "aac".into(), sample_rate: Some(48000), channels: Some(2) }),
             ..MediaInfo::default()
         }
     }
 
-    fn run_plan(
-        spec: &TaskSpec,
-        source: &MediaInfo,
-        images: &[PathBuf],
-    ) -> Result<Plan, MediaFailure> {
+    fn run_plan(spec: &TaskSpec, source: &MediaInfo, images: &[PathBuf]) -> Result<Plan, MediaFailure> {
         plan(&Setup {
             spec,
             source,
@@ -591,10 +447,7 @@ mod tests {
     #[test]
     fn golden_transcode_h264_mp4_downscaled_with_audio() {
         let spec = TaskSpec::Transcode(TranscodeSpec {
-            video: Some(VideoSpec {
-                width: 640,
-                ..VideoSpec::default()
-            }),
+            video: Some(VideoSpec { width: 640, ..VideoSpec::default() }),
             ..TranscodeSpec::default()
         });
         let plan = run_plan(&spec, &source(1920, 1080, true), &[]).unwrap();
@@ -618,15 +471,8 @@ mod tests {
     fn golden_transcode_vp9_webm_bitrate_fps_without_audio_source() {
         let spec = TaskSpec::Transcode(TranscodeSpec {
             container: Container::Webm,
-            video: Some(VideoSpec {
-                bitrate_kbps: Some(800),
-                fps: Some(12.5),
-                ..VideoSpec::default()
-            }),
-            audio: Some(AudioSpec {
-                bitrate_kbps: Some(64),
-                ..AudioSpec::default()
-            }),
+            video: Some(VideoSpec { bitrate_kbps: Some(800), fps: Some(12.5), ..VideoSpec::default() }),
+            audio: Some(AudioSpec { bitrate_kbps: Some(64), ..AudioSpec::default() }),
             ..TranscodeSpec::default()
         });
         let plan = run_plan(&spec, &source(640, 272, false), &[]).unwrap();
@@ -669,11 +515,7 @@ mod tests {
     fn golden_transcode_audio_only_m4a() {
         let spec = TaskSpec::Transcode(TranscodeSpec {
             container: Container::M4a,
-            audio: Some(AudioSpec {
-                sample_rate: Some(44100),
-                channels: Some(1),
-                ..AudioSpec::default()
-            }),
+            audio: Some(AudioSpec { sample_rate: Some(44100), channels: Some(1), ..AudioSpec::default() }),
             ..TranscodeSpec::default()
         });
         let plan = run_plan(&spec, &source(640, 360, true), &[]).unwrap();
@@ -691,10 +533,7 @@ mod tests {
         let spec = TaskSpec::Watermark(WatermarkTaskSpec {
             watermarks: vec![
                 WatermarkSpec {
-                    image: Some(ImageSource {
-                        bucket: "media".into(),
-                        key: "logo.png".into(),
-                    }),
+                    image: Some(ImageSource { bucket: "media".into(), key: "logo.png".into() }),
                     origin: Corner::TopRight,
                     x: Length::Px(16),
                     y: Length::Percent(5.0),
@@ -731,21 +570,14 @@ mod tests {
         );
         assert_eq!(
             plan.text_files,
-            vec![(
-                PathBuf::from("/tmp/req-1/watermark-text-1.txt"),
-                "© mediaflow: 'quoted' [x]".to_owned()
-            )]
+            vec![(PathBuf::from("/tmp/req-1/watermark-text-1.txt"), "© mediaflow: 'quoted' [x]".to_owned())]
         );
     }
 
     #[test]
     fn golden_snapshots_clamp_to_last_picture_and_resolve_percent() {
         let spec = TaskSpec::Snapshot(SnapshotSpec {
-            times: vec![
-                TimePoint::Seconds(1.5),
-                TimePoint::Percent(50.0),
-                TimePoint::Seconds(99.0),
-            ],
+            times: vec![TimePoint::Seconds(1.5), TimePoint::Percent(50.0), TimePoint::Seconds(99.0)],
             format: ImageFormat::Png,
             width: 320,
             ..SnapshotSpec::default()
@@ -758,23 +590,13 @@ mod tests {
                  -c:v png -f image2 -update 1 file:/tmp/req-1/out-{n}.png"
             )
         };
-        assert_eq!(
-            args_of(&plan),
-            vec![
-                expected("1.500", 0),
-                expected("5.000", 1),
-                expected("9.960", 2)
-            ]
-        );
+        assert_eq!(args_of(&plan), vec![expected("1.500", 0), expected("5.000", 1), expected("9.960", 2)]);
         assert_eq!(plan.runs[2].output.number, 2);
     }
 
     #[test]
     fn golden_snapshot_at_zero_does_not_seek() {
-        let spec = TaskSpec::Snapshot(SnapshotSpec {
-            times: vec![TimePoint::Seconds(0.0)],
-            ..SnapshotSpec::default()
-        });
+        let spec = TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(0.0)], ..SnapshotSpec::default() });
         let plan = run_plan(&spec, &source(135, 99, false), &[]).unwrap();
         assert_eq!(
             args_of(&plan),
@@ -787,12 +609,8 @@ mod tests {
 
     #[test]
     fn golden_gif_uses_palette_and_cuts_range() {
-        let spec = TaskSpec::Animated(AnimatedSpec {
-            start: 1.0,
-            end: Some(3.0),
-            width: 320,
-            ..AnimatedSpec::default()
-        });
+        let spec =
+            TaskSpec::Animated(AnimatedSpec { start: 1.0, end: Some(3.0), width: 320, ..AnimatedSpec::default() });
         let plan = run_plan(&spec, &source(640, 272, false), &[]).unwrap();
         assert_eq!(
             args_of(&plan),
@@ -826,39 +644,22 @@ mod tests {
 
     #[test]
     fn when_animated_starts_past_end_should_fail_invalid_time() {
-        let spec = TaskSpec::Animated(AnimatedSpec {
-            start: 12.0,
-            ..AnimatedSpec::default()
-        });
+        let spec = TaskSpec::Animated(AnimatedSpec { start: 12.0, ..AnimatedSpec::default() });
         let error = run_plan(&spec, &source(640, 272, false), &[]).unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidTimeRange);
     }
 
     #[test]
     fn when_source_has_no_video_should_fail_visual_tasks_and_keep_audio_transcodes() {
-        let audio_only = MediaInfo {
-            video: None,
-            ..source(0, 0, true)
-        };
-        let snapshot = TaskSpec::Snapshot(SnapshotSpec {
-            times: vec![TimePoint::Seconds(1.0)],
-            ..SnapshotSpec::default()
-        });
-        assert_eq!(
-            run_plan(&snapshot, &audio_only, &[]).unwrap_err().code,
-            ErrorCode::SourceNoVideo
-        );
+        let audio_only = MediaInfo { video: None, ..source(0, 0, true) };
+        let snapshot =
+            TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() });
+        assert_eq!(run_plan(&snapshot, &audio_only, &[]).unwrap_err().code, ErrorCode::SourceNoVideo);
         let transcode = TaskSpec::Transcode(TranscodeSpec::default());
         let plan = run_plan(&transcode, &audio_only, &[]).unwrap();
         assert!(!plan.runs[0].args.contains(&"-filter_complex".to_owned()));
-        let silent = TaskSpec::Transcode(TranscodeSpec {
-            remove_audio: true,
-            ..TranscodeSpec::default()
-        });
-        assert_eq!(
-            run_plan(&silent, &audio_only, &[]).unwrap_err().code,
-            ErrorCode::SourceNoMedia
-        );
+        let silent = TaskSpec::Transcode(TranscodeSpec { remove_audio: true, ..TranscodeSpec::default() });
+        assert_eq!(run_plan(&silent, &audio_only, &[]).unwrap_err().code, ErrorCode::SourceNoMedia);
     }
 
     #[test]
@@ -877,29 +678,12 @@ mod tests {
 
     #[test]
     fn no_run_names_a_protocol_other_than_file() {
-        let spec = TaskSpec::Snapshot(SnapshotSpec {
-            times: vec![TimePoint::Seconds(1.0)],
-            ..SnapshotSpec::default()
-        });
+        let spec = TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() });
         let plan = run_plan(&spec, &source(640, 360, false), &[]).unwrap();
         for run in &plan.runs {
-            let inputs: Vec<_> = run
-                .args
-                .windows(2)
-                .filter(|w| w[0] == "-i")
-                .map(|w| w[1].as_str())
-                .collect();
-            assert!(
-                inputs.iter().all(|i| i.starts_with("file:/tmp/req-1/")),
-                "{inputs:?}"
-            );
-            assert_eq!(
-                run.args
-                    .iter()
-                    .filter(|a| *a == "-protocol_whitelist")
-                    .count(),
-                inputs.len()
-            );
+            let inputs: Vec<_> = run.args.windows(2).filter(|w| w[0] == "-i").map(|w| w[1].as_str()).collect();
+            assert!(inputs.iter().all(|i| i.starts_with("file:/tmp/req-1/")), "{inputs:?}");
+            assert_eq!(run.args.iter().filter(|a| *a == "-protocol_whitelist").count(), inputs.len());
         }
     }
 }

@@ -35,19 +35,11 @@ pub struct Ffmpeg {
 
 impl Ffmpeg {
     pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf, font: PathBuf) -> Self {
-        Self {
-            ffmpeg,
-            ffprobe,
-            font,
-        }
+        Self { ffmpeg, ffprobe, font }
     }
 
     /// Runs ffprobe on `file`; `demuxers` limits what may open it.
-    async fn ffprobe(
-        &self,
-        file: &Path,
-        demuxers: Option<&str>,
-    ) -> Result<(bool, Vec<u8>, String), MediaFailure> {
+    async fn ffprobe(&self, file: &Path, demuxers: Option<&str>) -> Result<(bool, Vec<u8>, String), MediaFailure> {
         let mut command = tokio::process::Command::new(&self.ffprobe);
         command.env_clear().stdin(Stdio::null()).kill_on_drop(true);
         command.args(["-hide_banner", "-v", "error", "-protocol_whitelist", "file"]);
@@ -58,55 +50,36 @@ impl Ffmpeg {
         command.arg(format!("file:{}", args::plain_path(file)?));
         let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
             .await
-            .map_err(|_| {
-                MediaFailure::new(
-                    ErrorCode::SourceCorrupt,
-                    "probing the file did not finish in time",
-                )
-            })?
+            .map_err(|_| MediaFailure::new(ErrorCode::SourceCorrupt, "probing the file did not finish in time"))?
             .map_err(|e| {
-                MediaFailure::new(
-                    ErrorCode::Internal,
-                    format!("cannot run {}: {e}", self.ffprobe.display()),
-                )
+                MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffprobe.display()))
             })?;
-        Ok((
-            output.status.success(),
-            output.stdout,
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        ))
+        Ok((output.status.success(), output.stdout, String::from_utf8_lossy(&output.stderr).into_owned()))
     }
 
     /// Runs ffmpeg with `args`; on failure returns its error lines.
     async fn ffmpeg(&self, args: Vec<String>) -> Result<(), MediaFailure> {
         let binary = self.ffmpeg.clone();
         debug!(args = ?args, "running ffmpeg");
-        let outcome =
-            tokio::task::spawn_blocking(move || -> std::io::Result<(bool, Vec<String>)> {
-                let mut command = FfmpegCommand::new_with_path(&binary);
-                command.args(&args);
-                command.as_inner_mut().env_clear();
-                let mut child = command.spawn()?;
-                let mut errors = Vec::new();
-                for event in child.iter().map_err(std::io::Error::other)? {
-                    match event {
-                        FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line)
-                        | FfmpegEvent::Error(line) => errors.push(line),
-                        _ => {}
+        let outcome = tokio::task::spawn_blocking(move || -> std::io::Result<(bool, Vec<String>)> {
+            let mut command = FfmpegCommand::new_with_path(&binary);
+            command.args(&args);
+            command.as_inner_mut().env_clear();
+            let mut child = command.spawn()?;
+            let mut errors = Vec::new();
+            for event in child.iter().map_err(std::io::Error::other)? {
+                match event {
+                    FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) | FfmpegEvent::Error(line) => {
+                        errors.push(line)
                     }
+                    _ => {}
                 }
-                Ok((child.wait()?.success(), errors))
-            })
-            .await
-            .map_err(|e| {
-                MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}"))
-            })?
-            .map_err(|e| {
-                MediaFailure::new(
-                    ErrorCode::Internal,
-                    format!("cannot run {}: {e}", self.ffmpeg.display()),
-                )
-            })?;
+            }
+            Ok((child.wait()?.success(), errors))
+        })
+        .await
+        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}")))?
+        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffmpeg.display())))?;
         match outcome {
             (true, errors) => {
                 if !errors.is_empty() {
@@ -120,10 +93,7 @@ impl Ffmpeg {
 
     /// Checks a written output and describes it: present, not empty, as long as planned.
     async fn check(&self, output: &args::PlannedOutput) -> Result<Rendered, MediaFailure> {
-        let size = tokio::fs::metadata(&output.path)
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let size = tokio::fs::metadata(&output.path).await.map(|m| m.len()).unwrap_or(0);
         if size == 0 {
             return Err(MediaFailure::new(
                 ErrorCode::SourceCorrupt,
@@ -134,19 +104,15 @@ impl Ffmpeg {
             (true, json, _) => probe::parse(&json).ok(),
             (false, _, _) => None,
         };
-        let video = facts
-            .as_ref()
-            .and_then(|f| f.video.as_ref())
-            .filter(|v| v.width > 0);
-        let duration = facts.as_ref().and_then(|f| f.duration);
+        let video = facts.as_ref().and_then(|f| f.video.as_ref()).filter(|v| v.width > 0);
+        // A still image has no duration, whatever its container says.
+        let duration = facts.as_ref().and_then(|f| f.duration).filter(|_| output.timed);
         if let (Some(expected), Some(actual)) = (output.expected_duration, duration) {
             // ffmpeg stops quietly where a damaged source ends; a short output tells.
             if actual + (expected * 0.05).max(1.0) < expected {
                 return Err(MediaFailure::new(
                     ErrorCode::SourceCorrupt,
-                    format!(
-                        "the source ends early or is damaged: decoded {actual:.2}s of {expected:.2}s"
-                    ),
+                    format!("the source ends early or is damaged: decoded {actual:.2}s of {expected:.2}s"),
                 ));
             }
         }
@@ -163,13 +129,8 @@ impl Ffmpeg {
 
 /// A failed render of a source that probed fine: damaged media, a bad watermark image, or ours.
 fn classify_run_failure(errors: &[String]) -> MediaFailure {
-    let quoted: Vec<String> = errors
-        .iter()
-        .rev()
-        .take(QUOTED_ERRORS)
-        .rev()
-        .map(|line| probe::strip_context(line))
-        .collect();
+    let quoted: Vec<String> =
+        errors.iter().rev().take(QUOTED_ERRORS).rev().map(|line| probe::strip_context(line)).collect();
     let text = errors.join("\n");
     let code = if text.contains("watermark-") || text.contains("png_pipe") {
         ErrorCode::InvalidWatermarkImage
@@ -189,11 +150,7 @@ fn classify_run_failure(errors: &[String]) -> MediaFailure {
     } else {
         ErrorCode::Internal
     };
-    let detail = if quoted.is_empty() {
-        "no error output".to_owned()
-    } else {
-        quoted.join("; ")
-    };
+    let detail = if quoted.is_empty() { "no error output".to_owned() } else { quoted.join("; ") };
     MediaFailure::new(code, format!("ffmpeg failed: {detail}"))
 }
 
@@ -206,10 +163,7 @@ impl MediaTool for Ffmpeg {
         }
         let info = probe::parse(&json)?;
         if info.video.is_none() && info.audio.is_none() {
-            return Err(MediaFailure::new(
-                ErrorCode::SourceNoMedia,
-                "the file has no audio or video stream",
-            ));
+            return Err(MediaFailure::new(ErrorCode::SourceNoMedia, "the file has no audio or video stream"));
         }
         Ok(info)
     }
@@ -224,12 +178,9 @@ impl MediaTool for Ffmpeg {
             font: &self.font,
         })?;
         for (path, text) in &plan.text_files {
-            tokio::fs::write(path, text).await.map_err(|e| {
-                MediaFailure::new(
-                    ErrorCode::Internal,
-                    format!("cannot write {}: {e}", path.display()),
-                )
-            })?;
+            tokio::fs::write(path, text)
+                .await
+                .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display())))?;
         }
         let mut rendered = Vec::with_capacity(plan.runs.len());
         for run in plan.runs {
@@ -257,13 +208,7 @@ mod tests {
             "ffmpeg failed: Invalid NAL unit size (280257 > 197505).; corrupt input packet in stream 0"
         );
         let watermark = ["[png_pipe @ 0x1] Invalid PNG signature".to_owned()];
-        assert_eq!(
-            classify_run_failure(&watermark).code,
-            ErrorCode::InvalidWatermarkImage
-        );
-        assert_eq!(
-            classify_run_failure(&["Unknown encoder 'libfoo'".to_owned()]).code,
-            ErrorCode::Internal
-        );
+        assert_eq!(classify_run_failure(&watermark).code, ErrorCode::InvalidWatermarkImage);
+        assert_eq!(classify_run_failure(&["Unknown encoder 'libfoo'".to_owned()]).code, ErrorCode::Internal);
     }
 }

@@ -76,11 +76,7 @@ impl Stream {
     /// as ffmpeg's autorotate and scale will see the picture.
     fn display_size(&self) -> (u32, u32) {
         let (mut width, height) = (self.width.unwrap_or(0), self.height.unwrap_or(0));
-        if let Some((num, den)) = self
-            .sample_aspect_ratio
-            .as_deref()
-            .and_then(|sar| sar.split_once(':'))
-        {
+        if let Some((num, den)) = self.sample_aspect_ratio.as_deref().and_then(|sar| sar.split_once(':')) {
             if let (Ok(num), Ok(den)) = (num.parse::<f64>(), den.parse::<f64>()) {
                 if num > 0.0 && den > 0.0 && num != den {
                     width = (f64::from(width) * num / den).round() as u32;
@@ -103,23 +99,13 @@ impl Stream {
 
 /// Reads `ffprobe -print_format json -show_format -show_streams` output.
 pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
-    let probe: Probe = serde_json::from_slice(json).map_err(|e| {
-        MediaFailure::new(
-            ErrorCode::Internal,
-            format!("unreadable ffprobe output: {e}"),
-        )
-    })?;
+    let probe: Probe = serde_json::from_slice(json)
+        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("unreadable ffprobe output: {e}")))?;
     let Some(format) = probe.format else {
-        return Err(MediaFailure::new(
-            ErrorCode::SourceUnsupportedFormat,
-            "not a media file ffprobe recognises",
-        ));
+        return Err(MediaFailure::new(ErrorCode::SourceUnsupportedFormat, "not a media file ffprobe recognises"));
     };
     // Cover art in audio files is a "video" stream of one picture: not video.
-    let video = probe
-        .streams
-        .iter()
-        .find(|s| s.codec_type == "video" && s.disposition.attached_pic == 0);
+    let video = probe.streams.iter().find(|s| s.codec_type == "video" && s.disposition.attached_pic == 0);
     let audio = probe.streams.iter().find(|s| s.codec_type == "audio");
     Ok(MediaInfo {
         container: format.format_name,
@@ -147,18 +133,11 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
 
 /// Names a failed probe of an upload from what ffprobe wrote to stderr.
 pub fn classify_failure(stderr: &str) -> MediaFailure {
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("ffprobe failed")
-        .trim();
+    let last = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("ffprobe failed").trim();
     // A known demuxer that complains ("[mov,mp4,… @ 0x…] moov atom not found") recognised
     // the file and found it damaged; otherwise nothing we accept recognised it.
     let damaged = stderr.lines().find(|line| {
-        line.starts_with('[')
-            && !line.contains("Format not on whitelist")
-            && !line.contains("not in allowed_")
+        line.starts_with('[') && !line.contains("Format not on whitelist") && !line.contains("not in allowed_")
     });
     match damaged {
         Some(line) => MediaFailure::new(
@@ -167,10 +146,7 @@ pub fn classify_failure(stderr: &str) -> MediaFailure {
         ),
         None => MediaFailure::new(
             ErrorCode::SourceUnsupportedFormat,
-            format!(
-                "not a supported audio or video file ({})",
-                strip_context(last)
-            ),
+            format!("not a supported audio or video file ({})", strip_context(last)),
         ),
     }
 }
@@ -201,10 +177,7 @@ mod tests {
         assert_eq!(info.container, "mov,mp4,m4a,3gp,3g2,mj2");
         assert_eq!(info.duration, Some(0.98));
         let video = info.video.unwrap();
-        assert_eq!(
-            (video.width, video.height, video.frames),
-            (1920, 1080, Some(24))
-        );
+        assert_eq!((video.width, video.height, video.frames), (1920, 1080, Some(24)));
         assert!((video.fps.unwrap() - 23.976).abs() < 0.001);
         assert_eq!(info.audio.unwrap().sample_rate, Some(48000));
         assert_eq!(info.stream_count, 2);
@@ -237,26 +210,15 @@ mod tests {
         let stderr = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5573] moov atom not found\nfile:/tmp/x/input: Invalid data found when processing input\n";
         let failure = classify_failure(stderr);
         assert_eq!(failure.code, ErrorCode::SourceCorrupt);
-        assert_eq!(
-            failure.message,
-            "the file is damaged or incomplete: moov atom not found"
-        );
+        assert_eq!(failure.message, "the file is damaged or incomplete: moov atom not found");
     }
 
     #[test]
     fn classify_names_unknown_or_refused_formats_unsupported() {
-        let failure =
-            classify_failure("file:/tmp/x/input: Invalid data found when processing input\n");
+        let failure = classify_failure("file:/tmp/x/input: Invalid data found when processing input\n");
         assert_eq!(failure.code, ErrorCode::SourceUnsupportedFormat);
-        assert_eq!(
-            failure.message,
-            "not a supported audio or video file (Invalid data found when processing input)"
-        );
-        let refused =
-            "[hls @ 0x55] Format not on whitelist 'mov,mp4'\nfile:/tmp/x/input: Invalid argument\n";
-        assert_eq!(
-            classify_failure(refused).code,
-            ErrorCode::SourceUnsupportedFormat
-        );
+        assert_eq!(failure.message, "not a supported audio or video file (Invalid data found when processing input)");
+        let refused = "[hls @ 0x55] Format not on whitelist 'mov,mp4'\nfile:/tmp/x/input: Invalid argument\n";
+        assert_eq!(classify_failure(refused).code, ErrorCode::SourceUnsupportedFormat);
     }
 }

@@ -1,0 +1,127 @@
+//! `mediaflow dev demo` and `mediaflow dev up`: the example workflows on the local stack.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use mediaflow::domain::object::ObjectRef;
+use mediaflow::domain::workflow::Workflow;
+use tracing::info;
+
+use crate::commands::{Format, read_spec};
+use crate::local::{LocalStack, StackOptions};
+use crate::render;
+
+/// How long the demo waits for its jobs.
+const JOB_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Applies and enables every `*.yaml` workflow in `examples`, creating the buckets they name
+/// and uploading `examples/assets/*` images to `assets/` in each trigger bucket.
+pub async fn apply_examples(stack: &LocalStack, examples: &Path) -> anyhow::Result<Vec<Workflow>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples)
+        .with_context(|| format!("cannot read the examples in {}", examples.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml"))
+        .collect();
+    files.sort();
+    let catalog = stack.catalog();
+    let mut workflows = Vec::new();
+    for file in files {
+        let (_, workflow) = catalog.apply(read_spec(&file)?).await?;
+        for bucket in [&workflow.trigger.bucket, &workflow.output.bucket] {
+            if !stack.bucket_exists(bucket).await {
+                stack.create_bucket(bucket).await?;
+            }
+        }
+        for asset in assets(&examples.join("assets"))? {
+            let name = asset.file_name().and_then(|n| n.to_str()).context("asset name")?.to_owned();
+            stack.upload(&asset, &ObjectRef::new(&workflow.trigger.bucket, format!("assets/{name}"))).await?;
+        }
+        let workflow = catalog.enable(&workflow.name).await?;
+        info!(workflow = %workflow.name, trigger = %workflow.trigger, "example workflow enabled");
+        workflows.push(workflow);
+    }
+    if workflows.is_empty() {
+        bail!("no workflow files (*.yaml) in {}", examples.display());
+    }
+    Ok(workflows)
+}
+
+fn assets(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut images: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "png"))
+        .collect();
+    images.sort();
+    Ok(images)
+}
+
+/// A 5-second 1280x720 H.264/AAC clip from ffmpeg's test sources.
+fn generate_clip(ffmpeg: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    let clip = dir.join("mediaflow-demo-clip.mp4");
+    let status = Command::new(ffmpeg)
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=5"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=5"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-movflags", "+faststart"])
+        .arg(&clip)
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {}", ffmpeg.display()))?;
+    anyhow::ensure!(status.success(), "ffmpeg could not generate the demo clip");
+    Ok(clip)
+}
+
+pub async fn run(input: Option<&Path>, examples: &Path, format: Format) -> anyhow::Result<()> {
+    let options = StackOptions::from_env()?;
+    let scratch = tempfile::tempdir()?;
+    let clip = match input {
+        Some(path) => path.to_owned(),
+        None => generate_clip(&options.ffmpeg, scratch.path())?,
+    };
+    let stack = LocalStack::start(options).await?;
+    eprintln!("local stack up: S3, DynamoDB and SQS at {}", stack.endpoint());
+    let workflows = apply_examples(&stack, examples).await?;
+    let target = &workflows[0];
+    let name = clip.file_name().and_then(|n| n.to_str()).context("the input needs a file name")?;
+    let object = ObjectRef::new(&target.trigger.bucket, format!("{}{name}", target.trigger.dir));
+    stack.upload(&clip, &object).await?;
+    eprintln!("uploaded {} as {object}; waiting for the dispatcher", clip.display());
+    let report = stack.dispatched(&object, Duration::from_secs(60)).await?;
+    let jobs: Vec<_> = report.jobs().cloned().collect();
+    if jobs.is_empty() {
+        bail!("no workflow started a job for {object}: {:?}", report.outcomes);
+    }
+    for id in jobs {
+        let (job, tasks) = stack.finished(&id, JOB_TIMEOUT).await?;
+        render::job(&job, &tasks, format)?;
+    }
+    // The outputs' own notifications reach the dispatcher too; it skips them.
+    stack.idle(Duration::from_secs(60)).await?;
+    eprintln!("done; the local stack stops now");
+    Ok(())
+}
+
+pub async fn up(examples: &Path, functions: bool) -> anyhow::Result<()> {
+    let options = StackOptions { functions, ..StackOptions::from_env()? };
+    let stack = LocalStack::start(options).await?;
+    let workflows = apply_examples(&stack, examples).await?;
+    println!("# mediaflow local stack (Ctrl-C stops it); for the mediaflow command and cargo lambda:");
+    for (name, value) in stack.environment() {
+        println!("export {name}={value}");
+    }
+    for workflow in &workflows {
+        println!("# workflow {}: upload under {}", workflow.name, workflow.trigger);
+    }
+    if !functions {
+        println!(
+            "# functions are not running here: `cargo lambda watch` serves them; set AWS_ENDPOINT_URL_LAMBDA to its address"
+        );
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The local stack: mediaflow on one machine, with real parts where users meet them.
+//!
+//! - moto_server on a loopback port speaks S3, DynamoDB and SQS; the SDK talks to it as to AWS.
+//! - Buckets notify an SQS queue of created objects, as the deployed stack's bucket does.
+//! - An event source mapping polls that queue and invokes the dispatcher with SQS batches.
+//! - A local Lambda service answers the Invoke API on loopback and runs the dispatcher and
+//!   worker handlers in-process; the dispatcher reaches the worker through it with the real
+//!   Lambda client (`InvocationType=Event`), with retries and an on-failure queue.
+//!
+//! Everything started here stops when the [`LocalStack`] is dropped.
+
+mod events;
+mod lambda;
+mod moto;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+use aws_sdk_sqs::types::QueueAttributeName;
+use mediaflow::adapters::dynamodb::{DynamoJobStore, create_tables};
+use mediaflow::catalog::Catalog;
+use mediaflow::config::{self, Clients, DispatcherConfig, WorkerConfig};
+use mediaflow::dispatch::DispatchReport;
+use mediaflow::domain::job::{Job, JobId, JobStatus, Task};
+use mediaflow::domain::object::ObjectRef;
+use mediaflow::ports::JobStore;
+use serde_json::Value;
+
+pub use self::events::EventSource;
+pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
+pub use self::moto::MotoServer;
+
+/// Names of the local resources.
+pub const WORKFLOWS_TABLE: &str = "mediaflow-workflows";
+pub const JOBS_TABLE: &str = "mediaflow-jobs";
+pub const DISPATCHER: &str = "dispatcher";
+pub const WORKER: &str = "worker";
+const EVENTS_QUEUE: &str = "mediaflow-events";
+const WORKER_DLQ: &str = "mediaflow-worker-dlq";
+const REGION: &str = "us-east-1";
+
+/// How to run the functions locally.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    pub font: PathBuf,
+    /// Asynchronous invocations running at once.
+    pub concurrency: usize,
+    /// Whether the dispatcher and worker run in-process; without them only the storage and
+    /// queues run (for `cargo lambda watch`).
+    pub functions: bool,
+}
+
+impl StackOptions {
+    /// ffmpeg and ffprobe from `FFMPEG_PATH`/`FFPROBE_PATH` or the PATH; the font from
+    /// `FONT_PATH` or Debian's DejaVu.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let tool = |var: &str, name: &str| -> anyhow::Result<PathBuf> {
+            match std::env::var_os(var) {
+                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                _ => find_on_path(name)
+                    .with_context(|| format!("{name} not found on PATH: install it (make setup) or set {var}")),
+            }
+        };
+        Ok(Self {
+            ffmpeg: tool("FFMPEG_PATH", "ffmpeg")?,
+            ffprobe: tool("FFPROBE_PATH", "ffprobe")?,
+            font: std::env::var_os("FONT_PATH")
+                .map_or_else(|| PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), PathBuf::from),
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            functions: true,
+        })
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|path| path.is_file())
+}
+
+/// The running local stack.
+pub struct LocalStack {
+    // Fields drop in order: pollers and functions stop before the server they use.
+    events: Option<EventSource>,
+    lambda: Option<Arc<LocalLambda>>,
+    reports: Arc<Mutex<Vec<DispatchReport>>>,
+    pub clients: Clients,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events_queue: Queue,
+    pub worker_dlq: Queue,
+    options: StackOptions,
+    moto: MotoServer,
+    workdir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for LocalStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStack").field("endpoint", &self.moto.endpoint).finish_non_exhaustive()
+    }
+}
+
+/// An SQS queue's URL and ARN.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub url: String,
+    pub arn: String,
+}
+
+impl LocalStack {
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let workdir = tempfile::Builder::new().prefix("mediaflow-local-").tempdir()?;
+        let moto = MotoServer::start(workdir.path()).await?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "mediaflow-local"))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        create_tables(&dynamodb, &[WORKFLOWS_TABLE, JOBS_TABLE]).await?;
+        let events_queue = create_queue(&sqs, EVENTS_QUEUE).await?;
+        let worker_dlq = create_queue(&sqs, WORKER_DLQ).await?;
+        let (listener, lambda_endpoint) = LocalLambda::listen().await?;
+        let lambda_config = aws_sdk_lambda::config::Builder::from(&sdk).endpoint_url(&lambda_endpoint).build();
+        let clients = Clients {
+            dynamodb,
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda_config),
+        };
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let scratch = workdir.path().join("scratch");
+        std::fs::create_dir_all(&scratch)?;
+        let mut stack = LocalStack {
+            events: None,
+            lambda: None,
+            reports,
+            clients,
+            sqs,
+            events_queue,
+            worker_dlq,
+            options,
+            moto,
+            workdir,
+        };
+        if stack.options.functions {
+            let functions = stack.functions(&scratch);
+            let lambda = Arc::new(LocalLambda::serve(
+                listener,
+                functions,
+                stack.options.concurrency,
+                Duration::from_millis(500),
+            )?);
+            stack.events = Some(EventSource::start(
+                stack.sqs.clone(),
+                stack.events_queue.url.clone(),
+                stack.events_queue.arn.clone(),
+                lambda.clone(),
+                DISPATCHER,
+            ));
+            stack.lambda = Some(lambda);
+        }
+        Ok(stack)
+    }
+
+    /// The dispatcher and worker handlers, wired as their `main.rs` wires them.
+    fn functions(&self, scratch: &Path) -> Functions {
+        let dispatcher = Arc::new(config::dispatcher(
+            &self.clients,
+            &DispatcherConfig {
+                workflows_table: WORKFLOWS_TABLE.into(),
+                jobs_table: JOBS_TABLE.into(),
+                worker_function: WORKER.into(),
+            },
+        ));
+        let runner = Arc::new(config::task_runner(
+            &self.clients,
+            &WorkerConfig {
+                jobs_table: JOBS_TABLE.into(),
+                ffmpeg: self.options.ffmpeg.clone(),
+                ffprobe: self.options.ffprobe.clone(),
+                font: self.options.font.clone(),
+                scratch: scratch.to_owned(),
+            },
+        ));
+        let reports = self.reports.clone();
+        let dispatch: Function = Arc::new(move |payload, _invocation| {
+            let (dispatcher, reports) = (dispatcher.clone(), reports.clone());
+            Box::pin(async move {
+                let handled = dispatcher::handler::handle(payload, &dispatcher).await.map_err(|e| e.to_string())?;
+                if let Ok(mut log) = reports.lock() {
+                    log.extend(handled.reports);
+                }
+                Ok(handled.response)
+            })
+        });
+        let work: Function = Arc::new(move |payload, invocation| {
+            let runner = runner.clone();
+            Box::pin(
+                async move { worker::handler::handle(payload, &invocation, &runner).await.map_err(|e| e.to_string()) },
+            )
+        });
+        let (sqs, dlq) = (self.sqs.clone(), self.worker_dlq.url.clone());
+        let on_failure: OnFailure = Arc::new(move |record: Value| {
+            let (sqs, dlq) = (sqs.clone(), dlq.clone());
+            Box::pin(async move {
+                if let Err(e) = sqs.send_message().queue_url(dlq).message_body(record.to_string()).send().await {
+                    tracing::error!(error = %e, "cannot send to the worker's on-failure queue");
+                }
+            })
+        });
+        Functions::default().add(DISPATCHER, Duration::from_secs(60), None, dispatch).add(
+            WORKER,
+            Duration::from_secs(900),
+            Some(on_failure),
+            work,
+        )
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.moto.endpoint
+    }
+
+    /// Where moto_server writes its log.
+    pub fn moto_log(&self) -> &Path {
+        &self.moto.log
+    }
+
+    pub fn catalog(&self) -> Catalog {
+        config::catalog(&self.clients, WORKFLOWS_TABLE)
+    }
+
+    pub fn jobs(&self) -> DynamoJobStore {
+        DynamoJobStore::new(self.clients.dynamodb.clone(), JOBS_TABLE)
+    }
+
+    /// Creates a bucket that notifies the events queue of every created object.
+    pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        self.clients
+            .s3
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .with_context(|| format!("create bucket {bucket}"))?;
+        let notify = QueueConfiguration::builder()
+            .queue_arn(&self.events_queue.arn)
+            .events(Event::from("s3:ObjectCreated:*"))
+            .build()?;
+        self.clients
+            .s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(NotificationConfiguration::builder().queue_configurations(notify).build())
+            .send()
+            .await
+            .with_context(|| format!("notification configuration of {bucket}"))?;
+        Ok(())
+    }
+
+    pub async fn bucket_exists(&self, bucket: &str) -> bool {
+        self.clients.s3.head_bucket().bucket(bucket).send().await.is_ok()
+    }
+
+    /// Uploads a local file as a user would (PutObject).
+    pub async fn upload(&self, file: &Path, to: &ObjectRef) -> anyhow::Result<()> {
+        let body = ByteStream::from_path(file).await.with_context(|| format!("read {}", file.display()))?;
+        self.clients
+            .s3
+            .put_object()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("upload {to}"))?;
+        Ok(())
+    }
+
+    /// Every dispatch report so far.
+    pub fn reports(&self) -> Vec<DispatchReport> {
+        self.reports.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the dispatcher has reported on `object`.
+    pub async fn dispatched(&self, object: &ObjectRef, timeout: Duration) -> anyhow::Result<DispatchReport> {
+        let start = Instant::now();
+        loop {
+            if let Some(report) = self.reports().into_iter().find(|r| &r.object == object) {
+                return Ok(report);
+            }
+            if start.elapsed() > timeout {
+                bail!("no dispatch of {object} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until job `id` is FINISH; returns it with its tasks.
+    pub async fn finished(&self, id: &JobId, timeout: Duration) -> anyhow::Result<(Job, Vec<Task>)> {
+        let jobs = self.jobs();
+        let start = Instant::now();
+        loop {
+            if let Some(job) = jobs.job(id).await? {
+                if job.status == JobStatus::Finish {
+                    let tasks = jobs.tasks(id).await?;
+                    return Ok((job, tasks));
+                }
+            }
+            if start.elapsed() > timeout {
+                bail!("job {id} did not finish within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until no event is queued or being handled and no invocation is running.
+    pub async fn idle(&self, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut quiet_checks = 0;
+        while quiet_checks < 3 {
+            let quiet = self.queue_depth(&self.events_queue).await? == 0
+                && !self.events.as_ref().is_some_and(EventSource::is_busy)
+                && self.lambda.as_ref().is_none_or(|l| l.is_idle());
+            quiet_checks = if quiet { quiet_checks + 1 } else { 0 };
+            if start.elapsed() > timeout {
+                bail!("the stack was still busy after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// Messages in a queue, visible or in flight.
+    pub async fn queue_depth(&self, queue: &Queue) -> anyhow::Result<u64> {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await?;
+        Ok(attributes.attributes().map_or(0, |a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum()))
+    }
+
+    /// Invokes a local function and waits for its result (`RequestResponse`).
+    pub async fn invoke(&self, function: &str, payload: Value) -> anyhow::Result<Value> {
+        let lambda = self.lambda.as_ref().context("functions are not running in this stack")?;
+        lambda.call(function, payload).await.map_err(anyhow::Error::msg)
+    }
+
+    /// How many times a local function ran (retries count).
+    pub fn invocations(&self, function: &str) -> usize {
+        self.lambda.as_ref().map_or(0, |l| l.invocations(function))
+    }
+
+    /// Environment for running the functions outside this process (`cargo lambda watch`).
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("WORKFLOWS_TABLE", WORKFLOWS_TABLE.into()),
+            ("JOBS_TABLE", JOBS_TABLE.into()),
+            ("WORKER_FUNCTION", WORKER.into()),
+            ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
+            ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
+            ("FONT_PATH", self.options.font.display().to_string()),
+            ("SCRATCH_DIR", self.workdir.path().join("scratch").display().to_string()),
+        ]
+    }
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> anyhow::Result<Queue> {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        // Failed batches come back quickly on one machine.
+        .attributes(QueueAttributeName::VisibilityTimeout, "5")
+        .send()
+        .await?
+        .queue_url
+        .context("queue without URL")?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("queue without ARN")?;
+    Ok(Queue { url, arn })
+}

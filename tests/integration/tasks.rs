@@ -1,0 +1,195 @@
+//! Each task type on real media, outputs checked with ffprobe.
+
+use mediaflow::domain::job::TaskStatus;
+use serde_json::json;
+
+use crate::support::{BUCKET, Harness, brightness, dimensions, duration, fixture, probe, stream};
+
+fn close(actual: f64, expected: f64, frame: f64) -> bool {
+    (actual - expected).abs() <= 0.1_f64.max(frame)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transcode_h264_downscales_1080p_keeping_audio_and_duration() -> anyhow::Result<()> {
+    // GIVEN a workflow transcoding to 360p H.264/AAC MP4 into out/
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "transcode", "definition": "360p", "video": {"height": 360}}]}))
+    .await?;
+    // WHEN the 1080p camera clip is uploaded into a sub-dir
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/cam/clip.mp4").await?;
+    let (job, tasks) = h.job_of(&object).await?;
+    // THEN one 640x360 H.264 + AAC MP4 as long as the source, under the same sub-dir
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let output = &tasks[0].outputs[0];
+    assert_eq!(output.key, "out/cam/clip_transcode_360p.mp4");
+    let probe = probe(&h.download(output).await?)?;
+    assert!(probe["format"]["format_name"].as_str().unwrap_or_default().contains("mp4"));
+    assert_eq!(stream(&probe, "video").unwrap()["codec_name"], "h264");
+    assert_eq!(stream(&probe, "audio").unwrap()["codec_name"], "aac");
+    assert_eq!(dimensions(&probe), (640, 360));
+    assert!(close(duration(&probe), 0.98, 1.0 / 23.976), "duration {}", duration(&probe));
+    assert_eq!((output.width, output.height), (Some(640), Some(360)));
+    let source = job.source.expect("source probe recorded");
+    assert_eq!(source.video.map(|v| (v.width, v.height)), Some((1920, 1080)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transcode_vp9_webm_from_moov_at_end_source_without_audio() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "transcode", "container": "webm", "video": {"codec": "vp9", "width": 320, "crf": 40}}]}))
+    .await?;
+    let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    assert_eq!(tasks[0].outputs[0].key, "out/bikes_transcode_1.webm");
+    let probe = probe(&h.download(&tasks[0].outputs[0]).await?)?;
+    assert!(probe["format"]["format_name"].as_str().unwrap_or_default().contains("webm"));
+    assert_eq!(stream(&probe, "video").unwrap()["codec_name"], "vp9");
+    assert!(stream(&probe, "audio").is_none());
+    assert_eq!(dimensions(&probe), (320, 136));
+    assert!(close(duration(&probe), 10.0, 0.04), "duration {}", duration(&probe));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transcode_audio_only_mp3_to_m4a() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "transcode", "container": "m4a", "audio": {"bitrate_kbps": 64}}]}))
+    .await?;
+    let object = h.upload(&fixture("song_12s_mono.mp3"), "in/song.mp3").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let probe = probe(&h.download(&tasks[0].outputs[0]).await?)?;
+    assert_eq!(stream(&probe, "audio").unwrap()["codec_name"], "aac");
+    assert!(stream(&probe, "video").is_none());
+    let source = 12.3;
+    assert!(close(duration(&probe), source, 0.1), "duration {}", duration(&probe));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_at_seconds_and_percent_as_png() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "snapshot", "times": ["1s", "50%"], "format": "png", "width": 320}]}))
+    .await?;
+    let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let keys: Vec<_> = tasks[0].outputs.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["out/bikes_snapshotByTimeOffset_1_0.png", "out/bikes_snapshotByTimeOffset_1_1.png"]);
+    let mut images = Vec::new();
+    for output in &tasks[0].outputs {
+        let file = h.download(output).await?;
+        let probe = probe(&file)?;
+        assert_eq!(stream(&probe, "video").unwrap()["codec_name"], "png");
+        assert_eq!(dimensions(&probe), (320, 136));
+        assert_eq!(output.duration, None, "a still has no duration");
+        images.push(std::fs::read(file)?);
+    }
+    assert_ne!(images[0], images[1], "1 s and 5 s are different pictures");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn animated_gif_has_palette_frames_for_range_and_rate() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "animated", "format": "gif", "start": 1, "end": 3, "fps": 10, "width": 320}]}))
+    .await?;
+    let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    assert_eq!(tasks[0].outputs[0].key, "out/bikes_animatedGraphic_1.gif");
+    let probe = probe(&h.download(&tasks[0].outputs[0]).await?)?;
+    let video = stream(&probe, "video").unwrap();
+    assert_eq!(video["codec_name"], "gif");
+    assert_eq!(dimensions(&probe), (320, 136));
+    let frames: u64 = video["nb_read_frames"].as_str().unwrap_or("0").parse()?;
+    assert!((19..=21).contains(&frames), "2 s at 10 fps, got {frames} frames");
+    assert!(close(duration(&probe), 2.0, 0.1), "duration {}", duration(&probe));
+    Ok(())
+}
+
+/// Frames and canvas of an animated WebP, read from its RIFF chunks (ffprobe cannot decode
+/// animated WebP).
+fn webp_animation(bytes: &[u8]) -> (usize, u32, u32) {
+    assert_eq!((&bytes[0..4], &bytes[8..12]), (&b"RIFF"[..], &b"WEBP"[..]));
+    let (mut frames, mut canvas, mut at) = (0, (0, 0), 12);
+    while at + 8 <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let payload = &bytes[at + 8..(at + 8 + size).min(bytes.len())];
+        match &bytes[at..at + 4] {
+            b"ANMF" => frames += 1,
+            b"VP8X" => {
+                let read24 = |b: &[u8]| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+                canvas = (read24(&payload[4..7]) + 1, read24(&payload[7..10]) + 1);
+            }
+            _ => {}
+        }
+        at += 8 + size + size % 2;
+    }
+    (frames, canvas.0, canvas.1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn animated_webp_has_frames_for_range_and_rate() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "animated", "format": "webp", "start": 0, "end": 2, "fps": 5, "width": 200}]}))
+    .await?;
+    let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let output = &tasks[0].outputs[0];
+    assert_eq!(output.key, "out/bikes_animatedGraphic_1.webp");
+    let (frames, width, height) = webp_animation(&std::fs::read(h.download(output).await?)?);
+    assert!((9..=11).contains(&frames), "2 s at 5 fps, got {frames} frames");
+    assert_eq!((width, height), (200, 85));
+    assert_eq!((output.width, output.height), (Some(200), Some(85)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watermarks_burn_image_and_text_into_video_and_snapshot() -> anyhow::Result<()> {
+    // GIVEN a black clip, the logo in the bucket, and a workflow marking a copy and a snapshot
+    let h = Harness::start().await?;
+    let clip = h.lavfi_clip(
+        "black.mp4",
+        &["color=black:size=640x360:rate=25:duration=2", "sine=frequency=300:duration=2"],
+        &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"],
+    )?;
+    h.upload(&fixture("logo_rgba_136x123.png"), "assets/logo.png").await?;
+    let marks = json!([
+        {"image": {"key": "assets/logo.png"}, "origin": "TopRight", "x": 0, "y": 0, "width": 136},
+        {"text": "MEDIAFLOW", "origin": "BottomLeft", "x": 10, "y": 10, "font_size": 48, "color": "white"}
+    ]);
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "watermark", "watermarks": marks},
+                  {"type": "snapshot", "times": [1], "format": "png", "watermarks": marks}]}))
+    .await?;
+    // WHEN the clip is uploaded
+    let object = h.upload(&clip, "in/black.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    // THEN the marked corners are bright, an unmarked corner stays black
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "{:?}", task.error);
+        let file = h.download(&task.outputs[0]).await?;
+        let probe = probe(&file)?;
+        assert_eq!(dimensions(&probe), (640, 360));
+        let at = if task.outputs[0].duration.is_some() { 0.5 } else { 0.0 };
+        let logo = brightness(&file, at, (136, 123, 504, 0))?;
+        let text = brightness(&file, at, (200, 40, 10, 310))?;
+        let plain = brightness(&file, at, (136, 123, 0, 0))?;
+        assert!(plain < 25, "unmarked corner brightness {plain}");
+        assert!(logo > plain + 15, "logo corner brightness {logo} vs {plain}");
+        assert!(text > plain + 15, "text corner brightness {text} vs {plain}");
+    }
+    let video = probe(&h.download(&tasks[0].outputs[0]).await?)?;
+    assert_eq!(stream(&video, "audio").unwrap()["codec_name"], "aac", "the copy keeps its sound");
+    Ok(())
+}
