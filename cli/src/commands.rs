@@ -100,9 +100,13 @@ pub enum DevCommand {
     Up {
         #[arg(long, default_value = "infra/examples")]
         examples: PathBuf,
-        /// Run only storage and queues; serve the functions with `cargo lambda watch`.
+        /// Invoke the functions at this Lambda endpoint (`cargo lambda watch`, e.g.
+        /// http://127.0.0.1:9000) instead of running them in this process.
         #[arg(long)]
-        no_functions: bool,
+        lambda_endpoint: Option<String>,
+        /// Also write the stack's environment to this file (for `cargo lambda watch --env-file`).
+        #[arg(long)]
+        env_file: Option<PathBuf>,
     },
 }
 
@@ -132,7 +136,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Workflow(command) => workflow(command, format).await,
         Command::Dev(DevCommand::Demo { input, examples }) => demo::run(input.as_deref(), &examples, format).await,
-        Command::Dev(DevCommand::Up { examples, no_functions }) => demo::up(&examples, !no_functions).await,
+        Command::Dev(DevCommand::Up { examples, lambda_endpoint, env_file }) => {
+            demo::up(&examples, lambda_endpoint, env_file.as_deref()).await
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use mediaflow::domain::workflow::Workflow;
 use tracing::info;
 
 use crate::commands::{Format, read_spec};
-use crate::local::{LocalStack, StackOptions};
+use crate::local::{LambdaMode, LocalStack, StackOptions};
 use crate::render;
 
 /// How long the demo waits for its jobs.
@@ -106,22 +106,34 @@ pub async fn run(input: Option<&Path>, examples: &Path, format: Format) -> anyho
     Ok(())
 }
 
-pub async fn up(examples: &Path, functions: bool) -> anyhow::Result<()> {
-    let options = StackOptions { functions, ..StackOptions::from_env()? };
-    let stack = LocalStack::start(options).await?;
+pub async fn up(examples: &Path, lambda_endpoint: Option<String>, env_file: Option<&Path>) -> anyhow::Result<()> {
+    let lambda = lambda_endpoint.map_or(LambdaMode::InProcess, LambdaMode::Remote);
+    let stack = LocalStack::start(StackOptions { lambda: lambda.clone(), ..StackOptions::from_env()? }).await?;
     let workflows = apply_examples(&stack, examples).await?;
-    println!("# mediaflow local stack (Ctrl-C stops it); for the mediaflow command and cargo lambda:");
-    for (name, value) in stack.environment() {
-        println!("export {name}={value}");
+    let environment: String = stack.environment().iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    if let Some(file) = env_file {
+        std::fs::write(file, &environment).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    println!("# mediaflow local stack; Ctrl-C stops it. Its environment, for aws and mediaflow:");
+    for line in environment.lines() {
+        println!("export {line}");
     }
     for workflow in &workflows {
-        println!("# workflow {}: upload under {}", workflow.name, workflow.trigger);
+        println!("# workflow {} (enabled): upload under {}", workflow.name, workflow.trigger);
     }
-    if !functions {
-        println!(
-            "# functions are not running here: `cargo lambda watch` serves them; set AWS_ENDPOINT_URL_LAMBDA to its address"
-        );
+    if let LambdaMode::Remote(endpoint) = &lambda {
+        println!("# uploads are dispatched through the Lambda API at {endpoint} (cargo lambda watch)");
     }
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: either way the stack is dropped and stops what it started.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
     Ok(())
 }

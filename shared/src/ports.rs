@@ -59,7 +59,7 @@ pub enum Created {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Claim {
     /// Now ours, with `attempts` already counting this attempt.
-    Claimed(Task),
+    Claimed(Box<Task>),
     /// Another worker holds it.
     Busy {
         lease_until: DateTime<Utc>,

@@ -106,7 +106,7 @@ impl TaskRunner {
         let now = Utc::now();
         let lease_until = invocation.deadline.map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
         let task = match self.jobs.claim(job_id, index, now, lease_until).await? {
-            Claim::Claimed(task) => task,
+            Claim::Claimed(task) => *task,
             Claim::Busy { lease_until } => {
                 return skipped(format!("taken by another worker until {lease_until}"));
             }

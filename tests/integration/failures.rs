@@ -41,11 +41,13 @@ async fn upload_cut_inside_the_media_data_fails_instead_of_writing_a_short_outpu
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "transcode", "video": {"height": 144}}]}))
-    .await?;
+        .await?;
     // moov first (faststart), then the media data cut at 60%
-    let faststart = h.lavfi_clip("fs.mp4", &["testsrc2=size=320x240:rate=25:duration=8"], &[
-        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-    ])?;
+    let faststart = h.lavfi_clip(
+        "fs.mp4",
+        &["testsrc2=size=320x240:rate=25:duration=8"],
+        &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+    )?;
     let bytes = std::fs::read(faststart)?;
     let object = h.upload_bytes(&bytes[..bytes.len() * 6 / 10], "in/cut.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;

@@ -90,10 +90,13 @@ async fn every_matching_workflow_runs_its_own_job() -> anyhow::Result<()> {
     let mut seen: Vec<(String, String)> =
         jobs.iter().map(|(job, tasks)| (job.workflow.clone(), tasks[0].outputs[0].key.clone())).collect();
     seen.sort();
-    assert_eq!(seen, [
-        ("in-only".to_owned(), "in-out/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
-        ("whole-bucket".to_owned(), "all/in/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
-    ]);
+    assert_eq!(
+        seen,
+        [
+            ("in-only".to_owned(), "in-out/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
+            ("whole-bucket".to_owned(), "all/in/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
+        ]
+    );
     Ok(())
 }
 

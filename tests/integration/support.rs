@@ -90,7 +90,13 @@ impl Harness {
     pub async fn download(&self, output: &OutputFile) -> anyhow::Result<PathBuf> {
         let object = self.stack.clients.s3.get_object().bucket(&output.bucket).key(&output.key).send().await?;
         let bytes = object.body.collect().await?.into_bytes();
-        ensure!(bytes.len() as u64 == output.size, "{} has {} bytes, the record says {}", output.key, bytes.len(), output.size);
+        ensure!(
+            bytes.len() as u64 == output.size,
+            "{} has {} bytes, the record says {}",
+            output.key,
+            bytes.len(),
+            output.size
+        );
         let path = self.dir.path().join(uuid_like(&output.key));
         std::fs::write(&path, &bytes)?;
         Ok(path)
@@ -122,7 +128,12 @@ pub fn probe(path: &Path) -> anyhow::Result<Value> {
         .arg(path)
         .output()
         .context("run ffprobe")?;
-    ensure!(output.status.success(), "ffprobe failed on {}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
+    ensure!(
+        output.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 

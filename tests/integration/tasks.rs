@@ -15,7 +15,7 @@ async fn transcode_h264_downscales_1080p_keeping_audio_and_duration() -> anyhow:
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "transcode", "definition": "360p", "video": {"height": 360}}]}))
-    .await?;
+        .await?;
     // WHEN the 1080p camera clip is uploaded into a sub-dir
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/cam/clip.mp4").await?;
     let (job, tasks) = h.job_of(&object).await?;
@@ -40,7 +40,7 @@ async fn transcode_vp9_webm_from_moov_at_end_source_without_audio() -> anyhow::R
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "transcode", "container": "webm", "video": {"codec": "vp9", "width": 320, "crf": 40}}]}))
-    .await?;
+        .await?;
     let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
@@ -59,7 +59,7 @@ async fn transcode_audio_only_mp3_to_m4a() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "transcode", "container": "m4a", "audio": {"bitrate_kbps": 64}}]}))
-    .await?;
+        .await?;
     let object = h.upload(&fixture("song_12s_mono.mp3"), "in/song.mp3").await?;
     let (_, tasks) = h.job_of(&object).await?;
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
@@ -76,7 +76,7 @@ async fn snapshots_at_seconds_and_percent_as_png() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "snapshot", "times": ["1s", "50%"], "format": "png", "width": 320}]}))
-    .await?;
+        .await?;
     let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
@@ -100,7 +100,7 @@ async fn animated_gif_has_palette_frames_for_range_and_rate() -> anyhow::Result<
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "animated", "format": "gif", "start": 1, "end": 3, "fps": 10, "width": 320}]}))
-    .await?;
+        .await?;
     let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
@@ -121,7 +121,7 @@ fn webp_animation(bytes: &[u8]) -> (usize, u32, u32) {
     assert_eq!((&bytes[0..4], &bytes[8..12]), (&b"RIFF"[..], &b"WEBP"[..]));
     let (mut frames, mut canvas, mut at) = (0, (0, 0), 12);
     while at + 8 <= bytes.len() {
-        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("four bytes")) as usize;
         let payload = &bytes[at + 8..(at + 8 + size).min(bytes.len())];
         match &bytes[at..at + 4] {
             b"ANMF" => frames += 1,
@@ -141,7 +141,7 @@ async fn animated_webp_has_frames_for_range_and_rate() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "animated", "format": "webp", "start": 0, "end": 2, "fps": 5, "width": 200}]}))
-    .await?;
+        .await?;
     let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
@@ -171,7 +171,7 @@ async fn watermarks_burn_image_and_text_into_video_and_snapshot() -> anyhow::Res
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "watermark", "watermarks": marks},
                   {"type": "snapshot", "times": [1], "format": "png", "watermarks": marks}]}))
-    .await?;
+        .await?;
     // WHEN the clip is uploaded
     let object = h.upload(&clip, "in/black.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;

@@ -15,6 +15,40 @@ use tracing::warn;
 
 use super::lambda::LocalLambda;
 
+/// Where the event source sends its batches.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// The in-process local Lambda service.
+    Local(Arc<LocalLambda>),
+    /// A Lambda Invoke API elsewhere (`cargo lambda watch`), called with the Lambda client.
+    Remote(aws_sdk_lambda::Client),
+}
+
+impl Target {
+    async fn call(&self, function: &str, payload: Value) -> Result<Value, String> {
+        match self {
+            Target::Local(lambda) => lambda.call(function, payload).await,
+            Target::Remote(client) => {
+                let output = client
+                    .invoke()
+                    .function_name(function)
+                    .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+                    .send()
+                    .await
+                    .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())?;
+                let body: Value = output
+                    .payload()
+                    .map_or(Ok(Value::Null), |p| serde_json::from_slice(p.as_ref()))
+                    .map_err(|e| e.to_string())?;
+                match output.function_error() {
+                    Some(kind) => Err(format!("{kind}: {body}")),
+                    None => Ok(body),
+                }
+            }
+        }
+    }
+}
+
 /// The polling task; stopped when dropped.
 #[derive(Debug)]
 pub struct EventSource {
@@ -23,14 +57,14 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    /// Starts polling `queue_url` for `function` on `lambda`.
-    pub fn start(sqs: Client, queue_url: String, queue_arn: String, lambda: Arc<LocalLambda>, function: &str) -> Self {
+    /// Starts polling `queue_url` for `function` on `target`.
+    pub fn start(sqs: Client, queue_url: String, queue_arn: String, target: Target, function: &str) -> Self {
         let busy = Arc::new(AtomicBool::new(false));
         let function = function.to_owned();
         let flag = busy.clone();
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = poll_once(&sqs, &queue_url, &queue_arn, &lambda, &function, &flag).await {
+                if let Err(e) = poll_once(&sqs, &queue_url, &queue_arn, &target, &function, &flag).await {
                     warn!(error = %e, "event source poll failed");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
@@ -69,7 +103,7 @@ async fn poll_once(
     sqs: &Client,
     queue_url: &str,
     queue_arn: &str,
-    lambda: &LocalLambda,
+    target: &Target,
     function: &str,
     busy: &AtomicBool,
 ) -> anyhow::Result<()> {
@@ -87,7 +121,7 @@ async fn poll_once(
     }
     let _busy = Busy::set(busy);
     let batch = json!({"Records": messages.iter().map(|m| record(m, queue_arn)).collect::<Vec<_>>()});
-    let failed: HashSet<String> = match lambda.call(function, batch).await {
+    let failed: HashSet<String> = match target.call(function, batch).await {
         Ok(response) => response["batchItemFailures"]
             .as_array()
             .map(|items| items.iter().filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned)).collect())

@@ -32,7 +32,7 @@ use mediaflow::domain::object::ObjectRef;
 use mediaflow::ports::JobStore;
 use serde_json::Value;
 
-pub use self::events::EventSource;
+pub use self::events::{EventSource, Target};
 pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
 pub use self::moto::MotoServer;
 
@@ -53,9 +53,17 @@ pub struct StackOptions {
     pub font: PathBuf,
     /// Asynchronous invocations running at once.
     pub concurrency: usize,
-    /// Whether the dispatcher and worker run in-process; without them only the storage and
-    /// queues run (for `cargo lambda watch`).
-    pub functions: bool,
+    /// Where the dispatcher and worker run.
+    pub lambda: LambdaMode,
+}
+
+/// Where the stack's functions run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LambdaMode {
+    /// In this process, behind a local Lambda service.
+    InProcess,
+    /// Behind another Lambda Invoke API, such as `cargo lambda watch`, at this URL.
+    Remote(String),
 }
 
 impl StackOptions {
@@ -75,7 +83,7 @@ impl StackOptions {
             font: std::env::var_os("FONT_PATH")
                 .map_or_else(|| PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), PathBuf::from),
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
-            functions: true,
+            lambda: LambdaMode::InProcess,
         })
     }
 }
@@ -95,6 +103,7 @@ pub struct LocalStack {
     pub events_queue: Queue,
     pub worker_dlq: Queue,
     options: StackOptions,
+    lambda_endpoint: String,
     moto: MotoServer,
     workdir: tempfile::TempDir,
 }
@@ -127,7 +136,13 @@ impl LocalStack {
         create_tables(&dynamodb, &[WORKFLOWS_TABLE, JOBS_TABLE]).await?;
         let events_queue = create_queue(&sqs, EVENTS_QUEUE).await?;
         let worker_dlq = create_queue(&sqs, WORKER_DLQ).await?;
-        let (listener, lambda_endpoint) = LocalLambda::listen().await?;
+        let (listener, lambda_endpoint) = match &options.lambda {
+            LambdaMode::InProcess => {
+                let (listener, endpoint) = LocalLambda::listen().await?;
+                (Some(listener), endpoint)
+            }
+            LambdaMode::Remote(endpoint) => (None, endpoint.clone()),
+        };
         let lambda_config = aws_sdk_lambda::config::Builder::from(&sdk).endpoint_url(&lambda_endpoint).build();
         let clients = Clients {
             dynamodb,
@@ -146,26 +161,27 @@ impl LocalStack {
             events_queue,
             worker_dlq,
             options,
+            lambda_endpoint,
             moto,
             workdir,
         };
-        if stack.options.functions {
-            let functions = stack.functions(&scratch);
-            let lambda = Arc::new(LocalLambda::serve(
-                listener,
-                functions,
-                stack.options.concurrency,
-                Duration::from_millis(500),
-            )?);
-            stack.events = Some(EventSource::start(
-                stack.sqs.clone(),
-                stack.events_queue.url.clone(),
-                stack.events_queue.arn.clone(),
-                lambda.clone(),
-                DISPATCHER,
-            ));
-            stack.lambda = Some(lambda);
-        }
+        let target = match listener {
+            Some(listener) => {
+                let functions = stack.functions(&scratch);
+                let retry_delay = Duration::from_millis(500);
+                let lambda = Arc::new(LocalLambda::serve(listener, functions, stack.options.concurrency, retry_delay)?);
+                stack.lambda = Some(lambda.clone());
+                Target::Local(lambda)
+            }
+            None => Target::Remote(stack.clients.lambda.clone()),
+        };
+        stack.events = Some(EventSource::start(
+            stack.sqs.clone(),
+            stack.events_queue.url.clone(),
+            stack.events_queue.arn.clone(),
+            target,
+            DISPATCHER,
+        ));
         Ok(stack)
     }
 
@@ -307,11 +323,11 @@ impl LocalStack {
         let jobs = self.jobs();
         let start = Instant::now();
         loop {
-            if let Some(job) = jobs.job(id).await? {
-                if job.status == JobStatus::Finish {
-                    let tasks = jobs.tasks(id).await?;
-                    return Ok((job, tasks));
-                }
+            if let Some(job) = jobs.job(id).await?
+                && job.status == JobStatus::Finish
+            {
+                let tasks = jobs.tasks(id).await?;
+                return Ok((job, tasks));
             }
             if start.elapsed() > timeout {
                 bail!("job {id} did not finish within {timeout:?}");
@@ -365,6 +381,7 @@ impl LocalStack {
     pub fn environment(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_LAMBDA", self.lambda_endpoint.clone()),
             ("AWS_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),

@@ -400,7 +400,7 @@ impl JobStore for DynamoJobStore {
             .await;
         match started {
             Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
-            _ => Ok(Claim::Claimed(task)),
+            _ => Ok(Claim::Claimed(Box::new(task))),
         }
     }
 

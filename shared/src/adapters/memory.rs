@@ -154,12 +154,12 @@ impl JobStore for Memory {
         task.lease_until = Some(lease_until);
         task.started_at = Some(now);
         let claimed = task.clone();
-        if let Some(job) = state.jobs.get_mut(id) {
-            if job.status == JobStatus::Waiting {
-                job.status = JobStatus::Processing;
-            }
+        if let Some(job) = state.jobs.get_mut(id)
+            && job.status == JobStatus::Waiting
+        {
+            job.status = JobStatus::Processing;
         }
-        Ok(Claim::Claimed(claimed))
+        Ok(Claim::Claimed(Box::new(claimed)))
     }
 
     async fn record_source(&self, id: &JobId, source: &MediaInfo) -> Result<(), StoreError> {

@@ -354,13 +354,11 @@ fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(
 fn animated(setup: &Setup<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
-    if let Some(duration) = source.duration {
-        if spec.start >= duration {
-            return Err(source_error(
-                ErrorCode::InvalidTimeRange,
-                format!("start {}s is past the end of the source ({duration:.2}s)", ratio(spec.start)),
-            ));
-        }
+    if let Some(duration) = source.duration.filter(|duration| spec.start >= *duration) {
+        return Err(source_error(
+            ErrorCode::InvalidTimeRange,
+            format!("start {}s is past the end of the source ({duration:.2}s)", ratio(spec.start)),
+        ));
     }
     let end = match (spec.end, source.duration) {
         (Some(end), Some(duration)) => end.min(duration),

@@ -69,9 +69,9 @@ impl Ffmpeg {
             let mut errors = Vec::new();
             for event in child.iter().map_err(std::io::Error::other)? {
                 match event {
-                    FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) | FfmpegEvent::Error(line) => {
-                        errors.push(line)
-                    }
+                    FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => errors.push(line),
+                    // The sidecar's own remarks (about stdout streams we do not use).
+                    FfmpegEvent::Error(remark) => debug!(%remark, "ffmpeg-sidecar"),
                     _ => {}
                 }
             }

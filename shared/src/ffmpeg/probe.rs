@@ -76,12 +76,13 @@ impl Stream {
     /// as ffmpeg's autorotate and scale will see the picture.
     fn display_size(&self) -> (u32, u32) {
         let (mut width, height) = (self.width.unwrap_or(0), self.height.unwrap_or(0));
-        if let Some((num, den)) = self.sample_aspect_ratio.as_deref().and_then(|sar| sar.split_once(':')) {
-            if let (Ok(num), Ok(den)) = (num.parse::<f64>(), den.parse::<f64>()) {
-                if num > 0.0 && den > 0.0 && num != den {
-                    width = (f64::from(width) * num / den).round() as u32;
-                }
-            }
+        let sar = self.sample_aspect_ratio.as_deref().and_then(|sar| sar.split_once(':'));
+        if let Some((Ok(num), Ok(den))) = sar.map(|(num, den)| (num.parse::<f64>(), den.parse::<f64>()))
+            && num > 0.0
+            && den > 0.0
+            && num != den
+        {
+            width = (f64::from(width) * num / den).round() as u32;
         }
         let rotation = self
             .side_data_list

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need, skipping whatever is already there:
+#   apt: ffmpeg + ffprobe, and the DejaVu font text watermarks are drawn with
+#   pip: moto_server (the local S3/DynamoDB/SQS server) and cfn-lint (template checks)
+# The Rust toolchain itself is expected (rustup); cargo-nextest is used when present.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_packages=()
+{ command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || apt_packages+=(ffmpeg)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+    echo "setup: installing ${apt_packages[*]} (apt)" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+pip_packages=()
+command -v moto_server >/dev/null 2>&1 || pip_packages+=('moto[server]>=5.1,<6')
+command -v cfn-lint >/dev/null 2>&1 || pip_packages+=('cfn-lint>=1,<2')
+if [ ${#pip_packages[@]} -gt 0 ]; then
+    echo "setup: installing ${pip_packages[*]} (pip)" >&2
+    python3 -m pip install --quiet "${pip_packages[@]}" \
+        || python3 -m pip install --quiet --user "${pip_packages[@]}"
+    # pyenv exposes new console scripts only after a rehash
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+
+for tool in ffmpeg ffprobe moto_server cfn-lint; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "setup: $tool is still missing (is ~/.local/bin on PATH?)" >&2
+        exit 1
+    }
+done
