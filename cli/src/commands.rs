@@ -8,6 +8,7 @@ use mediaflow::catalog::Catalog;
 use mediaflow::config::{self, Clients};
 use mediaflow::domain::workflow::WorkflowSpec;
 
+use crate::render::Out;
 use crate::{demo, render};
 
 #[derive(Debug, Parser)]
@@ -131,10 +132,26 @@ async fn catalog(table: &Table) -> anyhow::Result<Catalog> {
     Ok(config::catalog(&clients, &table.workflows_table))
 }
 
+impl WorkflowCommand {
+    fn table(&self) -> &Table {
+        match self {
+            WorkflowCommand::Apply { table, .. }
+            | WorkflowCommand::Enable { table, .. }
+            | WorkflowCommand::Disable { table, .. }
+            | WorkflowCommand::Show { table, .. }
+            | WorkflowCommand::List { table }
+            | WorkflowCommand::Delete { table, .. } => table,
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let format = cli.output;
     match cli.command {
-        Command::Workflow(command) => workflow(command, format).await,
+        Command::Workflow(command) => {
+            let catalog = catalog(command.table()).await?;
+            workflow(command, &catalog, format, &mut std::io::stdout().lock()).await
+        }
         Command::Dev(DevCommand::Demo { input, examples }) => demo::run(input.as_deref(), &examples, format).await,
         Command::Dev(DevCommand::Up { examples, lambda_endpoint, env_file }) => {
             demo::up(&examples, lambda_endpoint, env_file.as_deref()).await
@@ -142,23 +159,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn workflow(command: WorkflowCommand, format: Format) -> anyhow::Result<()> {
+/// Runs a workflow command against `catalog`, printing to `out`.
+pub async fn workflow(command: WorkflowCommand, catalog: &Catalog, format: Format, out: Out<'_>) -> anyhow::Result<()> {
     match command {
-        WorkflowCommand::Apply { file, table } => {
-            let (applied, workflow) = catalog(&table).await?.apply(read_spec(&file)?).await?;
-            render::applied(applied, &workflow, format)
+        WorkflowCommand::Apply { file, .. } => {
+            let (applied, workflow) = catalog.apply(read_spec(&file)?).await?;
+            render::applied(out, applied, &workflow, format)
         }
-        WorkflowCommand::Enable { name, table } => {
-            render::workflow(&catalog(&table).await?.enable(&name).await?, format)
-        }
-        WorkflowCommand::Disable { name, table } => {
-            render::workflow(&catalog(&table).await?.disable(&name).await?, format)
-        }
-        WorkflowCommand::Show { name, table } => render::workflow(&catalog(&table).await?.get(&name).await?, format),
-        WorkflowCommand::List { table } => render::workflows(&catalog(&table).await?.list().await?, format),
-        WorkflowCommand::Delete { name, table } => {
-            let deleted = catalog(&table).await?.delete(&name).await?;
-            render::deleted(&deleted, format)
-        }
+        WorkflowCommand::Enable { name, .. } => render::workflow(out, &catalog.enable(&name).await?, format),
+        WorkflowCommand::Disable { name, .. } => render::workflow(out, &catalog.disable(&name).await?, format),
+        WorkflowCommand::Show { name, .. } => render::workflow(out, &catalog.get(&name).await?, format),
+        WorkflowCommand::List { .. } => render::workflows(out, &catalog.list().await?, format),
+        WorkflowCommand::Delete { name, .. } => render::deleted(out, &catalog.delete(&name).await?, format),
     }
 }

@@ -98,7 +98,7 @@ pub async fn run(input: Option<&Path>, examples: &Path, format: Format) -> anyho
     }
     for id in jobs {
         let (job, tasks) = stack.finished(&id, JOB_TIMEOUT).await?;
-        render::job(&job, &tasks, format)?;
+        render::job(&mut std::io::stdout().lock(), &job, &tasks, format)?;
     }
     // The outputs' own notifications reach the dispatcher too; it skips them.
     stack.idle(Duration::from_secs(60)).await?;

@@ -5,11 +5,15 @@ use mediaflow::catalog::Applied;
 use mediaflow::domain::job::{Job, Task};
 use mediaflow::domain::workflow::Workflow;
 use serde::Serialize;
+use std::io::Write;
 
 use crate::commands::Format;
 
-fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+/// Where results go: standard output, or a buffer in tests.
+pub type Out<'a> = &'a mut dyn Write;
+
+fn json<T: Serialize + ?Sized>(out: Out<'_>, value: &T) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
@@ -26,38 +30,38 @@ fn state(workflow: &Workflow) -> String {
     }
 }
 
-pub fn applied(applied: Applied, workflow: &Workflow, format: Format) -> anyhow::Result<()> {
+pub fn applied(out: Out<'_>, applied: Applied, workflow: &Workflow, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
-        return json(workflow);
+        return json(out, workflow);
     }
     let verb = match applied {
         Applied::Created => "created (disabled: `mediaflow workflow enable` starts it)",
         Applied::Replaced => "replaced",
         Applied::Unchanged => "unchanged",
     };
-    println!("workflow {} {verb}, revision {}", workflow.name, workflow.revision);
+    writeln!(out, "workflow {} {verb}, revision {}", workflow.name, workflow.revision)?;
     Ok(())
 }
 
-pub fn workflow(workflow: &Workflow, format: Format) -> anyhow::Result<()> {
+pub fn workflow(out: Out<'_>, workflow: &Workflow, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Json => json(workflow),
+        Format::Json => json(out, workflow),
         Format::Table => {
-            println!("# {} ({}, revision {})", workflow.name, state(workflow), workflow.revision);
-            print!("{}", serde_yaml_ng::to_string(&workflow.spec())?);
+            writeln!(out, "# {} ({}, revision {})", workflow.name, state(workflow), workflow.revision)?;
+            write!(out, "{}", serde_yaml_ng::to_string(&workflow.spec())?)?;
             Ok(())
         }
     }
 }
 
-pub fn workflows(workflows: &[Workflow], format: Format) -> anyhow::Result<()> {
+pub fn workflows(out: Out<'_>, workflows: &[Workflow], format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
-        return json(workflows);
+        return json(out, workflows);
     }
-    let mut out = table(&["NAME", "STATE", "TRIGGER", "OUTPUT", "TASKS", "REVISION"]);
+    let mut rows = table(&["NAME", "STATE", "TRIGGER", "OUTPUT", "TASKS", "REVISION"]);
     for w in workflows {
         let tasks: Vec<&str> = w.tasks.iter().map(|t| t.kind()).collect();
-        out.add_row(vec![
+        rows.add_row(vec![
             w.name.clone(),
             state(w),
             w.trigger.to_string(),
@@ -66,22 +70,22 @@ pub fn workflows(workflows: &[Workflow], format: Format) -> anyhow::Result<()> {
             w.revision.to_string(),
         ]);
     }
-    println!("{out}");
+    writeln!(out, "{rows}")?;
     Ok(())
 }
 
-pub fn deleted(workflow: &Workflow, format: Format) -> anyhow::Result<()> {
+pub fn deleted(out: Out<'_>, workflow: &Workflow, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Json => json(workflow),
+        Format::Json => json(out, workflow),
         Format::Table => {
-            println!("workflow {} deleted", workflow.name);
+            writeln!(out, "workflow {} deleted", workflow.name)?;
             Ok(())
         }
     }
 }
 
 /// A finished job: one row per output, one per failed task.
-pub fn job(job: &Job, tasks: &[Task], format: Format) -> anyhow::Result<()> {
+pub fn job(out: Out<'_>, job: &Job, tasks: &[Task], format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         #[derive(Serialize)]
         struct JobWithTasks<'a> {
@@ -89,14 +93,14 @@ pub fn job(job: &Job, tasks: &[Task], format: Format) -> anyhow::Result<()> {
             job: &'a Job,
             tasks: &'a [Task],
         }
-        return json(&JobWithTasks { job, tasks });
+        return json(out, &JobWithTasks { job, tasks });
     }
-    println!("job {} of workflow {} for {}: {:?}", job.id, job.workflow, job.input, job.status);
-    let mut out = table(&["TASK", "STATUS", "OUTPUT", "SIZE", "DURATION", "SIZE (PX)"]);
+    writeln!(out, "job {} of workflow {} for {}: {:?}", job.id, job.workflow, job.input, job.status)?;
+    let mut rows = table(&["TASK", "STATUS", "OUTPUT", "SIZE", "DURATION", "SIZE (PX)"]);
     for task in tasks {
         let name = format!("{} {}", task.index, task.spec.kind());
         if let Some(error) = &task.error.as_ref().filter(|_| task.outputs.is_empty()) {
-            out.add_row(vec![
+            rows.add_row(vec![
                 name.clone(),
                 task.status.as_str().to_owned(),
                 format!("{}: {}", error.code, error.message),
@@ -107,7 +111,7 @@ pub fn job(job: &Job, tasks: &[Task], format: Format) -> anyhow::Result<()> {
                 (Some(w), Some(h)) => format!("{w}x{h}"),
                 _ => String::new(),
             };
-            out.add_row(vec![
+            rows.add_row(vec![
                 name.clone(),
                 task.status.as_str().to_owned(),
                 format!("s3://{}/{}", output.bucket, output.key),
@@ -117,6 +121,6 @@ pub fn job(job: &Job, tasks: &[Task], format: Format) -> anyhow::Result<()> {
             ]);
         }
     }
-    println!("{out}");
+    writeln!(out, "{rows}")?;
     Ok(())
 }

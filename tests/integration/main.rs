@@ -4,7 +4,9 @@
 //!
 //! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
+mod cli;
 mod failures;
 mod routing;
+mod stores;
 mod support;
 mod tasks;

@@ -1,0 +1,75 @@
+//! The `mediaflow workflow` commands, parsed as the command line parses them, against the
+//! local stack's DynamoDB.
+
+use clap::Parser;
+use mediaflow_cli::commands::{Cli, Command, workflow};
+use serde_json::Value;
+
+use crate::support::Harness;
+
+/// Runs `mediaflow <args>` (a workflow command) and returns what it printed.
+async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
+    let cli = Cli::try_parse_from(std::iter::once("mediaflow").chain(args.iter().copied()))?;
+    let Command::Workflow(command) = cli.command else { anyhow::bail!("not a workflow command") };
+    let mut out = Vec::new();
+    workflow(command, &h.stack.catalog(), cli.output, &mut out).await?;
+    Ok(String::from_utf8(out)?)
+}
+
+fn example() -> String {
+    format!("{}/../infra/examples/demo.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_enable_show_list_delete_round_trip() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let applied = mediaflow(&h, &["workflow", "apply", "-f", &example()]).await?;
+    assert_eq!(applied, "workflow demo created (disabled: `mediaflow workflow enable` starts it), revision 1\n");
+    let again = mediaflow(&h, &["workflow", "apply", "-f", &example()]).await?;
+    assert_eq!(again, "workflow demo unchanged, revision 1\n");
+
+    let enabled: Value = serde_json::from_str(&mediaflow(&h, &["-o", "json", "workflow", "enable", "demo"]).await?)?;
+    assert_eq!((enabled["enabled"].as_bool(), enabled["revision"].as_u64()), (Some(true), Some(2)));
+    assert!(enabled["enabled_at"].is_string());
+
+    let shown = mediaflow(&h, &["workflow", "show", "demo"]).await?;
+    assert!(shown.starts_with("# demo (enabled since "), "{shown}");
+    assert!(shown.contains("bucket: mediaflow-demo") && shown.contains("dir: processed/"), "{shown}");
+
+    let listed: Value = serde_json::from_str(&mediaflow(&h, &["workflow", "list", "--output", "json"]).await?)?;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let table = mediaflow(&h, &["workflow", "list"]).await?;
+    assert!(table.contains("demo") && table.contains("transcode, snapshot, animated, watermark"), "{table}");
+
+    assert_eq!(mediaflow(&h, &["workflow", "delete", "demo"]).await?, "workflow demo deleted\n");
+    let error = mediaflow(&h, &["workflow", "show", "demo"]).await.unwrap_err();
+    assert_eq!(error.to_string(), "no workflow named \"demo\"");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_files_are_rejected_naming_fields_and_json_is_read_too() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let bad = h.dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: bad name\ntrigger: {bucket: media-in, dir: in}\ntasks: []\n")?;
+    let error = mediaflow(&h, &["workflow", "apply", "-f", bad.to_str().unwrap()]).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid workflow: name: must be 1–128 letters, digits, '_', '\\' or '-'; trigger.dir: must end with '/'; \
+         tasks: needs 1–20 tasks"
+    );
+    let typo = h.dir.path().join("typo.yaml");
+    std::fs::write(&typo, "name: t\ntrigger: {bucket: media-in}\ntasks: [{type: transcode, containr: mp4}]\n")?;
+    let error = format!("{:#}", mediaflow(&h, &["workflow", "apply", "-f", typo.to_str().unwrap()]).await.unwrap_err());
+    assert!(error.contains("unknown field `containr`"), "{error}");
+    let json = h.dir.path().join("wf.json");
+    std::fs::write(
+        &json,
+        r#"{"name": "j", "trigger": {"bucket": "media-in"}, "tasks": [{"type": "snapshot", "times": ["10%"]}]}"#,
+    )?;
+    let applied = mediaflow(&h, &["-o", "json", "workflow", "apply", "-f", json.to_str().unwrap()]).await?;
+    let workflow: Value = serde_json::from_str(&applied)?;
+    assert_eq!(workflow["output"], serde_json::json!({"bucket": "media-in", "dir": ""}));
+    assert_eq!(workflow["enabled"], false);
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The DynamoDB adapters against a real DynamoDB protocol server: conditional writes do what
+//! the use-cases rely on.
+
+use chrono::{TimeDelta, Utc};
+use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
+use mediaflow::domain::job::{ErrorCode, Job, JobStatus, TaskError, TaskStatus};
+use mediaflow::domain::object::{ObjectCreated, ObjectRef};
+use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
+use mediaflow::ports::{Claim, Created, JobStore, Progress, StoreError, TaskOutcome, WorkflowStore};
+use mediaflow_cli::local::WORKFLOWS_TABLE;
+use serde_json::json;
+
+use crate::support::Harness;
+
+fn spec(bucket: &str) -> WorkflowSpec {
+    serde_json::from_value(json!({"name": "w", "trigger": {"bucket": bucket, "dir": "in/"},
+        "tasks": [{"type": "transcode"}, {"type": "snapshot", "times": [1]}]}))
+    .expect("valid spec")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workflow_writes_are_conditional_and_follow_the_trigger_bucket() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let store = DynamoWorkflowStore::new(h.stack.clients.dynamodb.clone(), WORKFLOWS_TABLE);
+    let first = Workflow::create(spec("bucket-a"), Utc::now())?;
+    store.save(&first, None).await?;
+    assert!(matches!(store.save(&first, None).await, Err(StoreError::Conflict(_))), "create twice");
+    let moved = first.replace(spec("bucket-b"), Utc::now())?;
+    store.save(&moved, Some(&first)).await?;
+    assert!(matches!(store.save(&moved, Some(&first)).await, Err(StoreError::Conflict(_))), "stale revision");
+    assert!(store.for_bucket("bucket-a").await?.is_empty(), "the old trigger entry is gone");
+    assert_eq!(store.for_bucket("bucket-b").await?, vec![moved.clone()]);
+    assert_eq!(store.get("w").await?, Some(moved.clone()));
+    assert_eq!(store.list().await?, vec![moved.clone()]);
+    store.delete(&moved).await?;
+    assert!(store.for_bucket("bucket-b").await?.is_empty() && store.get("w").await?.is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let jobs = h.stack.jobs();
+    let workflow = Workflow::create(spec("media-in"), Utc::now())?.enable(Utc::now());
+    let event = ObjectCreated {
+        object: ObjectRef::new("media-in", "in/a.mp4"),
+        size: Some(1),
+        etag: Some("e".into()),
+        version_id: None,
+        sequencer: Some("01".into()),
+        event_time: Utc::now(),
+    };
+    let (job, tasks) = Job::start(&workflow, &event, Utc::now());
+    assert_eq!(jobs.create(&job, &tasks).await?, Created::New);
+    assert_eq!(jobs.create(&job, &tasks).await?, Created::Existing);
+    assert_eq!(jobs.tasks(&job.id).await?, tasks);
+
+    let now = Utc::now();
+    let lease = now + TimeDelta::minutes(5);
+    let Claim::Claimed(first) = jobs.claim(&job.id, 0, now, lease).await? else { panic!("first claim") };
+    assert_eq!((first.status, first.attempts), (TaskStatus::Processing, 1));
+    assert!(matches!(jobs.claim(&job.id, 0, now, lease).await?, Claim::Busy { .. }), "held by the first worker");
+    assert_eq!(jobs.job(&job.id).await?.map(|j| j.status), Some(JobStatus::Processing));
+    // A lease that ran out can be taken over; the old attempt can then no longer finish.
+    let later = lease + TimeDelta::seconds(1);
+    let Claim::Claimed(second) = jobs.claim(&job.id, 0, later, later + TimeDelta::minutes(5)).await? else {
+        panic!("takeover")
+    };
+    assert_eq!(second.attempts, 2);
+    let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
+    assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
+    assert_eq!(jobs.finish(&second, &TaskOutcome::Success(vec![]), later).await?, Progress::Open);
+    assert!(matches!(jobs.claim(&job.id, 0, later, lease).await?, Claim::Done(TaskStatus::Success)));
+
+    let Claim::Claimed(other) = jobs.claim(&job.id, 1, now, lease).await? else { panic!("task 1") };
+    assert_eq!(jobs.finish(&other, &fail, now).await?, Progress::JobFinished);
+    let finished = jobs.job(&job.id).await?.expect("job");
+    assert_eq!(finished.status, JobStatus::Finish);
+    assert!(finished.finished_at.is_some());
+    assert!(matches!(jobs.claim(&job.id, 9, now, lease).await?, Claim::Missing));
+    Ok(())
+}
