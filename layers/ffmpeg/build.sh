@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the ffmpeg Lambda layer: bin/ffmpeg + bin/ffprobe (static builds), see README.md.
+# Builds the ffmpeg Lambda layer: bin/ffmpeg + bin/ffprobe (static builds) and
+# fonts/DejaVuSans.ttf + fonts/LICENSE-DejaVu (for text watermarks), see README.md.
 #
 #   build.sh fetch ARCH              download the pinned archives into .cache/ and verify them
-#   build.sh layer ARCH DEST         fetch, then write DEST/bin/ffmpeg and DEST/bin/ffprobe
-#   build.sh zip   ARCH SRC ZIPFILE  zip SRC/bin/* into ZIPFILE (deterministic: fixed times/modes)
-#   build.sh check ARCH DIR [ZIP]    verify DIR/bin/* (and the zip, when given)
+#   build.sh layer ARCH DEST         fetch, then write DEST/bin/{ffmpeg,ffprobe} and DEST/fonts/*
+#   build.sh zip   ARCH SRC ZIPFILE  zip the layer files of SRC into ZIPFILE (deterministic)
+#   build.sh check ARCH DIR [ZIP]    verify DIR/bin/*, DIR/fonts/* (and the zip, when given)
 #
 # ARCH is arm64 (Lambda's Graviton, the default of the Makefile) or x86_64.
 # Sources are package registries only: PyPI (pip download) and npm (npm pack). Every archive
@@ -19,6 +20,14 @@ CHECKSUMS="$HERE/checksums.sha256"
 IMAGEIO_FFMPEG_VERSION="0.6.0"   # wheel with a static ffmpeg 7.0.2 (johnvansickle build)
 FFMPEG_BINARY_VERSION="7.0.2"    # name of the binary inside that wheel
 FFPROBE_NPM_VERSION="5.2.0"      # @ffprobe-installer/linux-{arm64,x64}
+DEJAVU_NPM_VERSION="2.37.3"      # dejavu-fonts-ttf: DejaVu Sans for drawtext (any ARCH)
+
+FONT_PKG="dejavu-fonts-ttf"
+FONT_TGZ="dejavu-fonts-ttf-$DEJAVU_NPM_VERSION.tgz"
+FONT_MEMBER="package/ttf/DejaVuSans.ttf"
+FONT_LICENSE_MEMBER="package/LICENSE"
+# Files of the layer (paths under /opt once deployed) and their modes in the zip.
+LAYER_FILES=(bin/ffmpeg bin/ffprobe fonts/DejaVuSans.ttf fonts/LICENSE-DejaVu)
 
 PYTHON="${PYTHON:-python3}"
 NPM="${NPM:-npm}"
@@ -102,8 +111,9 @@ verify() {
 
 # ---------------------------------------------------------------------------------------------
 # fetch: .cache/<archive>, downloaded through the registries' own clients, then verified
+# fetch_one NAME pip | NAME npm PACKAGE VERSION
 fetch_one() {
-    local name="$1" how="$2" tmp
+    local name="$1" how="$2" pkg="${3:-}" version="${4:-}" tmp
     if [ -f "$CACHE/$name" ]; then
         verify "$CACHE/$name" "$name" ||
             die "cached $CACHE/$name does not match its pin; delete it (or run 'make distclean') to download it again"
@@ -122,10 +132,10 @@ fetch_one() {
                 die "pip download of imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION failed"
             ;;
         npm)
-            command -v "$NPM" >/dev/null 2>&1 || die "npm is needed to download $NPM_PKG (install Node.js/npm)"
-            log "npm pack $NPM_PKG@$FFPROBE_NPM_VERSION"
-            (cd "$tmp" && "$NPM" pack --silent "$NPM_PKG@$FFPROBE_NPM_VERSION" >/dev/null) ||
-                die "npm pack of $NPM_PKG@$FFPROBE_NPM_VERSION failed"
+            command -v "$NPM" >/dev/null 2>&1 || die "npm is needed to download $pkg (install Node.js/npm)"
+            log "npm pack $pkg@$version"
+            (cd "$tmp" && "$NPM" pack --silent "$pkg@$version" >/dev/null) ||
+                die "npm pack of $pkg@$version failed"
             ;;
     esac
     [ -f "$tmp/$name" ] || die "download did not produce $name (got: $(ls "$tmp"))"
@@ -140,16 +150,17 @@ fetch_one() {
 
 cmd_fetch() {
     fetch_one "$WHEEL" pip
-    fetch_one "$NPM_TGZ" npm
+    fetch_one "$NPM_TGZ" npm "$NPM_PKG" "$FFPROBE_NPM_VERSION"
+    fetch_one "$FONT_TGZ" npm "$FONT_PKG" "$DEJAVU_NPM_VERSION"
 }
 
 # ---------------------------------------------------------------------------------------------
-# layer: DEST/bin/ffmpeg, DEST/bin/ffprobe
+# layer: DEST/bin/ffmpeg, DEST/bin/ffprobe, DEST/fonts/DejaVuSans.ttf, DEST/fonts/LICENSE-DejaVu
 cmd_layer() {
     local dest="$1"
     cmd_fetch
-    mkdir -p "$dest/bin"
-    rm -f "$dest/bin/.ffmpeg.tmp" "$dest/bin/.ffprobe.tmp"
+    mkdir -p "$dest/bin" "$dest/fonts"
+    rm -f "$dest/bin/.ffmpeg.tmp" "$dest/bin/.ffprobe.tmp" "$dest/fonts/.font.tmp" "$dest/fonts/.license.tmp"
     "$PYTHON" - "$CACHE/$WHEEL" "$FFMPEG_MEMBER" "$dest/bin/.ffmpeg.tmp" <<'PY'
 import shutil, sys, zipfile
 wheel, member, out = sys.argv[1:]
@@ -160,24 +171,32 @@ PY
     chmod 0755 "$dest/bin/.ffmpeg.tmp" "$dest/bin/.ffprobe.tmp"
     mv -f "$dest/bin/.ffmpeg.tmp" "$dest/bin/ffmpeg"
     mv -f "$dest/bin/.ffprobe.tmp" "$dest/bin/ffprobe"
-    log "layer ($ARCH) written to $dest/bin: ffmpeg, ffprobe"
+    tar -xzf "$CACHE/$FONT_TGZ" -O "$FONT_MEMBER" >"$dest/fonts/.font.tmp"
+    tar -xzf "$CACHE/$FONT_TGZ" -O "$FONT_LICENSE_MEMBER" >"$dest/fonts/.license.tmp"
+    chmod 0644 "$dest/fonts/.font.tmp" "$dest/fonts/.license.tmp"
+    mv -f "$dest/fonts/.font.tmp" "$dest/fonts/DejaVuSans.ttf"
+    mv -f "$dest/fonts/.license.tmp" "$dest/fonts/LICENSE-DejaVu"
+    log "layer ($ARCH) written to $dest: bin/ffmpeg, bin/ffprobe, fonts/DejaVuSans.ttf, fonts/LICENSE-DejaVu"
 }
 
 # ---------------------------------------------------------------------------------------------
-# zip: deterministic archive (fixed timestamps and modes), bin/ffmpeg + bin/ffprobe only
+# zip: deterministic archive (fixed timestamps and modes) of LAYER_FILES only:
+# bin/* mode 0755, fonts/* mode 0644
 cmd_zip() {
     local src="$1" out="$2"
     [ -x "$src/bin/ffmpeg" ] && [ -x "$src/bin/ffprobe" ] || die "$src/bin/ffmpeg or ffprobe missing (run the layer step first)"
+    [ -f "$src/fonts/DejaVuSans.ttf" ] && [ -f "$src/fonts/LICENSE-DejaVu" ] || die "$src/fonts/* missing (run the layer step first)"
     mkdir -p "$(dirname "$out")"
-    "$PYTHON" - "$src" "$out.tmp" <<'PY'
+    "$PYTHON" - "$src" "$out.tmp" "${LAYER_FILES[@]}" <<'PY'
 import os, sys, zipfile
-src, out = sys.argv[1:]
+src, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-    for name in ("bin/ffmpeg", "bin/ffprobe"):
+    for name in names:
+        mode = 0o755 if name.startswith("bin/") else 0o644
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         info.create_system = 3  # unix, so that the mode below is honoured
-        info.external_attr = (0o100755 & 0xFFFF) << 16
+        info.external_attr = ((0o100000 | mode) & 0xFFFF) << 16
         with open(os.path.join(src, name), "rb") as f, z.open(info, "w", force_zip64=True) as dst:
             while chunk := f.read(1 << 20):
                 dst.write(chunk)
@@ -234,9 +253,40 @@ PY
     fi
 }
 
-# run_check BINDIR [EMULATOR]: -version of both, then encode a clip with ffmpeg and probe it
+# font_check FILE: a TrueType font (sfnt version 00 01 00 00) with the tables drawtext needs
+font_check() {
+    local file="$1" magic
+    [ -f "$file" ] || die "$file missing"
+    [ -s "$file" ] || die "$file is empty"
+    magic="$(od -An -tx1 -N4 "$file" | tr -d ' \n')"
+    [ "$magic" = "00010000" ] || die "$file is not a TrueType font (starts with '$magic', expected 00010000)"
+    "$PYTHON" - "$file" <<'PY'
+import struct, sys
+path = sys.argv[1]
+with open(path, "rb") as f:
+    data = f.read()
+def fail(msg):
+    sys.exit(f"build.sh: ERROR: {path}: {msg}")
+num_tables, = struct.unpack_from(">H", data, 4)
+if not 0 < num_tables < 100 or 12 + 16 * num_tables > len(data):
+    fail(f"bad table directory ({num_tables} tables)")
+tables = {}
+for i in range(num_tables):
+    tag, _, off, length = struct.unpack_from(">4sIII", data, 12 + 16 * i)
+    if off + length > len(data):
+        fail(f"table {tag!r} runs past the end of the file")
+    tables[tag.decode("latin-1")] = (off, length)
+missing = [t for t in ("cmap", "glyf", "head", "hhea", "hmtx", "loca", "maxp", "name") if t not in tables]
+if missing:
+    fail(f"TrueType tables missing: {missing}")
+print(f"build.sh: {path}: TrueType font, {num_tables} tables, {len(data)} bytes", file=sys.stderr)
+PY
+}
+
+# run_check BINDIR [EMULATOR] [FONT]: -version of both, encode a clip with ffmpeg and probe it,
+# then (with FONT) draw text with that font as the watermark tasks do
 run_check() {
-    local bin="$1" emu="${2:-}" tmp out
+    local bin="$1" emu="${2:-}" font="${3:-}" tmp out
     log "running ffmpeg -version and ffprobe -version from $bin${emu:+ under $emu}"
     out="$(env -i $emu "$bin/ffmpeg" -version)" || die "$bin/ffmpeg -version failed"
     printf '%s\n' "${out%%$'\n'*}"
@@ -252,28 +302,64 @@ run_check() {
         -of csv=p=0 "$tmp/t.mp4")" || die "ffprobe could not read the test clip"
     [ "$out" = "h264,128,72" ] || die "unexpected ffprobe output for the test clip: '$out'"
     log "encode/probe round trip ok ($out)"
+    [ -n "$font" ] || return 0
+    # the font, as the worker uses it: copied to a plain path (a path inside a filtergraph would
+    # need ':' and '\' escaped)
+    mkdir -p "$tmp/fonts"
+    cp "$font" "$tmp/fonts/DejaVuSans.ttf"
+    out="$(env -i $emu "$bin/ffmpeg" -hide_banner -filters 2>/dev/null)" || die "$bin/ffmpeg -filters failed"
+    if grep -Eq '^ [A-Z.]{3} drawtext ' <<<"$out"; then
+        env -i $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel error -f lavfi -i color=c=black:size=128x72:rate=10 \
+            -frames:v 1 -update 1 \
+            -vf "drawtext=fontfile=$tmp/fonts/DejaVuSans.ttf:text=mediaflow:fontsize=20:fontcolor=white:x=4:y=4" \
+            "$tmp/text.png" || die "ffmpeg could not draw text with $font (drawtext)"
+        [ -s "$tmp/text.png" ] || die "drawtext produced no image"
+        log "drawtext with $(basename "$font") ok"
+    else
+        # FFmpeg >= 6.1 builds drawtext only with --enable-libfreetype AND --enable-libharfbuzz;
+        # the pinned 7.0.2 static build has no libharfbuzz, hence no drawtext filter.
+        log "WARNING: $bin/ffmpeg has no 'drawtext' filter (FFmpeg >= 6.1 needs --enable-libharfbuzz," \
+            "which this build lacks): text watermarks must use the 'ass'/'subtitles' filter (libass)" \
+            "with fontsdir=/opt/fonts, see README.md"
+    fi
+    if grep -Eq '^ [A-Z.]{3} ass ' <<<"$out"; then
+        printf '%s\n' '[Script Info]' 'ScriptType: v4.00+' 'PlayResX: 128' 'PlayResY: 72' '' \
+            '[V4+ Styles]' \
+            'Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding' \
+            'Style: W,DejaVu Sans,20,&H00FFFFFF,&H00FFFFFF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,0,0,7,4,4,4,1' '' \
+            '[Events]' 'Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text' \
+            'Dialogue: 0,0:00:00.00,0:00:10.00,W,,0,0,0,,mediaflow' >"$tmp/w.ass"
+        out="$(env -i $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel verbose \
+            -f lavfi -i color=c=black:size=128x72:rate=10 -frames:v 1 -update 1 \
+            -vf "ass=filename=$tmp/w.ass:fontsdir=$tmp/fonts" "$tmp/ass.png" 2>&1)" ||
+            die "ffmpeg could not render text with $font through libass (ass filter): $out"
+        grep -q 'fontselect: (DejaVu Sans, .*-> DejaVuSans' <<<"$out" ||
+            die "libass did not select DejaVu Sans from $font: $(grep -i font <<<"$out")"
+        log "ass (libass) text with $(basename "$font") ok"
+    fi
 }
 
 zip_check() {
     local dir="$1" zipfile="$2"
-    "$PYTHON" - "$dir" "$zipfile" <<'PY'
+    "$PYTHON" - "$dir" "$zipfile" "${LAYER_FILES[@]}" <<'PY'
 import os, sys, zipfile
-d, path = sys.argv[1:]
+d, path, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 def fail(msg):
     sys.exit(f"build.sh: ERROR: {path}: {msg}")
 with zipfile.ZipFile(path) as z:
     infos = {i.filename: i for i in z.infolist()}
-    if sorted(infos) != ["bin/ffmpeg", "bin/ffprobe"]:
-        fail(f"unexpected entries {sorted(infos)}")
+    if sorted(infos) != sorted(names):
+        fail(f"unexpected entries {sorted(infos)}, expected {sorted(names)}")
     for name, i in infos.items():
-        if (i.external_attr >> 16) & 0o777 != 0o755:
-            fail(f"{name} is not mode 0755")
+        want = 0o755 if name.startswith("bin/") else 0o644
+        if (i.external_attr >> 16) & 0o777 != want:
+            fail(f"{name} is not mode {want:04o}")
         if i.file_size != os.path.getsize(os.path.join(d, name)):
             fail(f"{name} size differs from {d}/{name}")
     bad = z.testzip()
     if bad:
         fail(f"CRC error in {bad}")
-print(f"build.sh: {path}: bin/ffmpeg, bin/ffprobe (0755), CRCs ok", file=sys.stderr)
+print(f"build.sh: {path}: bin/* (0755), fonts/* (0644), CRCs ok", file=sys.stderr)
 PY
 }
 
@@ -284,10 +370,14 @@ cmd_check() {
         [ -x "$dir/bin/$f" ] || die "$dir/bin/$f is not executable"
         elf_check "$dir/bin/$f"
     done
+    font_check "$dir/fonts/DejaVuSans.ttf"
+    [ -s "$dir/fonts/LICENSE-DejaVu" ] || die "$dir/fonts/LICENSE-DejaVu missing or empty"
+    grep -q 'Bitstream Vera' "$dir/fonts/LICENSE-DejaVu" || die "$dir/fonts/LICENSE-DejaVu is not the DejaVu licence"
     if [ "$ARCH" = "$(host_arch)" ]; then
-        run_check "$dir/bin"
+        run_check "$dir/bin" "" "$dir/fonts/DejaVuSans.ttf"
     elif [ "$ARCH" = arm64 ] && emu="$(command -v qemu-aarch64-static || command -v qemu-aarch64)"; then
-        run_check "$dir/bin" "$emu" # optional extra: Debian's qemu-user-static is installed
+        # optional extra: Debian's qemu-user-static is installed
+        run_check "$dir/bin" "$emu" "$dir/fonts/DejaVuSans.ttf"
     else
         log "host is $(host_arch), layer is $ARCH: checked the ELF headers only, binaries not run"
     fi
