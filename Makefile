@@ -5,8 +5,12 @@
 # Both install what is missing first (scripts/setup.sh).
 
 CARGO ?= cargo
+# cargo-nextest when installed (a process per test), cargo test otherwise
+RUN_TESTS = $(CARGO) $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test) --no-fail-fast
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+HOST_LAYER := $(CURDIR)/layers/ffmpeg/build/layer-$(HOST_ARCH)
 
-.PHONY: setup demo test lint layer
+.PHONY: setup demo test test-layer lint layer
 
 setup:
 	@bash scripts/setup.sh
@@ -15,12 +19,15 @@ demo: setup
 	$(CARGO) run --quiet -p mediaflow-cli --bin mediaflow -- dev demo $(if $(INPUT),--input "$(INPUT)")
 
 test: setup
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
-	else \
-		$(CARGO) test --workspace --no-fail-fast; \
-	fi
+	$(RUN_TESTS) --workspace
 	cfn-lint template.yaml
+
+# The end-to-end tests again, with the Lambda layer's own ffmpeg, ffprobe and font (built for
+# this machine's architecture from the pinned packages).
+test-layer: setup
+	$(MAKE) -C layers/ffmpeg layer check ARCH=$(HOST_ARCH)
+	FFMPEG_PATH=$(HOST_LAYER)/bin/ffmpeg FFPROBE_PATH=$(HOST_LAYER)/bin/ffprobe \
+		FONT_PATH=$(HOST_LAYER)/fonts/DejaVuSans.ttf $(RUN_TESTS) -p integration-tests
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -20,7 +20,7 @@ CHECKSUMS="$HERE/checksums.sha256"
 IMAGEIO_FFMPEG_VERSION="0.6.0"   # wheel with a static ffmpeg 7.0.2 (johnvansickle build)
 FFMPEG_BINARY_VERSION="7.0.2"    # name of the binary inside that wheel
 FFPROBE_NPM_VERSION="5.2.0"      # @ffprobe-installer/linux-{arm64,x64}
-DEJAVU_NPM_VERSION="2.37.3"      # dejavu-fonts-ttf: DejaVu Sans for drawtext (any ARCH)
+DEJAVU_NPM_VERSION="2.37.3"      # dejavu-fonts-ttf: DejaVu Sans for text watermarks (any ARCH)
 
 FONT_PKG="dejavu-fonts-ttf"
 FONT_TGZ="dejavu-fonts-ttf-$DEJAVU_NPM_VERSION.tgz"
@@ -253,7 +253,7 @@ PY
     fi
 }
 
-# font_check FILE: a TrueType font (sfnt version 00 01 00 00) with the tables drawtext needs
+# font_check FILE: a TrueType font (sfnt version 00 01 00 00) with the tables text rendering needs
 font_check() {
     local file="$1" magic
     [ -f "$file" ] || die "$file missing"
@@ -283,10 +283,11 @@ print(f"build.sh: {path}: TrueType font, {num_tables} tables, {len(data)} bytes"
 PY
 }
 
-# run_check BINDIR [EMULATOR] [FONT]: -version of both, encode a clip with ffmpeg and probe it,
-# then (with FONT) draw text with that font as the watermark tasks do
+# run_check BINDIR [EMULATOR]: -version of both, encode a clip with ffmpeg and probe it, then
+# overlay a PNG on a clip as the watermark tasks do (mediaflow draws text watermarks into PNGs
+# itself, so the build needs no drawtext filter)
 run_check() {
-    local bin="$1" emu="${2:-}" font="${3:-}" tmp out
+    local bin="$1" emu="${2:-}" tmp out
     log "running ffmpeg -version and ffprobe -version from $bin${emu:+ under $emu}"
     out="$(env -i $emu "$bin/ffmpeg" -version)" || die "$bin/ffmpeg -version failed"
     printf '%s\n' "${out%%$'\n'*}"
@@ -302,41 +303,14 @@ run_check() {
         -of csv=p=0 "$tmp/t.mp4")" || die "ffprobe could not read the test clip"
     [ "$out" = "h264,128,72" ] || die "unexpected ffprobe output for the test clip: '$out'"
     log "encode/probe round trip ok ($out)"
-    [ -n "$font" ] || return 0
-    # the font, as the worker uses it: copied to a plain path (a path inside a filtergraph would
-    # need ':' and '\' escaped)
-    mkdir -p "$tmp/fonts"
-    cp "$font" "$tmp/fonts/DejaVuSans.ttf"
-    out="$(env -i $emu "$bin/ffmpeg" -hide_banner -filters 2>/dev/null)" || die "$bin/ffmpeg -filters failed"
-    if grep -Eq '^ [A-Z.]{3} drawtext ' <<<"$out"; then
-        env -i $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel error -f lavfi -i color=c=black:size=128x72:rate=10 \
-            -frames:v 1 -update 1 \
-            -vf "drawtext=fontfile=$tmp/fonts/DejaVuSans.ttf:text=mediaflow:fontsize=20:fontcolor=white:x=4:y=4" \
-            "$tmp/text.png" || die "ffmpeg could not draw text with $font (drawtext)"
-        [ -s "$tmp/text.png" ] || die "drawtext produced no image"
-        log "drawtext with $(basename "$font") ok"
-    else
-        # FFmpeg >= 6.1 builds drawtext only with --enable-libfreetype AND --enable-libharfbuzz;
-        # the pinned 7.0.2 static build has no libharfbuzz, hence no drawtext filter.
-        log "WARNING: $bin/ffmpeg has no 'drawtext' filter (FFmpeg >= 6.1 needs --enable-libharfbuzz," \
-            "which this build lacks): text watermarks must use the 'ass'/'subtitles' filter (libass)" \
-            "with fontsdir=/opt/fonts, see README.md"
-    fi
-    if grep -Eq '^ [A-Z.]{3} ass ' <<<"$out"; then
-        printf '%s\n' '[Script Info]' 'ScriptType: v4.00+' 'PlayResX: 128' 'PlayResY: 72' '' \
-            '[V4+ Styles]' \
-            'Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding' \
-            'Style: W,DejaVu Sans,20,&H00FFFFFF,&H00FFFFFF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,0,0,7,4,4,4,1' '' \
-            '[Events]' 'Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text' \
-            'Dialogue: 0,0:00:00.00,0:00:10.00,W,,0,0,0,,mediaflow' >"$tmp/w.ass"
-        out="$(env -i $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel verbose \
-            -f lavfi -i color=c=black:size=128x72:rate=10 -frames:v 1 -update 1 \
-            -vf "ass=filename=$tmp/w.ass:fontsdir=$tmp/fonts" "$tmp/ass.png" 2>&1)" ||
-            die "ffmpeg could not render text with $font through libass (ass filter): $out"
-        grep -q 'fontselect: (DejaVu Sans, .*-> DejaVuSans' <<<"$out" ||
-            die "libass did not select DejaVu Sans from $font: $(grep -i font <<<"$out")"
-        log "ass (libass) text with $(basename "$font") ok"
-    fi
+    env -i $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel error -f lavfi -i color=c=white@0.5:size=16x16,format=rgba \
+        -frames:v 1 -f image2 -update 1 "$tmp/mark.png" || die "ffmpeg could not write a PNG"
+    env -i $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel error -protocol_whitelist file \
+        -format_whitelist mov,mp4,m4a,3gp,3g2,mj2 -i "file:$tmp/t.mp4" \
+        -protocol_whitelist file -f png_pipe -i "file:$tmp/mark.png" \
+        -filter_complex "[1:v]format=rgba[m];[0:v:0][m]overlay=x=main_w-overlay_w-4:y=4,format=yuv420p[v]" \
+        -map "[v]" -c:v libx264 "$tmp/w.mp4" || die "ffmpeg could not overlay a PNG watermark"
+    log "PNG watermark overlay ok"
 }
 
 zip_check() {
@@ -374,10 +348,10 @@ cmd_check() {
     [ -s "$dir/fonts/LICENSE-DejaVu" ] || die "$dir/fonts/LICENSE-DejaVu missing or empty"
     grep -q 'Bitstream Vera' "$dir/fonts/LICENSE-DejaVu" || die "$dir/fonts/LICENSE-DejaVu is not the DejaVu licence"
     if [ "$ARCH" = "$(host_arch)" ]; then
-        run_check "$dir/bin" "" "$dir/fonts/DejaVuSans.ttf"
+        run_check "$dir/bin" ""
     elif [ "$ARCH" = arm64 ] && emu="$(command -v qemu-aarch64-static || command -v qemu-aarch64)"; then
         # optional extra: Debian's qemu-user-static is installed
-        run_check "$dir/bin" "$emu" "$dir/fonts/DejaVuSans.ttf"
+        run_check "$dir/bin" "$emu"
     else
         log "host is $(host_arch), layer is $ARCH: checked the ELF headers only, binaries not run"
     fi

@@ -16,6 +16,9 @@ use crate::ports::{Claim, JobStore, MediaTool, ObjectStore, Progress, RenderRequ
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// The first bytes of every PNG file: watermark images must be PNGs.
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
 /// The Lambda invocation a task runs in.
 #[derive(Clone, Debug)]
 pub struct Invocation {
@@ -203,18 +206,22 @@ impl TaskRunner {
         for (i, image) in task.spec.watermarks().iter().filter_map(|mark| mark.image.as_ref()).enumerate() {
             let path = workdir.join(format!("watermark-{i}.png"));
             let object = crate::domain::object::ObjectRef::new(&image.bucket, &image.key);
+            let invalid = |what: &str| TaskError {
+                code: ErrorCode::InvalidWatermarkImage,
+                message: format!("watermark image {object} {what}"),
+            };
             match self.objects.download(&object, &path).await {
-                Ok(Some(size)) if size > 0 => paths.push(path),
-                Ok(_) => {
-                    return Err(TaskError {
-                        code: ErrorCode::InvalidWatermarkImage,
-                        message: format!("watermark image {object} is missing or empty"),
-                    });
-                }
-                Err(e) => {
-                    return Err(internal(format!("cannot download watermark image {object}: {e}")));
-                }
+                Ok(Some(size)) if size > 0 => {}
+                Ok(_) => return Err(invalid("is missing or empty")),
+                Err(e) => return Err(internal(format!("cannot download watermark image {object}: {e}"))),
             }
+            let mut signature = [0u8; 8];
+            let read =
+                std::fs::File::open(&path).and_then(|mut file| std::io::Read::read_exact(&mut file, &mut signature));
+            if read.is_err() || signature != PNG_SIGNATURE {
+                return Err(invalid("is not a PNG"));
+            }
+            paths.push(path);
         }
         Ok(paths)
     }
@@ -358,6 +365,22 @@ mod tests {
         let (_memory, runner, job_id, _scratch) = setup(vec![spec], b"video").await;
         let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
         assert!(matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::InvalidWatermarkImage));
+    }
+
+    #[tokio::test]
+    async fn when_watermark_image_is_not_png_should_fail_with_invalid_input() {
+        let spec: TaskSpec = serde_json::from_str(
+            r#"{"type":"watermark","watermarks":[{"image":{"bucket":"media","key":"logo.jpg"}}]}"#,
+        )
+        .unwrap();
+        let (memory, runner, job_id, _scratch) = setup(vec![spec], b"video").await;
+        memory.put_object(ObjectRef::new("media", "logo.jpg"), b"\xff\xd8\xff\xe0 jpeg".to_vec(), None);
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert!(
+            matches!(&result, RunResult::Failed { error, .. } if error.code == ErrorCode::InvalidWatermarkImage
+                && error.message == "watermark image s3://media/logo.jpg is not a PNG"),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]

@@ -426,6 +426,34 @@ fn is_zero(value: &u32) -> bool {
     *value == 0
 }
 
+const COLOURS: [(&str, [u8; 3]); 11] = [
+    ("white", [255, 255, 255]),
+    ("black", [0, 0, 0]),
+    ("gray", [128, 128, 128]),
+    ("grey", [128, 128, 128]),
+    ("red", [255, 0, 0]),
+    ("green", [0, 128, 0]),
+    ("blue", [0, 0, 255]),
+    ("yellow", [255, 255, 0]),
+    ("cyan", [0, 255, 255]),
+    ("magenta", [255, 0, 255]),
+    ("orange", [255, 165, 0]),
+];
+const COLOUR_RULE: &str =
+    "must be #RRGGBB or one of white, black, gray, red, green, blue, yellow, cyan, magenta, orange";
+
+/// A text colour as red, green, blue: `#RRGGBB` or a colour name.
+pub fn rgb(color: &str) -> Option<[u8; 3]> {
+    if let Some(hex) = color.strip_prefix('#') {
+        let channel = |i: usize| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok());
+        return match (hex.len(), channel(0), channel(2), channel(4)) {
+            (6, Some(r), Some(g), Some(b)) => Some([r, g, b]),
+            _ => None,
+        };
+    }
+    COLOURS.iter().find(|(name, _)| name.eq_ignore_ascii_case(color)).map(|(_, rgb)| *rgb)
+}
+
 /// The most tasks a workflow may hold (a job and its tasks are written in one transaction).
 pub const MAX_TASKS: usize = 20;
 const MAX_TIME_POINTS: usize = 50;
@@ -724,9 +752,7 @@ fn validate_watermarks(marks: &[WatermarkSpec], field: &str, errors: &mut Violat
             errors.check(mark.width.is_none(), format!("{field}.width"), "is for images; size text with font_size");
         }
         if let Some(color) = &mark.color {
-            let hex = color.strip_prefix('#').is_some_and(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()));
-            let name = !color.is_empty() && color.len() <= 32 && color.chars().all(|c| c.is_ascii_alphabetic());
-            errors.check(hex || name, format!("{field}.color"), "must be a colour name or #RRGGBB");
+            errors.check(rgb(color).is_some(), format!("{field}.color"), COLOUR_RULE);
         }
         if let Some(opacity) = mark.opacity {
             errors.check((0.0..=1.0).contains(&opacity), format!("{field}.opacity"), "must be 0–1");
@@ -837,7 +863,16 @@ mod tests {
             }],
             ..WatermarkTaskSpec::default()
         });
-        assert_eq!(violations(&spec), vec!["tasks[0].watermarks[0].color: must be a colour name or #RRGGBB"]);
+        assert_eq!(violations(&spec), vec![format!("tasks[0].watermarks[0].color: {COLOUR_RULE}")]);
+    }
+
+    #[test]
+    fn colours_are_names_or_hex() {
+        assert_eq!(rgb("#FFcc00"), Some([255, 204, 0]));
+        assert_eq!(rgb("White"), Some([255, 255, 255]));
+        assert_eq!(rgb("#FFF"), None);
+        assert_eq!(rgb("#GG0000"), None);
+        assert_eq!(rgb("chartreuse"), None);
     }
 
     #[test]

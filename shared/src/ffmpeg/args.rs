@@ -6,8 +6,8 @@
 //!   [`DEMUXERS`] (so a playlist or concat list disguised as a video is refused) and watermark
 //!   images only as PNG;
 //! - every path is one of ours (`file:` + the scratch dir, never an object key);
-//! - user text never enters a filter graph: text watermarks are read from a file with
-//!   expansion off; colours are validated names or `#RRGGBB`.
+//! - user text never enters argv or a filter graph: text watermarks are drawn into PNGs by
+//!   [`super::text`] and overlaid like images.
 
 use std::path::{Path, PathBuf};
 
@@ -15,9 +15,11 @@ use crate::domain::job::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{
     AnimatedFormat, AnimatedSpec, AudioCodec, Container, Corner, ImageFormat, Length, SnapshotSpec, TaskSpec,
-    TranscodeSpec, VideoCodec, WatermarkSpec,
+    TranscodeSpec, VideoCodec, WatermarkSpec, rgb,
 };
 use crate::ports::MediaFailure;
+
+use super::text::TextImage;
 
 /// Demuxers an upload may be opened with: audio/video containers only. No playlists (hls,
 /// dash), no lists (concat), no image sequences, no raw streams.
@@ -32,15 +34,13 @@ pub struct Setup<'a> {
     /// Local PNGs of the spec's image watermarks, in order.
     pub watermark_images: &'a [PathBuf],
     pub workdir: &'a Path,
-    /// TrueType font for text watermarks.
-    pub font: &'a Path,
 }
 
 /// The runs for one task and the text files they read.
 #[derive(Debug, PartialEq)]
 pub struct Plan {
-    /// Files to write before running (text watermarks), as path and content.
-    pub text_files: Vec<(PathBuf, String)>,
+    /// Text watermarks to draw into these PNG files before running.
+    pub text_images: Vec<(PathBuf, TextImage)>,
     pub runs: Vec<Run>,
 }
 
@@ -70,13 +70,13 @@ fn source_error(code: ErrorCode, message: impl Into<String>) -> MediaFailure {
 
 /// Builds the runs for `setup.spec`.
 pub fn plan(setup: &Setup<'_>) -> Result<Plan, MediaFailure> {
-    for path in [setup.input, setup.workdir, setup.font] {
+    for path in [setup.input, setup.workdir] {
         plain_path(path)?;
     }
     for path in setup.watermark_images {
         plain_path(path)?;
     }
-    let mut plan = Plan { text_files: Vec::new(), runs: Vec::new() };
+    let mut plan = Plan { text_images: Vec::new(), runs: Vec::new() };
     match setup.spec {
         TaskSpec::Transcode(spec) => transcode(setup, spec, &mut plan)?,
         TaskSpec::Watermark(spec) => transcode(setup, &spec.as_transcode(), &mut plan)?,
@@ -118,13 +118,6 @@ fn source_input(args: &mut Vec<String>, input: &Path, start: Option<f64>, length
     args.extend(["-i".into(), file(input)]);
 }
 
-fn image_inputs(args: &mut Vec<String>, images: &[PathBuf]) {
-    for image in images {
-        args.extend(strings(["-protocol_whitelist", "file", "-f", "png_pipe", "-i"]));
-        args.push(file(image));
-    }
-}
-
 fn seconds(value: f64) -> String {
     format!("{value:.3}")
 }
@@ -134,54 +127,74 @@ fn ratio(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// `[0:v:0]<filters>` then each watermark on top; the result is labelled `[vout]`.
-fn video_graph(setup: &Setup<'_>, filters: &[String], marks: &[WatermarkSpec], frame: Size, plan: &mut Plan) -> String {
+/// Adds each watermark as an overlay input — a downloaded PNG, or text the adapter draws into
+/// a PNG — and returns the graph `[0:v:0]<filters>` with the marks on top, labelled `[vout]`.
+fn video_graph(
+    setup: &Setup<'_>,
+    args: &mut Vec<String>,
+    filters: &[String],
+    marks: &[WatermarkSpec],
+    frame: Size,
+    plan: &mut Plan,
+) -> Result<String, MediaFailure> {
     let mut graph = format!("[0:v:0]{}", filters.join(","));
-    let mut image_input = 1;
+    let mut images = setup.watermark_images.iter();
     for (i, mark) in marks.iter().enumerate() {
+        let opacity = mark.opacity.unwrap_or(1.0);
+        let mut steps = Vec::new();
+        let input = match &mark.text {
+            Some(text) => {
+                let path = setup.workdir.join(format!("text-{i}.png"));
+                if !plan.text_images.iter().any(|(planned, _)| planned == &path) {
+                    let color = mark.color.as_deref().unwrap_or("white");
+                    let image = TextImage {
+                        text: text.clone(),
+                        size: mark.font_size.unwrap_or(Length::Percent(5.0)).resolve(frame.height).max(8),
+                        rgb: rgb(color)
+                            .ok_or_else(|| source_error(ErrorCode::Internal, format!("unknown colour {color}")))?,
+                        opacity,
+                    };
+                    plan.text_images.push((path.clone(), image));
+                }
+                steps.push("format=rgba".to_owned());
+                path
+            }
+            None => {
+                if let Some(width) = mark.width {
+                    steps.push(format!("scale={}:-1", width.resolve(frame.width).max(1)));
+                }
+                steps.push("format=rgba".to_owned());
+                if opacity < 1.0 {
+                    steps.push(format!("colorchannelmixer=aa={}", ratio(opacity)));
+                }
+                images
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| source_error(ErrorCode::Internal, format!("watermark image {i} was not fetched")))?
+            }
+        };
+        args.extend(strings(["-protocol_whitelist", "file", "-f", "png_pipe", "-i"]));
+        args.push(file(&input));
         let (x, y) = (mark.x.resolve(frame.width), mark.y.resolve(frame.height));
-        let alpha = mark.opacity.unwrap_or(1.0);
-        if mark.image.is_some() {
-            let mut image = format!("[{image_input}:v]");
-            image_input += 1;
-            let mut steps = Vec::new();
-            if let Some(width) = mark.width {
-                steps.push(format!("scale={}:-1", width.resolve(frame.width).max(1)));
-            }
-            steps.push("format=rgba".to_owned());
-            if alpha < 1.0 {
-                steps.push(format!("colorchannelmixer=aa={}", ratio(alpha)));
-            }
-            image.push_str(&steps.join(","));
-            let (px, py) = corner(mark.origin, "main_w-overlay_w", "main_h-overlay_h", x, y);
-            graph.push_str(&format!("[base{i}];{image}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}"));
-        } else {
-            let text_file = setup.workdir.join(format!("watermark-text-{i}.txt"));
-            plan.text_files.push((text_file.clone(), mark.text.clone().unwrap_or_default()));
-            let size = mark.font_size.unwrap_or(Length::Percent(5.0)).resolve(frame.height).max(8);
-            let color = mark.color.as_deref().unwrap_or("white");
-            let (px, py) = corner(mark.origin, "w-tw", "h-th", x, y);
-            graph.push_str(&format!(
-                ",drawtext=fontfile={}:textfile={}:expansion=none:fontsize={size}:fontcolor={color}@{}:x={px}:y={py}",
-                setup.font.display(),
-                text_file.display(),
-                ratio(alpha),
-            ));
-        }
+        let (px, py) = corner(mark.origin, x, y);
+        graph.push_str(&format!(
+            "[base{i}];[{input}:v]{steps}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}",
+            input = i + 1,
+            steps = steps.join(","),
+        ));
     }
     graph.push_str("[vout]");
-    graph
+    Ok(graph)
 }
 
 /// Overlay coordinates from a corner: offsets grow inwards from that corner.
-fn corner(origin: Corner, far_x: &str, far_y: &str, x: u32, y: u32) -> (String, String) {
-    let near = |offset: u32| offset.to_string();
-    let far = |edge: &str, offset: u32| format!("{edge}-{offset}");
+fn corner(origin: Corner, x: u32, y: u32) -> (String, String) {
+    let (right, bottom) = (format!("main_w-overlay_w-{x}"), format!("main_h-overlay_h-{y}"));
     match origin {
-        Corner::TopLeft => (near(x), near(y)),
-        Corner::TopRight => (far(far_x, x), near(y)),
-        Corner::BottomLeft => (near(x), far(far_y, y)),
-        Corner::BottomRight => (far(far_x, x), far(far_y, y)),
+        Corner::TopLeft => (x.to_string(), y.to_string()),
+        Corner::TopRight => (right, y.to_string()),
+        Corner::BottomLeft => (x.to_string(), bottom),
+        Corner::BottomRight => (right, bottom),
     }
 }
 
@@ -207,7 +220,6 @@ fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result
     }
     let mut args = head();
     source_input(&mut args, setup.input, None, None);
-    image_inputs(&mut args, setup.watermark_images);
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
@@ -219,7 +231,7 @@ fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result
         }
         filters.push(format!("scale={}:{}", frame.width, frame.height));
         filters.push("setsar=1".into());
-        let mut graph = video_graph(setup, &filters, &spec.watermarks, frame, plan);
+        let mut graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
@@ -327,9 +339,8 @@ fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(
         let at = last_picture.map_or(at, |last| at.min(last));
         let mut args = head();
         source_input(&mut args, setup.input, Some(at), None);
-        image_inputs(&mut args, setup.watermark_images);
         let filters = [format!("scale={}:{}", frame.width, frame.height), "setsar=1".into()];
-        let graph = video_graph(setup, &filters, &spec.watermarks, frame, plan);
+        let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         args.extend(strings(["-frames:v", "1", "-an"]));
         args.extend(encoder.iter().map(|s| (*s).to_owned()));
@@ -431,7 +442,6 @@ mod tests {
             input: Path::new("/tmp/req-1/input"),
             watermark_images: images,
             workdir: Path::new("/tmp/req-1"),
-            font: Path::new("/opt/fonts/DejaVuSans.ttf"),
         })
     }
 
@@ -557,19 +567,17 @@ mod tests {
             vec![format!(
                 "{INPUT} -i file:/tmp/req-1/input \
              -protocol_whitelist file -f png_pipe -i file:/tmp/req-1/watermark-0.png \
+             -protocol_whitelist file -f png_pipe -i file:/tmp/req-1/text-1.png \
              -filter_complex [0:v:0]scale=1920:1080,setsar=1[base0];\
              [1:v]scale=192:-1,format=rgba,colorchannelmixer=aa=0.5[mark0];\
-             [base0][mark0]overlay=x=main_w-overlay_w-16:y=54,\
-             drawtext=fontfile=/opt/fonts/DejaVuSans.ttf:textfile=/tmp/req-1/watermark-text-1.txt:expansion=none:\
-             fontsize=54:fontcolor=#FFCC00@1:x=10:y=h-th-10,format=yuv420p[vout] -map [vout] \
+             [base0][mark0]overlay=x=main_w-overlay_w-16:y=54[base1];\
+             [2:v]format=rgba[mark1];[base1][mark1]overlay=x=10:y=main_h-overlay_h-10,format=yuv420p[vout] -map [vout] \
              -c:v libx264 -preset veryfast -profile:v high -crf 23 \
              -map 0:a:0 -c:a aac -b:a 128k -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
             )]
         );
-        assert_eq!(
-            plan.text_files,
-            vec![(PathBuf::from("/tmp/req-1/watermark-text-1.txt"), "© mediaflow: 'quoted' [x]".to_owned())]
-        );
+        let text = TextImage { text: "© mediaflow: 'quoted' [x]".into(), size: 54, rgb: [255, 204, 0], opacity: 1.0 };
+        assert_eq!(plan.text_images, vec![(PathBuf::from("/tmp/req-1/text-1.png"), text)]);
     }
 
     #[test]
@@ -669,7 +677,6 @@ mod tests {
             input: Path::new("/tmp/a:b/input"),
             watermark_images: &[],
             workdir: Path::new("/tmp/a:b"),
-            font: Path::new("/font.ttf"),
         });
         assert_eq!(result.unwrap_err().code, ErrorCode::Internal);
     }

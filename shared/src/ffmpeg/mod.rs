@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod probe;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -132,6 +133,7 @@ fn classify_run_failure(errors: &[String]) -> MediaFailure {
     let quoted: Vec<String> =
         errors.iter().rev().take(QUOTED_ERRORS).rev().map(|line| probe::strip_context(line)).collect();
     let text = errors.join("\n");
+    // Downloaded watermark images are `watermark-<n>.png`, opened with the png_pipe demuxer.
     let code = if text.contains("watermark-") || text.contains("png_pipe") {
         ErrorCode::InvalidWatermarkImage
     } else if [
@@ -175,12 +177,17 @@ impl MediaTool for Ffmpeg {
             input: request.input,
             watermark_images: request.watermark_images,
             workdir: request.workdir,
-            font: &self.font,
         })?;
-        for (path, text) in &plan.text_files {
-            tokio::fs::write(path, text)
-                .await
-                .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display())))?;
+        if !plan.text_images.is_empty() {
+            let font = tokio::fs::read(&self.font).await.map_err(|e| {
+                MediaFailure::new(ErrorCode::Internal, format!("cannot read the font {}: {e}", self.font.display()))
+            })?;
+            for (path, text) in &plan.text_images {
+                let png = text.render_png(&font).map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
+                tokio::fs::write(path, png).await.map_err(|e| {
+                    MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display()))
+                })?;
+            }
         }
         let mut rendered = Vec::with_capacity(plan.runs.len());
         for run in plan.runs {
