@@ -106,15 +106,9 @@ pub fn objects_created(payload: &Value) -> Result<Vec<ObjectCreated>, HandlerErr
             info!(detail_type = %event.detail_type, "ignoring EventBridge event");
             return Ok(Vec::new());
         }
-        let object = event.detail.object;
-        return Ok(vec![ObjectCreated {
-            object: ObjectRef::new(event.detail.bucket.name, decode_event_key(&object.key)?),
-            size: object.size,
-            etag: object.etag,
-            version_id: object.version_id,
-            sequencer: object.sequencer,
-            event_time: parse_event_time(&event.time)?,
-        }]);
+        let EventBridgeObject { key, size, etag, version_id, sequencer } = event.detail.object;
+        let created = created(event.detail.bucket.name, &key, &event.time, size, etag, version_id, sequencer)?;
+        return Ok(vec![created]);
     }
     let notification: S3Notification = serde_json::from_value(payload.clone())
         .map_err(|e| HandlerError::Unrecognised(format!("S3 notification: {e}")))?;
@@ -122,23 +116,36 @@ pub fn objects_created(payload: &Value) -> Result<Vec<ObjectCreated>, HandlerErr
         info!(%event, "ignoring S3 test event");
         return Ok(Vec::new());
     }
-    let mut created = Vec::new();
+    let mut objects = Vec::new();
     for record in notification.records {
         if !record.event_name.starts_with("ObjectCreated:") && !record.event_name.starts_with("s3:ObjectCreated:") {
             info!(event = %record.event_name, "ignoring non-creation event");
             continue;
         }
-        let object = record.s3.object;
-        created.push(ObjectCreated {
-            object: ObjectRef::new(record.s3.bucket.name, decode_event_key(&object.key)?),
-            size: object.size,
-            etag: object.e_tag,
-            version_id: object.version_id,
-            sequencer: object.sequencer,
-            event_time: parse_event_time(&record.event_time)?,
-        });
+        let S3Object { key, size, e_tag, version_id, sequencer } = record.s3.object;
+        objects.push(created(record.s3.bucket.name, &key, &record.event_time, size, e_tag, version_id, sequencer)?);
     }
-    Ok(created)
+    Ok(objects)
+}
+
+/// An [`ObjectCreated`] from the fields both event shapes carry (key encoded, time as text).
+fn created(
+    bucket: String,
+    key: &str,
+    time: &str,
+    size: Option<u64>,
+    etag: Option<String>,
+    version_id: Option<String>,
+    sequencer: Option<String>,
+) -> Result<ObjectCreated, HandlerError> {
+    Ok(ObjectCreated {
+        object: ObjectRef::new(bucket, decode_event_key(key)?),
+        size,
+        etag,
+        version_id,
+        sequencer,
+        event_time: parse_event_time(time)?,
+    })
 }
 
 async fn dispatch_all(payload: &Value, dispatcher: &Dispatcher) -> Result<Vec<DispatchReport>, HandlerError> {

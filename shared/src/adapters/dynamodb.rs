@@ -63,6 +63,47 @@ fn value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Reads one item, consistently.
+async fn get<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    pk: String,
+    sk: String,
+) -> Result<Option<T>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    output.item.map(from_item).transpose()
+}
+
+/// Reads the items of partition `pk` whose sort key starts with `prefix`, consistently.
+async fn query<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+) -> Result<Vec<T>, StoreError> {
+    let items = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", s(pk))
+        .expression_attribute_values(":prefix", s(prefix))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk_error)?;
+    items.into_iter().map(from_item).collect()
+}
+
 /// Whether an SDK error is DynamoDB refusing a condition (directly or inside a transaction).
 fn condition_failed<E: ProvideErrorMetadata>(
     error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
@@ -158,34 +199,12 @@ impl DynamoWorkflowStore {
 #[async_trait]
 impl WorkflowStore for DynamoWorkflowStore {
     async fn for_bucket(&self, bucket: &str) -> Result<Vec<Workflow>, StoreError> {
-        let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("bucket#{bucket}")))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error)?;
-        pages.into_iter().map(from_item).collect()
+        query(&self.client, &self.table, format!("bucket#{bucket}"), "workflow#").await
     }
 
     async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError> {
         let (pk, sk) = Self::record_key(name);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        output.item.map(from_item).transpose()
+        get(&self.client, &self.table, pk, sk).await
     }
 
     async fn list(&self) -> Result<Vec<Workflow>, StoreError> {
@@ -262,16 +281,7 @@ impl DynamoJobStore {
     }
 
     async fn get_task(&self, id: &JobId, index: u32) -> Result<Option<Task>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(job_pk(id), task_sk(index))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        output.item.map(from_item).transpose()
+        get(&self.client, &self.table, job_pk(id), task_sk(index)).await
     }
 
     /// Sets the job FINISH if no task is open and nobody did so before.
@@ -323,34 +333,11 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(job_pk(id), "job".into())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        output.item.map(from_item).transpose()
+        get(&self.client, &self.table, job_pk(id), "job".into()).await
     }
 
     async fn tasks(&self, id: &JobId) -> Result<Vec<Task>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :task)")
-            .expression_attribute_values(":pk", s(job_pk(id)))
-            .expression_attribute_values(":task", s("task#"))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error)?;
-        items.into_iter().map(from_item).collect()
+        query(&self.client, &self.table, job_pk(id), "task#").await
     }
 
     async fn claim(

@@ -17,24 +17,13 @@ use crate::domain::task::{
     AnimatedFormat, AnimatedSpec, AudioCodec, Container, Corner, ImageFormat, Length, SnapshotSpec, TaskSpec,
     TranscodeSpec, VideoCodec, WatermarkSpec, rgb,
 };
-use crate::ports::MediaFailure;
+use crate::ports::{MediaFailure, RenderRequest};
 
 use super::text::TextImage;
 
 /// Demuxers an upload may be opened with: audio/video containers only. No playlists (hls,
 /// dash), no lists (concat), no image sequences, no raw streams.
 pub const DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,asf,mp3,wav,ogg,aac,flac,gif";
-
-/// What a plan is made from.
-#[derive(Debug)]
-pub struct Setup<'a> {
-    pub spec: &'a TaskSpec,
-    pub source: &'a MediaInfo,
-    pub input: &'a Path,
-    /// Local PNGs of the spec's image watermarks, in order.
-    pub watermark_images: &'a [PathBuf],
-    pub workdir: &'a Path,
-}
 
 /// The runs for one task and the text files they read.
 #[derive(Debug, PartialEq)]
@@ -69,7 +58,7 @@ fn source_error(code: ErrorCode, message: impl Into<String>) -> MediaFailure {
 }
 
 /// Builds the runs for `setup.spec`.
-pub fn plan(setup: &Setup<'_>) -> Result<Plan, MediaFailure> {
+pub fn plan(setup: &RenderRequest<'_>) -> Result<Plan, MediaFailure> {
     for path in [setup.input, setup.workdir] {
         plain_path(path)?;
     }
@@ -130,7 +119,7 @@ fn ratio(value: f64) -> String {
 /// Adds each watermark as an overlay input — a downloaded PNG, or text the adapter draws into
 /// a PNG — and returns the graph `[0:v:0]<filters>` with the marks on top, labelled `[vout]`.
 fn video_graph(
-    setup: &Setup<'_>,
+    setup: &RenderRequest<'_>,
     args: &mut Vec<String>,
     filters: &[String],
     marks: &[WatermarkSpec],
@@ -205,7 +194,7 @@ fn display_size(source: &MediaInfo) -> Result<Size, MediaFailure> {
     }
 }
 
-fn transcode(setup: &Setup<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
+fn transcode(setup: &RenderRequest<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     if !spec.watermarks.is_empty() && source.video.is_none() {
         return Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream to mark"));
@@ -319,7 +308,7 @@ fn video_codec_args(
     }
 }
 
-fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
+fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
     // The last picture starts about one frame before the end.
@@ -362,7 +351,7 @@ fn snapshot(setup: &Setup<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(
     Ok(())
 }
 
-fn animated(setup: &Setup<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
+fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
     if let Some(duration) = source.duration.filter(|duration| spec.start >= *duration) {
@@ -436,7 +425,7 @@ mod tests {
     }
 
     fn run_plan(spec: &TaskSpec, source: &MediaInfo, images: &[PathBuf]) -> Result<Plan, MediaFailure> {
-        plan(&Setup {
+        plan(&RenderRequest {
             spec,
             source,
             input: Path::new("/tmp/req-1/input"),
@@ -671,7 +660,7 @@ mod tests {
     #[test]
     fn when_scratch_path_has_syntax_characters_should_refuse() {
         let spec = TaskSpec::Transcode(TranscodeSpec::default());
-        let result = plan(&Setup {
+        let result = plan(&RenderRequest {
             spec: &spec,
             source: &source(640, 360, false),
             input: Path::new("/tmp/a:b/input"),

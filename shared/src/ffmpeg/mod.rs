@@ -171,13 +171,7 @@ impl MediaTool for Ffmpeg {
     }
 
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Rendered>, MediaFailure> {
-        let plan = args::plan(&args::Setup {
-            spec: request.spec,
-            source: request.source,
-            input: request.input,
-            watermark_images: request.watermark_images,
-            workdir: request.workdir,
-        })?;
+        let plan = args::plan(request)?;
         if !plan.text_images.is_empty() {
             let font = tokio::fs::read(&self.font).await.map_err(|e| {
                 MediaFailure::new(ErrorCode::Internal, format!("cannot read the font {}: {e}", self.font.display()))
