@@ -19,7 +19,7 @@ demo: setup
 	$(CARGO) run --quiet -p mediaflow-cli --bin mediaflow -- dev demo $(if $(INPUT),--input "$(INPUT)")
 
 test: setup
-	$(RUN_TESTS) --workspace
+	MEDIAFLOW_LOAD_TEST=1 $(RUN_TESTS) --workspace
 	cfn-lint template.yaml
 
 # The end-to-end tests again, with the Lambda layer's own ffmpeg, ffprobe and font (built for

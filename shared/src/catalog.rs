@@ -58,17 +58,23 @@ impl Catalog {
                 (Applied::Replaced, replaced)
             }
         };
+        workflow.feedback_loops(&self.store.list().await?)?;
         self.store.save(&workflow, existing.as_ref()).await?;
         info!(workflow = %workflow.name, revision = workflow.revision, ?applied, "workflow applied");
         Ok((applied, workflow))
     }
 
+    /// Enables the workflow unless it and another enabled workflow could feed each other.
     pub async fn enable(&self, name: &str) -> Result<Workflow, CatalogError> {
-        self.change(name, |workflow| workflow.enable(Utc::now())).await
+        let current = self.get(name).await?;
+        let enabled = current.enable(Utc::now());
+        enabled.feedback_loops(&self.store.list().await?)?;
+        self.save(enabled, &current).await
     }
 
     pub async fn disable(&self, name: &str) -> Result<Workflow, CatalogError> {
-        self.change(name, |workflow| workflow.disable(Utc::now())).await
+        let current = self.get(name).await?;
+        self.save(current.disable(Utc::now()), &current).await
     }
 
     pub async fn get(&self, name: &str) -> Result<Workflow, CatalogError> {
@@ -88,11 +94,9 @@ impl Catalog {
         Ok(workflow)
     }
 
-    async fn change(&self, name: &str, change: impl Fn(&Workflow) -> Workflow) -> Result<Workflow, CatalogError> {
-        let current = self.get(name).await?;
-        let changed = change(&current);
-        if changed != current {
-            self.store.save(&changed, Some(&current)).await?;
+    async fn save(&self, changed: Workflow, current: &Workflow) -> Result<Workflow, CatalogError> {
+        if &changed != current {
+            self.store.save(&changed, Some(current)).await?;
             info!(workflow = %changed.name, enabled = changed.enabled, revision = changed.revision, "workflow state changed");
         }
         Ok(changed)
@@ -103,6 +107,7 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
+    use crate::domain::workflow::WorkflowError;
 
     fn spec(dir: &str) -> WorkflowSpec {
         serde_json::from_value(serde_json::json!({
@@ -138,6 +143,30 @@ mod tests {
         let catalog = Catalog::new(Arc::new(Memory::default()));
         assert_eq!(catalog.enable("nope").await.unwrap_err().to_string(), "no workflow named \"nope\"");
         assert!(matches!(catalog.delete("nope").await, Err(CatalogError::NotFound(_))));
+    }
+
+    fn flow(name: &str, trigger: &str, output: &str) -> WorkflowSpec {
+        serde_json::from_value(serde_json::json!({"name": name, "trigger": {"bucket": "media", "dir": trigger},
+            "output": {"dir": output}, "tasks": [{"type": "transcode"}]}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn workflows_that_could_feed_each_other_are_refused_on_apply_and_enable() {
+        let catalog = Catalog::new(Arc::new(Memory::default()));
+        catalog.apply(flow("a", "a/", "b/")).await.unwrap();
+        catalog.enable("a").await.unwrap();
+        // b's output lands in a's trigger: refused when applied
+        let error = catalog.apply(flow("b", "b/", "a/")).await.unwrap_err();
+        assert!(matches!(error, CatalogError::Invalid(WorkflowError::FeedbackLoop { .. })), "{error}");
+        assert!(error.to_string().contains("its output s3://media/a/ overlaps the trigger s3://media/a/"), "{error}");
+        // c is harmless while disabled, but its trigger would take a's outputs once enabled
+        catalog.apply(flow("c", "b/", "c/")).await.unwrap();
+        let error = catalog.enable("c").await.unwrap_err();
+        assert!(error.to_string().contains("its trigger s3://media/b/ overlaps the output s3://media/b/"), "{error}");
+        assert!(!catalog.get("c").await.unwrap().enabled);
+        catalog.disable("a").await.unwrap();
+        assert!(catalog.enable("c").await.unwrap().enabled, "no loop once a is disabled");
     }
 
     #[tokio::test]

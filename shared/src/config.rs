@@ -19,6 +19,8 @@ use crate::process::TaskRunner;
 pub enum ConfigError {
     #[error("missing environment variable {0}")]
     Missing(&'static str),
+    #[error("environment variable {0} is not a whole number: {1:?}")]
+    Invalid(&'static str, String),
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -63,6 +65,9 @@ pub struct WorkerConfig {
     pub font: PathBuf,
     /// `SCRATCH_DIR`, default `/tmp`: each invocation works in its own directory below.
     pub scratch: PathBuf,
+    /// `DEADLINE_MARGIN_SECONDS`, default 20: rendering stops this long before the invocation's
+    /// deadline, leaving time to record the outcome.
+    pub margin: TimeDelta,
 }
 
 impl WorkerConfig {
@@ -73,6 +78,10 @@ impl WorkerConfig {
             ffprobe: path_or("FFPROBE_PATH", "/opt/bin/ffprobe"),
             font: path_or("FONT_PATH", "/opt/fonts/DejaVuSans.ttf"),
             scratch: path_or("SCRATCH_DIR", "/tmp"),
+            margin: TimeDelta::seconds(match std::env::var("DEADLINE_MARGIN_SECONDS") {
+                Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("DEADLINE_MARGIN_SECONDS", text))?,
+                Err(_) => 20,
+            }),
         })
     }
 }
@@ -124,6 +133,7 @@ pub fn task_runner(clients: &Clients, config: &WorkerConfig) -> TaskRunner {
         Arc::new(Ffmpeg::new(config.ffmpeg.clone(), config.ffprobe.clone(), config.font.clone())),
         config.scratch.clone(),
         LEASE,
+        config.margin,
     )
 }
 

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::domain::job::{Job, JobId, TaskMessage, TaskStatus};
 use crate::domain::object::{ObjectCreated, ObjectRef};
-use crate::ports::{Created, JobStore, ObjectStore, StoreError, TaskQueue, WorkflowStore};
+use crate::ports::{Created, Freshness, JobStore, ObjectStore, StoreError, TaskQueue, WorkflowStore};
 
 /// What became of one created object.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -76,8 +76,8 @@ impl Dispatcher {
     /// Matches the object against the workflows of its bucket (seed rules 5 and 7), skips
     /// mediaflow's own outputs, creates each job once and sends its waiting tasks to workers.
     ///
-    /// Safe to repeat: a repeated event finds the jobs it created and resends only tasks that
-    /// no worker has taken yet.
+    /// Safe to repeat: a repeated event finds the jobs it created and sends only tasks that were
+    /// never sent; an event older than one already seen for the key is dropped.
     pub async fn dispatch(&self, event: &ObjectCreated) -> Result<DispatchReport, StoreError> {
         let object = &event.object;
         if event.is_folder_placeholder() {
@@ -110,22 +110,33 @@ impl Dispatcher {
             }
             Some(_) => {}
         }
+        // S3 may deliver events out of order: an older upload of the key must not win.
+        if let Some(sequencer) = event.sequencer.as_deref().filter(|s| !s.is_empty())
+            && let Freshness::Stale { newest } = self.jobs.record_sequencer(object, sequencer).await?
+        {
+            return Ok(DispatchReport::skipped(
+                object,
+                format_args!("stale event: sequencer {sequencer} is older than {newest}, seen already"),
+            ));
+        }
         for workflow in matched {
             let (job, tasks) = Job::start(&workflow, event, Utc::now());
             let created = self.jobs.create(&job, &tasks).await?;
             let waiting: Vec<u32> = match created {
                 Created::New => tasks.iter().map(|task| task.index).collect(),
+                // A retried delivery sends only what the failed one did not.
                 Created::Existing => self
                     .jobs
                     .tasks(&job.id)
                     .await?
                     .iter()
-                    .filter(|task| task.status == TaskStatus::Waiting)
+                    .filter(|task| task.status == TaskStatus::Waiting && task.sent_at.is_none())
                     .map(|task| task.index)
                     .collect(),
             };
             for &index in &waiting {
                 self.queue.enqueue(&TaskMessage { job_id: job.id.clone(), task: index }).await?;
+                self.jobs.mark_sent(&job.id, index, Utc::now()).await?;
             }
             let new = created == Created::New;
             if new {
@@ -158,6 +169,7 @@ mod tests {
             trigger: TriggerSpec { bucket: "media".into(), dir: dir.into() },
             output: OutputSpec::default(),
             tasks: vec![TaskSpec::Transcode(TranscodeSpec::default()), TaskSpec::Transcode(TranscodeSpec::default())],
+            limits: Default::default(),
         };
         let created = Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap();
         match enabled_at {
@@ -263,18 +275,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_event_repeats_should_resend_only_waiting_tasks() {
+    async fn when_event_repeats_should_send_only_tasks_never_sent() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
         let dispatcher = dispatcher(&memory);
         let first = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
         let job_id = first.jobs().next().unwrap().clone();
-        memory.set_task_status(&job_id, 0, TaskStatus::Success);
+        assert_eq!(
+            dispatcher.dispatch(&event("in/a.mp4")).await.unwrap().outcomes,
+            vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, tasks_sent: 0 }]
+        );
+        // As if the first delivery failed after sending task 0 only:
+        memory.forget_sent(&job_id, 1);
         let again = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
         assert_eq!(
             again.outcomes,
             vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, tasks_sent: 1 }]
         );
         assert_eq!(memory.sent().last(), Some(&TaskMessage { job_id, task: 1 }));
+        assert_eq!(memory.job_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn when_older_sequencer_arrives_after_newer_should_drop_it() {
+        let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
+        let dispatcher = dispatcher(&memory);
+        let newer = ObjectCreated { sequencer: Some("0055AED6DCD90281E6".into()), ..event("in/a.mp4") };
+        let older = ObjectCreated { sequencer: Some("55AED6DCD90281E5".into()), ..event("in/a.mp4") };
+        assert_eq!(dispatcher.dispatch(&newer).await.unwrap().jobs().count(), 1);
+        let report = dispatcher.dispatch(&older).await.unwrap();
+        assert_eq!(
+            reasons(&report),
+            vec!["stale event: sequencer 55AED6DCD90281E5 is older than 0055AED6DCD90281E6, seen already"]
+        );
+        assert_eq!(dispatcher.dispatch(&newer).await.unwrap().jobs().count(), 1, "the newest again is a duplicate");
         assert_eq!(memory.job_count(), 1);
     }
 

@@ -55,6 +55,15 @@ pub enum Created {
     Existing,
 }
 
+/// A worker's hold on a task: who holds it (the invocation's request id), from when, until
+/// when. A claim repeated by the same holder (a lost answer) is granted again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: String,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
 /// The answer to a worker asking for a task.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Claim {
@@ -78,6 +87,15 @@ pub enum Progress {
     JobFinished,
 }
 
+/// Whether an event is the newest seen for its object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Newer than (or the same as) every event seen for the object so far.
+    Newest,
+    /// An event with this later sequencer was seen already.
+    Stale { newest: String },
+}
+
 /// Job and task records.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -85,20 +103,21 @@ pub trait JobStore: Send + Sync {
     async fn create(&self, job: &Job, tasks: &[Task]) -> Result<Created, StoreError>;
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
     async fn tasks(&self, id: &JobId) -> Result<Vec<Task>, StoreError>;
+    /// Notes that the task was handed to a worker.
+    async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Keeps the newest S3 sequencer of an object (compared as S3 says: as hex numbers) and
+    /// tells whether `sequencer` is it.
+    async fn record_sequencer(&self, object: &ObjectRef, sequencer: &str) -> Result<Freshness, StoreError>;
     /// Takes a waiting task (or one whose lease ran out) until `lease_until`; marks the job
     /// PROCESSING.
-    async fn claim(
-        &self,
-        id: &JobId,
-        index: u32,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Claim, StoreError>;
+    async fn claim(&self, id: &JobId, index: u32, lease: &Lease) -> Result<Claim, StoreError>;
     /// Keeps the first probe of the job's source.
     async fn record_source(&self, id: &JobId, source: &MediaInfo) -> Result<(), StoreError>;
     /// Ends the claimed attempt `task.attempts` with `outcome`; the last task to end finishes
-    /// the job.
+    /// the job. Repeating it for the same attempt (a lost answer) does no harm.
     async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError>;
+    /// Finishes the job if none of its tasks is open and nobody did so yet.
+    async fn close(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError>;
     /// Gives a claimed task back (for a retry), noting why.
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError>;
 }
@@ -138,6 +157,9 @@ pub struct RenderRequest<'a> {
     pub watermark_images: &'a [PathBuf],
     /// Where outputs are written; the caller removes it.
     pub workdir: &'a Path,
+    /// When rendering must have stopped (the invocation's deadline less a margin for the
+    /// uploads); past it the render fails with `InternalError.Timeout`.
+    pub stop_by: Option<DateTime<Utc>>,
 }
 
 /// A file the media tool wrote and checked; `number` counts the outputs of one task from 0.

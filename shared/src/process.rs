@@ -10,7 +10,7 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage};
-use crate::ports::{Claim, JobStore, MediaTool, ObjectStore, Progress, RenderRequest, StoreError, TaskOutcome};
+use crate::ports::{Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, RenderRequest, StoreError, TaskOutcome};
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
@@ -58,13 +58,16 @@ pub enum RunError {
     /// The attempt failed in a way a retry may cure; the task was given back.
     #[error("attempt {attempt} failed, retry: {error}")]
     Retry { attempt: u32, error: String },
+    /// The last attempt failed too; the task is recorded as FAIL.
+    #[error("task failed after {attempts} attempts: {error}")]
+    Exhausted { attempts: u32, error: String },
 }
 
 impl RunError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RunError::Store(error) => error.is_retryable(),
-            RunError::Retry { .. } => true,
+            RunError::Retry { .. } | RunError::Exhausted { .. } => true,
         }
     }
 }
@@ -76,6 +79,7 @@ pub struct TaskRunner {
     media: Arc<dyn MediaTool>,
     scratch: PathBuf,
     lease: TimeDelta,
+    margin: TimeDelta,
 }
 
 impl fmt::Debug for TaskRunner {
@@ -86,15 +90,17 @@ impl fmt::Debug for TaskRunner {
 
 impl TaskRunner {
     /// `scratch` is where each invocation gets its own directory (`/tmp` in Lambda); `lease`
-    /// is how long a claim holds when the invocation has no deadline.
+    /// is how long a claim holds when the invocation has no deadline; `margin` is the time
+    /// kept back from the deadline to upload outputs and record the outcome.
     pub fn new(
         jobs: Arc<dyn JobStore>,
         objects: Arc<dyn ObjectStore>,
         media: Arc<dyn MediaTool>,
         scratch: PathBuf,
         lease: TimeDelta,
+        margin: TimeDelta,
     ) -> Self {
-        Self { jobs, objects, media, scratch, lease }
+        Self { jobs, objects, media, scratch, lease, margin }
     }
 
     pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
@@ -108,23 +114,32 @@ impl TaskRunner {
         };
         let now = Utc::now();
         let lease_until = invocation.deadline.map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
-        let task = match self.jobs.claim(job_id, index, now, lease_until).await? {
+        let lease = Lease { holder: invocation.request_id.clone(), now, until: lease_until };
+        let task = match self.jobs.claim(job_id, index, &lease).await? {
             Claim::Claimed(task) => *task,
             Claim::Busy { lease_until } => {
                 return skipped(format!("taken by another worker until {lease_until}"));
             }
-            Claim::Done(status) => return skipped(format!("already {}", status.as_str())),
+            Claim::Done(status) => {
+                // Whoever ended the task may have stopped before finishing the job.
+                self.jobs.close(job_id, now).await?;
+                return skipped(format!("already {}", status.as_str()));
+            }
             Claim::Missing => return skipped("no such task".into()),
         };
         info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.attempts, "task started");
 
-        let outcome = match self.execute(&job, &task, &invocation.request_id).await {
+        let outcome = match self.execute(&job, &task, invocation).await {
             Ok(outputs) => TaskOutcome::Success(outputs),
             Err(error) if error.code.is_retryable() && task.attempts < MAX_ATTEMPTS => {
                 warn!(job_id = %job_id, task = index, attempt = task.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
                 self.jobs.release(&task, &error).await?;
                 return Err(RunError::Retry { attempt: task.attempts, error: error.message });
             }
+            Err(error) if error.code.is_retryable() => TaskOutcome::Fail(TaskError {
+                message: format!("{} (attempt {} of {MAX_ATTEMPTS}: retries exhausted)", error.message, task.attempts),
+                ..error
+            }),
             Err(error) => TaskOutcome::Fail(error),
         };
         let progress = self.jobs.finish(&task, &outcome, Utc::now()).await?;
@@ -137,6 +152,12 @@ impl TaskRunner {
                 info!(job_id = %job_id, task = index, outputs = outputs.len(), "task succeeded");
                 RunResult::Succeeded { job_id: job_id.clone(), task: index, outputs, job_finished }
             }
+            TaskOutcome::Fail(error) if error.code.is_retryable() => {
+                // Recorded; failing the invocation as well sends its event to the dead-letter
+                // queue once Lambda's retries are spent.
+                error!(job_id = %job_id, task = index, code = %error.code, message = %error.message, "task failed for good");
+                return Err(RunError::Exhausted { attempts: task.attempts, error: error.message });
+            }
             TaskOutcome::Fail(error) => {
                 error!(job_id = %job_id, task = index, code = %error.code, message = %error.message, "task failed");
                 RunResult::Failed { job_id: job_id.clone(), task: index, error, job_finished }
@@ -145,9 +166,13 @@ impl TaskRunner {
     }
 
     /// The task's work in a scratch directory that is removed on every path.
-    async fn execute(&self, job: &Job, task: &Task, request_id: &str) -> Result<Vec<OutputFile>, TaskError> {
+    async fn execute(&self, job: &Job, task: &Task, invocation: &Invocation) -> Result<Vec<OutputFile>, TaskError> {
+        if let Some(size) = job.input_size {
+            job.limits.check_size(size)?;
+        }
+        let deadline = invocation.deadline;
         let workdir = tempfile::Builder::new()
-            .prefix(&format!("{}-", sanitize(request_id)))
+            .prefix(&format!("{}-", sanitize(&invocation.request_id)))
             .tempdir_in(&self.scratch)
             .map_err(|e| internal(format!("cannot create scratch dir in {}: {e}", self.scratch.display())))?;
         let input = workdir.path().join("input");
@@ -164,6 +189,7 @@ impl TaskRunner {
             return Err(TaskError { code: ErrorCode::SourceEmpty, message: "the uploaded file is empty".into() });
         }
         let source = self.media.probe(&input).await?;
+        job.limits.check(&source)?;
         if job.source.is_none() {
             // Best effort: the source facts are informative; the task does not depend on them.
             if let Err(e) = self.jobs.record_source(&job.id, &source).await {
@@ -179,6 +205,7 @@ impl TaskRunner {
                 source: &source,
                 watermark_images: &watermark_images,
                 workdir: workdir.path(),
+                stop_by: deadline.map(|deadline| deadline - self.margin),
             })
             .await?;
         let mut outputs = Vec::with_capacity(rendered.len());
@@ -242,6 +269,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::job::{JobStatus, TaskStatus};
+    use crate::domain::limits::Limits;
     use crate::domain::object::{ObjectCreated, ObjectRef, parse_event_time};
     use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint, TranscodeSpec};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
@@ -254,6 +282,7 @@ mod tests {
             trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
             output: OutputSpec { bucket: None, dir: Some("out/".into()) },
             tasks,
+            limits: Default::default(),
         };
         let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
         let event = ObjectCreated {
@@ -269,8 +298,14 @@ mod tests {
         memory.create(&job, &tasks).await.unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let shared = Arc::new(memory.clone());
-        let runner =
-            TaskRunner::new(shared.clone(), shared.clone(), shared, scratch.path().to_owned(), TimeDelta::minutes(15));
+        let runner = TaskRunner::new(
+            shared.clone(),
+            shared.clone(),
+            shared,
+            scratch.path().to_owned(),
+            TimeDelta::minutes(15),
+            TimeDelta::seconds(1),
+        );
         (memory, runner, job.id, scratch)
     }
 
@@ -350,10 +385,44 @@ mod tests {
             let task = &memory.tasks(&job_id).await.unwrap()[0];
             assert_eq!(task.status, TaskStatus::Waiting);
         }
-        let last = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        // The last attempt records the failure and still fails the invocation (for the DLQ).
+        let last = runner.run(&message(&job_id, 0), &invocation()).await.unwrap_err();
+        assert!(matches!(last, RunError::Exhausted { attempts: MAX_ATTEMPTS, .. }), "{last:?}");
+        let task = &memory.tasks(&job_id).await.unwrap()[0];
+        assert_eq!(task.status, TaskStatus::Fail);
+        let error = task.error.as_ref().unwrap();
+        assert_eq!(error.code, ErrorCode::Internal);
+        assert_eq!(error.message, "probe failed (attempt 3 of 3: retries exhausted)");
+        assert_eq!(memory.job(&job_id).await.unwrap().unwrap().status, JobStatus::Finish);
+        let again = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert!(matches!(again, RunResult::Skipped { .. }), "a later retry finds the task done");
+    }
+
+    #[tokio::test]
+    async fn when_probed_source_breaks_a_limit_should_fail_before_encoding() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        memory.change_job(&job_id, |job| job.limits = Limits { max_duration_s: 1.0, ..Limits::default() });
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
         assert!(
-            matches!(last, RunResult::Failed { error, job_finished: true, .. } if error.code == ErrorCode::Internal)
+            matches!(&result, RunResult::Failed { error, .. } if error.code == ErrorCode::DurationTooLong),
+            "{result:?}"
         );
+        assert_eq!(memory.render_count(), 0, "nothing was encoded");
+    }
+
+    #[tokio::test]
+    async fn when_announced_size_breaks_the_limit_should_fail_before_downloading() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        memory.change_job(&job_id, |job| {
+            job.limits = Limits { max_size_mb: 1, ..Limits::default() };
+            job.input_size = Some(2 * 1024 * 1024);
+        });
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert!(
+            matches!(&result, RunResult::Failed { error, .. } if error.code == ErrorCode::FileTooLarge),
+            "{result:?}"
+        );
+        assert!(memory.job(&job_id).await.unwrap().unwrap().source.is_none(), "never probed");
     }
 
     #[tokio::test]

@@ -6,6 +6,11 @@
 
 mod cli;
 mod failures;
+mod hostile;
+mod idempotency;
+mod load;
+mod recursion;
+mod retries;
 mod routing;
 mod stores;
 mod support;

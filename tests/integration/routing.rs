@@ -8,7 +8,7 @@ use mediaflow::domain::object::ObjectRef;
 use mediaflow_cli::local::{DISPATCHER, WORKER};
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{BUCKET, Harness, OUTPUT_BUCKET, fixture};
 
 fn snapshot_workflow(name: &str, dir: &str, output: Option<&str>) -> serde_json::Value {
     let mut spec = json!({"name": name, "trigger": {"bucket": BUCKET, "dir": dir},
@@ -82,19 +82,31 @@ async fn upload_outside_trigger_dir_is_not_processed() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_matching_workflow_runs_its_own_job() -> anyhow::Result<()> {
+    // GIVEN two workflows over the same uploads, writing elsewhere (a whole-bucket trigger
+    // would otherwise take the other's outputs for uploads: the catalog refuses that)
     let h = Harness::start().await?;
-    h.workflow(snapshot_workflow("whole-bucket", "", Some("all/"))).await?;
-    h.workflow(snapshot_workflow("in-only", "in/", Some("in-out/"))).await?;
+    let elsewhere = |name: &str, dir: &str, output: &str| {
+        let mut spec = snapshot_workflow(name, dir, Some(output));
+        spec["output"]["bucket"] = json!(OUTPUT_BUCKET);
+        spec
+    };
+    h.workflow(elsewhere("whole-bucket", "", "all/")).await?;
+    h.workflow(elsewhere("in-only", "in/", "in-out/")).await?;
+    // WHEN one upload matches both, THEN both run
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let jobs = h.jobs_of(&object).await?;
-    let mut seen: Vec<(String, String)> =
-        jobs.iter().map(|(job, tasks)| (job.workflow.clone(), tasks[0].outputs[0].key.clone())).collect();
+    let mut seen: Vec<(String, String)> = jobs
+        .iter()
+        .map(|(job, tasks)| {
+            (job.workflow.clone(), format!("{}/{}", tasks[0].outputs[0].bucket, tasks[0].outputs[0].key))
+        })
+        .collect();
     seen.sort();
     assert_eq!(
         seen,
         [
-            ("in-only".to_owned(), "in-out/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
-            ("whole-bucket".to_owned(), "all/in/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
+            ("in-only".to_owned(), "media-out/in-out/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
+            ("whole-bucket".to_owned(), "media-out/all/in/clip_snapshotByTimeOffset_1_0.jpg".to_owned()),
         ]
     );
     Ok(())

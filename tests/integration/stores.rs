@@ -1,12 +1,12 @@
 //! The DynamoDB adapters against a real DynamoDB protocol server: conditional writes do what
 //! the use-cases rely on.
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
 use mediaflow::domain::job::{ErrorCode, Job, JobStatus, TaskError, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
-use mediaflow::ports::{Claim, Created, JobStore, Progress, StoreError, TaskOutcome, WorkflowStore};
+use mediaflow::ports::{Claim, Created, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore};
 use mediaflow_cli::local::WORKFLOWS_TABLE;
 use serde_json::json;
 
@@ -56,27 +56,30 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
     assert_eq!(jobs.tasks(&job.id).await?, tasks);
 
     let now = Utc::now();
-    let lease = now + TimeDelta::minutes(5);
-    let Claim::Claimed(first) = jobs.claim(&job.id, 0, now, lease).await? else { panic!("first claim") };
+    let lease =
+        |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
+    let Claim::Claimed(first) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("first claim") };
     assert_eq!((first.status, first.attempts), (TaskStatus::Processing, 1));
-    assert!(matches!(jobs.claim(&job.id, 0, now, lease).await?, Claim::Busy { .. }), "held by the first worker");
+    assert!(matches!(jobs.claim(&job.id, 0, &lease("w2", now)).await?, Claim::Busy { .. }), "held by w1");
+    let Claim::Claimed(again) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("w1's retried claim") };
+    assert_eq!(again.attempts, 1, "a claim repeated by its holder (a lost answer) is the same attempt");
     assert_eq!(jobs.job(&job.id).await?.map(|j| j.status), Some(JobStatus::Processing));
     // A lease that ran out can be taken over; the old attempt can then no longer finish.
-    let later = lease + TimeDelta::seconds(1);
-    let Claim::Claimed(second) = jobs.claim(&job.id, 0, later, later + TimeDelta::minutes(5)).await? else {
-        panic!("takeover")
-    };
+    let later = now + TimeDelta::minutes(6);
+    let Claim::Claimed(second) = jobs.claim(&job.id, 0, &lease("w3", later)).await? else { panic!("takeover") };
     assert_eq!(second.attempts, 2);
     let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
     assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
     assert_eq!(jobs.finish(&second, &TaskOutcome::Success(vec![]), later).await?, Progress::Open);
-    assert!(matches!(jobs.claim(&job.id, 0, later, lease).await?, Claim::Done(TaskStatus::Success)));
+    assert_eq!(jobs.finish(&second, &TaskOutcome::Success(vec![]), later).await?, Progress::Open, "repeat: no harm");
+    assert!(matches!(jobs.claim(&job.id, 0, &lease("w4", later)).await?, Claim::Done(TaskStatus::Success)));
 
-    let Claim::Claimed(other) = jobs.claim(&job.id, 1, now, lease).await? else { panic!("task 1") };
+    let Claim::Claimed(other) = jobs.claim(&job.id, 1, &lease("w5", now)).await? else { panic!("task 1") };
     assert_eq!(jobs.finish(&other, &fail, now).await?, Progress::JobFinished);
+    assert_eq!(jobs.close(&job.id, now).await?, Progress::Open, "finished once");
     let finished = jobs.job(&job.id).await?.expect("job");
     assert_eq!(finished.status, JobStatus::Finish);
     assert!(finished.finished_at.is_some());
-    assert!(matches!(jobs.claim(&job.id, 9, now, lease).await?, Claim::Missing));
+    assert!(matches!(jobs.claim(&job.id, 9, &lease("w6", now)).await?, Claim::Missing));
     Ok(())
 }

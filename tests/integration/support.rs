@@ -13,10 +13,14 @@ use mediaflow_cli::local::{LocalStack, StackOptions};
 use serde_json::Value;
 
 /// How long a job of the test media may take on a slow machine.
-pub const JOB_TIMEOUT: Duration = Duration::from_secs(240);
+pub const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DISPATCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub const BUCKET: &str = "media-in";
+/// A second output bucket (no notifications).
+pub const OUTPUT_BUCKET: &str = "media-out";
+/// A bucket that sends no notifications: tests deliver its events by hand.
+pub const QUIET_BUCKET: &str = "media-quiet";
 
 /// A local stack with one bucket (`media-in`) and a scratch directory.
 pub struct Harness {
@@ -31,8 +35,21 @@ pub fn fixture(name: &str) -> PathBuf {
 
 impl Harness {
     pub async fn start() -> anyhow::Result<Self> {
-        let stack = LocalStack::start(StackOptions::from_env()?).await?;
+        Self::start_with(|_| {}).await
+    }
+
+    /// A harness whose stack options `adjust` changes first.
+    pub async fn start_with(adjust: impl FnOnce(&mut StackOptions)) -> anyhow::Result<Self> {
+        // MEDIAFLOW_TEST_LOG=info (or any tracing filter) shows what the stack does.
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("MEDIAFLOW_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+        let mut options = StackOptions::from_env()?;
+        adjust(&mut options);
+        let stack = LocalStack::start(options).await?;
         stack.create_bucket(BUCKET).await?;
+        stack.clients.s3.create_bucket().bucket(QUIET_BUCKET).send().await?;
+        stack.clients.s3.create_bucket().bucket(OUTPUT_BUCKET).send().await?;
         Ok(Self { stack, dir: tempfile::tempdir()? })
     }
 
@@ -44,9 +61,25 @@ impl Harness {
     }
 
     pub async fn upload(&self, file: &Path, key: &str) -> anyhow::Result<ObjectRef> {
-        let object = ObjectRef::new(BUCKET, key);
+        self.upload_to(BUCKET, file, key).await
+    }
+
+    pub async fn upload_to(&self, bucket: &str, file: &Path, key: &str) -> anyhow::Result<ObjectRef> {
+        let object = ObjectRef::new(bucket, key);
         self.stack.upload(file, &object).await?;
         Ok(object)
+    }
+
+    /// Keys under `prefix` in the test bucket.
+    pub async fn keys(&self, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let pages = self.stack.clients.s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        let pages: Vec<_> = pages.collect().await;
+        let mut keys = Vec::new();
+        for page in pages {
+            keys.extend(page?.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     pub async fn upload_bytes(&self, bytes: &[u8], key: &str) -> anyhow::Result<ObjectRef> {
@@ -114,6 +147,25 @@ impl Harness {
         ensure!(status.success(), "ffmpeg could not make {name}");
         Ok(path)
     }
+}
+
+/// An S3 event notification for `object`, as S3 writes it (key form-encoded).
+pub fn s3_event(object: &ObjectRef, time: chrono::DateTime<chrono::Utc>, sequencer: &str) -> Value {
+    let mut key = String::new();
+    for byte in object.key.bytes() {
+        match byte {
+            b' ' => key.push('+'),
+            b if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) => key.push(b as char),
+            b => key.push_str(&format!("%{b:02X}")),
+        }
+    }
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": object.bucket},
+               "object": {"key": key, "size": 404567, "eTag": "e", "sequencer": sequencer}}
+    }]})
 }
 
 /// A file name made from any key.

@@ -45,6 +45,18 @@ struct Shared {
     slots: Semaphore,
     retry_delay: Duration,
     invocations: Mutex<HashMap<String, usize>>,
+    faults: Mutex<HashMap<String, Faults>>,
+}
+
+/// Failures injected into a function, for tests of what happens then.
+#[derive(Default)]
+struct Faults {
+    /// Invoke requests seen so far.
+    requests: usize,
+    /// Requests whose 1-based number falls here are answered 500 (a Lambda service error).
+    failing_requests: std::ops::Range<usize>,
+    /// How many more runs fail before the function body is called (a crashed invocation).
+    failing_runs: usize,
 }
 
 /// The running service; stopped when dropped.
@@ -100,6 +112,7 @@ impl LocalLambda {
             slots: Semaphore::new(concurrency.max(1)),
             retry_delay,
             invocations: Mutex::new(HashMap::new()),
+            faults: Mutex::new(HashMap::new()),
         });
         let addr: SocketAddr = listener.local_addr()?;
         let app =
@@ -122,6 +135,22 @@ impl LocalLambda {
         self.shared.running.load(Ordering::SeqCst) == 0
     }
 
+    /// Answers Invoke requests number `after + 1` to `after + count` for `name` with a 500
+    /// service error (the client's own retries see them too).
+    pub fn fail_requests(&self, name: &str, after: usize, count: usize) {
+        if let Ok(mut faults) = self.shared.faults.lock() {
+            let fault = faults.entry(name.to_owned()).or_default();
+            fault.failing_requests = fault.requests + after + 1..fault.requests + after + count + 1;
+        }
+    }
+
+    /// Makes the next `count` runs of `name` fail as if the invocation crashed.
+    pub fn fail_runs(&self, name: &str, count: usize) {
+        if let Ok(mut faults) = self.shared.faults.lock() {
+            faults.entry(name.to_owned()).or_default().failing_runs = count;
+        }
+    }
+
     /// How many times `name` ran (retries count).
     pub fn invocations(&self, name: &str) -> usize {
         self.shared.invocations.lock().map(|counts| counts.get(name).copied().unwrap_or(0)).unwrap_or(0)
@@ -138,6 +167,14 @@ async fn run_once(shared: &Shared, name: &str, payload: Value) -> Result<Value, 
     let function = shared.functions.get(name).ok_or_else(|| format!("Function not found: {name}"))?;
     if let Ok(mut counts) = shared.invocations.lock() {
         *counts.entry(name.to_owned()).or_default() += 1;
+    }
+    let crash = shared.faults.lock().ok().and_then(|mut faults| {
+        let fault = faults.get_mut(name).filter(|f| f.failing_runs > 0)?;
+        fault.failing_runs -= 1;
+        Some(())
+    });
+    if crash.is_some() {
+        return Err("Runtime exited with error: injected crash".to_owned());
     }
     let invocation = Invocation {
         request_id: uuid::Uuid::new_v4().to_string(),
@@ -197,6 +234,16 @@ async fn invoke(
     if !shared.functions.contains_key(&name) {
         let body = json!({"Type": "User", "message": format!("Function not found: {name}")});
         return (StatusCode::NOT_FOUND, [("x-amzn-errortype", "ResourceNotFoundException")], body.to_string())
+            .into_response();
+    }
+    let injected = shared.faults.lock().ok().is_some_and(|mut faults| {
+        let fault = faults.entry(name.clone()).or_default();
+        fault.requests += 1;
+        fault.failing_requests.contains(&fault.requests)
+    });
+    if injected {
+        let body = json!({"Type": "Service", "message": "injected service error"});
+        return (StatusCode::INTERNAL_SERVER_ERROR, [("x-amzn-errortype", "ServiceException")], body.to_string())
             .into_response();
     }
     let payload: Value = if body.is_empty() {

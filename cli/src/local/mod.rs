@@ -53,6 +53,10 @@ pub struct StackOptions {
     pub font: PathBuf,
     /// Asynchronous invocations running at once.
     pub concurrency: usize,
+    /// The worker's timeout (Lambda's `Timeout`).
+    pub worker_timeout: Duration,
+    /// How long before its deadline the worker stops rendering.
+    pub deadline_margin: chrono::TimeDelta,
     /// Where the dispatcher and worker run.
     pub lambda: LambdaMode,
 }
@@ -83,6 +87,8 @@ impl StackOptions {
             font: std::env::var_os("FONT_PATH")
                 .map_or_else(|| PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), PathBuf::from),
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            worker_timeout: Duration::from_secs(900),
+            deadline_margin: chrono::TimeDelta::seconds(20),
             lambda: LambdaMode::InProcess,
         })
     }
@@ -203,6 +209,7 @@ impl LocalStack {
                 ffprobe: self.options.ffprobe.clone(),
                 font: self.options.font.clone(),
                 scratch: scratch.to_owned(),
+                margin: self.options.deadline_margin,
             },
         ));
         let reports = self.reports.clone();
@@ -233,7 +240,7 @@ impl LocalStack {
         });
         Functions::default().add(DISPATCHER, Duration::from_secs(60), None, dispatch).add(
             WORKER,
-            Duration::from_secs(900),
+            self.options.worker_timeout,
             Some(on_failure),
             work,
         )
@@ -330,7 +337,16 @@ impl LocalStack {
                 return Ok((job, tasks));
             }
             if start.elapsed() > timeout {
-                bail!("job {id} did not finish within {timeout:?}");
+                let job = jobs.job(id).await?;
+                let tasks: Vec<String> = jobs
+                    .tasks(id)
+                    .await?
+                    .iter()
+                    .map(|t| {
+                        format!("task {} {} attempt {} sent {:?}", t.index, t.status.as_str(), t.attempts, t.sent_at)
+                    })
+                    .collect();
+                bail!("job {id} did not finish within {timeout:?}: {:?}, {tasks:?}", job.map(|j| j.status));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -366,10 +382,14 @@ impl LocalStack {
         Ok(attributes.attributes().map_or(0, |a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum()))
     }
 
+    /// The in-process Lambda service (absent when the functions run elsewhere).
+    pub fn lambda(&self) -> anyhow::Result<&LocalLambda> {
+        self.lambda.as_deref().context("functions are not running in this stack")
+    }
+
     /// Invokes a local function and waits for its result (`RequestResponse`).
     pub async fn invoke(&self, function: &str, payload: Value) -> anyhow::Result<Value> {
-        let lambda = self.lambda.as_ref().context("functions are not running in this stack")?;
-        lambda.call(function, payload).await.map_err(anyhow::Error::msg)
+        self.lambda()?.call(function, payload).await.map_err(anyhow::Error::msg)
     }
 
     /// How many times a local function ran (retries count).

@@ -11,6 +11,10 @@
 //! Jobs table — one partition per job:
 //! - `pk = job#<id>`, `sk = job`: the job, with `remaining`, the count of unfinished tasks;
 //! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks.
+//!
+//! And one item per object whose events carried a sequencer:
+//! - `pk = object#<bucket>/<key>`, `sk = sequencer`: the newest sequencer seen, kept for a
+//!   week (`expires_at`, the table's TTL attribute) — reordering happens within minutes.
 
 use std::collections::HashMap;
 
@@ -21,7 +25,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put, ReturnValue,
     ScalarAttributeType, TransactWriteItem, Update,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
@@ -29,8 +33,9 @@ use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 use super::sdk_error;
 use crate::domain::job::{Job, JobId, JobStatus, Task, TaskError, TaskStatus};
 use crate::domain::media::MediaInfo;
+use crate::domain::object::{ObjectRef, sequencer_order};
 use crate::domain::workflow::Workflow;
-use crate::ports::{Claim, Created, JobStore, Progress, StoreError, TaskOutcome, WorkflowStore};
+use crate::ports::{Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -283,24 +288,6 @@ impl DynamoJobStore {
     async fn get_task(&self, id: &JobId, index: u32) -> Result<Option<Task>, StoreError> {
         get(&self.client, &self.table, job_pk(id), task_sk(index)).await
     }
-
-    /// Sets the job FINISH if no task is open and nobody did so before.
-    async fn close_if_done(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError> {
-        let result = self
-            .update(job_pk(id), "job".into())
-            .update_expression("SET #status = :finish, finished_at = :now")
-            .condition_expression("remaining <= :zero AND #status <> :finish")
-            .expression_attribute_values(":finish", value(&JobStatus::Finish)?)
-            .expression_attribute_values(":now", value(&now)?)
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Progress::JobFinished),
-            Err(error) if condition_failed(&error) => Ok(Progress::Open),
-            Err(error) => Err(sdk_error(error)),
-        }
-    }
 }
 
 #[async_trait]
@@ -340,18 +327,60 @@ impl JobStore for DynamoJobStore {
         query(&self.client, &self.table, job_pk(id), "task#").await
     }
 
-    async fn claim(
-        &self,
-        id: &JobId,
-        index: u32,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
+    async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(id), task_sk(index))))
+            .update_expression("SET sent_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(sent_at)")
+            .expression_attribute_values(":at", value(&at)?)
+            .send()
+            .await;
+        match result {
+            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn record_sequencer(&self, object: &ObjectRef, sequencer: &str) -> Result<Freshness, StoreError> {
+        let (pk, sk) = (format!("object#{}/{}", object.bucket, object.key), "sequencer".to_owned());
+        let expires_at = (Utc::now() + TimeDelta::days(7)).timestamp();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), sk.clone())))
+            .update_expression("SET #order = :order, sequencer = :sequencer, expires_at = :expires")
+            .condition_expression("attribute_not_exists(pk) OR #order <= :order")
+            .expression_attribute_names("#order", "order")
+            .expression_attribute_values(":order", s(sequencer_order(sequencer)))
+            .expression_attribute_values(":sequencer", s(sequencer))
+            .expression_attribute_values(":expires", n(expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Freshness::Newest),
+            Err(error) if condition_failed(&error) => {
+                #[derive(serde::Deserialize)]
+                struct Seen {
+                    sequencer: String,
+                }
+                let seen: Option<Seen> = get(&self.client, &self.table, pk, sk).await?;
+                Ok(Freshness::Stale { newest: seen.map(|s| s.sequencer).unwrap_or_default() })
+            }
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    async fn claim(&self, id: &JobId, index: u32, lease: &Lease) -> Result<Claim, StoreError> {
+        let now = lease.now;
         let result = self
             .update(job_pk(id), task_sk(index))
             .update_expression(
                 "SET #status = :processing, attempts = if_not_exists(attempts, :zero) + :one, \
-                 lease_until = :lease, started_at = :now",
+                 lease_until = :lease, started_at = :now, claimed_by = :holder",
             )
             .condition_expression(
                 "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND lease_until < :now_ms))",
@@ -360,7 +389,8 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":lease", n(lease_until.timestamp_millis()))
+            .expression_attribute_values(":lease", n(lease.until.timestamp_millis()))
+            .expression_attribute_values(":holder", s(&lease.holder))
             .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
             .expression_attribute_values(":now", value(&now)?)
             .return_values(ReturnValue::AllNew)
@@ -372,6 +402,10 @@ impl JobStore for DynamoJobStore {
                 return Ok(match self.get_task(id, index).await? {
                     None => Claim::Missing,
                     Some(task) if task.status.is_final() => Claim::Done(task.status),
+                    // Our own claim, whose answer was lost and the request retried.
+                    Some(task) if task.claimed_by.as_deref() == Some(lease.holder.as_str()) => {
+                        Claim::Claimed(Box::new(task))
+                    }
                     Some(task) => Claim::Busy { lease_until: task.lease_until.unwrap_or(now) },
                 });
             }
@@ -388,6 +422,23 @@ impl JobStore for DynamoJobStore {
         match started {
             Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
             _ => Ok(Claim::Claimed(Box::new(task))),
+        }
+    }
+
+    async fn close(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError> {
+        let result = self
+            .update(job_pk(id), "job".into())
+            .update_expression("SET #status = :finish, finished_at = :now")
+            .condition_expression("remaining <= :zero AND #status <> :finish")
+            .expression_attribute_values(":finish", value(&JobStatus::Finish)?)
+            .expression_attribute_values(":now", value(&now)?)
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Progress::JobFinished),
+            Err(error) if condition_failed(&error) => Ok(Progress::Open),
+            Err(error) => Err(sdk_error(error)),
         }
     }
 
@@ -446,9 +497,22 @@ impl JobStore for DynamoJobStore {
             .send()
             .await;
         match result {
-            Ok(_) => self.close_if_done(&task.job_id, now).await,
+            Ok(_) => self.close(&task.job_id, now).await,
             Err(error) if condition_failed(&error) => {
-                Err(StoreError::Conflict(format!("task {}/{} (another attempt took it over)", task.job_id, task.index)))
+                // Refused because our own earlier try went through (its answer was lost)?
+                match self.get_task(&task.job_id, task.index).await? {
+                    Some(stored)
+                        if stored.status.is_final()
+                            && stored.attempts == task.attempts
+                            && stored.claimed_by == task.claimed_by =>
+                    {
+                        self.close(&task.job_id, now).await
+                    }
+                    _ => Err(StoreError::Conflict(format!(
+                        "task {}/{} (another attempt took it over)",
+                        task.job_id, task.index
+                    ))),
+                }
             }
             Err(error) => Err(sdk_error(error)),
         }

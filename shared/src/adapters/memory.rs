@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskMessage, TaskStatus};
 use crate::domain::media::{MediaInfo, VideoStream};
-use crate::domain::object::{ObjectHead, ObjectRef};
+use crate::domain::object::{ObjectHead, ObjectRef, sequencer_order};
 use crate::domain::task::TaskSpec;
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    Claim, Created, JobStore, MediaFailure, MediaTool, ObjectStore, Progress, RenderRequest, Rendered, StoreError,
-    TaskOutcome, TaskQueue, WorkflowStore,
+    Claim, Created, Freshness, JobStore, Lease, MediaFailure, MediaTool, ObjectStore, Progress, RenderRequest,
+    Rendered, StoreError, TaskOutcome, TaskQueue, WorkflowStore,
 };
 
 #[derive(Default)]
@@ -23,6 +23,7 @@ struct State {
     jobs: BTreeMap<JobId, Job>,
     tasks: BTreeMap<(JobId, u32), Task>,
     objects: HashMap<ObjectRef, (Vec<u8>, Option<String>)>,
+    sequencers: HashMap<ObjectRef, String>,
     sent: Vec<TaskMessage>,
     probe_failure: Option<ErrorCode>,
     renders: usize,
@@ -67,9 +68,40 @@ impl Memory {
         self.state().renders
     }
 
-    pub fn set_task_status(&self, job_id: &JobId, index: u32, status: TaskStatus) {
+    pub fn change_job(&self, id: &JobId, change: impl FnOnce(&mut Job)) {
+        if let Some(job) = self.state().jobs.get_mut(id) {
+            change(job);
+        }
+    }
+
+    fn end_attempt(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let stored = state
+            .tasks
+            .get_mut(&(task.job_id.clone(), task.index))
+            .ok_or_else(|| StoreError::Rejected("no such task".into()))?;
+        if stored.status != TaskStatus::Processing || stored.attempts != task.attempts {
+            return Err(StoreError::Conflict(format!("task {}/{}", task.job_id, task.index)));
+        }
+        match outcome {
+            TaskOutcome::Success(outputs) => {
+                stored.status = TaskStatus::Success;
+                stored.outputs = outputs.clone();
+            }
+            TaskOutcome::Fail(error) => {
+                stored.status = TaskStatus::Fail;
+                stored.error = Some(error.clone());
+            }
+        }
+        stored.finished_at = Some(now);
+        stored.lease_until = None;
+        Ok(())
+    }
+
+    /// As if sending the task had failed.
+    pub fn forget_sent(&self, job_id: &JobId, index: u32) {
         if let Some(task) = self.state().tasks.get_mut(&(job_id.clone(), index)) {
-            task.status = status;
+            task.sent_at = None;
         }
     }
 
@@ -131,13 +163,28 @@ impl JobStore for Memory {
         Ok(self.state().tasks.iter().filter(|((job, _), _)| job == id).map(|(_, t)| t.clone()).collect())
     }
 
-    async fn claim(
-        &self,
-        id: &JobId,
-        index: u32,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
+    async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(task) = self.state().tasks.get_mut(&(id.clone(), index)) {
+            task.sent_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn record_sequencer(&self, object: &ObjectRef, sequencer: &str) -> Result<Freshness, StoreError> {
+        let mut state = self.state();
+        match state.sequencers.get(object) {
+            Some(newest) if sequencer_order(newest) > sequencer_order(sequencer) => {
+                Ok(Freshness::Stale { newest: newest.clone() })
+            }
+            _ => {
+                state.sequencers.insert(object.clone(), sequencer.to_owned());
+                Ok(Freshness::Newest)
+            }
+        }
+    }
+
+    async fn claim(&self, id: &JobId, index: u32, lease: &Lease) -> Result<Claim, StoreError> {
+        let (now, lease_until) = (lease.now, lease.until);
         let mut state = self.state();
         let Some(task) = state.tasks.get_mut(&(id.clone(), index)) else {
             return Ok(Claim::Missing);
@@ -153,6 +200,7 @@ impl JobStore for Memory {
         task.attempts += 1;
         task.lease_until = Some(lease_until);
         task.started_at = Some(now);
+        task.claimed_by = Some(lease.holder.clone());
         let claimed = task.clone();
         if let Some(job) = state.jobs.get_mut(id)
             && job.status == JobStatus::Waiting
@@ -170,29 +218,17 @@ impl JobStore for Memory {
     }
 
     async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError> {
+        self.end_attempt(task, outcome, now)?;
+        self.close(&task.job_id, now).await
+    }
+
+    async fn close(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError> {
         let mut state = self.state();
-        let key = (task.job_id.clone(), task.index);
-        let stored = state.tasks.get_mut(&key).ok_or_else(|| StoreError::Rejected("no such task".into()))?;
-        if stored.status != TaskStatus::Processing || stored.attempts != task.attempts {
-            return Err(StoreError::Conflict(format!("task {}/{}", task.job_id, task.index)));
-        }
-        match outcome {
-            TaskOutcome::Success(outputs) => {
-                stored.status = TaskStatus::Success;
-                stored.outputs = outputs.clone();
-            }
-            TaskOutcome::Fail(error) => {
-                stored.status = TaskStatus::Fail;
-                stored.error = Some(error.clone());
-            }
-        }
-        stored.finished_at = Some(now);
-        stored.lease_until = None;
-        let open = state.tasks.iter().filter(|((job, _), t)| *job == task.job_id && !t.status.is_final()).count();
-        if open > 0 {
+        let open = state.tasks.iter().filter(|((job, _), t)| job == id && !t.status.is_final()).count();
+        let job = state.jobs.get_mut(id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
+        if open > 0 || job.status == JobStatus::Finish {
             return Ok(Progress::Open);
         }
-        let job = state.jobs.get_mut(&task.job_id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
         job.status = JobStatus::Finish;
         job.finished_at = Some(now);
         Ok(Progress::JobFinished)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::limits::Limits;
 use super::media::MediaInfo;
 use super::object::{ObjectCreated, ObjectRef, input_name};
 use super::task::TaskSpec;
@@ -103,6 +104,9 @@ pub struct Job {
     pub event_time: DateTime<Utc>,
     pub status: JobStatus,
     pub task_count: u32,
+    /// The workflow's limits when the job started.
+    #[serde(default)]
+    pub limits: Limits,
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
@@ -118,8 +122,15 @@ pub struct Task {
     pub index: u32,
     pub spec: TaskSpec,
     pub status: TaskStatus,
+    /// When the dispatcher handed the task to a worker; a repeated event resends only tasks
+    /// that were never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub attempts: u32,
+    /// The invocation that claimed the current attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
     /// A claimed task belongs to its worker until then; a later claim may take it over.
     /// Epoch milliseconds in records, so that stores can compare it.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "chrono::serde::ts_milliseconds_option")]
@@ -175,8 +186,19 @@ pub enum ErrorCode {
     InvalidWatermarkImage,
     #[serde(rename = "InvalidInput.TimeOutOfRange")]
     InvalidTimeRange,
+    #[serde(rename = "InvalidInput.FileTooLarge")]
+    FileTooLarge,
+    #[serde(rename = "InvalidInput.DurationTooLong")]
+    DurationTooLong,
+    #[serde(rename = "InvalidInput.ResolutionTooHigh")]
+    ResolutionTooHigh,
+    #[serde(rename = "InvalidInput.TooManyStreams")]
+    TooManyStreams,
     #[serde(rename = "InternalError")]
     Internal,
+    /// The task would have outlived its invocation; it was stopped before writing anything.
+    #[serde(rename = "InternalError.Timeout")]
+    Timeout,
 }
 
 impl ErrorCode {
@@ -190,13 +212,18 @@ impl ErrorCode {
             ErrorCode::SourceNoMedia => "SourceFileError.NoMediaStream",
             ErrorCode::InvalidWatermarkImage => "InvalidInput.WatermarkImage",
             ErrorCode::InvalidTimeRange => "InvalidInput.TimeOutOfRange",
+            ErrorCode::FileTooLarge => "InvalidInput.FileTooLarge",
+            ErrorCode::DurationTooLong => "InvalidInput.DurationTooLong",
+            ErrorCode::ResolutionTooHigh => "InvalidInput.ResolutionTooHigh",
+            ErrorCode::TooManyStreams => "InvalidInput.TooManyStreams",
             ErrorCode::Internal => "InternalError",
+            ErrorCode::Timeout => "InternalError.Timeout",
         }
     }
 
     /// Source and input errors stay errors however often the task runs; internal ones may not.
     pub fn is_retryable(self) -> bool {
-        self == ErrorCode::Internal
+        matches!(self, ErrorCode::Internal | ErrorCode::Timeout)
     }
 }
 
@@ -229,6 +256,7 @@ impl Job {
             event_time: event.event_time,
             status: JobStatus::Waiting,
             task_count: workflow.tasks.len() as u32,
+            limits: workflow.limits,
             created_at: now,
             finished_at: None,
             source: None,
@@ -242,7 +270,9 @@ impl Job {
                 index: index as u32,
                 spec: spec.clone(),
                 status: TaskStatus::Waiting,
+                sent_at: None,
                 attempts: 0,
+                claimed_by: None,
                 lease_until: None,
                 started_at: None,
                 finished_at: None,
@@ -282,6 +312,7 @@ mod tests {
                 TaskSpec::Transcode(TranscodeSpec::default()),
                 TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() }),
             ],
+            limits: Default::default(),
         };
         Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap()
     }
@@ -344,10 +375,16 @@ mod tests {
     #[test]
     fn error_codes_serialize_in_mps_families() {
         assert_eq!(serde_json::to_string(&ErrorCode::SourceCorrupt).unwrap(), "\"SourceFileError.Corrupt\"");
-        for code in [ErrorCode::SourceEmpty, ErrorCode::InvalidTimeRange, ErrorCode::Internal] {
+        for code in [
+            ErrorCode::SourceEmpty,
+            ErrorCode::InvalidTimeRange,
+            ErrorCode::TooManyStreams,
+            ErrorCode::Internal,
+            ErrorCode::Timeout,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
-        assert!(ErrorCode::Internal.is_retryable());
-        assert!(!ErrorCode::SourceCorrupt.is_retryable());
+        assert!(ErrorCode::Internal.is_retryable() && ErrorCode::Timeout.is_retryable());
+        assert!(!ErrorCode::SourceCorrupt.is_retryable() && !ErrorCode::FileTooLarge.is_retryable());
     }
 }

@@ -2,6 +2,7 @@
 //! came of them. Pure: no I/O, no clock reads (times are passed in), no AWS types.
 
 pub mod job;
+pub mod limits;
 pub mod media;
 pub mod object;
 pub mod task;

@@ -98,6 +98,13 @@ pub fn parse_event_time(raw: &str) -> Result<DateTime<Utc>, EventError> {
         .map_err(|_| EventError::BadEventTime(raw.to_owned()))
 }
 
+/// A sequencer as a fixed-width string, so that string order is S3's order: S3 says to compare
+/// sequencers of one key as hexadecimal numbers, padding the shorter with leading zeros.
+pub fn sequencer_order(sequencer: &str) -> String {
+    let digits = sequencer.trim().to_ascii_uppercase();
+    format!("{digits:0>64}")
+}
+
 /// The file name of a key without its last extension: MPS's `{inputName}`.
 pub fn input_name(key: &str) -> &str {
     let file = key.rsplit('/').next().unwrap_or(key);
@@ -164,6 +171,13 @@ mod tests {
     #[test]
     fn when_event_time_is_garbage_should_fail() {
         assert!(parse_event_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn sequencers_of_different_lengths_order_as_hex_numbers() {
+        assert!(sequencer_order("0055AED6DCD90281E6") > sequencer_order("0055AED6DCD90281E5"));
+        assert!(sequencer_order("1000") > sequencer_order("FFF"), "longer is larger");
+        assert_eq!(sequencer_order("00ab"), sequencer_order("00AB"));
     }
 
     #[test]

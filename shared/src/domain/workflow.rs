@@ -7,6 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::limits::Limits;
 use super::object::ObjectCreated;
 use super::task::{MAX_TASKS, TaskSpec};
 use super::validation::Violations;
@@ -21,6 +22,8 @@ pub struct WorkflowSpec {
     pub output: OutputSpec,
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -55,6 +58,11 @@ impl Location {
     pub fn contains(&self, bucket: &str, key: &str) -> bool {
         self.bucket == bucket && key.starts_with(&self.dir)
     }
+
+    /// Whether some key can be in both: same bucket, one dir inside the other.
+    pub fn overlaps(&self, other: &Location) -> bool {
+        self.bucket == other.bucket && (self.dir.starts_with(&other.dir) || other.dir.starts_with(&self.dir))
+    }
 }
 
 impl fmt::Display for Location {
@@ -70,6 +78,8 @@ pub struct Workflow {
     pub trigger: Location,
     pub output: Location,
     pub tasks: Vec<TaskSpec>,
+    #[serde(default)]
+    pub limits: Limits,
     pub enabled: bool,
     /// When the workflow was last enabled; only objects created from then on are processed.
     pub enabled_at: Option<DateTime<Utc>>,
@@ -85,6 +95,17 @@ pub enum WorkflowError {
     Invalid(Vec<String>),
     #[error("workflow {expected:?} cannot be replaced by a spec named {found:?}")]
     NameMismatch { expected: String, found: String },
+    #[error("workflow {name:?} could process another workflow's outputs as uploads: {}", .reasons.join("; "))]
+    FeedbackLoop { name: String, reasons: Vec<String> },
+}
+
+/// A workflow's settings once validated.
+struct Config {
+    name: String,
+    trigger: Location,
+    output: Location,
+    tasks: Vec<TaskSpec>,
+    limits: Limits,
 }
 
 /// Why a workflow does not process an object.
@@ -111,7 +132,7 @@ const MAX_NAME: usize = 128;
 
 impl WorkflowSpec {
     /// Applies the seed rules and defaults; every broken rule is reported with its field.
-    fn validate(mut self) -> Result<(String, Location, Location, Vec<TaskSpec>), WorkflowError> {
+    fn validate(mut self) -> Result<Config, WorkflowError> {
         let mut errors = Violations::default();
         let name = self.name.trim().to_owned();
         errors.check(
@@ -155,13 +176,15 @@ impl WorkflowSpec {
                 );
             }
         }
+        self.limits.validate(&mut errors);
         if errors.is_empty() {
-            Ok((
+            Ok(Config {
                 name,
-                Location { bucket: trigger_bucket, dir: trigger_dir },
-                Location { bucket: output_bucket, dir: output_dir },
-                self.tasks,
-            ))
+                trigger: Location { bucket: trigger_bucket, dir: trigger_dir },
+                output: Location { bucket: output_bucket, dir: output_dir },
+                tasks: self.tasks,
+                limits: self.limits,
+            })
         } else {
             Err(WorkflowError::Invalid(errors.into_messages()))
         }
@@ -194,12 +217,13 @@ fn normalize_dir(raw: &str, field: &str, errors: &mut Violations) -> String {
 impl Workflow {
     /// A new workflow from its spec: disabled, revision 1.
     pub fn create(spec: WorkflowSpec, now: DateTime<Utc>) -> Result<Workflow, WorkflowError> {
-        let (name, trigger, output, tasks) = spec.validate()?;
+        let Config { name, trigger, output, tasks, limits } = spec.validate()?;
         Ok(Workflow {
             name,
             trigger,
             output,
             tasks,
+            limits,
             enabled: false,
             enabled_at: None,
             created_at: now,
@@ -211,11 +235,11 @@ impl Workflow {
     /// This workflow with its configuration replaced by `spec`; state (enabled, enabled_at,
     /// created_at) is kept and the revision grows.
     pub fn replace(&self, spec: WorkflowSpec, now: DateTime<Utc>) -> Result<Workflow, WorkflowError> {
-        let (name, trigger, output, tasks) = spec.validate()?;
+        let Config { name, trigger, output, tasks, limits } = spec.validate()?;
         if name != self.name {
             return Err(WorkflowError::NameMismatch { expected: self.name.clone(), found: name });
         }
-        Ok(Workflow { trigger, output, tasks, updated_at: now, revision: self.revision + 1, ..self.clone() })
+        Ok(Workflow { trigger, output, tasks, limits, updated_at: now, revision: self.revision + 1, ..self.clone() })
     }
 
     /// The spec that produces this workflow (defaults filled in).
@@ -225,7 +249,30 @@ impl Workflow {
             trigger: TriggerSpec { bucket: self.trigger.bucket.clone(), dir: self.trigger.dir.clone() },
             output: OutputSpec { bucket: Some(self.output.bucket.clone()), dir: Some(self.output.dir.clone()) },
             tasks: self.tasks.clone(),
+            limits: self.limits,
         }
+    }
+
+    /// Where this workflow and the enabled `others` could feed each other: its output inside
+    /// another's trigger, or (when it is enabled) another's output inside its trigger. Its own
+    /// output inside its own trigger is fine: outputs carry the marker and are skipped.
+    pub fn feedback_loops(&self, others: &[Workflow]) -> Result<(), WorkflowError> {
+        let mut reasons = Vec::new();
+        for other in others.iter().filter(|o| o.enabled && o.name != self.name) {
+            if other.trigger.overlaps(&self.output) {
+                reasons.push(format!(
+                    "its output {} overlaps the trigger {} of enabled workflow {:?}",
+                    self.output, other.trigger, other.name
+                ));
+            }
+            if self.enabled && self.trigger.overlaps(&other.output) {
+                reasons.push(format!(
+                    "its trigger {} overlaps the output {} of enabled workflow {:?}",
+                    self.trigger, other.output, other.name
+                ));
+            }
+        }
+        if reasons.is_empty() { Ok(()) } else { Err(WorkflowError::FeedbackLoop { name: self.name.clone(), reasons }) }
     }
 
     /// Enabled from `now` on; enabling an enabled workflow changes nothing.
@@ -275,6 +322,7 @@ mod tests {
             trigger: TriggerSpec { bucket: "media-in".into(), dir: "uploads/".into() },
             output: OutputSpec::default(),
             tasks: vec![TaskSpec::Transcode(TranscodeSpec::default())],
+            limits: Limits::default(),
         }
     }
 
@@ -457,8 +505,9 @@ mod tests {
             trigger: TriggerSpec { bucket: String::new(), dir: "in".into() },
             output: OutputSpec::default(),
             tasks: vec![],
+            limits: Limits { max_streams: 0, ..Limits::default() },
         };
-        assert_eq!(errors_of(spec).len(), 4);
+        assert_eq!(errors_of(spec).len(), 5);
     }
 
     #[test]
@@ -473,6 +522,50 @@ mod tests {
         let mut renamed = spec();
         renamed.name = "other".into();
         assert!(matches!(workflow.replace(renamed, later), Err(WorkflowError::NameMismatch { .. })));
+    }
+
+    fn flow(name: &str, trigger: &str, output: &str) -> Workflow {
+        let mut spec = spec();
+        spec.name = name.into();
+        spec.trigger.dir = trigger.into();
+        spec.output.dir = Some(output.into());
+        Workflow::create(spec, now()).unwrap()
+    }
+
+    #[test]
+    fn own_output_inside_own_trigger_is_no_loop() {
+        let workflow = flow("a", "in/", "in/").enable(now());
+        assert_eq!(workflow.feedback_loops(std::slice::from_ref(&workflow)), Ok(()));
+    }
+
+    #[test]
+    fn output_inside_another_enabled_trigger_is_a_loop() {
+        let watcher = flow("b", "out/", "done/").enable(now());
+        let candidate = flow("a", "in/", "out/sub/");
+        let error = candidate.feedback_loops(std::slice::from_ref(&watcher)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "workflow \"a\" could process another workflow's outputs as uploads: its output s3://media-in/out/sub/ \
+             overlaps the trigger s3://media-in/out/ of enabled workflow \"b\""
+        );
+        assert_eq!(candidate.feedback_loops(&[watcher.disable(now())]), Ok(()), "disabled workflows do not count");
+    }
+
+    #[test]
+    fn enabling_a_trigger_over_another_output_is_a_loop_and_whole_bucket_overlaps_all() {
+        let producer = flow("b", "src/", "in/").enable(now());
+        let candidate = flow("a", "in/deep/", "x/");
+        assert_eq!(candidate.feedback_loops(std::slice::from_ref(&producer)), Ok(()), "disabled: its trigger is inert");
+        assert!(candidate.enable(now()).feedback_loops(std::slice::from_ref(&producer)).is_err());
+        let everything = flow("c", "", "y/");
+        assert!(everything.enable(now()).feedback_loops(&[producer]).is_err(), "the whole bucket holds every dir");
+    }
+
+    #[test]
+    fn limits_are_validated_with_the_workflow() {
+        let mut spec = spec();
+        spec.limits.max_size_mb = 0;
+        assert_eq!(errors_of(spec), vec!["limits.max_size_mb: must be 1–10240"]);
     }
 
     #[test]

@@ -431,6 +431,7 @@ mod tests {
             input: Path::new("/tmp/req-1/input"),
             watermark_images: images,
             workdir: Path::new("/tmp/req-1"),
+            stop_by: None,
         })
     }
 
@@ -666,6 +667,7 @@ mod tests {
             input: Path::new("/tmp/a:b/input"),
             watermark_images: &[],
             workdir: Path::new("/tmp/a:b"),
+            stop_by: None,
         });
         assert_eq!(result.unwrap_err().code, ErrorCode::Internal);
     }

@@ -10,9 +10,12 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::Utc;
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 use tracing::{debug, warn};
@@ -58,37 +61,29 @@ impl Ffmpeg {
         Ok((output.status.success(), output.stdout, String::from_utf8_lossy(&output.stderr).into_owned()))
     }
 
-    /// Runs ffmpeg with `args`; on failure returns its error lines.
-    async fn ffmpeg(&self, args: Vec<String>) -> Result<(), MediaFailure> {
+    /// Runs ffmpeg with `args`, stopping it when `allowed` runs out; on failure returns its
+    /// error lines.
+    async fn ffmpeg(&self, args: Vec<String>, allowed: Option<Duration>) -> Result<(), MediaFailure> {
         let binary = self.ffmpeg.clone();
         debug!(args = ?args, "running ffmpeg");
-        let outcome = tokio::task::spawn_blocking(move || -> std::io::Result<(bool, Vec<String>)> {
-            let mut command = FfmpegCommand::new_with_path(&binary);
-            command.args(&args);
-            command.as_inner_mut().env_clear();
-            let mut child = command.spawn()?;
-            let mut errors = Vec::new();
-            for event in child.iter().map_err(std::io::Error::other)? {
-                match event {
-                    FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => errors.push(line),
-                    // The sidecar's own remarks (about stdout streams we do not use).
-                    FfmpegEvent::Error(remark) => debug!(%remark, "ffmpeg-sidecar"),
-                    _ => {}
-                }
-            }
-            Ok((child.wait()?.success(), errors))
-        })
-        .await
-        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}")))?
-        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffmpeg.display())))?;
+        let outcome = tokio::task::spawn_blocking(move || run_ffmpeg(&binary, &args, allowed))
+            .await
+            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}")))?
+            .map_err(|e| {
+                MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffmpeg.display()))
+            })?;
         match outcome {
-            (true, errors) => {
+            Ran::Finished { errors } => {
                 if !errors.is_empty() {
                     warn!(errors = ?errors, "ffmpeg succeeded with errors");
                 }
                 Ok(())
             }
-            (false, errors) => Err(classify_run_failure(&errors)),
+            Ran::Failed { errors } => Err(classify_run_failure(&errors)),
+            Ran::Stopped { after } => Err(MediaFailure::new(
+                ErrorCode::Timeout,
+                format!("stopped after {:.1}s: the invocation would have ended before ffmpeg", after.as_secs_f64()),
+            )),
         }
     }
 
@@ -126,6 +121,62 @@ impl Ffmpeg {
             height: video.map(|v| v.height).or(output.size.map(|s| s.height)),
         })
     }
+}
+
+/// How an ffmpeg run ended.
+enum Ran {
+    Finished {
+        errors: Vec<String>,
+    },
+    Failed {
+        errors: Vec<String>,
+    },
+    /// Killed by the watchdog when its time ran out.
+    Stopped {
+        after: Duration,
+    },
+}
+
+/// Runs ffmpeg (cleared environment, argument vector) and collects its error lines; a
+/// watchdog thread kills it if it is still running after `allowed`.
+fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std::io::Result<Ran> {
+    let mut command = FfmpegCommand::new_with_path(binary);
+    command.args(args);
+    command.as_inner_mut().env_clear();
+    let mut child = command.spawn()?;
+    let events = child.iter().map_err(std::io::Error::other)?;
+    let child = Arc::new(Mutex::new(child));
+    let (finished, finished_signal) = mpsc::channel::<()>();
+    let watchdog = allowed.map(|allowed| {
+        let child = child.clone();
+        std::thread::spawn(move || match finished_signal.recv_timeout(allowed) {
+            Err(RecvTimeoutError::Timeout) => {
+                if let Ok(mut child) = child.lock() {
+                    let _ = child.kill();
+                }
+                true
+            }
+            _ => false,
+        })
+    });
+    let started = Instant::now();
+    let mut errors = Vec::new();
+    for event in events {
+        match event {
+            FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => errors.push(line),
+            // The sidecar's own remarks (about stdout streams we do not use).
+            FfmpegEvent::Error(remark) => debug!(%remark, "ffmpeg-sidecar"),
+            _ => {}
+        }
+    }
+    let _ = finished.send(());
+    let stopped = watchdog.is_some_and(|watchdog| watchdog.join().unwrap_or(false));
+    let status = child.lock().map_err(|_| std::io::Error::other("ffmpeg child lock poisoned"))?.wait()?;
+    Ok(match (stopped, status.success()) {
+        (true, _) => Ran::Stopped { after: started.elapsed() },
+        (false, true) => Ran::Finished { errors },
+        (false, false) => Ran::Failed { errors },
+    })
 }
 
 /// A failed render of a source that probed fine: damaged media, a bad watermark image, or ours.
@@ -185,7 +236,13 @@ impl MediaTool for Ffmpeg {
         }
         let mut rendered = Vec::with_capacity(plan.runs.len());
         for run in plan.runs {
-            self.ffmpeg(run.args).await?;
+            let allowed = match request.stop_by {
+                Some(stop_by) => Some((stop_by - Utc::now()).to_std().map_err(|_| {
+                    MediaFailure::new(ErrorCode::Timeout, "no time left in the invocation to run ffmpeg")
+                })?),
+                None => None,
+            };
+            self.ffmpeg(run.args, allowed).await?;
             rendered.push(self.check(&run.output).await?);
         }
         Ok(rendered)

@@ -1,0 +1,156 @@
+//! Exactly-once outcomes: repeated and concurrent events, a dispatcher retried half-way,
+//! workers invoked twice or crashed, events out of order.
+
+use chrono::{TimeDelta, Utc};
+use mediaflow::dispatch::Outcome;
+use mediaflow::domain::job::{Job, TaskMessage, TaskStatus};
+use mediaflow::domain::object::{ObjectCreated, ObjectRef};
+use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
+use mediaflow::ports::{Claim, JobStore, Lease};
+use mediaflow_cli::local::{DISPATCHER, WORKER};
+use serde_json::{Value, json};
+
+use crate::support::{BUCKET, Harness, JOB_TIMEOUT, QUIET_BUCKET, fixture, s3_event};
+
+fn two_tasks(bucket: &str) -> Value {
+    json!({"name": "once", "trigger": {"bucket": bucket, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "snapshot", "times": [0.5]}, {"type": "transcode", "video": {"height": 144}}]})
+}
+
+fn started(response: &Value) -> Vec<(bool, u64)> {
+    response["reports"][0]["outcomes"]
+        .as_array()
+        .map(|outcomes| {
+            outcomes
+                .iter()
+                .filter(|o| o["outcome"] == "started")
+                .map(|o| (o["new"].as_bool().unwrap_or_default(), o["tasks_sent"].as_u64().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_event_three_times_concurrently_makes_one_job_and_one_set_of_outputs() -> anyhow::Result<()> {
+    // GIVEN an upload whose event we deliver ourselves
+    let h = Harness::start().await?;
+    h.workflow(two_tasks(QUIET_BUCKET)).await?;
+    let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let event = s3_event(&object, Utc::now(), "0055AED6DCD90281E5");
+    // WHEN it arrives three times at once
+    let (a, b, c) = tokio::join!(
+        h.stack.invoke(DISPATCHER, event.clone()),
+        h.stack.invoke(DISPATCHER, event.clone()),
+        h.stack.invoke(DISPATCHER, event.clone()),
+    );
+    let responses = [a?, b?, c?];
+    // THEN exactly one delivery created the job
+    let created: Vec<_> = responses.iter().flat_map(started).filter(|(new, _)| *new).collect();
+    assert_eq!(created, [(true, 2)], "{responses:?}");
+    let report = h.stack.reports().into_iter().find(|r| r.object == object).expect("dispatched");
+    let job_id = report.jobs().next().expect("a job").clone();
+    let (_, tasks) = h.stack.finished(&job_id, JOB_TIMEOUT).await?;
+    h.stack.idle(std::time::Duration::from_secs(60)).await?;
+    // AND each task ran once, writing one set of outputs
+    for task in &tasks {
+        assert_eq!((task.status, task.attempts), (TaskStatus::Success, 1), "{task:?}");
+    }
+    assert_eq!(
+        h.keys(QUIET_BUCKET, "out/").await?,
+        ["out/clip_snapshotByTimeOffset_1_0.jpg", "out/clip_transcode_2.mp4"]
+    );
+    // AND later repeats find nothing left to send
+    for _ in 0..3 {
+        assert_eq!(started(&h.stack.invoke(DISPATCHER, event.clone()).await?), [(false, 0)]);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dispatcher_failing_after_two_of_five_invocations_sends_only_the_rest_on_retry() -> anyhow::Result<()> {
+    // GIVEN five tasks, and a Lambda service that fails the 3rd worker invocation (with the
+    // client's own retries) so that the dispatcher fails after sending two
+    let h = Harness::start().await?;
+    let tasks: Vec<Value> = (0..5)
+        .map(|i| json!({"type": "snapshot", "definition": format!("t{i}"), "times": [0.1 * f64::from(i)]}))
+        .collect();
+    h.workflow(
+        json!({"name": "five", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"}, "tasks": tasks}),
+    )
+    .await?;
+    h.stack.lambda()?.fail_requests(WORKER, 2, 3);
+    // WHEN a video is uploaded (the failed SQS message comes back and is dispatched again)
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    h.stack.idle(std::time::Duration::from_secs(60)).await?;
+    // THEN the retry sent the three missing tasks only: five worker runs, each task once
+    assert_eq!(h.stack.invocations(WORKER), 5);
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success && t.attempts == 1), "{tasks:?}");
+    let outcomes: Vec<_> =
+        h.stack.reports().into_iter().filter(|r| r.object == object).flat_map(|r| r.outcomes).collect();
+    assert!(
+        matches!(&outcomes[..], [Outcome::Started { new: false, tasks_sent: 3, .. }]),
+        "the first delivery failed, the retry sent 3: {outcomes:?}"
+    );
+    Ok(())
+}
+
+async fn job_for(h: &Harness, object: &ObjectRef) -> anyhow::Result<Job> {
+    let spec: WorkflowSpec = serde_json::from_value(two_tasks(QUIET_BUCKET))?;
+    let workflow = Workflow::create(spec, Utc::now())?.enable(Utc::now());
+    let event = ObjectCreated {
+        object: object.clone(),
+        size: Some(404_567),
+        etag: None,
+        version_id: None,
+        sequencer: Some("01".into()),
+        event_time: Utc::now(),
+    };
+    let (job, tasks) = Job::start(&workflow, &event, Utc::now());
+    h.stack.jobs().create(&job, &tasks).await?;
+    Ok(job)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_invoked_twice_runs_the_task_once_and_takes_over_from_a_crashed_one() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let job = job_for(&h, &object).await?;
+    // WHEN two workers get the same task at once, THEN one runs it and the other steps aside
+    let message = serde_json::to_value(TaskMessage { job_id: job.id.clone(), task: 0 })?;
+    let (a, b) = tokio::join!(h.stack.invoke(WORKER, message.clone()), h.stack.invoke(WORKER, message));
+    let mut results = [a?["result"].clone(), b?["result"].clone()];
+    results.sort_by_key(Value::to_string);
+    assert_eq!(results, [json!("skipped"), json!("succeeded")]);
+    // WHEN a worker claimed task 1 and crashed, THEN once its lease ran out another takes over
+    let jobs = h.stack.jobs();
+    let now = Utc::now();
+    let crashed = Lease { holder: "crashed".into(), now, until: now + TimeDelta::seconds(1) };
+    assert!(matches!(jobs.claim(&job.id, 1, &crashed).await?, Claim::Claimed(_)));
+    let message = serde_json::to_value(TaskMessage { job_id: job.id.clone(), task: 1 })?;
+    assert_eq!(h.stack.invoke(WORKER, message.clone()).await?["result"], "skipped", "the lease still holds");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(h.stack.invoke(WORKER, message).await?["result"], "succeeded");
+    let tasks = jobs.tasks(&job.id).await?;
+    assert_eq!(
+        tasks.iter().map(|t| (t.status, t.attempts)).collect::<Vec<_>>(),
+        [(TaskStatus::Success, 1), (TaskStatus::Success, 2)]
+    );
+    assert_eq!(h.keys(QUIET_BUCKET, "out/").await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn older_event_arriving_after_a_newer_one_is_dropped() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(two_tasks(QUIET_BUCKET)).await?;
+    let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let newer = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E6")).await?;
+    let older = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E5")).await?;
+    assert_eq!(started(&newer), [(true, 2)]);
+    assert_eq!(
+        older["reports"][0]["outcomes"][0]["reason"],
+        "stale event: sequencer 0055AED6DCD90281E5 is older than 0055AED6DCD90281E6, seen already"
+    );
+    Ok(())
+}

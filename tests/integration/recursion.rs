@@ -1,0 +1,59 @@
+//! No loops: workflows that could feed each other are refused, and even a pair that slipped
+//! past (written to the table directly) cannot ping-pong, because outputs carry the marker.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
+use mediaflow::domain::job::TaskStatus;
+use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
+use mediaflow::ports::WorkflowStore;
+use mediaflow_cli::local::{DISPATCHER, WORKER, WORKFLOWS_TABLE};
+use serde_json::{Value, json};
+
+use crate::support::{BUCKET, Harness, fixture};
+
+fn pair(name: &str, trigger: &str, output: &str) -> Value {
+    json!({"name": name, "trigger": {"bucket": BUCKET, "dir": trigger}, "output": {"dir": output},
+        "tasks": [{"type": "transcode", "video": {"height": 144}}, {"type": "snapshot", "times": [0.5]}]})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workflows_that_would_feed_each_other_are_refused() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(pair("a", "a/", "b/")).await?;
+    let error = h.workflow(pair("b", "b/", "a/")).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "workflow \"b\" could process another workflow's outputs as uploads: its output s3://media-in/a/ overlaps \
+         the trigger s3://media-in/a/ of enabled workflow \"a\""
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misconfigured_pair_cannot_ping_pong() -> anyhow::Result<()> {
+    // GIVEN a and b, each writing into the other's trigger, stored past the catalog's check
+    let h = Harness::start().await?;
+    let store = DynamoWorkflowStore::new(h.stack.clients.dynamodb.clone(), WORKFLOWS_TABLE);
+    for spec in [pair("a", "a/", "b/"), pair("b", "b/", "a/")] {
+        let spec: WorkflowSpec = serde_json::from_value(spec)?;
+        store.save(&Workflow::create(spec, Utc::now())?.enable(Utc::now()), None).await?;
+    }
+    // WHEN a video is uploaded into a's trigger and everything settles
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "a/clip.mp4").await?;
+    let (job, tasks) = h.job_of(&object).await?;
+    h.stack.idle(Duration::from_secs(60)).await?;
+    // THEN a ran once; b saw a's outputs and skipped them; nothing more ran
+    assert_eq!(job.workflow, "a");
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success));
+    let reports = h.stack.reports();
+    assert_eq!(reports.iter().flat_map(|r| r.jobs()).count(), 1);
+    assert_eq!(h.stack.invocations(WORKER), 2);
+    assert!(h.stack.invocations(DISPATCHER) <= 6, "bounded: {}", h.stack.invocations(DISPATCHER));
+    for output in tasks.iter().flat_map(|t| &t.outputs) {
+        let report = reports.iter().find(|r| r.object.key == output.key).expect("the output's event arrived");
+        assert!(format!("{:?}", report.outcomes).contains("output of mediaflow job"), "{report:?}");
+    }
+    Ok(())
+}

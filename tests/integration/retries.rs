@@ -1,0 +1,37 @@
+//! Retryable failures are retried; terminal ones are not.
+
+use mediaflow::domain::job::{ErrorCode, TaskStatus};
+use mediaflow_cli::local::WORKER;
+use serde_json::json;
+
+use crate::support::{BUCKET, Harness, fixture};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_invocation_is_retried_and_the_task_runs_once() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "snapshot", "times": [0.5]}]}))
+        .await?;
+    h.stack.lambda()?.fail_runs(WORKER, 1);
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!((tasks[0].status, tasks[0].attempts), (TaskStatus::Success, 1));
+    assert_eq!(h.stack.invocations(WORKER), 2, "the crash, then the retry");
+    assert_eq!(h.stack.queue_depth(&h.stack.worker_dlq).await?, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_error_is_recorded_without_retry() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "watermark", "watermarks": [{"image": {"key": "assets/missing.png"}}]}]}))
+        .await?;
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    h.stack.idle(std::time::Duration::from_secs(30)).await?;
+    assert_eq!(tasks[0].error.as_ref().map(|e| e.code), Some(ErrorCode::InvalidWatermarkImage));
+    assert_eq!((tasks[0].attempts, h.stack.invocations(WORKER)), (1, 1));
+    assert_eq!(h.stack.queue_depth(&h.stack.worker_dlq).await?, 0);
+    Ok(())
+}
