@@ -41,3 +41,33 @@ where
     };
     if transient { StoreError::Unavailable(message) } else { StoreError::Rejected(message) }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::{ErrorMetadata, SdkError};
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn service(status: u16, code: &str) -> SdkError<GetItemError, HttpResponse> {
+        let error = GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let status = status.try_into().expect("a status code");
+        SdkError::service_error(error, HttpResponse::new(status, SdkBody::empty()))
+    }
+
+    #[test]
+    fn throttling_5xx_and_timeouts_are_retryable() {
+        assert!(sdk_error(service(400, "ThrottlingException")).is_retryable());
+        assert!(sdk_error(service(400, "ProvisionedThroughputExceededException")).is_retryable());
+        assert!(sdk_error(service(503, "Whatever")).is_retryable());
+        assert!(sdk_error(SdkError::<GetItemError, HttpResponse>::timeout_error("slow")).is_retryable());
+    }
+
+    #[test]
+    fn rejected_requests_are_not_retryable() {
+        assert!(!sdk_error(service(400, "ValidationException")).is_retryable());
+        assert!(!sdk_error(service(403, "AccessDeniedException")).is_retryable());
+        assert!(!sdk_error(SdkError::<GetItemError, HttpResponse>::construction_failure("bad")).is_retryable());
+    }
+}
