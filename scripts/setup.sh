@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, skipping whatever is already there:
 #   apt: ffmpeg + ffprobe, and the DejaVu font text watermarks are drawn with
-#   pip: moto_server (the local S3/DynamoDB/SQS server) and cfn-lint (template checks)
+#   pip: moto[server] (the local S3/DynamoDB/SQS server, run by python3) and cfn-lint
 # The Rust toolchain itself is expected (rustup); cargo-nextest is used when present.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 fi
 
 pip_packages=()
-command -v moto_server >/dev/null 2>&1 || pip_packages+=('moto[server]>=5.1,<6')
+python3 -c 'import moto.moto_server.werkzeug_app' >/dev/null 2>&1 || pip_packages+=('moto[server]>=5.1,<6')
 command -v cfn-lint >/dev/null 2>&1 || pip_packages+=('cfn-lint>=1,<2')
 if [ ${#pip_packages[@]} -gt 0 ]; then
     echo "setup: installing ${pip_packages[*]} (pip)" >&2
@@ -27,7 +27,8 @@ if [ ${#pip_packages[@]} -gt 0 ]; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 
-for tool in ffmpeg ffprobe moto_server cfn-lint; do
+python3 -c 'import moto.moto_server.werkzeug_app' || { echo "setup: python3 cannot import moto" >&2; exit 1; }
+for tool in ffmpeg ffprobe cfn-lint; do
     command -v "$tool" >/dev/null 2>&1 || {
         echo "setup: $tool is still missing (is ~/.local/bin on PATH?)" >&2
         exit 1

@@ -1,4 +1,8 @@
 //! A moto_server process on a free loopback port: S3, DynamoDB and SQS spoken for real.
+//!
+//! moto is started through `moto_server.py`, which handles DynamoDB requests one at a time:
+//! moto applies a conditional write in several steps, and without that two concurrent writes
+//! could both pass a condition that DynamoDB lets only one pass.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,9 +20,11 @@ pub struct MotoServer {
     pub log: PathBuf,
 }
 
-/// The moto_server executable: `MOTO_SERVER`, else `moto_server` on the PATH.
-fn executable() -> PathBuf {
-    std::env::var_os("MOTO_SERVER").map_or_else(|| PathBuf::from("moto_server"), PathBuf::from)
+/// The launcher, run by the Python that has moto installed (`MOTO_PYTHON`, else `python3`).
+const LAUNCHER: &str = include_str!("moto_server.py");
+
+fn python() -> PathBuf {
+    std::env::var_os("MOTO_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -31,14 +37,14 @@ impl MotoServer {
         let port = free_port()?;
         let log = log_dir.join("moto_server.log");
         let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(executable())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(python())
+            .args(["-c", LAUNCHER, "127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
-            .context("cannot start moto_server: install it with `pip install 'moto[server]'` (make setup does)")?;
+            .context("cannot start python3 for moto_server: install `pip install 'moto[server]'` (make setup does)")?;
         let mut server = MotoServer { child, endpoint: format!("http://127.0.0.1:{port}"), log };
         server.wait_ready(port).await?;
         Ok(server)

@@ -367,8 +367,15 @@ impl JobStore for DynamoJobStore {
                 struct Seen {
                     sequencer: String,
                 }
+                // Only a strictly newer sequencer makes this event stale; a concurrent write of
+                // the same one (a duplicate delivery) does not.
                 let seen: Option<Seen> = get(&self.client, &self.table, pk, sk).await?;
-                Ok(Freshness::Stale { newest: seen.map(|s| s.sequencer).unwrap_or_default() })
+                Ok(match seen {
+                    Some(seen) if sequencer_order(&seen.sequencer) > sequencer_order(sequencer) => {
+                        Freshness::Stale { newest: seen.sequencer }
+                    }
+                    _ => Freshness::Newest,
+                })
             }
             Err(error) => Err(sdk_error(error)),
         }

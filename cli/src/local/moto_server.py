@@ -1,0 +1,28 @@
+"""moto_server, with DynamoDB requests handled one at a time.
+
+DynamoDB applies each write, condition included, atomically; moto evaluates a condition and
+then applies the write in several steps, so two concurrent conditional writes can both pass
+where DynamoDB lets only one. Serialising DynamoDB requests restores the guarantee that
+mediaflow's conditional writes rely on; S3 and SQS (long polls) stay concurrent.
+
+Usage: python3 moto_server.py HOST PORT
+"""
+
+import sys
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+
+dynamodb = threading.Lock()
+app = DomainDispatcherApplication(create_backend_app)
+
+
+def serialised(environ, start_response):
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        with dynamodb:
+            return list(app(environ, start_response))
+    return app(environ, start_response)
+
+
+run_simple(sys.argv[1], int(sys.argv[2]), serialised, threaded=True, use_reloader=False)
