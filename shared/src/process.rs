@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
+use tokio::io::AsyncReadExt;
 use tracing::{error, info, warn};
 
 use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage};
@@ -243,8 +244,10 @@ impl TaskRunner {
                 Err(e) => return Err(internal(format!("cannot download watermark image {object}: {e}"))),
             }
             let mut signature = [0u8; 8];
-            let read =
-                std::fs::File::open(&path).and_then(|mut file| std::io::Read::read_exact(&mut file, &mut signature));
+            let read = match tokio::fs::File::open(&path).await {
+                Ok(mut file) => file.read_exact(&mut signature).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
             if read.is_err() || signature != PNG_SIGNATURE {
                 return Err(invalid("is not a PNG"));
             }
