@@ -64,15 +64,6 @@ pub enum RunError {
     Exhausted { attempts: u32, error: String },
 }
 
-impl RunError {
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            RunError::Store(error) => error.is_retryable(),
-            RunError::Retry { .. } | RunError::Exhausted { .. } => true,
-        }
-    }
-}
-
 /// Runs tasks for workers.
 pub struct TaskRunner {
     jobs: Arc<dyn JobStore>,

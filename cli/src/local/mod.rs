@@ -250,11 +250,6 @@ impl LocalStack {
         &self.moto.endpoint
     }
 
-    /// Where moto_server writes its log.
-    pub fn moto_log(&self) -> &Path {
-        &self.moto.log
-    }
-
     pub fn catalog(&self) -> Catalog {
         config::catalog(&self.clients, WORKFLOWS_TABLE)
     }
