@@ -111,19 +111,21 @@ pub enum DevCommand {
     },
 }
 
-/// Reads a workflow file: JSON when it ends in `.json`, YAML otherwise.
+/// Reads a workflow file: JSON when it ends in `.json`, YAML otherwise. Every problem is
+/// reported at once, each with its field path.
 pub fn read_spec(file: &Path) -> anyhow::Result<WorkflowSpec> {
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())?
     } else {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
     };
-    let parsed = if file.extension().is_some_and(|ext| ext == "json") {
+    let value: serde_json::Value = if file.extension().is_some_and(|ext| ext == "json") {
         serde_json::from_str(&text).map_err(anyhow::Error::from)
     } else {
         serde_yaml_ng::from_str(&text).map_err(anyhow::Error::from)
-    };
-    parsed.with_context(|| format!("{} is not a workflow", file.display()))
+    }
+    .with_context(|| format!("{} is not a workflow file", file.display()))?;
+    Ok(WorkflowSpec::from_value(value)?)
 }
 
 async fn catalog(table: &Table) -> anyhow::Result<Catalog> {

@@ -124,8 +124,10 @@ pub async fn up(examples: &Path, lambda_endpoint: Option<String>, env_file: Opti
     if let LambdaMode::Remote(endpoint) = &lambda {
         println!("# uploads are dispatched through the Lambda API at {endpoint} (cargo lambda watch)");
     }
-    shutdown_signal().await?;
-    Ok(())
+    tokio::select! {
+        result = shutdown_signal() => result,
+        error = stack.moto().exited() => Err(error),
+    }
 }
 
 /// Ctrl-C or SIGTERM: either way the stack is dropped and stops what it started.

@@ -7,7 +7,10 @@ use chrono::Utc;
 use tracing::info;
 
 use crate::domain::workflow::{Workflow, WorkflowError, WorkflowSpec};
-use crate::ports::{StoreError, WorkflowStore};
+use crate::ports::{CatalogSnapshot, StoreError, WorkflowStore};
+
+/// How often a change is tried again when another change to the catalog came in between.
+const ATTEMPTS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -46,35 +49,41 @@ impl Catalog {
     /// Creates the workflow (disabled, seed rule 5) or replaces the configuration of the one
     /// with the same name, keeping its state.
     pub async fn apply(&self, spec: WorkflowSpec) -> Result<(Applied, Workflow), CatalogError> {
-        let now = Utc::now();
-        let existing = self.store.get(spec.name.trim()).await?;
-        let (applied, workflow) = match &existing {
-            None => (Applied::Created, Workflow::create(spec, now)?),
-            Some(current) => {
-                let replaced = current.replace(spec, now)?;
-                if replaced.spec() == current.spec() {
-                    return Ok((Applied::Unchanged, current.clone()));
+        let name = spec.name.trim().to_owned();
+        self.change(|snapshot| {
+            let now = Utc::now();
+            let existing = snapshot.workflows.iter().find(|w| w.name == name).cloned();
+            let (applied, workflow) = match &existing {
+                None => (Applied::Created, Workflow::create(spec.clone(), now)?),
+                Some(current) => {
+                    let replaced = current.replace(spec.clone(), now)?;
+                    if replaced.spec() == current.spec() {
+                        return Ok(Change::None((Applied::Unchanged, current.clone())));
+                    }
+                    (Applied::Replaced, replaced)
                 }
-                (Applied::Replaced, replaced)
-            }
-        };
-        workflow.feedback_loops(&self.store.list().await?)?;
-        self.store.save(&workflow, existing.as_ref()).await?;
-        info!(workflow = %workflow.name, revision = workflow.revision, ?applied, "workflow applied");
-        Ok((applied, workflow))
+            };
+            workflow.conflicts(&snapshot.workflows)?;
+            Ok(Change::Save {
+                workflow: Box::new(workflow.clone()),
+                previous: existing.map(Box::new),
+                result: (applied, workflow),
+            })
+        })
+        .await
+        .inspect(|(applied, workflow)| {
+            info!(workflow = %workflow.name, revision = workflow.revision, ?applied, "workflow applied");
+        })
     }
 
-    /// Enables the workflow unless it and another enabled workflow could feed each other.
+    /// Enables the workflow unless it and another enabled workflow could feed each other or
+    /// write the same outputs.
     pub async fn enable(&self, name: &str) -> Result<Workflow, CatalogError> {
-        let current = self.get(name).await?;
-        let enabled = current.enable(Utc::now());
-        enabled.feedback_loops(&self.store.list().await?)?;
-        self.save(enabled, &current).await
+        self.change_state(name, |current| Ok(current.enable(Utc::now()))).await
     }
 
     pub async fn disable(&self, name: &str) -> Result<Workflow, CatalogError> {
-        let current = self.get(name).await?;
-        self.save(current.disable(Utc::now()), &current).await
+        self.change_state(name, |current| Ok(current.disable(Utc::now()))).await
     }
 
     pub async fn get(&self, name: &str) -> Result<Workflow, CatalogError> {
@@ -82,25 +91,94 @@ impl Catalog {
     }
 
     pub async fn list(&self) -> Result<Vec<Workflow>, CatalogError> {
-        let mut workflows = self.store.list().await?;
+        let mut workflows = self.store.snapshot().await?.workflows;
         workflows.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(workflows)
     }
 
     pub async fn delete(&self, name: &str) -> Result<Workflow, CatalogError> {
-        let workflow = self.get(name).await?;
-        self.store.delete(&workflow).await?;
+        let workflow = self
+            .change(|snapshot| {
+                let workflow = snapshot
+                    .workflows
+                    .iter()
+                    .find(|w| w.name == name)
+                    .cloned()
+                    .ok_or_else(|| CatalogError::NotFound(name.to_owned()))?;
+                Ok(Change::Delete { workflow: Box::new(workflow.clone()), result: workflow })
+            })
+            .await?;
         info!(workflow = %workflow.name, "workflow deleted");
         Ok(workflow)
     }
 
-    async fn save(&self, changed: Workflow, current: &Workflow) -> Result<Workflow, CatalogError> {
-        if &changed != current {
-            self.store.save(&changed, Some(current)).await?;
-            info!(workflow = %changed.name, enabled = changed.enabled, revision = changed.revision, "workflow state changed");
-        }
+    /// Changes the state of workflow `name` with `change`, checking the result against the
+    /// other enabled workflows.
+    async fn change_state(
+        &self,
+        name: &str,
+        change: impl Fn(&Workflow) -> Result<Workflow, CatalogError>,
+    ) -> Result<Workflow, CatalogError> {
+        let changed = self
+            .change(|snapshot| {
+                let current = snapshot
+                    .workflows
+                    .iter()
+                    .find(|w| w.name == name)
+                    .cloned()
+                    .ok_or_else(|| CatalogError::NotFound(name.to_owned()))?;
+                let changed = change(&current)?;
+                if changed == current {
+                    return Ok(Change::None(changed));
+                }
+                changed.conflicts(&snapshot.workflows)?;
+                Ok(Change::Save {
+                    workflow: Box::new(changed.clone()),
+                    previous: Some(Box::new(current)),
+                    result: changed,
+                })
+            })
+            .await?;
+        info!(workflow = %changed.name, enabled = changed.enabled, revision = changed.revision, "workflow state");
         Ok(changed)
     }
+
+    /// Decides a change on a snapshot of the whole catalog and writes it only if the catalog
+    /// did not change in between; otherwise decides again on a new snapshot. So two changes
+    /// that are fine alone but conflict together (two workflows enabled at once that would
+    /// feed each other) cannot both pass.
+    async fn change<T>(
+        &self,
+        decide: impl Fn(&CatalogSnapshot) -> Result<Change<T>, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let snapshot = self.store.snapshot().await?;
+            let written = match decide(&snapshot)? {
+                Change::None(result) => return Ok(result),
+                Change::Save { workflow, previous, result } => {
+                    self.store.save(&workflow, previous.as_deref(), snapshot.version).await.map(|()| result)
+                }
+                Change::Delete { workflow, result } => {
+                    self.store.delete(&workflow, snapshot.version).await.map(|()| result)
+                }
+            };
+            match written {
+                Err(StoreError::Conflict(_)) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
+                }
+                written => return Ok(written?),
+            }
+        }
+    }
+}
+
+/// What a catalog change writes.
+enum Change<T> {
+    None(T),
+    Save { workflow: Box<Workflow>, previous: Option<Box<Workflow>>, result: T },
+    Delete { workflow: Box<Workflow>, result: T },
 }
 
 #[cfg(test)]
@@ -158,7 +236,7 @@ mod tests {
         catalog.enable("a").await.unwrap();
         // b's output lands in a's trigger: refused when applied
         let error = catalog.apply(flow("b", "b/", "a/")).await.unwrap_err();
-        assert!(matches!(error, CatalogError::Invalid(WorkflowError::FeedbackLoop { .. })), "{error}");
+        assert!(matches!(error, CatalogError::Invalid(WorkflowError::Conflict { .. })), "{error}");
         assert!(error.to_string().contains("its output s3://media/a/ overlaps the trigger s3://media/a/"), "{error}");
         // c is harmless while disabled, but its trigger would take a's outputs once enabled
         catalog.apply(flow("c", "b/", "c/")).await.unwrap();
@@ -167,6 +245,17 @@ mod tests {
         assert!(!catalog.get("c").await.unwrap().enabled);
         catalog.disable("a").await.unwrap();
         assert!(catalog.enable("c").await.unwrap().enabled, "no loop once a is disabled");
+    }
+
+    #[tokio::test]
+    async fn concurrent_enables_of_workflows_that_feed_each_other_let_one_pass() {
+        for _ in 0..10 {
+            let catalog = Catalog::new(Arc::new(Memory::default()));
+            catalog.apply(flow("a", "a/", "b/")).await.unwrap();
+            catalog.apply(flow("b", "b/", "a/")).await.unwrap();
+            let (a, b) = tokio::join!(catalog.enable("a"), catalog.enable("b"));
+            assert!(a.is_ok() != b.is_ok(), "exactly one enable passes: {a:?} {b:?}");
+        }
     }
 
     #[tokio::test]

@@ -10,9 +10,11 @@ use chrono::TimeDelta;
 use crate::adapters::dynamodb::{DynamoJobStore, DynamoWorkflowStore};
 use crate::adapters::lambda::LambdaTaskQueue;
 use crate::adapters::s3::S3ObjectStore;
+use crate::adapters::sqs::SqsDeadLetters;
 use crate::catalog::Catalog;
 use crate::dispatch::Dispatcher;
 use crate::ffmpeg::Ffmpeg;
+use crate::prepare::Preparer;
 use crate::process::TaskRunner;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub struct DispatcherConfig {
     pub jobs_table: String,
     /// `WORKER_FUNCTION`: name or ARN of the worker Lambda.
     pub worker_function: String,
+    /// `EVENTS_DLQ_URL`: where events that can never be handled are kept, with the reason.
+    pub events_dlq_url: String,
 }
 
 impl DispatcherConfig {
@@ -48,6 +52,7 @@ impl DispatcherConfig {
             workflows_table: required("WORKFLOWS_TABLE")?,
             jobs_table: required("JOBS_TABLE")?,
             worker_function: required("WORKER_FUNCTION")?,
+            events_dlq_url: required("EVENTS_DLQ_URL")?,
         })
     }
 }
@@ -57,6 +62,9 @@ impl DispatcherConfig {
 pub struct WorkerConfig {
     /// `JOBS_TABLE`
     pub jobs_table: String,
+    /// `WORKER_FUNCTION`, else `AWS_LAMBDA_FUNCTION_NAME` (Lambda sets it): the worker itself,
+    /// which a job's preparation invokes once per task.
+    pub worker_function: String,
     /// `FFMPEG_PATH`, default `/opt/bin/ffmpeg` (the layer).
     pub ffmpeg: PathBuf,
     /// `FFPROBE_PATH`, default `/opt/bin/ffprobe`.
@@ -74,6 +82,7 @@ impl WorkerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             jobs_table: required("JOBS_TABLE")?,
+            worker_function: required("WORKER_FUNCTION").or_else(|_| required("AWS_LAMBDA_FUNCTION_NAME"))?,
             ffmpeg: path_or("FFMPEG_PATH", "/opt/bin/ffmpeg"),
             ffprobe: path_or("FFPROBE_PATH", "/opt/bin/ffprobe"),
             font: path_or("FONT_PATH", "/opt/fonts/DejaVuSans.ttf"),
@@ -97,6 +106,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -109,32 +119,42 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
         }
     }
 }
 
-pub fn dispatcher(clients: &Clients, config: &DispatcherConfig) -> Dispatcher {
-    Dispatcher::new(
+/// The dispatch use-case and where its undeliverable events go.
+pub fn dispatcher(clients: &Clients, config: &DispatcherConfig) -> (Dispatcher, SqsDeadLetters) {
+    let dispatcher = Dispatcher::new(
         Arc::new(DynamoWorkflowStore::new(clients.dynamodb.clone(), &config.workflows_table)),
         Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), &config.jobs_table)),
         Arc::new(S3ObjectStore::new(clients.s3.clone())),
         Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), &config.worker_function)),
-    )
+    );
+    (dispatcher, SqsDeadLetters::new(clients.sqs.clone(), &config.events_dlq_url))
 }
 
 /// How long a claimed task stays with its worker when the invocation has no deadline; the
 /// worker's Lambda timeout is at most this long.
 pub const LEASE: TimeDelta = TimeDelta::minutes(15);
 
-pub fn task_runner(clients: &Clients, config: &WorkerConfig) -> TaskRunner {
-    TaskRunner::new(
-        Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), &config.jobs_table)),
-        Arc::new(S3ObjectStore::new(clients.s3.clone())),
-        Arc::new(Ffmpeg::new(config.ffmpeg.clone(), config.ffprobe.clone(), config.font.clone())),
-        config.scratch.clone(),
-        LEASE,
-        config.margin,
-    )
+/// The worker's two use-cases: preparing a job, running one of its tasks.
+#[derive(Debug)]
+pub struct Worker {
+    pub preparer: Preparer,
+    pub runner: TaskRunner,
+}
+
+pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
+    let jobs = Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), &config.jobs_table));
+    let objects = Arc::new(S3ObjectStore::new(clients.s3.clone()));
+    let media = Arc::new(Ffmpeg::new(config.ffmpeg.clone(), config.ffprobe.clone(), config.font.clone()));
+    let queue = Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), &config.worker_function));
+    Worker {
+        preparer: Preparer::new(jobs.clone(), objects.clone(), media.clone(), queue),
+        runner: TaskRunner::new(jobs, objects, media, config.scratch.clone(), LEASE, config.margin),
+    }
 }
 
 pub fn catalog(clients: &Clients, workflows_table: &str) -> Catalog {

@@ -1,5 +1,5 @@
 //! Use-case of the dispatcher: an object was created; start a job for every workflow that
-//! wants it and a worker for every task of each job.
+//! wants it and hand each job to a worker to prepare (probe once, then start its tasks).
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::domain::job::{Job, JobId, TaskMessage, TaskStatus};
+use crate::domain::job::{Job, JobId, PrepareMessage, WorkerMessage};
 use crate::domain::object::{ObjectCreated, ObjectRef};
 use crate::ports::{Created, Freshness, JobStore, ObjectStore, StoreError, TaskQueue, WorkflowStore};
 
@@ -22,8 +22,9 @@ pub struct DispatchReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    /// A job exists for this workflow and object, and its waiting tasks were sent to workers.
-    Started { workflow: String, job_id: JobId, new: bool, tasks_sent: u32 },
+    /// A job exists for this workflow and upload, and was handed to a worker to prepare (now,
+    /// or by an earlier delivery of the event when `prepare_sent` is false).
+    Started { workflow: String, job_id: JobId, new: bool, prepare_sent: bool },
     /// Not processed; `workflow` is absent when the reason concerns every workflow.
     Skipped {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,10 +75,11 @@ impl Dispatcher {
     }
 
     /// Matches the object against the workflows of its bucket (seed rules 5 and 7), skips
-    /// mediaflow's own outputs, creates each job once and sends its waiting tasks to workers.
+    /// mediaflow's own outputs, creates each job once and hands it to a worker to prepare.
     ///
-    /// Safe to repeat: a repeated event finds the jobs it created and sends only tasks that were
-    /// never sent; an event older than one already seen for the key is dropped.
+    /// Safe to repeat: a repeated event finds the jobs it created (the job id is derived from
+    /// the workflow and the upload) and sends only a preparation never sent; an event older
+    /// than one already seen for the key is dropped.
     pub async fn dispatch(&self, event: &ObjectCreated) -> Result<DispatchReport, StoreError> {
         let object = &event.object;
         if event.is_folder_placeholder() {
@@ -101,14 +103,21 @@ impl Dispatcher {
         if matched.is_empty() {
             return Ok(DispatchReport { object: object.clone(), outcomes });
         }
-        // The event carries no metadata: only a HEAD tells our outputs from uploads.
-        match self.objects.head(object).await? {
+        // The event carries no metadata: only a HEAD tells our outputs from uploads, and pins
+        // the stored object the jobs will process.
+        let head = match self.objects.head(object).await? {
             None => return Ok(DispatchReport::skipped(object, "object no longer exists")),
-            Some(head) if head.produced_by_job.is_some() => {
-                let job = head.produced_by_job.unwrap_or_default();
-                return Ok(DispatchReport::skipped(object, format_args!("output of mediaflow job {job}")));
+            Some(head) => head,
+        };
+        match &head.marker {
+            Some(marker) if marker.is_at(object) => {
+                return Ok(DispatchReport::skipped(object, format_args!("output of mediaflow job {}", marker.job)));
             }
-            Some(_) => {}
+            // A server-side copy keeps the metadata of what it copies: it is a new upload.
+            Some(marker) => {
+                info!(bucket = %object.bucket, key = %object.key, job_id = %marker.job, "a copy of an output: processed as an upload")
+            }
+            None => {}
         }
         // S3 may deliver events out of order: an older upload of the key must not win.
         if let Some(sequencer) = event.sequencer.as_deref().filter(|s| !s.is_empty())
@@ -120,36 +129,26 @@ impl Dispatcher {
             ));
         }
         for workflow in matched {
-            let (job, tasks) = Job::start(&workflow, event, Utc::now());
+            let (job, tasks) = Job::start(&workflow, event, &head, Utc::now());
             let created = self.jobs.create(&job, &tasks).await?;
-            let waiting: Vec<u32> = match created {
-                Created::New => tasks.iter().map(|task| task.index).collect(),
-                // A retried delivery sends only what the failed one did not.
-                Created::Existing => self
-                    .jobs
-                    .tasks(&job.id)
-                    .await?
-                    .iter()
-                    .filter(|task| task.status == TaskStatus::Waiting && task.sent_at.is_none())
-                    .map(|task| task.index)
-                    .collect(),
-            };
-            for &index in &waiting {
-                self.queue.enqueue(&TaskMessage { job_id: job.id.clone(), task: index }).await?;
-                self.jobs.mark_sent(&job.id, index, Utc::now()).await?;
-            }
             let new = created == Created::New;
-            if new {
-                info!(job_id = %job.id, workflow = %workflow.name, bucket = %object.bucket, key = %object.key, tasks = waiting.len(), "job started");
-            } else {
-                warn!(job_id = %job.id, workflow = %workflow.name, resent = waiting.len(), "job existed: event delivered again");
+            // A repeated delivery sends the preparation only if the first one did not.
+            let send = match created {
+                Created::New => true,
+                Created::Existing => {
+                    self.jobs.job(&job.id).await?.is_some_and(|stored| stored.prepare_sent_at.is_none())
+                }
+            };
+            if send {
+                self.queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(job.id.clone()))).await?;
+                self.jobs.mark_prepare_sent(&job.id, Utc::now()).await?;
             }
-            outcomes.push(Outcome::Started {
-                workflow: workflow.name,
-                job_id: job.id,
-                new,
-                tasks_sent: waiting.len() as u32,
-            });
+            if new {
+                info!(job_id = %job.id, workflow = %workflow.name, bucket = %object.bucket, key = %object.key, tasks = tasks.len(), "job started");
+            } else {
+                warn!(job_id = %job.id, workflow = %workflow.name, prepare_sent = send, "job existed: event delivered again");
+            }
+            outcomes.push(Outcome::Started { workflow: workflow.name, job_id: job.id, new, prepare_sent: send });
         }
         Ok(DispatchReport { object: object.clone(), outcomes })
     }
@@ -159,9 +158,10 @@ impl Dispatcher {
 mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
-    use crate::domain::object::parse_event_time;
+    use crate::domain::object::{OutputMarker, parse_event_time};
     use crate::domain::task::{TaskSpec, TranscodeSpec};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
+    use crate::ports::JobStore;
 
     fn workflow(name: &str, dir: &str, enabled_at: Option<&str>) -> Workflow {
         let spec = WorkflowSpec {
@@ -224,15 +224,17 @@ mod tests {
         assert!(memory.sent().is_empty());
     }
 
+    fn prepare(job_id: &JobId) -> WorkerMessage {
+        WorkerMessage::Prepare(PrepareMessage::new(job_id.clone()))
+    }
+
     #[tokio::test]
-    async fn when_workflow_matches_should_create_job_and_send_each_task() {
+    async fn when_workflow_matches_should_create_job_and_send_its_preparation() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
         let report = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
         let job_id = report.jobs().next().unwrap().clone();
-        assert_eq!(
-            memory.sent(),
-            vec![TaskMessage { job_id: job_id.clone(), task: 0 }, TaskMessage { job_id, task: 1 }]
-        );
+        assert_eq!(memory.sent(), vec![prepare(&job_id)]);
+        assert_eq!(memory.tasks(&job_id).await.unwrap().len(), 2);
     }
 
     #[tokio::test]
@@ -243,7 +245,7 @@ mod tests {
         let report = dispatcher(&memory).dispatch(&event("in/sub/a.mp4")).await.unwrap();
         assert_eq!(report.jobs().count(), 2);
         assert_eq!(reasons(&report), vec!["outside trigger dir \"other/\""]);
-        assert_eq!(memory.sent().len(), 4);
+        assert_eq!(memory.sent().len(), 2);
     }
 
     #[tokio::test]
@@ -259,12 +261,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_object_is_our_output_should_skip() {
+    async fn when_object_is_our_output_should_skip_but_a_copy_of_it_is_an_upload() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &[]).await;
-        memory.put_object(ObjectRef::new("media", "in/a_transcode_1.mp4"), b"x".to_vec(), Some("job-1".into()));
+        let output = ObjectRef::new("media", "in/a_transcode_1.mp4");
+        let marker = OutputMarker::new("job-1", "a", &ObjectRef::new("media", "in/a.mp4"), &output);
+        memory.put_object(output, b"x".to_vec(), Some(marker.clone()));
         let report = dispatcher(&memory).dispatch(&event("in/a_transcode_1.mp4")).await.unwrap();
         assert_eq!(reasons(&report), vec!["output of mediaflow job job-1"]);
         assert!(memory.sent().is_empty());
+        memory.put_object(ObjectRef::new("media", "in/copy.mp4"), b"x".to_vec(), Some(marker));
+        let report = dispatcher(&memory).dispatch(&event("in/copy.mp4")).await.unwrap();
+        assert_eq!(report.jobs().count(), 1, "{report:?}");
     }
 
     #[tokio::test]
@@ -275,23 +282,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_event_repeats_should_send_only_tasks_never_sent() {
+    async fn when_event_repeats_should_send_the_preparation_only_if_never_sent() {
         let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
         let dispatcher = dispatcher(&memory);
         let first = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
         let job_id = first.jobs().next().unwrap().clone();
         assert_eq!(
             dispatcher.dispatch(&event("in/a.mp4")).await.unwrap().outcomes,
-            vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, tasks_sent: 0 }]
+            vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, prepare_sent: false }]
         );
-        // As if the first delivery failed after sending task 0 only:
-        memory.forget_sent(&job_id, 1);
+        // As if the first delivery failed before recording that it sent the preparation:
+        memory.change_job(&job_id, |job| job.prepare_sent_at = None);
         let again = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
         assert_eq!(
             again.outcomes,
-            vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, tasks_sent: 1 }]
+            vec![Outcome::Started { workflow: "a".into(), job_id: job_id.clone(), new: false, prepare_sent: true }]
         );
-        assert_eq!(memory.sent().last(), Some(&TaskMessage { job_id, task: 1 }));
+        assert_eq!(memory.sent(), vec![prepare(&job_id), prepare(&job_id)]);
+        assert_eq!(memory.job_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn when_the_workflow_changed_state_a_redelivered_event_finds_its_job() {
+        let enabled = workflow("a", "in/", Some("2026-01-01T00:00:00Z"));
+        let memory = given(std::slice::from_ref(&enabled), &["in/a.mp4"]).await;
+        let dispatcher = dispatcher(&memory);
+        let first = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
+        memory.put_workflow(enabled.disable(Utc::now()).enable(parse_event_time("2026-01-01T00:00:00Z").unwrap()));
+        let again = dispatcher.dispatch(&event("in/a.mp4")).await.unwrap();
+        assert_eq!(first.jobs().collect::<Vec<_>>(), again.jobs().collect::<Vec<_>>());
         assert_eq!(memory.job_count(), 1);
     }
 

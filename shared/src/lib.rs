@@ -2,9 +2,10 @@
 //!
 //! - [`domain`]: workflows, task specs, jobs and the rules between them (pure).
 //! - [`ports`]: what the use-cases need from the world, as traits.
-//! - Use-cases: [`dispatch`] (object created → jobs → workers), [`process`] (one task on
-//!   ffmpeg), [`catalog`] (workflow administration).
-//! - Adapters: [`adapters`] (DynamoDB, S3, Lambda), [`ffmpeg`] (probe and render).
+//! - Use-cases: [`dispatch`] (object created → jobs → workers), [`prepare`] (probe a job's
+//!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
+//!   administration).
+//! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
 //! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
 
 pub mod adapters;
@@ -14,4 +15,5 @@ pub mod dispatch;
 pub mod domain;
 pub mod ffmpeg;
 pub mod ports;
+pub mod prepare;
 pub mod process;

@@ -3,23 +3,35 @@
 //! crosses these traits.
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::Stream;
 
-use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskStatus};
+use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskStatus, WorkerMessage};
+use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
-use crate::domain::object::{ObjectHead, ObjectRef};
+use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
 use crate::domain::task::TaskSpec;
 use crate::domain::workflow::Workflow;
 
 /// A failure of a store (DynamoDB) or of the object store (S3) or the task queue (Lambda).
+/// Messages are one line: the service's error code and message, never a whole SDK dump.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0} was changed concurrently: read it again")]
+    /// A conditional write found something else than expected (a DynamoDB condition, an S3
+    /// precondition): read again and decide again.
+    #[error("{0} was changed concurrently")]
     Conflict(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    #[error("bucket {0} does not exist")]
+    NoSuchBucket(String),
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     #[error("request rejected: {0}")]
     Rejected(String),
     #[error("stored record is unreadable: {0}")]
@@ -33,19 +45,44 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Io(_))
     }
+
+    /// What a task records when S3 refuses for good (`InvalidInput.*`), or `None` for our own
+    /// failures (`InternalError`, retried).
+    pub fn as_task_error(&self, what: &str) -> Option<TaskError> {
+        match self {
+            StoreError::NoSuchBucket(bucket) => Some(TaskError::new(
+                ErrorCode::BucketNotFound,
+                format!("cannot {what}: bucket {bucket} does not exist"),
+            )),
+            StoreError::AccessDenied(detail) => {
+                Some(TaskError::new(ErrorCode::AccessDenied, format!("cannot {what}: access denied ({detail})")))
+            }
+            _ => None,
+        }
+    }
 }
 
-/// Workflow records. Writes are conditional on the revision the caller read.
+/// Every workflow, as of one version of the catalog; every write moves the version on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CatalogSnapshot {
+    pub version: u64,
+    pub workflows: Vec<Workflow>,
+}
+
+/// Workflow records. Writes are conditional on the catalog version the caller read, so that
+/// a decision taken on the whole catalog (no two enabled workflows conflict) holds when written.
 #[async_trait]
 pub trait WorkflowStore: Send + Sync {
     /// Every workflow whose trigger is in `bucket`, read consistently.
     async fn for_bucket(&self, bucket: &str) -> Result<Vec<Workflow>, StoreError>;
     async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError>;
-    async fn list(&self) -> Result<Vec<Workflow>, StoreError>;
-    /// Writes `workflow` in place of `previous` (which must still be stored as read), or as a
-    /// new workflow when `previous` is `None` (which must not exist yet).
-    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>) -> Result<(), StoreError>;
-    async fn delete(&self, workflow: &Workflow) -> Result<(), StoreError>;
+    /// Every workflow and the catalog's version, read consistently.
+    async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError>;
+    /// Writes `workflow` in place of `previous` (or as a new workflow when `previous` is
+    /// `None`), only if the catalog is still at `version`; otherwise `Conflict`.
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>, version: u64) -> Result<(), StoreError>;
+    /// Deletes `workflow`, only if the catalog is still at `version`; otherwise `Conflict`.
+    async fn delete(&self, workflow: &Workflow, version: u64) -> Result<(), StoreError>;
 }
 
 /// Whether `JobStore::create` wrote the job or found it already there.
@@ -103,6 +140,10 @@ pub trait JobStore: Send + Sync {
     async fn create(&self, job: &Job, tasks: &[Task]) -> Result<Created, StoreError>;
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
     async fn tasks(&self, id: &JobId) -> Result<Vec<Task>, StoreError>;
+    /// Notes that the job's preparation was handed to a worker.
+    async fn mark_prepare_sent(&self, id: &JobId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Counts a preparation attempt; returns the count including this one.
+    async fn begin_prepare(&self, id: &JobId) -> Result<u32, StoreError>;
     /// Notes that the task was handed to a worker.
     async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Keeps the newest S3 sequencer of an object (compared as S3 says: as hex numbers) and
@@ -113,6 +154,9 @@ pub trait JobStore: Send + Sync {
     async fn claim(&self, id: &JobId, index: u32, lease: &Lease) -> Result<Claim, StoreError>;
     /// Keeps the first probe of the job's source.
     async fn record_source(&self, id: &JobId, source: &MediaInfo) -> Result<(), StoreError>;
+    /// Fails every task of the job that has not started with `error` (a source that cannot be
+    /// processed at all), and finishes the job.
+    async fn fail_waiting(&self, id: &JobId, error: &TaskError, now: DateTime<Utc>) -> Result<Progress, StoreError>;
     /// Ends the claimed attempt `task.attempts` with `outcome`; the last task to end finishes
     /// the job. Repeating it for the same attempt (a lost answer) does no harm.
     async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError>;
@@ -125,25 +169,89 @@ pub trait JobStore: Send + Sync {
 /// How a task ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskOutcome {
-    Success(Vec<OutputFile>),
+    Success { outputs: Vec<OutputFile>, warnings: Vec<String> },
     Fail(TaskError),
 }
 
-/// Objects in S3.
+/// Bytes of an object as they arrive.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// When a write may happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Only if nothing is stored at the key.
+    Absent,
+    /// Only if the key still holds the object with this entity tag.
+    Unchanged(String),
+}
+
+/// Objects in S3. Reads of an upload are pinned to its entity tag: when the key holds another
+/// object by then, they fail with `Conflict`.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// `None` when the object does not exist.
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError>;
     /// Streams the object into a local file; `None` when it does not exist.
-    async fn download(&self, object: &ObjectRef, to: &Path) -> Result<Option<u64>, StoreError>;
-    /// Uploads a local file with the output marker naming `job`; returns its size.
-    async fn upload(&self, from: &Path, to: &ObjectRef, content_type: &str, job: &JobId) -> Result<u64, StoreError>;
+    async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError>;
+    /// The bytes from `from` up to `to` (exclusive; the end of the object when `None`).
+    async fn read(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, StoreError>;
+    /// Writes a local file with `marker` if `condition` holds (else `Conflict`); returns its size.
+    async fn put(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<u64, StoreError>;
 }
 
-/// Starts workers (an asynchronous Lambda invocation per task).
+/// One stored upload, read on demand.
+#[derive(Clone)]
+pub struct StoredObject {
+    pub store: Arc<dyn ObjectStore>,
+    pub object: ObjectRef,
+    pub etag: Option<String>,
+    pub size: u64,
+}
+
+impl std::fmt::Debug for StoredObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredObject").field("object", &self.object).field("size", &self.size).finish()
+    }
+}
+
+impl StoredObject {
+    pub async fn read(&self, from: u64, to: Option<u64>) -> Result<ByteStream, StoreError> {
+        self.store.read(&self.object, self.etag.as_deref(), from, to).await
+    }
+}
+
+/// Starts workers (an asynchronous Lambda invocation per message).
 #[async_trait]
 pub trait TaskQueue: Send + Sync {
-    async fn enqueue(&self, message: &TaskMessage) -> Result<(), StoreError>;
+    async fn enqueue(&self, message: &WorkerMessage) -> Result<(), StoreError>;
+}
+
+/// Keeps events that can never be handled, with the reason, where people look (the events
+/// dead-letter queue) and can send them again.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    async fn keep(&self, event: &str, reason: &str) -> Result<(), StoreError>;
+}
+
+/// A watermark image fetched for a task, with its size in pixels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatermarkImage {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A task's work on local files: what the worker hands the media tool.
@@ -152,9 +260,11 @@ pub struct RenderRequest<'a> {
     pub spec: &'a TaskSpec,
     pub input: &'a Path,
     pub source: &'a MediaInfo,
+    /// The job's limits; what is decoded is held to them too (a header may not tell).
+    pub limits: &'a Limits,
     /// Local copies of the spec's image watermarks, in the order of its watermarks (text
     /// watermarks have no entry).
-    pub watermark_images: &'a [PathBuf],
+    pub watermark_images: &'a [WatermarkImage],
     /// Where outputs are written; the caller removes it.
     pub workdir: &'a Path,
     /// When rendering must have stopped (the invocation's deadline less a margin for the
@@ -162,9 +272,16 @@ pub struct RenderRequest<'a> {
     pub stop_by: Option<DateTime<Utc>>,
 }
 
+/// What a render made: the files, and what went wrong without failing it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    pub files: Vec<RenderedFile>,
+    pub warnings: Vec<String>,
+}
+
 /// A file the media tool wrote and checked; `number` counts the outputs of one task from 0.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Rendered {
+pub struct RenderedFile {
     pub path: PathBuf,
     pub number: usize,
     pub content_type: &'static str,
@@ -193,9 +310,25 @@ impl From<MediaFailure> for TaskError {
     }
 }
 
+/// What probing an upload found, and how much of it was read to find out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probed {
+    pub media: MediaInfo,
+    pub bytes_read: u64,
+}
+
+/// Why probing failed, and how much of the upload was read to find out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{failure}")]
+pub struct ProbeFailure {
+    pub failure: MediaFailure,
+    pub bytes_read: u64,
+}
+
 /// Probes and renders media (ffmpeg).
 #[async_trait]
 pub trait MediaTool: Send + Sync {
-    async fn probe(&self, file: &Path) -> Result<MediaInfo, MediaFailure>;
-    async fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Rendered>, MediaFailure>;
+    /// Probes a stored upload with ranged reads: headers, and where it really ends.
+    async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure>;
+    async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
 }

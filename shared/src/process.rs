@@ -1,5 +1,6 @@
-//! Use-case of the worker: run one task of one job — claim it, fetch the input, probe it,
-//! render, upload the outputs with the output marker, record the outcome.
+//! Use-case of the worker: run one task of a prepared job — claim it, fetch the upload it was
+//! prepared for, render, write the outputs (never over an object this workflow did not write
+//! for this upload, and nothing once the upload was replaced), record the outcome.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,14 +12,17 @@ use tokio::io::AsyncReadExt;
 use tracing::{error, info, warn};
 
 use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage};
-use crate::ports::{Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, RenderRequest, StoreError, TaskOutcome};
+use crate::domain::object::{ObjectRef, OutputMarker};
+use crate::domain::sniff::png_size;
+use crate::ports::{
+    Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, PutCondition, RenderRequest, RenderedFile, StoreError,
+    TaskOutcome, WatermarkImage,
+};
+use crate::prepare::{read_failure, replaced, store_failure};
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
 pub const MAX_ATTEMPTS: u32 = 3;
-
-/// The first bytes of every PNG file: watermark images must be PNGs.
-const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
 /// The Lambda invocation a task runs in.
 #[derive(Clone, Debug)]
@@ -122,7 +126,7 @@ impl TaskRunner {
         info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.attempts, "task started");
 
         let outcome = match self.execute(&job, &task, invocation).await {
-            Ok(outputs) => TaskOutcome::Success(outputs),
+            Ok((outputs, warnings)) => TaskOutcome::Success { outputs, warnings },
             Err(error) if error.code.is_retryable() && task.attempts < MAX_ATTEMPTS => {
                 warn!(job_id = %job_id, task = index, attempt = task.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
                 self.jobs.release(&task, &error).await?;
@@ -140,7 +144,10 @@ impl TaskRunner {
             info!(job_id = %job_id, workflow = %job.workflow, "job finished");
         }
         Ok(match outcome {
-            TaskOutcome::Success(outputs) => {
+            TaskOutcome::Success { outputs, warnings } => {
+                if !warnings.is_empty() {
+                    warn!(job_id = %job_id, task = index, ?warnings, "task succeeded with warnings");
+                }
                 info!(job_id = %job_id, task = index, outputs = outputs.len(), "task succeeded");
                 RunResult::Succeeded { job_id: job_id.clone(), task: index, outputs, job_finished }
             }
@@ -157,11 +164,17 @@ impl TaskRunner {
         })
     }
 
-    /// The task's work in a scratch directory that is removed on every path.
-    async fn execute(&self, job: &Job, task: &Task, invocation: &Invocation) -> Result<Vec<OutputFile>, TaskError> {
-        if let Some(size) = job.input_size {
-            job.limits.check_size(size)?;
-        }
+    /// The task's work in a scratch directory that is removed on every path: the outputs and
+    /// the warnings.
+    async fn execute(
+        &self,
+        job: &Job,
+        task: &Task,
+        invocation: &Invocation,
+    ) -> Result<(Vec<OutputFile>, Vec<String>), TaskError> {
+        job.check_output_keys(task)?;
+        let source =
+            job.source.as_ref().ok_or_else(|| internal("the job was never prepared: no source probe".into()))?;
         let deadline = invocation.deadline;
         let workdir = tempfile::Builder::new()
             .prefix(&format!("{}-", sanitize(&invocation.request_id)))
@@ -170,23 +183,12 @@ impl TaskRunner {
         let input = workdir.path().join("input");
         let size = self
             .objects
-            .download(&job.input, &input)
+            .download(&job.input, job.input_etag.as_deref(), &input)
             .await
-            .map_err(|e| internal(format!("cannot download the input: {e}")))?
-            .ok_or_else(|| TaskError {
-                code: ErrorCode::SourceNotFound,
-                message: format!("{} no longer exists", job.input),
-            })?;
+            .map_err(|e| read_failure(job, &e))?
+            .ok_or_else(|| TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)))?;
         if size == 0 {
-            return Err(TaskError { code: ErrorCode::SourceEmpty, message: "the uploaded file is empty".into() });
-        }
-        let source = self.media.probe(&input).await?;
-        job.limits.check(&source)?;
-        if job.source.is_none() {
-            // Best effort: the source facts are informative; the task does not depend on them.
-            if let Err(e) = self.jobs.record_source(&job.id, &source).await {
-                warn!(job_id = %job.id, error = %e, "cannot record the source probe");
-            }
+            return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
         }
         let watermark_images = self.fetch_watermarks(task, workdir.path()).await?;
         let rendered = self
@@ -194,20 +196,43 @@ impl TaskRunner {
             .render(&RenderRequest {
                 spec: &task.spec,
                 input: &input,
-                source: &source,
+                source,
+                limits: &job.limits,
                 watermark_images: &watermark_images,
                 workdir: workdir.path(),
                 stop_by: deadline.map(|deadline| deadline - self.margin),
             })
             .await?;
-        let mut outputs = Vec::with_capacity(rendered.len());
-        for file in rendered {
+        let outputs = self.publish(job, task, rendered.files).await?;
+        Ok((outputs, rendered.warnings))
+    }
+
+    /// Writes the rendered files to their keys, all or none: only while the upload is still the
+    /// one the job was prepared for, and never over an object that this workflow did not write
+    /// for this upload (a user's file, another workflow's output).
+    async fn publish(&self, job: &Job, task: &Task, files: Vec<RenderedFile>) -> Result<Vec<OutputFile>, TaskError> {
+        self.check_current(job).await?;
+        let mut planned = Vec::with_capacity(files.len());
+        for file in files {
             let target = job.output_key(task, file.number);
-            let size = self
-                .objects
-                .upload(&file.path, &target, file.content_type, &job.id)
-                .await
-                .map_err(|e| internal(format!("cannot upload {target}: {e}")))?;
+            let condition = self.write_condition(job, &target).await?;
+            planned.push((file, target, condition));
+        }
+        let mut outputs = Vec::with_capacity(planned.len());
+        for (file, target, condition) in planned {
+            let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &target);
+            let size = match self.objects.put(&file.path, &target, file.content_type, &marker, &condition).await {
+                Ok(size) => size,
+                Err(StoreError::Conflict(_)) => {
+                    // Someone wrote the key since we looked: a newer job of this upload, or not us.
+                    self.check_current(job).await?;
+                    return Err(TaskError::new(
+                        ErrorCode::OutputConflict,
+                        format!("{target} was written by someone else while this task ran; it was left as it is"),
+                    ));
+                }
+                Err(e) => return Err(store_failure(&e, &format!("write {target}"))),
+            };
             outputs.push(OutputFile {
                 bucket: target.bucket,
                 key: target.key,
@@ -220,35 +245,71 @@ impl TaskRunner {
         Ok(outputs)
     }
 
-    async fn fetch_watermarks(&self, task: &Task, workdir: &Path) -> Result<Vec<PathBuf>, TaskError> {
-        let mut paths = Vec::new();
+    /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.
+    async fn check_current(&self, job: &Job) -> Result<(), TaskError> {
+        let head = self.objects.head(&job.input).await.map_err(|e| store_failure(&e, "read the upload"))?;
+        match (head.and_then(|head| head.etag), &job.input_etag) {
+            (Some(stored), Some(expected)) if &stored != expected => Err(replaced(job)),
+            _ => Ok(()),
+        }
+    }
+
+    /// How `target` may be written: only if free, or only over this workflow's own earlier
+    /// output for the same upload key.
+    async fn write_condition(&self, job: &Job, target: &ObjectRef) -> Result<PutCondition, TaskError> {
+        let head = self.objects.head(target).await.map_err(|e| store_failure(&e, &format!("read {target}")))?;
+        match head {
+            None => Ok(PutCondition::Absent),
+            Some(head)
+                if head.marker.as_ref().is_some_and(|m| m.is_at(target) && m.belongs_to(&job.workflow, &job.input)) =>
+            {
+                Ok(head.etag.map_or(PutCondition::Absent, PutCondition::Unchanged))
+            }
+            Some(head) => {
+                let owner = match &head.marker {
+                    Some(marker) if marker.is_at(target) => {
+                        format!("an output of workflow {:?} for another upload", marker.workflow)
+                    }
+                    _ => "not written by this workflow".to_owned(),
+                };
+                Err(TaskError::new(
+                    ErrorCode::OutputConflict,
+                    format!("{target} already exists ({owner}); it was left as it is and nothing was written"),
+                ))
+            }
+        }
+    }
+
+    async fn fetch_watermarks(&self, task: &Task, workdir: &Path) -> Result<Vec<WatermarkImage>, TaskError> {
+        let mut images = Vec::new();
         for (i, image) in task.spec.watermarks().iter().filter_map(|mark| mark.image.as_ref()).enumerate() {
             let path = workdir.join(format!("watermark-{i}.png"));
-            let object = crate::domain::object::ObjectRef::new(&image.bucket, &image.key);
-            let invalid = |what: &str| TaskError {
-                code: ErrorCode::InvalidWatermarkImage,
-                message: format!("watermark image {object} {what}"),
+            let object = ObjectRef::new(&image.bucket, &image.key);
+            let invalid = |what: &str| {
+                TaskError::new(ErrorCode::InvalidWatermarkImage, format!("watermark image {object} {what}"))
             };
-            match self.objects.download(&object, &path).await {
+            match self.objects.download(&object, None, &path).await {
                 Ok(Some(size)) if size > 0 => {}
                 Ok(_) => return Err(invalid("is missing or empty")),
-                Err(e) => return Err(internal(format!("cannot download watermark image {object}: {e}"))),
+                Err(e) => return Err(store_failure(&e, &format!("read watermark image {object}"))),
             }
-            let mut signature = [0u8; 8];
+            let mut header = [0u8; 24];
             let read = match tokio::fs::File::open(&path).await {
-                Ok(mut file) => file.read_exact(&mut signature).await.map(|_| ()),
+                Ok(mut file) => file.read_exact(&mut header).await.map(|_| ()),
                 Err(e) => Err(e),
             };
-            if read.is_err() || signature != PNG_SIGNATURE {
-                return Err(invalid("is not a PNG"));
+            match (read, png_size(&header)) {
+                (Ok(()), Some((width, height))) if width > 0 && height > 0 => {
+                    images.push(WatermarkImage { path, width, height });
+                }
+                _ => return Err(invalid("is not a PNG")),
             }
-            paths.push(path);
         }
-        Ok(paths)
+        Ok(images)
     }
 }
 
-fn internal(message: String) -> TaskError {
+pub(crate) fn internal(message: String) -> TaskError {
     TaskError { code: ErrorCode::Internal, message }
 }
 
@@ -263,12 +324,15 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::job::{JobStatus, TaskStatus};
-    use crate::domain::limits::Limits;
-    use crate::domain::object::{ObjectCreated, ObjectRef, parse_event_time};
-    use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint, TranscodeSpec};
+    use crate::domain::media::{MediaInfo, VideoStream};
+    use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, parse_event_time};
+    use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
     use crate::ports::JobStore;
 
+    const INPUT: &str = "in/sub/clip.mp4";
+
+    /// A prepared job of `tasks` for an upload of `input`.
     async fn setup(tasks: Vec<TaskSpec>, input: &[u8]) -> (Memory, TaskRunner, JobId, tempfile::TempDir) {
         let memory = Memory::default();
         let spec = WorkflowSpec {
@@ -279,17 +343,27 @@ mod tests {
             limits: Default::default(),
         };
         let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
+        let object = ObjectRef::new("media", INPUT);
+        memory.put_object(object.clone(), input.to_vec(), None);
+        let head = memory.head(&object).await.unwrap().unwrap_or_else(ObjectHead::default);
         let event = ObjectCreated {
-            object: ObjectRef::new("media", "in/sub/clip.mp4"),
+            object,
             size: Some(input.len() as u64),
             etag: None,
             version_id: None,
             sequencer: None,
             event_time: parse_event_time("2030-01-01T00:00:00Z").unwrap(),
         };
-        memory.put_object(event.object.clone(), input.to_vec(), None);
-        let (job, tasks) = Job::start(&workflow, &event, Utc::now());
+        let (job, tasks) = Job::start(&workflow, &event, &head, Utc::now());
         memory.create(&job, &tasks).await.unwrap();
+        let source = MediaInfo {
+            container: "mov".into(),
+            duration: Some(2.0),
+            stream_count: 1,
+            video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, ..VideoStream::default() }),
+            ..MediaInfo::default()
+        };
+        memory.record_source(&job.id, &source).await.unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let shared = Arc::new(memory.clone());
         let runner = TaskRunner::new(
@@ -318,18 +392,26 @@ mod tests {
         })
     }
 
+    fn failed_with(result: &RunResult) -> Option<ErrorCode> {
+        match result {
+            RunResult::Failed { error, .. } => Some(error.code),
+            _ => None,
+        }
+    }
+
     #[tokio::test]
-    async fn when_task_succeeds_should_upload_marked_outputs_and_finish_job() {
+    async fn when_task_succeeds_should_write_marked_outputs_and_finish_job() {
         let (memory, runner, job_id, scratch) = setup(vec![snapshot()], b"video").await;
         let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
         let RunResult::Succeeded { outputs, job_finished, .. } = result else { panic!("{result:?}") };
         assert!(job_finished);
         let keys: Vec<_> = outputs.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, ["out/sub/clip_snapshotByTimeOffset_1_0.jpg", "out/sub/clip_snapshotByTimeOffset_1_1.jpg"]);
-        assert_eq!(memory.marker(&ObjectRef::new("media", keys[0])), Some(job_id.to_string()));
-        let job = memory.job(&job_id).await.unwrap().unwrap();
-        assert_eq!(job.status, JobStatus::Finish);
-        assert!(job.source.is_some());
+        let written = ObjectRef::new("media", keys[0]);
+        let marker = memory.marker(&written).unwrap();
+        assert!(marker.is_at(&written) && marker.belongs_to("flow", &ObjectRef::new("media", INPUT)));
+        assert_eq!(marker.job, job_id.to_string());
+        assert_eq!(memory.job(&job_id).await.unwrap().unwrap().status, JobStatus::Finish);
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "scratch dir removed");
     }
 
@@ -343,36 +425,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_input_is_empty_should_fail_with_source_error_and_finish_job() {
-        let (memory, runner, job_id, _scratch) =
-            setup(vec![snapshot(), TaskSpec::Transcode(TranscodeSpec::default())], b"").await;
-        let first = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
-        assert!(
-            matches!(&first, RunResult::Failed { error, job_finished: false, .. } if error.code == ErrorCode::SourceEmpty),
-            "{first:?}"
-        );
-        let second = runner.run(&message(&job_id, 1), &invocation()).await.unwrap();
-        assert!(matches!(second, RunResult::Failed { job_finished: true, .. }));
-        let tasks = memory.tasks(&job_id).await.unwrap();
-        assert!(
-            tasks
-                .iter()
-                .all(|t| t.status == TaskStatus::Fail && t.error.as_ref().unwrap().code == ErrorCode::SourceEmpty)
-        );
+    async fn when_the_output_key_holds_a_users_file_should_leave_it_and_write_nothing() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        let users = ObjectRef::new("media", "out/sub/clip_snapshotByTimeOffset_1_1.jpg");
+        memory.put_object(users.clone(), b"the user's own picture".to_vec(), None);
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert_eq!(failed_with(&result), Some(ErrorCode::OutputConflict), "{result:?}");
+        assert_eq!(memory.object(&users).as_deref(), Some(&b"the user's own picture"[..]));
+        assert_eq!(memory.object(&ObjectRef::new("media", "out/sub/clip_snapshotByTimeOffset_1_0.jpg")), None);
     }
 
     #[tokio::test]
-    async fn when_media_tool_rejects_source_should_fail_without_retry() {
-        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"not media").await;
-        memory.fail_probe(ErrorCode::SourceUnsupportedFormat);
+    async fn when_the_output_key_holds_this_workflows_output_of_the_same_upload_should_replace_it() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        let earlier = ObjectRef::new("media", "out/sub/clip_snapshotByTimeOffset_1_0.jpg");
+        let marker = OutputMarker::new("job-earlier", "flow", &ObjectRef::new("media", INPUT), &earlier);
+        memory.put_object(earlier.clone(), b"old".to_vec(), Some(marker));
         let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
-        assert!(matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::SourceUnsupportedFormat));
+        assert!(matches!(result, RunResult::Succeeded { .. }), "{result:?}");
+        assert_eq!(memory.object(&earlier).as_deref(), Some(&b"rendered"[..]));
+        let other = ObjectRef::new("media", "out/sub/clip_snapshotByTimeOffset_1_1.jpg");
+        let foreign = OutputMarker::new("job-x", "another", &ObjectRef::new("media", INPUT), &other);
+        memory.put_object(other.clone(), b"theirs".to_vec(), Some(foreign));
+        memory.change_task(&job_id, 0, |task| task.status = TaskStatus::Waiting);
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert_eq!(failed_with(&result), Some(ErrorCode::OutputConflict), "another workflow's output stays");
+    }
+
+    #[tokio::test]
+    async fn when_the_upload_was_replaced_should_write_nothing() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"first").await;
+        memory.put_object(ObjectRef::new("media", INPUT), b"second".to_vec(), None);
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert_eq!(failed_with(&result), Some(ErrorCode::SourceReplaced), "{result:?}");
+        assert_eq!(memory.render_count(), 0, "the pinned read failed before rendering");
+    }
+
+    #[tokio::test]
+    async fn when_output_key_would_be_too_long_should_fail_before_downloading() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        memory.change_job(&job_id, |job| job.relative_key = format!("{}.mp4", "x".repeat(1020)));
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        assert_eq!(failed_with(&result), Some(ErrorCode::KeyTooLong), "{result:?}");
+        assert_eq!(memory.render_count(), 0);
     }
 
     #[tokio::test]
     async fn when_internal_error_should_give_task_back_until_attempts_run_out() {
         let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
-        memory.fail_probe(ErrorCode::Internal);
+        memory.fail_render(ErrorCode::Internal);
         for attempt in 1..MAX_ATTEMPTS {
             let error = runner.run(&message(&job_id, 0), &invocation()).await.unwrap_err();
             assert!(matches!(error, RunError::Retry { attempt: a, .. } if a == attempt));
@@ -386,37 +487,10 @@ mod tests {
         assert_eq!(task.status, TaskStatus::Fail);
         let error = task.error.as_ref().unwrap();
         assert_eq!(error.code, ErrorCode::Internal);
-        assert_eq!(error.message, "probe failed (attempt 3 of 3: retries exhausted)");
+        assert_eq!(error.message, "render failed (attempt 3 of 3: retries exhausted)");
         assert_eq!(memory.job(&job_id).await.unwrap().unwrap().status, JobStatus::Finish);
         let again = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
         assert!(matches!(again, RunResult::Skipped { .. }), "a later retry finds the task done");
-    }
-
-    #[tokio::test]
-    async fn when_probed_source_breaks_a_limit_should_fail_before_encoding() {
-        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
-        memory.change_job(&job_id, |job| job.limits = Limits { max_duration_s: 1.0, ..Limits::default() });
-        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
-        assert!(
-            matches!(&result, RunResult::Failed { error, .. } if error.code == ErrorCode::DurationTooLong),
-            "{result:?}"
-        );
-        assert_eq!(memory.render_count(), 0, "nothing was encoded");
-    }
-
-    #[tokio::test]
-    async fn when_announced_size_breaks_the_limit_should_fail_before_downloading() {
-        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
-        memory.change_job(&job_id, |job| {
-            job.limits = Limits { max_size_mb: 1, ..Limits::default() };
-            job.input_size = Some(2 * 1024 * 1024);
-        });
-        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
-        assert!(
-            matches!(&result, RunResult::Failed { error, .. } if error.code == ErrorCode::FileTooLarge),
-            "{result:?}"
-        );
-        assert!(memory.job(&job_id).await.unwrap().unwrap().source.is_none(), "never probed");
     }
 
     #[tokio::test]
@@ -427,7 +501,7 @@ mod tests {
         .unwrap();
         let (_memory, runner, job_id, _scratch) = setup(vec![spec], b"video").await;
         let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
-        assert!(matches!(result, RunResult::Failed { error, .. } if error.code == ErrorCode::InvalidWatermarkImage));
+        assert_eq!(failed_with(&result), Some(ErrorCode::InvalidWatermarkImage));
     }
 
     #[tokio::test]

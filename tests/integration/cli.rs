@@ -58,10 +58,23 @@ async fn invalid_files_are_rejected_naming_fields_and_json_is_read_too() -> anyh
         "invalid workflow: name: must be 1–128 letters, digits, '_', '\\' or '-'; trigger.dir: must end with '/'; \
          tasks: needs 1–20 tasks"
     );
-    let typo = h.dir.path().join("typo.yaml");
-    std::fs::write(&typo, "name: t\ntrigger: {bucket: media-in}\ntasks: [{type: transcode, containr: mp4}]\n")?;
-    let error = format!("{:#}", mediaflow(&h, &["workflow", "apply", "-f", typo.to_str().unwrap()]).await.unwrap_err());
-    assert!(error.contains("unknown field `containr`"), "{error}");
+    // Type errors name their field and do not hide the problems after them.
+    let typos = h.dir.path().join("typos.yaml");
+    std::fs::write(
+        &typos,
+        "name: t\ntrigger: {bucket: media-in, dir: in/}\ntasks:\n\
+         - {type: transcode, containr: mp4, video: {crf: -5}}\n\
+         - {type: snapshot, times: [1], width: wide}\n\
+         - {type: animated, fps: 99}\n",
+    )?;
+    let error = mediaflow(&h, &["workflow", "apply", "-f", typos.to_str().unwrap()]).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid workflow: tasks[0].containr: unknown field; \
+         tasks[0].video.crf: invalid value: integer `-5`, expected u8; \
+         tasks[1].width: invalid type: string \"wide\", expected u32; \
+         tasks[2].fps: must be above 0 and at most 30"
+    );
     let json = h.dir.path().join("wf.json");
     std::fs::write(
         &json,

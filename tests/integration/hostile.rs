@@ -116,7 +116,7 @@ async fn broken_and_disguised_files_fail_with_source_errors_and_disclose_nothing
                 "{}: {error:?}",
                 object.key
             );
-            assert_eq!(task.attempts, 1, "{}: source errors are final", object.key);
+            assert_eq!(task.attempts, 0, "{}: refused when prepared, no task ran", object.key);
         }
     }
     assert!(h.keys(BUCKET, "out/").await?.is_empty(), "no output was written");
@@ -182,7 +182,7 @@ async fn a_task_outliving_its_invocation_stops_cleanly_is_retried_then_recorded_
         "{error:?}"
     );
     assert!(error.message.ends_with("(attempt 3 of 3: retries exhausted)"), "{}", error.message);
-    assert_eq!(h.stack.invocations(WORKER), 3);
+    assert_eq!(h.stack.invocations(WORKER), 4, "the preparation, then three attempts");
     assert_eq!(h.stack.queue_depth(&h.stack.worker_dlq).await?, 1);
     assert!(h.keys(BUCKET, "out/").await?.is_empty(), "nothing half-written at the final key");
     Ok(())

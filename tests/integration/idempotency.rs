@@ -1,30 +1,33 @@
-//! Exactly-once outcomes: repeated and concurrent events, a dispatcher retried half-way,
+//! Exactly-once outcomes: repeated and concurrent events, a preparation retried half-way,
 //! workers invoked twice or crashed, events out of order.
 
 use chrono::{TimeDelta, Utc};
+use mediaflow::adapters::s3::S3ObjectStore;
 use mediaflow::dispatch::Outcome;
 use mediaflow::domain::job::{Job, TaskMessage, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
+use mediaflow::ports::ObjectStore;
 use mediaflow::ports::{Claim, JobStore, Lease};
 use mediaflow_cli::local::{DISPATCHER, WORKER};
 use serde_json::{Value, json};
 
-use crate::support::{BUCKET, Harness, JOB_TIMEOUT, QUIET_BUCKET, fixture, s3_event};
+use crate::support::{BUCKET, Harness, JOB_TIMEOUT, QUIET_BUCKET, fixture, s3_event, source_of};
 
 fn two_tasks(bucket: &str) -> Value {
     json!({"name": "once", "trigger": {"bucket": bucket, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "snapshot", "times": [0.5]}, {"type": "transcode", "video": {"height": 144}}]})
 }
 
-fn started(response: &Value) -> Vec<(bool, u64)> {
+/// (new job, preparation sent) of each started outcome.
+fn started(response: &Value) -> Vec<(bool, bool)> {
     response["reports"][0]["outcomes"]
         .as_array()
         .map(|outcomes| {
             outcomes
                 .iter()
                 .filter(|o| o["outcome"] == "started")
-                .map(|o| (o["new"].as_bool().unwrap_or_default(), o["tasks_sent"].as_u64().unwrap_or_default()))
+                .map(|o| (o["new"].as_bool().unwrap_or_default(), o["prepare_sent"].as_bool().unwrap_or_default()))
                 .collect()
         })
         .unwrap_or_default()
@@ -46,7 +49,7 @@ async fn same_event_three_times_concurrently_makes_one_job_and_one_set_of_output
     let responses = [a?, b?, c?];
     // THEN exactly one delivery created the job
     let created: Vec<_> = responses.iter().flat_map(started).filter(|(new, _)| *new).collect();
-    assert_eq!(created, [(true, 2)], "{responses:?}");
+    assert_eq!(created, [(true, true)], "{responses:?}");
     let report = h.stack.reports().into_iter().find(|r| r.object == object).expect("dispatched");
     let job_id = report.jobs().next().expect("a job").clone();
     let (_, tasks) = h.stack.finished(&job_id, JOB_TIMEOUT).await?;
@@ -61,15 +64,15 @@ async fn same_event_three_times_concurrently_makes_one_job_and_one_set_of_output
     );
     // AND later repeats find nothing left to send
     for _ in 0..3 {
-        assert_eq!(started(&h.stack.invoke(DISPATCHER, event.clone()).await?), [(false, 0)]);
+        assert_eq!(started(&h.stack.invoke(DISPATCHER, event.clone()).await?), [(false, false)]);
     }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dispatcher_failing_after_two_of_five_invocations_sends_only_the_rest_on_retry() -> anyhow::Result<()> {
-    // GIVEN five tasks, and a Lambda service that fails the 3rd worker invocation (with the
-    // client's own retries) so that the dispatcher fails after sending two
+async fn a_preparation_failing_after_two_of_five_tasks_sends_only_the_rest_on_retry() -> anyhow::Result<()> {
+    // GIVEN five tasks, and a Lambda service that fails the 3rd task invocation (with the
+    // client's own retries) so that the job's preparation fails after sending two
     let h = Harness::start().await?;
     let tasks: Vec<Value> = (0..5)
         .map(|i| json!({"type": "snapshot", "definition": format!("t{i}"), "times": [0.1 * f64::from(i)]}))
@@ -78,23 +81,24 @@ async fn dispatcher_failing_after_two_of_five_invocations_sends_only_the_rest_on
         json!({"name": "five", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"}, "tasks": tasks}),
     )
     .await?;
-    h.stack.lambda()?.fail_requests(WORKER, 2, 3);
-    // WHEN a video is uploaded (the failed SQS message comes back and is dispatched again)
+    // request 1 is the preparation, 2 and 3 the first tasks
+    h.stack.lambda()?.fail_requests(WORKER, 3, 3);
+    // WHEN a video is uploaded (Lambda retries the failed preparation)
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
-    let (_, tasks) = h.job_of(&object).await?;
+    let (job, tasks) = h.job_of(&object).await?;
     h.stack.idle(std::time::Duration::from_secs(60)).await?;
-    // THEN the retry sent the three missing tasks only: five worker runs, each task once
-    assert_eq!(h.stack.invocations(WORKER), 5);
+    // THEN the retry sent the three missing tasks only: each task ran once, the upload was
+    // probed once
+    assert_eq!(h.stack.invocations(WORKER), 2 + 5, "two preparations and five tasks");
     assert!(tasks.iter().all(|t| t.status == TaskStatus::Success && t.attempts == 1), "{tasks:?}");
+    assert_eq!(job.prepare_attempts, 1, "the retry found the source probed");
     let outcomes: Vec<_> =
         h.stack.reports().into_iter().filter(|r| r.object == object).flat_map(|r| r.outcomes).collect();
-    assert!(
-        matches!(&outcomes[..], [Outcome::Started { new: false, tasks_sent: 3, .. }]),
-        "the first delivery failed, the retry sent 3: {outcomes:?}"
-    );
+    assert!(matches!(&outcomes[..], [Outcome::Started { new: true, prepare_sent: true, .. }]), "{outcomes:?}");
     Ok(())
 }
 
+/// A prepared job of `two_tasks` for `object`, made without the dispatcher.
 async fn job_for(h: &Harness, object: &ObjectRef) -> anyhow::Result<Job> {
     let spec: WorkflowSpec = serde_json::from_value(two_tasks(QUIET_BUCKET))?;
     let workflow = Workflow::create(spec, Utc::now())?.enable(Utc::now());
@@ -106,8 +110,11 @@ async fn job_for(h: &Harness, object: &ObjectRef) -> anyhow::Result<Job> {
         sequencer: Some("01".into()),
         event_time: Utc::now(),
     };
-    let (job, tasks) = Job::start(&workflow, &event, Utc::now());
-    h.stack.jobs().create(&job, &tasks).await?;
+    let head = S3ObjectStore::new(h.stack.clients.s3.clone()).head(object).await?.expect("uploaded");
+    let (job, tasks) = Job::start(&workflow, &event, &head, Utc::now());
+    let jobs = h.stack.jobs();
+    jobs.create(&job, &tasks).await?;
+    jobs.record_source(&job.id, &source_of(&fixture("camera_1080p_h264_aac.mp4"))?).await?;
     Ok(job)
 }
 
@@ -147,7 +154,7 @@ async fn older_event_arriving_after_a_newer_one_is_dropped() -> anyhow::Result<(
     let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let newer = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E6")).await?;
     let older = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E5")).await?;
-    assert_eq!(started(&newer), [(true, 2)]);
+    assert_eq!(started(&newer), [(true, true)]);
     assert_eq!(
         older["reports"][0]["outcomes"][0]["reason"],
         "stale event: sequencer 0055AED6DCD90281E5 is older than 0055AED6DCD90281E6, seen already"

@@ -40,7 +40,7 @@ async fn default_output_dir_equal_to_trigger_dir_does_not_retrigger() -> anyhow:
         );
     }
     assert_eq!(reports.iter().flat_map(|r| r.jobs()).count(), 1);
-    assert_eq!(h.stack.invocations(WORKER), 2);
+    assert_eq!(h.stack.invocations(WORKER), 3, "the preparation and two tasks");
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
 use mediaflow::domain::job::{ErrorCode, Job, JobStatus, TaskError, TaskStatus};
-use mediaflow::domain::object::{ObjectCreated, ObjectRef};
+use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::{Claim, Created, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore};
 use mediaflow_cli::local::WORKFLOWS_TABLE;
@@ -23,16 +23,20 @@ async fn workflow_writes_are_conditional_and_follow_the_trigger_bucket() -> anyh
     let h = Harness::start().await?;
     let store = DynamoWorkflowStore::new(h.stack.clients.dynamodb.clone(), WORKFLOWS_TABLE);
     let first = Workflow::create(spec("bucket-a"), Utc::now())?;
-    store.save(&first, None).await?;
-    assert!(matches!(store.save(&first, None).await, Err(StoreError::Conflict(_))), "create twice");
+    assert_eq!(store.snapshot().await?.version, 0);
+    store.save(&first, None, 0).await?;
+    assert!(matches!(store.save(&first, None, 1).await, Err(StoreError::Conflict(_))), "create twice");
     let moved = first.replace(spec("bucket-b"), Utc::now())?;
-    store.save(&moved, Some(&first)).await?;
-    assert!(matches!(store.save(&moved, Some(&first)).await, Err(StoreError::Conflict(_))), "stale revision");
+    assert!(matches!(store.save(&moved, Some(&first), 0).await, Err(StoreError::Conflict(_))), "stale catalog");
+    store.save(&moved, Some(&first), 1).await?;
+    assert!(matches!(store.save(&moved, Some(&first), 2).await, Err(StoreError::Conflict(_))), "stale revision");
     assert!(store.for_bucket("bucket-a").await?.is_empty(), "the old trigger entry is gone");
     assert_eq!(store.for_bucket("bucket-b").await?, vec![moved.clone()]);
     assert_eq!(store.get("w").await?, Some(moved.clone()));
-    assert_eq!(store.list().await?, vec![moved.clone()]);
-    store.delete(&moved).await?;
+    let snapshot = store.snapshot().await?;
+    assert_eq!((snapshot.version, snapshot.workflows), (2, vec![moved.clone()]));
+    assert!(matches!(store.delete(&moved, 1).await, Err(StoreError::Conflict(_))), "stale catalog");
+    store.delete(&moved, 2).await?;
     assert!(store.for_bucket("bucket-b").await?.is_empty() && store.get("w").await?.is_none());
     Ok(())
 }
@@ -50,7 +54,7 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
         sequencer: Some("01".into()),
         event_time: Utc::now(),
     };
-    let (job, tasks) = Job::start(&workflow, &event, Utc::now());
+    let (job, tasks) = Job::start(&workflow, &event, &ObjectHead::default(), Utc::now());
     assert_eq!(jobs.create(&job, &tasks).await?, Created::New);
     assert_eq!(jobs.create(&job, &tasks).await?, Created::Existing);
     assert_eq!(jobs.tasks(&job.id).await?, tasks);
@@ -70,8 +74,15 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
     assert_eq!(second.attempts, 2);
     let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
     assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
-    assert_eq!(jobs.finish(&second, &TaskOutcome::Success(vec![]), later).await?, Progress::Open);
-    assert_eq!(jobs.finish(&second, &TaskOutcome::Success(vec![]), later).await?, Progress::Open, "repeat: no harm");
+    assert_eq!(
+        jobs.finish(&second, &TaskOutcome::Success { outputs: vec![], warnings: vec![] }, later).await?,
+        Progress::Open
+    );
+    assert_eq!(
+        jobs.finish(&second, &TaskOutcome::Success { outputs: vec![], warnings: vec![] }, later).await?,
+        Progress::Open,
+        "repeat: no harm"
+    );
     assert!(matches!(jobs.claim(&job.id, 0, &lease("w4", later)).await?, Claim::Done(TaskStatus::Success)));
 
     let Claim::Claimed(other) = jobs.claim(&job.id, 1, &lease("w5", now)).await? else { panic!("task 1") };

@@ -189,6 +189,11 @@ pub fn probe(path: &Path) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
+/// What mediaflow's probe would record about a local file.
+pub fn source_of(path: &Path) -> anyhow::Result<mediaflow::domain::media::MediaInfo> {
+    Ok(mediaflow::ffmpeg::probe::parse(&serde_json::to_vec(&probe(path)?)?)?)
+}
+
 /// The first stream of a kind in a probe.
 pub fn stream<'a>(probe: &'a Value, kind: &str) -> Option<&'a Value> {
     probe["streams"].as_array()?.iter().find(|s| s["codec_type"] == kind)

@@ -1,6 +1,10 @@
 //! The local event source mapping: polls the events queue (where S3 sends its notifications)
 //! and invokes the dispatcher with SQS batches, deleting what it handled — as Lambda's SQS
 //! event source with partial batch responses does.
+//!
+//! It also undoes a quirk of moto, the local S3: its event times are the machine's local time
+//! without a zone. Real S3 writes UTC with a `Z`; here each zone-less time is turned into UTC
+//! using the message's `SentTimestamp`, which moto takes from the same clock in UTC.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -86,10 +91,19 @@ impl Drop for EventSource {
 }
 
 fn record(message: &Message, queue_arn: &str) -> Value {
+    let sent = message
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+        .and_then(|ms| ms.parse::<i64>().ok())
+        .and_then(DateTime::<Utc>::from_timestamp_millis);
+    let body = match (message.body(), sent) {
+        (Some(body), Some(sent)) => Some(with_utc_event_times(body, sent)),
+        (body, _) => body.map(str::to_owned),
+    };
     json!({
         "messageId": message.message_id(),
         "receiptHandle": message.receipt_handle(),
-        "body": message.body(),
+        "body": body,
         "attributes": message.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>()),
         "messageAttributes": {},
         "md5OfBody": message.md5_of_body(),
@@ -97,6 +111,21 @@ fn record(message: &Message, queue_arn: &str) -> Value {
         "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1",
     })
+}
+
+/// An S3 notification whose zone-less `eventTime`s (moto's local times) are written as UTC,
+/// the local time's offset taken from when the message was sent (to the quarter hour).
+pub fn with_utc_event_times(body: &str, sent: DateTime<Utc>) -> String {
+    let Ok(mut notification) = serde_json::from_str::<Value>(body) else { return body.to_owned() };
+    let Some(records) = notification.get_mut("Records").and_then(Value::as_array_mut) else { return body.to_owned() };
+    for record in records {
+        let Some(time) = record.get("eventTime").and_then(Value::as_str) else { continue };
+        let Ok(local) = NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%S%.f") else { continue };
+        let quarters = ((local.and_utc() - sent).num_seconds() as f64 / 900.0).round() as i64;
+        let utc = local.and_utc() - TimeDelta::minutes(15 * quarters);
+        record["eventTime"] = Value::from(utc.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    }
+    notification.to_string()
 }
 
 async fn poll_once(
@@ -112,7 +141,7 @@ async fn poll_once(
         .queue_url(queue_url)
         .max_number_of_messages(10)
         .wait_time_seconds(1)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await?;
     let messages = received.messages();
@@ -162,5 +191,22 @@ impl<'a> Busy<'a> {
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_less_local_times_become_utc_and_zoned_times_stay() {
+        let sent = DateTime::parse_from_rfc3339("2026-11-24T18:46:33.700Z").unwrap().with_timezone(&Utc);
+        // Written in New York (UTC-5) 65 ms before the message was sent.
+        let body =
+            r#"{"Records":[{"eventTime":"2026-11-24T13:46:33.635833"},{"eventTime":"2026-11-24T18:00:00.000Z"}]}"#;
+        let fixed: Value = serde_json::from_str(&with_utc_event_times(body, sent)).unwrap();
+        assert_eq!(fixed["Records"][0]["eventTime"], "2026-11-24T18:46:33.635833Z");
+        assert_eq!(fixed["Records"][1]["eventTime"], "2026-11-24T18:00:00.000Z");
+        assert_eq!(with_utc_event_times("not json", sent), "not json");
     }
 }

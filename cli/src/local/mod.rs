@@ -42,6 +42,7 @@ pub const JOBS_TABLE: &str = "mediaflow-jobs";
 pub const DISPATCHER: &str = "dispatcher";
 pub const WORKER: &str = "worker";
 const EVENTS_QUEUE: &str = "mediaflow-events";
+const EVENTS_DLQ: &str = "mediaflow-events-dlq";
 const WORKER_DLQ: &str = "mediaflow-worker-dlq";
 const REGION: &str = "us-east-1";
 
@@ -59,6 +60,8 @@ pub struct StackOptions {
     pub deadline_margin: chrono::TimeDelta,
     /// Where the dispatcher and worker run.
     pub lambda: LambdaMode,
+    /// The time zone moto runs in (`TZ`); moto writes event times in it. Default: inherited.
+    pub moto_time_zone: Option<String>,
 }
 
 /// Where the stack's functions run.
@@ -90,6 +93,7 @@ impl StackOptions {
             worker_timeout: Duration::from_secs(900),
             deadline_margin: chrono::TimeDelta::seconds(20),
             lambda: LambdaMode::InProcess,
+            moto_time_zone: None,
         })
     }
 }
@@ -107,6 +111,7 @@ pub struct LocalStack {
     pub clients: Clients,
     pub sqs: aws_sdk_sqs::Client,
     pub events_queue: Queue,
+    pub events_dlq: Queue,
     pub worker_dlq: Queue,
     options: StackOptions,
     lambda_endpoint: String,
@@ -130,7 +135,7 @@ pub struct Queue {
 impl LocalStack {
     pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
         let workdir = tempfile::Builder::new().prefix("mediaflow-local-").tempdir()?;
-        let moto = MotoServer::start(workdir.path()).await?;
+        let moto = MotoServer::start(workdir.path(), options.moto_time_zone.as_deref()).await?;
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(&moto.endpoint)
@@ -140,8 +145,9 @@ impl LocalStack {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         create_tables(&dynamodb, &[WORKFLOWS_TABLE, JOBS_TABLE]).await?;
-        let events_queue = create_queue(&sqs, EVENTS_QUEUE).await?;
-        let worker_dlq = create_queue(&sqs, WORKER_DLQ).await?;
+        let events_dlq = create_queue(&sqs, EVENTS_DLQ, None).await?;
+        let events_queue = create_queue(&sqs, EVENTS_QUEUE, Some(&events_dlq)).await?;
+        let worker_dlq = create_queue(&sqs, WORKER_DLQ, None).await?;
         let (listener, lambda_endpoint) = match &options.lambda {
             LambdaMode::InProcess => {
                 let (listener, endpoint) = LocalLambda::listen().await?;
@@ -154,6 +160,7 @@ impl LocalStack {
             dynamodb,
             s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
             lambda: aws_sdk_lambda::Client::from_conf(lambda_config),
+            sqs: sqs.clone(),
         };
         let reports = Arc::new(Mutex::new(Vec::new()));
         let scratch = workdir.path().join("scratch");
@@ -165,6 +172,7 @@ impl LocalStack {
             clients,
             sqs,
             events_queue,
+            events_dlq,
             worker_dlq,
             options,
             lambda_endpoint,
@@ -199,12 +207,14 @@ impl LocalStack {
                 workflows_table: WORKFLOWS_TABLE.into(),
                 jobs_table: JOBS_TABLE.into(),
                 worker_function: WORKER.into(),
+                events_dlq_url: self.events_dlq.url.clone(),
             },
         ));
-        let runner = Arc::new(config::task_runner(
+        let worker = Arc::new(config::worker(
             &self.clients,
             &WorkerConfig {
                 jobs_table: JOBS_TABLE.into(),
+                worker_function: WORKER.into(),
                 ffmpeg: self.options.ffmpeg.clone(),
                 ffprobe: self.options.ffprobe.clone(),
                 font: self.options.font.clone(),
@@ -216,7 +226,9 @@ impl LocalStack {
         let dispatch: Function = Arc::new(move |payload, _invocation| {
             let (dispatcher, reports) = (dispatcher.clone(), reports.clone());
             Box::pin(async move {
-                let handled = dispatcher::handler::handle(payload, &dispatcher).await.map_err(|e| e.to_string())?;
+                let (dispatcher, dead_letters) = &*dispatcher;
+                let handled =
+                    dispatcher::handler::handle(payload, dispatcher, dead_letters).await.map_err(|e| e.to_string())?;
                 if let Ok(mut log) = reports.lock() {
                     log.extend(handled.reports);
                 }
@@ -224,9 +236,9 @@ impl LocalStack {
             })
         });
         let work: Function = Arc::new(move |payload, invocation| {
-            let runner = runner.clone();
+            let worker = worker.clone();
             Box::pin(
-                async move { worker::handler::handle(payload, &invocation, &runner).await.map_err(|e| e.to_string()) },
+                async move { worker::handler::handle(payload, &invocation, &worker).await.map_err(|e| e.to_string()) },
             )
         });
         let (sqs, dlq) = (self.sqs.clone(), self.worker_dlq.url.clone());
@@ -248,6 +260,11 @@ impl LocalStack {
 
     pub fn endpoint(&self) -> &str {
         &self.moto.endpoint
+    }
+
+    /// The local S3/DynamoDB/SQS server.
+    pub fn moto(&self) -> &MotoServer {
+        &self.moto
     }
 
     pub fn catalog(&self) -> Catalog {
@@ -310,6 +327,7 @@ impl LocalStack {
     pub async fn dispatched(&self, object: &ObjectRef, timeout: Duration) -> anyhow::Result<DispatchReport> {
         let start = Instant::now();
         loop {
+            self.moto.check()?;
             if let Some(report) = self.reports().into_iter().find(|r| &r.object == object) {
                 return Ok(report);
             }
@@ -325,6 +343,7 @@ impl LocalStack {
         let jobs = self.jobs();
         let start = Instant::now();
         loop {
+            self.moto.check()?;
             if let Some(job) = jobs.job(id).await?
                 && job.status == JobStatus::Finish
             {
@@ -352,6 +371,7 @@ impl LocalStack {
         let start = Instant::now();
         let mut quiet_checks = 0;
         while quiet_checks < 3 {
+            self.moto.check()?;
             let quiet = self.queue_depth(&self.events_queue).await? == 0
                 && !self.events.as_ref().is_some_and(EventSource::is_busy)
                 && self.lambda.as_ref().is_none_or(|l| l.is_idle());
@@ -398,11 +418,14 @@ impl LocalStack {
             ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
             ("AWS_ENDPOINT_URL_LAMBDA", self.lambda_endpoint.clone()),
             ("AWS_REGION", REGION.into()),
+            // awscli v1 reads only this one.
+            ("AWS_DEFAULT_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("WORKFLOWS_TABLE", WORKFLOWS_TABLE.into()),
             ("JOBS_TABLE", JOBS_TABLE.into()),
             ("WORKER_FUNCTION", WORKER.into()),
+            ("EVENTS_DLQ_URL", self.events_dlq.url.clone()),
             ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
             ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
             ("FONT_PATH", self.options.font.display().to_string()),
@@ -411,16 +434,19 @@ impl LocalStack {
     }
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> anyhow::Result<Queue> {
-    let url = sqs
+/// Creates a queue; with `dead_letters`, messages received 5 times go there (as in the SAM
+/// template).
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, dead_letters: Option<&Queue>) -> anyhow::Result<Queue> {
+    let mut request = sqs
         .create_queue()
         .queue_name(name)
         // Failed batches come back quickly on one machine.
-        .attributes(QueueAttributeName::VisibilityTimeout, "5")
-        .send()
-        .await?
-        .queue_url
-        .context("queue without URL")?;
+        .attributes(QueueAttributeName::VisibilityTimeout, "5");
+    if let Some(dlq) = dead_letters {
+        let policy = serde_json::json!({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 5});
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let url = request.send().await?.queue_url.context("queue without URL")?;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&url)

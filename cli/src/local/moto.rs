@@ -7,6 +7,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -15,7 +16,7 @@ use tokio::process::{Child, Command};
 /// The running server; killed (by pid) when dropped.
 #[derive(Debug)]
 pub struct MotoServer {
-    child: Child,
+    child: Mutex<Child>,
     pub endpoint: String,
     pub log: PathBuf,
 }
@@ -33,11 +34,16 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl MotoServer {
     /// Starts moto_server and waits until it accepts connections; its log goes to `log_dir`.
-    pub async fn start(log_dir: &Path) -> anyhow::Result<Self> {
+    /// `time_zone` sets its `TZ` (it writes event times in local time; default: inherited).
+    pub async fn start(log_dir: &Path, time_zone: Option<&str>) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log = log_dir.join("moto_server.log");
         let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(python())
+        let mut command = Command::new(python());
+        if let Some(zone) = time_zone {
+            command.env("TZ", zone);
+        }
+        let child = command
             .args(["-c", LAUNCHER, "127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
@@ -45,22 +51,54 @@ impl MotoServer {
             .kill_on_drop(true)
             .spawn()
             .context("cannot start python3 for moto_server: install `pip install 'moto[server]'` (make setup does)")?;
-        let mut server = MotoServer { child, endpoint: format!("http://127.0.0.1:{port}"), log };
+        let server = MotoServer { child: Mutex::new(child), endpoint: format!("http://127.0.0.1:{port}"), log };
         server.wait_ready(port).await?;
         Ok(server)
     }
 
-    async fn wait_ready(&mut self, port: u16) -> anyhow::Result<()> {
+    async fn wait_ready(&self, port: u16) -> anyhow::Result<()> {
         for _ in 0..300 {
-            if let Some(status) = self.child.try_wait()? {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                bail!("moto_server exited with {status}:\n{log}");
-            }
+            self.check()?;
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("moto_server did not listen on port {port} within 30 s (log: {})", self.log.display())
+    }
+
+    /// Fails, with the end of its log, once the server has exited.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let status = match self.child.lock() {
+            Ok(mut child) => child.try_wait()?,
+            Err(_) => bail!("moto_server's process handle is poisoned"),
+        };
+        if let Some(status) = status {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "moto_server (the local S3/DynamoDB/SQS server) exited with {status}; the local stack cannot go on. \
+                 The end of its log ({}):\n{}",
+                self.log.display(),
+                tail.join("\n")
+            );
+        }
+        Ok(())
+    }
+
+    /// Resolves once the server has exited, with why.
+    pub async fn exited(&self) -> anyhow::Error {
+        loop {
+            if let Err(error) = self.check() {
+                return error;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The server's process id (for tests that stop it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().ok().and_then(|child| child.id())
     }
 }

@@ -7,16 +7,21 @@
 //!
 //! Event shapes are parsed leniently: local S3 servers send times without a zone and keys
 //! with `/` encoded, which stricter types refuse.
+//!
+//! Nothing is dropped silently: an event that fails in a way a retry may cure fails again
+//! (the SQS message comes back, a direct invocation is retried by Lambda); one that can never
+//! be handled (unreadable, or refused by S3 or DynamoDB for good) goes to the events
+//! dead-letter queue with the reason.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use mediaflow::dispatch::{DispatchReport, Dispatcher};
 use mediaflow::domain::object::{EventError, ObjectCreated, ObjectRef, decode_event_key, parse_event_time};
-use mediaflow::ports::StoreError;
+use mediaflow::ports::{DeadLetters, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-/// Why an invocation failed as a whole (Lambda retries it).
+/// Why an event could not be handled.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("unrecognised event: {0}")]
@@ -25,6 +30,13 @@ pub enum HandlerError {
     BadEvent(#[from] EventError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl HandlerError {
+    /// Whether handling the event again may succeed (a store that was unavailable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, HandlerError::Store(e) if e.is_retryable())
+    }
 }
 
 /// What the invocation did: the response Lambda gets, and the reports behind it.
@@ -149,6 +161,9 @@ fn created(
 }
 
 async fn dispatch_all(payload: &Value, dispatcher: &Dispatcher) -> Result<Vec<DispatchReport>, HandlerError> {
+    if payload.is_null() {
+        return Err(HandlerError::Unrecognised("the message body is not JSON".into()));
+    }
     let mut reports = Vec::new();
     for event in objects_created(payload)? {
         reports.push(dispatcher.dispatch(&event).await?);
@@ -163,14 +178,54 @@ fn is_sqs(payload: &Value) -> bool {
 #[derive(Serialize)]
 struct DirectResponse<'a> {
     reports: &'a [DispatchReport],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dead_lettered: Option<&'a str>,
+}
+
+/// What became of one event: handled, to be delivered again, or kept in the dead-letter queue.
+enum Disposition {
+    Handled(Vec<DispatchReport>),
+    Retry(HandlerError),
+    DeadLettered(String),
+}
+
+/// Dispatches the objects `payload` tells of; an event that can never be handled is kept in
+/// the dead-letter queue with the reason (and counts as handled, unless keeping it failed).
+async fn dispose(payload: &Value, text: &str, dispatcher: &Dispatcher, dead_letters: &dyn DeadLetters) -> Disposition {
+    let error = match dispatch_all(payload, dispatcher).await {
+        Ok(reports) => return Disposition::Handled(reports),
+        Err(error) if error.is_retryable() => return Disposition::Retry(error),
+        Err(error) => error,
+    };
+    let reason = error.to_string();
+    match dead_letters.keep(text, &reason).await {
+        Ok(()) => {
+            error!(%reason, "event dead-lettered");
+            Disposition::DeadLettered(reason)
+        }
+        Err(e) => {
+            error!(%reason, error = %e, "cannot dead-letter the event; it will be delivered again");
+            Disposition::Retry(HandlerError::Store(e))
+        }
+    }
 }
 
 /// Handles one invocation. Direct and EventBridge deliveries fail as a whole on a retryable
-/// error; SQS deliveries report the failed messages and drop the ones that can never work.
-pub async fn handle(payload: Value, dispatcher: &Dispatcher) -> Result<Handled, HandlerError> {
+/// error; SQS deliveries report the failed messages, so that only those come back.
+pub async fn handle(
+    payload: Value,
+    dispatcher: &Dispatcher,
+    dead_letters: &dyn DeadLetters,
+) -> Result<Handled, HandlerError> {
     if !is_sqs(&payload) {
-        let reports = dispatch_all(&payload, dispatcher).await?;
-        let response = serde_json::to_value(DirectResponse { reports: &reports }).unwrap_or(Value::Null);
+        let text = payload.to_string();
+        let (reports, dead_lettered) = match dispose(&payload, &text, dispatcher, dead_letters).await {
+            Disposition::Handled(reports) => (reports, None),
+            Disposition::Retry(error) => return Err(error),
+            Disposition::DeadLettered(reason) => (Vec::new(), Some(reason)),
+        };
+        let response = DirectResponse { reports: &reports, dead_lettered: dead_lettered.as_deref() };
+        let response = serde_json::to_value(response).unwrap_or(Value::Null);
         return Ok(Handled { response, reports });
     }
     let event: SqsEvent =
@@ -180,20 +235,16 @@ pub async fn handle(payload: Value, dispatcher: &Dispatcher) -> Result<Handled, 
     for message in event.records {
         let id = message.message_id.unwrap_or_default();
         let body = message.body.as_deref().unwrap_or_default();
-        let outcome = match serde_json::from_str::<Value>(body) {
-            Ok(inner) => dispatch_all(&inner, dispatcher).await,
-            Err(e) => Err(HandlerError::Unrecognised(format!("message body is not JSON: {e}"))),
-        };
-        match outcome {
-            Ok(mut done) => reports.append(&mut done),
-            Err(HandlerError::Store(e)) if e.is_retryable() => {
-                warn!(message_id = %id, error = %e, "message failed; it will be delivered again");
+        let inner = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+        match dispose(&inner, body, dispatcher, dead_letters).await {
+            Disposition::Handled(mut done) => reports.append(&mut done),
+            Disposition::DeadLettered(_) => {}
+            Disposition::Retry(error) => {
+                warn!(message_id = %id, error = %error, "message failed; it will be delivered again");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 failures.push(failure);
             }
-            // Retrying cannot help these; the message is dropped with the reason logged.
-            Err(e) => error!(message_id = %id, error = %e, "message dropped"),
         }
     }
     let mut response = SqsBatchResponse::default();

@@ -8,10 +8,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = DispatcherConfig::from_env()?;
     let clients = config::Clients::from_sdk(&config::load_aws().await);
-    let dispatcher = config::dispatcher(&clients, &settings);
+    let (dispatcher, dead_letters) = config::dispatcher(&clients, &settings);
     run(service_fn(|event: LambdaEvent<Value>| {
-        let dispatcher = &dispatcher;
-        async move { Ok::<_, Error>(dispatcher::handler::handle(event.payload, dispatcher).await?.response) }
+        let (dispatcher, dead_letters) = (&dispatcher, &dead_letters);
+        async move { Ok::<_, Error>(dispatcher::handler::handle(event.payload, dispatcher, dead_letters).await?.response) }
     }))
     .await
 }

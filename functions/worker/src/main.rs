@@ -9,12 +9,12 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = WorkerConfig::from_env()?;
     let clients = config::Clients::from_sdk(&config::load_aws().await);
-    let runner = config::task_runner(&clients, &settings);
+    let worker = config::worker(&clients, &settings);
     run(service_fn(|event: LambdaEvent<Value>| {
-        let runner = &runner;
+        let worker = &worker;
         async move {
-            let invocation = handler::invocation(&event.context.request_id, event.context.deadline);
-            Ok::<_, Error>(handler::handle(event.payload, &invocation, runner).await?)
+            let invocation = handler::invocation(&event.context.request_id, event.context.deadline, chrono::Utc::now());
+            Ok::<_, Error>(handler::handle(event.payload, &invocation, worker).await?)
         }
     }))
     .await

@@ -6,7 +6,10 @@
 //! Workflows table — two items per workflow, written in one transaction:
 //! - `pk = workflow#<name>`, `sk = workflow`: the record, for lookup by name;
 //! - `pk = bucket#<trigger bucket>`, `sk = workflow#<name>`: a copy, so that the dispatcher
-//!   reads every workflow of a bucket with one strongly consistent Query.
+//!   reads every workflow of a bucket with one strongly consistent Query;
+//!
+//! and one item for the whole catalog, `pk = catalog`, `sk = catalog`: its `version`, which every
+//! write moves on in the same transaction, conditional on the version the writer read.
 //!
 //! Jobs table — one partition per job:
 //! - `pk = job#<id>`, `sk = job`: the job, with `remaining`, the count of unfinished tasks;
@@ -35,7 +38,9 @@ use crate::domain::job::{Job, JobId, JobStatus, Task, TaskError, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::object::{ObjectRef, sequencer_order};
 use crate::domain::workflow::Workflow;
-use crate::ports::{Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore};
+use crate::ports::{
+    CatalogSnapshot, Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -169,6 +174,28 @@ impl DynamoWorkflowStore {
         (format!("bucket#{bucket}"), format!("workflow#{name}"))
     }
 
+    fn catalog_key() -> (String, String) {
+        ("catalog".to_owned(), "catalog".to_owned())
+    }
+
+    /// Moves the catalog from `version` to the next one, or fails the transaction.
+    fn bump(&self, version: u64) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = Self::catalog_key();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("SET version = :next")
+            .expression_attribute_values(":next", n(version + 1));
+        update = if version == 0 {
+            update.condition_expression("attribute_not_exists(pk)")
+        } else {
+            update.condition_expression("version = :version").expression_attribute_values(":version", n(version))
+        };
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(|e| StoreError::Rejected(e.to_string()))?)
+            .build())
+    }
+
     fn put(&self, item: Item, condition: Option<(&str, Option<u64>)>) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some((expression, revision)) = condition {
@@ -212,7 +239,14 @@ impl WorkflowStore for DynamoWorkflowStore {
         get(&self.client, &self.table, pk, sk).await
     }
 
-    async fn list(&self) -> Result<Vec<Workflow>, StoreError> {
+    async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Version {
+            version: u64,
+        }
+        let (pk, sk) = Self::catalog_key();
+        // The version first: a write between the two reads then fails the caller's save.
+        let version = get::<Version>(&self.client, &self.table, pk, sk).await?.map_or(0, |v| v.version);
         let pages = self
             .client
             .scan()
@@ -226,10 +260,11 @@ impl WorkflowStore for DynamoWorkflowStore {
             .try_collect()
             .await
             .map_err(sdk_error)?;
-        pages.into_iter().map(from_item).collect()
+        let workflows = pages.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(CatalogSnapshot { version, workflows })
     }
 
-    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>) -> Result<(), StoreError> {
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>, version: u64) -> Result<(), StoreError> {
         let (pk, sk) = Self::record_key(&workflow.name);
         let condition = match previous {
             None => ("attribute_not_exists(pk)", None),
@@ -241,13 +276,15 @@ impl WorkflowStore for DynamoWorkflowStore {
         if let Some(previous) = previous.filter(|p| p.trigger.bucket != workflow.trigger.bucket) {
             items.push(self.delete_item(Self::trigger_key(&previous.trigger.bucket, &previous.name), None)?);
         }
+        items.push(self.bump(version)?);
         self.transact(items, &workflow.name).await
     }
 
-    async fn delete(&self, workflow: &Workflow) -> Result<(), StoreError> {
+    async fn delete(&self, workflow: &Workflow, version: u64) -> Result<(), StoreError> {
         let items = vec![
             self.delete_item(Self::record_key(&workflow.name), Some(workflow.revision))?,
             self.delete_item(Self::trigger_key(&workflow.trigger.bucket, &workflow.name), None)?,
+            self.bump(version)?,
         ];
         self.transact(items, &workflow.name).await
     }
@@ -288,6 +325,73 @@ impl DynamoJobStore {
     async fn get_task(&self, id: &JobId, index: u32) -> Result<Option<Task>, StoreError> {
         get(&self.client, &self.table, job_pk(id), task_sk(index)).await
     }
+
+    /// Sets `attribute` of an existing item unless it is set already.
+    async fn set_once(&self, pk: String, sk: String, attribute: &str, at: AttributeValue) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("SET #attribute = :value")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#attribute)")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":value", at)
+            .send()
+            .await;
+        match result {
+            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends a task (`SET #status = :final, finished_at = :now` and `changes`) if `condition`
+    /// holds, and counts it off the job's open tasks, in one transaction.
+    async fn end_task(
+        &self,
+        task_key: (&JobId, u32),
+        condition: &str,
+        status: TaskStatus,
+        changes: &str,
+        values: Item,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (id, index) = task_key;
+        let task_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(id), task_sk(index))))
+            .update_expression(format!("SET #status = :final, finished_at = :now{changes}"))
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .expression_attribute_values(":final", value(&status)?)
+            .expression_attribute_values(":now", value(&now)?);
+        let task_update = if changes.contains("#error") {
+            task_update.expression_attribute_names("#error", "error")
+        } else {
+            task_update
+        };
+        let task_update = task_update.build().map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let job_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(id), "job".into())))
+            .update_expression("ADD remaining :minus_one")
+            .expression_attribute_values(":minus_one", n(-1))
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(task_update).build())
+            .transact_items(TransactWriteItem::builder().update(job_update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("task {id}/{index}"))),
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
 }
 
 #[async_trait]
@@ -327,21 +431,31 @@ impl JobStore for DynamoJobStore {
         query(&self.client, &self.table, job_pk(id), "task#").await
     }
 
-    async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let result = self
+    async fn mark_prepare_sent(&self, id: &JobId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_once(job_pk(id), "job".into(), "prepare_sent_at", value(&at)?).await
+    }
+
+    async fn begin_prepare(&self, id: &JobId) -> Result<u32, StoreError> {
+        let output = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(job_pk(id), task_sk(index))))
-            .update_expression("SET sent_at = :at")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(sent_at)")
-            .expression_attribute_values(":at", value(&at)?)
+            .set_key(Some(key(job_pk(id), "job".into())))
+            .update_expression("ADD prepare_attempts :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
             .send()
-            .await;
-        match result {
-            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
-            _ => Ok(()),
-        }
+            .await
+            .map_err(sdk_error)?;
+        let attempts = output.attributes().and_then(|a| a.get("prepare_attempts")).and_then(|v| v.as_n().ok());
+        attempts
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("job {id} without prepare_attempts")))
+    }
+
+    async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_once(job_pk(id), task_sk(index), "sent_at", value(&at)?).await
     }
 
     async fn record_sequencer(&self, object: &ObjectRef, sequencer: &str) -> Result<Freshness, StoreError> {
@@ -469,43 +583,24 @@ impl JobStore for DynamoJobStore {
 
     async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError> {
         // A success clears the error an earlier, released attempt may have left.
-        let (status, changes, outcome_value) = match outcome {
-            TaskOutcome::Success(outputs) => {
-                (TaskStatus::Success, "outputs = :outcome REMOVE lease_until, #error", value(outputs)?)
-            }
-            TaskOutcome::Fail(error) => (TaskStatus::Fail, "#error = :outcome REMOVE lease_until", value(error)?),
+        let (status, changes, mut values) = match outcome {
+            TaskOutcome::Success { outputs, warnings } => (
+                TaskStatus::Success,
+                ", outputs = :outputs, warnings = :warnings REMOVE lease_until, #error",
+                HashMap::from([(":outputs".to_owned(), value(outputs)?), (":warnings".to_owned(), value(warnings)?)]),
+            ),
+            TaskOutcome::Fail(error) => (
+                TaskStatus::Fail,
+                ", #error = :error REMOVE lease_until",
+                HashMap::from([(":error".to_owned(), value(error)?)]),
+            ),
         };
-        let task_update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(job_pk(&task.job_id), task_sk(task.index))))
-            .update_expression(format!("SET #status = :final, finished_at = :now, {changes}"))
-            .condition_expression("#status = :processing AND attempts = :attempt")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#error", "error")
-            .expression_attribute_values(":final", value(&status)?)
-            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
-            .expression_attribute_values(":attempt", n(task.attempts))
-            .expression_attribute_values(":now", value(&now)?)
-            .expression_attribute_values(":outcome", outcome_value)
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let job_update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(job_pk(&task.job_id), "job".into())))
-            .update_expression("ADD remaining :minus_one")
-            .expression_attribute_values(":minus_one", n(-1))
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(task_update).build())
-            .transact_items(TransactWriteItem::builder().update(job_update).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => self.close(&task.job_id, now).await,
-            Err(error) if condition_failed(&error) => {
+        values.insert(":processing".into(), value(&TaskStatus::Processing)?);
+        values.insert(":attempt".into(), n(task.attempts));
+        let condition = "#status = :processing AND attempts = :attempt";
+        match self.end_task((&task.job_id, task.index), condition, status, changes, values, now).await {
+            Ok(()) => self.close(&task.job_id, now).await,
+            Err(StoreError::Conflict(what)) => {
                 // Refused because our own earlier try went through (its answer was lost)?
                 match self.get_task(&task.job_id, task.index).await? {
                     Some(stored)
@@ -515,14 +610,29 @@ impl JobStore for DynamoJobStore {
                     {
                         self.close(&task.job_id, now).await
                     }
-                    _ => Err(StoreError::Conflict(format!(
-                        "task {}/{} (another attempt took it over)",
-                        task.job_id, task.index
-                    ))),
+                    _ => Err(StoreError::Conflict(format!("{what} (another attempt took it over)"))),
                 }
             }
-            Err(error) => Err(sdk_error(error)),
+            Err(error) => Err(error),
         }
+    }
+
+    async fn fail_waiting(&self, id: &JobId, error: &TaskError, now: DateTime<Utc>) -> Result<Progress, StoreError> {
+        for task in self.tasks(id).await?.iter().filter(|task| task.status == TaskStatus::Waiting) {
+            let values = HashMap::from([
+                (":error".to_owned(), value(error)?),
+                (":waiting".to_owned(), value(&TaskStatus::Waiting)?),
+            ]);
+            let ended = self
+                .end_task((id, task.index), "#status = :waiting", TaskStatus::Fail, ", #error = :error", values, now)
+                .await;
+            match ended {
+                // Started meanwhile by a worker of a repeated message: it ends on its own.
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.close(id, now).await
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
 use super::sdk_error;
-use crate::domain::job::TaskMessage;
+use crate::domain::job::WorkerMessage;
 use crate::ports::{StoreError, TaskQueue};
 
 /// [`TaskQueue`] invoking the worker function.
@@ -26,7 +26,7 @@ impl LambdaTaskQueue {
 
 #[async_trait]
 impl TaskQueue for LambdaTaskQueue {
-    async fn enqueue(&self, message: &TaskMessage) -> Result<(), StoreError> {
+    async fn enqueue(&self, message: &WorkerMessage) -> Result<(), StoreError> {
         let payload = serde_json::to_vec(message).map_err(|e| StoreError::Rejected(e.to_string()))?;
         let output = self
             .client

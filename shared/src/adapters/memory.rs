@@ -5,27 +5,42 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 
-use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskMessage, TaskStatus};
+use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskStatus, WorkerMessage};
 use crate::domain::media::{MediaInfo, VideoStream};
-use crate::domain::object::{ObjectHead, ObjectRef, sequencer_order};
-use crate::domain::task::TaskSpec;
+use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker, sequencer_order};
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    Claim, Created, Freshness, JobStore, Lease, MediaFailure, MediaTool, ObjectStore, Progress, RenderRequest,
-    Rendered, StoreError, TaskOutcome, TaskQueue, WorkflowStore,
+    ByteStream, CatalogSnapshot, Claim, Created, DeadLetters, Freshness, JobStore, Lease, MediaFailure, MediaTool,
+    ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered, RenderedFile, StoreError,
+    StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
 };
+
+/// An object in memory: its bytes, entity tag and marker.
+#[derive(Clone)]
+struct Stored {
+    data: Vec<u8>,
+    etag: String,
+    marker: Option<OutputMarker>,
+}
 
 #[derive(Default)]
 struct State {
+    catalog_version: u64,
     workflows: BTreeMap<String, Workflow>,
     jobs: BTreeMap<JobId, Job>,
     tasks: BTreeMap<(JobId, u32), Task>,
-    objects: HashMap<ObjectRef, (Vec<u8>, Option<String>)>,
+    objects: HashMap<ObjectRef, Stored>,
+    puts: u64,
     sequencers: HashMap<ObjectRef, String>,
-    sent: Vec<TaskMessage>,
+    sent: Vec<WorkerMessage>,
+    dead_letters: Vec<(String, String)>,
     probe_failure: Option<ErrorCode>,
+    render_failure: Option<ErrorCode>,
+    probes: usize,
     renders: usize,
 }
 
@@ -48,16 +63,31 @@ impl Memory {
         self.state().workflows.insert(workflow.name.clone(), workflow);
     }
 
-    pub fn put_object(&self, object: ObjectRef, data: Vec<u8>, marker: Option<String>) {
-        self.state().objects.insert(object, (data, marker));
+    pub fn put_object(&self, object: ObjectRef, data: Vec<u8>, marker: Option<OutputMarker>) {
+        let mut state = self.state();
+        state.puts += 1;
+        let etag = format!("\"{}\"", state.puts);
+        state.objects.insert(object, Stored { data, etag, marker });
     }
 
-    pub fn marker(&self, object: &ObjectRef) -> Option<String> {
-        self.state().objects.get(object).and_then(|(_, marker)| marker.clone())
+    pub fn object(&self, object: &ObjectRef) -> Option<Vec<u8>> {
+        self.state().objects.get(object).map(|stored| stored.data.clone())
     }
 
-    pub fn sent(&self) -> Vec<TaskMessage> {
+    pub fn marker(&self, object: &ObjectRef) -> Option<OutputMarker> {
+        self.state().objects.get(object).and_then(|stored| stored.marker.clone())
+    }
+
+    pub fn sent(&self) -> Vec<WorkerMessage> {
         self.state().sent.clone()
+    }
+
+    pub fn dead_letters(&self) -> Vec<(String, String)> {
+        self.state().dead_letters.clone()
+    }
+
+    pub fn probe_count(&self) -> usize {
+        self.state().probes
     }
 
     pub fn job_count(&self) -> usize {
@@ -74,6 +104,12 @@ impl Memory {
         }
     }
 
+    pub fn change_task(&self, id: &JobId, index: u32, change: impl FnOnce(&mut Task)) {
+        if let Some(task) = self.state().tasks.get_mut(&(id.clone(), index)) {
+            change(task);
+        }
+    }
+
     fn end_attempt(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.state();
         let stored = state
@@ -84,9 +120,10 @@ impl Memory {
             return Err(StoreError::Conflict(format!("task {}/{}", task.job_id, task.index)));
         }
         match outcome {
-            TaskOutcome::Success(outputs) => {
+            TaskOutcome::Success { outputs, warnings } => {
                 stored.status = TaskStatus::Success;
                 stored.outputs = outputs.clone();
+                stored.warnings = warnings.clone();
             }
             TaskOutcome::Fail(error) => {
                 stored.status = TaskStatus::Fail;
@@ -109,6 +146,11 @@ impl Memory {
     pub fn fail_probe(&self, code: ErrorCode) {
         self.state().probe_failure = Some(code);
     }
+
+    /// Every later render fails with `code`.
+    pub fn fail_render(&self, code: ErrorCode) {
+        self.state().render_failure = Some(code);
+    }
 }
 
 #[async_trait]
@@ -121,22 +163,34 @@ impl WorkflowStore for Memory {
         Ok(self.state().workflows.get(name).cloned())
     }
 
-    async fn list(&self) -> Result<Vec<Workflow>, StoreError> {
-        Ok(self.state().workflows.values().cloned().collect())
+    async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError> {
+        let snapshot = {
+            let state = self.state();
+            CatalogSnapshot { version: state.catalog_version, workflows: state.workflows.values().cloned().collect() }
+        };
+        // Lets concurrent callers read the same version, as they could with a real store.
+        tokio::task::yield_now().await;
+        Ok(snapshot)
     }
 
-    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>) -> Result<(), StoreError> {
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>, version: u64) -> Result<(), StoreError> {
         let mut state = self.state();
         let stored = state.workflows.get(&workflow.name).map(|w| w.revision);
-        if stored != previous.map(|p| p.revision) {
+        if stored != previous.map(|p| p.revision) || state.catalog_version != version {
             return Err(StoreError::Conflict(format!("workflow {}", workflow.name)));
         }
+        state.catalog_version += 1;
         state.workflows.insert(workflow.name.clone(), workflow.clone());
         Ok(())
     }
 
-    async fn delete(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.state().workflows.remove(&workflow.name);
+    async fn delete(&self, workflow: &Workflow, version: u64) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.catalog_version != version {
+            return Err(StoreError::Conflict(format!("workflow {}", workflow.name)));
+        }
+        state.catalog_version += 1;
+        state.workflows.remove(&workflow.name);
         Ok(())
     }
 }
@@ -161,6 +215,34 @@ impl JobStore for Memory {
 
     async fn tasks(&self, id: &JobId) -> Result<Vec<Task>, StoreError> {
         Ok(self.state().tasks.iter().filter(|((job, _), _)| job == id).map(|(_, t)| t.clone()).collect())
+    }
+
+    async fn mark_prepare_sent(&self, id: &JobId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(job) = self.state().jobs.get_mut(id) {
+            job.prepare_sent_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn begin_prepare(&self, id: &JobId) -> Result<u32, StoreError> {
+        let mut state = self.state();
+        let job = state.jobs.get_mut(id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
+        job.prepare_attempts += 1;
+        Ok(job.prepare_attempts)
+    }
+
+    async fn fail_waiting(&self, id: &JobId, error: &TaskError, now: DateTime<Utc>) -> Result<Progress, StoreError> {
+        {
+            let mut state = self.state();
+            for ((job, _), task) in state.tasks.iter_mut() {
+                if job == id && task.status == TaskStatus::Waiting {
+                    task.status = TaskStatus::Fail;
+                    task.error = Some(error.clone());
+                    task.finished_at = Some(now);
+                }
+            }
+        }
+        self.close(id, now).await
     }
 
     async fn mark_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -247,69 +329,126 @@ impl JobStore for Memory {
 #[async_trait]
 impl ObjectStore for Memory {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
-        Ok(self.state().objects.get(object).map(|(data, marker)| ObjectHead {
-            size: data.len() as u64,
-            etag: None,
-            content_type: None,
-            produced_by_job: marker.clone(),
+        Ok(self.state().objects.get(object).map(|stored| ObjectHead {
+            size: stored.data.len() as u64,
+            etag: Some(stored.etag.clone()),
+            marker: stored.marker.clone(),
+            ..ObjectHead::default()
         }))
     }
 
-    async fn download(&self, object: &ObjectRef, to: &Path) -> Result<Option<u64>, StoreError> {
-        let data = self.state().objects.get(object).map(|(data, _)| data.clone());
-        match data {
-            Some(data) => {
-                std::fs::write(to, &data)?;
-                Ok(Some(data.len() as u64))
+    async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError> {
+        let stored = self.state().objects.get(object).cloned();
+        match stored {
+            Some(stored) if etag.is_some_and(|etag| etag != stored.etag) => {
+                Err(StoreError::Conflict(object.to_string()))
+            }
+            Some(stored) => {
+                std::fs::write(to, &stored.data)?;
+                Ok(Some(stored.data.len() as u64))
             }
             None => Ok(None),
         }
     }
 
-    async fn upload(&self, from: &Path, to: &ObjectRef, _content_type: &str, job: &JobId) -> Result<u64, StoreError> {
+    async fn read(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, StoreError> {
+        let stored =
+            self.state().objects.get(object).cloned().ok_or_else(|| StoreError::Rejected("NoSuchKey".into()))?;
+        if etag.is_some_and(|etag| etag != stored.etag) {
+            return Err(StoreError::Conflict(object.to_string()));
+        }
+        let end = to.map_or(stored.data.len(), |to| (to as usize).min(stored.data.len()));
+        let bytes = Bytes::from(stored.data[(from as usize).min(end)..end].to_vec());
+        Ok(futures::stream::iter([Ok(bytes)]).boxed())
+    }
+
+    async fn put(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        _content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<u64, StoreError> {
         let data = std::fs::read(from)?;
         let size = data.len() as u64;
-        self.put_object(to.clone(), data, Some(job.to_string()));
+        let current = self.state().objects.get(to).map(|stored| stored.etag.clone());
+        let allowed = match condition {
+            PutCondition::Absent => current.is_none(),
+            PutCondition::Unchanged(etag) => current.as_ref() == Some(etag),
+        };
+        if !allowed {
+            return Err(StoreError::Conflict(to.to_string()));
+        }
+        self.put_object(to.clone(), data, Some(marker.clone()));
         Ok(size)
     }
 }
 
 #[async_trait]
 impl TaskQueue for Memory {
-    async fn enqueue(&self, message: &TaskMessage) -> Result<(), StoreError> {
+    async fn enqueue(&self, message: &WorkerMessage) -> Result<(), StoreError> {
         self.state().sent.push(message.clone());
         Ok(())
     }
 }
 
-/// A media tool that writes placeholder files: one per snapshot time, one otherwise.
+#[async_trait]
+impl DeadLetters for Memory {
+    async fn keep(&self, event: &str, reason: &str) -> Result<(), StoreError> {
+        self.state().dead_letters.push((event.to_owned(), reason.to_owned()));
+        Ok(())
+    }
+}
+
+/// A media tool that reads the whole source, and writes placeholder files: one per snapshot
+/// time, one otherwise.
 #[async_trait]
 impl MediaTool for Memory {
-    async fn probe(&self, _file: &Path) -> Result<MediaInfo, MediaFailure> {
-        if let Some(code) = self.state().probe_failure {
-            return Err(MediaFailure::new(code, "probe failed"));
+    async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure> {
+        let mut bytes_read = 0;
+        let mut stream = source.read(0, None).await.map_err(|e| ProbeFailure {
+            failure: MediaFailure::new(ErrorCode::Internal, e.to_string()),
+            bytes_read: 0,
+        })?;
+        while let Some(chunk) = stream.next().await {
+            bytes_read += chunk.map(|c| c.len() as u64).unwrap_or(0);
         }
-        Ok(MediaInfo {
+        let failure = {
+            let mut state = self.state();
+            state.probes += 1;
+            state.probe_failure
+        };
+        if let Some(code) = failure {
+            return Err(ProbeFailure { failure: MediaFailure::new(code, "probe failed"), bytes_read });
+        }
+        let media = MediaInfo {
             container: "fake".into(),
             duration: Some(2.0),
             stream_count: 1,
             video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, ..VideoStream::default() }),
             ..MediaInfo::default()
-        })
+        };
+        Ok(Probed { media, bytes_read })
     }
 
-    async fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Rendered>, MediaFailure> {
+    async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
+        if let Some(code) = self.state().render_failure {
+            return Err(MediaFailure::new(code, "render failed"));
+        }
         self.state().renders += 1;
-        let count = match request.spec {
-            TaskSpec::Snapshot(spec) => spec.times.len(),
-            _ => 1,
-        };
-        (0..count)
+        let files = (0..request.spec.output_count())
             .map(|number| {
                 let path = request.workdir.join(format!("out-{number}.{}", request.spec.format()));
                 std::fs::write(&path, b"rendered")
                     .map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
-                Ok(Rendered {
+                Ok(RenderedFile {
                     path,
                     number,
                     content_type: "application/octet-stream",
@@ -318,6 +457,7 @@ impl MediaTool for Memory {
                     height: Some(48),
                 })
             })
-            .collect()
+            .collect::<Result<_, MediaFailure>>()?;
+        Ok(Rendered { files, warnings: Vec::new() })
     }
 }

@@ -6,9 +6,10 @@ pub mod lambda;
 #[cfg(test)]
 pub mod memory;
 pub mod s3;
+pub mod sqs;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::ports::StoreError;
 
@@ -25,12 +26,13 @@ const TRANSIENT_CODES: [&str; 9] = [
     "ServiceUnavailable",
 ];
 
-/// Sorts an SDK error into retryable (throttling, 5xx, timeouts, lost connections) or not.
+/// Sorts an SDK error into retryable (throttling, 5xx, timeouts, lost connections) or not,
+/// described in one line.
 pub(crate) fn sdk_error<E>(error: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let message = DisplayErrorContext(&error).to_string();
+    let message = describe(&error);
     let transient = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(context) => {
@@ -40,6 +42,40 @@ where
         _ => false,
     };
     if transient { StoreError::Unavailable(message) } else { StoreError::Rejected(message) }
+}
+
+/// The status and error code of a service's answer, when it answered.
+pub(crate) fn service_code<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Option<(u16, &str)> {
+    match error {
+        SdkError::ServiceError(context) => Some((context.raw().status().as_u16(), context.err().code().unwrap_or(""))),
+        _ => None,
+    }
+}
+
+/// One line: the service's code and message, or the chain of causes of a failed request.
+pub(crate) fn describe<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(context) = error {
+        let status = context.raw().status().as_u16();
+        let err = context.err();
+        return match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => format!("{code} (HTTP {status})"),
+            _ => format!("HTTP {status}"),
+        };
+    }
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ").replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -62,6 +98,14 @@ mod tests {
         assert!(sdk_error(service(400, "ProvisionedThroughputExceededException")).is_retryable());
         assert!(sdk_error(service(503, "Whatever")).is_retryable());
         assert!(sdk_error(SdkError::<GetItemError, HttpResponse>::timeout_error("slow")).is_retryable());
+    }
+
+    #[test]
+    fn errors_are_described_in_one_line() {
+        let error = sdk_error(service(403, "AccessDenied"));
+        assert_eq!(error.to_string(), "request rejected: AccessDenied: m");
+        let timeout = sdk_error(SdkError::<GetItemError, HttpResponse>::timeout_error("slow"));
+        assert!(!timeout.to_string().contains('\n'), "{timeout}");
     }
 
     #[test]

@@ -1,16 +1,21 @@
-//! Objects in S3: HEAD for the output marker, streamed downloads, uploads with the marker.
+//! Objects in S3: HEAD for the output marker, pinned and ranged reads, conditional writes with
+//! the marker. S3's refusals are sorted by cause: a missing bucket, a denied access, a changed
+//! object (precondition), or a failure worth retrying.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream as S3Bytes;
+use aws_sdk_s3::primitives::DateTime as SmithyTime;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::sdk_error;
-use crate::domain::job::JobId;
-use crate::domain::object::{OUTPUT_MARKER, ObjectHead, ObjectRef};
-use crate::ports::{ObjectStore, StoreError};
+use super::{describe, sdk_error, service_code};
+use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
+use crate::ports::{ByteStream, ObjectStore, PutCondition, StoreError};
 
 /// [`ObjectStore`] on S3.
 #[derive(Clone, Debug)]
@@ -24,28 +29,68 @@ impl S3ObjectStore {
     }
 }
 
+/// What an S3 error means for `object`.
+fn s3_error<E>(
+    error: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    object: &ObjectRef,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match service_code(&error) {
+        Some((_, "NoSuchBucket")) => StoreError::NoSuchBucket(object.bucket.clone()),
+        Some((403, _)) => StoreError::AccessDenied(format!("{object}: {}", describe(&error))),
+        Some((412, _)) | Some((409, "ConditionalRequestConflict")) => StoreError::Conflict(object.to_string()),
+        // HEAD answers carry no body, so no code: a 404 on a HEAD is told apart by the caller.
+        _ => sdk_error(error),
+    }
+}
+
+fn time(value: Option<&SmithyTime>) -> Option<DateTime<Utc>> {
+    value.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
         match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
-            Ok(head) => Ok(Some(ObjectHead {
-                size: head.content_length().and_then(|len| u64::try_from(len).ok()).unwrap_or_default(),
-                etag: head.e_tag().map(str::to_owned),
-                content_type: head.content_type().map(str::to_owned),
-                produced_by_job: head.metadata().and_then(|meta| meta.get(OUTPUT_MARKER)).cloned(),
-            })),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-            Err(error) => Err(sdk_error(error)),
+            Ok(head) => {
+                let metadata = head.metadata();
+                Ok(Some(ObjectHead {
+                    size: head.content_length().and_then(|len| u64::try_from(len).ok()).unwrap_or_default(),
+                    etag: head.e_tag().map(str::to_owned),
+                    version_id: head.version_id().map(str::to_owned),
+                    last_modified: time(head.last_modified()),
+                    content_type: head.content_type().map(str::to_owned),
+                    marker: OutputMarker::from_metadata(|name| metadata.and_then(|m| m.get(name)).map(String::as_str)),
+                }))
+            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                // A HEAD 404 does not say whether the key or the bucket is missing.
+                match self.client.head_bucket().bucket(&object.bucket).send().await {
+                    Err(bucket) if bucket.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                        Err(StoreError::NoSuchBucket(object.bucket.clone()))
+                    }
+                    _ => Ok(None),
+                }
+            }
+            Err(error) => Err(s3_error(error, object)),
         }
     }
 
-    async fn download(&self, object: &ObjectRef, to: &Path) -> Result<Option<u64>, StoreError> {
-        let output = match self.client.get_object().bucket(&object.bucket).key(&object.key).send().await {
+    async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_if_match(etag.map(str::to_owned))
+            .send()
+            .await
+        {
             Ok(output) => output,
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None);
-            }
-            Err(error) => return Err(sdk_error(error)),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(error) => return Err(s3_error(error, object)),
         };
         let mut body = output.body.into_async_read();
         let mut file = tokio::fs::File::create(to).await?;
@@ -54,19 +99,54 @@ impl ObjectStore for S3ObjectStore {
         Ok(Some(size))
     }
 
-    async fn upload(&self, from: &Path, to: &ObjectRef, content_type: &str, job: &JobId) -> Result<u64, StoreError> {
-        let size = tokio::fs::metadata(from).await?.len();
-        let body = ByteStream::from_path(from).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-        self.client
-            .put_object()
-            .bucket(&to.bucket)
-            .key(&to.key)
-            .content_type(content_type)
-            .metadata(OUTPUT_MARKER, job.as_str())
-            .body(body)
+    async fn read(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, StoreError> {
+        let range = match to {
+            Some(to) => format!("bytes={from}-{}", to.saturating_sub(1)),
+            None => format!("bytes={from}-"),
+        };
+        let output = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .range(range)
+            .set_if_match(etag.map(str::to_owned))
             .send()
             .await
-            .map_err(sdk_error)?;
+            .map_err(|error| s3_error(error, object))?;
+        let chunks = futures::stream::unfold(output.body, |mut body: S3Bytes| async move {
+            let next = body.next().await?;
+            Some((next.map_err(std::io::Error::other), body))
+        });
+        Ok(chunks.boxed())
+    }
+
+    async fn put(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<u64, StoreError> {
+        let size = tokio::fs::metadata(from).await?.len();
+        let body = S3Bytes::from_path(from).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        let mut request =
+            self.client.put_object().bucket(&to.bucket).key(&to.key).content_type(content_type).body(body);
+        for (name, value) in marker.to_metadata() {
+            request = request.metadata(name, value);
+        }
+        request = match condition {
+            PutCondition::Absent => request.if_none_match("*"),
+            PutCondition::Unchanged(etag) => request.if_match(etag),
+        };
+        request.send().await.map_err(|error| s3_error(error, to))?;
         Ok(size)
     }
 }

@@ -5,37 +5,25 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::limits::Limits;
 use super::media::MediaInfo;
-use super::object::{ObjectCreated, ObjectRef, input_name};
+use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_name};
 use super::task::TaskSpec;
 use super::workflow::{Location, Workflow};
 
-/// Deterministic: the same upload seen by the same workflow revision always has the same id,
-/// so duplicate events find the job they already created.
+/// Deterministic: the same upload seen by the same workflow always has the same id, whatever
+/// happened to the workflow in between (enable, disable, a new revision), so a repeated event
+/// finds the job it created and never starts a second one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JobId(String);
 
 impl JobId {
-    pub fn derive(workflow: &Workflow, event: &ObjectCreated) -> JobId {
-        let mut hash = Sha256::new();
-        for part in [
-            workflow.name.as_str(),
-            &workflow.revision.to_string(),
-            &event.object.bucket,
-            &event.object.key,
-            &event.upload_identity(),
-        ] {
-            // Length-prefixed so that no two different part lists hash alike.
-            hash.update((part.len() as u64).to_be_bytes());
-            hash.update(part.as_bytes());
-        }
-        let digest = hash.finalize();
-        let hex: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
-        JobId(format!("job-{hex}"))
+    /// The id of the job `workflow` runs for the upload `identity` (see
+    /// [`ObjectCreated::upload_identity`]) of `object`.
+    pub fn derive(workflow: &str, object: &ObjectRef, identity: &str) -> JobId {
+        JobId(format!("job-{}", digest(&[workflow, &object.bucket, &object.key, identity])))
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,6 +84,10 @@ pub struct Job {
     pub input: ObjectRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_version: Option<String>,
+    /// The entity tag of the stored upload this job processes: reads are pinned to it, and a
+    /// different one at the key means the upload was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_etag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_size: Option<u64>,
     pub output: Location,
@@ -110,7 +102,13 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
-    /// The source as the first worker probed it.
+    /// When the dispatcher asked a worker to prepare the job (probe once, then start tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepare_sent_at: Option<DateTime<Utc>>,
+    /// Preparations started so far (each counts, as task attempts do).
+    #[serde(default)]
+    pub prepare_attempts: u32,
+    /// The source as the preparation probed it; tasks start only once it is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<MediaInfo>,
 }
@@ -143,6 +141,10 @@ pub struct Task {
     pub error: Option<TaskError>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<OutputFile>,
+    /// What went wrong without failing the task (a few damaged frames, a time point without a
+    /// picture).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A file a task wrote, as probed after encoding.
@@ -182,6 +184,9 @@ pub enum ErrorCode {
     SourceNoVideo,
     #[serde(rename = "SourceFileError.NoMediaStream")]
     SourceNoMedia,
+    /// The upload was replaced by a newer one before this job wrote its outputs.
+    #[serde(rename = "SourceFileError.Replaced")]
+    SourceReplaced,
     #[serde(rename = "InvalidInput.WatermarkImage")]
     InvalidWatermarkImage,
     #[serde(rename = "InvalidInput.TimeOutOfRange")]
@@ -194,6 +199,19 @@ pub enum ErrorCode {
     ResolutionTooHigh,
     #[serde(rename = "InvalidInput.TooManyStreams")]
     TooManyStreams,
+    /// An output key is taken by an object this workflow did not write for this input.
+    #[serde(rename = "InvalidInput.OutputConflict")]
+    OutputConflict,
+    #[serde(rename = "InvalidInput.BucketNotFound")]
+    BucketNotFound,
+    #[serde(rename = "InvalidInput.AccessDenied")]
+    AccessDenied,
+    /// An output key would be longer than S3's 1,024 bytes.
+    #[serde(rename = "InvalidInput.KeyTooLong")]
+    KeyTooLong,
+    /// A watermark larger than the picture it should be drawn on.
+    #[serde(rename = "InvalidInput.WatermarkTooLarge")]
+    WatermarkTooLarge,
     #[serde(rename = "InternalError")]
     Internal,
     /// The task would have outlived its invocation; it was stopped before writing anything.
@@ -210,12 +228,18 @@ impl ErrorCode {
             ErrorCode::SourceCorrupt => "SourceFileError.Corrupt",
             ErrorCode::SourceNoVideo => "SourceFileError.NoVideoStream",
             ErrorCode::SourceNoMedia => "SourceFileError.NoMediaStream",
+            ErrorCode::SourceReplaced => "SourceFileError.Replaced",
             ErrorCode::InvalidWatermarkImage => "InvalidInput.WatermarkImage",
             ErrorCode::InvalidTimeRange => "InvalidInput.TimeOutOfRange",
             ErrorCode::FileTooLarge => "InvalidInput.FileTooLarge",
             ErrorCode::DurationTooLong => "InvalidInput.DurationTooLong",
             ErrorCode::ResolutionTooHigh => "InvalidInput.ResolutionTooHigh",
             ErrorCode::TooManyStreams => "InvalidInput.TooManyStreams",
+            ErrorCode::OutputConflict => "InvalidInput.OutputConflict",
+            ErrorCode::BucketNotFound => "InvalidInput.BucketNotFound",
+            ErrorCode::AccessDenied => "InvalidInput.AccessDenied",
+            ErrorCode::KeyTooLong => "InvalidInput.KeyTooLong",
+            ErrorCode::WatermarkTooLarge => "InvalidInput.WatermarkTooLarge",
             ErrorCode::Internal => "InternalError",
             ErrorCode::Timeout => "InternalError.Timeout",
         }
@@ -233,24 +257,65 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The message that starts a worker on one task (the async invocation payload).
+impl TaskError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+/// What a worker invocation is asked to do (the asynchronous invocation's payload).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WorkerMessage {
+    /// Run one task: `{"job_id": …, "task": 0}`.
+    Task(TaskMessage),
+    /// Probe the job's upload once and start its tasks: `{"job_id": …, "prepare": true}`.
+    Prepare(PrepareMessage),
+}
+
+/// The message that starts a worker on one task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskMessage {
     pub job_id: JobId,
     pub task: u32,
 }
 
+/// The message that starts a job's preparation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareMessage {
+    pub job_id: JobId,
+    pub prepare: bool,
+}
+
+impl PrepareMessage {
+    pub fn new(job_id: JobId) -> Self {
+        Self { job_id, prepare: true }
+    }
+}
+
+/// S3's longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
 impl Job {
-    /// A new job for `event` under `workflow`, waiting, with one task per task spec.
-    pub fn start(workflow: &Workflow, event: &ObjectCreated, now: DateTime<Utc>) -> (Job, Vec<Task>) {
-        let id = JobId::derive(workflow, event);
+    /// A new job for `event` (the stored object as `head` shows it) under `workflow`, waiting,
+    /// with one task per task spec.
+    pub fn start(
+        workflow: &Workflow,
+        event: &ObjectCreated,
+        head: &ObjectHead,
+        now: DateTime<Utc>,
+    ) -> (Job, Vec<Task>) {
+        let id = JobId::derive(&workflow.name, &event.object, &event.upload_identity(head));
         let job = Job {
             id: id.clone(),
             workflow: workflow.name.clone(),
             workflow_revision: workflow.revision,
             input: event.object.clone(),
-            input_version: event.version_id.clone().filter(|v| v != "null"),
-            input_size: event.size,
+            input_version: event.version_id.clone().or_else(|| head.version_id.clone()).filter(|v| v != "null"),
+            input_etag: head.etag.clone().or_else(|| event.etag.clone()),
+            input_size: Some(head.size).filter(|size| *size > 0).or(event.size),
             output: workflow.output.clone(),
             relative_key: workflow.relative_key(&event.object.key).to_owned(),
             event_time: event.event_time,
@@ -259,6 +324,8 @@ impl Job {
             limits: workflow.limits,
             created_at: now,
             finished_at: None,
+            prepare_sent_at: None,
+            prepare_attempts: 0,
             source: None,
         };
         let tasks = workflow
@@ -278,6 +345,7 @@ impl Job {
                 finished_at: None,
                 error: None,
                 outputs: Vec::new(),
+                warnings: Vec::new(),
             })
             .collect();
         (job, tasks)
@@ -293,6 +361,19 @@ impl Job {
         };
         let name = task.spec.output_name(task.index as usize, input_name(&self.relative_key), number);
         ObjectRef::new(&self.output.bucket, format!("{}{sub_dir}{name}", self.output.dir))
+    }
+
+    /// Refuses a task whose output keys S3 would reject as too long, before any work.
+    pub fn check_output_keys(&self, task: &Task) -> Result<(), TaskError> {
+        // The longest key a task writes is the one with the largest number.
+        let key = self.output_key(task, task.spec.output_count().saturating_sub(1)).key;
+        if key.len() > MAX_KEY_BYTES {
+            return Err(TaskError::new(
+                ErrorCode::KeyTooLong,
+                format!("the output key would have {} bytes; S3 allows {MAX_KEY_BYTES}", key.len()),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -317,6 +398,10 @@ mod tests {
         Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap()
     }
 
+    fn head() -> ObjectHead {
+        ObjectHead { size: 10, etag: Some("\"etag\"".into()), ..ObjectHead::default() }
+    }
+
     fn event(key: &str, version: Option<&str>) -> ObjectCreated {
         ObjectCreated {
             object: ObjectRef::new("media", key),
@@ -328,21 +413,47 @@ mod tests {
         }
     }
 
+    fn id(flow: &Workflow, event: &ObjectCreated) -> JobId {
+        Job::start(flow, event, &head(), Utc::now()).0.id
+    }
+
     #[test]
-    fn job_id_is_deterministic_per_upload_and_revision() {
+    fn job_id_is_deterministic_per_upload_and_workflow_whatever_its_revision() {
         let flow = workflow(None);
-        let a = JobId::derive(&flow, &event("in/a.mp4", Some("v1")));
-        assert_eq!(a, JobId::derive(&flow, &event("in/a.mp4", Some("v1"))));
-        assert_ne!(a, JobId::derive(&flow, &event("in/a.mp4", Some("v2"))));
-        assert_ne!(a, JobId::derive(&flow, &event("in/b.mp4", Some("v1"))));
-        let revised = Workflow { revision: 2, ..flow };
-        assert_ne!(a, JobId::derive(&revised, &event("in/a.mp4", Some("v1"))));
+        let a = id(&flow, &event("in/a.mp4", Some("v1")));
+        assert_eq!(a, id(&flow, &event("in/a.mp4", Some("v1"))));
+        assert_ne!(a, id(&flow, &event("in/a.mp4", Some("v2"))));
+        assert_ne!(a, id(&flow, &event("in/b.mp4", Some("v1"))));
+        let revised = flow.disable(Utc::now()).enable(Utc::now());
+        assert_eq!(a, id(&revised, &event("in/a.mp4", Some("v1"))), "enable, disable and apply change nothing");
+        let other = Workflow { name: "other".into(), ..flow };
+        assert_ne!(a, id(&other, &event("in/a.mp4", Some("v1"))));
         assert!(a.as_str().starts_with("job-") && a.as_str().len() == 36);
     }
 
     #[test]
+    fn output_keys_longer_than_s3_allows_are_refused() {
+        let long = format!("in/{}.mp4", "x".repeat(1010));
+        let (job, tasks) = Job::start(&workflow(Some("done/")), &event(&long, None), &head(), Utc::now());
+        let error = job.check_output_keys(&tasks[0]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::KeyTooLong);
+        assert_eq!(error.message, "the output key would have 1031 bytes; S3 allows 1024");
+        let (job, tasks) = Job::start(&workflow(Some("done/")), &event("in/a.mp4", None), &head(), Utc::now());
+        assert_eq!(job.check_output_keys(&tasks[0]), Ok(()));
+    }
+
+    #[test]
+    fn worker_messages_are_tasks_or_preparations() {
+        let task: WorkerMessage = serde_json::from_str(r#"{"job_id": "job-1", "task": 2}"#).unwrap();
+        assert_eq!(task, WorkerMessage::Task(TaskMessage { job_id: JobId::from("job-1".to_owned()), task: 2 }));
+        let prepare: WorkerMessage = serde_json::from_str(r#"{"job_id": "job-1", "prepare": true}"#).unwrap();
+        assert_eq!(prepare, WorkerMessage::Prepare(PrepareMessage::new(JobId::from("job-1".to_owned()))));
+        assert!(serde_json::from_str::<WorkerMessage>(r#"{"job_id": "job-1"}"#).is_err());
+    }
+
+    #[test]
     fn start_creates_one_waiting_task_per_spec() {
-        let (job, tasks) = Job::start(&workflow(None), &event("in/a.mp4", None), Utc::now());
+        let (job, tasks) = Job::start(&workflow(None), &event("in/a.mp4", None), &head(), Utc::now());
         assert_eq!(job.status, JobStatus::Waiting);
         assert_eq!(job.task_count, 2);
         assert_eq!(
@@ -353,22 +464,22 @@ mod tests {
 
     #[test]
     fn output_key_keeps_sub_path_below_trigger_dir() {
-        let (job, tasks) = Job::start(&workflow(Some("done/")), &event("in/x/y/clip.mov", None), Utc::now());
+        let (job, tasks) = Job::start(&workflow(Some("done/")), &event("in/x/y/clip.mov", None), &head(), Utc::now());
         assert_eq!(job.output_key(&tasks[0], 0), ObjectRef::new("out", "done/x/y/clip_transcode_1.mp4"));
         assert_eq!(job.output_key(&tasks[1], 0), ObjectRef::new("out", "done/x/y/clip_snapshotByTimeOffset_2_0.jpg"));
     }
 
     #[test]
     fn output_key_defaults_to_trigger_dir() {
-        let (job, tasks) = Job::start(&workflow(None), &event("in/clip.mp4", None), Utc::now());
+        let (job, tasks) = Job::start(&workflow(None), &event("in/clip.mp4", None), &head(), Utc::now());
         assert_eq!(job.output_key(&tasks[0], 0), ObjectRef::new("out", "in/clip_transcode_1.mp4"));
     }
 
     #[test]
     fn same_names_in_different_dirs_do_not_collide() {
         let flow = workflow(Some("o/"));
-        let (a, tasks) = Job::start(&flow, &event("in/a/clip.mp4", None), Utc::now());
-        let (b, _) = Job::start(&flow, &event("in/b/clip.mp4", None), Utc::now());
+        let (a, tasks) = Job::start(&flow, &event("in/a/clip.mp4", None), &head(), Utc::now());
+        let (b, _) = Job::start(&flow, &event("in/b/clip.mp4", None), &head(), Utc::now());
         assert_ne!(a.output_key(&tasks[0], 0), b.output_key(&tasks[0], 0));
     }
 

@@ -5,6 +5,7 @@ pub mod job;
 pub mod limits;
 pub mod media;
 pub mod object;
+pub mod sniff;
 pub mod task;
 pub mod validation;
 pub mod workflow;

@@ -3,10 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
-
-/// Metadata name (`x-amz-meta-mediaflow-job`) carried by every object mediaflow writes. Its value
-/// is the id of the job that produced the object; the dispatcher never processes such objects.
-pub const OUTPUT_MARKER: &str = "mediaflow-job";
+use sha2::{Digest, Sha256};
 
 /// A bucket and a key, the key already decoded.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,27 +42,111 @@ impl ObjectCreated {
         self.object.key.ends_with('/')
     }
 
-    /// What tells two uploads of the same key apart: the version id, else the sequencer, else
-    /// the entity tag and event time.
-    pub fn upload_identity(&self) -> String {
-        match (&self.version_id, &self.sequencer) {
-            (Some(version), _) if !version.is_empty() && version != "null" => {
-                format!("v:{version}")
-            }
+    /// What tells two uploads of the same key apart: the version id, else S3's sequencer, else
+    /// the stored object's entity tag and modification time. The last one makes every event of
+    /// one stored object (a redelivery, an emulator's second event for a multipart upload) the
+    /// same upload, and a new upload of the same bytes a new one.
+    pub fn upload_identity(&self, head: &ObjectHead) -> String {
+        let version = self.version_id.as_deref().or(head.version_id.as_deref());
+        match (version, &self.sequencer) {
+            (Some(version), _) if !version.is_empty() && version != "null" => format!("v:{version}"),
             (_, Some(sequencer)) if !sequencer.is_empty() => format!("s:{sequencer}"),
-            _ => format!("e:{}@{}", self.etag.as_deref().unwrap_or_default(), self.event_time.timestamp_micros()),
+            _ => format!(
+                "h:{}@{}",
+                head.etag.as_deref().or(self.etag.as_deref()).unwrap_or_default(),
+                head.last_modified.unwrap_or(self.event_time).timestamp_micros()
+            ),
         }
     }
 }
 
-/// What a HEAD of an object tells: enough to skip our own outputs and to size the work.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a HEAD of an object tells: enough to skip our own outputs, to pin the upload a job
+/// processes, and to size the work.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectHead {
     pub size: u64,
     pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
     pub content_type: Option<String>,
-    /// The job id in the output marker, when mediaflow wrote this object.
-    pub produced_by_job: Option<String>,
+    /// Present when mediaflow wrote this object (or it is a copy of such an object).
+    pub marker: Option<OutputMarker>,
+}
+
+/// Written into the metadata of every object mediaflow writes: which job and workflow wrote it,
+/// for which input, and where. A server-side copy keeps the metadata but not the place, so
+/// [`OutputMarker::is_at`] tells an output from a user's copy of one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputMarker {
+    pub job: String,
+    pub workflow: String,
+    /// [`object_digest`] of the input.
+    pub input: String,
+    /// [`object_digest`] of the bucket and key the object was written to.
+    pub target: String,
+}
+
+impl OutputMarker {
+    /// Metadata names (`x-amz-meta-…`) of the marker's fields.
+    pub const JOB: &'static str = "mediaflow-job";
+    pub const WORKFLOW: &'static str = "mediaflow-workflow";
+    pub const INPUT: &'static str = "mediaflow-input";
+    pub const TARGET: &'static str = "mediaflow-target";
+
+    pub fn new(job: &str, workflow: &str, input: &ObjectRef, target: &ObjectRef) -> Self {
+        Self {
+            job: job.to_owned(),
+            workflow: workflow.to_owned(),
+            input: object_digest(input),
+            target: object_digest(target),
+        }
+    }
+
+    /// The marker as metadata entries.
+    pub fn to_metadata(&self) -> [(&'static str, String); 4] {
+        [
+            (Self::JOB, self.job.clone()),
+            (Self::WORKFLOW, self.workflow.clone()),
+            (Self::INPUT, self.input.clone()),
+            (Self::TARGET, self.target.clone()),
+        ]
+    }
+
+    /// The marker in an object's metadata; `None` unless every field is there.
+    pub fn from_metadata<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Self> {
+        Some(Self {
+            job: get(Self::JOB)?.to_owned(),
+            workflow: get(Self::WORKFLOW)?.to_owned(),
+            input: get(Self::INPUT)?.to_owned(),
+            target: get(Self::TARGET)?.to_owned(),
+        })
+    }
+
+    /// Whether the object carrying this marker is where mediaflow wrote it (not a copy).
+    pub fn is_at(&self, object: &ObjectRef) -> bool {
+        self.target == object_digest(object)
+    }
+
+    /// Whether `workflow` wrote this for `input`: only then may it be replaced by a new output.
+    pub fn belongs_to(&self, workflow: &str, input: &ObjectRef) -> bool {
+        self.workflow == workflow && self.input == object_digest(input)
+    }
+}
+
+/// A short fixed-width digest of some strings (length-prefixed, so that no two different lists
+/// hash alike): 32 hex digits of SHA-256.
+pub(crate) fn digest(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// An object's bucket and key as a metadata-safe digest (keys may be 1,024 bytes of any UTF-8).
+pub fn object_digest(object: &ObjectRef) -> String {
+    digest(&[&object.bucket, &object.key])
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -188,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn upload_identity_should_prefer_version_then_sequencer() {
+    fn upload_identity_should_prefer_version_then_sequencer_then_stored_object() {
         let mut event = ObjectCreated {
             object: ObjectRef::new("b", "k"),
             size: None,
@@ -197,10 +278,33 @@ mod tests {
             sequencer: Some("s1".into()),
             event_time: parse_event_time("2026-01-01T00:00:00Z").unwrap(),
         };
-        assert_eq!(event.upload_identity(), "v:v1");
+        let head = ObjectHead {
+            etag: Some("stored".into()),
+            last_modified: Some(parse_event_time("2026-01-01T00:00:01Z").unwrap()),
+            ..ObjectHead::default()
+        };
+        assert_eq!(event.upload_identity(&head), "v:v1");
         event.version_id = Some("null".into());
-        assert_eq!(event.upload_identity(), "s:s1");
+        assert_eq!(event.upload_identity(&head), "s:s1");
         event.sequencer = None;
-        assert_eq!(event.upload_identity(), "e:e@1767225600000000");
+        assert_eq!(event.upload_identity(&head), "h:stored@1767225601000000");
+        let later = ObjectCreated { event_time: parse_event_time("2026-01-01T00:00:05Z").unwrap(), ..event.clone() };
+        assert_eq!(later.upload_identity(&head), event.upload_identity(&head), "a second event of one stored object");
+    }
+
+    #[test]
+    fn marker_tells_the_output_from_a_copy_and_names_its_owner() {
+        let input = ObjectRef::new("b", "in/clip.mp4");
+        let written = ObjectRef::new("b", "out/clip_transcode_1.mp4");
+        let marker = OutputMarker::new("job-1", "flow", &input, &written);
+        assert!(marker.is_at(&written));
+        assert!(!marker.is_at(&ObjectRef::new("b", "in/copy.mp4")), "a server-side copy is an upload");
+        assert!(marker.belongs_to("flow", &input));
+        assert!(!marker.belongs_to("other", &input) && !marker.belongs_to("flow", &written));
+        let metadata = marker.to_metadata();
+        let read =
+            OutputMarker::from_metadata(|name| metadata.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()));
+        assert_eq!(read, Some(marker));
+        assert_eq!(OutputMarker::from_metadata(|name| (name == OutputMarker::JOB).then_some("job-1")), None);
     }
 }

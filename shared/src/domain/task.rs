@@ -5,8 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
-use super::validation::Violations;
+use super::validation::{Violations, deserialize_all};
 
 /// One processing item of a workflow. Serialized with a `type` tag, as in workflow files.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,10 @@ pub struct TranscodeSpec {
     pub remove_audio: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub remove_video: bool,
+    /// Copy the source's metadata (title, dates, a phone's GPS location…) into the output.
+    /// Off by default: outputs carry no metadata but what playback needs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_metadata: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watermarks: Vec<WatermarkSpec>,
     /// Output file name pattern; placeholders `{inputName}`, `{definition}`, `{format}`.
@@ -111,7 +116,8 @@ pub struct AnimatedSpec {
     /// Seconds from the start of the input.
     #[serde(default)]
     pub start: f64,
-    /// Seconds; defaults to the end of the input.
+    /// Seconds; defaults to [`AnimatedSpec::DEFAULT_LENGTH`] after `start` (or the end of the
+    /// input, if sooner). At most [`AnimatedSpec::MAX_LENGTH`] after `start`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<f64>,
     #[serde(default = "AnimatedSpec::default_fps")]
@@ -128,11 +134,35 @@ pub struct AnimatedSpec {
 }
 
 impl AnimatedSpec {
+    /// Seconds an animation covers when `end` is not given.
+    pub const DEFAULT_LENGTH: f64 = 10.0;
+    /// The longest animation, in seconds: GIF and WebP are previews, not videos.
+    pub const MAX_LENGTH: f64 = 60.0;
+    /// Without `width` and `height`, the picture fits in this square (source size if smaller).
+    pub const DEFAULT_BOX: u32 = 480;
+
     fn default_fps() -> f64 {
         10.0
     }
     fn default_quality() -> u8 {
         75
+    }
+
+    /// Seconds of the source to animate, from `start`: up to `end`, or the default length, and
+    /// never past `source_end` when that is known.
+    pub fn length(&self, source_end: Option<f64>) -> f64 {
+        let end = self.end.unwrap_or(self.start + Self::DEFAULT_LENGTH);
+        let end = source_end.map_or(end, |source_end| end.min(source_end));
+        (end - self.start).max(0.0)
+    }
+
+    /// The box the picture is fitted into: the spec's, else the default square.
+    pub fn size_box(&self) -> (u32, u32) {
+        if self.width == 0 && self.height == 0 {
+            (Self::DEFAULT_BOX, Self::DEFAULT_BOX)
+        } else {
+            (self.width, self.height)
+        }
     }
 }
 
@@ -161,6 +191,9 @@ pub struct WatermarkTaskSpec {
     #[serde(default)]
     pub container: Container,
     pub watermarks: Vec<WatermarkSpec>,
+    /// As for a transcode: the source's metadata is dropped unless this is set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_metadata: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_name: Option<String>,
 }
@@ -172,6 +205,7 @@ impl WatermarkTaskSpec {
             definition: self.definition.clone(),
             container: self.container,
             watermarks: self.watermarks.clone(),
+            keep_metadata: self.keep_metadata,
             output_name: self.output_name.clone(),
             ..TranscodeSpec::default()
         }
@@ -204,6 +238,16 @@ pub struct WatermarkSpec {
     /// Text colour: a name (`white`) or `#RRGGBB`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    /// Width of the outline drawn around text, so that it reads on any picture: pixels or
+    /// percent of the font size. Defaults to 8%; 0 draws none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline: Option<Length>,
+    /// Outline colour; defaults to black for light text and white for dark text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline_color: Option<String>,
+    /// Also draw a soft shadow below and right of the text.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shadow: bool,
     /// 0 (invisible) to 1 (opaque, the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opacity: Option<f64>,
@@ -462,6 +506,37 @@ const MAX_DIMENSION: u32 = 8192;
 const MAX_TEXT: usize = 256;
 
 impl TaskSpec {
+    /// Reads one task of a workflow file, naming every field whose type does not fit (see
+    /// [`deserialize_all`]). The `type` tag is read first and the task's own fields after it,
+    /// so that paths reach into the task.
+    pub fn from_value(mut value: Value, field: &str, errors: &mut Violations) -> Option<TaskSpec> {
+        let kind = match value.as_object_mut().map(|task| task.remove("type")) {
+            Some(Some(Value::String(kind))) => kind,
+            Some(_) => {
+                errors.check(false, format!("{field}.type"), "is required: transcode, snapshot, animated or watermark");
+                return None;
+            }
+            None => {
+                errors.check(false, field, "must be a task with a type");
+                return None;
+            }
+        };
+        match kind.as_str() {
+            "transcode" => deserialize_all(value, field, errors).map(TaskSpec::Transcode),
+            "snapshot" | "screenshot" => deserialize_all(value, field, errors).map(TaskSpec::Snapshot),
+            "animated" | "animated_graphic" => deserialize_all(value, field, errors).map(TaskSpec::Animated),
+            "watermark" => deserialize_all(value, field, errors).map(TaskSpec::Watermark),
+            other => {
+                errors.check(
+                    false,
+                    format!("{field}.type"),
+                    format!("unknown task type {other:?}: use transcode, snapshot, animated or watermark"),
+                );
+                None
+            }
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             TaskSpec::Transcode(_) => "transcode",
@@ -521,6 +596,33 @@ impl TaskSpec {
             .replace("{format}", self.format())
             .replace("{number}", &number.to_string())
             .replace("{inputName}", input_name)
+    }
+
+    /// How many files the task writes.
+    pub fn output_count(&self) -> usize {
+        match self {
+            TaskSpec::Snapshot(spec) => spec.times.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// The output name with `{definition}` and `{format}` filled in and `{inputName}` and
+    /// `{number}` left as they are: what two tasks or workflows are compared by.
+    pub fn name_pattern(&self, position: usize) -> String {
+        self.output_name_pattern()
+            .replace("{definition}", &self.definition_or(position))
+            .replace("{format}", self.format())
+    }
+
+    /// Whether an output could be named like an upload of the same name: `{inputName}` alone or
+    /// with one extension (`clip.mp4` for the upload `clip.mov`, or for `clip.mp4` itself).
+    pub fn names_outputs_like_uploads(&self, position: usize) -> bool {
+        let pattern = self.name_pattern(position).replace("{number}", "0");
+        match pattern.strip_prefix("{inputName}") {
+            Some("") => true,
+            Some(rest) => rest.strip_prefix('.').is_some_and(|ext| !ext.contains('.') && !ext.contains('{')),
+            None => false,
+        }
     }
 
     /// `{definition}`: the spec's label, else the task's 1-based position.
@@ -597,6 +699,11 @@ fn validate_output_name(pattern: &str, needs_number: bool, field: &str, errors: 
         "knows only {inputName}, {definition}, {number} and {format}",
     );
     errors.check(!needs_number || pattern.contains("{number}"), field, "needs {number}: the task writes several files");
+    errors.check(
+        pattern.contains("{inputName}"),
+        field,
+        "needs {inputName}: without it every upload would write the same file",
+    );
 }
 
 fn validate_size(width: u32, height: u32, field: &str, errors: &mut Violations) {
@@ -727,6 +834,11 @@ impl AnimatedSpec {
         );
         if let Some(end) = self.end {
             errors.check(end.is_finite() && end > self.start, format!("{field}.end"), "must be after start");
+            errors.check(
+                end - self.start <= Self::MAX_LENGTH,
+                format!("{field}.end"),
+                format!("must be at most {} s after start", Self::MAX_LENGTH),
+            );
         }
         errors.check(self.fps > 0.0 && self.fps <= 30.0, format!("{field}.fps"), "must be above 0 and at most 30");
         errors.check((1..=100).contains(&self.quality), format!("{field}.quality"), "must be 1–100");
@@ -750,16 +862,28 @@ fn validate_watermarks(marks: &[WatermarkSpec], field: &str, errors: &mut Violat
                 format!("must be 1–{MAX_TEXT} characters"),
             );
             errors.check(mark.width.is_none(), format!("{field}.width"), "is for images; size text with font_size");
+        } else {
+            errors.check(
+                mark.outline.is_none() && mark.outline_color.is_none() && !mark.shadow,
+                &field,
+                "outline, outline_color and shadow are for text",
+            );
         }
-        if let Some(color) = &mark.color {
-            errors.check(rgb(color).is_some(), format!("{field}.color"), COLOUR_RULE);
+        for (name, color) in [("color", &mark.color), ("outline_color", &mark.outline_color)] {
+            if let Some(color) = color {
+                errors.check(rgb(color).is_some(), format!("{field}.{name}"), COLOUR_RULE);
+            }
         }
         if let Some(opacity) = mark.opacity {
             errors.check((0.0..=1.0).contains(&opacity), format!("{field}.opacity"), "must be 0–1");
         }
-        for (name, length) in
-            [("x", Some(mark.x)), ("y", Some(mark.y)), ("width", mark.width), ("font_size", mark.font_size)]
-        {
+        for (name, length) in [
+            ("x", Some(mark.x)),
+            ("y", Some(mark.y)),
+            ("width", mark.width),
+            ("font_size", mark.font_size),
+            ("outline", mark.outline),
+        ] {
             if let Some(Length::Percent(pct)) = length {
                 errors.check(pct <= 100.0, format!("{field}.{name}"), "must be at most 100%");
             }
@@ -898,6 +1022,7 @@ mod tests {
             vec![
                 "tasks[0].output_name: must not contain '/': outputs go to the output dir",
                 "tasks[0].output_name: knows only {inputName}, {definition}, {number} and {format}",
+                "tasks[0].output_name: needs {inputName}: without it every upload would write the same file",
             ]
         );
     }

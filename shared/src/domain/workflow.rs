@@ -6,11 +6,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::limits::Limits;
 use super::object::ObjectCreated;
 use super::task::{MAX_TASKS, TaskSpec};
-use super::validation::Violations;
+use super::validation::{Violations, deserialize_all};
 
 /// A workflow as its author writes it (YAML or JSON), before validation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,11 +84,32 @@ pub struct Workflow {
     pub enabled: bool,
     /// When the workflow was last enabled; only objects created from then on are processed.
     pub enabled_at: Option<DateTime<Utc>>,
+    /// The latest times it was enabled (the newest last): an upload made in any of them is
+    /// processed, even when its event arrives after a disable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<EnabledSpan>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Starts at 1, grows by one with every change; writes are conditional on it.
     pub revision: u64,
 }
+
+/// A stretch of time a workflow was enabled; open (`until` absent) while it still is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnabledSpan {
+    pub from: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl EnabledSpan {
+    fn covers(&self, time: DateTime<Utc>) -> bool {
+        self.from <= time && self.until.is_none_or(|until| time < until)
+    }
+}
+
+/// How many enabled spans a workflow remembers.
+const MAX_HISTORY: usize = 32;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkflowError {
@@ -95,8 +117,9 @@ pub enum WorkflowError {
     Invalid(Vec<String>),
     #[error("workflow {expected:?} cannot be replaced by a spec named {found:?}")]
     NameMismatch { expected: String, found: String },
-    #[error("workflow {name:?} could process another workflow's outputs as uploads: {}", .reasons.join("; "))]
-    FeedbackLoop { name: String, reasons: Vec<String> },
+    /// It and enabled workflows could feed each other or write the same outputs.
+    #[error("workflow {name:?} conflicts with enabled workflows: {}", .reasons.join("; "))]
+    Conflict { name: String, reasons: Vec<String> },
 }
 
 /// A workflow's settings once validated.
@@ -131,8 +154,56 @@ impl fmt::Display for Skip {
 const MAX_NAME: usize = 128;
 
 impl WorkflowSpec {
+    /// Reads a workflow file (YAML or JSON, as a JSON value). Every problem is reported in one
+    /// go, each with its field path: values of the wrong type (`tasks[0].video.crf: invalid
+    /// value: integer `-5`, expected u8`), unknown fields, and the rules what could be read
+    /// breaks.
+    pub fn from_value(mut value: Value) -> Result<WorkflowSpec, WorkflowError> {
+        let mut errors = Violations::default();
+        let tasks = match value.as_object_mut().and_then(|file| file.insert("tasks".into(), Value::Array(Vec::new()))) {
+            Some(Value::Array(tasks)) => tasks,
+            None | Some(Value::Null) => Vec::new(),
+            Some(_) => {
+                errors.check(false, "tasks", "must be a list of tasks");
+                Vec::new()
+            }
+        };
+        let spec: Option<WorkflowSpec> = deserialize_all(value, "", &mut errors);
+        let count = tasks.len();
+        let mut parsed = Vec::new();
+        let mut positions = Vec::new();
+        for (i, task) in tasks.into_iter().enumerate() {
+            if let Some(task) = TaskSpec::from_value(task, &format!("tasks[{i}]"), &mut errors) {
+                parsed.push(task);
+                positions.push(i);
+            }
+        }
+        let Some(mut spec) = spec else {
+            return Err(WorkflowError::Invalid(errors.into_messages()));
+        };
+        spec.tasks = parsed;
+        if errors.is_empty() {
+            return Ok(spec);
+        }
+        // The rules what could be read breaks, so that one pass names every problem.
+        if let Err(WorkflowError::Invalid(more)) = spec.validate_at(&positions, count) {
+            let mut messages = errors.into_messages();
+            messages.extend(more);
+            return Err(WorkflowError::Invalid(messages));
+        }
+        Err(WorkflowError::Invalid(errors.into_messages()))
+    }
+
     /// Applies the seed rules and defaults; every broken rule is reported with its field.
-    fn validate(mut self) -> Result<Config, WorkflowError> {
+    fn validate(self) -> Result<Config, WorkflowError> {
+        let positions: Vec<usize> = (0..self.tasks.len()).collect();
+        let count = self.tasks.len();
+        self.validate_at(&positions, count)
+    }
+
+    /// [`WorkflowSpec::validate`] for a file of `count` tasks of which those at `positions` are
+    /// these (the others could not be read).
+    fn validate_at(mut self, positions: &[usize], count: usize) -> Result<Config, WorkflowError> {
         let mut errors = Violations::default();
         let name = self.name.trim().to_owned();
         errors.check(
@@ -160,31 +231,37 @@ impl WorkflowSpec {
             Some(dir) if dir.trim().is_empty() => trigger_dir.clone(),
             Some(dir) => normalize_dir(dir, "output.dir", &mut errors),
         };
-        errors.check((1..=MAX_TASKS).contains(&self.tasks.len()), "tasks", format!("needs 1–{MAX_TASKS} tasks"));
+        errors.check((1..=MAX_TASKS).contains(&count), "tasks", format!("needs 1–{MAX_TASKS} tasks"));
+        let trigger = Location { bucket: trigger_bucket.clone(), dir: trigger_dir.clone() };
+        let output = Location { bucket: output_bucket.clone(), dir: output_dir.clone() };
         let mut names: HashMap<String, usize> = HashMap::new();
-        for (i, task) in self.tasks.iter_mut().enumerate() {
+        for (&i, task) in positions.iter().zip(self.tasks.iter_mut()) {
             let field = format!("tasks[{i}]");
             task.resolve_defaults(&trigger_bucket);
             task.validate(&field, &mut errors);
             // Outputs of two tasks must never overwrite each other.
-            let name = task.output_name(i, "\u{0}", usize::MAX);
-            if let Some(first) = names.insert(name, i) {
+            if let Some(first) = names.insert(task.name_pattern(i), i) {
                 errors.check(
                     false,
                     &field,
                     format!("writes the same file names as tasks[{first}]: set a distinct definition"),
                 );
             }
+            // An output named like an upload, where uploads are, could replace one.
+            errors.check(
+                !(output.overlaps(&trigger) && task.names_outputs_like_uploads(i)),
+                format!("{field}.output_name"),
+                format!(
+                    "names outputs like uploads ({}) in {output}, where uploads trigger this workflow: \
+                     the output of clip.mp4 could replace an upload; add a suffix such as \
+                     {{inputName}}_{{definition}}.{{format}} or set output.dir outside {trigger}",
+                    task.name_pattern(i)
+                ),
+            );
         }
         self.limits.validate(&mut errors);
         if errors.is_empty() {
-            Ok(Config {
-                name,
-                trigger: Location { bucket: trigger_bucket, dir: trigger_dir },
-                output: Location { bucket: output_bucket, dir: output_dir },
-                tasks: self.tasks,
-                limits: self.limits,
-            })
+            Ok(Config { name, trigger, output, tasks: self.tasks, limits: self.limits })
         } else {
             Err(WorkflowError::Invalid(errors.into_messages()))
         }
@@ -226,6 +303,7 @@ impl Workflow {
             limits,
             enabled: false,
             enabled_at: None,
+            history: Vec::new(),
             created_at: now,
             updated_at: now,
             revision: 1,
@@ -253,26 +331,61 @@ impl Workflow {
         }
     }
 
-    /// Where this workflow and the enabled `others` could feed each other: its output inside
-    /// another's trigger, or (when it is enabled) another's output inside its trigger. Its own
-    /// output inside its own trigger is fine: outputs carry the marker and are skipped.
-    pub fn feedback_loops(&self, others: &[Workflow]) -> Result<(), WorkflowError> {
+    /// Refuses this workflow beside the enabled `others` where they could feed each other (its
+    /// output inside another's trigger, or, when it is enabled, another's output inside its
+    /// trigger) or, when it is enabled, write the same key for the same upload. Its own output
+    /// inside its own trigger is fine: outputs carry the marker and are skipped.
+    pub fn conflicts(&self, others: &[Workflow]) -> Result<(), WorkflowError> {
         let mut reasons = Vec::new();
         for other in others.iter().filter(|o| o.enabled && o.name != self.name) {
             if other.trigger.overlaps(&self.output) {
                 reasons.push(format!(
-                    "its output {} overlaps the trigger {} of enabled workflow {:?}",
+                    "its output {} overlaps the trigger {} of enabled workflow {:?}, which would take its outputs for uploads",
                     self.output, other.trigger, other.name
                 ));
             }
             if self.enabled && self.trigger.overlaps(&other.output) {
                 reasons.push(format!(
-                    "its trigger {} overlaps the output {} of enabled workflow {:?}",
+                    "its trigger {} overlaps the output {} of enabled workflow {:?}, whose outputs it would take for uploads",
                     self.trigger, other.output, other.name
                 ));
             }
+            if self.enabled {
+                for pattern in self.shared_outputs(other) {
+                    reasons.push(format!(
+                        "enabled workflow {:?} writes the same outputs {}{pattern} for the same uploads",
+                        other.name, self.output
+                    ));
+                }
+            }
         }
-        if reasons.is_empty() { Ok(()) } else { Err(WorkflowError::FeedbackLoop { name: self.name.clone(), reasons }) }
+        if reasons.is_empty() { Ok(()) } else { Err(WorkflowError::Conflict { name: self.name.clone(), reasons }) }
+    }
+
+    /// The name patterns this workflow and `other` would both write for the same upload at the
+    /// same key. One trigger dir holds the other (`in/` and `in/sub/`): an upload under the
+    /// deeper one lands below the shallower workflow's output dir plus the extra `sub/`, and
+    /// directly below the deeper one's.
+    fn shared_outputs(&self, other: &Workflow) -> Vec<String> {
+        if self.trigger.bucket != other.trigger.bucket || self.output.bucket != other.output.bucket {
+            return Vec::new();
+        }
+        let same_place = |shallow: &Workflow, deep: &Workflow| {
+            deep.trigger
+                .dir
+                .strip_prefix(shallow.trigger.dir.as_str())
+                .is_some_and(|extra| format!("{}{extra}", shallow.output.dir) == deep.output.dir)
+        };
+        if !same_place(self, other) && !same_place(other, self) {
+            return Vec::new();
+        }
+        let theirs: Vec<String> = other.tasks.iter().enumerate().map(|(i, task)| task.name_pattern(i)).collect();
+        self.tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| task.name_pattern(i))
+            .filter(|pattern| theirs.contains(pattern))
+            .collect()
     }
 
     /// Enabled from `now` on; enabling an enabled workflow changes nothing.
@@ -280,26 +393,59 @@ impl Workflow {
         if self.enabled {
             return self.clone();
         }
-        Workflow { enabled: true, enabled_at: Some(now), updated_at: now, revision: self.revision + 1, ..self.clone() }
+        let mut history = self.history.clone();
+        history.push(EnabledSpan { from: now, until: None });
+        let excess = history.len().saturating_sub(MAX_HISTORY);
+        history.drain(..excess);
+        Workflow {
+            enabled: true,
+            enabled_at: Some(now),
+            history,
+            updated_at: now,
+            revision: self.revision + 1,
+            ..self.clone()
+        }
     }
 
+    /// Disabled from `now` on: uploads made while it was enabled are still processed.
     pub fn disable(&self, now: DateTime<Utc>) -> Workflow {
         if !self.enabled {
             return self.clone();
         }
-        Workflow { enabled: false, enabled_at: None, updated_at: now, revision: self.revision + 1, ..self.clone() }
+        let mut history = self.spans();
+        if let Some(open) = history.last_mut().filter(|span| span.until.is_none()) {
+            open.until = Some(now);
+        }
+        Workflow {
+            enabled: false,
+            enabled_at: None,
+            history,
+            updated_at: now,
+            revision: self.revision + 1,
+            ..self.clone()
+        }
     }
 
-    /// Whether this workflow processes the created object, and if not, why.
+    /// The enabled spans, including the current one of a workflow stored before spans were
+    /// recorded.
+    fn spans(&self) -> Vec<EnabledSpan> {
+        match (self.history.is_empty(), self.enabled, self.enabled_at) {
+            (true, true, Some(from)) => vec![EnabledSpan { from, until: None }],
+            _ => self.history.clone(),
+        }
+    }
+
+    /// Whether this workflow processes the created object, and if not, why: the object must be
+    /// under the trigger dir and created while the workflow was enabled.
     pub fn decide(&self, event: &ObjectCreated) -> Result<(), Skip> {
         if !self.trigger.contains(&event.object.bucket, &event.object.key) {
             return Err(Skip::OutsideTriggerDir { dir: self.trigger.dir.clone() });
         }
+        if self.spans().iter().any(|span| span.covers(event.event_time)) {
+            return Ok(());
+        }
         match (self.enabled, self.enabled_at) {
-            (true, Some(enabled_at)) if event.event_time < enabled_at => {
-                Err(Skip::UploadedBeforeEnabled { enabled_at })
-            }
-            (true, Some(_)) => Ok(()),
+            (true, Some(enabled_at)) => Err(Skip::UploadedBeforeEnabled { enabled_at }),
             _ => Err(Skip::Disabled),
         }
     }
@@ -435,6 +581,28 @@ mod tests {
         assert_eq!(enabled.enable(now()), enabled, "enabling twice keeps the first time");
         let disabled = enabled.disable(later);
         assert_eq!((disabled.enabled, disabled.enabled_at, disabled.revision), (false, None, 3));
+        assert_eq!(disabled.history, vec![EnabledSpan { from: later, until: Some(later) }]);
+    }
+
+    #[test]
+    fn rule5_uploads_made_while_enabled_are_processed_after_a_disable() {
+        let at = |t: &str| parse_event_time(t).unwrap();
+        let workflow = Workflow::create(spec(), now())
+            .unwrap()
+            .enable(at("2026-11-25T10:00:00Z"))
+            .disable(at("2026-11-25T11:00:00Z"))
+            .enable(at("2026-11-25T12:00:00Z"))
+            .disable(at("2026-11-25T13:00:00Z"));
+        assert_eq!(workflow.decide(&created("uploads/a.mp4", "2026-11-25T10:59:59Z")), Ok(()));
+        assert_eq!(workflow.decide(&created("uploads/a.mp4", "2026-11-25T12:30:00Z")), Ok(()));
+        assert_eq!(workflow.decide(&created("uploads/a.mp4", "2026-11-25T11:00:00Z")), Err(Skip::Disabled));
+        assert_eq!(workflow.decide(&created("uploads/a.mp4", "2026-11-25T13:00:01Z")), Err(Skip::Disabled));
+        let mut flapping = Workflow::create(spec(), now()).unwrap();
+        for hour in 0..40 {
+            let time = now() + chrono::TimeDelta::hours(hour);
+            flapping = flapping.enable(time).disable(time + chrono::TimeDelta::minutes(30));
+        }
+        assert_eq!(flapping.history.len(), MAX_HISTORY, "the oldest spans are forgotten");
     }
 
     #[test]
@@ -450,6 +618,55 @@ mod tests {
     fn rule5_disabled_workflow_skips() {
         let workflow = Workflow::create(spec(), now()).unwrap();
         assert_eq!(workflow.decide(&created("uploads/a.mp4", "2026-11-26T00:00:00Z")), Err(Skip::Disabled));
+    }
+
+    #[test]
+    fn outputs_named_like_uploads_where_uploads_are_are_refused() {
+        let named = |pattern: &str, output_dir: Option<&str>| {
+            let mut spec = spec();
+            spec.output.dir = output_dir.map(Into::into);
+            spec.tasks = vec![TaskSpec::Transcode(TranscodeSpec {
+                output_name: Some(pattern.into()),
+                ..TranscodeSpec::default()
+            })];
+            Workflow::create(spec, now()).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let error = named("{inputName}.{format}", None).unwrap_err();
+        assert!(error.contains("tasks[0].output_name: names outputs like uploads ({inputName}.mp4)"), "{error}");
+        assert!(named("{inputName}", Some("uploads/sub/")).is_err(), "an output dir inside the trigger dir");
+        assert!(named("{inputName}.{format}", Some("done/")).is_ok(), "outside the trigger dir it is fine");
+        assert!(named("{inputName}_small.{format}", None).is_ok());
+        assert!(named("small_{inputName}.{format}", None).is_ok());
+        let error = named("poster.{format}", Some("done/")).unwrap_err();
+        assert!(error.contains("needs {inputName}: without it every upload would write the same file"), "{error}");
+    }
+
+    #[test]
+    fn type_errors_name_each_field_and_are_reported_with_the_broken_rules() {
+        let file = serde_json::json!({
+            "name": "bad name", "trigger": {"bucket": "media-in", "dir": "in/"},
+            "tasks": [
+                {"type": "transcode", "video": {"crf": -5, "width": "wide"}, "containr": "mp4"},
+                {"type": "snapshot"},
+                {"type": "gif"},
+                {"type": "animated", "fps": 99}
+            ]
+        });
+        let WorkflowError::Invalid(errors) = WorkflowSpec::from_value(file).unwrap_err() else { panic!("invalid") };
+        assert_eq!(
+            errors,
+            [
+                "tasks[0].containr: unknown field",
+                "tasks[0].video.crf: invalid value: integer `-5`, expected u8",
+                "tasks[0].video.width: invalid type: string \"wide\", expected u32",
+                "tasks[1]: missing field `times`",
+                "tasks[2].type: unknown task type \"gif\": use transcode, snapshot, animated or watermark",
+                "name: must be 1–128 letters, digits, '_', '\\' or '-'",
+                "tasks[3].fps: must be above 0 and at most 30",
+            ]
+        );
+        let good = serde_json::json!({"name": "ok", "trigger": {"bucket": "media-in"}, "tasks": [{"type": "screenshot", "times": [1]}]});
+        assert!(WorkflowSpec::from_value(good).is_ok());
     }
 
     #[test]
@@ -535,30 +752,49 @@ mod tests {
     #[test]
     fn own_output_inside_own_trigger_is_no_loop() {
         let workflow = flow("a", "in/", "in/").enable(now());
-        assert_eq!(workflow.feedback_loops(std::slice::from_ref(&workflow)), Ok(()));
+        assert_eq!(workflow.conflicts(std::slice::from_ref(&workflow)), Ok(()));
     }
 
     #[test]
     fn output_inside_another_enabled_trigger_is_a_loop() {
         let watcher = flow("b", "out/", "done/").enable(now());
         let candidate = flow("a", "in/", "out/sub/");
-        let error = candidate.feedback_loops(std::slice::from_ref(&watcher)).unwrap_err();
+        let error = candidate.conflicts(std::slice::from_ref(&watcher)).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "workflow \"a\" could process another workflow's outputs as uploads: its output s3://media-in/out/sub/ \
-             overlaps the trigger s3://media-in/out/ of enabled workflow \"b\""
+            "workflow \"a\" conflicts with enabled workflows: its output s3://media-in/out/sub/ \
+             overlaps the trigger s3://media-in/out/ of enabled workflow \"b\", which would take its outputs for uploads"
         );
-        assert_eq!(candidate.feedback_loops(&[watcher.disable(now())]), Ok(()), "disabled workflows do not count");
+        assert_eq!(candidate.conflicts(&[watcher.disable(now())]), Ok(()), "disabled workflows do not count");
     }
 
     #[test]
     fn enabling_a_trigger_over_another_output_is_a_loop_and_whole_bucket_overlaps_all() {
         let producer = flow("b", "src/", "in/").enable(now());
         let candidate = flow("a", "in/deep/", "x/");
-        assert_eq!(candidate.feedback_loops(std::slice::from_ref(&producer)), Ok(()), "disabled: its trigger is inert");
-        assert!(candidate.enable(now()).feedback_loops(std::slice::from_ref(&producer)).is_err());
+        assert_eq!(candidate.conflicts(std::slice::from_ref(&producer)), Ok(()), "disabled: its trigger is inert");
+        assert!(candidate.enable(now()).conflicts(std::slice::from_ref(&producer)).is_err());
         let everything = flow("c", "", "y/");
-        assert!(everything.enable(now()).feedback_loops(&[producer]).is_err(), "the whole bucket holds every dir");
+        assert!(everything.enable(now()).conflicts(&[producer]).is_err(), "the whole bucket holds every dir");
+    }
+
+    #[test]
+    fn enabled_workflows_writing_the_same_outputs_for_the_same_uploads_conflict() {
+        let a = flow("a", "in/", "out/").enable(now());
+        let b = flow("b", "in/", "out/");
+        assert_eq!(b.conflicts(std::slice::from_ref(&a)), Ok(()), "b writes nothing while disabled");
+        let error = b.enable(now()).conflicts(std::slice::from_ref(&a)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "workflow \"b\" conflicts with enabled workflows: enabled workflow \"a\" writes the same outputs \
+             s3://media-in/out/{inputName}_transcode_1.mp4 for the same uploads"
+        );
+        // in/sub/x.mp4 lands at out/sub/x_… for a and at out/sub/x_… for c
+        let c = flow("c", "in/sub/", "out/sub/").enable(now());
+        assert!(c.conflicts(std::slice::from_ref(&a)).is_err());
+        assert!(a.conflicts(std::slice::from_ref(&c)).is_err(), "either way round");
+        assert_eq!(flow("d", "in/", "other/").enable(now()).conflicts(std::slice::from_ref(&a)), Ok(()));
+        assert_eq!(flow("e", "in/sub/", "out/").enable(now()).conflicts(std::slice::from_ref(&a)), Ok(()));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! The ffmpeg argument builder: a pure function from a task spec and the probed source to the
-//! exact ffmpeg runs that render it.
+//! The ffmpeg argument builder: pure functions from a task spec and the probed source to the
+//! exact ffmpeg runs that render it, and from a served upload to the ffprobe runs that probe it.
 //!
 //! Safety rules every run follows (see the golden tests):
-//! - inputs are opened with `-protocol_whitelist file`, the upload only through the demuxers of
+//! - inputs are opened with a protocol whitelist (`file` for local files, `http,tcp` only for
+//!   the loopback server of [`super::serve`]), the upload only through the demuxers of
 //!   [`DEMUXERS`] (so a playlist or concat list disguised as a video is refused) and watermark
 //!   images only as PNG;
 //! - every path is one of ours (`file:` + the scratch dir, never an object key);
@@ -19,25 +20,56 @@ use crate::domain::task::{
 };
 use crate::ports::{MediaFailure, RenderRequest};
 
-use super::text::TextImage;
+use super::text::{MIN_SIZE, TextImage};
 
-/// Demuxers an upload may be opened with: audio/video containers only. No playlists (hls,
-/// dash), no lists (concat), no image sequences, no raw streams.
-pub const DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,asf,mp3,wav,ogg,aac,flac,gif";
+/// Demuxers an upload may be opened with: audio and video containers and elementary streams
+/// (camera, phone, screen-recorder, broadcast and streaming formats). Never playlists (hls,
+/// dash), lists (concat), image sequences or single images (image2, *_pipe), subtitles or
+/// network protocols (rtp, rtsp, sdp).
+pub const DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,live_flv,mpegts,mpeg,mxf,gxf,dv,asf,nut,\
+rm,ogg,wtv,ivf,h264,hevc,m4v,mpegvideo,mp3,aac,ac3,eac3,dts,dtshd,truehd,mlp,loas,flac,wav,w64,aiff,caf,amr,\
+amrnb,amrwb,au,wv,ape,tta,tak,mpc,mpc8,dsf,xwma,qcp,voc,gif";
+
+/// ffmpeg's log lines that do not mean damage: decoders say them when they start in the
+/// middle of a stream (a seek, an open GOP).
+const BENIGN: [&str; 4] = [
+    "mmco: unref short failure",
+    "co located POCs unavailable",
+    "Missing reference picture",
+    "reference picture missing during reorder",
+];
+
+/// Whether an error line from ffmpeg counts as a decode error.
+pub fn is_decode_error(line: &str) -> bool {
+    !BENIGN.iter().any(|benign| line.contains(benign))
+}
 
 /// The runs for one task and the text files they read.
 #[derive(Debug, PartialEq)]
 pub struct Plan {
-    /// Text watermarks to draw into these PNG files before running.
-    pub text_images: Vec<(PathBuf, TextImage)>,
+    /// Text watermarks to draw into PNG files before running.
+    pub text_images: Vec<PlannedText>,
     pub runs: Vec<Run>,
 }
 
-/// One ffmpeg run writing one output file.
+/// A text watermark to draw: into `path`, shrunk if needed to fit `room` (width, height).
+#[derive(Debug, PartialEq)]
+pub struct PlannedText {
+    pub path: PathBuf,
+    pub image: TextImage,
+    pub room: (u32, u32),
+}
+
+/// One output file and how to make it.
 #[derive(Debug, PartialEq)]
 pub struct Run {
-    pub args: Vec<String>,
+    /// Argument lists to try in turn until one writes the output: a snapshot tries a fast
+    /// seek, then decoding from the start (streams whose keyframes a seek cannot find), then
+    /// the last picture (a time past the real end).
+    pub attempts: Vec<Vec<String>>,
     pub output: PlannedOutput,
+    /// What the output shows, for messages ("time point 5s"); `None` for a whole-file output.
+    pub label: Option<String>,
 }
 
 /// An output file as planned: what it should turn out to be.
@@ -48,8 +80,8 @@ pub struct PlannedOutput {
     pub content_type: &'static str,
     /// Whether the output plays over time (video, audio, animations) or is a still.
     pub timed: bool,
-    /// Seconds the output should last when the source is whole.
-    pub expected_duration: Option<f64>,
+    /// The longest the output may be (the workflow's limit): ffmpeg stops just past it.
+    pub max_duration: Option<f64>,
     pub size: Option<Size>,
 }
 
@@ -57,13 +89,37 @@ fn source_error(code: ErrorCode, message: impl Into<String>) -> MediaFailure {
     MediaFailure::new(code, message)
 }
 
+/// The ffprobe arguments that read an upload's headers through the loopback server at `url`.
+pub fn header_probe(url: &str) -> Vec<String> {
+    let mut args = probe_input(url);
+    args.extend(strings(["-print_format", "json", "-show_format", "-show_streams"]));
+    args.push(url.to_owned());
+    args
+}
+
+/// The ffprobe arguments that list the packets from `from` seconds to the end: where the media
+/// really ends (a header may say otherwise), and whether the data is cut short.
+pub fn tail_probe(url: &str, from: f64) -> Vec<String> {
+    let mut args = probe_input(url);
+    args.extend(["-read_intervals".into(), format!("{}%", seconds(from.max(0.0)))]);
+    args.extend(strings(["-print_format", "json", "-show_entries", "packet=pts_time,dts_time,duration_time"]));
+    args.push(url.to_owned());
+    args
+}
+
+fn probe_input(url: &str) -> Vec<String> {
+    debug_assert!(url.starts_with("http://127.0.0.1:"), "probes read only the loopback server");
+    strings(["-hide_banner", "-v", "warning", "-protocol_whitelist", "http,tcp", "-format_whitelist", DEMUXERS])
+        .collect()
+}
+
 /// Builds the runs for `setup.spec`.
 pub fn plan(setup: &RenderRequest<'_>) -> Result<Plan, MediaFailure> {
     for path in [setup.input, setup.workdir] {
         plain_path(path)?;
     }
-    for path in setup.watermark_images {
-        plain_path(path)?;
+    for image in setup.watermark_images {
+        plain_path(&image.path)?;
     }
     let mut plan = Plan { text_images: Vec::new(), runs: Vec::new() };
     match setup.spec {
@@ -116,8 +172,15 @@ fn ratio(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// Black for light text, white for dark text.
+fn contrasting(rgb: [u8; 3]) -> [u8; 3] {
+    let [r, g, b] = rgb.map(f64::from);
+    if 0.299 * r + 0.587 * g + 0.114 * b > 127.0 { [0, 0, 0] } else { [255, 255, 255] }
+}
+
 /// Adds each watermark as an overlay input — a downloaded PNG, or text the adapter draws into
 /// a PNG — and returns the graph `[0:v:0]<filters>` with the marks on top, labelled `[vout]`.
+/// A mark that does not fit in the picture fails the task: it could not be drawn as asked.
 fn video_graph(
     setup: &RenderRequest<'_>,
     args: &mut Vec<String>,
@@ -130,41 +193,70 @@ fn video_graph(
     let mut images = setup.watermark_images.iter();
     for (i, mark) in marks.iter().enumerate() {
         let opacity = mark.opacity.unwrap_or(1.0);
+        let (x, y) = (mark.x.resolve(frame.width), mark.y.resolve(frame.height));
+        let too_large = |size: String| {
+            source_error(
+                ErrorCode::WatermarkTooLarge,
+                format!(
+                    "watermark {} ({size}, {x},{y} px from {:?}) does not fit in the {}x{} picture",
+                    i + 1,
+                    mark.origin,
+                    frame.width,
+                    frame.height
+                ),
+            )
+        };
         let mut steps = Vec::new();
         let input = match &mark.text {
             Some(text) => {
                 let path = setup.workdir.join(format!("text-{i}.png"));
-                if !plan.text_images.iter().any(|(planned, _)| planned == &path) {
-                    let color = mark.color.as_deref().unwrap_or("white");
+                let room = (frame.width.saturating_sub(x), frame.height.saturating_sub(y));
+                if room.0 < MIN_SIZE || room.1 < MIN_SIZE {
+                    return Err(too_large("text".into()));
+                }
+                if !plan.text_images.iter().any(|planned| planned.path == path) {
+                    let color = rgb(mark.color.as_deref().unwrap_or("white"))
+                        .ok_or_else(|| source_error(ErrorCode::Internal, "unknown text colour"))?;
+                    let size = mark.font_size.unwrap_or(Length::Percent(5.0)).resolve(frame.height).max(MIN_SIZE);
                     let image = TextImage {
                         text: text.clone(),
-                        size: mark.font_size.unwrap_or(Length::Percent(5.0)).resolve(frame.height).max(8),
-                        rgb: rgb(color)
-                            .ok_or_else(|| source_error(ErrorCode::Internal, format!("unknown colour {color}")))?,
+                        size,
+                        rgb: color,
                         opacity,
+                        outline: mark.outline.unwrap_or(Length::Percent(8.0)).resolve(size),
+                        outline_rgb: mark.outline_color.as_deref().and_then(rgb).unwrap_or_else(|| contrasting(color)),
+                        shadow: mark.shadow,
                     };
-                    plan.text_images.push((path.clone(), image));
+                    plan.text_images.push(PlannedText { path: path.clone(), image, room });
                 }
                 steps.push("format=rgba".to_owned());
                 path
             }
             None => {
-                if let Some(width) = mark.width {
-                    steps.push(format!("scale={}:-1", width.resolve(frame.width).max(1)));
+                let image = images
+                    .next()
+                    .ok_or_else(|| source_error(ErrorCode::Internal, format!("watermark image {i} was not fetched")))?;
+                let (width, height) = match mark.width {
+                    Some(width) => {
+                        let scaled = width.resolve(frame.width).max(1);
+                        steps.push(format!("scale={scaled}:-1"));
+                        let height = (f64::from(image.height) * f64::from(scaled) / f64::from(image.width)).round();
+                        (scaled, height as u32)
+                    }
+                    None => (image.width, image.height),
+                };
+                if x + width > frame.width || y + height > frame.height {
+                    return Err(too_large(format!("{width}x{height} px")));
                 }
                 steps.push("format=rgba".to_owned());
                 if opacity < 1.0 {
                     steps.push(format!("colorchannelmixer=aa={}", ratio(opacity)));
                 }
-                images
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| source_error(ErrorCode::Internal, format!("watermark image {i} was not fetched")))?
+                image.path.clone()
             }
         };
         args.extend(strings(["-protocol_whitelist", "file", "-f", "png_pipe", "-i"]));
         args.push(file(&input));
-        let (x, y) = (mark.x.resolve(frame.width), mark.y.resolve(frame.height));
         let (px, py) = corner(mark.origin, x, y);
         graph.push_str(&format!(
             "[base{i}];[{input}:v]{steps}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}",
@@ -246,6 +338,14 @@ fn transcode(setup: &RenderRequest<'_>, spec: &TranscodeSpec, plan: &mut Plan) -
             args.extend(["-ac".into(), channels.to_string()]);
         }
     }
+    if !spec.keep_metadata {
+        // Titles, dates, a phone's GPS location: none of it leaves with the output. Rotation is
+        // applied to the pictures themselves (autorotate), so nothing is lost for playback.
+        args.extend(strings(["-map_metadata", "-1", "-map_chapters", "-1"]));
+    }
+    // What is decoded is held to the limit too: a header may not say how long a file is.
+    let max_duration = setup.limits.max_duration_s;
+    args.extend(["-t".into(), seconds(max_duration + 1.0)]);
     let (muxer, content_type) = match spec.container {
         Container::Mp4 => ("mp4", "video/mp4"),
         Container::Mov => ("mov", "video/quicktime"),
@@ -260,8 +360,9 @@ fn transcode(setup: &RenderRequest<'_>, spec: &TranscodeSpec, plan: &mut Plan) -
     let path = setup.workdir.join(format!("out-0.{}", spec.container));
     args.extend(["-f".into(), muxer.into(), file(&path)]);
     plan.runs.push(Run {
-        args,
-        output: PlannedOutput { path, number: 0, content_type, timed: true, expected_duration: source.duration, size },
+        attempts: vec![args],
+        output: PlannedOutput { path, number: 0, content_type, timed: true, max_duration: Some(max_duration), size },
+        label: None,
     });
     Ok(())
 }
@@ -314,9 +415,9 @@ fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> 
     // The last picture starts about one frame before the end.
     let last_picture =
         source.duration.map(|d| (d - 1.0 / source.video.as_ref().and_then(|v| v.fps).unwrap_or(25.0)).max(0.0));
-    let (encoder, muxer_args, content_type): (&[&str], &[&str], _) = match spec.format {
-        ImageFormat::Jpg => (&["-c:v", "mjpeg", "-q:v", "2"], &["-f", "image2", "-update", "1"], "image/jpeg"),
-        ImageFormat::Png => (&["-c:v", "png"], &["-f", "image2", "-update", "1"], "image/png"),
+    let (encoder, content_type): (&[&str], _) = match spec.format {
+        ImageFormat::Jpg => (&["-c:v", "mjpeg", "-q:v", "2"], "image/jpeg"),
+        ImageFormat::Png => (&["-c:v", "png"], "image/png"),
     };
     for (number, time) in spec.times.iter().enumerate() {
         let at = time.resolve(source.duration).ok_or_else(|| {
@@ -326,26 +427,35 @@ fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> 
             )
         })?;
         let at = last_picture.map_or(at, |last| at.min(last));
-        let mut args = head();
-        source_input(&mut args, setup.input, Some(at), None);
-        let filters = [format!("scale={}:{}", frame.width, frame.height), "setsar=1".into()];
-        let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
-        args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
-        args.extend(strings(["-frames:v", "1", "-an"]));
-        args.extend(encoder.iter().map(|s| (*s).to_owned()));
-        args.extend(muxer_args.iter().map(|s| (*s).to_owned()));
         let path = setup.workdir.join(format!("out-{number}.{}", spec.format));
-        args.push(file(&path));
+        let filters = [format!("scale={}:{}", frame.width, frame.height), "setsar=1".into()];
+        // One picture from `seek` (input or output seeking), or every picture (the last stays).
+        let mut attempt = |input_seek: Option<f64>, output_seek: Option<f64>, one: bool| {
+            let mut args = head();
+            source_input(&mut args, setup.input, input_seek, None);
+            let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
+            args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
+            if let Some(at) = output_seek {
+                args.extend(["-ss".into(), seconds(at)]);
+            }
+            if one {
+                args.extend(strings(["-frames:v", "1"]));
+            }
+            args.push("-an".into());
+            args.extend(encoder.iter().map(|s| (*s).to_owned()));
+            args.extend(strings(["-f", "image2", "-update", "1"]));
+            args.push(file(&path));
+            Ok::<_, MediaFailure>(args)
+        };
+        let mut attempts = vec![attempt(Some(at), None, true)?];
+        if at > 0.0 {
+            attempts.push(attempt(None, Some(at), true)?);
+        }
+        attempts.push(attempt(None, None, false)?);
         plan.runs.push(Run {
-            args,
-            output: PlannedOutput {
-                path,
-                number,
-                content_type,
-                timed: false,
-                expected_duration: None,
-                size: Some(frame),
-            },
+            attempts,
+            output: PlannedOutput { path, number, content_type, timed: false, max_duration: None, size: Some(frame) },
+            label: Some(format!("time point {time}")),
         });
     }
     Ok(())
@@ -353,22 +463,15 @@ fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> 
 
 fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
-    let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
+    let (box_width, box_height) = spec.size_box();
+    let frame = display_size(source)?.fit(box_width, box_height, false, false);
     if let Some(duration) = source.duration.filter(|duration| spec.start >= *duration) {
         return Err(source_error(
             ErrorCode::InvalidTimeRange,
             format!("start {}s is past the end of the source ({duration:.2}s)", ratio(spec.start)),
         ));
     }
-    let end = match (spec.end, source.duration) {
-        (Some(end), Some(duration)) => end.min(duration),
-        (Some(end), None) => end,
-        (None, Some(duration)) => duration,
-        (None, None) => {
-            return Err(source_error(ErrorCode::InvalidTimeRange, "set end: the source duration is unknown"));
-        }
-    };
-    let length = end - spec.start;
+    let length = spec.length(source.duration);
     let scale = format!("fps={},scale={}:{}:flags=lanczos", ratio(spec.fps), frame.width, frame.height);
     let mut args = head();
     source_input(&mut args, setup.input, Some(spec.start), Some(length));
@@ -394,15 +497,9 @@ fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> 
     let path = setup.workdir.join(format!("out-0.{}", spec.format));
     args.push(file(&path));
     plan.runs.push(Run {
-        args,
-        output: PlannedOutput {
-            path,
-            number: 0,
-            content_type,
-            timed: true,
-            expected_duration: Some(length),
-            size: Some(frame),
-        },
+        attempts: vec![args],
+        output: PlannedOutput { path, number: 0, content_type, timed: true, max_duration: None, size: Some(frame) },
+        label: None,
     });
     Ok(())
 }
@@ -410,8 +507,10 @@ fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::limits::Limits;
     use crate::domain::media::{AudioStream, VideoStream};
     use crate::domain::task::{AudioSpec, ImageSource, TimePoint, VideoSpec, WatermarkTaskSpec};
+    use crate::ports::WatermarkImage;
 
     fn source(width: u32, height: u32, audio: bool) -> MediaInfo {
         MediaInfo {
@@ -424,10 +523,11 @@ mod tests {
         }
     }
 
-    fn run_plan(spec: &TaskSpec, source: &MediaInfo, images: &[PathBuf]) -> Result<Plan, MediaFailure> {
+    fn run_plan(spec: &TaskSpec, source: &MediaInfo, images: &[WatermarkImage]) -> Result<Plan, MediaFailure> {
         plan(&RenderRequest {
             spec,
             source,
+            limits: &Limits { max_duration_s: 600.0, ..Limits::default() },
             input: Path::new("/tmp/req-1/input"),
             watermark_images: images,
             workdir: Path::new("/tmp/req-1"),
@@ -435,12 +535,18 @@ mod tests {
         })
     }
 
+    /// The first way each output is made.
     fn args_of(plan: &Plan) -> Vec<String> {
-        plan.runs.iter().map(|run| run.args.join(" ")).collect()
+        plan.runs.iter().map(|run| run.attempts[0].join(" ")).collect()
     }
 
     const INPUT: &str = "-hide_banner -nostdin -y -protocol_whitelist file -format_whitelist \
-        mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,asf,mp3,wav,ogg,aac,flac,gif";
+        mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,live_flv,mpegts,mpeg,mxf,gxf,dv,asf,nut,rm,ogg,wtv,ivf,h264,\
+        hevc,m4v,mpegvideo,mp3,aac,ac3,eac3,dts,dtshd,truehd,mlp,loas,flac,wav,w64,aiff,caf,amr,amrnb,amrwb,au,wv,\
+        ape,tta,tak,mpc,mpc8,dsf,xwma,qcp,voc,gif";
+
+    /// What every transcode adds: no metadata, the duration limit (600 s + 1).
+    const TAIL: &str = "-map_metadata -1 -map_chapters -1 -t 601.000";
 
     #[test]
     fn golden_transcode_h264_mp4_downscaled_with_audio() {
@@ -455,13 +561,13 @@ mod tests {
                 "{INPUT} -i file:/tmp/req-1/input \
              -filter_complex [0:v:0]scale=640:360,setsar=1,format=yuv420p[vout] -map [vout] \
              -c:v libx264 -preset veryfast -profile:v high -crf 23 \
-             -map 0:a:0 -c:a aac -b:a 128k -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
+             -map 0:a:0 -c:a aac -b:a 128k {TAIL} -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
             )]
         );
         let output = &plan.runs[0].output;
         assert_eq!(
-            (output.content_type, output.expected_duration, output.size),
-            ("video/mp4", Some(10.0), Some(Size::new(640, 360)))
+            (output.content_type, output.max_duration, output.size),
+            ("video/mp4", Some(600.0), Some(Size::new(640, 360)))
         );
     }
 
@@ -480,13 +586,13 @@ mod tests {
                 "{INPUT} -i file:/tmp/req-1/input \
              -filter_complex [0:v:0]fps=12.5,scale=640:272,setsar=1,format=yuv420p[vout] -map [vout] \
              -c:v libvpx-vp9 -deadline good -cpu-used 4 -row-mt 1 -b:v 800k -maxrate 1200k -bufsize 1600k \
-             -f webm file:/tmp/req-1/out-0.webm"
+             {TAIL} -f webm file:/tmp/req-1/out-0.webm"
             )]
         );
     }
 
     #[test]
-    fn golden_transcode_h265_keeps_size_and_tags_hvc1() {
+    fn golden_transcode_h265_keeps_size_and_tags_hvc1_and_metadata_when_asked() {
         let spec = TaskSpec::Transcode(TranscodeSpec {
             video: Some(VideoSpec {
                 codec: Some(VideoCodec::H265),
@@ -495,6 +601,7 @@ mod tests {
                 ..VideoSpec::default()
             }),
             remove_audio: true,
+            keep_metadata: true,
             ..TranscodeSpec::default()
         });
         let plan = run_plan(&spec, &source(1280, 720, true), &[]).unwrap();
@@ -504,7 +611,7 @@ mod tests {
                 "{INPUT} -i file:/tmp/req-1/input \
              -filter_complex [0:v:0]scale=1280:720,setsar=1,format=yuv420p[vout] -map [vout] \
              -c:v libx265 -preset veryfast -x265-params log-level=error -crf 30 -tag:v hvc1 \
-             -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
+             -t 601.000 -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
             )]
         );
     }
@@ -521,13 +628,17 @@ mod tests {
             args_of(&plan),
             vec![format!(
                 "{INPUT} -i file:/tmp/req-1/input -map 0:a:0 -c:a aac -b:a 128k -ar 44100 -ac 1 \
-             -movflags +faststart -f ipod file:/tmp/req-1/out-0.m4a"
+             {TAIL} -movflags +faststart -f ipod file:/tmp/req-1/out-0.m4a"
             )]
         );
     }
 
+    fn logo() -> WatermarkImage {
+        WatermarkImage { path: PathBuf::from("/tmp/req-1/watermark-0.png"), width: 136, height: 123 }
+    }
+
     #[test]
-    fn golden_watermark_task_with_image_and_text() {
+    fn golden_watermark_task_with_image_and_outlined_text() {
         let spec = TaskSpec::Watermark(WatermarkTaskSpec {
             watermarks: vec![
                 WatermarkSpec {
@@ -550,8 +661,7 @@ mod tests {
             ],
             ..WatermarkTaskSpec::default()
         });
-        let images = [PathBuf::from("/tmp/req-1/watermark-0.png")];
-        let plan = run_plan(&spec, &source(1920, 1080, true), &images).unwrap();
+        let plan = run_plan(&spec, &source(1920, 1080, true), &[logo()]).unwrap();
         assert_eq!(
             args_of(&plan),
             vec![format!(
@@ -563,15 +673,47 @@ mod tests {
              [base0][mark0]overlay=x=main_w-overlay_w-16:y=54[base1];\
              [2:v]format=rgba[mark1];[base1][mark1]overlay=x=10:y=main_h-overlay_h-10,format=yuv420p[vout] -map [vout] \
              -c:v libx264 -preset veryfast -profile:v high -crf 23 \
-             -map 0:a:0 -c:a aac -b:a 128k -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
+             -map 0:a:0 -c:a aac -b:a 128k {TAIL} -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
             )]
         );
-        let text = TextImage { text: "© mediaflow: 'quoted' [x]".into(), size: 54, rgb: [255, 204, 0], opacity: 1.0 };
-        assert_eq!(plan.text_images, vec![(PathBuf::from("/tmp/req-1/text-1.png"), text)]);
+        let text = TextImage {
+            text: "© mediaflow: 'quoted' [x]".into(),
+            size: 54,
+            rgb: [255, 204, 0],
+            opacity: 1.0,
+            outline: 4,
+            outline_rgb: [0, 0, 0],
+            shadow: false,
+        };
+        assert_eq!(
+            plan.text_images,
+            vec![PlannedText { path: PathBuf::from("/tmp/req-1/text-1.png"), image: text, room: (1910, 1070) }]
+        );
     }
 
     #[test]
-    fn golden_snapshots_clamp_to_last_picture_and_resolve_percent() {
+    fn a_watermark_larger_than_the_picture_fails_instead_of_vanishing() {
+        let spec = TaskSpec::Watermark(WatermarkTaskSpec {
+            watermarks: vec![WatermarkSpec {
+                image: Some(ImageSource { bucket: "media".into(), key: "logo.png".into() }),
+                origin: Corner::TopRight,
+                ..WatermarkSpec::default()
+            }],
+            ..WatermarkTaskSpec::default()
+        });
+        let error = run_plan(&spec, &source(64, 48, false), &[logo()]).unwrap_err();
+        assert_eq!(
+            error,
+            MediaFailure::new(
+                ErrorCode::WatermarkTooLarge,
+                "watermark 1 (136x123 px, 0,0 px from TopRight) does not fit in the 64x48 picture"
+            )
+        );
+        assert!(run_plan(&spec, &source(640, 360, false), &[logo()]).is_ok());
+    }
+
+    #[test]
+    fn golden_snapshots_clamp_to_last_picture_resolve_percent_and_fall_back_to_decoding() {
         let spec = TaskSpec::Snapshot(SnapshotSpec {
             times: vec![TimePoint::Seconds(1.5), TimePoint::Percent(50.0), TimePoint::Seconds(99.0)],
             format: ImageFormat::Png,
@@ -579,15 +721,27 @@ mod tests {
             ..SnapshotSpec::default()
         });
         let plan = run_plan(&spec, &source(640, 272, false), &[]).unwrap();
-        let expected = |at: &str, n: usize| {
+        let graph = "-filter_complex [0:v:0]scale=320:136,setsar=1[vout] -map [vout]";
+        let fast = |at: &str, n: usize| {
             format!(
-                "{INPUT} -ss {at} -i file:/tmp/req-1/input \
-                 -filter_complex [0:v:0]scale=320:136,setsar=1[vout] -map [vout] -frames:v 1 -an \
-                 -c:v png -f image2 -update 1 file:/tmp/req-1/out-{n}.png"
+                "{INPUT} -ss {at} -i file:/tmp/req-1/input {graph} -frames:v 1 -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-{n}.png"
             )
         };
-        assert_eq!(args_of(&plan), vec![expected("1.500", 0), expected("5.000", 1), expected("9.960", 2)]);
+        assert_eq!(args_of(&plan), vec![fast("1.500", 0), fast("5.000", 1), fast("9.960", 2)]);
+        let fallbacks: Vec<String> = plan.runs[1].attempts[1..].iter().map(|a| a.join(" ")).collect();
+        assert_eq!(
+            fallbacks,
+            [
+                format!(
+                    "{INPUT} -i file:/tmp/req-1/input {graph} -ss 5.000 -frames:v 1 -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-1.png"
+                ),
+                format!(
+                    "{INPUT} -i file:/tmp/req-1/input {graph} -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-1.png"
+                ),
+            ]
+        );
         assert_eq!(plan.runs[2].output.number, 2);
+        assert_eq!(plan.runs[2].label.as_deref(), Some("time point 99s"));
     }
 
     #[test]
@@ -601,6 +755,7 @@ mod tests {
              -frames:v 1 -an -c:v mjpeg -q:v 2 -f image2 -update 1 file:/tmp/req-1/out-0.jpg"
             )]
         );
+        assert_eq!(plan.runs[0].attempts.len(), 2, "then the last picture");
     }
 
     #[test]
@@ -616,11 +771,10 @@ mod tests {
              [b][p]paletteuse=dither=bayer:bayer_scale=5[vout] -map [vout] -an -loop 0 -f gif file:/tmp/req-1/out-0.gif"
             )]
         );
-        assert_eq!(plan.runs[0].output.expected_duration, Some(2.0));
     }
 
     #[test]
-    fn golden_webp_runs_to_source_end_by_default() {
+    fn golden_webp_without_end_covers_the_default_length_at_the_default_size() {
         let spec = TaskSpec::Animated(AnimatedSpec {
             format: AnimatedFormat::Webp,
             start: 8.0,
@@ -632,10 +786,15 @@ mod tests {
             args_of(&plan),
             vec![format!(
                 "{INPUT} -ss 8.000 -t 2.000 -i file:/tmp/req-1/input \
-             -filter_complex [0:v:0]fps=5,scale=640:272:flags=lanczos[vout] -map [vout] -an \
+             -filter_complex [0:v:0]fps=5,scale=480:204:flags=lanczos[vout] -map [vout] -an \
              -c:v libwebp -lossless 0 -quality 75 -loop 0 -f webp file:/tmp/req-1/out-0.webp"
             )]
         );
+        let long = MediaInfo { duration: Some(36_000.0), ..source(1920, 1080, false) };
+        let gif = TaskSpec::Animated(AnimatedSpec::default());
+        let plan = run_plan(&gif, &long, &[]).unwrap();
+        assert!(args_of(&plan)[0].contains("-t 10.000 -i"), "a 10-hour input makes a 10-second GIF");
+        assert!(args_of(&plan)[0].contains("scale=480:270"), "not 1080p");
     }
 
     #[test]
@@ -653,7 +812,7 @@ mod tests {
         assert_eq!(run_plan(&snapshot, &audio_only, &[]).unwrap_err().code, ErrorCode::SourceNoVideo);
         let transcode = TaskSpec::Transcode(TranscodeSpec::default());
         let plan = run_plan(&transcode, &audio_only, &[]).unwrap();
-        assert!(!plan.runs[0].args.contains(&"-filter_complex".to_owned()));
+        assert!(!plan.runs[0].attempts[0].contains(&"-filter_complex".to_owned()));
         let silent = TaskSpec::Transcode(TranscodeSpec { remove_audio: true, ..TranscodeSpec::default() });
         assert_eq!(run_plan(&silent, &audio_only, &[]).unwrap_err().code, ErrorCode::SourceNoMedia);
     }
@@ -664,6 +823,7 @@ mod tests {
         let result = plan(&RenderRequest {
             spec: &spec,
             source: &source(640, 360, false),
+            limits: &Limits::default(),
             input: Path::new("/tmp/a:b/input"),
             watermark_images: &[],
             workdir: Path::new("/tmp/a:b"),
@@ -676,10 +836,29 @@ mod tests {
     fn no_run_names_a_protocol_other_than_file() {
         let spec = TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() });
         let plan = run_plan(&spec, &source(640, 360, false), &[]).unwrap();
-        for run in &plan.runs {
-            let inputs: Vec<_> = run.args.windows(2).filter(|w| w[0] == "-i").map(|w| w[1].as_str()).collect();
+        for args in plan.runs.iter().flat_map(|run| &run.attempts) {
+            let inputs: Vec<_> = args.windows(2).filter(|w| w[0] == "-i").map(|w| w[1].as_str()).collect();
             assert!(inputs.iter().all(|i| i.starts_with("file:/tmp/req-1/")), "{inputs:?}");
-            assert_eq!(run.args.iter().filter(|a| *a == "-protocol_whitelist").count(), inputs.len());
+            assert_eq!(args.iter().filter(|a| *a == "-protocol_whitelist").count(), inputs.len());
+        }
+    }
+
+    #[test]
+    fn golden_probes_read_only_the_loopback_server_through_whitelisted_demuxers() {
+        let url = "http://127.0.0.1:4567/0123abcd";
+        let whitelist = format!("-hide_banner -v warning -protocol_whitelist http,tcp -format_whitelist {}", DEMUXERS);
+        assert_eq!(
+            header_probe(url).join(" "),
+            format!("{whitelist} -print_format json -show_format -show_streams {url}")
+        );
+        assert_eq!(
+            tail_probe(url, 69.0).join(" "),
+            format!(
+                "{whitelist} -read_intervals 69.000% -print_format json -show_entries packet=pts_time,dts_time,duration_time {url}"
+            )
+        );
+        for demuxer in ["hls", "dash", "concat", "image2", "png_pipe", "rtsp", "srt"] {
+            assert!(!DEMUXERS.split(',').any(|d| d == demuxer), "{demuxer} is never allowed");
         }
     }
 }

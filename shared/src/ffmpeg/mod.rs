@@ -1,11 +1,14 @@
 //! The media tool over a pinned ffmpeg/ffprobe pair (the Lambda layer's `/opt/bin`, or any
 //! binaries named by `FFMPEG_PATH`/`FFPROBE_PATH`).
 //!
-//! Both run with a cleared environment and an argument vector (no shell), on blocking threads
-//! off the async executor. [`args`] decides every argument.
+//! Both run with a cleared environment and an argument vector (no shell), off the async
+//! executor. [`args`] decides every argument. Uploads are probed through [`serve`] (ranged
+//! reads over loopback); renders count what ffmpeg reports while decoding, so that damaged or
+//! cut sources fail or warn instead of passing as frozen or short outputs.
 
 pub mod args;
 pub mod probe;
+pub mod serve;
 pub mod text;
 
 use std::path::{Path, PathBuf};
@@ -15,19 +18,29 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 use tracing::{debug, warn};
 
 use crate::domain::job::ErrorCode;
 use crate::domain::media::MediaInfo;
-use crate::ports::{MediaFailure, MediaTool, RenderRequest, Rendered};
+use crate::ports::{
+    MediaFailure, MediaTool, ProbeFailure, Probed, RenderRequest, Rendered, RenderedFile, StoreError, StoredObject,
+};
 
-/// How long a probe may take; probes read headers, not whole files.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How many of ffmpeg's error lines a failure message quotes.
-const QUOTED_ERRORS: usize = 3;
+use self::args::{PlannedOutput, PlannedText, Run};
+use self::serve::Served;
+use self::text::TextError;
+
+/// How long a probe may take; probes read headers and the last seconds, not whole files.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How far before the end the tail read starts, in seconds.
+const TAIL_SECONDS: f64 = 3.0;
+/// Decode errors a render may meet and still succeed (with a warning), if also at most one
+/// per [`FRAMES_PER_ERROR`] frames; beyond, the source counts as damaged.
+pub const DECODE_ERROR_LIMIT: usize = 10;
+pub const FRAMES_PER_ERROR: u64 = 20;
 
 /// [`MediaTool`] running ffmpeg and ffprobe.
 #[derive(Clone, Debug)]
@@ -42,16 +55,10 @@ impl Ffmpeg {
         Self { ffmpeg, ffprobe, font }
     }
 
-    /// Runs ffprobe on `file`; `demuxers` limits what may open it.
-    async fn ffprobe(&self, file: &Path, demuxers: Option<&str>) -> Result<(bool, Vec<u8>, String), MediaFailure> {
+    /// Runs ffprobe with `args`: whether it succeeded, its stdout and its stderr.
+    async fn ffprobe(&self, args: Vec<String>) -> Result<(bool, Vec<u8>, String), MediaFailure> {
         let mut command = tokio::process::Command::new(&self.ffprobe);
-        command.env_clear().stdin(Stdio::null()).kill_on_drop(true);
-        command.args(["-hide_banner", "-v", "error", "-protocol_whitelist", "file"]);
-        if let Some(demuxers) = demuxers {
-            command.args(["-format_whitelist", demuxers]);
-        }
-        command.args(["-print_format", "json", "-show_format", "-show_streams"]);
-        command.arg(format!("file:{}", args::plain_path(file)?));
+        command.env_clear().stdin(Stdio::null()).kill_on_drop(true).args(args);
         let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
             .await
             .map_err(|_| MediaFailure::new(ErrorCode::SourceCorrupt, "probing the file did not finish in time"))?
@@ -61,9 +68,53 @@ impl Ffmpeg {
         Ok((output.status.success(), output.stdout, String::from_utf8_lossy(&output.stderr).into_owned()))
     }
 
-    /// Runs ffmpeg with `args`, stopping it when `allowed` runs out; on failure returns its
-    /// error lines.
-    async fn ffmpeg(&self, args: Vec<String>, allowed: Option<Duration>) -> Result<(), MediaFailure> {
+    /// The headers of the served upload, then where its media really ends.
+    async fn probe_served(&self, served: &Served) -> Result<MediaInfo, MediaFailure> {
+        let (ok, json, stderr) = self.ffprobe(args::header_probe(served.url())).await?;
+        if !ok {
+            warn!(stderr = %stderr.trim(), "probe failed");
+            return Err(probe::classify_failure(&stderr));
+        }
+        let header = probe::parse_header(&json)?;
+        let mut media = header.media;
+        // A picture too large for ffmpeg to allocate is reported with its claimed size, so
+        // that the workflow's limit names it.
+        if let (Some(video), Some((width, height))) = (media.video.as_mut(), probe::refused_picture_size(&stderr))
+            && (video.width == 0 || video.height == 0)
+        {
+            (video.width, video.height) = (width, height);
+        }
+        if media.video.is_none() && media.audio.is_none() {
+            return Err(MediaFailure::new(ErrorCode::SourceNoMedia, "the file has no audio or video stream"));
+        }
+        if let Some(duration) = media.duration {
+            let start = header.start_time.unwrap_or(0.0);
+            let (ok, json, stderr) =
+                self.ffprobe(args::tail_probe(served.url(), start + duration - TAIL_SECONDS)).await?;
+            if probe::truncated(&stderr) {
+                warn!(stderr = %stderr.trim(), "the upload ends early");
+                let container = media.container.split(',').next().map(probe::container_name).unwrap_or("media");
+                return Err(MediaFailure::new(
+                    ErrorCode::SourceCorrupt,
+                    format!(
+                        "the {container} file is incomplete: its data ends before the {duration:.2}s its index announces"
+                    ),
+                ));
+            }
+            // Headers of segments and fragmented files may say more (or less) than there is.
+            if let Some(end) = probe::last_packet_end(&json).filter(|_| ok) {
+                let real = end - start;
+                if real > 0.0 && (real - duration).abs() > (duration * 0.02).max(0.5) {
+                    debug!(header = duration, real, "the media's real span differs from its header");
+                    media.duration = Some(real);
+                }
+            }
+        }
+        Ok(media)
+    }
+
+    /// Runs ffmpeg with `args`, stopping it when `allowed` runs out; what it reported.
+    async fn ffmpeg(&self, args: Vec<String>, allowed: Option<Duration>) -> Result<Health, MediaFailure> {
         let binary = self.ffmpeg.clone();
         debug!(args = ?args, "running ffmpeg");
         let outcome = tokio::task::spawn_blocking(move || run_ffmpeg(&binary, &args, allowed))
@@ -73,13 +124,11 @@ impl Ffmpeg {
                 MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffmpeg.display()))
             })?;
         match outcome {
-            Ran::Finished { errors } => {
-                if !errors.is_empty() {
-                    warn!(errors = ?errors, "ffmpeg succeeded with errors");
-                }
-                Ok(())
+            Ran::Finished(health) => Ok(health),
+            Ran::Failed { errors } => {
+                warn!(errors = ?errors, "ffmpeg failed");
+                Err(classify_run_failure(&errors))
             }
-            Ran::Failed { errors } => Err(classify_run_failure(&errors)),
             Ran::Stopped { after } => Err(MediaFailure::new(
                 ErrorCode::Timeout,
                 format!("stopped after {:.1}s: the invocation would have ended before ffmpeg", after.as_secs_f64()),
@@ -87,32 +136,96 @@ impl Ffmpeg {
         }
     }
 
-    /// Checks a written output and describes it: present, not empty, as long as planned.
-    async fn check(&self, output: &args::PlannedOutput) -> Result<Rendered, MediaFailure> {
-        let size = tokio::fs::metadata(&output.path).await.map(|m| m.len()).unwrap_or(0);
-        if size == 0 {
-            return Err(MediaFailure::new(
+    /// Draws the text watermarks, each shrunk to fit its room.
+    async fn draw_texts(&self, texts: &[PlannedText]) -> Result<(), MediaFailure> {
+        if texts.is_empty() {
+            return Ok(());
+        }
+        let font = tokio::fs::read(&self.font).await.map_err(|e| {
+            MediaFailure::new(ErrorCode::Internal, format!("cannot read the font {}: {e}", self.font.display()))
+        })?;
+        for planned in texts {
+            let drawn = planned.image.render_within(&font, planned.room).map_err(|e| match e {
+                TextError::DoesNotFit(width, height) => MediaFailure::new(
+                    ErrorCode::WatermarkTooLarge,
+                    format!("the watermark text does not fit in the {width}x{height} px left for it, even at the smallest size"),
+                ),
+                other => MediaFailure::new(ErrorCode::Internal, other.to_string()),
+            })?;
+            tokio::fs::write(&planned.path, drawn.png).await.map_err(|e| {
+                MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", planned.path.display()))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes one output: tries the run's argument lists in turn until one writes it, then
+    /// judges what ffmpeg reported and checks the file.
+    async fn render_run(
+        &self,
+        run: &Run,
+        stop_by: Option<DateTime<Utc>>,
+    ) -> Result<(RenderedFile, Vec<String>), MediaFailure> {
+        let mut failure = None;
+        for args in &run.attempts {
+            let _ = tokio::fs::remove_file(&run.output.path).await;
+            let health = match self.ffmpeg(args.clone(), allowed(stop_by)?).await {
+                Ok(health) => health,
+                Err(error) if error.code == ErrorCode::Timeout || error.code == ErrorCode::Internal => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    failure.get_or_insert(error);
+                    continue;
+                }
+            };
+            let size = tokio::fs::metadata(&run.output.path).await.map(|m| m.len()).unwrap_or(0);
+            if size == 0 {
+                continue;
+            }
+            let warnings = health.judge()?;
+            return Ok((self.check(&run.output).await?, warnings));
+        }
+        Err(failure.unwrap_or_else(|| {
+            MediaFailure::new(
                 ErrorCode::SourceCorrupt,
                 "ffmpeg decoded no picture or sound for this output: the source is damaged or too short",
-            ));
-        }
-        let facts = match self.ffprobe(&output.path, None).await? {
+            )
+        }))
+    }
+
+    /// Describes a written output: probed, and within the workflow's duration limit.
+    async fn check(&self, output: &PlannedOutput) -> Result<RenderedFile, MediaFailure> {
+        let path = args::plain_path(&output.path)?;
+        let probe_args = [
+            "-hide_banner",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ];
+        let mut list: Vec<String> = probe_args.iter().map(|a| (*a).to_owned()).collect();
+        list.push(format!("file:{path}"));
+        let facts = match self.ffprobe(list).await? {
             (true, json, _) => probe::parse(&json).ok(),
             (false, _, _) => None,
         };
         let video = facts.as_ref().and_then(|f| f.video.as_ref()).filter(|v| v.width > 0);
         // A still image has no duration, whatever its container says.
         let duration = facts.as_ref().and_then(|f| f.duration).filter(|_| output.timed);
-        if let (Some(expected), Some(actual)) = (output.expected_duration, duration) {
-            // ffmpeg stops quietly where a damaged source ends; a short output tells.
-            if actual + (expected * 0.05).max(1.0) < expected {
-                return Err(MediaFailure::new(
-                    ErrorCode::SourceCorrupt,
-                    format!("the source ends early or is damaged: decoded {actual:.2}s of {expected:.2}s"),
-                ));
-            }
+        if let (Some(max), Some(actual)) = (output.max_duration, duration)
+            && actual > max + 0.5
+        {
+            return Err(MediaFailure::new(
+                ErrorCode::DurationTooLong,
+                format!("the file lasts longer than this workflow accepts: more than {max}s decoded"),
+            ));
         }
-        Ok(Rendered {
+        Ok(RenderedFile {
             path: output.path.clone(),
             number: output.number,
             content_type: output.content_type,
@@ -123,11 +236,56 @@ impl Ffmpeg {
     }
 }
 
+/// What is left of the invocation for ffmpeg.
+fn allowed(stop_by: Option<DateTime<Utc>>) -> Result<Option<Duration>, MediaFailure> {
+    match stop_by {
+        Some(stop_by) => (stop_by - Utc::now())
+            .to_std()
+            .map(Some)
+            .map_err(|_| MediaFailure::new(ErrorCode::Timeout, "no time left in the invocation to run ffmpeg")),
+        None => Ok(None),
+    }
+}
+
+/// What ffmpeg reported while decoding: errors (the benign ones left out), whether the input
+/// ended before its own index, and how many frames it wrote.
+#[derive(Debug, Default)]
+struct Health {
+    decode_errors: Vec<String>,
+    truncated: bool,
+    frames: u64,
+}
+
+impl Health {
+    /// Fails a damaged source; a few decode errors pass with a warning.
+    fn judge(&self) -> Result<Vec<String>, MediaFailure> {
+        if self.truncated {
+            return Err(MediaFailure::new(
+                ErrorCode::SourceCorrupt,
+                "the file is incomplete: its data ends before its index says",
+            ));
+        }
+        let (errors, frames) = (self.decode_errors.len(), self.frames);
+        if errors > DECODE_ERROR_LIMIT && errors as u64 * FRAMES_PER_ERROR > frames {
+            warn!(errors = ?self.decode_errors.iter().take(5).collect::<Vec<_>>(), count = errors, frames, "damaged source");
+            return Err(MediaFailure::new(
+                ErrorCode::SourceCorrupt,
+                format!("the file is damaged: {errors} decode errors in {frames} frames"),
+            ));
+        }
+        if errors > 0 {
+            warn!(errors = ?self.decode_errors, frames, "decode errors");
+            return Ok(vec![format!(
+                "{errors} decode errors in {frames} frames: the output may show glitches where the source is damaged"
+            )]);
+        }
+        Ok(Vec::new())
+    }
+}
+
 /// How an ffmpeg run ended.
 enum Ran {
-    Finished {
-        errors: Vec<String>,
-    },
+    Finished(Health),
     Failed {
         errors: Vec<String>,
     },
@@ -137,7 +295,7 @@ enum Ran {
     },
 }
 
-/// Runs ffmpeg (cleared environment, argument vector) and collects its error lines; a
+/// Runs ffmpeg (cleared environment, argument vector) and collects what it reports; a
 /// watchdog thread kills it if it is still running after `allowed`.
 fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std::io::Result<Ran> {
     let mut command = FfmpegCommand::new_with_path(binary);
@@ -161,9 +319,18 @@ fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std:
     });
     let started = Instant::now();
     let mut errors = Vec::new();
+    let mut health = Health::default();
     for event in events {
         match event {
-            FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => errors.push(line),
+            FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line) => {
+                if args::is_decode_error(&line) {
+                    health.decode_errors.push(line.clone());
+                }
+                health.truncated |= probe::truncated(&line);
+                errors.push(line);
+            }
+            FfmpegEvent::Log(LogLevel::Warning, line) => health.truncated |= probe::truncated(&line),
+            FfmpegEvent::Progress(progress) => health.frames = health.frames.max(u64::from(progress.frame)),
             // The sidecar's own remarks (about stdout streams we do not use).
             FfmpegEvent::Error(remark) => debug!(%remark, "ffmpeg-sidecar"),
             _ => {}
@@ -174,20 +341,20 @@ fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std:
     let status = child.lock().map_err(|_| std::io::Error::other("ffmpeg child lock poisoned"))?.wait()?;
     Ok(match (stopped, status.success()) {
         (true, _) => Ran::Stopped { after: started.elapsed() },
-        (false, true) => Ran::Finished { errors },
+        (false, true) => Ran::Finished(health),
         (false, false) => Ran::Failed { errors },
     })
 }
 
-/// A failed render of a source that probed fine: damaged media, a bad watermark image, or ours.
+/// A failed render of a source that probed fine, in one sentence: damaged media, a bad
+/// watermark image, or ours (ffmpeg's own lines go to the log).
 fn classify_run_failure(errors: &[String]) -> MediaFailure {
-    let quoted: Vec<String> =
-        errors.iter().rev().take(QUOTED_ERRORS).rev().map(|line| probe::strip_context(line)).collect();
     let text = errors.join("\n");
     // Downloaded watermark images are `watermark-<n>.png`, opened with the png_pipe demuxer.
-    let code = if text.contains("watermark-") || text.contains("png_pipe") {
-        ErrorCode::InvalidWatermarkImage
-    } else if [
+    if text.contains("watermark-") || text.contains("png_pipe") {
+        return MediaFailure::new(ErrorCode::InvalidWatermarkImage, "the watermark image cannot be decoded as a PNG");
+    }
+    let damaged = [
         "Invalid data",
         "partial file",
         "corrupt",
@@ -195,58 +362,74 @@ fn classify_run_failure(errors: &[String]) -> MediaFailure {
         "moov atom",
         "error splitting",
         "Invalid NAL",
-    ]
-    .iter()
-    .any(|sign| text.contains(sign))
-    {
-        ErrorCode::SourceCorrupt
-    } else {
-        ErrorCode::Internal
-    };
-    let detail = if quoted.is_empty() { "no error output".to_owned() } else { quoted.join("; ") };
-    MediaFailure::new(code, format!("ffmpeg failed: {detail}"))
+    ];
+    if damaged.iter().any(|sign| text.contains(sign)) {
+        return MediaFailure::new(ErrorCode::SourceCorrupt, "the file is damaged: ffmpeg could not decode it");
+    }
+    MediaFailure::new(ErrorCode::Internal, "ffmpeg failed unexpectedly; its messages are in the worker's log")
 }
 
 #[async_trait]
 impl MediaTool for Ffmpeg {
-    async fn probe(&self, file: &Path) -> Result<MediaInfo, MediaFailure> {
-        let (ok, json, stderr) = self.ffprobe(file, Some(args::DEMUXERS)).await?;
-        if !ok {
-            return Err(probe::classify_failure(&stderr));
-        }
-        let info = probe::parse(&json)?;
-        if info.video.is_none() && info.audio.is_none() {
-            return Err(MediaFailure::new(ErrorCode::SourceNoMedia, "the file has no audio or video stream"));
-        }
-        Ok(info)
-    }
-
-    async fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Rendered>, MediaFailure> {
-        let plan = args::plan(request)?;
-        if !plan.text_images.is_empty() {
-            let font = tokio::fs::read(&self.font).await.map_err(|e| {
-                MediaFailure::new(ErrorCode::Internal, format!("cannot read the font {}: {e}", self.font.display()))
-            })?;
-            for (path, text) in &plan.text_images {
-                let png = text.render_png(&font).map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
-                tokio::fs::write(path, png).await.map_err(|e| {
-                    MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display()))
-                })?;
+    async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure> {
+        let served = Served::start(source).await.map_err(|e| ProbeFailure {
+            failure: MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to ffprobe: {e}")),
+            bytes_read: 0,
+        })?;
+        let result = self.probe_served(&served).await;
+        let bytes_read = served.bytes_read();
+        match result {
+            Ok(media) => Ok(Probed { media, bytes_read }),
+            Err(failure) => {
+                // A failed read explains a failed probe better than ffprobe's guess does.
+                let failure = match served.failure() {
+                    Some(StoreError::Conflict(_)) => {
+                        MediaFailure::new(ErrorCode::SourceReplaced, "the upload was replaced while it was probed")
+                    }
+                    Some(error) => MediaFailure::new(ErrorCode::Internal, format!("cannot read the upload: {error}")),
+                    None => failure,
+                };
+                Err(ProbeFailure { failure, bytes_read })
             }
         }
-        let mut rendered = Vec::with_capacity(plan.runs.len());
-        for run in plan.runs {
-            let allowed = match request.stop_by {
-                Some(stop_by) => Some((stop_by - Utc::now()).to_std().map_err(|_| {
-                    MediaFailure::new(ErrorCode::Timeout, "no time left in the invocation to run ffmpeg")
-                })?),
-                None => None,
-            };
-            self.ffmpeg(run.args, allowed).await?;
-            rendered.push(self.check(&run.output).await?);
+    }
+
+    async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
+        let plan = args::plan(request)?;
+        self.draw_texts(&plan.text_images).await?;
+        let mut rendered = Rendered::default();
+        let mut failed = Vec::new();
+        for run in &plan.runs {
+            match self.render_run(run, request.stop_by).await {
+                Ok((file, warnings)) => {
+                    rendered.files.push(file);
+                    rendered.warnings.extend(prefixed(run, warnings));
+                }
+                // One snapshot that cannot be made does not lose the others.
+                Err(failure) if run.label.is_some() && !failure.code.is_retryable() => failed.push((run, failure)),
+                Err(failure) => return Err(failure),
+            }
+        }
+        if rendered.files.is_empty()
+            && let Some((_, failure)) = failed.first()
+        {
+            return Err(failure.clone());
+        }
+        for (run, failure) in failed {
+            rendered
+                .warnings
+                .extend(prefixed(run, vec![format!("not written: {} ({})", failure.message, failure.code)]));
         }
         Ok(rendered)
     }
+}
+
+/// Warnings about one output, named by its label when the task writes several.
+fn prefixed(run: &Run, warnings: Vec<String>) -> impl Iterator<Item = String> + '_ {
+    warnings.into_iter().map(move |warning| match &run.label {
+        Some(label) => format!("{label}: {warning}"),
+        None => warning,
+    })
 }
 
 #[cfg(test)]
@@ -254,19 +437,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn run_failures_name_damaged_sources_bad_watermarks_or_ours() {
+    fn run_failures_name_damaged_sources_bad_watermarks_or_ours_without_ffmpegs_words() {
         let damaged = [
             "[h264 @ 0x1] Invalid NAL unit size (280257 > 197505).".to_owned(),
             "file:/tmp/r/input: corrupt input packet in stream 0".to_owned(),
         ];
         let failure = classify_run_failure(&damaged);
-        assert_eq!(failure.code, ErrorCode::SourceCorrupt);
         assert_eq!(
-            failure.message,
-            "ffmpeg failed: Invalid NAL unit size (280257 > 197505).; corrupt input packet in stream 0"
+            failure,
+            MediaFailure::new(ErrorCode::SourceCorrupt, "the file is damaged: ffmpeg could not decode it")
         );
         let watermark = ["[png_pipe @ 0x1] Invalid PNG signature".to_owned()];
         assert_eq!(classify_run_failure(&watermark).code, ErrorCode::InvalidWatermarkImage);
-        assert_eq!(classify_run_failure(&["Unknown encoder 'libfoo'".to_owned()]).code, ErrorCode::Internal);
+        let ours = classify_run_failure(&["Unknown encoder 'libfoo'".to_owned()]);
+        assert_eq!(ours.code, ErrorCode::Internal);
+        assert!(!ours.message.contains("libfoo"));
+    }
+
+    #[test]
+    fn a_few_decode_errors_warn_and_many_fail_as_damage() {
+        let health = |errors: usize, frames: u64| Health {
+            decode_errors: vec!["error while decoding MB 1 2".into(); errors],
+            truncated: false,
+            frames,
+        };
+        assert_eq!(health(0, 100).judge(), Ok(vec![]));
+        assert_eq!(
+            health(3, 100).judge(),
+            Ok(vec!["3 decode errors in 100 frames: the output may show glitches where the source is damaged".into()])
+        );
+        assert_eq!(health(50, 100_000).judge().map(|w| w.len()), Ok(1), "50 errors in an hour pass");
+        assert_eq!(health(202, 200).judge().unwrap_err().code, ErrorCode::SourceCorrupt);
+        let cut = Health { truncated: true, ..health(0, 100) };
+        assert_eq!(cut.judge().unwrap_err().code, ErrorCode::SourceCorrupt);
+        assert!(!args::is_decode_error("[h264 @ 0x1] mmco: unref short failure"));
     }
 }

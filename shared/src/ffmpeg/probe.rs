@@ -1,4 +1,5 @@
-//! Reading ffprobe's JSON into [`MediaInfo`], and naming what a failed probe means.
+//! Reading ffprobe's JSON into [`MediaInfo`], finding where the media really ends, and naming
+//! what a failed probe means in one sentence (ffmpeg's own words go to the log only).
 
 use serde::Deserialize;
 
@@ -18,6 +19,7 @@ struct Probe {
 struct Format {
     #[serde(default)]
     format_name: String,
+    start_time: Option<String>,
     duration: Option<String>,
     size: Option<String>,
     bit_rate: Option<String>,
@@ -98,6 +100,68 @@ impl Stream {
     }
 }
 
+/// What the header probe found, with what the tail read needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    pub media: MediaInfo,
+    /// The first timestamp, in seconds.
+    pub start_time: Option<f64>,
+}
+
+/// Reads `ffprobe -print_format json -show_format -show_streams` output.
+pub fn parse_header(json: &[u8]) -> Result<Header, MediaFailure> {
+    let media = parse(json)?;
+    let probe: Probe = serde_json::from_slice(json)
+        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("unreadable ffprobe output: {e}")))?;
+    let start_time = probe.format.and_then(|f| number::<f64>(&f.start_time)).filter(|t| t.is_finite());
+    Ok(Header { media, start_time })
+}
+
+#[derive(Deserialize)]
+struct Packets {
+    #[serde(default)]
+    packets: Vec<Packet>,
+}
+
+#[derive(Deserialize)]
+struct Packet {
+    pts_time: Option<String>,
+    dts_time: Option<String>,
+    duration_time: Option<String>,
+}
+
+/// Where the last packet of `ffprobe -show_entries packet=pts_time,dts_time,duration_time`
+/// output ends, in seconds; `None` without timed packets.
+pub fn last_packet_end(json: &[u8]) -> Option<f64> {
+    let packets: Packets = serde_json::from_slice(json).ok()?;
+    packets
+        .packets
+        .iter()
+        .filter_map(|p| {
+            let at = number::<f64>(&p.pts_time).or_else(|| number::<f64>(&p.dts_time))?;
+            Some(at + number::<f64>(&p.duration_time).unwrap_or(0.0))
+        })
+        .filter(|end| end.is_finite())
+        .reduce(f64::max)
+}
+
+/// Whether ffmpeg's log tells that the file stops before its own index says it does.
+pub fn truncated(stderr: &str) -> bool {
+    TRUNCATION.iter().any(|sign| stderr.contains(sign))
+}
+
+/// What demuxers log when a file's data ends before its index (a cut upload).
+pub const TRUNCATION: [&str; 3] = ["partial file", "File ended prematurely", "ended prematurely"];
+
+/// The picture size a file claims but ffmpeg refuses to allocate (a decompression bomb):
+/// `Picture size 65535x65535 is invalid`.
+pub fn refused_picture_size(stderr: &str) -> Option<(u32, u32)> {
+    let rest = stderr.split("Picture size ").nth(1)?;
+    let (size, _) = rest.split_once(" is invalid")?;
+    let (width, height) = size.split_once('x')?;
+    Some((width.trim().parse().ok()?, height.trim().parse().ok()?))
+}
+
 /// Reads `ffprobe -print_format json -show_format -show_streams` output.
 pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
     let probe: Probe = serde_json::from_slice(json)
@@ -132,35 +196,60 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
     })
 }
 
-/// Names a failed probe of an upload from what ffprobe wrote to stderr.
+/// Names a failed probe of an upload from what ffprobe wrote to stderr, in one sentence.
 pub fn classify_failure(stderr: &str) -> MediaFailure {
-    let last = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("ffprobe failed").trim();
     // A known demuxer that complains ("[mov,mp4,… @ 0x…] moov atom not found") recognised
     // the file and found it damaged; otherwise nothing we accept recognised it.
     let damaged = stderr.lines().find(|line| {
-        line.starts_with('[') && !line.contains("Format not on whitelist") && !line.contains("not in allowed_")
+        line.starts_with('[')
+            && !line.contains("Format not on whitelist")
+            && !line.contains("not in allowed_")
+            && !line.starts_with("[http")
+            && !line.starts_with("[tcp")
     });
     match damaged {
-        Some(line) => MediaFailure::new(
-            ErrorCode::SourceCorrupt,
-            format!("the file is damaged or incomplete: {}", strip_context(line)),
-        ),
+        Some(line) => MediaFailure::new(ErrorCode::SourceCorrupt, damage_sentence(line)),
         None => MediaFailure::new(
             ErrorCode::SourceUnsupportedFormat,
-            format!("not a supported audio or video file ({})", strip_context(last)),
+            "the file is not a video or audio file in a format mediaflow reads",
         ),
     }
 }
 
-/// Drops ffmpeg's `[demuxer @ 0x…] ` prefix and our scratch path from a log line.
-pub(crate) fn strip_context(line: &str) -> String {
-    let line = match line.split_once("] ") {
-        Some((prefix, rest)) if prefix.starts_with('[') => rest,
-        _ => line,
-    };
-    match line.split_once(": ") {
-        Some((path, rest)) if path.starts_with("file:") => rest.to_owned(),
-        _ => line.to_owned(),
+/// One sentence for a demuxer's complaint about a damaged file.
+fn damage_sentence(line: &str) -> String {
+    let container = line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split([' ', ',', '@']).next())
+        .map(container_name)
+        .unwrap_or("media");
+    if line.contains("moov atom not found") {
+        return "the file is incomplete: its MP4/MOV index (moov atom) is missing, as when an upload or a \
+                recording is cut short"
+            .to_owned();
+    }
+    if truncated(line) {
+        return format!("the {container} file is incomplete: its data ends before its index says");
+    }
+    format!("the {container} file is damaged and cannot be read")
+}
+
+/// A demuxer's name as people know the format.
+pub(crate) fn container_name(demuxer: &str) -> &str {
+    match demuxer {
+        "mov" | "mp4" => "MP4/MOV",
+        "matroska" | "webm" => "Matroska/WebM",
+        "mpegts" => "MPEG-TS",
+        "mpeg" => "MPEG-PS",
+        "avi" => "AVI",
+        "flv" => "FLV",
+        "asf" => "ASF/WMV",
+        "mxf" => "MXF",
+        "ogg" => "Ogg",
+        "mp3" => "MP3",
+        "wav" => "WAV",
+        "gif" => "GIF",
+        other => other,
     }
 }
 
@@ -207,19 +296,38 @@ mod tests {
     }
 
     #[test]
-    fn classify_names_damaged_known_containers_corrupt() {
-        let stderr = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5573] moov atom not found\nfile:/tmp/x/input: Invalid data found when processing input\n";
+    fn classify_names_damaged_known_containers_corrupt_in_one_sentence() {
+        let stderr = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5573] moov atom not found\nhttp://127.0.0.1:1/x: Invalid data found when processing input\n";
         let failure = classify_failure(stderr);
         assert_eq!(failure.code, ErrorCode::SourceCorrupt);
-        assert_eq!(failure.message, "the file is damaged or incomplete: moov atom not found");
+        assert!(failure.message.starts_with("the file is incomplete: its MP4/MOV index (moov atom) is missing"));
+        let mkv =
+            "[matroska,webm @ 0x1] EBML header parsing failed\nhttp://x: Invalid data found when processing input\n";
+        assert_eq!(classify_failure(mkv).message, "the Matroska/WebM file is damaged and cannot be read");
     }
 
     #[test]
-    fn classify_names_unknown_or_refused_formats_unsupported() {
-        let failure = classify_failure("file:/tmp/x/input: Invalid data found when processing input\n");
+    fn classify_names_unknown_or_refused_formats_unsupported_without_ffmpegs_words() {
+        let failure = classify_failure("http://127.0.0.1:1/x: Invalid data found when processing input\n");
         assert_eq!(failure.code, ErrorCode::SourceUnsupportedFormat);
-        assert_eq!(failure.message, "not a supported audio or video file (Invalid data found when processing input)");
-        let refused = "[hls @ 0x55] Format not on whitelist 'mov,mp4'\nfile:/tmp/x/input: Invalid argument\n";
-        assert_eq!(classify_failure(refused).code, ErrorCode::SourceUnsupportedFormat);
+        assert_eq!(failure.message, "the file is not a video or audio file in a format mediaflow reads");
+        let refused = "[hls @ 0x55] Format not on whitelist 'mov,mp4'\nhttp://x: Invalid argument\n";
+        let failure = classify_failure(refused);
+        assert_eq!(failure.code, ErrorCode::SourceUnsupportedFormat);
+        assert!(!failure.message.contains("Invalid argument"));
+    }
+
+    #[test]
+    fn the_tail_read_finds_where_the_media_really_ends() {
+        let json = br#"{"packets":[{"pts_time":"71.960000","duration_time":"0.040000"},
+            {"pts_time":"71.920000","duration_time":"0.040000"},{"dts_time":"70.0"},{"pts_time":"N/A"}]}"#;
+        assert_eq!(last_packet_end(json), Some(72.0));
+        assert_eq!(last_packet_end(br#"{"packets":[]}"#), None);
+        assert!(truncated("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] stream 0, offset 0x29237: partial file"));
+        assert!(truncated("[matroska,webm @ 0x1] File ended prematurely"));
+        assert_eq!(
+            refused_picture_size("[gif @ 0x1] [IMGUTILS @ 0x2] Picture size 65535x65535 is invalid"),
+            Some((65535, 65535))
+        );
     }
 }

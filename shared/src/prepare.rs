@@ -1,0 +1,297 @@
+//! Use-case of the worker's first step for a job: look at the upload once — with ranged reads,
+//! a few MB at most for a file that is not media — check it against the workflow's limits,
+//! record what it is, and start the job's tasks; or fail them all with one clear reason.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::StreamExt;
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, TaskError, TaskMessage, TaskStatus, WorkerMessage};
+use crate::domain::media::MediaInfo;
+use crate::domain::sniff::{SNIFF_BYTES, sniff};
+use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, TaskQueue};
+use crate::process::{MAX_ATTEMPTS, RunError, internal};
+
+/// What became of a preparation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum PrepareResult {
+    /// The source is known and the tasks were sent to workers (`tasks_sent` of them now).
+    Prepared {
+        job_id: JobId,
+        tasks_sent: u32,
+    },
+    /// The source cannot be processed: every task failed with `error`.
+    Refused {
+        job_id: JobId,
+        error: TaskError,
+    },
+    Skipped {
+        job_id: JobId,
+        reason: String,
+    },
+}
+
+/// Prepares jobs for workers.
+pub struct Preparer {
+    jobs: Arc<dyn JobStore>,
+    objects: Arc<dyn ObjectStore>,
+    media: Arc<dyn MediaTool>,
+    queue: Arc<dyn TaskQueue>,
+}
+
+impl fmt::Debug for Preparer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Preparer").finish_non_exhaustive()
+    }
+}
+
+impl Preparer {
+    pub fn new(
+        jobs: Arc<dyn JobStore>,
+        objects: Arc<dyn ObjectStore>,
+        media: Arc<dyn MediaTool>,
+        queue: Arc<dyn TaskQueue>,
+    ) -> Self {
+        Self { jobs, objects, media, queue }
+    }
+
+    /// Probes the job's upload (once: a repeated message only sends tasks never sent) and
+    /// starts its tasks, or fails them all when the upload cannot be processed. Internal
+    /// failures are retried like task attempts, then recorded on every task.
+    pub async fn prepare(&self, id: &JobId) -> Result<PrepareResult, RunError> {
+        let skipped = |reason: &str| {
+            info!(job_id = %id, %reason, "preparation skipped");
+            Ok(PrepareResult::Skipped { job_id: id.clone(), reason: reason.to_owned() })
+        };
+        let Some(job) = self.jobs.job(id).await? else {
+            return skipped("no such job");
+        };
+        if job.status == JobStatus::Finish {
+            return skipped("the job is finished");
+        }
+        if job.source.is_some() {
+            let tasks_sent = self.send_tasks(id).await?;
+            return Ok(PrepareResult::Prepared { job_id: id.clone(), tasks_sent });
+        }
+        let attempt = self.jobs.begin_prepare(id).await?;
+        match self.examine(&job).await {
+            Ok(source) => {
+                self.jobs.record_source(id, &source).await?;
+                let tasks_sent = self.send_tasks(id).await?;
+                info!(job_id = %id, container = %source.container, duration = ?source.duration, tasks_sent, "job prepared");
+                Ok(PrepareResult::Prepared { job_id: id.clone(), tasks_sent })
+            }
+            Err(error) if error.code.is_retryable() && attempt < MAX_ATTEMPTS => {
+                warn!(job_id = %id, attempt, code = %error.code, message = %error.message, "preparation failed; retry");
+                Err(RunError::Retry { attempt, error: error.message })
+            }
+            Err(error) => {
+                let exhausted = error.code.is_retryable();
+                let error = if exhausted {
+                    TaskError {
+                        message: format!("{} (attempt {attempt} of {MAX_ATTEMPTS}: retries exhausted)", error.message),
+                        ..error
+                    }
+                } else {
+                    error
+                };
+                self.jobs.fail_waiting(id, &error, Utc::now()).await?;
+                error!(job_id = %id, code = %error.code, message = %error.message, "upload refused");
+                if exhausted {
+                    return Err(RunError::Exhausted { attempts: attempt, error: error.message });
+                }
+                Ok(PrepareResult::Refused { job_id: id.clone(), error })
+            }
+        }
+    }
+
+    /// What the upload is, or why it cannot be processed.
+    async fn examine(&self, job: &Job) -> Result<MediaInfo, TaskError> {
+        if let Some(size) = job.input_size {
+            job.limits.check_size(size)?;
+        }
+        let head = match self.objects.head(&job.input).await {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                return Err(TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)));
+            }
+            Err(e) => return Err(store_failure(&e, "read the upload")),
+        };
+        if let (Some(expected), Some(stored)) = (&job.input_etag, &head.etag)
+            && expected != stored
+        {
+            return Err(replaced(job));
+        }
+        if head.size == 0 {
+            return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
+        }
+        job.limits.check_size(head.size)?;
+        let source = Arc::new(StoredObject {
+            store: self.objects.clone(),
+            object: job.input.clone(),
+            etag: job.input_etag.clone(),
+            size: head.size,
+        });
+        let first = read_head(&source).await.map_err(|e| read_failure(job, &e))?;
+        if let Some(refusal) = sniff(&first).refusal() {
+            return Err(TaskError::new(ErrorCode::SourceUnsupportedFormat, refusal));
+        }
+        let probed = self.media.probe(source).await.map_err(|failure| {
+            info!(job_id = %job.id, bytes_read = failure.bytes_read, size = head.size, "probe failed");
+            TaskError::from(failure.failure)
+        })?;
+        info!(job_id = %job.id, bytes_read = probed.bytes_read, size = head.size, "upload probed");
+        job.limits.check(&probed.media)?;
+        Ok(probed.media)
+    }
+
+    /// Sends every task never sent; how many were sent.
+    async fn send_tasks(&self, id: &JobId) -> Result<u32, StoreError> {
+        let mut sent = 0;
+        for task in self.jobs.tasks(id).await? {
+            if task.status == TaskStatus::Waiting && task.sent_at.is_none() {
+                self.queue.enqueue(&WorkerMessage::Task(TaskMessage { job_id: id.clone(), task: task.index })).await?;
+                self.jobs.mark_sent(id, task.index, Utc::now()).await?;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+}
+
+/// The first bytes of the upload, for [`sniff`].
+async fn read_head(source: &StoredObject) -> Result<Vec<u8>, StoreError> {
+    let mut stream = source.read(0, Some(SNIFF_BYTES.min(source.size as usize) as u64)).await?;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    while let Some(chunk) = stream.next().await {
+        head.extend_from_slice(&chunk?);
+    }
+    Ok(head)
+}
+
+pub(crate) fn replaced(job: &Job) -> TaskError {
+    TaskError::new(
+        ErrorCode::SourceReplaced,
+        format!("{} was replaced by a newer upload, which its own job processes; nothing was written", job.input),
+    )
+}
+
+/// A failed read of the job's upload: replaced, refused by S3 for good, or ours.
+pub(crate) fn read_failure(job: &Job, error: &StoreError) -> TaskError {
+    match error {
+        StoreError::Conflict(_) => replaced(job),
+        error => store_failure(error, "read the upload"),
+    }
+}
+
+/// A store failure as a task records it: S3's permanent refusals as `InvalidInput.*`, the
+/// rest as ours (retried).
+pub(crate) fn store_failure(error: &StoreError, what: &str) -> TaskError {
+    error.as_task_error(what).unwrap_or_else(|| internal(format!("cannot {what}: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::Memory;
+    use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, parse_event_time};
+    use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint, TranscodeSpec};
+    use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
+
+    /// The first bytes of an MP4: the sniffer leaves them to the probe.
+    const VIDEO: &[u8] = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom";
+
+    async fn setup(input: &[u8], limits: crate::domain::limits::Limits) -> (Memory, Preparer, JobId) {
+        let memory = Memory::default();
+        let spec = WorkflowSpec {
+            name: "flow".into(),
+            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
+            output: OutputSpec { bucket: None, dir: Some("out/".into()) },
+            tasks: vec![
+                TaskSpec::Transcode(TranscodeSpec::default()),
+                TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() }),
+            ],
+            limits,
+        };
+        let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
+        let object = ObjectRef::new("media", "in/clip.mp4");
+        memory.put_object(object.clone(), input.to_vec(), None);
+        let head = memory.head(&object).await.unwrap().unwrap_or_else(ObjectHead::default);
+        let event = ObjectCreated {
+            object,
+            size: Some(input.len() as u64),
+            etag: None,
+            version_id: None,
+            sequencer: None,
+            event_time: parse_event_time("2030-01-01T00:00:00Z").unwrap(),
+        };
+        let (job, tasks) = Job::start(&workflow, &event, &head, Utc::now());
+        memory.create(&job, &tasks).await.unwrap();
+        let shared = Arc::new(memory.clone());
+        (memory.clone(), Preparer::new(shared.clone(), shared.clone(), shared.clone(), shared), job.id)
+    }
+
+    #[tokio::test]
+    async fn a_media_upload_is_probed_once_and_its_tasks_sent_once() {
+        let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
+        let result = preparer.prepare(&id).await.unwrap();
+        assert_eq!(result, PrepareResult::Prepared { job_id: id.clone(), tasks_sent: 2 });
+        assert!(memory.job(&id).await.unwrap().unwrap().source.is_some());
+        let again = preparer.prepare(&id).await.unwrap();
+        assert_eq!(again, PrepareResult::Prepared { job_id: id.clone(), tasks_sent: 0 }, "a repeat sends nothing");
+        assert_eq!((memory.probe_count(), memory.sent().len()), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_media_fails_every_task_without_a_probe() {
+        let (memory, preparer, id) = setup(b"meeting notes, not a video\n", Default::default()).await;
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        assert_eq!(
+            error,
+            TaskError::new(ErrorCode::SourceUnsupportedFormat, "the file is text, not a video or audio file")
+        );
+        assert_eq!(memory.probe_count(), 0);
+        assert!(memory.sent().is_empty());
+        let tasks = memory.tasks(&id).await.unwrap();
+        assert!(tasks.iter().all(|t| t.status == TaskStatus::Fail && t.error.as_ref() == Some(&error)), "{tasks:?}");
+        assert_eq!(memory.job(&id).await.unwrap().unwrap().status, JobStatus::Finish);
+    }
+
+    #[tokio::test]
+    async fn an_upload_replaced_before_its_preparation_is_left_to_its_own_job() {
+        let (memory, preparer, id) = setup(b"first", Default::default()).await;
+        memory.put_object(ObjectRef::new("media", "in/clip.mp4"), b"second".to_vec(), None);
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        assert_eq!(error.code, ErrorCode::SourceReplaced);
+    }
+
+    #[tokio::test]
+    async fn probe_failures_and_limits_fail_every_task_with_the_probes_code() {
+        let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
+        memory.fail_probe(ErrorCode::SourceCorrupt);
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        assert_eq!(error.code, ErrorCode::SourceCorrupt);
+        let limits = crate::domain::limits::Limits { max_duration_s: 1.0, ..Default::default() };
+        let (_, preparer, id) = setup(VIDEO, limits).await;
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        assert_eq!(error.code, ErrorCode::DurationTooLong);
+    }
+
+    #[tokio::test]
+    async fn internal_failures_are_retried_then_recorded_on_every_task() {
+        let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
+        memory.fail_probe(ErrorCode::Internal);
+        for attempt in 1..MAX_ATTEMPTS {
+            assert!(matches!(preparer.prepare(&id).await, Err(RunError::Retry { attempt: a, .. }) if a == attempt));
+        }
+        assert!(matches!(preparer.prepare(&id).await, Err(RunError::Exhausted { attempts: 3, .. })));
+        let tasks = memory.tasks(&id).await.unwrap();
+        let message = tasks[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(message.ends_with("(attempt 3 of 3: retries exhausted)"), "{message}");
+    }
+}
