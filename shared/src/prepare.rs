@@ -143,7 +143,12 @@ impl Preparer {
         }
         let probed = self.media.probe(source).await.map_err(|failure| {
             info!(job_id = %job.id, bytes_read = failure.bytes_read, size = head.size, "probe failed");
-            TaskError::from(failure.failure)
+            let mut error = TaskError::from(failure.failure);
+            if error.code == ErrorCode::SourceUnsupportedFormat {
+                error.message =
+                    format!("{} (looked at {} of its {})", error.message, mib(failure.bytes_read), mib(head.size));
+            }
+            error
         })?;
         info!(job_id = %job.id, bytes_read = probed.bytes_read, size = head.size, "upload probed");
         job.limits.check(&probed.media)?;
@@ -162,6 +167,11 @@ impl Preparer {
         }
         Ok(sent)
     }
+}
+
+/// A size for people: `5.0 MiB`.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// The first bytes of the upload, for [`sniff`].

@@ -257,7 +257,7 @@ impl TaskRunner {
     /// How `target` may be written: only if free, or only over this workflow's own earlier
     /// output for the same upload key.
     async fn write_condition(&self, job: &Job, target: &ObjectRef) -> Result<PutCondition, TaskError> {
-        let head = self.objects.head(target).await.map_err(|e| store_failure(&e, &format!("read {target}")))?;
+        let head = self.objects.head(target).await.map_err(|e| store_failure(&e, &format!("write {target}")))?;
         match head {
             None => Ok(PutCondition::Absent),
             Some(head)

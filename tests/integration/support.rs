@@ -6,9 +6,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use mediaflow::domain::job::{Job, OutputFile, Task};
-use mediaflow::domain::object::ObjectRef;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use mediaflow::adapters::s3::S3ObjectStore;
+use mediaflow::domain::job::{Job, JobId, OutputFile, Task};
+use mediaflow::domain::object::{ObjectHead, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
+use mediaflow::ports::ObjectStore;
 use mediaflow_cli::local::{LocalStack, StackOptions};
 use serde_json::Value;
 
@@ -137,15 +140,86 @@ impl Harness {
 
     /// A clip from ffmpeg's lavfi sources (`-f lavfi -i <source>` for each source).
     pub fn lavfi_clip(&self, name: &str, sources: &[&str], args: &[&str]) -> anyhow::Result<PathBuf> {
-        let path = self.dir.path().join(name);
-        let mut command = Command::new("ffmpeg");
-        command.args(["-hide_banner", "-loglevel", "error", "-y"]);
+        let mut all = Vec::new();
         for source in sources {
-            command.args(["-f", "lavfi", "-i", source]);
+            all.extend(["-f", "lavfi", "-i", source]);
         }
-        let status = command.args(args).arg(&path).status().context("run ffmpeg")?;
-        ensure!(status.success(), "ffmpeg could not make {name}");
+        all.extend(args);
+        self.ffmpeg(name, &all)
+    }
+
+    /// A file ffmpeg makes with `args` (inputs, options), written to `name` in the scratch dir.
+    pub fn ffmpeg(&self, name: &str, args: &[&str]) -> anyhow::Result<PathBuf> {
+        let path = self.dir.path().join(name);
+        let output = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(args)
+            .arg(&path)
+            .current_dir(self.dir.path())
+            .output()
+            .context("run ffmpeg")?;
+        ensure!(output.status.success(), "ffmpeg could not make {name}: {}", String::from_utf8_lossy(&output.stderr));
         Ok(path)
+    }
+
+    /// What S3 says about an object (its marker included).
+    pub async fn head(&self, object: &ObjectRef) -> anyhow::Result<Option<ObjectHead>> {
+        Ok(S3ObjectStore::new(self.stack.clients.s3.clone()).head(object).await?)
+    }
+
+    /// Uploads `file` in parts of 5 MiB (S3's smallest), as large-file uploaders do.
+    pub async fn upload_multipart(&self, file: &Path, key: &str) -> anyhow::Result<ObjectRef> {
+        let s3 = &self.stack.clients.s3;
+        let upload = s3.create_multipart_upload().bucket(BUCKET).key(key).send().await?;
+        let id = upload.upload_id().context("an upload id")?;
+        let bytes = std::fs::read(file)?;
+        let mut parts = Vec::new();
+        for (i, chunk) in bytes.chunks(5 * 1024 * 1024).enumerate() {
+            let number = i as i32 + 1;
+            let part = s3
+                .upload_part()
+                .bucket(BUCKET)
+                .key(key)
+                .upload_id(id)
+                .part_number(number)
+                .body(chunk.to_vec().into())
+                .send()
+                .await?;
+            parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build());
+        }
+        let parts = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+        let completed =
+            s3.complete_multipart_upload().bucket(BUCKET).key(key).upload_id(id).multipart_upload(parts).send().await;
+        // moto names the answer's root element differently from S3, which the SDK refuses to
+        // parse; the upload is complete all the same, as a HEAD shows.
+        if let Err(error) = completed {
+            ensure!(
+                format!("{error:?}").contains("CompleteMultipartUploadResponse"),
+                "complete the multipart upload: {error:?}"
+            );
+        }
+        let object = ObjectRef::new(BUCKET, key);
+        ensure!(self.head(&object).await?.is_some(), "{object} exists after the multipart upload");
+        Ok(object)
+    }
+
+    /// Every job the dispatcher started for `object` so far, over all its events.
+    pub fn job_ids_of(&self, object: &ObjectRef) -> Vec<JobId> {
+        let mut ids: Vec<JobId> =
+            self.stack.reports().iter().filter(|r| &r.object == object).flat_map(|r| r.jobs().cloned()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Waits until `object` has been dispatched `count` times (S3 may send several events).
+    pub async fn dispatched_times(&self, object: &ObjectRef, count: usize) -> anyhow::Result<()> {
+        let start = std::time::Instant::now();
+        while self.stack.reports().iter().filter(|r| &r.object == object).count() < count {
+            ensure!(start.elapsed() < DISPATCH_TIMEOUT, "{object} was not dispatched {count} times");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 }
 
@@ -220,4 +294,50 @@ pub fn brightness(path: &Path, at: f64, crop: (u32, u32, u32, u32)) -> anyhow::R
         .context("run ffmpeg")?;
     ensure!(output.status.success() && output.stdout.len() == 1, "cannot measure {}", path.display());
     Ok(output.stdout[0])
+}
+
+/// A copy of a media file with the packets `damage` picks (by index and time) overwritten by
+/// noise from their second quarter on, the way a bad disk or a broken transfer damages video.
+pub fn damaged(path: &Path, to: &Path, damage: impl Fn(usize, f64) -> bool) -> anyhow::Result<PathBuf> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,pos,size", "-of", "json"])
+        .arg(path)
+        .output()
+        .context("run ffprobe")?;
+    let packets: Value = serde_json::from_slice(&output.stdout)?;
+    let mut bytes = std::fs::read(path)?;
+    let mut noise: u32 = 0x2545_f491;
+    for (i, packet) in packets["packets"].as_array().context("packets")?.iter().enumerate() {
+        let number = |name: &str| packet[name].as_str().and_then(|v| v.parse::<f64>().ok());
+        let (Some(pts), Some(pos), Some(size)) = (number("pts_time"), number("pos"), number("size")) else { continue };
+        if !damage(i, pts) {
+            continue;
+        }
+        let (start, end) = (pos as usize + size as usize / 4, ((pos + size) as usize).min(bytes.len()));
+        for byte in &mut bytes[start..end] {
+            noise ^= noise << 13;
+            noise ^= noise >> 17;
+            noise ^= noise << 5;
+            *byte = noise as u8;
+        }
+    }
+    std::fs::write(to, bytes)?;
+    Ok(to.to_owned())
+}
+
+/// A copy of an MP4 whose first track is shown turned by 90° (as phones record portrait
+/// video): its track header's display matrix is set, as ffmpeg 5.1 cannot write it.
+pub fn rotated(path: &Path, to: &Path) -> anyhow::Result<PathBuf> {
+    let mut bytes = std::fs::read(path)?;
+    let at = bytes.windows(4).position(|w| w == b"tkhd").context("a track header")?;
+    ensure!(bytes[at + 4] == 0, "a version 0 track header");
+    // after the type: version and flags, created, modified, track id, reserved, duration
+    // (4 bytes each), reserved (8), layer, group, volume, reserved (2 each)
+    let matrix = at + 4 + 24 + 16;
+    let turn: [u32; 9] = [0, 0x0001_0000, 0, 0xFFFF_0000, 0, 0, 0, 0, 0x4000_0000];
+    for (i, value) in turn.iter().enumerate() {
+        bytes[matrix + 4 * i..matrix + 4 * i + 4].copy_from_slice(&value.to_be_bytes());
+    }
+    std::fs::write(to, bytes)?;
+    Ok(to.to_owned())
 }

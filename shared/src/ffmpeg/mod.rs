@@ -183,7 +183,7 @@ impl Ffmpeg {
             if size == 0 {
                 continue;
             }
-            let warnings = health.judge()?;
+            let warnings = health.judge(run.output.timed)?;
             return Ok((self.check(&run.output).await?, warnings));
         }
         Err(failure.unwrap_or_else(|| {
@@ -257,8 +257,9 @@ struct Health {
 }
 
 impl Health {
-    /// Fails a damaged source; a few decode errors pass with a warning.
-    fn judge(&self) -> Result<Vec<String>, MediaFailure> {
+    /// Fails a damaged source; a few decode errors in a video or animation pass with a
+    /// warning, while a still picture decoded with errors is likely garbage and fails.
+    fn judge(&self, timed: bool) -> Result<Vec<String>, MediaFailure> {
         if self.truncated {
             return Err(MediaFailure::new(
                 ErrorCode::SourceCorrupt,
@@ -266,6 +267,13 @@ impl Health {
             ));
         }
         let (errors, frames) = (self.decode_errors.len(), self.frames);
+        if !timed && errors > 0 {
+            warn!(errors = ?self.decode_errors.iter().take(5).collect::<Vec<_>>(), count = errors, "damaged picture");
+            return Err(MediaFailure::new(
+                ErrorCode::SourceCorrupt,
+                format!("the file is damaged: {errors} decode errors where the picture was taken"),
+            ));
+        }
         if errors > DECODE_ERROR_LIMIT && errors as u64 * FRAMES_PER_ERROR > frames {
             warn!(errors = ?self.decode_errors.iter().take(5).collect::<Vec<_>>(), count = errors, frames, "damaged source");
             return Err(MediaFailure::new(
@@ -461,15 +469,16 @@ mod tests {
             truncated: false,
             frames,
         };
-        assert_eq!(health(0, 100).judge(), Ok(vec![]));
+        assert_eq!(health(0, 100).judge(true), Ok(vec![]));
         assert_eq!(
-            health(3, 100).judge(),
+            health(3, 100).judge(true),
             Ok(vec!["3 decode errors in 100 frames: the output may show glitches where the source is damaged".into()])
         );
-        assert_eq!(health(50, 100_000).judge().map(|w| w.len()), Ok(1), "50 errors in an hour pass");
-        assert_eq!(health(202, 200).judge().unwrap_err().code, ErrorCode::SourceCorrupt);
+        assert_eq!(health(50, 100_000).judge(true).map(|w| w.len()), Ok(1), "50 errors in an hour pass");
+        assert_eq!(health(202, 200).judge(true).unwrap_err().code, ErrorCode::SourceCorrupt);
+        assert_eq!(health(1, 1).judge(false).unwrap_err().code, ErrorCode::SourceCorrupt, "a damaged picture");
         let cut = Health { truncated: true, ..health(0, 100) };
-        assert_eq!(cut.judge().unwrap_err().code, ErrorCode::SourceCorrupt);
+        assert_eq!(cut.judge(true).unwrap_err().code, ErrorCode::SourceCorrupt);
         assert!(!args::is_decode_error("[h264 @ 0x1] mmco: unref short failure"));
     }
 }

@@ -1,0 +1,72 @@
+//! The local stack behaves as documented whatever moto does: a multipart upload it reports
+//! twice makes one job, its local-time event times are read right in any time zone, and when
+//! moto dies the stack says so instead of waiting forever.
+
+use std::time::{Duration, Instant};
+
+use mediaflow::domain::job::TaskStatus;
+use serde_json::json;
+
+use crate::support::{BUCKET, Harness, fixture};
+
+fn snapshots() -> serde_json::Value {
+    json!({"name": "local", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "snapshot", "times": [0.5]}]})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multipart_upload_reported_twice_makes_one_job() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(snapshots()).await?;
+    // 6 MiB: two parts (the video, then padding after its end)
+    let mut bytes = std::fs::read(fixture("camera_1080p_h264_aac.mp4"))?;
+    bytes.resize(6 * 1024 * 1024, 0);
+    let file = h.dir.path().join("big.mp4");
+    std::fs::write(&file, bytes)?;
+    let object = h.upload_multipart(&file, "in/big.mp4").await?;
+    // moto sends ObjectCreated:Put and ObjectCreated:CompleteMultipartUpload
+    h.dispatched_times(&object, 2).await?;
+    let jobs = h.job_ids_of(&object);
+    assert_eq!(jobs.len(), 1, "{:?}", h.stack.reports());
+    let (_, tasks) = h.stack.finished(&jobs[0], Duration::from_secs(60)).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_are_processed_when_moto_runs_in_another_time_zone() -> anyhow::Result<()> {
+    // moto writes event times in its local time, without a zone: New York is 5 hours behind
+    let h = Harness::start_with(|options| options.moto_time_zone = Some("EST5EDT,M3.2.0,M11.1.0".into())).await?;
+    h.workflow(snapshots()).await?;
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let (job, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let skew = (job.event_time - chrono::Utc::now()).num_seconds().abs();
+    assert!(skew < 120, "the event time is read as UTC: {} ({skew} s off)", job.event_time);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_moto_dies_the_stack_says_so_instead_of_waiting() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(snapshots()).await?;
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let pid = h.stack.moto().pid().expect("moto runs");
+    std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status()?;
+    let started = Instant::now();
+    let error = h.stack.dispatched(&object, Duration::from_secs(600)).await;
+    let error = match error {
+        // It may have been dispatched before it died: waiting for the job then fails.
+        Ok(report) => {
+            let job = report.jobs().next().cloned().expect("a job");
+            h.stack.finished(&job, Duration::from_secs(600)).await.map(|_| ()).unwrap_err()
+        }
+        Err(error) => error,
+    };
+    assert!(started.elapsed() < Duration::from_secs(30), "noticed in {:?}", started.elapsed());
+    assert!(
+        error.to_string().starts_with("moto_server (the local S3/DynamoDB/SQS server) exited with signal: 9"),
+        "{error:#}"
+    );
+    Ok(())
+}
