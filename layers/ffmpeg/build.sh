@@ -311,6 +311,15 @@ run_check() {
         -filter_complex "[1:v]format=rgba[m];[0:v:0][m]overlay=x=main_w-overlay_w-4:y=4,format=yuv420p[v]" \
         -map "[v]" -c:v libx264 "$tmp/w.mp4" || die "ffmpeg could not overlay a PNG watermark"
     log "PNG watermark overlay ok"
+    # MPEG-TS, with the one variable the worker sets: without GCONV_PATH, static glibc loads the
+    # host's iconv modules while reading a TS service table, and crashes
+    env -i GCONV_PATH=/dev/null/gconv $emu "$bin/ffmpeg" -nostdin -hide_banner -loglevel error \
+        -f lavfi -i testsrc=size=128x72:rate=10 -t 1 -c:v libx264 -f mpegts "$tmp/t.ts" \
+        || die "ffmpeg could not write MPEG-TS"
+    out="$(env -i GCONV_PATH=/dev/null/gconv $emu "$bin/ffprobe" -v error -show_entries format=format_name \
+        -of csv=p=0 "$tmp/t.ts")" || die "ffprobe could not read MPEG-TS"
+    [ "$out" = "mpegts" ] || die "unexpected ffprobe output for the MPEG-TS clip: '$out'"
+    log "MPEG-TS round trip ok"
 }
 
 zip_check() {

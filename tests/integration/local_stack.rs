@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use mediaflow::domain::job::TaskStatus;
+use mediaflow::domain::job::{JobId, TaskStatus};
+use mediaflow::domain::object::ObjectCreated;
+use mediaflow::ports::JobStore;
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, fixture};
@@ -68,5 +70,69 @@ async fn when_moto_dies_the_stack_says_so_instead_of_waiting() -> anyhow::Result
         error.to_string().starts_with("moto_server (the local S3/DynamoDB/SQS server) exited with signal: 9"),
         "{error:#}"
     );
+    Ok(())
+}
+
+/// `cargo lambda watch`, stopped with its function processes when dropped.
+struct CargoLambda {
+    child: std::process::Child,
+}
+
+impl Drop for CargoLambda {
+    fn drop(&mut self) {
+        // It runs the functions as children in its own process group: stop the whole group.
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    // GIVEN the local stack with its functions behind cargo lambda watch (README: Local development)
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let h = Harness::start_with(|options| options.lambda = mediaflow_cli::local::LambdaMode::Remote(endpoint)).await?;
+    let environment: String = h.stack.environment().iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    assert!(environment.contains("AWS_DEFAULT_REGION=us-east-1\n"), "awscli v1 reads AWS_DEFAULT_REGION");
+    let env_file = h.dir.path().join("dev.env");
+    std::fs::write(&env_file, environment)?;
+    let log = std::fs::File::create(h.dir.path().join("cargo-lambda.log"))?;
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let child = std::process::Command::new("cargo")
+        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
+        .args(["--concurrency", "4", "--env-file"])
+        .arg(&env_file)
+        .current_dir(workspace)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    let _watch = CargoLambda { child };
+    h.workflow(snapshots()).await?;
+    // WHEN a video is uploaded
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip one.mp4").await?;
+    // THEN it is processed by the functions under cargo lambda (the first call builds them)
+    let head = h.head(&object).await?.expect("uploaded");
+    let event = ObjectCreated {
+        object: object.clone(),
+        size: None,
+        etag: None,
+        version_id: None,
+        sequencer: None,
+        event_time: chrono::Utc::now(),
+    };
+    let job = JobId::derive("local", &object, &event.upload_identity(&head));
+    let started = Instant::now();
+    while h.stack.jobs().job(&job).await?.is_none() {
+        let log = std::fs::read_to_string(h.dir.path().join("cargo-lambda.log")).unwrap_or_default();
+        assert!(started.elapsed() < Duration::from_secs(600), "no job after 10 minutes; cargo lambda says:\n{log}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (_, tasks) = h.stack.finished(&job, Duration::from_secs(300)).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    assert_eq!(tasks[0].outputs[0].key, "out/clip one_snapshotByTimeOffset_1_0.jpg");
+    assert_eq!(h.stack.invocations(mediaflow_cli::local::WORKER), 0, "nothing ran in this process");
     Ok(())
 }

@@ -145,9 +145,15 @@ impl LocalStack {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         create_tables(&dynamodb, &[WORKFLOWS_TABLE, JOBS_TABLE]).await?;
-        let events_dlq = create_queue(&sqs, EVENTS_DLQ, None).await?;
-        let events_queue = create_queue(&sqs, EVENTS_QUEUE, Some(&events_dlq)).await?;
-        let worker_dlq = create_queue(&sqs, WORKER_DLQ, None).await?;
+        // In process, failed batches come back quickly; `cargo lambda watch` runs every
+        // invocation to its end before answering, so a batch is in hand as long as its jobs.
+        let visibility = match options.lambda {
+            LambdaMode::InProcess => Duration::from_secs(5),
+            LambdaMode::Remote(_) => Duration::from_secs(900),
+        };
+        let events_dlq = create_queue(&sqs, EVENTS_DLQ, visibility, None).await?;
+        let events_queue = create_queue(&sqs, EVENTS_QUEUE, visibility, Some(&events_dlq)).await?;
+        let worker_dlq = create_queue(&sqs, WORKER_DLQ, visibility, None).await?;
         let (listener, lambda_endpoint) = match &options.lambda {
             LambdaMode::InProcess => {
                 let (listener, endpoint) = LocalLambda::listen().await?;
@@ -436,12 +442,16 @@ impl LocalStack {
 
 /// Creates a queue; with `dead_letters`, messages received 5 times go there (as in the SAM
 /// template).
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, dead_letters: Option<&Queue>) -> anyhow::Result<Queue> {
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility: Duration,
+    dead_letters: Option<&Queue>,
+) -> anyhow::Result<Queue> {
     let mut request = sqs
         .create_queue()
         .queue_name(name)
-        // Failed batches come back quickly on one machine.
-        .attributes(QueueAttributeName::VisibilityTimeout, "5");
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility.as_secs().to_string());
     if let Some(dlq) = dead_letters {
         let policy = serde_json::json!({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 5});
         request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());

@@ -33,6 +33,12 @@ use self::args::{PlannedOutput, PlannedText, Run};
 use self::serve::Served;
 use self::text::TextError;
 
+/// The one variable ffmpeg and ffprobe get in their otherwise empty environment: a gconv
+/// module path that cannot exist. Static glibc builds (the layer's) otherwise load the host's
+/// iconv modules, which do not fit them, and crash on the first MPEG-TS file (whose service
+/// names are converted with iconv); without modules glibc's built-in conversions are used.
+const NO_GCONV: (&str, &str) = ("GCONV_PATH", "/dev/null/gconv");
+
 /// How long a probe may take; probes read headers and the last seconds, not whole files.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How far before the end the tail read starts, in seconds.
@@ -58,7 +64,7 @@ impl Ffmpeg {
     /// Runs ffprobe with `args`: whether it succeeded, its stdout and its stderr.
     async fn ffprobe(&self, args: Vec<String>) -> Result<(bool, Vec<u8>, String), MediaFailure> {
         let mut command = tokio::process::Command::new(&self.ffprobe);
-        command.env_clear().stdin(Stdio::null()).kill_on_drop(true).args(args);
+        command.env_clear().env(NO_GCONV.0, NO_GCONV.1).stdin(Stdio::null()).kill_on_drop(true).args(args);
         let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
             .await
             .map_err(|_| MediaFailure::new(ErrorCode::SourceCorrupt, "probing the file did not finish in time"))?
@@ -308,7 +314,7 @@ enum Ran {
 fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std::io::Result<Ran> {
     let mut command = FfmpegCommand::new_with_path(binary);
     command.args(args);
-    command.as_inner_mut().env_clear();
+    command.as_inner_mut().env_clear().env(NO_GCONV.0, NO_GCONV.1);
     let mut child = command.spawn()?;
     let events = child.iter().map_err(std::io::Error::other)?;
     let child = Arc::new(Mutex::new(child));
