@@ -52,7 +52,7 @@ impl Catalog {
         let name = spec.name.trim().to_owned();
         self.change(|snapshot| {
             let now = Utc::now();
-            let existing = snapshot.workflows.iter().find(|w| w.name == name).cloned();
+            let existing = snapshot.get(&name).cloned();
             let (applied, workflow) = match &existing {
                 None => (Applied::Created, Workflow::create(spec.clone(), now)?),
                 Some(current) => {
@@ -99,12 +99,7 @@ impl Catalog {
     pub async fn delete(&self, name: &str) -> Result<Workflow, CatalogError> {
         let workflow = self
             .change(|snapshot| {
-                let workflow = snapshot
-                    .workflows
-                    .iter()
-                    .find(|w| w.name == name)
-                    .cloned()
-                    .ok_or_else(|| CatalogError::NotFound(name.to_owned()))?;
+                let workflow = find(snapshot, name)?;
                 Ok(Change::Delete { workflow: Box::new(workflow.clone()), result: workflow })
             })
             .await?;
@@ -121,12 +116,7 @@ impl Catalog {
     ) -> Result<Workflow, CatalogError> {
         let changed = self
             .change(|snapshot| {
-                let current = snapshot
-                    .workflows
-                    .iter()
-                    .find(|w| w.name == name)
-                    .cloned()
-                    .ok_or_else(|| CatalogError::NotFound(name.to_owned()))?;
+                let current = find(snapshot, name)?;
                 let changed = change(&current)?;
                 if changed == current {
                     return Ok(Change::None(changed));
@@ -172,6 +162,10 @@ impl Catalog {
             }
         }
     }
+}
+
+fn find(snapshot: &CatalogSnapshot, name: &str) -> Result<Workflow, CatalogError> {
+    snapshot.get(name).cloned().ok_or_else(|| CatalogError::NotFound(name.to_owned()))
 }
 
 /// What a catalog change writes.

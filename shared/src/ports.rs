@@ -69,6 +69,12 @@ pub struct CatalogSnapshot {
     pub workflows: Vec<Workflow>,
 }
 
+impl CatalogSnapshot {
+    pub fn get(&self, name: &str) -> Option<&Workflow> {
+        self.workflows.iter().find(|w| w.name == name)
+    }
+}
+
 /// Workflow records. Writes are conditional on the catalog version the caller read, so that
 /// a decision taken on the whole catalog (no two enabled workflows conflict) holds when written.
 #[async_trait]

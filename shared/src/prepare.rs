@@ -209,7 +209,7 @@ pub(crate) fn store_failure(error: &StoreError, what: &str) -> TaskError {
 mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
-    use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, parse_event_time};
+    use crate::domain::object::ObjectRef;
     use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint, TranscodeSpec};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
 
@@ -229,21 +229,9 @@ mod tests {
             limits,
         };
         let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
-        let object = ObjectRef::new("media", "in/clip.mp4");
-        memory.put_object(object.clone(), input.to_vec(), None);
-        let head = memory.head(&object).await.unwrap().unwrap_or_else(ObjectHead::default);
-        let event = ObjectCreated {
-            object,
-            size: Some(input.len() as u64),
-            etag: None,
-            version_id: None,
-            sequencer: None,
-            event_time: parse_event_time("2030-01-01T00:00:00Z").unwrap(),
-        };
-        let (job, tasks) = Job::start(&workflow, &event, &head, Utc::now());
-        memory.create(&job, &tasks).await.unwrap();
+        let id = memory.job_for_upload(&workflow, "in/clip.mp4", input).await;
         let shared = Arc::new(memory.clone());
-        (memory.clone(), Preparer::new(shared.clone(), shared.clone(), shared.clone(), shared), job.id)
+        (memory.clone(), Preparer::new(shared.clone(), shared.clone(), shared.clone(), shared), id)
     }
 
     #[tokio::test]

@@ -325,7 +325,7 @@ mod tests {
     use crate::adapters::memory::Memory;
     use crate::domain::job::{JobStatus, TaskStatus};
     use crate::domain::media::{MediaInfo, VideoStream};
-    use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, parse_event_time};
+    use crate::domain::object::ObjectRef;
     use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
     use crate::ports::JobStore;
@@ -343,19 +343,7 @@ mod tests {
             limits: Default::default(),
         };
         let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
-        let object = ObjectRef::new("media", INPUT);
-        memory.put_object(object.clone(), input.to_vec(), None);
-        let head = memory.head(&object).await.unwrap().unwrap_or_else(ObjectHead::default);
-        let event = ObjectCreated {
-            object,
-            size: Some(input.len() as u64),
-            etag: None,
-            version_id: None,
-            sequencer: None,
-            event_time: parse_event_time("2030-01-01T00:00:00Z").unwrap(),
-        };
-        let (job, tasks) = Job::start(&workflow, &event, &head, Utc::now());
-        memory.create(&job, &tasks).await.unwrap();
+        let id = memory.job_for_upload(&workflow, INPUT, input).await;
         let source = MediaInfo {
             container: "mov".into(),
             duration: Some(2.0),
@@ -363,7 +351,7 @@ mod tests {
             video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, ..VideoStream::default() }),
             ..MediaInfo::default()
         };
-        memory.record_source(&job.id, &source).await.unwrap();
+        memory.record_source(&id, &source).await.unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let shared = Arc::new(memory.clone());
         let runner = TaskRunner::new(
@@ -374,7 +362,7 @@ mod tests {
             TimeDelta::minutes(15),
             TimeDelta::seconds(1),
         );
-        (memory, runner, job.id, scratch)
+        (memory, runner, id, scratch)
     }
 
     fn invocation() -> Invocation {

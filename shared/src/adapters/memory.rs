@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskStatus, WorkerMessage};
 use crate::domain::media::{MediaInfo, VideoStream};
-use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker, sequencer_order};
+use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, sequencer_order};
 use crate::domain::workflow::Workflow;
 use crate::ports::{
     ByteStream, CatalogSnapshot, Claim, Created, DeadLetters, Freshness, JobStore, Lease, MediaFailure, MediaTool,
@@ -61,6 +61,25 @@ impl Memory {
 
     pub fn put_workflow(&self, workflow: Workflow) {
         self.state().workflows.insert(workflow.name.clone(), workflow);
+    }
+
+    /// The job the dispatcher creates for an upload of `data` at `key` in the trigger bucket of
+    /// `workflow` (uploaded now).
+    pub async fn job_for_upload(&self, workflow: &Workflow, key: &str, data: &[u8]) -> JobId {
+        let object = ObjectRef::new(&workflow.trigger.bucket, key);
+        self.put_object(object.clone(), data.to_vec(), None);
+        let head = self.head(&object).await.ok().flatten().unwrap_or_default();
+        let event = ObjectCreated {
+            object,
+            size: Some(data.len() as u64),
+            etag: None,
+            version_id: None,
+            sequencer: None,
+            event_time: Utc::now(),
+        };
+        let (job, tasks) = Job::start(workflow, &event, &head, Utc::now());
+        self.create(&job, &tasks).await.expect("in memory");
+        job.id
     }
 
     pub fn put_object(&self, object: ObjectRef, data: Vec<u8>, marker: Option<OutputMarker>) {
