@@ -46,18 +46,17 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Io(_))
     }
 
-    /// What a task records when S3 refuses for good (`InvalidInput.*`), or `None` for our own
-    /// failures (`InternalError`, retried).
-    pub fn as_task_error(&self, what: &str) -> Option<TaskError> {
+    /// What a task records when it cannot `what`: S3's permanent refusals as `InvalidInput.*`,
+    /// the rest as ours (`InternalError`, retried).
+    pub fn task_error(&self, what: &str) -> TaskError {
         match self {
-            StoreError::NoSuchBucket(bucket) => Some(TaskError::new(
-                ErrorCode::BucketNotFound,
-                format!("cannot {what}: bucket {bucket} does not exist"),
-            )),
-            StoreError::AccessDenied(detail) => {
-                Some(TaskError::new(ErrorCode::AccessDenied, format!("cannot {what}: access denied ({detail})")))
+            StoreError::NoSuchBucket(bucket) => {
+                TaskError::new(ErrorCode::BucketNotFound, format!("cannot {what}: bucket {bucket} does not exist"))
             }
-            _ => None,
+            StoreError::AccessDenied(detail) => {
+                TaskError::new(ErrorCode::AccessDenied, format!("cannot {what}: access denied ({detail})"))
+            }
+            other => TaskError::new(ErrorCode::Internal, format!("cannot {what}: {other}")),
         }
     }
 }
@@ -337,4 +336,23 @@ pub trait MediaTool: Send + Sync {
     /// Probes a stored upload with ranged reads: headers, and where it really ends.
     async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure>;
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3s_permanent_refusals_are_invalid_input_and_the_rest_ours() {
+        let denied =
+            StoreError::AccessDenied("s3://b/k: AccessDenied: Access Denied".into()).task_error("write s3://b/k");
+        assert_eq!(denied.code, ErrorCode::AccessDenied);
+        assert_eq!(denied.message, "cannot write s3://b/k: access denied (s3://b/k: AccessDenied: Access Denied)");
+        assert_eq!(StoreError::NoSuchBucket("b".into()).task_error("write s3://b/k").code, ErrorCode::BucketNotFound);
+        let ours = StoreError::Unavailable("SlowDown: slow down".into()).task_error("read the upload");
+        assert_eq!(
+            (ours.code, ours.message.as_str()),
+            (ErrorCode::Internal, "cannot read the upload: service unavailable: SlowDown: slow down")
+        );
+    }
 }

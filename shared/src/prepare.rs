@@ -14,7 +14,7 @@ use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, TaskError, TaskMessag
 use crate::domain::media::MediaInfo;
 use crate::domain::sniff::{SNIFF_BYTES, sniff};
 use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, TaskQueue};
-use crate::process::{MAX_ATTEMPTS, RunError, internal};
+use crate::process::{MAX_ATTEMPTS, RunError, read_failure};
 
 /// What became of a preparation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -120,12 +120,12 @@ impl Preparer {
             Ok(None) => {
                 return Err(TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)));
             }
-            Err(e) => return Err(store_failure(&e, "read the upload")),
+            Err(e) => return Err(e.task_error("read the upload")),
         };
         if let (Some(expected), Some(stored)) = (&job.input_etag, &head.etag)
             && expected != stored
         {
-            return Err(replaced(job));
+            return Err(job.replaced());
         }
         if head.size == 0 {
             return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
@@ -182,27 +182,6 @@ async fn read_head(source: &StoredObject) -> Result<Vec<u8>, StoreError> {
         head.extend_from_slice(&chunk?);
     }
     Ok(head)
-}
-
-pub(crate) fn replaced(job: &Job) -> TaskError {
-    TaskError::new(
-        ErrorCode::SourceReplaced,
-        format!("{} was replaced by a newer upload, which its own job processes; nothing was written", job.input),
-    )
-}
-
-/// A failed read of the job's upload: replaced, refused by S3 for good, or ours.
-pub(crate) fn read_failure(job: &Job, error: &StoreError) -> TaskError {
-    match error {
-        StoreError::Conflict(_) => replaced(job),
-        error => store_failure(error, "read the upload"),
-    }
-}
-
-/// A store failure as a task records it: S3's permanent refusals as `InvalidInput.*`, the
-/// rest as ours (retried).
-pub(crate) fn store_failure(error: &StoreError, what: &str) -> TaskError {
-    error.as_task_error(what).unwrap_or_else(|| internal(format!("cannot {what}: {error}")))
 }
 
 #[cfg(test)]

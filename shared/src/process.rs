@@ -18,7 +18,6 @@ use crate::ports::{
     Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, PutCondition, RenderRequest, RenderedFile, StoreError,
     TaskOutcome, WatermarkImage,
 };
-use crate::prepare::{read_failure, replaced, store_failure};
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
@@ -231,7 +230,7 @@ impl TaskRunner {
                         format!("{target} was written by someone else while this task ran; it was left as it is"),
                     ));
                 }
-                Err(e) => return Err(store_failure(&e, &format!("write {target}"))),
+                Err(e) => return Err(e.task_error(&format!("write {target}"))),
             };
             outputs.push(OutputFile {
                 bucket: target.bucket,
@@ -247,9 +246,9 @@ impl TaskRunner {
 
     /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.
     async fn check_current(&self, job: &Job) -> Result<(), TaskError> {
-        let head = self.objects.head(&job.input).await.map_err(|e| store_failure(&e, "read the upload"))?;
+        let head = self.objects.head(&job.input).await.map_err(|e| e.task_error("read the upload"))?;
         match (head.and_then(|head| head.etag), &job.input_etag) {
-            (Some(stored), Some(expected)) if &stored != expected => Err(replaced(job)),
+            (Some(stored), Some(expected)) if &stored != expected => Err(job.replaced()),
             _ => Ok(()),
         }
     }
@@ -257,7 +256,7 @@ impl TaskRunner {
     /// How `target` may be written: only if free, or only over this workflow's own earlier
     /// output for the same upload key.
     async fn write_condition(&self, job: &Job, target: &ObjectRef) -> Result<PutCondition, TaskError> {
-        let head = self.objects.head(target).await.map_err(|e| store_failure(&e, &format!("write {target}")))?;
+        let head = self.objects.head(target).await.map_err(|e| e.task_error(&format!("write {target}")))?;
         match head {
             None => Ok(PutCondition::Absent),
             Some(head)
@@ -291,7 +290,7 @@ impl TaskRunner {
             match self.objects.download(&object, None, &path).await {
                 Ok(Some(size)) if size > 0 => {}
                 Ok(_) => return Err(invalid("is missing or empty")),
-                Err(e) => return Err(store_failure(&e, &format!("read watermark image {object}"))),
+                Err(e) => return Err(e.task_error(&format!("read watermark image {object}"))),
             }
             let mut header = [0u8; 24];
             let read = match tokio::fs::File::open(&path).await {
@@ -309,8 +308,17 @@ impl TaskRunner {
     }
 }
 
-pub(crate) fn internal(message: String) -> TaskError {
+fn internal(message: String) -> TaskError {
     TaskError { code: ErrorCode::Internal, message }
+}
+
+/// A failed read of the job's upload: replaced (the pinned read found another object), refused
+/// by S3 for good, or ours.
+pub(crate) fn read_failure(job: &Job, error: &StoreError) -> TaskError {
+    match error {
+        StoreError::Conflict(_) => job.replaced(),
+        error => error.task_error("read the upload"),
+    }
 }
 
 /// Request ids are ours to trust less than fully: keep them to a safe file-name alphabet.

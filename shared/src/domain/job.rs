@@ -363,6 +363,14 @@ impl Job {
         ObjectRef::new(&self.output.bucket, format!("{}{sub_dir}{name}", self.output.dir))
     }
 
+    /// Why a job writes nothing once its upload was replaced.
+    pub fn replaced(&self) -> TaskError {
+        TaskError::new(
+            ErrorCode::SourceReplaced,
+            format!("{} was replaced by a newer upload, which its own job processes; nothing was written", self.input),
+        )
+    }
+
     /// Refuses a task whose output keys S3 would reject as too long, before any work.
     pub fn check_output_keys(&self, task: &Task) -> Result<(), TaskError> {
         // The longest key a task writes is the one with the largest number.

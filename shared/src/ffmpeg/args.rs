@@ -107,6 +107,15 @@ pub fn tail_probe(url: &str, from: f64) -> Vec<String> {
     args
 }
 
+/// The ffprobe arguments that describe an output file mediaflow wrote.
+pub fn output_probe(path: &Path) -> Result<Vec<String>, MediaFailure> {
+    let mut args: Vec<String> =
+        strings(["-hide_banner", "-v", "error", "-protocol_whitelist", "file", "-print_format", "json"]).collect();
+    args.extend(strings(["-show_format", "-show_streams"]));
+    args.push(format!("file:{}", plain_path(path)?));
+    Ok(args)
+}
+
 fn probe_input(url: &str) -> Vec<String> {
     debug_assert!(url.starts_with("http://127.0.0.1:"), "probes read only the loopback server");
     strings(["-hide_banner", "-v", "warning", "-protocol_whitelist", "http,tcp", "-format_whitelist", DEMUXERS])
