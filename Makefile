@@ -19,6 +19,9 @@ demo: setup
 	$(CARGO) run --quiet -p mediaflow-cli --bin mediaflow -- dev demo $(if $(INPUT),--input "$(INPUT)")
 
 test: setup
+	@# the function binaries as `cargo lambda watch` builds them (one test runs the functions under it)
+	$(CARGO) build --quiet --bin dispatcher
+	$(CARGO) build --quiet --bin worker
 	MEDIAFLOW_LOAD_TEST=1 $(RUN_TESTS) --workspace
 	cfn-lint template.yaml
 

@@ -242,7 +242,8 @@ mod tests {
         let (_, again) = get(served.url(), "bytes=1048570-1048580").await;
         assert_eq!(again, body);
         assert_eq!(served.bytes_read(), 2 * BLOCK, "read once");
-        let (head, _) = get(&served.url().replace(&served.url()[served.url().len() - 8..], "notours0"), "bytes=0-").await;
+        let (head, _) =
+            get(&served.url().replace(&served.url()[served.url().len() - 8..], "notours0"), "bytes=0-").await;
         assert!(head.starts_with("HTTP/1.1 404"), "only the token's path: {head}");
     }
 
