@@ -14,7 +14,7 @@ use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, TaskError, TaskMessag
 use crate::domain::media::MediaInfo;
 use crate::domain::sniff::{SNIFF_BYTES, sniff};
 use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, TaskQueue};
-use crate::process::{MAX_ATTEMPTS, RunError, read_failure};
+use crate::process::{MAX_ATTEMPTS, RunError, exhausted, read_failure};
 
 /// What became of a preparation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -91,18 +91,11 @@ impl Preparer {
                 Err(RunError::Retry { attempt, error: error.message })
             }
             Err(error) => {
-                let exhausted = error.code.is_retryable();
-                let error = if exhausted {
-                    TaskError {
-                        message: format!("{} (attempt {attempt} of {MAX_ATTEMPTS}: retries exhausted)", error.message),
-                        ..error
-                    }
-                } else {
-                    error
-                };
+                let retried = error.code.is_retryable();
+                let error = if retried { exhausted(error, attempt) } else { error };
                 self.jobs.fail_waiting(id, &error, Utc::now()).await?;
                 error!(job_id = %id, code = %error.code, message = %error.message, "upload refused");
-                if exhausted {
+                if retried {
                     return Err(RunError::Exhausted { attempts: attempt, error: error.message });
                 }
                 Ok(PrepareResult::Refused { job_id: id.clone(), error })

@@ -131,10 +131,7 @@ impl TaskRunner {
                 self.jobs.release(&task, &error).await?;
                 return Err(RunError::Retry { attempt: task.attempts, error: error.message });
             }
-            Err(error) if error.code.is_retryable() => TaskOutcome::Fail(TaskError {
-                message: format!("{} (attempt {} of {MAX_ATTEMPTS}: retries exhausted)", error.message, task.attempts),
-                ..error
-            }),
+            Err(error) if error.code.is_retryable() => TaskOutcome::Fail(exhausted(error, task.attempts)),
             Err(error) => TaskOutcome::Fail(error),
         };
         let progress = self.jobs.finish(&task, &outcome, Utc::now()).await?;
@@ -310,6 +307,14 @@ impl TaskRunner {
 
 fn internal(message: String) -> TaskError {
     TaskError { code: ErrorCode::Internal, message }
+}
+
+/// The last attempt's internal error, as recorded once no retry is left.
+pub(crate) fn exhausted(error: TaskError, attempt: u32) -> TaskError {
+    TaskError {
+        message: format!("{} (attempt {attempt} of {MAX_ATTEMPTS}: retries exhausted)", error.message),
+        ..error
+    }
 }
 
 /// A failed read of the job's upload: replaced (the pinned read found another object), refused

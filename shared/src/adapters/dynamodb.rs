@@ -327,7 +327,7 @@ impl DynamoJobStore {
     }
 
     /// Sets `attribute` of an existing item unless it is set already.
-    async fn set_once(&self, pk: String, sk: String, attribute: &str, at: AttributeValue) -> Result<(), StoreError> {
+    async fn set_once(&self, pk: String, sk: String, attribute: &str, set: AttributeValue) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -336,7 +336,7 @@ impl DynamoJobStore {
             .update_expression("SET #attribute = :value")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(#attribute)")
             .expression_attribute_names("#attribute", attribute)
-            .expression_attribute_values(":value", at)
+            .expression_attribute_values(":value", set)
             .send()
             .await;
         match result {
@@ -564,21 +564,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn record_source(&self, id: &JobId, source: &MediaInfo) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(job_pk(id), "job".into())))
-            .update_expression("SET #source = :source")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#source)")
-            .expression_attribute_names("#source", "source")
-            .expression_attribute_values(":source", value(source)?)
-            .send()
-            .await;
-        match result {
-            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
-            _ => Ok(()),
-        }
+        self.set_once(job_pk(id), "job".into(), "source", value(source)?).await
     }
 
     async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError> {

@@ -14,9 +14,9 @@ use crate::domain::media::{MediaInfo, VideoStream};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, sequencer_order};
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    ByteStream, CatalogSnapshot, Claim, Created, DeadLetters, Freshness, JobStore, Lease, MediaFailure, MediaTool,
-    ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered, RenderedFile, StoreError,
-    StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
+    ByteStream, CatalogSnapshot, Claim, Created, Freshness, JobStore, Lease, MediaFailure, MediaTool, ObjectStore,
+    ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered, RenderedFile, StoreError, StoredObject,
+    TaskOutcome, TaskQueue, WorkflowStore,
 };
 
 /// An object in memory: its bytes, entity tag and marker.
@@ -37,7 +37,6 @@ struct State {
     puts: u64,
     sequencers: HashMap<ObjectRef, String>,
     sent: Vec<WorkerMessage>,
-    dead_letters: Vec<(String, String)>,
     probe_failure: Option<ErrorCode>,
     render_failure: Option<ErrorCode>,
     probes: usize,
@@ -101,10 +100,6 @@ impl Memory {
         self.state().sent.clone()
     }
 
-    pub fn dead_letters(&self) -> Vec<(String, String)> {
-        self.state().dead_letters.clone()
-    }
-
     pub fn probe_count(&self) -> usize {
         self.state().probes
     }
@@ -152,13 +147,6 @@ impl Memory {
         stored.finished_at = Some(now);
         stored.lease_until = None;
         Ok(())
-    }
-
-    /// As if sending the task had failed.
-    pub fn forget_sent(&self, job_id: &JobId, index: u32) {
-        if let Some(task) = self.state().tasks.get_mut(&(job_id.clone(), index)) {
-            task.sent_at = None;
-        }
     }
 
     /// Every later probe fails with `code`.
@@ -414,14 +402,6 @@ impl ObjectStore for Memory {
 impl TaskQueue for Memory {
     async fn enqueue(&self, message: &WorkerMessage) -> Result<(), StoreError> {
         self.state().sent.push(message.clone());
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl DeadLetters for Memory {
-    async fn keep(&self, event: &str, reason: &str) -> Result<(), StoreError> {
-        self.state().dead_letters.push((event.to_owned(), reason.to_owned()));
         Ok(())
     }
 }
