@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mediaflow::buckets::Buckets;
 use mediaflow::catalog::Catalog;
 use mediaflow::config::{self, Clients};
 use mediaflow::domain::workflow::WorkflowSpec;
@@ -17,6 +18,8 @@ pub struct Cli {
     /// How results are printed.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub settings: Settings,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,21 +30,30 @@ pub enum Format {
     Json,
 }
 
+/// The deployment's resources (the stack's outputs; `mediaflow dev up` prints them for the
+/// local stack). AWS settings and endpoints come from the environment as for the AWS CLI.
+#[derive(Clone, Debug, Default, Args)]
+pub struct Settings {
+    /// The workflows table (stack output WorkflowsTableName).
+    #[arg(long, global = true, env = "WORKFLOWS_TABLE", default_value = "", hide_default_value = true)]
+    pub workflows_table: String,
+    /// The events queue's ARN (stack output EventsQueueArn): where connected buckets send their
+    /// uploads' events.
+    #[arg(long, global = true, env = "EVENTS_QUEUE_ARN", default_value = "", hide_default_value = true)]
+    pub events_queue_arn: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create, change and inspect workflows (AWS settings and endpoints from the environment).
+    /// Create, change and inspect workflows.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Connect buckets: send their uploads' events to mediaflow.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
     /// Run mediaflow on this machine against a local S3/DynamoDB/SQS server.
     #[command(subcommand)]
     Dev(DevCommand),
-}
-
-#[derive(Debug, Args)]
-pub struct Table {
-    /// The workflows table of the deployment.
-    #[arg(long, env = "WORKFLOWS_TABLE", default_value = "")]
-    workflows_table: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,38 +63,41 @@ pub enum WorkflowCommand {
         /// The workflow file (`-` reads standard input).
         #[arg(long, short = 'f')]
         file: PathBuf,
-        #[command(flatten)]
-        table: Table,
     },
-    /// Start processing uploads (only objects created from now on).
+    /// Start processing uploads (only objects created from now on). Refused while the trigger
+    /// bucket's uploads do not reach mediaflow (`mediaflow bucket connect`).
     Enable {
         name: String,
-        #[command(flatten)]
-        table: Table,
+        /// Enable even so (the bucket's events reach the events queue another way, such as an
+        /// EventBridge rule).
+        #[arg(long)]
+        skip_bucket_check: bool,
     },
     /// Stop processing uploads.
-    Disable {
-        name: String,
-        #[command(flatten)]
-        table: Table,
-    },
+    Disable { name: String },
     /// Print a workflow.
-    Show {
-        name: String,
-        #[command(flatten)]
-        table: Table,
-    },
+    Show { name: String },
     /// List all workflows.
-    List {
-        #[command(flatten)]
-        table: Table,
-    },
+    List,
     /// Delete a workflow (its jobs stay).
-    Delete {
-        name: String,
-        #[command(flatten)]
-        table: Table,
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BucketCommand {
+    /// Send the events of objects created in the bucket (or under each --prefix) to mediaflow,
+    /// keeping the bucket's other notification rules.
+    Connect {
+        bucket: String,
+        /// Connect only keys under this prefix (repeatable), where the bucket's own rules already
+        /// cover other keys.
+        #[arg(long)]
+        prefix: Vec<String>,
     },
+    /// Whether the bucket's uploads reach mediaflow, and the bucket's notification rules.
+    Status { bucket: String },
+    /// Remove the rules `connect` added (and nothing else).
+    Disconnect { bucket: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,50 +143,99 @@ pub fn read_spec(file: &Path) -> anyhow::Result<WorkflowSpec> {
     Ok(WorkflowSpec::from_value(value)?)
 }
 
-async fn catalog(table: &Table) -> anyhow::Result<Catalog> {
-    anyhow::ensure!(!table.workflows_table.is_empty(), "set WORKFLOWS_TABLE or --workflows-table");
-    let clients = Clients::from_sdk(&config::load_aws().await);
-    Ok(config::catalog(&clients, &table.workflows_table))
+/// The deployment the commands act on: its SDK clients and resource names.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub clients: Clients,
+    pub settings: Settings,
 }
 
-impl WorkflowCommand {
-    fn table(&self) -> &Table {
-        match self {
-            WorkflowCommand::Apply { table, .. }
-            | WorkflowCommand::Enable { table, .. }
-            | WorkflowCommand::Disable { table, .. }
-            | WorkflowCommand::Show { table, .. }
-            | WorkflowCommand::List { table }
-            | WorkflowCommand::Delete { table, .. } => table,
-        }
+impl Deployment {
+    pub async fn from_env(settings: Settings) -> Self {
+        Self { clients: Clients::from_sdk(&config::load_aws().await), settings }
+    }
+
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        let table = &self.settings.workflows_table;
+        anyhow::ensure!(
+            !table.is_empty(),
+            "set WORKFLOWS_TABLE or --workflows-table (stack output WorkflowsTableName)"
+        );
+        Ok(config::catalog(&self.clients, table))
+    }
+
+    pub fn buckets(&self) -> anyhow::Result<Buckets> {
+        let arn = &self.settings.events_queue_arn;
+        anyhow::ensure!(!arn.is_empty(), "set EVENTS_QUEUE_ARN or --events-queue-arn (stack output EventsQueueArn)");
+        Ok(config::buckets(&self.clients, arn))
     }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let format = cli.output;
     match cli.command {
-        Command::Workflow(command) => {
-            let catalog = catalog(command.table()).await?;
-            workflow(command, &catalog, format, &mut std::io::stdout().lock()).await
-        }
         Command::Dev(DevCommand::Demo { input, examples }) => demo::run(input.as_deref(), &examples, format).await,
         Command::Dev(DevCommand::Up { examples, lambda_endpoint, env_file }) => {
             demo::up(&examples, lambda_endpoint, env_file.as_deref()).await
         }
+        command => {
+            let deployment = Deployment::from_env(cli.settings).await;
+            execute(command, &deployment, format, &mut std::io::stdout().lock()).await
+        }
     }
 }
 
-/// Runs a workflow command against `catalog`, printing to `out`.
-pub async fn workflow(command: WorkflowCommand, catalog: &Catalog, format: Format, out: Out<'_>) -> anyhow::Result<()> {
+/// Runs a command against `deployment`, printing to `out`.
+pub async fn execute(command: Command, deployment: &Deployment, format: Format, out: Out<'_>) -> anyhow::Result<()> {
     match command {
-        WorkflowCommand::Apply { file, .. } => {
-            let (applied, workflow) = catalog.apply(read_spec(&file)?).await?;
-            render::applied(out, applied, &workflow, format)
-        }
-        WorkflowCommand::Enable { name, .. } => render::workflow(out, &catalog.enable(&name).await?, format),
-        WorkflowCommand::Disable { name, .. } => render::workflow(out, &catalog.disable(&name).await?, format),
-        WorkflowCommand::Show { name, .. } => render::workflow(out, &catalog.get(&name).await?, format),
-        WorkflowCommand::List { .. } => render::workflows(out, &catalog.list().await?, format),
-        WorkflowCommand::Delete { name, .. } => render::deleted(out, &catalog.delete(&name).await?, format),
+        Command::Workflow(command) => workflow(command, deployment, format, out).await,
+        Command::Bucket(command) => bucket(command, &deployment.buckets()?, format, out).await,
+        Command::Dev(_) => anyhow::bail!("dev commands start their own stack"),
     }
+}
+
+async fn workflow(
+    command: WorkflowCommand,
+    deployment: &Deployment,
+    format: Format,
+    out: Out<'_>,
+) -> anyhow::Result<()> {
+    let catalog = deployment.catalog()?;
+    match command {
+        WorkflowCommand::Apply { file } => {
+            let (applied, workflow) = catalog.apply(read_spec(&file)?).await?;
+            render::applied(out, applied, &workflow, format)?;
+            // Not refused: a workflow is applied disabled, and the bucket may be connected next.
+            if let Ok(buckets) = deployment.buckets()
+                && let Err(not_connected) = buckets.check(&workflow.trigger).await
+            {
+                eprintln!("warning: {not_connected}");
+            }
+            Ok(())
+        }
+        WorkflowCommand::Enable { name, skip_bucket_check } => {
+            if !skip_bucket_check {
+                let workflow = catalog.get(&name).await?;
+                deployment
+                    .buckets()
+                    .context("cannot check that the trigger bucket is connected (or pass --skip-bucket-check)")?
+                    .check(&workflow.trigger)
+                    .await?;
+            }
+            render::workflow(out, &catalog.enable(&name).await?, format)
+        }
+        WorkflowCommand::Disable { name } => render::workflow(out, &catalog.disable(&name).await?, format),
+        WorkflowCommand::Show { name } => render::workflow(out, &catalog.get(&name).await?, format),
+        WorkflowCommand::List => render::workflows(out, &catalog.list().await?, format),
+        WorkflowCommand::Delete { name } => render::deleted(out, &catalog.delete(&name).await?, format),
+    }
+}
+
+async fn bucket(command: BucketCommand, buckets: &Buckets, format: Format, out: Out<'_>) -> anyhow::Result<()> {
+    let connection = match command {
+        BucketCommand::Connect { bucket, prefix } => buckets.connect(&bucket, &prefix).await?,
+        BucketCommand::Status { bucket } => buckets.status(&bucket).await?,
+        BucketCommand::Disconnect { bucket } => buckets.disconnect(&bucket).await?,
+    };
+    render::connection(out, &connection, format)
 }

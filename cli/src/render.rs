@@ -2,6 +2,7 @@
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use mediaflow::catalog::Applied;
+use mediaflow::domain::connection::Connection;
 use mediaflow::domain::job::{Job, Task};
 use mediaflow::domain::workflow::Workflow;
 use serde::Serialize;
@@ -120,6 +121,34 @@ pub fn job(out: Out<'_>, job: &Job, tasks: &[Task], format: Format) -> anyhow::R
                 pixels,
             ]);
         }
+    }
+    writeln!(out, "{rows}")?;
+    Ok(())
+}
+
+/// How a bucket stands: connected prefixes, then every notification rule.
+pub fn connection(out: Out<'_>, connection: &Connection, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json(out, connection);
+    }
+    let bucket = &connection.bucket;
+    match connection.prefixes.as_slice() {
+        [] => writeln!(out, "bucket {bucket}: not connected (mediaflow bucket connect {bucket})")?,
+        [whole] if whole.is_empty() => writeln!(out, "bucket {bucket}: connected (every key)")?,
+        prefixes => writeln!(out, "bucket {bucket}: connected for keys under {}", prefixes.join(", "))?,
+    }
+    if connection.rules.is_empty() {
+        return Ok(());
+    }
+    let mut rows = table(&["RULE", "EVENTS", "PREFIX", "SUFFIX", "DESTINATION"]);
+    for rule in &connection.rules {
+        rows.add_row(vec![
+            rule.id.clone().unwrap_or_default(),
+            rule.events.join(", "),
+            rule.prefix.clone(),
+            rule.suffix.clone(),
+            rule.destination.arn().to_owned(),
+        ]);
     }
     writeln!(out, "{rows}")?;
     Ok(())

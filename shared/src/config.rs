@@ -10,7 +10,9 @@ use chrono::TimeDelta;
 use crate::adapters::dynamodb::{DynamoJobStore, DynamoWorkflowStore};
 use crate::adapters::lambda::LambdaTaskQueue;
 use crate::adapters::s3::S3ObjectStore;
+use crate::adapters::s3_events::S3BucketEvents;
 use crate::adapters::sqs::SqsDeadLetters;
+use crate::buckets::Buckets;
 use crate::catalog::Catalog;
 use crate::dispatch::Dispatcher;
 use crate::ffmpeg::Ffmpeg;
@@ -159,4 +161,9 @@ pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
 
 pub fn catalog(clients: &Clients, workflows_table: &str) -> Catalog {
     Catalog::new(Arc::new(DynamoWorkflowStore::new(clients.dynamodb.clone(), workflows_table)))
+}
+
+/// The buckets whose uploads reach the events queue `queue_arn`.
+pub fn buckets(clients: &Clients, queue_arn: &str) -> Buckets {
+    Buckets::new(Arc::new(S3BucketEvents::new(clients.s3.clone())), queue_arn)
 }

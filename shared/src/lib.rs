@@ -4,11 +4,12 @@
 //! - [`ports`]: what the use-cases need from the world, as traits.
 //! - Use-cases: [`dispatch`] (object created → jobs → workers), [`prepare`] (probe a job's
 //!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
-//!   administration).
+//!   administration), [`buckets`] (which buckets' uploads reach mediaflow).
 //! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
 //! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
 
 pub mod adapters;
+pub mod buckets;
 pub mod catalog;
 pub mod config;
 pub mod dispatch;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
+use crate::domain::connection::EventRule;
 use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskStatus, WorkerMessage};
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
@@ -249,6 +250,15 @@ pub trait TaskQueue: Send + Sync {
 #[async_trait]
 pub trait DeadLetters: Send + Sync {
     async fn keep(&self, event: &str, reason: &str) -> Result<(), StoreError>;
+}
+
+/// A bucket's event notification rules (S3's notification configuration).
+#[async_trait]
+pub trait BucketEvents: Send + Sync {
+    async fn rules(&self, bucket: &str) -> Result<Vec<EventRule>, StoreError>;
+    /// Adds `add` and removes the rules with the ids `remove`, keeping everything else the
+    /// bucket's configuration holds.
+    async fn change(&self, bucket: &str, add: &[EventRule], remove: &[String]) -> Result<(), StoreError>;
 }
 
 /// A watermark image fetched for a task, with its size in pixels.

@@ -2,17 +2,16 @@
 //! local stack's DynamoDB.
 
 use clap::Parser;
-use mediaflow_cli::commands::{Cli, Command, workflow};
+use mediaflow_cli::commands::{Cli, execute};
 use serde_json::Value;
 
 use crate::support::Harness;
 
-/// Runs `mediaflow <args>` (a workflow command) and returns what it printed.
-async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
+/// Runs `mediaflow <args>` against the harness's stack and returns what it printed.
+pub async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
     let cli = Cli::try_parse_from(std::iter::once("mediaflow").chain(args.iter().copied()))?;
-    let Command::Workflow(command) = cli.command else { anyhow::bail!("not a workflow command") };
     let mut out = Vec::new();
-    workflow(command, &h.stack.catalog(), cli.output, &mut out).await?;
+    execute(cli.command, &h.stack.deployment(), cli.output, &mut out).await?;
     Ok(String::from_utf8(out)?)
 }
 
@@ -28,6 +27,9 @@ async fn apply_enable_show_list_delete_round_trip() -> anyhow::Result<()> {
     let again = mediaflow(&h, &["workflow", "apply", "-f", &example()]).await?;
     assert_eq!(again, "workflow demo unchanged, revision 1\n");
 
+    let refused = mediaflow(&h, &["workflow", "enable", "demo"]).await.unwrap_err();
+    assert_eq!(refused.to_string(), "bucket mediaflow-demo does not exist");
+    h.stack.create_bucket("mediaflow-demo").await?;
     let enabled: Value = serde_json::from_str(&mediaflow(&h, &["-o", "json", "workflow", "enable", "demo"]).await?)?;
     assert_eq!((enabled["enabled"].as_bool(), enabled["revision"].as_u64()), (Some(true), Some(2)));
     assert!(enabled["enabled_at"].is_string());

@@ -4,6 +4,7 @@
 //!
 //! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
+mod buckets;
 mod cli;
 mod failures;
 mod hostile;

@@ -21,7 +21,6 @@ use anyhow::{Context, bail};
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use mediaflow::adapters::dynamodb::{DynamoJobStore, create_tables};
 use mediaflow::catalog::Catalog;
@@ -31,6 +30,8 @@ use mediaflow::domain::job::{Job, JobId, JobStatus, Task};
 use mediaflow::domain::object::ObjectRef;
 use mediaflow::ports::JobStore;
 use serde_json::Value;
+
+use crate::commands::{Deployment, Settings};
 
 pub use self::events::{EventSource, Target};
 pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
@@ -281,7 +282,19 @@ impl LocalStack {
         DynamoJobStore::new(self.clients.dynamodb.clone(), JOBS_TABLE)
     }
 
-    /// Creates a bucket that notifies the events queue of every created object.
+    /// The `mediaflow` commands' view of this stack.
+    pub fn deployment(&self) -> Deployment {
+        Deployment {
+            clients: self.clients.clone(),
+            settings: Settings {
+                workflows_table: WORKFLOWS_TABLE.into(),
+                events_queue_arn: self.events_queue.arn.clone(),
+            },
+        }
+    }
+
+    /// Creates a bucket and connects it (`mediaflow bucket connect`): every created object's
+    /// event goes to the events queue.
     pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         self.clients
             .s3
@@ -290,18 +303,7 @@ impl LocalStack {
             .send()
             .await
             .with_context(|| format!("create bucket {bucket}"))?;
-        let notify = QueueConfiguration::builder()
-            .queue_arn(&self.events_queue.arn)
-            .events(Event::from("s3:ObjectCreated:*"))
-            .build()?;
-        self.clients
-            .s3
-            .put_bucket_notification_configuration()
-            .bucket(bucket)
-            .notification_configuration(NotificationConfiguration::builder().queue_configurations(notify).build())
-            .send()
-            .await
-            .with_context(|| format!("notification configuration of {bucket}"))?;
+        self.deployment().buckets()?.connect(bucket, &[]).await?;
         Ok(())
     }
 
@@ -431,6 +433,7 @@ impl LocalStack {
             ("WORKFLOWS_TABLE", WORKFLOWS_TABLE.into()),
             ("JOBS_TABLE", JOBS_TABLE.into()),
             ("WORKER_FUNCTION", WORKER.into()),
+            ("EVENTS_QUEUE_ARN", self.events_queue.arn.clone()),
             ("EVENTS_DLQ_URL", self.events_dlq.url.clone()),
             ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
             ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),

@@ -6,6 +6,7 @@ pub mod lambda;
 #[cfg(test)]
 pub mod memory;
 pub mod s3;
+pub mod s3_events;
 pub mod sqs;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
