@@ -3,14 +3,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mediaflow::buckets::Buckets;
 use mediaflow::catalog::Catalog;
 use mediaflow::config::{self, Clients};
+use mediaflow::domain::job::JobStatus;
 use mediaflow::domain::workflow::WorkflowSpec;
+use mediaflow::jobs::{JobRef, Jobs};
+use mediaflow::ports::JobFilter;
 
 use crate::render::Out;
-use crate::{demo, render};
+use crate::{demo, render, watch};
 
 #[derive(Debug, Parser)]
 #[command(name = "mediaflow", version, about = "Serverless media-processing workflows on your own AWS account")]
@@ -37,6 +41,9 @@ pub struct Settings {
     /// The workflows table (stack output WorkflowsTableName).
     #[arg(long, global = true, env = "WORKFLOWS_TABLE", default_value = "", hide_default_value = true)]
     pub workflows_table: String,
+    /// The jobs table (stack output JobsTableName).
+    #[arg(long, global = true, env = "JOBS_TABLE", default_value = "", hide_default_value = true)]
+    pub jobs_table: String,
     /// The events queue's ARN (stack output EventsQueueArn): where connected buckets send their
     /// uploads' events.
     #[arg(long, global = true, env = "EVENTS_QUEUE_ARN", default_value = "", hide_default_value = true)]
@@ -51,6 +58,9 @@ pub enum Command {
     /// Connect buckets: send their uploads' events to mediaflow.
     #[command(subcommand)]
     Bucket(BucketCommand),
+    /// Find jobs, show one with its tasks and outputs, follow one as it runs.
+    #[command(subcommand)]
+    Job(JobCommand),
     /// Run mediaflow on this machine against a local S3/DynamoDB/SQS server.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -101,6 +111,68 @@ pub enum BucketCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Jobs, newest first.
+    List {
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Only finished jobs with a failed task.
+        #[arg(long)]
+        failed: bool,
+        /// Only jobs created since then: a time (2026-11-27T10:00:00Z) or an age (90m, 2h, 7d).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Where the previous page ended (printed below it).
+        #[arg(long)]
+        page: Option<String>,
+    },
+    /// A job: its source, every task's status, error, attempts and timings, and its outputs.
+    Show {
+        /// A job id, or s3://bucket/key for the jobs of that upload.
+        job: String,
+    },
+    /// Follows a job with a progress bar per task until it finishes, then shows it.
+    Watch {
+        /// A job id, or s3://bucket/key for the jobs of that upload.
+        job: String,
+        /// Give up after this long (90s, 10m).
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "30m")]
+        timeout: std::time::Duration,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    Waiting,
+    Processing,
+    Finish,
+}
+
+impl From<StatusArg> for JobStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Waiting => JobStatus::Waiting,
+            StatusArg::Processing => JobStatus::Processing,
+            StatusArg::Finish => JobStatus::Finish,
+        }
+    }
+}
+
+/// A time (RFC 3339) or an age before now (`90m`, `2h`, `7d`).
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let age = humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is neither a time (2026-11-27T10:00:00Z) nor an age (90m, 2h, 7d)"))?;
+    Ok(Utc::now() - chrono::TimeDelta::from_std(age).map_err(|e| e.to_string())?)
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DevCommand {
     /// Start the local stack, apply the example workflows, upload a video, print the outputs,
     /// stop.
@@ -111,6 +183,9 @@ pub enum DevCommand {
         /// Where the example workflows (*.yaml) and their assets/ are.
         #[arg(long, default_value = "infra/examples")]
         examples: PathBuf,
+        /// Where the outputs are saved (as BUCKET/KEY below it).
+        #[arg(long, default_value = "demo-outputs")]
+        outputs: PathBuf,
     },
     /// Start the local stack with the example workflows and keep it running until Ctrl-C.
     Up {
@@ -164,6 +239,12 @@ impl Deployment {
         Ok(config::catalog(&self.clients, table))
     }
 
+    pub fn jobs(&self) -> anyhow::Result<Jobs> {
+        let table = &self.settings.jobs_table;
+        anyhow::ensure!(!table.is_empty(), "set JOBS_TABLE or --jobs-table (stack output JobsTableName)");
+        Ok(config::jobs(&self.clients, table))
+    }
+
     pub fn buckets(&self) -> anyhow::Result<Buckets> {
         let arn = &self.settings.events_queue_arn;
         anyhow::ensure!(!arn.is_empty(), "set EVENTS_QUEUE_ARN or --events-queue-arn (stack output EventsQueueArn)");
@@ -174,7 +255,9 @@ impl Deployment {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let format = cli.output;
     match cli.command {
-        Command::Dev(DevCommand::Demo { input, examples }) => demo::run(input.as_deref(), &examples, format).await,
+        Command::Dev(DevCommand::Demo { input, examples, outputs }) => {
+            demo::run(input.as_deref(), &examples, &outputs, format).await
+        }
         Command::Dev(DevCommand::Up { examples, lambda_endpoint, env_file }) => {
             demo::up(&examples, lambda_endpoint, env_file.as_deref()).await
         }
@@ -190,6 +273,7 @@ pub async fn execute(command: Command, deployment: &Deployment, format: Format, 
     match command {
         Command::Workflow(command) => workflow(command, deployment, format, out).await,
         Command::Bucket(command) => bucket(command, &deployment.buckets()?, format, out).await,
+        Command::Job(command) => job(command, &deployment.jobs()?, format, out).await,
         Command::Dev(_) => anyhow::bail!("dev commands start their own stack"),
     }
 }
@@ -238,4 +322,18 @@ async fn bucket(command: BucketCommand, buckets: &Buckets, format: Format, out: 
         BucketCommand::Disconnect { bucket } => buckets.disconnect(&bucket).await?,
     };
     render::connection(out, &connection, format)
+}
+
+async fn job(command: JobCommand, jobs: &Jobs, format: Format, out: Out<'_>) -> anyhow::Result<()> {
+    match command {
+        JobCommand::List { workflow, status, failed, since, limit, page } => {
+            let filter = JobFilter { workflow, status: status.map(Into::into), failed, since, limit, page };
+            render::job_page(out, &jobs.list(&filter).await?, format)
+        }
+        JobCommand::Show { job } => render::job_views(out, &jobs.find(&JobRef::parse(&job)).await?, format),
+        JobCommand::Watch { job, timeout } => {
+            let finished = watch::follow(jobs, &JobRef::parse(&job), timeout).await?;
+            render::job_views(out, &finished, format)
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! `mediaflow dev demo` and `mediaflow dev up`: the example workflows on the local stack.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mediaflow::domain::object::ObjectRef;
 use mediaflow::domain::workflow::Workflow;
+use mediaflow::jobs::JobView;
 use tracing::info;
 
 use crate::commands::{Format, read_spec};
@@ -76,7 +77,7 @@ fn generate_clip(ffmpeg: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(clip)
 }
 
-pub async fn run(input: Option<&Path>, examples: &Path, format: Format) -> anyhow::Result<()> {
+pub async fn run(input: Option<&Path>, examples: &Path, outputs: &Path, format: Format) -> anyhow::Result<()> {
     let options = StackOptions::from_env()?;
     let scratch = tempfile::tempdir()?;
     let clip = match input {
@@ -90,20 +91,48 @@ pub async fn run(input: Option<&Path>, examples: &Path, format: Format) -> anyho
     let name = clip.file_name().and_then(|n| n.to_str()).context("the input needs a file name")?;
     let object = ObjectRef::new(&target.trigger.bucket, format!("{}{name}", target.trigger.dir));
     stack.upload(&clip, &object).await?;
-    eprintln!("uploaded {} as {object}; waiting for the dispatcher", clip.display());
+    eprintln!("uploaded {} as {object}; waiting for its jobs", clip.display());
     let report = stack.dispatched(&object, Duration::from_secs(60)).await?;
-    let jobs: Vec<_> = report.jobs().cloned().collect();
-    if jobs.is_empty() {
+    let ids: Vec<_> = report.jobs().cloned().collect();
+    if ids.is_empty() {
         bail!("no workflow started a job for {object}: {:?}", report.outcomes);
     }
-    for id in jobs {
-        let (job, tasks) = stack.finished(&id, JOB_TIMEOUT).await?;
-        render::job(&mut std::io::stdout().lock(), &job, &tasks, format)?;
+    let jobs = stack.deployment().jobs()?;
+    let mut views = Vec::new();
+    for id in ids {
+        stack.finished(&id, JOB_TIMEOUT).await?;
+        views.push(jobs.get(&id).await?);
     }
     // The outputs' own notifications reach the dispatcher too; it skips them.
     stack.idle(Duration::from_secs(60)).await?;
-    eprintln!("done; the local stack stops now");
+    let saved = save_outputs(&stack, &views, outputs).await?;
+    render::job_views(&mut std::io::stdout().lock(), &views, format)?;
+    eprintln!("{saved} outputs saved under {}/; the local stack stops now", outputs.display());
     Ok(())
+}
+
+/// Downloads every output of `views` to `dir`, keeping its bucket and key as the path.
+async fn save_outputs(stack: &LocalStack, views: &[JobView], dir: &Path) -> anyhow::Result<usize> {
+    let mut saved = 0;
+    for output in views.iter().flat_map(|view| view.tasks.iter().flat_map(|task| &task.outputs)) {
+        let relative = Path::new(&output.bucket).join(&output.key);
+        anyhow::ensure!(
+            relative.components().all(|c| matches!(c, Component::Normal(_))),
+            "output key {} is not a plain path",
+            output.key
+        );
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let object = stack.clients.s3.get_object().bucket(&output.bucket).key(&output.key).send().await?;
+        let mut body = object.body.into_async_read();
+        let mut file =
+            tokio::fs::File::create(&path).await.with_context(|| format!("cannot write {}", path.display()))?;
+        tokio::io::copy(&mut body, &mut file).await?;
+        saved += 1;
+    }
+    Ok(saved)
 }
 
 pub async fn up(examples: &Path, lambda_endpoint: Option<String>, env_file: Option<&Path>) -> anyhow::Result<()> {

@@ -5,3 +5,4 @@ pub mod commands;
 pub mod demo;
 pub mod local;
 mod render;
+pub mod watch;

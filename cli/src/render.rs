@@ -1,10 +1,14 @@
 //! How the command prints: tables for people, JSON for programs.
 
+use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use mediaflow::catalog::Applied;
 use mediaflow::domain::connection::Connection;
-use mediaflow::domain::job::{Job, Task};
+use mediaflow::domain::job::{Job, JobResult, JobStatus};
+use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::workflow::Workflow;
+use mediaflow::jobs::JobView;
+use mediaflow::ports::JobPage;
 use serde::Serialize;
 use std::io::Write;
 
@@ -85,45 +89,172 @@ pub fn deleted(out: Out<'_>, workflow: &Workflow, format: Format) -> anyhow::Res
     }
 }
 
-/// A finished job: one row per output, one per failed task.
-pub fn job(out: Out<'_>, job: &Job, tasks: &[Task], format: Format) -> anyhow::Result<()> {
+/// What a job's status column says: WAITING, PROCESSING, or once finished SUCCESS or FAIL.
+pub fn job_state(job: &Job) -> &'static str {
+    match (job.result(), job.status) {
+        (Some(JobResult::Success), _) => "SUCCESS",
+        (Some(JobResult::Fail), _) => "FAIL",
+        (None, JobStatus::Waiting) => "WAITING",
+        (None, _) => "PROCESSING",
+    }
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!("{:.1} s", (to - from).num_milliseconds() as f64 / 1000.0)
+}
+
+fn bytes(size: u64) -> String {
+    match size {
+        0..1_000 => format!("{size} B"),
+        1_000..1_000_000 => format!("{:.1} kB", size as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", size as f64 / 1e6),
+        _ => format!("{:.2} GB", size as f64 / 1e9),
+    }
+}
+
+/// A page of jobs, and how to get the next.
+pub fn job_page(out: Out<'_>, page: &JobPage, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         #[derive(Serialize)]
-        struct JobWithTasks<'a> {
-            #[serde(flatten)]
-            job: &'a Job,
-            tasks: &'a [Task],
+        struct Page<'a> {
+            jobs: Vec<serde_json::Value>,
+            next_page: &'a Option<String>,
         }
-        return json(out, &JobWithTasks { job, tasks });
+        let jobs = page
+            .jobs
+            .iter()
+            .map(|job| {
+                let mut value = serde_json::to_value(job)?;
+                value["result"] = serde_json::to_value(job.result())?;
+                Ok(value)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        return json(out, &Page { jobs, next_page: &page.next_page });
     }
-    writeln!(out, "job {} of workflow {} for {}: {:?}", job.id, job.workflow, job.input, job.status)?;
-    let mut rows = table(&["TASK", "STATUS", "OUTPUT", "SIZE", "DURATION", "SIZE (PX)"]);
-    for task in tasks {
-        let name = format!("{} {}", task.index, task.spec.kind());
-        if let Some(error) = &task.error.as_ref().filter(|_| task.outputs.is_empty()) {
-            rows.add_row(vec![
-                name.clone(),
-                task.status.as_str().to_owned(),
-                format!("{}: {}", error.code, error.message),
-            ]);
+    let mut rows = table(&["JOB", "WORKFLOW", "INPUT", "STATUS", "CREATED", "TOOK", "ERROR"]);
+    for job in &page.jobs {
+        rows.add_row(vec![
+            job.id.to_string(),
+            job.workflow.clone(),
+            job.input.to_string(),
+            job_state(job).to_owned(),
+            time(job.created_at),
+            job.finished_at.map(|at| seconds(job.created_at, at)).unwrap_or_default(),
+            job.error.as_ref().map(|e| e.code.to_string()).unwrap_or_default(),
+        ]);
+    }
+    writeln!(out, "{rows}")?;
+    if let Some(next) = &page.next_page {
+        writeln!(out, "more: --page {next}")?;
+    }
+    Ok(())
+}
+
+/// Jobs with their tasks: JSON, or for each a summary, its tasks and its outputs.
+pub fn job_views(out: Out<'_>, views: &[JobView], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return match views {
+            [one] => json(out, one),
+            many => json(out, many),
+        };
+    }
+    for (i, view) in views.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
         }
-        for output in &task.outputs {
-            let pixels = match (output.width, output.height) {
-                (Some(w), Some(h)) => format!("{w}x{h}"),
-                _ => String::new(),
-            };
-            rows.add_row(vec![
-                name.clone(),
-                task.status.as_str().to_owned(),
-                format!("s3://{}/{}", output.bucket, output.key),
-                format!("{} B", output.size),
-                output.duration.map(|d| format!("{d:.2} s")).unwrap_or_default(),
-                pixels,
-            ]);
-        }
+        job_view(out, view)?;
+    }
+    Ok(())
+}
+
+fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
+    let job = &view.job;
+    writeln!(
+        out,
+        "job {} (workflow {}, revision {}): {}",
+        job.id,
+        job.workflow,
+        job.workflow_revision,
+        job_state(job)
+    )?;
+    let size = job.input_size.map(|size| format!(" ({})", bytes(size))).unwrap_or_default();
+    writeln!(out, "  input    {}{size}", job.input)?;
+    if let Some(source) = &job.source {
+        writeln!(out, "  source   {}", source_facts(source))?;
+    }
+    let took =
+        job.finished_at.map(|at| format!(", finished {} later", seconds(job.created_at, at))).unwrap_or_default();
+    writeln!(out, "  created  {}{took}", time(job.created_at))?;
+    if let Some(error) = &job.error {
+        writeln!(out, "  error    {}: {}", error.code, error.message)?;
+    }
+    let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "DOWNLOAD / RENDER / UPLOAD", "NOTES"]);
+    for task in &view.tasks {
+        let timings = task
+            .timings
+            .map(|t| {
+                format!(
+                    "{:.1} / {:.1} / {:.1} s",
+                    t.download_ms as f64 / 1e3,
+                    t.render_ms as f64 / 1e3,
+                    t.upload_ms as f64 / 1e3
+                )
+            })
+            .unwrap_or_default();
+        let mut notes: Vec<String> = task.error.iter().map(|e| format!("{}: {}", e.code, e.message)).collect();
+        notes.extend(task.warnings.iter().map(|w| format!("warning: {w}")));
+        tasks.add_row(vec![
+            format!("{} {}", task.index, task.spec.kind()),
+            task.status.as_str().to_owned(),
+            task.progress.map(|p| format!("{p}%")).unwrap_or_default(),
+            task.attempts.to_string(),
+            timings,
+            notes.join("\n"),
+        ]);
+    }
+    writeln!(out, "{tasks}")?;
+    let outputs: Vec<_> = view.tasks.iter().flat_map(|t| t.outputs.iter().map(move |o| (t, o))).collect();
+    if outputs.is_empty() {
+        return Ok(());
+    }
+    let mut rows = table(&["TASK", "OUTPUT", "SIZE", "DURATION", "SIZE (PX)"]);
+    for (task, output) in outputs {
+        let pixels = match (output.width, output.height) {
+            (Some(w), Some(h)) => format!("{w}x{h}"),
+            _ => String::new(),
+        };
+        rows.add_row(vec![
+            format!("{} {}", task.index, task.spec.kind()),
+            format!("s3://{}/{}", output.bucket, output.key),
+            bytes(output.size),
+            output.duration.map(|d| format!("{d:.2} s")).unwrap_or_default(),
+            pixels,
+        ]);
     }
     writeln!(out, "{rows}")?;
     Ok(())
+}
+
+/// `mp4: 5.00 s, h264 1280x720 25 fps, aac 48000 Hz 2 ch`
+fn source_facts(source: &MediaInfo) -> String {
+    let mut facts = vec![source.container.clone()];
+    if let Some(duration) = source.duration {
+        facts.push(format!("{duration:.2} s"));
+    }
+    if let Some(video) = &source.video {
+        let fps = video.fps.map(|fps| format!(" {fps:.3} fps").replace(".000 fps", " fps")).unwrap_or_default();
+        facts.push(format!("{} {}x{}{fps}", video.codec, video.width, video.height));
+    }
+    if let Some(audio) = &source.audio {
+        let rate = audio.sample_rate.map(|r| format!(" {r} Hz")).unwrap_or_default();
+        let channels = audio.channels.map(|c| format!(" {c} ch")).unwrap_or_default();
+        facts.push(format!("{}{rate}{channels}", audio.codec));
+    }
+    facts.join(", ")
 }
 
 /// How a bucket stands: connected prefixes, then every notification rule.

@@ -16,6 +16,7 @@ use crate::buckets::Buckets;
 use crate::catalog::Catalog;
 use crate::dispatch::Dispatcher;
 use crate::ffmpeg::Ffmpeg;
+use crate::jobs::Jobs;
 use crate::prepare::Preparer;
 use crate::process::TaskRunner;
 
@@ -166,4 +167,9 @@ pub fn catalog(clients: &Clients, workflows_table: &str) -> Catalog {
 /// The buckets whose uploads reach the events queue `queue_arn`.
 pub fn buckets(clients: &Clients, queue_arn: &str) -> Buckets {
     Buckets::new(Arc::new(S3BucketEvents::new(clients.s3.clone())), queue_arn)
+}
+
+pub fn jobs(clients: &Clients, jobs_table: &str) -> Jobs {
+    let store = Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), jobs_table));
+    Jobs::new(store.clone(), store)
 }

@@ -4,7 +4,8 @@
 //! - [`ports`]: what the use-cases need from the world, as traits.
 //! - Use-cases: [`dispatch`] (object created → jobs → workers), [`prepare`] (probe a job's
 //!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
-//!   administration), [`buckets`] (which buckets' uploads reach mediaflow).
+//!   administration), [`buckets`] (which buckets' uploads reach mediaflow),
+//!   [`jobs`] (find jobs and show them).
 //! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
 //! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod ffmpeg;
+pub mod jobs;
 pub mod ports;
 pub mod prepare;
 pub mod process;

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 
 use crate::domain::connection::EventRule;
-use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskStatus, WorkerMessage};
+use crate::domain::job::{
+    ErrorCode, Job, JobId, JobStatus, OutputFile, Task, TaskError, TaskStatus, TaskTimings, WorkerMessage,
+};
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
@@ -170,12 +172,44 @@ pub trait JobStore: Send + Sync {
     async fn close(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError>;
     /// Gives a claimed task back (for a retry), noting why.
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError>;
+    /// Notes how far the claimed attempt `task.attempts` got (0–100); ignored once it ended.
+    async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError>;
+}
+
+/// Which jobs to list, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub workflow: Option<String>,
+    pub status: Option<JobStatus>,
+    /// Only finished jobs with a failed task.
+    pub failed: bool,
+    /// Only jobs created at or after.
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
+    /// Where the previous page ended ([`JobPage::next_page`]).
+    pub page: Option<String>,
+}
+
+/// One page of jobs, newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    /// Pass as [`JobFilter::page`] for the next page; `None` on the last.
+    pub next_page: Option<String>,
+}
+
+/// Finding jobs (indexes, no scans): for people and consoles.
+#[async_trait]
+pub trait JobQueries: Send + Sync {
+    async fn list(&self, filter: &JobFilter) -> Result<JobPage, StoreError>;
+    /// Every job of the uploads at `object`, newest first.
+    async fn of_input(&self, object: &ObjectRef) -> Result<Vec<Job>, StoreError>;
 }
 
 /// How a task ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskOutcome {
-    Success { outputs: Vec<OutputFile>, warnings: Vec<String> },
+    Success { outputs: Vec<OutputFile>, warnings: Vec<String>, timings: TaskTimings },
     Fail(TaskError),
 }
 
@@ -269,6 +303,26 @@ pub struct WatermarkImage {
     pub height: u32,
 }
 
+/// Where a render reports how far it got, as a fraction of its work (0.0 to 1.0).
+#[derive(Clone)]
+pub struct ProgressMeter(Arc<dyn Fn(f64) + Send + Sync>);
+
+impl ProgressMeter {
+    pub fn new(report: impl Fn(f64) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(report))
+    }
+
+    pub fn report(&self, fraction: f64) {
+        (self.0)(fraction.clamp(0.0, 1.0));
+    }
+}
+
+impl std::fmt::Debug for ProgressMeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressMeter")
+    }
+}
+
 /// A task's work on local files: what the worker hands the media tool.
 #[derive(Debug)]
 pub struct RenderRequest<'a> {
@@ -285,6 +339,7 @@ pub struct RenderRequest<'a> {
     /// When rendering must have stopped (the invocation's deadline less a margin for the
     /// uploads); past it the render fails with `InternalError.Timeout`.
     pub stop_by: Option<DateTime<Utc>>,
+    pub progress: Option<ProgressMeter>,
 }
 
 /// What a render made: the files, and what went wrong without failing it.

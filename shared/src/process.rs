@@ -5,23 +5,27 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage};
+use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskTimings};
 use crate::domain::object::{ObjectRef, OutputMarker};
 use crate::domain::sniff::png_size;
 use crate::ports::{
-    Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, PutCondition, RenderRequest, RenderedFile, StoreError,
-    TaskOutcome, WatermarkImage,
+    Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, ProgressMeter, PutCondition, RenderRequest, RenderedFile,
+    StoreError, TaskOutcome, WatermarkImage,
 };
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
 pub const MAX_ATTEMPTS: u32 = 3;
+
+/// How often a running task's progress is written at most.
+pub const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The Lambda invocation a task runs in.
 #[derive(Clone, Debug)]
@@ -125,7 +129,7 @@ impl TaskRunner {
         info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.attempts, "task started");
 
         let outcome = match self.execute(&job, &task, invocation).await {
-            Ok((outputs, warnings)) => TaskOutcome::Success { outputs, warnings },
+            Ok((outputs, warnings, timings)) => TaskOutcome::Success { outputs, warnings, timings },
             Err(error) if error.code.is_retryable() && task.attempts < MAX_ATTEMPTS => {
                 warn!(job_id = %job_id, task = index, attempt = task.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
                 self.jobs.release(&task, &error).await?;
@@ -140,7 +144,7 @@ impl TaskRunner {
             info!(job_id = %job_id, workflow = %job.workflow, "job finished");
         }
         Ok(match outcome {
-            TaskOutcome::Success { outputs, warnings } => {
+            TaskOutcome::Success { outputs, warnings, .. } => {
                 if !warnings.is_empty() {
                     warn!(job_id = %job_id, task = index, ?warnings, "task succeeded with warnings");
                 }
@@ -167,8 +171,9 @@ impl TaskRunner {
         job: &Job,
         task: &Task,
         invocation: &Invocation,
-    ) -> Result<(Vec<OutputFile>, Vec<String>), TaskError> {
+    ) -> Result<(Vec<OutputFile>, Vec<String>, TaskTimings), TaskError> {
         job.check_output_keys(task)?;
+        let started = Instant::now();
         let source =
             job.source.as_ref().ok_or_else(|| internal("the job was never prepared: no source probe".into()))?;
         let deadline = invocation.deadline;
@@ -187,6 +192,8 @@ impl TaskRunner {
             return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
         }
         let watermark_images = self.fetch_watermarks(task, workdir.path()).await?;
+        let downloaded = Instant::now();
+        let (meter, progress_writer) = self.track_progress(task);
         let rendered = self
             .media
             .render(&RenderRequest {
@@ -197,10 +204,40 @@ impl TaskRunner {
                 watermark_images: &watermark_images,
                 workdir: workdir.path(),
                 stop_by: deadline.map(|deadline| deadline - self.margin),
+                progress: Some(meter),
             })
-            .await?;
+            .await;
+        progress_writer.abort();
+        let rendered = rendered?;
+        let render_done = Instant::now();
         let outputs = self.publish(job, task, rendered.files).await?;
-        Ok((outputs, rendered.warnings))
+        let timings = TaskTimings {
+            download_ms: millis(downloaded - started),
+            render_ms: millis(render_done - downloaded),
+            upload_ms: millis(render_done.elapsed()),
+        };
+        Ok((outputs, rendered.warnings, timings))
+    }
+
+    /// A meter for the render, and the writer that records its percentage at most every
+    /// [`PROGRESS_INTERVAL`] (below 100: the finished task records that).
+    fn track_progress(&self, task: &Task) -> (ProgressMeter, tokio::task::JoinHandle<()>) {
+        let (sender, mut receiver) = tokio::sync::watch::channel(0u8);
+        let meter = ProgressMeter::new(move |fraction| {
+            let percent = ((fraction * 100.0).floor() as u8).min(99);
+            sender.send_if_modified(|current| std::mem::replace(current, percent) != percent);
+        });
+        let (jobs, task) = (self.jobs.clone(), task.clone());
+        let writer = tokio::spawn(async move {
+            while receiver.changed().await.is_ok() {
+                let percent = *receiver.borrow_and_update();
+                if let Err(error) = jobs.record_progress(&task, percent).await {
+                    debug!(job_id = %task.job_id, task = task.index, %error, "progress not recorded");
+                }
+                tokio::time::sleep(PROGRESS_INTERVAL).await;
+            }
+        });
+        (meter, writer)
     }
 
     /// Writes the rendered files to their keys, all or none: only while the upload is still the
@@ -303,6 +340,10 @@ impl TaskRunner {
         }
         Ok(images)
     }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn internal(message: String) -> TaskError {

@@ -9,6 +9,7 @@ mod cli;
 mod failures;
 mod hostile;
 mod idempotency;
+mod jobs;
 mod limits;
 mod load;
 mod local_stack;

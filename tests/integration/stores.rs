@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
-use mediaflow::domain::job::{ErrorCode, Job, JobStatus, TaskError, TaskStatus};
+use mediaflow::domain::job::{ErrorCode, Job, JobResult, JobStatus, TaskError, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::{Claim, Created, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore};
@@ -75,22 +75,39 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
     let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
     assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
     assert_eq!(
-        jobs.finish(&second, &TaskOutcome::Success { outputs: vec![], warnings: vec![] }, later).await?,
+        jobs.finish(
+            &second,
+            &TaskOutcome::Success { outputs: vec![], warnings: vec![], timings: Default::default() },
+            later
+        )
+        .await?,
         Progress::Open
     );
     assert_eq!(
-        jobs.finish(&second, &TaskOutcome::Success { outputs: vec![], warnings: vec![] }, later).await?,
+        jobs.finish(
+            &second,
+            &TaskOutcome::Success { outputs: vec![], warnings: vec![], timings: Default::default() },
+            later
+        )
+        .await?,
         Progress::Open,
         "repeat: no harm"
     );
     assert!(matches!(jobs.claim(&job.id, 0, &lease("w4", later)).await?, Claim::Done(TaskStatus::Success)));
 
     let Claim::Claimed(other) = jobs.claim(&job.id, 1, &lease("w5", now)).await? else { panic!("task 1") };
+    jobs.record_progress(&other, 40).await?;
+    jobs.record_progress(&first, 90).await?;
+    assert_eq!(jobs.tasks(&job.id).await?[1].progress, Some(40), "only the current attempt's progress counts");
     assert_eq!(jobs.finish(&other, &fail, now).await?, Progress::JobFinished);
+    jobs.record_progress(&other, 50).await?;
+    assert_eq!(jobs.tasks(&job.id).await?[1].progress, Some(40), "nor after it ended");
     assert_eq!(jobs.close(&job.id, now).await?, Progress::Open, "finished once");
     let finished = jobs.job(&job.id).await?.expect("job");
     assert_eq!(finished.status, JobStatus::Finish);
     assert!(finished.finished_at.is_some());
+    assert_eq!((finished.failed_tasks, finished.error.as_ref().map(|e| e.code)), (1, Some(ErrorCode::SourceCorrupt)));
+    assert_eq!(finished.result(), Some(JobResult::Fail));
     assert!(matches!(jobs.claim(&job.id, 9, &lease("w6", now)).await?, Claim::Missing));
     Ok(())
 }

@@ -145,7 +145,7 @@ impl LocalStack {
             .await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        create_tables(&dynamodb, &[WORKFLOWS_TABLE, JOBS_TABLE]).await?;
+        create_tables(&dynamodb, WORKFLOWS_TABLE, JOBS_TABLE).await?;
         // In process, failed batches come back quickly; `cargo lambda watch` runs every
         // invocation to its end before answering, so a batch is in hand as long as its jobs.
         let visibility = match options.lambda {
@@ -288,6 +288,7 @@ impl LocalStack {
             clients: self.clients.clone(),
             settings: Settings {
                 workflows_table: WORKFLOWS_TABLE.into(),
+                jobs_table: JOBS_TABLE.into(),
                 events_queue_arn: self.events_queue.arn.clone(),
             },
         }

@@ -134,10 +134,12 @@ impl Memory {
             return Err(StoreError::Conflict(format!("task {}/{}", task.job_id, task.index)));
         }
         match outcome {
-            TaskOutcome::Success { outputs, warnings } => {
+            TaskOutcome::Success { outputs, warnings, timings } => {
                 stored.status = TaskStatus::Success;
                 stored.outputs = outputs.clone();
                 stored.warnings = warnings.clone();
+                stored.timings = Some(*timings);
+                stored.progress = Some(100);
             }
             TaskOutcome::Fail(error) => {
                 stored.status = TaskStatus::Fail;
@@ -320,7 +322,28 @@ impl JobStore for Memory {
         }
         job.status = JobStatus::Finish;
         job.finished_at = Some(now);
+        let mut failed: Vec<&Task> = state
+            .tasks
+            .iter()
+            .filter(|((job, _), t)| job == id && t.status == TaskStatus::Fail)
+            .map(|(_, t)| t)
+            .collect();
+        failed.sort_by_key(|t| t.index);
+        let (count, error) = (failed.len() as u32, failed.first().and_then(|t| t.error.clone()));
+        let job = state.jobs.get_mut(id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
+        job.failed_tasks = count;
+        job.error = error;
         Ok(Progress::JobFinished)
+    }
+
+    async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError> {
+        if let Some(stored) = self.state().tasks.get_mut(&(task.job_id.clone(), task.index))
+            && stored.status == TaskStatus::Processing
+            && stored.attempts == task.attempts
+        {
+            stored.progress = Some(percent);
+        }
+        Ok(())
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {

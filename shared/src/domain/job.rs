@@ -75,6 +75,14 @@ impl TaskStatus {
     }
 }
 
+/// What a finished job came to (MPS's job-level error code): every task succeeded, or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobResult {
+    Success,
+    Fail,
+}
+
 /// One upload processed by one workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -111,6 +119,12 @@ pub struct Job {
     /// The source as the preparation probed it; tasks start only once it is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<MediaInfo>,
+    /// Tasks that ended in FAIL.
+    #[serde(default)]
+    pub failed_tasks: u32,
+    /// The first failure among its tasks: the job's error code and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
 }
 
 /// One task spec of a job's workflow, run for the job's upload.
@@ -145,6 +159,20 @@ pub struct Task {
     /// picture).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// How far the running attempt got, 0–100 (from ffmpeg's progress, written now and then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<u8>,
+    /// Where the successful attempt spent its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<TaskTimings>,
+}
+
+/// Milliseconds a task spent reading the upload, rendering and writing the outputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTimings {
+    pub download_ms: u64,
+    pub render_ms: u64,
+    pub upload_ms: u64,
 }
 
 /// A file a task wrote, as probed after encoding.
@@ -327,6 +355,8 @@ impl Job {
             prepare_sent_at: None,
             prepare_attempts: 0,
             source: None,
+            failed_tasks: 0,
+            error: None,
         };
         let tasks = workflow
             .tasks
@@ -346,6 +376,8 @@ impl Job {
                 error: None,
                 outputs: Vec::new(),
                 warnings: Vec::new(),
+                progress: None,
+                timings: None,
             })
             .collect();
         (job, tasks)
@@ -361,6 +393,15 @@ impl Job {
         };
         let name = task.spec.output_name(task.index as usize, input_name(&self.relative_key), number);
         ObjectRef::new(&self.output.bucket, format!("{}{sub_dir}{name}", self.output.dir))
+    }
+
+    /// Once finished: whether every task succeeded.
+    pub fn result(&self) -> Option<JobResult> {
+        (self.status == JobStatus::Finish).then_some(if self.failed_tasks == 0 {
+            JobResult::Success
+        } else {
+            JobResult::Fail
+        })
     }
 
     /// Why a job writes nothing once its upload was replaced.

@@ -18,6 +18,15 @@ impl ObjectRef {
     }
 }
 
+impl ObjectRef {
+    /// `s3://bucket/key` as people write it (the key as it is, not URL-encoded); `None` for
+    /// anything else.
+    pub fn parse_url(url: &str) -> Option<ObjectRef> {
+        let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+        (!bucket.is_empty() && !key.is_empty()).then(|| ObjectRef::new(bucket, key))
+    }
+}
+
 impl std::fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.key)

@@ -140,6 +140,17 @@ pub fn plan(setup: &RenderRequest<'_>) -> Result<Plan, MediaFailure> {
     Ok(plan)
 }
 
+/// The seconds of an ffmpeg clock (`00:01:02.50` in its progress lines); `None` for `N/A` and
+/// negative times.
+pub fn clock_seconds(clock: &str) -> Option<f64> {
+    let mut seconds = 0.0;
+    for part in clock.trim().split(':') {
+        let value: f64 = part.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+        seconds = seconds * 60.0 + value;
+    }
+    Some(seconds)
+}
+
 /// Our paths go into argv and filter graphs: keep them free of anything either would read as
 /// syntax.
 pub(crate) fn plain_path(path: &Path) -> Result<&str, MediaFailure> {
@@ -516,6 +527,14 @@ fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ffmpeg_clocks_are_read_as_seconds() {
+        assert_eq!(clock_seconds("00:01:02.50"), Some(62.5));
+        assert_eq!(clock_seconds("01:00:00.00"), Some(3600.0));
+        assert_eq!(clock_seconds("N/A"), None);
+        assert_eq!(clock_seconds("-00:00:00.02"), None);
+    }
     use crate::domain::limits::Limits;
     use crate::domain::media::{AudioStream, VideoStream};
     use crate::domain::task::{AudioSpec, ImageSource, TimePoint, VideoSpec, WatermarkTaskSpec};
@@ -541,6 +560,7 @@ mod tests {
             watermark_images: images,
             workdir: Path::new("/tmp/req-1"),
             stop_by: None,
+            progress: None,
         })
     }
 
@@ -837,6 +857,7 @@ mod tests {
             watermark_images: &[],
             workdir: Path::new("/tmp/a:b"),
             stop_by: None,
+            progress: None,
         });
         assert_eq!(result.unwrap_err().code, ErrorCode::Internal);
     }

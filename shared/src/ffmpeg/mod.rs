@@ -26,7 +26,8 @@ use tracing::{debug, warn};
 use crate::domain::job::ErrorCode;
 use crate::domain::media::MediaInfo;
 use crate::ports::{
-    MediaFailure, MediaTool, ProbeFailure, Probed, RenderRequest, Rendered, RenderedFile, StoreError, StoredObject,
+    MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile, StoreError,
+    StoredObject,
 };
 
 use self::args::{PlannedOutput, PlannedText, Run};
@@ -120,10 +121,15 @@ impl Ffmpeg {
     }
 
     /// Runs ffmpeg with `args`, stopping it when `allowed` runs out; what it reported.
-    async fn ffmpeg(&self, args: Vec<String>, allowed: Option<Duration>) -> Result<Health, MediaFailure> {
+    async fn ffmpeg(
+        &self,
+        args: Vec<String>,
+        allowed: Option<Duration>,
+        share: Option<RunShare>,
+    ) -> Result<Health, MediaFailure> {
         let binary = self.ffmpeg.clone();
         debug!(args = ?args, "running ffmpeg");
-        let outcome = tokio::task::spawn_blocking(move || run_ffmpeg(&binary, &args, allowed))
+        let outcome = tokio::task::spawn_blocking(move || run_ffmpeg(&binary, &args, allowed, share.as_ref()))
             .await
             .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}")))?
             .map_err(|e| {
@@ -171,11 +177,12 @@ impl Ffmpeg {
         &self,
         run: &Run,
         stop_by: Option<DateTime<Utc>>,
+        share: Option<RunShare>,
     ) -> Result<(RenderedFile, Vec<String>), MediaFailure> {
         let mut failure = None;
         for args in &run.attempts {
             let _ = tokio::fs::remove_file(&run.output.path).await;
-            let health = match self.ffmpeg(args.clone(), allowed(stop_by)?).await {
+            let health = match self.ffmpeg(args.clone(), allowed(stop_by)?, share.clone()).await {
                 Ok(health) => health,
                 Err(error) if error.code == ErrorCode::Timeout || error.code == ErrorCode::Internal => {
                     return Err(error);
@@ -297,6 +304,23 @@ impl Health {
     }
 }
 
+/// One ffmpeg run's part of its task's progress: it covers `[from, from + span)` of the task
+/// and writes about `seconds` of output (ffmpeg reports the output time it reached).
+#[derive(Clone, Debug)]
+struct RunShare {
+    meter: ProgressMeter,
+    from: f64,
+    span: f64,
+    seconds: f64,
+}
+
+impl RunShare {
+    fn report(&self, time: f64) {
+        let done = if self.seconds > 0.0 && self.seconds < f64::MAX { (time / self.seconds).min(1.0) } else { 0.0 };
+        self.meter.report(self.from + self.span * done);
+    }
+}
+
 /// How an ffmpeg run ended.
 enum Ran {
     Finished(Health),
@@ -311,7 +335,12 @@ enum Ran {
 
 /// Runs ffmpeg (cleared environment, argument vector) and collects what it reports; a
 /// watchdog thread kills it if it is still running after `allowed`.
-fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std::io::Result<Ran> {
+fn run_ffmpeg(
+    binary: &Path,
+    args: &[String],
+    allowed: Option<Duration>,
+    share: Option<&RunShare>,
+) -> std::io::Result<Ran> {
     let mut command = FfmpegCommand::new_with_path(binary);
     command.args(args);
     command.as_inner_mut().env_clear().env(NO_GCONV.0, NO_GCONV.1);
@@ -344,7 +373,12 @@ fn run_ffmpeg(binary: &Path, args: &[String], allowed: Option<Duration>) -> std:
                 errors.push(line);
             }
             FfmpegEvent::Log(LogLevel::Warning, line) => health.truncated |= probe::truncated(&line),
-            FfmpegEvent::Progress(progress) => health.frames = health.frames.max(u64::from(progress.frame)),
+            FfmpegEvent::Progress(progress) => {
+                health.frames = health.frames.max(u64::from(progress.frame));
+                if let (Some(share), Some(time)) = (share, args::clock_seconds(&progress.time)) {
+                    share.report(time);
+                }
+            }
             // The sidecar's own remarks (about stdout streams we do not use).
             FfmpegEvent::Error(remark) => debug!(%remark, "ffmpeg-sidecar"),
             _ => {}
@@ -413,8 +447,18 @@ impl MediaTool for Ffmpeg {
         self.draw_texts(&plan.text_images).await?;
         let mut rendered = Rendered::default();
         let mut failed = Vec::new();
-        for run in &plan.runs {
-            match self.render_run(run, request.stop_by).await {
+        let runs = plan.runs.len().max(1) as f64;
+        for (i, run) in plan.runs.iter().enumerate() {
+            let share = request.progress.clone().map(|meter| RunShare {
+                meter,
+                from: i as f64 / runs,
+                span: 1.0 / runs,
+                seconds: run.output.max_duration.into_iter().chain(request.source.duration).fold(f64::MAX, f64::min),
+            });
+            if let Some(share) = &share {
+                share.report(0.0);
+            }
+            match self.render_run(run, request.stop_by, share).await {
                 Ok((file, warnings)) => {
                     rendered.files.push(file);
                     rendered.warnings.extend(prefixed(run, warnings));

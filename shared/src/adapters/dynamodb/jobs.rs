@@ -1,300 +1,24 @@
-//! Workflow and job records in DynamoDB.
-//!
-//! Both tables have a string partition key `pk` and sort key `sk` (template.yaml creates them,
-//! [`create_tables`] does for the local stack).
-//!
-//! Workflows table — two items per workflow, written in one transaction:
-//! - `pk = workflow#<name>`, `sk = workflow`: the record, for lookup by name;
-//! - `pk = bucket#<trigger bucket>`, `sk = workflow#<name>`: a copy, so that the dispatcher
-//!   reads every workflow of a bucket with one strongly consistent Query;
-//!
-//! and one item for the whole catalog, `pk = catalog`, `sk = catalog`: its `version`, which every
-//! write moves on in the same transaction, conditional on the version the writer read.
-//!
-//! Jobs table — one partition per job:
-//! - `pk = job#<id>`, `sk = job`: the job, with `remaining`, the count of unfinished tasks;
-//! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks.
-//!
-//! And one item per object whose events carried a sequencer:
-//! - `pk = object#<bucket>/<key>`, `sk = sequencer`: the newest sequencer seen, kept for a
-//!   week (`expires_at`, the table's TTL attribute) — reordering happens within minutes.
+//! [`JobStore`] on the jobs table (layout in the module's documentation).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put, ReturnValue,
-    ScalarAttributeType, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
-use super::sdk_error;
+use super::queries::index_attributes;
+use super::*;
 use crate::domain::job::{Job, JobId, JobStatus, Task, TaskError, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::object::{ObjectRef, sequencer_order};
-use crate::domain::workflow::Workflow;
-use crate::ports::{
-    CatalogSnapshot, Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore,
-};
-
-type Item = HashMap<String, AttributeValue>;
-
-const PK: &str = "pk";
-const SK: &str = "sk";
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
-}
-
-fn to_item<T: Serialize>(value: &T, pk: String, sk: String) -> Result<Item, StoreError> {
-    let mut item: Item = dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    item.extend(key(pk, sk));
-    Ok(item)
-}
-
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Reads one item, consistently.
-async fn get<T: DeserializeOwned>(
-    client: &Client,
-    table: &str,
-    pk: String,
-    sk: String,
-) -> Result<Option<T>, StoreError> {
-    let output = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key(pk, sk)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(sdk_error)?;
-    output.item.map(from_item).transpose()
-}
-
-/// Reads the items of partition `pk` whose sort key starts with `prefix`, consistently.
-async fn query<T: DeserializeOwned>(
-    client: &Client,
-    table: &str,
-    pk: String,
-    prefix: &str,
-) -> Result<Vec<T>, StoreError> {
-    let items = client
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-        .expression_attribute_values(":pk", s(pk))
-        .expression_attribute_values(":prefix", s(prefix))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk_error)?;
-    items.into_iter().map(from_item).collect()
-}
-
-/// Whether an SDK error is DynamoDB refusing a condition (directly or inside a transaction).
-fn condition_failed<E: ProvideErrorMetadata>(
-    error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> bool {
-    let code = error.as_service_error().and_then(|e| e.code()).unwrap_or_default();
-    let message = error.as_service_error().and_then(|e| e.message()).unwrap_or_default();
-    code == "ConditionalCheckFailedException"
-        || (code == "TransactionCanceledException" && message.contains("ConditionalCheckFailed"))
-}
-
-/// Creates both tables with the key schema above (for the local stack; SAM creates them in AWS).
-pub async fn create_tables(client: &Client, tables: &[&str]) -> Result<(), StoreError> {
-    for table in tables {
-        client
-            .create_table()
-            .table_name(*table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute(PK))
-            .attribute_definitions(attribute(SK))
-            .key_schema(key_element(PK, KeyType::Hash))
-            .key_schema(key_element(SK, KeyType::Range))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-    }
-    Ok(())
-}
-
-fn attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("name and type are set")
-}
-
-fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("name and type are set")
-}
-
-/// [`WorkflowStore`] on the workflows table.
-#[derive(Clone, Debug)]
-pub struct DynamoWorkflowStore {
-    client: Client,
-    table: String,
-}
-
-impl DynamoWorkflowStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
-    }
-
-    fn record_key(name: &str) -> (String, String) {
-        (format!("workflow#{name}"), "workflow".to_owned())
-    }
-
-    fn trigger_key(bucket: &str, name: &str) -> (String, String) {
-        (format!("bucket#{bucket}"), format!("workflow#{name}"))
-    }
-
-    fn catalog_key() -> (String, String) {
-        ("catalog".to_owned(), "catalog".to_owned())
-    }
-
-    /// Moves the catalog from `version` to the next one, or fails the transaction.
-    fn bump(&self, version: u64) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = Self::catalog_key();
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression("SET version = :next")
-            .expression_attribute_values(":next", n(version + 1));
-        update = if version == 0 {
-            update.condition_expression("attribute_not_exists(pk)")
-        } else {
-            update.condition_expression("version = :version").expression_attribute_values(":version", n(version))
-        };
-        Ok(TransactWriteItem::builder()
-            .update(update.build().map_err(|e| StoreError::Rejected(e.to_string()))?)
-            .build())
-    }
-
-    fn put(&self, item: Item, condition: Option<(&str, Option<u64>)>) -> Result<TransactWriteItem, StoreError> {
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
-        if let Some((expression, revision)) = condition {
-            put = put.condition_expression(expression);
-            if let Some(revision) = revision {
-                put = put.expression_attribute_values(":revision", n(revision));
-            }
-        }
-        Ok(TransactWriteItem::builder().put(put.build().map_err(|e| StoreError::Rejected(e.to_string()))?).build())
-    }
-
-    fn delete_item(&self, (pk, sk): (String, String), revision: Option<u64>) -> Result<TransactWriteItem, StoreError> {
-        let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk)));
-        if let Some(revision) = revision {
-            delete = delete
-                .condition_expression("revision = :revision")
-                .expression_attribute_values(":revision", n(revision));
-        }
-        Ok(TransactWriteItem::builder()
-            .delete(delete.build().map_err(|e| StoreError::Rejected(e.to_string()))?)
-            .build())
-    }
-
-    async fn transact(&self, items: Vec<TransactWriteItem>, name: &str) -> Result<(), StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("workflow {name}"))),
-            Err(error) => Err(sdk_error(error)),
-        }
-    }
-}
-
-#[async_trait]
-impl WorkflowStore for DynamoWorkflowStore {
-    async fn for_bucket(&self, bucket: &str) -> Result<Vec<Workflow>, StoreError> {
-        query(&self.client, &self.table, format!("bucket#{bucket}"), "workflow#").await
-    }
-
-    async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError> {
-        let (pk, sk) = Self::record_key(name);
-        get(&self.client, &self.table, pk, sk).await
-    }
-
-    async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct Version {
-            version: u64,
-        }
-        let (pk, sk) = Self::catalog_key();
-        // The version first: a write between the two reads then fails the caller's save.
-        let version = get::<Version>(&self.client, &self.table, pk, sk).await?.map_or(0, |v| v.version);
-        let pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("sk = :sk")
-            .expression_attribute_values(":sk", s("workflow"))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error)?;
-        let workflows = pages.into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(CatalogSnapshot { version, workflows })
-    }
-
-    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>, version: u64) -> Result<(), StoreError> {
-        let (pk, sk) = Self::record_key(&workflow.name);
-        let condition = match previous {
-            None => ("attribute_not_exists(pk)", None),
-            Some(previous) => ("revision = :revision", Some(previous.revision)),
-        };
-        let (tpk, tsk) = Self::trigger_key(&workflow.trigger.bucket, &workflow.name);
-        let mut items =
-            vec![self.put(to_item(workflow, pk, sk)?, Some(condition))?, self.put(to_item(workflow, tpk, tsk)?, None)?];
-        if let Some(previous) = previous.filter(|p| p.trigger.bucket != workflow.trigger.bucket) {
-            items.push(self.delete_item(Self::trigger_key(&previous.trigger.bucket, &previous.name), None)?);
-        }
-        items.push(self.bump(version)?);
-        self.transact(items, &workflow.name).await
-    }
-
-    async fn delete(&self, workflow: &Workflow, version: u64) -> Result<(), StoreError> {
-        let items = vec![
-            self.delete_item(Self::record_key(&workflow.name), Some(workflow.revision))?,
-            self.delete_item(Self::trigger_key(&workflow.trigger.bucket, &workflow.name), None)?,
-            self.bump(version)?,
-        ];
-        self.transact(items, &workflow.name).await
-    }
-}
+use crate::ports::{Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome};
 
 /// [`JobStore`] on the jobs table.
 #[derive(Clone, Debug)]
 pub struct DynamoJobStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 fn job_pk(id: &JobId) -> String {
@@ -346,7 +70,9 @@ impl DynamoJobStore {
     }
 
     /// Ends a task (`SET #status = :final, finished_at = :now` and `changes`) if `condition`
-    /// holds, and counts it off the job's open tasks, in one transaction.
+    /// holds, and counts it off the job's open tasks (and as failed with `failure`), in one
+    /// transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn end_task(
         &self,
         task_key: (&JobId, u32),
@@ -354,6 +80,7 @@ impl DynamoJobStore {
         status: TaskStatus,
         changes: &str,
         values: Item,
+        failure: Option<&TaskError>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (id, index) = task_key;
@@ -375,10 +102,19 @@ impl DynamoJobStore {
         let job_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(job_pk(id), "job".into())))
-            .update_expression("ADD remaining :minus_one")
-            .expression_attribute_values(":minus_one", n(-1))
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            .expression_attribute_values(":minus_one", n(-1));
+        // A failure counts on the job, and the first one becomes the job's error.
+        let job_update = match failure {
+            None => job_update.update_expression("ADD remaining :minus_one"),
+            Some(error) => job_update
+                .update_expression(
+                    "ADD remaining :minus_one, failed_tasks :one SET #error = if_not_exists(#error, :error)",
+                )
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":error", value(error)?),
+        };
+        let job_update = job_update.build().map_err(|e| StoreError::Rejected(e.to_string()))?;
         let result = self
             .client
             .transact_write_items()
@@ -399,6 +135,7 @@ impl JobStore for DynamoJobStore {
     async fn create(&self, job: &Job, tasks: &[Task]) -> Result<Created, StoreError> {
         let mut job_item = to_item(job, job_pk(&job.id), "job".into())?;
         job_item.insert("remaining".into(), n(tasks.len()));
+        job_item.extend(index_attributes(job));
         let items = std::iter::once(job_item)
             .chain(
                 tasks
@@ -501,7 +238,7 @@ impl JobStore for DynamoJobStore {
             .update(job_pk(id), task_sk(index))
             .update_expression(
                 "SET #status = :processing, attempts = if_not_exists(attempts, :zero) + :one, \
-                 lease_until = :lease, started_at = :now, claimed_by = :holder",
+                 lease_until = :lease, started_at = :now, claimed_by = :holder, progress = :zero",
             )
             .condition_expression(
                 "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND lease_until < :now_ms))",
@@ -569,22 +306,30 @@ impl JobStore for DynamoJobStore {
 
     async fn finish(&self, task: &Task, outcome: &TaskOutcome, now: DateTime<Utc>) -> Result<Progress, StoreError> {
         // A success clears the error an earlier, released attempt may have left.
-        let (status, changes, mut values) = match outcome {
-            TaskOutcome::Success { outputs, warnings } => (
+        let (status, changes, mut values, failure) = match outcome {
+            TaskOutcome::Success { outputs, warnings, timings } => (
                 TaskStatus::Success,
-                ", outputs = :outputs, warnings = :warnings REMOVE lease_until, #error",
-                HashMap::from([(":outputs".to_owned(), value(outputs)?), (":warnings".to_owned(), value(warnings)?)]),
+                ", outputs = :outputs, warnings = :warnings, timings = :timings, progress = :done \
+                 REMOVE lease_until, #error",
+                HashMap::from([
+                    (":outputs".to_owned(), value(outputs)?),
+                    (":warnings".to_owned(), value(warnings)?),
+                    (":timings".to_owned(), value(timings)?),
+                    (":done".to_owned(), n(100)),
+                ]),
+                None,
             ),
             TaskOutcome::Fail(error) => (
                 TaskStatus::Fail,
                 ", #error = :error REMOVE lease_until",
                 HashMap::from([(":error".to_owned(), value(error)?)]),
+                Some(error),
             ),
         };
         values.insert(":processing".into(), value(&TaskStatus::Processing)?);
         values.insert(":attempt".into(), n(task.attempts));
         let condition = "#status = :processing AND attempts = :attempt";
-        match self.end_task((&task.job_id, task.index), condition, status, changes, values, now).await {
+        match self.end_task((&task.job_id, task.index), condition, status, changes, values, failure, now).await {
             Ok(()) => self.close(&task.job_id, now).await,
             Err(StoreError::Conflict(what)) => {
                 // Refused because our own earlier try went through (its answer was lost)?
@@ -610,7 +355,15 @@ impl JobStore for DynamoJobStore {
                 (":waiting".to_owned(), value(&TaskStatus::Waiting)?),
             ]);
             let ended = self
-                .end_task((id, task.index), "#status = :waiting", TaskStatus::Fail, ", #error = :error", values, now)
+                .end_task(
+                    (id, task.index),
+                    "#status = :waiting",
+                    TaskStatus::Fail,
+                    ", #error = :error",
+                    values,
+                    Some(error),
+                    now,
+                )
                 .await;
             match ended {
                 // Started meanwhile by a worker of a repeated message: it ends on its own.
@@ -619,6 +372,22 @@ impl JobStore for DynamoJobStore {
             }
         }
         self.close(id, now).await
+    }
+
+    async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError> {
+        let result = self
+            .update(job_pk(&task.job_id), task_sk(task.index))
+            .update_expression("SET progress = :percent")
+            .condition_expression("#status = :processing AND attempts = :attempt")
+            .expression_attribute_values(":percent", n(percent.min(100)))
+            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
+            .expression_attribute_values(":attempt", n(task.attempts))
+            .send()
+            .await;
+        match result {
+            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
+            _ => Ok(()),
+        }
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {

@@ -1,0 +1,168 @@
+//! Workflow and job records in DynamoDB.
+//!
+//! Both tables have a string partition key `pk` and sort key `sk` (template.yaml creates them,
+//! [`create_tables`] does for the local stack).
+//!
+//! Workflows table — two items per workflow, written in one transaction:
+//! - `pk = workflow#<name>`, `sk = workflow`: the record, for lookup by name;
+//! - `pk = bucket#<trigger bucket>`, `sk = workflow#<name>`: a copy, so that the dispatcher
+//!   reads every workflow of a bucket with one strongly consistent Query;
+//!
+//! and one item for the whole catalog, `pk = catalog`, `sk = catalog`: its `version`, which every
+//! write moves on in the same transaction, conditional on the version the writer read.
+//!
+//! Jobs table — one partition per job:
+//! - `pk = job#<id>`, `sk = job`: the job, with `remaining`, the count of unfinished tasks, and
+//!   the attributes of three indexes (all projected, sorted by `created`, the creation time to
+//!   the millisecond then the id): `by-workflow` (`workflow`), `by-day` (`day`, `YYYY-MM-DD`)
+//!   and `by-input` (`input_key`, `<bucket>/<key>`); see `queries.rs`;
+//! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks.
+//!
+//! And one item per object whose events carried a sequencer:
+//! - `pk = object#<bucket>/<key>`, `sk = sequencer`: the newest sequencer seen, kept for a
+//!   week (`expires_at`, the table's TTL attribute) — reordering happens within minutes.
+
+mod jobs;
+mod queries;
+mod workflows;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
+
+pub use self::jobs::DynamoJobStore;
+pub use self::workflows::DynamoWorkflowStore;
+use super::sdk_error;
+use crate::ports::StoreError;
+
+type Item = HashMap<String, AttributeValue>;
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn to_item<T: Serialize>(value: &T, pk: String, sk: String) -> Result<Item, StoreError> {
+    let mut item: Item = dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.extend(key(pk, sk));
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Reads one item, consistently.
+async fn get<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    pk: String,
+    sk: String,
+) -> Result<Option<T>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    output.item.map(from_item).transpose()
+}
+
+/// Reads the items of partition `pk` whose sort key starts with `prefix`, consistently.
+async fn query<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    pk: String,
+    prefix: &str,
+) -> Result<Vec<T>, StoreError> {
+    let items = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", s(pk))
+        .expression_attribute_values(":prefix", s(prefix))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk_error)?;
+    items.into_iter().map(from_item).collect()
+}
+
+/// Whether an SDK error is DynamoDB refusing a condition (directly or inside a transaction).
+fn condition_failed<E: ProvideErrorMetadata>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    let code = error.as_service_error().and_then(|e| e.code()).unwrap_or_default();
+    let message = error.as_service_error().and_then(|e| e.message()).unwrap_or_default();
+    code == "ConditionalCheckFailedException"
+        || (code == "TransactionCanceledException" && message.contains("ConditionalCheckFailed"))
+}
+
+/// Creates both tables with the key schema above, and the jobs table's indexes (for the local
+/// stack; SAM creates them in AWS).
+pub async fn create_tables(client: &Client, workflows_table: &str, jobs_table: &str) -> Result<(), StoreError> {
+    for table in [workflows_table, jobs_table] {
+        let mut request = client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute(PK))
+            .attribute_definitions(attribute(SK))
+            .key_schema(key_element(PK, KeyType::Hash))
+            .key_schema(key_element(SK, KeyType::Range));
+        if table == jobs_table {
+            request = request.attribute_definitions(attribute(queries::CREATED));
+            for (index, partition) in queries::indexes() {
+                let index = GlobalSecondaryIndex::builder()
+                    .index_name(index)
+                    .key_schema(key_element(partition, KeyType::Hash))
+                    .key_schema(key_element(queries::CREATED, KeyType::Range))
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(|e| StoreError::Rejected(e.to_string()))?;
+                request = request.attribute_definitions(attribute(partition)).global_secondary_indexes(index);
+            }
+        }
+        request.send().await.map_err(sdk_error)?;
+    }
+    Ok(())
+}
+
+fn attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("name and type are set")
+}
