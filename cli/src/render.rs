@@ -6,6 +6,7 @@ use mediaflow::catalog::Applied;
 use mediaflow::domain::connection::Connection;
 use mediaflow::domain::job::{Job, JobResult, JobStatus};
 use mediaflow::domain::media::MediaInfo;
+use mediaflow::domain::notification::NotifyMode;
 use mediaflow::domain::workflow::Workflow;
 use mediaflow::jobs::JobView;
 use mediaflow::ports::JobPage;
@@ -191,6 +192,22 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
     writeln!(out, "  created  {}{took}", time(job.created_at))?;
     if let Some(error) = &job.error {
         writeln!(out, "  error    {}: {}", error.code, error.message)?;
+    }
+    if let Some(notification) = &job.notification {
+        let finish = match &job.delivery {
+            None => "finish event not sent yet".to_owned(),
+            Some(d) => {
+                let tries = if d.attempts == 1 { "1 attempt".to_owned() } else { format!("{} attempts", d.attempts) };
+                let error = d.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+                let state = format!("{:?}", d.state).to_lowercase();
+                format!("finish event {state} after {tries}{error}")
+            }
+        };
+        let changes = match notification.mode {
+            NotifyMode::Change => format!("; {} change events sent, {} not", job.changes_delivered, job.changes_failed),
+            NotifyMode::Finish => String::new(),
+        };
+        writeln!(out, "  notify   {finish}{changes}")?;
     }
     let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "DOWNLOAD / RENDER / UPLOAD", "NOTES"]);
     for task in &view.tasks {

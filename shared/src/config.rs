@@ -9,14 +9,17 @@ use chrono::TimeDelta;
 
 use crate::adapters::dynamodb::{DynamoJobStore, DynamoWorkflowStore};
 use crate::adapters::lambda::LambdaTaskQueue;
+use crate::adapters::notify::AwsNotifications;
 use crate::adapters::s3::S3ObjectStore;
 use crate::adapters::s3_events::S3BucketEvents;
 use crate::adapters::sqs::SqsDeadLetters;
+use crate::adapters::webhook::{Secrets, Webhooks};
 use crate::buckets::Buckets;
 use crate::catalog::Catalog;
 use crate::dispatch::Dispatcher;
 use crate::ffmpeg::Ffmpeg;
 use crate::jobs::Jobs;
+use crate::notify::{Notifier, RetryPolicy};
 use crate::prepare::Preparer;
 use crate::process::TaskRunner;
 
@@ -79,6 +82,11 @@ pub struct WorkerConfig {
     /// `DEADLINE_MARGIN_SECONDS`, default 20: rendering stops this long before the invocation's
     /// deadline, leaving time to record the outcome.
     pub margin: TimeDelta,
+    /// `WEBHOOK_ALLOW_PRIVATE=1` lets webhooks reach loopback, private and link-local addresses
+    /// and plain http (local testing only).
+    pub webhook_allow_private: bool,
+    /// How event deliveries are retried.
+    pub notify_retry: RetryPolicy,
 }
 
 impl WorkerConfig {
@@ -94,6 +102,8 @@ impl WorkerConfig {
                 Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("DEADLINE_MARGIN_SECONDS", text))?,
                 Err(_) => 20,
             }),
+            webhook_allow_private: std::env::var("WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
+            notify_retry: RetryPolicy::default(),
         })
     }
 }
@@ -110,6 +120,10 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
 }
 
 impl Clients {
@@ -123,6 +137,10 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            secrets_manager: aws_sdk_secretsmanager::Client::new(sdk),
         }
     }
 }
@@ -154,9 +172,19 @@ pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
     let objects = Arc::new(S3ObjectStore::new(clients.s3.clone()));
     let media = Arc::new(Ffmpeg::new(config.ffmpeg.clone(), config.ffprobe.clone(), config.font.clone()));
     let queue = Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), &config.worker_function));
+    let notifications = AwsNotifications {
+        sqs: clients.sqs.clone(),
+        sns: clients.sns.clone(),
+        eventbridge: clients.eventbridge.clone(),
+        webhooks: Webhooks::new(
+            Secrets::new(clients.ssm.clone(), clients.secrets_manager.clone()),
+            config.webhook_allow_private,
+        ),
+    };
+    let notifier = Arc::new(Notifier::new(jobs.clone(), Arc::new(notifications), config.notify_retry));
     Worker {
-        preparer: Preparer::new(jobs.clone(), objects.clone(), media.clone(), queue),
-        runner: TaskRunner::new(jobs, objects, media, config.scratch.clone(), LEASE, config.margin),
+        preparer: Preparer::new(jobs.clone(), objects.clone(), media.clone(), queue, notifier.clone()),
+        runner: TaskRunner::new(jobs, objects, media, notifier, config.scratch.clone(), LEASE, config.margin),
     }
 }
 

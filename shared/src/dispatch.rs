@@ -170,6 +170,7 @@ mod tests {
             output: OutputSpec::default(),
             tasks: vec![TaskSpec::Transcode(TranscodeSpec::default()), TaskSpec::Transcode(TranscodeSpec::default())],
             limits: Default::default(),
+            notification: None,
         };
         let created = Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap();
         match enabled_at {

@@ -5,7 +5,7 @@
 //! - Use-cases: [`dispatch`] (object created → jobs → workers), [`prepare`] (probe a job's
 //!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
 //!   administration), [`buckets`] (which buckets' uploads reach mediaflow),
-//!   [`jobs`] (find jobs and show them).
+//!   [`jobs`] (find jobs and show them), [`notify`] (job events to the workflow's target).
 //! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
 //! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
 
@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod ffmpeg;
 pub mod jobs;
+pub mod notify;
 pub mod ports;
 pub mod prepare;
 pub mod process;

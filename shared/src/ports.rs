@@ -17,6 +17,7 @@ use crate::domain::job::{
 };
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
+use crate::domain::notification::{Delivery, NotificationTarget, WorkflowTaskEvent};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
 use crate::domain::task::TaskSpec;
 use crate::domain::workflow::Workflow;
@@ -174,6 +175,13 @@ pub trait JobStore: Send + Sync {
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError>;
     /// Notes how far the claimed attempt `task.attempts` got (0–100); ignored once it ended.
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError>;
+    /// Takes the job's finish event for sending until `until`, unless it was sent already or
+    /// another worker's hold on it has not run out; whether it is ours.
+    async fn claim_delivery(&self, id: &JobId, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Records what sending the finish event came to.
+    async fn record_delivery(&self, id: &JobId, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Counts a Change-mode event as delivered or not.
+    async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError>;
 }
 
 /// Which jobs to list, newest first.
@@ -277,6 +285,36 @@ impl StoredObject {
 #[async_trait]
 pub trait TaskQueue: Send + Sync {
     async fn enqueue(&self, message: &WorkerMessage) -> Result<(), StoreError>;
+}
+
+/// Why an event could not be delivered, and whether trying again may help.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DeliveryError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl DeliveryError {
+    pub fn retry(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: true }
+    }
+
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: false }
+    }
+}
+
+impl From<StoreError> for DeliveryError {
+    fn from(error: StoreError) -> Self {
+        Self { retryable: error.is_retryable(), message: error.to_string() }
+    }
+}
+
+/// Sends job events to the targets workflows name (queues, topics, buses, webhooks).
+#[async_trait]
+pub trait Notifications: Send + Sync {
+    async fn send(&self, target: &NotificationTarget, event: &WorkflowTaskEvent) -> Result<(), DeliveryError>;
 }
 
 /// Keeps events that can never be handled, with the reason, where people look (the events

@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, TaskError, TaskMessage, TaskStatus, WorkerMessage};
 use crate::domain::media::MediaInfo;
 use crate::domain::sniff::{SNIFF_BYTES, sniff};
+use crate::notify::Notifier;
 use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, TaskQueue};
 use crate::process::{MAX_ATTEMPTS, RunError, exhausted, read_failure};
 
@@ -42,6 +43,7 @@ pub struct Preparer {
     objects: Arc<dyn ObjectStore>,
     media: Arc<dyn MediaTool>,
     queue: Arc<dyn TaskQueue>,
+    notifier: Arc<Notifier>,
 }
 
 impl fmt::Debug for Preparer {
@@ -56,8 +58,9 @@ impl Preparer {
         objects: Arc<dyn ObjectStore>,
         media: Arc<dyn MediaTool>,
         queue: Arc<dyn TaskQueue>,
+        notifier: Arc<Notifier>,
     ) -> Self {
-        Self { jobs, objects, media, queue }
+        Self { jobs, objects, media, queue, notifier }
     }
 
     /// Probes the job's upload (once: a repeated message only sends tasks never sent) and
@@ -72,6 +75,7 @@ impl Preparer {
             return skipped("no such job");
         };
         if job.status == JobStatus::Finish {
+            self.notifier.after_finish(id).await;
             return skipped("the job is finished");
         }
         if job.source.is_some() {
@@ -95,6 +99,7 @@ impl Preparer {
                 let error = if retried { exhausted(error, attempt) } else { error };
                 self.jobs.fail_waiting(id, &error, Utc::now()).await?;
                 error!(job_id = %id, code = %error.code, message = %error.message, "upload refused");
+                self.notifier.after_finish(id).await;
                 if retried {
                     return Err(RunError::Exhausted { attempts: attempt, error: error.message });
                 }
@@ -199,11 +204,13 @@ mod tests {
                 TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() }),
             ],
             limits,
+            notification: None,
         };
         let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
         let id = memory.job_for_upload(&workflow, "in/clip.mp4", input).await;
         let shared = Arc::new(memory.clone());
-        (memory.clone(), Preparer::new(shared.clone(), shared.clone(), shared.clone(), shared), id)
+        let notifier = memory.notifier();
+        (memory.clone(), Preparer::new(shared.clone(), shared.clone(), shared.clone(), shared, notifier), id)
     }
 
     #[tokio::test]

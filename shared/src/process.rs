@@ -12,9 +12,10 @@ use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tracing::{debug, error, info, warn};
 
-use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskTimings};
+use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskStatus, TaskTimings};
 use crate::domain::object::{ObjectRef, OutputMarker};
 use crate::domain::sniff::png_size;
+use crate::notify::Notifier;
 use crate::ports::{
     Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, ProgressMeter, PutCondition, RenderRequest, RenderedFile,
     StoreError, TaskOutcome, WatermarkImage,
@@ -76,6 +77,7 @@ pub struct TaskRunner {
     jobs: Arc<dyn JobStore>,
     objects: Arc<dyn ObjectStore>,
     media: Arc<dyn MediaTool>,
+    notifier: Arc<Notifier>,
     scratch: PathBuf,
     lease: TimeDelta,
     margin: TimeDelta,
@@ -95,11 +97,12 @@ impl TaskRunner {
         jobs: Arc<dyn JobStore>,
         objects: Arc<dyn ObjectStore>,
         media: Arc<dyn MediaTool>,
+        notifier: Arc<Notifier>,
         scratch: PathBuf,
         lease: TimeDelta,
         margin: TimeDelta,
     ) -> Self {
-        Self { jobs, objects, media, scratch, lease, margin }
+        Self { jobs, objects, media, notifier, scratch, lease, margin }
     }
 
     pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
@@ -120,13 +123,16 @@ impl TaskRunner {
                 return skipped(format!("taken by another worker until {lease_until}"));
             }
             Claim::Done(status) => {
-                // Whoever ended the task may have stopped before finishing the job.
+                // Whoever ended the task may have stopped before finishing the job, or before
+                // sending its finish event.
                 self.jobs.close(job_id, now).await?;
+                self.notifier.after_finish(job_id).await;
                 return skipped(format!("already {}", status.as_str()));
             }
             Claim::Missing => return skipped("no such task".into()),
         };
         info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.attempts, "task started");
+        self.notifier.after_change(&job, &task, TaskStatus::Processing).await;
 
         let outcome = match self.execute(&job, &task, invocation).await {
             Ok((outputs, warnings, timings)) => TaskOutcome::Success { outputs, warnings, timings },
@@ -139,9 +145,15 @@ impl TaskRunner {
             Err(error) => TaskOutcome::Fail(error),
         };
         let progress = self.jobs.finish(&task, &outcome, Utc::now()).await?;
+        let ended = match outcome {
+            TaskOutcome::Success { .. } => TaskStatus::Success,
+            TaskOutcome::Fail(_) => TaskStatus::Fail,
+        };
+        self.notifier.after_change(&job, &task, ended).await;
         let job_finished = progress == Progress::JobFinished;
         if job_finished {
             info!(job_id = %job_id, workflow = %job.workflow, "job finished");
+            self.notifier.after_finish(job_id).await;
         }
         Ok(match outcome {
             TaskOutcome::Success { outputs, warnings, .. } => {
@@ -395,6 +407,7 @@ mod tests {
             output: OutputSpec { bucket: None, dir: Some("out/".into()) },
             tasks,
             limits: Default::default(),
+            notification: None,
         };
         let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
         let id = memory.job_for_upload(&workflow, INPUT, input).await;
@@ -412,6 +425,7 @@ mod tests {
             shared.clone(),
             shared.clone(),
             shared,
+            memory.notifier(),
             scratch.path().to_owned(),
             TimeDelta::minutes(15),
             TimeDelta::seconds(1),
@@ -455,6 +469,30 @@ mod tests {
         assert_eq!(marker.job, job_id.to_string());
         assert_eq!(memory.job(&job_id).await.unwrap().unwrap().status, JobStatus::Finish);
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "scratch dir removed");
+    }
+
+    #[tokio::test]
+    async fn a_job_sends_its_finish_event_once_and_in_change_mode_every_task_state_first() {
+        use crate::domain::notification::{DeliveryState, NotificationSpec, NotificationTarget, NotifyMode};
+        for (mode, reasons) in [
+            (NotifyMode::Finish, vec!["job_finished"]),
+            (NotifyMode::Change, vec!["task_started", "task_succeeded", "job_finished"]),
+        ] {
+            let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+            let target = NotificationTarget::Sns { topic_arn: "arn:aws:sns:us-east-1:1:t".into() };
+            memory.change_job(&job_id, |job| job.notification = Some(NotificationSpec { mode, target }));
+            runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+            // A repeated message finds the task done and the event sent.
+            runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+            let events = memory.notified();
+            assert_eq!(events.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(), reasons, "{mode:?}");
+            let finished = events.last().unwrap();
+            assert_eq!(finished.event_id, format!("{job_id}.finished"));
+            assert_eq!(finished.workflow_task.results[0].outputs.len(), 2);
+            let job = memory.job(&job_id).await.unwrap().unwrap();
+            assert_eq!(job.delivery.map(|d| (d.state, d.attempts)), Some((DeliveryState::Delivered, 1)));
+            assert_eq!(job.changes_delivered, reasons.len() as u32 - 1);
+        }
     }
 
     #[tokio::test]

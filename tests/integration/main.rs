@@ -14,6 +14,7 @@ mod limits;
 mod load;
 mod local_stack;
 mod media;
+mod notifications;
 mod recursion;
 mod retries;
 mod routing;

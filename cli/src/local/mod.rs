@@ -28,6 +28,7 @@ use mediaflow::config::{self, Clients, DispatcherConfig, WorkerConfig};
 use mediaflow::dispatch::DispatchReport;
 use mediaflow::domain::job::{Job, JobId, JobStatus, Task};
 use mediaflow::domain::object::ObjectRef;
+use mediaflow::notify::RetryPolicy;
 use mediaflow::ports::JobStore;
 use serde_json::Value;
 
@@ -63,6 +64,11 @@ pub struct StackOptions {
     pub lambda: LambdaMode,
     /// The time zone moto runs in (`TZ`); moto writes event times in it. Default: inherited.
     pub moto_time_zone: Option<String>,
+    /// Whether webhooks may reach loopback and private addresses (default: yes, for local
+    /// receivers).
+    pub webhook_allow_private: bool,
+    /// How event deliveries are retried (default: 5 attempts from 200 ms).
+    pub notify_retry: RetryPolicy,
 }
 
 /// Where the stack's functions run.
@@ -95,6 +101,8 @@ impl StackOptions {
             deadline_margin: chrono::TimeDelta::seconds(20),
             lambda: LambdaMode::InProcess,
             moto_time_zone: None,
+            webhook_allow_private: true,
+            notify_retry: RetryPolicy { attempts: 5, first_delay: Duration::from_millis(200) },
         })
     }
 }
@@ -168,6 +176,10 @@ impl LocalStack {
             s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
             lambda: aws_sdk_lambda::Client::from_conf(lambda_config),
             sqs: sqs.clone(),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
+            secrets_manager: aws_sdk_secretsmanager::Client::new(&sdk),
         };
         let reports = Arc::new(Mutex::new(Vec::new()));
         let scratch = workdir.path().join("scratch");
@@ -227,6 +239,8 @@ impl LocalStack {
                 font: self.options.font.clone(),
                 scratch: scratch.to_owned(),
                 margin: self.options.deadline_margin,
+                webhook_allow_private: self.options.webhook_allow_private,
+                notify_retry: self.options.notify_retry,
             },
         ));
         let reports = self.reports.clone();
@@ -440,6 +454,7 @@ impl LocalStack {
             ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
             ("FONT_PATH", self.options.font.display().to_string()),
             ("SCRATCH_DIR", self.workdir.path().join("scratch").display().to_string()),
+            ("WEBHOOK_ALLOW_PRIVATE", if self.options.webhook_allow_private { "1" } else { "0" }.into()),
         ]
     }
 }

@@ -11,12 +11,14 @@ use futures::StreamExt;
 
 use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskStatus, WorkerMessage};
 use crate::domain::media::{MediaInfo, VideoStream};
+use crate::domain::notification::{Delivery, DeliveryState, NotificationTarget, WorkflowTaskEvent};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, sequencer_order};
 use crate::domain::workflow::Workflow;
+use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
-    ByteStream, CatalogSnapshot, Claim, Created, Freshness, JobStore, Lease, MediaFailure, MediaTool, ObjectStore,
-    ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered, RenderedFile, StoreError, StoredObject,
-    TaskOutcome, TaskQueue, WorkflowStore,
+    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, Lease, MediaFailure, MediaTool,
+    Notifications, ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered, RenderedFile,
+    StoreError, StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
 };
 
 /// An object in memory: its bytes, entity tag and marker.
@@ -41,6 +43,7 @@ struct State {
     render_failure: Option<ErrorCode>,
     probes: usize,
     renders: usize,
+    notified: Vec<WorkflowTaskEvent>,
 }
 
 /// Every port in one shared, cloneable in-memory state.
@@ -56,6 +59,18 @@ impl std::fmt::Debug for Memory {
 impl Memory {
     fn state(&self) -> MutexGuard<'_, State> {
         self.0.lock().expect("memory state poisoned")
+    }
+
+    /// A notifier whose events land in [`Memory::notified`], tried once.
+    pub fn notifier(&self) -> Arc<Notifier> {
+        let shared = Arc::new(self.clone());
+        let once = RetryPolicy { attempts: 1, first_delay: std::time::Duration::ZERO };
+        Arc::new(Notifier::new(shared.clone(), shared, once))
+    }
+
+    /// Every event sent so far.
+    pub fn notified(&self) -> Vec<WorkflowTaskEvent> {
+        self.state().notified.clone()
     }
 
     pub fn put_workflow(&self, workflow: Workflow) {
@@ -336,6 +351,43 @@ impl JobStore for Memory {
         Ok(Progress::JobFinished)
     }
 
+    async fn claim_delivery(&self, id: &JobId, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let job = state.jobs.get_mut(id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
+        let free = match &job.delivery {
+            None => true,
+            Some(d) => d.state == DeliveryState::Sending && d.lease_until.is_some_and(|lease| lease < now),
+        };
+        if free {
+            job.delivery = Some(Delivery {
+                state: DeliveryState::Sending,
+                attempts: 0,
+                error: None,
+                at: None,
+                lease_until: Some(until),
+            });
+        }
+        Ok(free)
+    }
+
+    async fn record_delivery(&self, id: &JobId, delivery: &Delivery) -> Result<(), StoreError> {
+        if let Some(job) = self.state().jobs.get_mut(id) {
+            job.delivery = Some(delivery.clone());
+        }
+        Ok(())
+    }
+
+    async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError> {
+        if let Some(job) = self.state().jobs.get_mut(id) {
+            if delivered {
+                job.changes_delivered += 1;
+            } else {
+                job.changes_failed += 1;
+            }
+        }
+        Ok(())
+    }
+
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError> {
         if let Some(stored) = self.state().tasks.get_mut(&(task.job_id.clone(), task.index))
             && stored.status == TaskStatus::Processing
@@ -418,6 +470,14 @@ impl ObjectStore for Memory {
         }
         self.put_object(to.clone(), data, Some(marker.clone()));
         Ok(size)
+    }
+}
+
+#[async_trait]
+impl Notifications for Memory {
+    async fn send(&self, _target: &NotificationTarget, event: &WorkflowTaskEvent) -> Result<(), DeliveryError> {
+        self.state().notified.push(event.clone());
+        Ok(())
     }
 }
 

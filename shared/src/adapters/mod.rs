@@ -5,9 +5,11 @@ pub mod dynamodb;
 pub mod lambda;
 #[cfg(test)]
 pub mod memory;
+pub mod notify;
 pub mod s3;
 pub mod s3_events;
 pub mod sqs;
+pub mod webhook;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
 use super::media::MediaInfo;
+use super::notification::{Delivery, NotificationSpec};
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_name};
 use super::task::TaskSpec;
 use super::workflow::{Location, Workflow};
@@ -125,6 +126,17 @@ pub struct Job {
     /// The first failure among its tasks: the job's error code and message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<TaskError>,
+    /// The workflow's event notification when the job started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationSpec>,
+    /// What sending the job's finish event came to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// Change-mode events sent, and those that could not be.
+    #[serde(default)]
+    pub changes_delivered: u32,
+    #[serde(default)]
+    pub changes_failed: u32,
 }
 
 /// One task spec of a job's workflow, run for the job's upload.
@@ -357,6 +369,10 @@ impl Job {
             source: None,
             failed_tasks: 0,
             error: None,
+            notification: workflow.notification.clone(),
+            delivery: None,
+            changes_delivered: 0,
+            changes_failed: 0,
         };
         let tasks = workflow
             .tasks
@@ -443,6 +459,7 @@ mod tests {
                 TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() }),
             ],
             limits: Default::default(),
+            notification: None,
         };
         Workflow::create(spec, parse_event_time("2026-01-01T00:00:00Z").unwrap()).unwrap()
     }

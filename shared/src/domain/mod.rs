@@ -5,6 +5,7 @@ pub mod connection;
 pub mod job;
 pub mod limits;
 pub mod media;
+pub mod notification;
 pub mod object;
 pub mod sniff;
 pub mod task;

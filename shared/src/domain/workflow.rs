@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::limits::Limits;
+use super::notification::NotificationSpec;
 use super::object::ObjectCreated;
 use super::task::{MAX_TASKS, TaskSpec};
 use super::validation::{Violations, deserialize_all};
@@ -25,6 +26,9 @@ pub struct WorkflowSpec {
     pub tasks: Vec<TaskSpec>,
     #[serde(default)]
     pub limits: Limits,
+    /// Where job events go (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationSpec>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -81,6 +85,8 @@ pub struct Workflow {
     pub tasks: Vec<TaskSpec>,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationSpec>,
     pub enabled: bool,
     /// When the workflow was last enabled; only objects created from then on are processed.
     pub enabled_at: Option<DateTime<Utc>>,
@@ -129,6 +135,7 @@ struct Config {
     output: Location,
     tasks: Vec<TaskSpec>,
     limits: Limits,
+    notification: Option<NotificationSpec>,
 }
 
 /// Why a workflow does not process an object.
@@ -260,8 +267,18 @@ impl WorkflowSpec {
             );
         }
         self.limits.validate(&mut errors);
+        if let Some(notification) = &self.notification {
+            notification.validate("notification", &mut errors);
+        }
         if errors.is_empty() {
-            Ok(Config { name, trigger, output, tasks: self.tasks, limits: self.limits })
+            Ok(Config {
+                name,
+                trigger,
+                output,
+                tasks: self.tasks,
+                limits: self.limits,
+                notification: self.notification,
+            })
         } else {
             Err(WorkflowError::Invalid(errors.into_messages()))
         }
@@ -294,13 +311,14 @@ fn normalize_dir(raw: &str, field: &str, errors: &mut Violations) -> String {
 impl Workflow {
     /// A new workflow from its spec: disabled, revision 1.
     pub fn create(spec: WorkflowSpec, now: DateTime<Utc>) -> Result<Workflow, WorkflowError> {
-        let Config { name, trigger, output, tasks, limits } = spec.validate()?;
+        let Config { name, trigger, output, tasks, limits, notification } = spec.validate()?;
         Ok(Workflow {
             name,
             trigger,
             output,
             tasks,
             limits,
+            notification,
             enabled: false,
             enabled_at: None,
             history: Vec::new(),
@@ -313,11 +331,20 @@ impl Workflow {
     /// This workflow with its configuration replaced by `spec`; state (enabled, enabled_at,
     /// created_at) is kept and the revision grows.
     pub fn replace(&self, spec: WorkflowSpec, now: DateTime<Utc>) -> Result<Workflow, WorkflowError> {
-        let Config { name, trigger, output, tasks, limits } = spec.validate()?;
+        let Config { name, trigger, output, tasks, limits, notification } = spec.validate()?;
         if name != self.name {
             return Err(WorkflowError::NameMismatch { expected: self.name.clone(), found: name });
         }
-        Ok(Workflow { trigger, output, tasks, limits, updated_at: now, revision: self.revision + 1, ..self.clone() })
+        Ok(Workflow {
+            trigger,
+            output,
+            tasks,
+            limits,
+            notification,
+            updated_at: now,
+            revision: self.revision + 1,
+            ..self.clone()
+        })
     }
 
     /// The spec that produces this workflow (defaults filled in).
@@ -328,6 +355,7 @@ impl Workflow {
             output: OutputSpec { bucket: Some(self.output.bucket.clone()), dir: Some(self.output.dir.clone()) },
             tasks: self.tasks.clone(),
             limits: self.limits,
+            notification: self.notification.clone(),
         }
     }
 
@@ -459,6 +487,7 @@ impl Workflow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::notification::NotifyMode;
     use crate::domain::object::{ObjectRef, parse_event_time};
     use crate::domain::task::{SnapshotSpec, TimePoint, TranscodeSpec};
 
@@ -469,6 +498,7 @@ mod tests {
             output: OutputSpec::default(),
             tasks: vec![TaskSpec::Transcode(TranscodeSpec::default())],
             limits: Limits::default(),
+            notification: None,
         }
     }
 
@@ -671,9 +701,20 @@ mod tests {
 
     #[test]
     fn rule6_workflow_files_have_no_notification_unless_configured() {
-        let parsed: Result<WorkflowSpec, _> =
-            serde_json::from_str(r#"{"name":"n","trigger":{"bucket":"media-in"},"tasks":[],"notification":{}}"#);
-        assert!(parsed.unwrap_err().to_string().contains("unknown field `notification`"));
+        let plain =
+            serde_json::json!({"name": "n", "trigger": {"bucket": "media-in"}, "tasks": [{"type": "transcode"}]});
+        let workflow = Workflow::create(WorkflowSpec::from_value(plain.clone()).unwrap(), now()).unwrap();
+        assert_eq!(workflow.notification, None, "off unless asked for");
+        let mut asked = plain.clone();
+        asked["notification"] = serde_json::json!({"target": {"type": "eventbridge", "bus": "default"}});
+        let workflow = Workflow::create(WorkflowSpec::from_value(asked).unwrap(), now()).unwrap();
+        assert!(workflow.notification.is_some_and(|n| n.mode == NotifyMode::Finish));
+        let mut empty = plain;
+        empty["notification"] = serde_json::json!({});
+        assert_eq!(
+            WorkflowSpec::from_value(empty).unwrap_err().to_string(),
+            "invalid workflow: notification: missing field `target`"
+        );
     }
 
     #[test]
@@ -723,6 +764,7 @@ mod tests {
             output: OutputSpec::default(),
             tasks: vec![],
             limits: Limits { max_streams: 0, ..Limits::default() },
+            notification: None,
         };
         assert_eq!(errors_of(spec).len(), 5);
     }

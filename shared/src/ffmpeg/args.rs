@@ -144,8 +144,12 @@ pub fn plan(setup: &RenderRequest<'_>) -> Result<Plan, MediaFailure> {
 /// negative times.
 pub fn clock_seconds(clock: &str) -> Option<f64> {
     let mut seconds = 0.0;
-    for part in clock.trim().split(':') {
-        let value: f64 = part.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+    let clock = clock.trim();
+    if clock.starts_with('-') {
+        return None;
+    }
+    for part in clock.split(':') {
+        let value: f64 = part.parse().ok().filter(|v: &f64| v.is_finite())?;
         seconds = seconds * 60.0 + value;
     }
     Some(seconds)

@@ -11,6 +11,7 @@ use super::queries::index_attributes;
 use super::*;
 use crate::domain::job::{Job, JobId, JobStatus, Task, TaskError, TaskStatus};
 use crate::domain::media::MediaInfo;
+use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
 use crate::ports::{Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome};
 
@@ -388,6 +389,62 @@ impl JobStore for DynamoJobStore {
             Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
             _ => Ok(()),
         }
+    }
+
+    async fn claim_delivery(&self, id: &JobId, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        let sending =
+            Delivery { state: DeliveryState::Sending, attempts: 0, error: None, at: None, lease_until: Some(until) };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(id), "job".into())))
+            .update_expression("SET delivery = :sending")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(delivery) \
+                 OR (delivery.#state = :state AND delivery.lease_until < :now_ms))",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", value(&sending)?)
+            .expression_attribute_values(":state", value(&DeliveryState::Sending)?)
+            .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if condition_failed(&error) => Ok(false),
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    async fn record_delivery(&self, id: &JobId, delivery: &Delivery) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(id), "job".into())))
+            .update_expression("SET delivery = :delivery")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":delivery", value(delivery)?)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError> {
+        let counter = if delivered { "changes_delivered" } else { "changes_failed" };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(id), "job".into())))
+            .update_expression("ADD #counter :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#counter", counter)
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {
