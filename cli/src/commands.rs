@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mediaflow::adapters::lambda::LambdaTaskQueue;
 use mediaflow::buckets::Buckets;
 use mediaflow::catalog::Catalog;
 use mediaflow::config::{self, Clients};
-use mediaflow::domain::job::JobStatus;
+use mediaflow::domain::job::{JobId, JobStatus};
 use mediaflow::domain::workflow::WorkflowSpec;
 use mediaflow::jobs::{JobRef, Jobs};
 use mediaflow::ports::JobFilter;
@@ -44,6 +45,10 @@ pub struct Settings {
     /// The jobs table (stack output JobsTableName).
     #[arg(long, global = true, env = "JOBS_TABLE", default_value = "", hide_default_value = true)]
     pub jobs_table: String,
+    /// The worker function (stack output WorkerFunctionName), which `job redo` and `process`
+    /// start.
+    #[arg(long, global = true, env = "WORKER_FUNCTION", default_value = "", hide_default_value = true)]
+    pub worker_function: String,
     /// The events queue's ARN (stack output EventsQueueArn): where connected buckets send their
     /// uploads' events.
     #[arg(long, global = true, env = "EVENTS_QUEUE_ARN", default_value = "", hide_default_value = true)]
@@ -134,6 +139,13 @@ pub enum JobCommand {
     Show {
         /// A job id, or s3://bucket/key for the jobs of that upload.
         job: String,
+    },
+    /// Runs a finished job's failed tasks again (all of them, or --task N), then shows it.
+    Redo {
+        job: JobId,
+        /// Only this task (its index, as `job show` lists it).
+        #[arg(long)]
+        task: Option<u32>,
     },
     /// Follows a job with a progress bar per task until it finishes, then shows it.
     Watch {
@@ -245,6 +257,16 @@ impl Deployment {
         Ok(config::jobs(&self.clients, table))
     }
 
+    /// Starts workers (`job redo`, `process`).
+    pub fn task_queue(&self) -> anyhow::Result<LambdaTaskQueue> {
+        let function = &self.settings.worker_function;
+        anyhow::ensure!(
+            !function.is_empty(),
+            "set WORKER_FUNCTION or --worker-function (stack output WorkerFunctionName)"
+        );
+        Ok(LambdaTaskQueue::new(self.clients.lambda.clone(), function))
+    }
+
     pub fn buckets(&self) -> anyhow::Result<Buckets> {
         let arn = &self.settings.events_queue_arn;
         anyhow::ensure!(!arn.is_empty(), "set EVENTS_QUEUE_ARN or --events-queue-arn (stack output EventsQueueArn)");
@@ -273,7 +295,7 @@ pub async fn execute(command: Command, deployment: &Deployment, format: Format, 
     match command {
         Command::Workflow(command) => workflow(command, deployment, format, out).await,
         Command::Bucket(command) => bucket(command, &deployment.buckets()?, format, out).await,
-        Command::Job(command) => job(command, &deployment.jobs()?, format, out).await,
+        Command::Job(command) => job(command, deployment, format, out).await,
         Command::Dev(_) => anyhow::bail!("dev commands start their own stack"),
     }
 }
@@ -324,13 +346,21 @@ async fn bucket(command: BucketCommand, buckets: &Buckets, format: Format, out: 
     render::connection(out, &connection, format)
 }
 
-async fn job(command: JobCommand, jobs: &Jobs, format: Format, out: Out<'_>) -> anyhow::Result<()> {
+async fn job(command: JobCommand, deployment: &Deployment, format: Format, out: Out<'_>) -> anyhow::Result<()> {
+    let jobs = &deployment.jobs()?;
     match command {
         JobCommand::List { workflow, status, failed, since, limit, page } => {
             let filter = JobFilter { workflow, status: status.map(Into::into), failed, since, limit, page };
             render::job_page(out, &jobs.list(&filter).await?, format)
         }
         JobCommand::Show { job } => render::job_views(out, &jobs.find(&JobRef::parse(&job)).await?, format),
+        JobCommand::Redo { job, task } => {
+            let rerun = jobs.redo(&job, task, &deployment.task_queue()?).await?;
+            if format == Format::Table {
+                eprintln!("running again: task {}", rerun.iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
+            }
+            render::job_views(out, &[jobs.get(&job).await?], format)
+        }
         JobCommand::Watch { job, timeout } => {
             let finished = watch::follow(jobs, &JobRef::parse(&job), timeout).await?;
             render::job_views(out, &finished, format)

@@ -22,6 +22,7 @@ use crate::jobs::Jobs;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::prepare::Preparer;
 use crate::process::TaskRunner;
+use crate::recover::Recovery;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -160,11 +161,13 @@ pub fn dispatcher(clients: &Clients, config: &DispatcherConfig) -> (Dispatcher, 
 /// worker's Lambda timeout is at most this long.
 pub const LEASE: TimeDelta = TimeDelta::minutes(15);
 
-/// The worker's two use-cases: preparing a job, running one of its tasks.
+/// The worker's use-cases: preparing a job, running one of its tasks, recording what lost
+/// invocations (its dead-letter queue) could not.
 #[derive(Debug)]
 pub struct Worker {
     pub preparer: Preparer,
     pub runner: TaskRunner,
+    pub recovery: Recovery,
 }
 
 pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
@@ -184,6 +187,7 @@ pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
     let notifier = Arc::new(Notifier::new(jobs.clone(), Arc::new(notifications), config.notify_retry));
     Worker {
         preparer: Preparer::new(jobs.clone(), objects.clone(), media.clone(), queue, notifier.clone()),
+        recovery: Recovery::new(jobs.clone(), notifier.clone()),
         runner: TaskRunner::new(jobs, objects, media, notifier, config.scratch.clone(), LEASE, config.margin),
     }
 }

@@ -1,14 +1,16 @@
-//! Use-case of the `mediaflow job` commands (and of a console to come): find jobs, and show one
-//! with its tasks.
+//! Use-case of the `mediaflow job` commands (and of a console to come): find jobs, show one with
+//! its tasks, run its failed tasks again.
 
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::Utc;
 use serde::Serialize;
+use tracing::info;
 
-use crate::domain::job::{Job, JobId, JobResult, Task};
+use crate::domain::job::{Job, JobId, JobResult, PrepareMessage, Task, TaskMessage, WorkerMessage};
 use crate::domain::object::ObjectRef;
-use crate::ports::{JobFilter, JobPage, JobQueries, JobStore, StoreError};
+use crate::ports::{JobFilter, JobPage, JobQueries, JobStore, StoreError, TaskQueue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
@@ -16,6 +18,10 @@ pub enum JobsError {
     NotFound(String),
     #[error("no job for {0}: no workflow processed it (mediaflow match {0} tells which would)")]
     NoJobFor(ObjectRef),
+    #[error("{0}")]
+    Refused(String),
+    #[error("job {0} changed while it was being redone; look at it again")]
+    Moved(JobId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -78,6 +84,29 @@ impl Jobs {
         let job = self.store.job(id).await?.ok_or_else(|| JobsError::NotFound(id.to_string()))?;
         let tasks = self.store.tasks(id).await?;
         Ok(JobView::new(job, tasks))
+    }
+
+    /// Runs the failed tasks of a finished job again (`only` one of them): they start from
+    /// their first attempt, and the job is prepared again if its preparation failed. Returns
+    /// the tasks that run again.
+    pub async fn redo(&self, id: &JobId, only: Option<u32>, queue: &dyn TaskQueue) -> Result<Vec<u32>, JobsError> {
+        let view = self.get(id).await?;
+        let indexes = view.job.redo_plan(&view.tasks, only).map_err(JobsError::Refused)?;
+        match self.store.reopen(&view.job, &indexes).await {
+            Err(StoreError::Conflict(_)) => return Err(JobsError::Moved(id.clone())),
+            other => other?,
+        }
+        if view.job.source.is_none() {
+            queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(id.clone()))).await?;
+            self.store.mark_prepare_sent(id, Utc::now()).await?;
+        } else {
+            for index in &indexes {
+                queue.enqueue(&WorkerMessage::Task(TaskMessage { job_id: id.clone(), task: *index })).await?;
+                self.store.mark_sent(id, *index, Utc::now()).await?;
+            }
+        }
+        info!(job_id = %id, tasks = ?indexes, "failed tasks sent again");
+        Ok(indexes)
     }
 
     /// The job `reference` names; for an upload, the newest job of each workflow that processed

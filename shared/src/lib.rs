@@ -5,7 +5,8 @@
 //! - Use-cases: [`dispatch`] (object created → jobs → workers), [`prepare`] (probe a job's
 //!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
 //!   administration), [`buckets`] (which buckets' uploads reach mediaflow),
-//!   [`jobs`] (find jobs and show them), [`notify`] (job events to the workflow's target).
+//!   [`jobs`] (find jobs and show them), [`notify`] (job events to the workflow's target),
+//!   [`recover`] (record what lost worker invocations could not).
 //! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
 //! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
 
@@ -21,3 +22,4 @@ pub mod notify;
 pub mod ports;
 pub mod prepare;
 pub mod process;
+pub mod recover;

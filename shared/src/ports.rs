@@ -180,6 +180,19 @@ pub trait JobStore: Send + Sync {
     async fn claim_delivery(&self, id: &JobId, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Records what sending the finish event came to.
     async fn record_delivery(&self, id: &JobId, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Runs the failed tasks `indexes` of the finished `job` again: they wait again with no
+    /// attempt made, the job waits for them (and is prepared again if it never was), and its
+    /// finish event will be sent again. `Conflict` when the job moved since it was read.
+    async fn reopen(&self, job: &Job, indexes: &[u32]) -> Result<(), StoreError>;
+    /// Fails task `index` with `error` unless it ended already (its worker was lost on its last
+    /// attempt), finishing the job when it was the last open task.
+    async fn abandon(
+        &self,
+        id: &JobId,
+        index: u32,
+        error: &TaskError,
+        now: DateTime<Utc>,
+    ) -> Result<Progress, StoreError>;
     /// Counts a Change-mode event as delivered or not.
     async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError>;
 }

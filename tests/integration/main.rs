@@ -15,6 +15,7 @@ mod load;
 mod local_stack;
 mod media;
 mod notifications;
+mod recovery;
 mod recursion;
 mod retries;
 mod routing;

@@ -115,6 +115,8 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 pub struct LocalStack {
     // Fields drop in order: pollers and functions stop before the server they use.
     events: Option<EventSource>,
+    /// Feeds the worker's dead-letter queue back to the worker, as the template's mapping does.
+    lost: Option<EventSource>,
     lambda: Option<Arc<LocalLambda>>,
     reports: Arc<Mutex<Vec<DispatchReport>>>,
     pub clients: Clients,
@@ -186,6 +188,7 @@ impl LocalStack {
         std::fs::create_dir_all(&scratch)?;
         let mut stack = LocalStack {
             events: None,
+            lost: None,
             lambda: None,
             reports,
             clients,
@@ -208,6 +211,13 @@ impl LocalStack {
             }
             None => Target::Remote(stack.clients.lambda.clone()),
         };
+        stack.lost = Some(EventSource::start(
+            stack.sqs.clone(),
+            stack.worker_dlq.url.clone(),
+            stack.worker_dlq.arn.clone(),
+            target.clone(),
+            WORKER,
+        ));
         stack.events = Some(EventSource::start(
             stack.sqs.clone(),
             stack.events_queue.url.clone(),
@@ -303,6 +313,7 @@ impl LocalStack {
             settings: Settings {
                 workflows_table: WORKFLOWS_TABLE.into(),
                 jobs_table: JOBS_TABLE.into(),
+                worker_function: WORKER.into(),
                 events_queue_arn: self.events_queue.arn.clone(),
             },
         }
@@ -396,7 +407,9 @@ impl LocalStack {
         while quiet_checks < 3 {
             self.moto.check()?;
             let quiet = self.queue_depth(&self.events_queue).await? == 0
+                && self.queue_depth(&self.worker_dlq).await? == 0
                 && !self.events.as_ref().is_some_and(EventSource::is_busy)
+                && !self.lost.as_ref().is_some_and(EventSource::is_busy)
                 && self.lambda.as_ref().is_none_or(|l| l.is_idle());
             quiet_checks = if quiet { quiet_checks + 1 } else { 0 };
             if start.elapsed() > timeout {

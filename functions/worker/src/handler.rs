@@ -1,16 +1,21 @@
 //! Translates a worker invocation into a message — prepare a job, or run one of its tasks —
-//! and runs it.
+//! and runs it; or, for a batch of its own dead-letter queue, records what the lost
+//! invocations could not.
 //!
 //! Errors are returned to Lambda only when a retry can help (the task was given back, or a
 //! store was unavailable): Lambda then retries the asynchronous invocation and, when retries
-//! run out, sends the event to the worker's on-failure destination. A task that failed for
-//! good is recorded as FAIL and the invocation succeeds.
+//! run out, sends the event to the worker's on-failure destination, whose queue the worker
+//! reads again. A task that failed for good is recorded as FAIL and the invocation succeeds.
 
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::config::Worker;
 use mediaflow::domain::job::WorkerMessage;
 use mediaflow::process::{Invocation, RunError};
+use mediaflow::recover::LostInvocation;
+use serde::Deserialize;
 use serde_json::Value;
+use tracing::error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -36,11 +41,83 @@ pub fn invocation(request_id: &str, deadline_ms: u64, now: DateTime<Utc>) -> Inv
     Invocation { request_id: request_id.to_owned(), deadline }
 }
 
+/// What the worker is invoked with.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Payload {
+    Message(WorkerMessage),
+    /// Records of its dead-letter queue (an SQS event source).
+    DeadLetters(SqsEvent),
+}
+
+/// Lambda's on-failure destination record of an asynchronous invocation.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OnFailure {
+    request_payload: WorkerMessage,
+    #[serde(default)]
+    request_context: RequestContext,
+    #[serde(default)]
+    response_payload: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestContext {
+    #[serde(default)]
+    condition: String,
+    #[serde(default)]
+    approximate_invoke_count: u32,
+}
+
+impl OnFailure {
+    fn lost(self) -> LostInvocation {
+        let text = |name: &str| self.response_payload.as_ref().and_then(|p| p[name].as_str()).unwrap_or_default();
+        let error: String =
+            format!("{} {}", text("errorType"), text("errorMessage")).trim().chars().take(300).collect();
+        let context = &self.request_context;
+        let mut reason = format!("{} after {} attempts", context.condition, context.approximate_invoke_count);
+        if !error.is_empty() {
+            reason = format!("{reason}: {error}");
+        }
+        LostInvocation { message: self.request_payload, reason }
+    }
+}
+
 pub async fn handle(payload: Value, invocation: &Invocation, worker: &Worker) -> Result<Value, HandlerError> {
     Ok(match serde_json::from_value(payload)? {
-        WorkerMessage::Task(message) => serde_json::to_value(worker.runner.run(&message, invocation).await?)?,
-        WorkerMessage::Prepare(message) => serde_json::to_value(worker.preparer.prepare(&message.job_id).await?)?,
+        Payload::Message(WorkerMessage::Task(message)) => {
+            serde_json::to_value(worker.runner.run(&message, invocation).await?)?
+        }
+        Payload::Message(WorkerMessage::Prepare(message)) => {
+            serde_json::to_value(worker.preparer.prepare(&message.job_id).await?)?
+        }
+        Payload::DeadLetters(batch) => serde_json::to_value(recover(batch, worker).await)?,
     })
+}
+
+/// Records each lost invocation of the batch; those that could not be recorded come back.
+async fn recover(batch: SqsEvent, worker: &Worker) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in batch.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let lost = match serde_json::from_str::<OnFailure>(record.body.as_deref().unwrap_or_default()) {
+            Ok(on_failure) => on_failure.lost(),
+            Err(e) => {
+                // Not Lambda's record of a worker invocation: nothing to record, and nothing a
+                // retry would change.
+                error!(message_id = %id, error = %e, body = ?record.body, "dead letter is not a lost worker invocation");
+                continue;
+            }
+        };
+        if let Err(e) = worker.recovery.lost(&lost).await {
+            error!(message_id = %id, error = %e, "lost invocation not recorded; retry");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
 }
 
 #[cfg(test)]
@@ -60,6 +137,27 @@ mod tests {
         let now = Utc::now();
         let emulated = invocation("req-1", 600_000, now);
         assert_eq!(emulated.deadline, Some(now + TimeDelta::minutes(10)));
+    }
+
+    #[test]
+    fn a_dead_letter_batch_is_read_as_lost_invocations() {
+        let path = format!("{}/../../infra/events/worker-dead-letters.json", env!("CARGO_MANIFEST_DIR"));
+        let payload: Payload = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let Payload::DeadLetters(batch) = payload else { panic!("{payload:?}") };
+        let on_failure: OnFailure = serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
+        let lost = on_failure.lost();
+        assert_eq!(
+            lost.message,
+            WorkerMessage::Task(mediaflow::domain::job::TaskMessage {
+                job_id: "job-0123456789abcdef0123456789abcdef".to_owned().into(),
+                task: 1
+            })
+        );
+        assert_eq!(
+            lost.reason,
+            "RetriesExhausted after 3 attempts: Sandbox.Timedout 2026-11-27T20:19:59.000Z e4b46cbf Task timed out after \
+             900.10 seconds"
+        );
     }
 
     #[test]

@@ -377,6 +377,55 @@ impl JobStore for Memory {
         Ok(())
     }
 
+    async fn reopen(&self, job: &Job, indexes: &[u32]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let stored = state.jobs.get_mut(&job.id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
+        if stored.status != JobStatus::Finish || stored.redos != job.redos {
+            return Err(StoreError::Conflict(format!("job {}", job.id)));
+        }
+        stored.status = JobStatus::Waiting;
+        stored.redos += 1;
+        stored.failed_tasks = stored.failed_tasks.saturating_sub(indexes.len() as u32);
+        stored.finished_at = None;
+        stored.delivery = None;
+        if stored.failed_tasks == 0 {
+            stored.error = None;
+        }
+        if stored.source.is_none() {
+            stored.prepare_attempts = 0;
+            stored.prepare_sent_at = None;
+        }
+        for index in indexes {
+            if let Some(task) = state.tasks.get_mut(&(job.id.clone(), *index)) {
+                task.status = TaskStatus::Waiting;
+                task.attempts = 0;
+                task.error = None;
+                task.sent_at = None;
+                task.started_at = None;
+                task.finished_at = None;
+                task.progress = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn abandon(
+        &self,
+        id: &JobId,
+        index: u32,
+        error: &TaskError,
+        now: DateTime<Utc>,
+    ) -> Result<Progress, StoreError> {
+        if let Some(task) = self.state().tasks.get_mut(&(id.clone(), index))
+            && !task.status.is_final()
+        {
+            task.status = TaskStatus::Fail;
+            task.error = Some(error.clone());
+            task.finished_at = Some(now);
+        }
+        self.close(id, now).await
+    }
+
     async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError> {
         if let Some(job) = self.state().jobs.get_mut(id) {
             if delivered {

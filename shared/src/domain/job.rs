@@ -132,6 +132,9 @@ pub struct Job {
     /// What sending the job's finish event came to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// How often failed tasks were run again (`mediaflow job redo`).
+    #[serde(default)]
+    pub redos: u32,
     /// Change-mode events sent, and those that could not be.
     #[serde(default)]
     pub changes_delivered: u32,
@@ -257,6 +260,10 @@ pub enum ErrorCode {
     /// The task would have outlived its invocation; it was stopped before writing anything.
     #[serde(rename = "InternalError.Timeout")]
     Timeout,
+    /// The worker stopped without recording an outcome on the last attempt (killed at its
+    /// timeout, out of memory).
+    #[serde(rename = "InternalError.WorkerLost")]
+    WorkerLost,
 }
 
 impl ErrorCode {
@@ -282,6 +289,7 @@ impl ErrorCode {
             ErrorCode::WatermarkTooLarge => "InvalidInput.WatermarkTooLarge",
             ErrorCode::Internal => "InternalError",
             ErrorCode::Timeout => "InternalError.Timeout",
+            ErrorCode::WorkerLost => "InternalError.WorkerLost",
         }
     }
 
@@ -371,6 +379,7 @@ impl Job {
             error: None,
             notification: workflow.notification.clone(),
             delivery: None,
+            redos: 0,
             changes_delivered: 0,
             changes_failed: 0,
         };
@@ -418,6 +427,28 @@ impl Job {
         } else {
             JobResult::Fail
         })
+    }
+
+    /// Which of `tasks` `mediaflow job redo` runs again: `only` that one, or every failed task;
+    /// only once the job is finished, and only failed tasks.
+    pub fn redo_plan(&self, tasks: &[Task], only: Option<u32>) -> Result<Vec<u32>, String> {
+        if self.status != JobStatus::Finish {
+            return Err(format!("job {} is still running: only a finished job's failed tasks run again", self.id));
+        }
+        let failed: Vec<u32> = tasks.iter().filter(|t| t.status == TaskStatus::Fail).map(|t| t.index).collect();
+        match only {
+            Some(index) => match tasks.iter().find(|t| t.index == index) {
+                None => Err(format!("job {} has no task {index}", self.id)),
+                Some(task) if task.status != TaskStatus::Fail => Err(format!(
+                    "task {index} of job {} is {}: only failed tasks run again",
+                    self.id,
+                    task.status.as_str()
+                )),
+                Some(_) => Ok(vec![index]),
+            },
+            None if failed.is_empty() => Err(format!("job {} has no failed task", self.id)),
+            None => Ok(failed),
+        }
     }
 
     /// Why a job writes nothing once its upload was replaced.

@@ -132,7 +132,9 @@ pub struct WorkflowTaskEvent {
     /// `mediaflow.workflow-task.v1`; a change that breaks readers gets a new version.
     pub schema: String,
     pub event_type: String,
-    /// Unique per event and the same on every retry of it (the webhook-id).
+    /// Unique per event and the same on every retry of it (the webhook-id): `<job>.finished`,
+    /// `<job>.task<N>.<started|succeeded|failed>.<attempt>`, with `.redo<N>` after the job id
+    /// once failed tasks were run again.
     pub event_id: String,
     pub mode: NotifyMode,
     /// What happened: `job_finished`, or in Change mode `task_started`, `task_succeeded`,
@@ -200,15 +202,17 @@ pub enum EventReason {
 impl WorkflowTaskEvent {
     /// The event for `job` (with its `tasks`) as they stand.
     pub fn new(job: &Job, tasks: &[Task], mode: NotifyMode, reason: EventReason, now: DateTime<Utc>) -> Self {
+        // Each `job redo` is a new round of the job's events, with ids of its own.
+        let round = if job.redos == 0 { job.id.to_string() } else { format!("{}.redo{}", job.id, job.redos) };
         let (event_id, reason) = match reason {
-            EventReason::JobFinished => (format!("{}.finished", job.id), "job_finished".to_owned()),
+            EventReason::JobFinished => (format!("{round}.finished"), "job_finished".to_owned()),
             EventReason::TaskChanged { index, status, attempt } => {
                 let what = match status {
                     TaskStatus::Waiting | TaskStatus::Processing => "started",
                     TaskStatus::Success => "succeeded",
                     TaskStatus::Fail => "failed",
                 };
-                (format!("{}.task{index}.{what}.{attempt}", job.id), format!("task_{what}"))
+                (format!("{round}.task{index}.{what}.{attempt}"), format!("task_{what}"))
             }
         };
         let ObjectRef { bucket, key } = job.input.clone();

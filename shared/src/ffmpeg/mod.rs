@@ -13,7 +13,7 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -129,12 +129,17 @@ impl Ffmpeg {
     ) -> Result<Health, MediaFailure> {
         let binary = self.ffmpeg.clone();
         debug!(args = ?args, "running ffmpeg");
-        let outcome = tokio::task::spawn_blocking(move || run_ffmpeg(&binary, &args, allowed, share.as_ref()))
-            .await
-            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}")))?
-            .map_err(|e| {
-                MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffmpeg.display()))
-            })?;
+        // ffmpeg runs on a blocking thread, which outlives this future: if the future is
+        // dropped (the invocation was cut off), the guard has the watchdog stop ffmpeg.
+        let (signals, watch) = mpsc::channel::<Signal>();
+        let _stop_if_dropped = StopOnDrop(signals.clone());
+        let outcome =
+            tokio::task::spawn_blocking(move || run_ffmpeg(&binary, &args, allowed, share.as_ref(), signals, watch))
+                .await
+                .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("ffmpeg thread failed: {e}")))?
+                .map_err(|e| {
+                    MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffmpeg.display()))
+                })?;
         match outcome {
             Ran::Finished(health) => Ok(health),
             Ran::Failed { errors } => {
@@ -304,6 +309,25 @@ impl Health {
     }
 }
 
+/// What the watchdog of an ffmpeg run is told (or concludes when nothing came in time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    Finished,
+    /// Whoever waited for the run is gone.
+    Abandoned,
+    OutOfTime,
+}
+
+/// Tells the watchdog to stop ffmpeg when the future that runs it is dropped.
+struct StopOnDrop(mpsc::Sender<Signal>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // After a normal end the watchdog is gone and this goes nowhere.
+        let _ = self.0.send(Signal::Abandoned);
+    }
+}
+
 /// One ffmpeg run's part of its task's progress: it covers `[from, from + span)` of the task
 /// and writes about `seconds` of output (ffmpeg reports the output time it reached).
 #[derive(Clone, Debug)]
@@ -340,6 +364,8 @@ fn run_ffmpeg(
     args: &[String],
     allowed: Option<Duration>,
     share: Option<&RunShare>,
+    signals: mpsc::Sender<Signal>,
+    watch: mpsc::Receiver<Signal>,
 ) -> std::io::Result<Ran> {
     let mut command = FfmpegCommand::new_with_path(binary);
     command.args(args);
@@ -347,19 +373,21 @@ fn run_ffmpeg(
     let mut child = command.spawn()?;
     let events = child.iter().map_err(std::io::Error::other)?;
     let child = Arc::new(Mutex::new(child));
-    let (finished, finished_signal) = mpsc::channel::<()>();
-    let watchdog = allowed.map(|allowed| {
+    let watchdog = {
         let child = child.clone();
-        std::thread::spawn(move || match finished_signal.recv_timeout(allowed) {
-            Err(RecvTimeoutError::Timeout) => {
-                if let Ok(mut child) = child.lock() {
-                    let _ = child.kill();
-                }
-                true
+        std::thread::spawn(move || {
+            let signal = match allowed {
+                Some(allowed) => watch.recv_timeout(allowed).unwrap_or(Signal::OutOfTime),
+                None => watch.recv().unwrap_or(Signal::Finished),
+            };
+            if signal != Signal::Finished
+                && let Ok(mut child) = child.lock()
+            {
+                let _ = child.kill();
             }
-            _ => false,
+            signal == Signal::OutOfTime
         })
-    });
+    };
     let started = Instant::now();
     let mut errors = Vec::new();
     let mut health = Health::default();
@@ -384,8 +412,8 @@ fn run_ffmpeg(
             _ => {}
         }
     }
-    let _ = finished.send(());
-    let stopped = watchdog.is_some_and(|watchdog| watchdog.join().unwrap_or(false));
+    let _ = signals.send(Signal::Finished);
+    let stopped = watchdog.join().unwrap_or(false);
     let status = child.lock().map_err(|_| std::io::Error::other("ffmpeg child lock poisoned"))?.wait()?;
     Ok(match (stopped, status.success()) {
         (true, _) => Ran::Stopped { after: started.elapsed() },

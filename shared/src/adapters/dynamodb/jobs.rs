@@ -431,6 +431,89 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
+    async fn reopen(&self, job: &Job, indexes: &[u32]) -> Result<(), StoreError> {
+        let count = indexes.len() as u32;
+        let mut set = vec!["#status = :waiting", "redos = :next", "failed_tasks = :failed"];
+        let mut remove = vec!["finished_at", "delivery"];
+        if count >= job.failed_tasks {
+            remove.push("#error");
+        }
+        if job.source.is_none() {
+            // Failed in preparation: prepared again, from its first attempt.
+            set.push("prepare_attempts = :zero");
+            remove.push("prepare_sent_at");
+        }
+        let job_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(&job.id), "job".into())))
+            .update_expression(format!("SET {} ADD remaining :count REMOVE {}", set.join(", "), remove.join(", ")))
+            .condition_expression(
+                "#status = :finish AND (redos = :redos OR (attribute_not_exists(redos) AND :redos = :zero))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":waiting", value(&JobStatus::Waiting)?)
+            .expression_attribute_values(":finish", value(&JobStatus::Finish)?)
+            .expression_attribute_values(":redos", n(job.redos))
+            .expression_attribute_values(":next", n(job.redos + 1))
+            .expression_attribute_values(":failed", n(job.failed_tasks.saturating_sub(count)))
+            .expression_attribute_values(":count", n(count))
+            .expression_attribute_values(":zero", n(0));
+        let job_update = if remove.contains(&"#error") {
+            job_update.expression_attribute_names("#error", "error")
+        } else {
+            job_update
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(job_update.build().map_err(|e| StoreError::Rejected(e.to_string()))?)
+                .build(),
+        ];
+        for index in indexes {
+            let task_update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(job_pk(&job.id), task_sk(*index))))
+                .update_expression(
+                    "SET #status = :waiting, attempts = :zero \
+                     REMOVE #error, sent_at, lease_until, claimed_by, started_at, finished_at, progress, timings, warnings",
+                )
+                .condition_expression("#status = :fail")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
+                .expression_attribute_values(":fail", value(&TaskStatus::Fail)?)
+                .expression_attribute_values(":zero", n(0))
+                .build()
+                .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(task_update).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("job {}", job.id))),
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    async fn abandon(
+        &self,
+        id: &JobId,
+        index: u32,
+        error: &TaskError,
+        now: DateTime<Utc>,
+    ) -> Result<Progress, StoreError> {
+        let values = HashMap::from([
+            (":error".to_owned(), value(error)?),
+            (":waiting".to_owned(), value(&TaskStatus::Waiting)?),
+            (":processing".to_owned(), value(&TaskStatus::Processing)?),
+        ]);
+        let condition = "#status IN (:waiting, :processing)";
+        let changes = ", #error = :error REMOVE lease_until";
+        match self.end_task((id, index), condition, TaskStatus::Fail, changes, values, Some(error), now).await {
+            // Ended meanwhile (or missing): nothing of it is lost.
+            Ok(()) | Err(StoreError::Conflict(_)) => self.close(id, now).await,
+            Err(error) => Err(error),
+        }
+    }
+
     async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError> {
         let counter = if delivered { "changes_delivered" } else { "changes_failed" };
         self.client
