@@ -6,10 +6,13 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mediaflow::adapters::lambda::LambdaTaskQueue;
+use mediaflow::backfill::BackfillProgress;
 use mediaflow::buckets::Buckets;
 use mediaflow::catalog::Catalog;
 use mediaflow::config::{self, Clients};
+use mediaflow::dead_letters::Which;
 use mediaflow::domain::job::{JobId, JobStatus};
+use mediaflow::domain::object::ObjectRef;
 use mediaflow::domain::workflow::WorkflowSpec;
 use mediaflow::jobs::{JobRef, Jobs};
 use mediaflow::ports::JobFilter;
@@ -53,6 +56,15 @@ pub struct Settings {
     /// uploads' events.
     #[arg(long, global = true, env = "EVENTS_QUEUE_ARN", default_value = "", hide_default_value = true)]
     pub events_queue_arn: String,
+    /// The events queue's URL (stack output EventsQueueUrl), where redriven events go.
+    #[arg(long, global = true, env = "EVENTS_QUEUE_URL", default_value = "", hide_default_value = true)]
+    pub events_queue_url: String,
+    /// The events dead-letter queue (stack output EventsDLQUrl).
+    #[arg(long, global = true, env = "EVENTS_DLQ_URL", default_value = "", hide_default_value = true)]
+    pub events_dlq_url: String,
+    /// The worker's dead-letter queue (stack output WorkerDLQUrl).
+    #[arg(long, global = true, env = "WORKER_DLQ_URL", default_value = "", hide_default_value = true)]
+    pub worker_dlq_url: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +78,29 @@ pub enum Command {
     /// Find jobs, show one with its tasks and outputs, follow one as it runs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Which workflows an upload to s3://bucket/key would start, and the keys each would write
+    /// (changes nothing).
+    Match {
+        /// s3://bucket/key
+        #[arg(value_parser = parse_object)]
+        object: ObjectRef,
+    },
+    /// Runs a workflow on objects that already exist under s3://bucket/prefix/ (enabled or
+    /// not); objects it processed already are left alone, so running it twice starts each job
+    /// once.
+    Process {
+        #[arg(long)]
+        workflow: String,
+        /// s3://bucket/prefix/ (within the workflow's trigger)
+        #[arg(value_parser = parse_prefix)]
+        prefix: ObjectRef,
+        /// Objects handled at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Look at the dead-letter queues (events, worker) and send their messages back.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
     /// Run mediaflow on this machine against a local S3/DynamoDB/SQS server.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -157,6 +192,39 @@ pub enum JobCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// The messages a dead-letter queue holds (left in it), with why they are there.
+    List {
+        #[arg(value_enum)]
+        queue: QueueArg,
+        #[arg(long, default_value_t = 50)]
+        max: usize,
+    },
+    /// Sends messages back: events to the dispatcher's queue, worker invocations to the worker.
+    Redrive {
+        #[arg(value_enum)]
+        queue: QueueArg,
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum QueueArg {
+    Events,
+    Worker,
+}
+
+impl From<QueueArg> for Which {
+    fn from(queue: QueueArg) -> Self {
+        match queue {
+            QueueArg::Events => Which::Events,
+            QueueArg::Worker => Which::Worker,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StatusArg {
     Waiting,
@@ -172,6 +240,20 @@ impl From<StatusArg> for JobStatus {
             StatusArg::Finish => JobStatus::Finish,
         }
     }
+}
+
+fn parse_object(text: &str) -> Result<ObjectRef, String> {
+    ObjectRef::parse_url(text).ok_or_else(|| format!("{text:?} is not s3://bucket/key"))
+}
+
+/// `s3://bucket/` or `s3://bucket/prefix`.
+fn parse_prefix(text: &str) -> Result<ObjectRef, String> {
+    let (bucket, prefix) = text
+        .strip_prefix("s3://")
+        .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
+        .filter(|(bucket, _)| !bucket.is_empty())
+        .ok_or_else(|| format!("{text:?} is not s3://bucket/prefix/"))?;
+    Ok(ObjectRef::new(bucket, prefix))
 }
 
 /// A time (RFC 3339) or an age before now (`90m`, `2h`, `7d`).
@@ -242,36 +324,42 @@ impl Deployment {
         Self { clients: Clients::from_sdk(&config::load_aws().await), settings }
     }
 
+    fn workflows_table(&self) -> anyhow::Result<&str> {
+        required(&self.settings.workflows_table, "WORKFLOWS_TABLE", "WorkflowsTableName")
+    }
+
+    fn jobs_table(&self) -> anyhow::Result<&str> {
+        required(&self.settings.jobs_table, "JOBS_TABLE", "JobsTableName")
+    }
+
+    /// The worker, which `job redo` and `process` start.
+    fn worker_function(&self) -> anyhow::Result<&str> {
+        required(&self.settings.worker_function, "WORKER_FUNCTION", "WorkerFunctionName")
+    }
+
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
-        let table = &self.settings.workflows_table;
-        anyhow::ensure!(
-            !table.is_empty(),
-            "set WORKFLOWS_TABLE or --workflows-table (stack output WorkflowsTableName)"
-        );
-        Ok(config::catalog(&self.clients, table))
+        Ok(config::catalog(&self.clients, self.workflows_table()?))
     }
 
     pub fn jobs(&self) -> anyhow::Result<Jobs> {
-        let table = &self.settings.jobs_table;
-        anyhow::ensure!(!table.is_empty(), "set JOBS_TABLE or --jobs-table (stack output JobsTableName)");
-        Ok(config::jobs(&self.clients, table))
+        Ok(config::jobs(&self.clients, self.jobs_table()?))
     }
 
-    /// Starts workers (`job redo`, `process`).
     pub fn task_queue(&self) -> anyhow::Result<LambdaTaskQueue> {
-        let function = &self.settings.worker_function;
-        anyhow::ensure!(
-            !function.is_empty(),
-            "set WORKER_FUNCTION or --worker-function (stack output WorkerFunctionName)"
-        );
-        Ok(LambdaTaskQueue::new(self.clients.lambda.clone(), function))
+        Ok(LambdaTaskQueue::new(self.clients.lambda.clone(), self.worker_function()?))
     }
 
     pub fn buckets(&self) -> anyhow::Result<Buckets> {
-        let arn = &self.settings.events_queue_arn;
-        anyhow::ensure!(!arn.is_empty(), "set EVENTS_QUEUE_ARN or --events-queue-arn (stack output EventsQueueArn)");
+        let arn = required(&self.settings.events_queue_arn, "EVENTS_QUEUE_ARN", "EventsQueueArn")?;
         Ok(config::buckets(&self.clients, arn))
     }
+}
+
+/// A setting the command needs, or what to set.
+fn required<'a>(value: &'a str, variable: &str, output: &str) -> anyhow::Result<&'a str> {
+    let flag = variable.to_lowercase().replace('_', "-");
+    anyhow::ensure!(!value.is_empty(), "set {variable} or --{flag} (stack output {output})");
+    Ok(value)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -296,6 +384,46 @@ pub async fn execute(command: Command, deployment: &Deployment, format: Format, 
         Command::Workflow(command) => workflow(command, deployment, format, out).await,
         Command::Bucket(command) => bucket(command, &deployment.buckets()?, format, out).await,
         Command::Job(command) => job(command, deployment, format, out).await,
+        Command::Dlq(command) => {
+            let settings = &deployment.settings;
+            let admin = config::dead_letters(
+                &deployment.clients,
+                required(&settings.events_dlq_url, "EVENTS_DLQ_URL", "EventsDLQUrl")?,
+                required(&settings.worker_dlq_url, "WORKER_DLQ_URL", "WorkerDLQUrl")?,
+                required(&settings.events_queue_url, "EVENTS_QUEUE_URL", "EventsQueueUrl")?,
+                deployment.worker_function()?,
+            );
+            match command {
+                DlqCommand::List { queue, max } => {
+                    render::dead_letters(out, &admin.list(queue.into(), max).await?, format)
+                }
+                DlqCommand::Redrive { queue, max } => {
+                    render::redriven(out, &admin.redrive(queue.into(), max).await?, format)
+                }
+            }
+        }
+        Command::Match { object } => {
+            let matches = config::explain(&deployment.clients, deployment.workflows_table()?, &object).await?;
+            render::matches(out, &object, &matches, format)
+        }
+        Command::Process { workflow, prefix, concurrency } => {
+            let backfill = config::backfill(
+                &deployment.clients,
+                deployment.workflows_table()?,
+                deployment.jobs_table()?,
+                deployment.worker_function()?,
+            );
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}")?.progress_chars("=> "),
+            );
+            let seen = |progress: BackfillProgress<'_>| match progress {
+                BackfillProgress::Listed(count) => bar.inc_length(count as u64),
+                BackfillProgress::Done(_) => bar.inc(1),
+            };
+            let done = backfill.run(&workflow, &prefix, concurrency, &seen).await;
+            bar.finish_and_clear();
+            render::backfilled(out, &done?, format)
+        }
         Command::Dev(_) => anyhow::bail!("dev commands start their own stack"),
     }
 }

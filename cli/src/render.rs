@@ -2,14 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use mediaflow::backfill::Backfilled;
 use mediaflow::catalog::Applied;
+use mediaflow::dead_letters::Redriven;
+use mediaflow::dispatch::Match;
 use mediaflow::domain::connection::Connection;
 use mediaflow::domain::job::{Job, JobResult, JobStatus};
 use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::notification::NotifyMode;
+use mediaflow::domain::object::ObjectRef;
 use mediaflow::domain::workflow::Workflow;
 use mediaflow::jobs::JobView;
-use mediaflow::ports::JobPage;
+use mediaflow::ports::{DeadLetter, JobPage};
 use serde::Serialize;
 use std::io::Write;
 
@@ -299,5 +303,92 @@ pub fn connection(out: Out<'_>, connection: &Connection, format: Format) -> anyh
         ]);
     }
     writeln!(out, "{rows}")?;
+    Ok(())
+}
+
+/// `mediaflow match`: per workflow of the bucket, whether it fires and what it would write.
+pub fn matches(out: Out<'_>, object: &ObjectRef, matches: &[Match], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json(out, matches);
+    }
+    let firing = matches.iter().filter(|m| m.fires).count();
+    writeln!(out, "{object}: {firing} of {} workflows of bucket {} would start a job", matches.len(), object.bucket)?;
+    if matches.is_empty() {
+        return Ok(());
+    }
+    let mut rows = table(&["WORKFLOW", "FIRES", "OUTPUTS OR REASON"]);
+    for m in matches {
+        let detail = match &m.reason {
+            Some(reason) => reason.clone(),
+            None => m.outputs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+        };
+        rows.add_row(vec![m.workflow.clone(), if m.fires { "yes" } else { "no" }.to_owned(), detail]);
+    }
+    writeln!(out, "{rows}")?;
+    Ok(())
+}
+
+/// `mediaflow process`: counts, then the jobs started and the objects skipped.
+pub fn backfilled(out: Out<'_>, done: &[Backfilled], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json(out, done);
+    }
+    let count = |f: fn(&Backfilled) -> bool| done.iter().filter(|b| f(b)).count();
+    writeln!(
+        out,
+        "{} objects: {} jobs started, {} processed already, {} skipped",
+        done.len(),
+        count(|b| matches!(b, Backfilled::Started { .. })),
+        count(|b| matches!(b, Backfilled::Done { .. })),
+        count(|b| matches!(b, Backfilled::Skipped { .. })),
+    )?;
+    let mut rows = table(&["OBJECT", "JOB OR REASON"]);
+    for item in done {
+        let (object, detail) = match item {
+            Backfilled::Started { object, job_id } => (object, format!("{job_id} (started)")),
+            Backfilled::Done { object, job_id } => (object, format!("{job_id} (processed already)")),
+            Backfilled::Skipped { object, reason } => (object, reason.clone()),
+        };
+        rows.add_row(vec![object.to_string(), detail]);
+    }
+    if !done.is_empty() {
+        writeln!(out, "{rows}")?;
+    }
+    Ok(())
+}
+
+/// `mediaflow dlq list`: each message with when and why it was kept.
+pub fn dead_letters(out: Out<'_>, letters: &[DeadLetter], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json(out, letters);
+    }
+    writeln!(out, "{} messages", letters.len())?;
+    if letters.is_empty() {
+        return Ok(());
+    }
+    let mut rows = table(&["MESSAGE", "SENT", "RECEIVED", "REASON", "BODY"]);
+    for letter in letters {
+        let body: String = letter.body.chars().take(120).collect();
+        rows.add_row(vec![
+            letter.id.clone(),
+            letter.sent_at.map(time).unwrap_or_default(),
+            letter.receive_count.to_string(),
+            letter.reason.clone().unwrap_or_default(),
+            body,
+        ]);
+    }
+    writeln!(out, "{rows}")?;
+    Ok(())
+}
+
+/// `mediaflow dlq redrive`: how many went back, and what stayed.
+pub fn redriven(out: Out<'_>, redriven: &Redriven, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json(out, redriven);
+    }
+    writeln!(out, "{} messages sent back, {} kept", redriven.sent, redriven.kept.len())?;
+    for (id, reason) in &redriven.kept {
+        writeln!(out, "  kept {id}: {reason}")?;
+    }
     Ok(())
 }

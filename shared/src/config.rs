@@ -12,14 +12,18 @@ use crate::adapters::lambda::LambdaTaskQueue;
 use crate::adapters::notify::AwsNotifications;
 use crate::adapters::s3::S3ObjectStore;
 use crate::adapters::s3_events::S3BucketEvents;
-use crate::adapters::sqs::SqsDeadLetters;
+use crate::adapters::sqs::{SqsDeadLetters, SqsQueue};
 use crate::adapters::webhook::{Secrets, Webhooks};
+use crate::backfill::Backfill;
 use crate::buckets::Buckets;
 use crate::catalog::Catalog;
-use crate::dispatch::Dispatcher;
+use crate::dead_letters::DeadLetterAdmin;
+use crate::dispatch::{self, Dispatcher, Match};
+use crate::domain::object::ObjectRef;
 use crate::ffmpeg::Ffmpeg;
 use crate::jobs::Jobs;
 use crate::notify::{Notifier, RetryPolicy};
+use crate::ports::StoreError;
 use crate::prepare::Preparer;
 use crate::process::TaskRunner;
 use crate::recover::Recovery;
@@ -204,4 +208,38 @@ pub fn buckets(clients: &Clients, queue_arn: &str) -> Buckets {
 pub fn jobs(clients: &Clients, jobs_table: &str) -> Jobs {
     let store = Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), jobs_table));
     Jobs::new(store.clone(), store)
+}
+
+/// `mediaflow process`: the dispatcher's job start, on objects listed under a prefix.
+pub fn backfill(clients: &Clients, workflows_table: &str, jobs_table: &str, worker_function: &str) -> Backfill {
+    let workflows = Arc::new(DynamoWorkflowStore::new(clients.dynamodb.clone(), workflows_table));
+    let jobs = Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), jobs_table));
+    let objects = Arc::new(S3ObjectStore::new(clients.s3.clone()));
+    let queue = Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), worker_function));
+    let dispatcher = Dispatcher::new(workflows.clone(), jobs.clone(), objects.clone(), queue);
+    Backfill::new(workflows, objects, jobs, dispatcher)
+}
+
+/// Which workflows an upload would start (`mediaflow match`).
+pub async fn explain(clients: &Clients, workflows_table: &str, object: &ObjectRef) -> Result<Vec<Match>, StoreError> {
+    let workflows = DynamoWorkflowStore::new(clients.dynamodb.clone(), workflows_table);
+    let objects = S3ObjectStore::new(clients.s3.clone());
+    dispatch::explain(&workflows, &objects, object, chrono::Utc::now()).await
+}
+
+/// `mediaflow dlq`: the events and worker dead-letter queues, the events queue and the worker.
+pub fn dead_letters(
+    clients: &Clients,
+    events_dlq_url: &str,
+    worker_dlq_url: &str,
+    events_queue_url: &str,
+    worker_function: &str,
+) -> DeadLetterAdmin {
+    let queue = |url: &str| SqsQueue::new(clients.sqs.clone(), url);
+    DeadLetterAdmin::new(
+        Arc::new(queue(events_dlq_url)),
+        Arc::new(queue(worker_dlq_url)),
+        Arc::new(queue(events_queue_url)),
+        Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), worker_function)),
+    )
 }

@@ -4,12 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::domain::job::{Job, JobId, PrepareMessage, WorkerMessage};
-use crate::domain::object::{ObjectCreated, ObjectRef};
+use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
+use crate::domain::workflow::Workflow;
 use crate::ports::{Created, Freshness, JobStore, ObjectStore, StoreError, TaskQueue, WorkflowStore};
 
 /// What became of one created object.
@@ -129,29 +130,94 @@ impl Dispatcher {
             ));
         }
         for workflow in matched {
-            let (job, tasks) = Job::start(&workflow, event, &head, Utc::now());
-            let created = self.jobs.create(&job, &tasks).await?;
-            let new = created == Created::New;
-            // A repeated delivery sends the preparation only if the first one did not.
-            let send = match created {
-                Created::New => true,
-                Created::Existing => {
-                    self.jobs.job(&job.id).await?.is_some_and(|stored| stored.prepare_sent_at.is_none())
-                }
-            };
-            if send {
-                self.queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(job.id.clone()))).await?;
-                self.jobs.mark_prepare_sent(&job.id, Utc::now()).await?;
-            }
-            if new {
-                info!(job_id = %job.id, workflow = %workflow.name, bucket = %object.bucket, key = %object.key, tasks = tasks.len(), "job started");
-            } else {
-                warn!(job_id = %job.id, workflow = %workflow.name, prepare_sent = send, "job existed: event delivered again");
-            }
-            outcomes.push(Outcome::Started { workflow: workflow.name, job_id: job.id, new, prepare_sent: send });
+            outcomes.push(self.start(&workflow, event, &head).await?);
         }
         Ok(DispatchReport { object: object.clone(), outcomes })
     }
+
+    /// Creates the job of `workflow` for the upload `event` (stored as `head` shows it), once,
+    /// and hands it to a worker to prepare unless that was done already.
+    pub(crate) async fn start(
+        &self,
+        workflow: &Workflow,
+        event: &ObjectCreated,
+        head: &ObjectHead,
+    ) -> Result<Outcome, StoreError> {
+        let object = &event.object;
+        let (job, tasks) = Job::start(workflow, event, head, Utc::now());
+        let created = self.jobs.create(&job, &tasks).await?;
+        let new = created == Created::New;
+        // A repeated delivery sends the preparation only if the first one did not.
+        let send = match created {
+            Created::New => true,
+            Created::Existing => self.jobs.job(&job.id).await?.is_some_and(|stored| stored.prepare_sent_at.is_none()),
+        };
+        if send {
+            self.queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(job.id.clone()))).await?;
+            self.jobs.mark_prepare_sent(&job.id, Utc::now()).await?;
+        }
+        if new {
+            info!(job_id = %job.id, workflow = %workflow.name, bucket = %object.bucket, key = %object.key, tasks = tasks.len(), "job started");
+        } else {
+            warn!(job_id = %job.id, workflow = %workflow.name, prepare_sent = send, "job existed: event delivered again");
+        }
+        Ok(Outcome::Started { workflow: workflow.name.clone(), job_id: job.id, new, prepare_sent: send })
+    }
+}
+
+/// What `mediaflow match` says of one workflow of the object's bucket.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Match {
+    pub workflow: String,
+    /// Whether an upload of the object would start a job of this workflow.
+    pub fires: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The keys its job would write.
+    pub outputs: Vec<ObjectRef>,
+}
+
+/// Which workflows an upload of `object` would start, and what each would write, decided as
+/// [`Dispatcher::dispatch`] decides; changes nothing. An existing object is judged as uploaded
+/// when it was; a missing one as uploaded `now`.
+pub async fn explain(
+    workflows: &dyn WorkflowStore,
+    objects: &dyn ObjectStore,
+    object: &ObjectRef,
+    now: DateTime<Utc>,
+) -> Result<Vec<Match>, StoreError> {
+    let head = objects.head(object).await?;
+    let event = ObjectCreated {
+        object: object.clone(),
+        size: head.as_ref().map(|h| h.size),
+        etag: head.as_ref().and_then(|h| h.etag.clone()),
+        version_id: None,
+        sequencer: None,
+        event_time: head.as_ref().and_then(|h| h.last_modified).unwrap_or(now),
+    };
+    let ours = head.as_ref().and_then(|h| h.marker.as_ref()).filter(|marker| marker.is_at(object));
+    let head = head.clone().unwrap_or_default();
+    let mut matches = Vec::new();
+    for workflow in workflows.for_bucket(&object.bucket).await? {
+        let decided = match ours {
+            Some(marker) => Err(format!("output of mediaflow job {}: never processed", marker.job)),
+            None if event.is_folder_placeholder() => Err("folder placeholder".to_owned()),
+            None => workflow.decide(&event).map_err(|skip| skip.to_string()),
+        };
+        let outputs = match &decided {
+            Ok(()) => {
+                let (job, tasks) = Job::start(&workflow, &event, &head, now);
+                tasks
+                    .iter()
+                    .flat_map(|task| (0..task.spec.output_count()).map(|number| job.output_key(task, number)))
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        matches.push(Match { workflow: workflow.name, fires: decided.is_ok(), reason: decided.err(), outputs });
+    }
+    Ok(matches)
 }
 
 #[cfg(test)]

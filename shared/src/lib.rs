@@ -6,14 +6,17 @@
 //!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
 //!   administration), [`buckets`] (which buckets' uploads reach mediaflow),
 //!   [`jobs`] (find jobs and show them), [`notify`] (job events to the workflow's target),
-//!   [`recover`] (record what lost worker invocations could not).
+//!   [`recover`] (record what lost worker invocations could not), [`backfill`] (run a workflow on
+//!   existing objects), [`dead_letters`] (list and redrive the dead-letter queues).
 //! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
 //! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
 
 pub mod adapters;
+pub mod backfill;
 pub mod buckets;
 pub mod catalog;
 pub mod config;
+pub mod dead_letters;
 pub mod dispatch;
 pub mod domain;
 pub mod ffmpeg;

@@ -262,6 +262,9 @@ pub trait ObjectStore: Send + Sync {
         from: u64,
         to: Option<u64>,
     ) -> Result<ByteStream, StoreError>;
+    /// One page of the keys under `prefix`, in key order, from `token` (the previous page's
+    /// continuation token) on.
+    async fn list(&self, bucket: &str, prefix: &str, token: Option<String>) -> Result<KeyPage, StoreError>;
     /// Writes a local file with `marker` if `condition` holds (else `Conflict`); returns its size.
     async fn put(
         &self,
@@ -271,6 +274,14 @@ pub trait ObjectStore: Send + Sync {
         marker: &OutputMarker,
         condition: &PutCondition,
     ) -> Result<u64, StoreError>;
+}
+
+/// A page of listed keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` on the last.
+    pub next: Option<String>,
 }
 
 /// One stored upload, read on demand.
@@ -344,6 +355,37 @@ pub trait BucketEvents: Send + Sync {
     /// Adds `add` and removes the rules with the ids `remove`, keeping everything else the
     /// bucket's configuration holds.
     async fn change(&self, bucket: &str, add: &[EventRule], remove: &[String]) -> Result<(), StoreError>;
+}
+
+/// A message kept in a dead-letter queue.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub body: String,
+    /// Why it was kept, when that was said (`mediaflow-reason`).
+    pub reason: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// How often it was received (listed, or read back) so far.
+    pub receive_count: u32,
+    /// Handle for removing it (valid for this reading only).
+    #[serde(skip)]
+    pub receipt: String,
+}
+
+/// A dead-letter queue as people look at it: read without taking, removed once handled.
+#[async_trait]
+pub trait DeadLetterQueue: Send + Sync {
+    /// Up to `max` messages; they stay in the queue (visible again at once).
+    async fn peek(&self, max: usize) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Up to `max` messages, hidden from other readers for a while, to handle and remove.
+    async fn take(&self, max: usize) -> Result<Vec<DeadLetter>, StoreError>;
+    async fn remove(&self, letter: &DeadLetter) -> Result<(), StoreError>;
+}
+
+/// Sends an event again to the queue the dispatcher reads.
+#[async_trait]
+pub trait EventQueue: Send + Sync {
+    async fn send(&self, body: &str) -> Result<(), StoreError>;
 }
 
 /// A watermark image fetched for a task, with its size in pixels.

@@ -15,6 +15,7 @@ mod load;
 mod local_stack;
 mod media;
 mod notifications;
+mod operations;
 mod recovery;
 mod recursion;
 mod retries;

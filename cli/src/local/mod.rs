@@ -315,6 +315,9 @@ impl LocalStack {
                 jobs_table: JOBS_TABLE.into(),
                 worker_function: WORKER.into(),
                 events_queue_arn: self.events_queue.arn.clone(),
+                events_queue_url: self.events_queue.url.clone(),
+                events_dlq_url: self.events_dlq.url.clone(),
+                worker_dlq_url: self.worker_dlq.url.clone(),
             },
         }
     }
@@ -462,7 +465,9 @@ impl LocalStack {
             ("JOBS_TABLE", JOBS_TABLE.into()),
             ("WORKER_FUNCTION", WORKER.into()),
             ("EVENTS_QUEUE_ARN", self.events_queue.arn.clone()),
+            ("EVENTS_QUEUE_URL", self.events_queue.url.clone()),
             ("EVENTS_DLQ_URL", self.events_dlq.url.clone()),
+            ("WORKER_DLQ_URL", self.worker_dlq.url.clone()),
             ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
             ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
             ("FONT_PATH", self.options.font.display().to_string()),

@@ -16,9 +16,9 @@ use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, 
 use crate::domain::workflow::Workflow;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
-    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, Lease, MediaFailure, MediaTool,
-    Notifications, ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered, RenderedFile,
-    StoreError, StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
+    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, KeyPage, Lease, MediaFailure,
+    MediaTool, Notifications, ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered,
+    RenderedFile, StoreError, StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
 };
 
 /// An object in memory: its bytes, entity tag and marker.
@@ -497,6 +497,18 @@ impl ObjectStore for Memory {
         let end = to.map_or(stored.data.len(), |to| (to as usize).min(stored.data.len()));
         let bytes = Bytes::from(stored.data[(from as usize).min(end)..end].to_vec());
         Ok(futures::stream::iter([Ok(bytes)]).boxed())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str, _token: Option<String>) -> Result<KeyPage, StoreError> {
+        let mut keys: Vec<String> = self
+            .state()
+            .objects
+            .keys()
+            .filter(|o| o.bucket == bucket && o.key.starts_with(prefix))
+            .map(|o| o.key.clone())
+            .collect();
+        keys.sort();
+        Ok(KeyPage { keys, next: None })
     }
 
     async fn put(

@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{describe, sdk_error, service_code};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, ObjectStore, PutCondition, StoreError};
+use crate::ports::{ByteStream, KeyPage, ObjectStore, PutCondition, StoreError};
 
 /// [`ObjectStore`] on S3.
 #[derive(Clone, Debug)]
@@ -125,6 +125,22 @@ impl ObjectStore for S3ObjectStore {
             Some((next.map_err(std::io::Error::other), body))
         });
         Ok(chunks.boxed())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str, token: Option<String>) -> Result<KeyPage, StoreError> {
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|error| s3_error(error, &ObjectRef::new(bucket, prefix)))?;
+        Ok(KeyPage {
+            keys: output.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect(),
+            next: output.next_continuation_token().filter(|_| output.is_truncated() == Some(true)).map(str::to_owned),
+        })
     }
 
     async fn put(
