@@ -7,7 +7,7 @@ use mediaflow::catalog::Applied;
 use mediaflow::dead_letters::Redriven;
 use mediaflow::dispatch::Match;
 use mediaflow::domain::connection::Connection;
-use mediaflow::domain::job::{Job, JobResult, JobStatus};
+use mediaflow::domain::job::{Job, JobResult, JobStatus, TaskStatus};
 use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::notification::NotifyMode;
 use mediaflow::domain::object::ObjectRef;
@@ -231,7 +231,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
         tasks.add_row(vec![
             format!("{} {}", task.index, task.spec.kind()),
             task.status.as_str().to_owned(),
-            task.progress.map(|p| format!("{p}%")).unwrap_or_default(),
+            task.progress.filter(|_| task.status != TaskStatus::Fail).map(|p| format!("{p}%")).unwrap_or_default(),
             task.attempts.to_string(),
             timings,
             notes.join("\n"),
