@@ -240,13 +240,19 @@ impl TaskRunner {
             sender.send_if_modified(|current| std::mem::replace(current, percent) != percent);
         });
         let (jobs, task) = (self.jobs.clone(), task.clone());
+        // A task shorter than one interval records no progress at all.
         let writer = tokio::spawn(async move {
-            while receiver.changed().await.is_ok() {
+            loop {
+                tokio::time::sleep(PROGRESS_INTERVAL).await;
+                match receiver.has_changed() {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(_) => break,
+                }
                 let percent = *receiver.borrow_and_update();
                 if let Err(error) = jobs.record_progress(&task, percent).await {
                     debug!(job_id = %task.job_id, task = task.index, %error, "progress not recorded");
                 }
-                tokio::time::sleep(PROGRESS_INTERVAL).await;
             }
         });
         (meter, writer)
