@@ -187,6 +187,19 @@ async fn sqs_sns_eventbridge_and_a_signed_webhook_each_get_one_finish_event_per_
     )
     .await?;
 
+    // The same secret kept in Secrets Manager.
+    let second = Receiver::start(0).await?;
+    h.stack.clients.secrets_manager.create_secret().name("mediaflow/hook").secret_string(SECRET).send().await?;
+    let managed_job = job_with(
+        &h,
+        "to-managed-hook",
+        json!({"target": {"type": "webhook", "url": second.url, "secret": "secretsmanager:mediaflow/hook"}}),
+    )
+    .await?;
+    let managed = second.requests();
+    assert_eq!(managed.len(), 1);
+    assert_eq!(verified(&managed[0].0, &managed[0].1)?["workflow_task"]["task_id"], managed_job.id.as_str());
+
     let direct = drain(&h, &events_url).await?;
     let via_topic: Vec<Value> = drain(&h, &topic_queue_url)
         .await?
