@@ -10,7 +10,7 @@ RUN_TESTS = $(CARGO) $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo 
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 HOST_LAYER := $(CURDIR)/layers/ffmpeg/build/layer-$(HOST_ARCH)
 
-.PHONY: setup demo test test-layer lint layer
+.PHONY: setup demo test test-layer lint layer bench
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,12 @@ test-layer: setup
 	$(MAKE) -C layers/ffmpeg layer check ARCH=$(HOST_ARCH)
 	FFMPEG_PATH=$(HOST_LAYER)/bin/ffmpeg FFPROBE_PATH=$(HOST_LAYER)/bin/ffprobe \
 		FONT_PATH=$(HOST_LAYER)/fonts/DejaVuSans.ttf $(RUN_TESTS) -p integration-tests
+
+# Measures the pipeline against bare ffmpeg and the usual download-encode-upload, the
+# dispatcher per event by workflow count, and the worker's footprint (release build); prints the
+# figures. BENCH_ARGS=--skip-large leaves out the input of more than 1 GB.
+bench: setup
+	$(CARGO) run --release -p mediaflow-cli --bin mediaflow-bench -- $(BENCH_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -293,6 +293,11 @@ impl LocalStack {
         &self.moto.endpoint
     }
 
+    /// Where the in-process worker's invocations make their scratch directories.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.workdir.path().join("scratch")
+    }
+
     /// The local S3/DynamoDB/SQS server.
     pub fn moto(&self) -> &MotoServer {
         &self.moto
@@ -471,7 +476,7 @@ impl LocalStack {
             ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
             ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
             ("FONT_PATH", self.options.font.display().to_string()),
-            ("SCRATCH_DIR", self.workdir.path().join("scratch").display().to_string()),
+            ("SCRATCH_DIR", self.scratch_dir().display().to_string()),
             ("WEBHOOK_ALLOW_PRIVATE", if self.options.webhook_allow_private { "1" } else { "0" }.into()),
         ]
     }

@@ -68,7 +68,13 @@ impl Ffmpeg {
         command.env_clear().env(NO_GCONV.0, NO_GCONV.1).stdin(Stdio::null()).kill_on_drop(true).args(args);
         let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
             .await
-            .map_err(|_| MediaFailure::new(ErrorCode::SourceCorrupt, "probing the file did not finish in time"))?
+            // Slow reads are ours (storage, the network), not the upload's fault: retried.
+            .map_err(|_| {
+                MediaFailure::new(
+                    ErrorCode::Internal,
+                    format!("probing the upload took longer than {} s", PROBE_TIMEOUT.as_secs()),
+                )
+            })?
             .map_err(|e| {
                 MediaFailure::new(ErrorCode::Internal, format!("cannot run {}: {e}", self.ffprobe.display()))
             })?;
