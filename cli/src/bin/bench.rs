@@ -282,6 +282,18 @@ async fn through_the_stack(input: &Path) -> anyhow::Result<(Duration, Duration)>
     let usual = started.elapsed();
 
     // The pipeline: a workflow, one upload, until the job is finished.
+    let (id, uploaded) = start_job(&stack, input).await?;
+    let (job, tasks) = stack.finished(&id, Duration::from_secs(3600)).await?;
+    let pipeline = uploaded.elapsed();
+    if tasks.iter().any(|t| t.error.is_some()) {
+        bail!("the pipeline's job {} failed: {:?}", job.id, tasks.iter().map(|t| &t.error).collect::<Vec<_>>());
+    }
+    Ok((usual, pipeline))
+}
+
+/// The transcode workflow on the stack's bucket and one upload of `input`: its job, and when
+/// the upload ended.
+async fn start_job(stack: &LocalStack, input: &Path) -> anyhow::Result<(JobId, Instant)> {
     let spec: WorkflowSpec = serde_json::from_value(json!({
         "name": "bench", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [serde_json::to_value(transcode())?]
@@ -293,13 +305,7 @@ async fn through_the_stack(input: &Path) -> anyhow::Result<(Duration, Duration)>
     stack.upload(input, &object).await?;
     let uploaded = Instant::now();
     let report = stack.dispatched(&object, Duration::from_secs(120)).await?;
-    let id = report.jobs().next().cloned().context("no job started")?;
-    let (job, tasks) = stack.finished(&id, Duration::from_secs(3600)).await?;
-    let pipeline = uploaded.elapsed();
-    if tasks.iter().any(|t| t.error.is_some()) {
-        bail!("the pipeline's job {} failed: {:?}", job.id, tasks.iter().map(|t| &t.error).collect::<Vec<_>>());
-    }
-    Ok((usual, pipeline))
+    Ok((report.jobs().next().cloned().context("no job started")?, uploaded))
 }
 
 /// A task queue that starts nothing: the dispatcher's own cost only.
@@ -409,18 +415,8 @@ fn event(bucket: &str, key: &str) -> ObjectCreated {
 async fn footprint(input: &Path) -> anyhow::Result<()> {
     let stack = LocalStack::start(StackOptions::from_env()?).await?;
     stack.create_bucket(BUCKET).await?;
-    let spec: WorkflowSpec = serde_json::from_value(json!({
-        "name": "bench", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [serde_json::to_value(transcode())?]
-    }))?;
-    let catalog = stack.catalog();
-    let (_, workflow) = catalog.apply(spec).await?;
-    catalog.enable(&workflow.name).await?;
-    let object = ObjectRef::new(BUCKET, "in/input.mp4");
-    stack.upload(input, &object).await?;
     let scratch = stack.scratch_dir();
-    let report = stack.dispatched(&object, Duration::from_secs(120)).await?;
-    let id: JobId = report.jobs().next().cloned().context("no job started")?;
+    let (id, _) = start_job(&stack, input).await?;
     let mut peak = 0;
     let finished = stack.finished(&id, Duration::from_secs(3600));
     tokio::pin!(finished);
