@@ -117,14 +117,14 @@ impl Backfill {
 
     async fn one(&self, workflow: &Workflow, object: ObjectRef) -> Result<Backfilled, StoreError> {
         let skipped = |object: ObjectRef, reason: String| Ok(Backfilled::Skipped { object, reason });
-        if object.key.ends_with('/') {
+        if object.is_folder_placeholder() {
             return skipped(object, "folder placeholder".into());
         }
         let Some(head) = self.objects.head(&object).await? else {
             return skipped(object, "no longer exists".into());
         };
-        if let Some(marker) = head.marker.as_ref().filter(|marker| marker.is_at(&object)) {
-            return skipped(object, format!("output of mediaflow job {}", marker.job));
+        if let Some(marker) = head.output_at(&object) {
+            return skipped(object, marker.skip_reason());
         }
         let earlier = self.queries.of_input(&object).await?;
         if let Some(job) = earlier.iter().find(|job| job.workflow == workflow.name && job.input_etag == head.etag) {

@@ -110,15 +110,12 @@ impl Dispatcher {
             None => return Ok(DispatchReport::skipped(object, "object no longer exists")),
             Some(head) => head,
         };
-        match &head.marker {
-            Some(marker) if marker.is_at(object) => {
-                return Ok(DispatchReport::skipped(object, format_args!("output of mediaflow job {}", marker.job)));
-            }
-            // A server-side copy keeps the metadata of what it copies: it is a new upload.
-            Some(marker) => {
-                info!(bucket = %object.bucket, key = %object.key, job_id = %marker.job, "a copy of an output: processed as an upload")
-            }
-            None => {}
+        if let Some(marker) = head.output_at(object) {
+            return Ok(DispatchReport::skipped(object, marker.skip_reason()));
+        }
+        // A server-side copy keeps the metadata of what it copies: it is a new upload.
+        if let Some(marker) = &head.marker {
+            info!(bucket = %object.bucket, key = %object.key, job_id = %marker.job, "a copy of an output: processed as an upload");
         }
         // S3 may deliver events out of order: an older upload of the key must not win.
         if let Some(sequencer) = event.sequencer.as_deref().filter(|s| !s.is_empty())
@@ -196,12 +193,12 @@ pub async fn explain(
         sequencer: None,
         event_time: head.as_ref().and_then(|h| h.last_modified).unwrap_or(now),
     };
-    let ours = head.as_ref().and_then(|h| h.marker.as_ref()).filter(|marker| marker.is_at(object));
+    let ours = head.as_ref().and_then(|h| h.output_at(object));
     let head = head.clone().unwrap_or_default();
     let mut matches = Vec::new();
     for workflow in workflows.for_bucket(&object.bucket).await? {
         let decided = match ours {
-            Some(marker) => Err(format!("output of mediaflow job {}: never processed", marker.job)),
+            Some(marker) => Err(format!("{}: never processed", marker.skip_reason())),
             None if event.is_folder_placeholder() => Err("folder placeholder".to_owned()),
             None => workflow.decide(&event).map_err(|skip| skip.to_string()),
         };

@@ -19,6 +19,11 @@ impl ObjectRef {
 }
 
 impl ObjectRef {
+    /// A folder placeholder ("dir/", made by consoles), not media.
+    pub fn is_folder_placeholder(&self) -> bool {
+        self.key.ends_with('/')
+    }
+
     /// `s3://bucket/key` as people write it (the key as it is, not URL-encoded); `None` for
     /// anything else.
     pub fn parse_url(url: &str) -> Option<ObjectRef> {
@@ -48,7 +53,7 @@ pub struct ObjectCreated {
 impl ObjectCreated {
     /// Folder placeholders ("dir/") created by consoles are not media.
     pub fn is_folder_placeholder(&self) -> bool {
-        self.object.key.ends_with('/')
+        self.object.is_folder_placeholder()
     }
 
     /// What tells two uploads of the same key apart: the version id, else S3's sequencer, else
@@ -82,6 +87,14 @@ pub struct ObjectHead {
     pub marker: Option<OutputMarker>,
 }
 
+impl ObjectHead {
+    /// The marker of mediaflow's own output stored at `object` (a copy made elsewhere carries a
+    /// marker bound to another key, and is an upload).
+    pub fn output_at(&self, object: &ObjectRef) -> Option<&OutputMarker> {
+        self.marker.as_ref().filter(|marker| marker.is_at(object))
+    }
+}
+
 /// Written into the metadata of every object mediaflow writes: which job and workflow wrote it,
 /// for which input, and where. A server-side copy keeps the metadata but not the place, so
 /// [`OutputMarker::is_at`] tells an output from a user's copy of one.
@@ -96,6 +109,11 @@ pub struct OutputMarker {
 }
 
 impl OutputMarker {
+    /// Why the object it marks is not processed.
+    pub fn skip_reason(&self) -> String {
+        format!("output of mediaflow job {}", self.job)
+    }
+
     /// Metadata names (`x-amz-meta-…`) of the marker's fields.
     pub const JOB: &'static str = "mediaflow-job";
     pub const WORKFLOW: &'static str = "mediaflow-workflow";
