@@ -107,11 +107,15 @@ impl Notifier {
         self.jobs.count_change(&job.id, result.is_ok()).await
     }
 
-    /// [`Notifier::job_finished`], logging what went wrong instead of failing the caller: a
-    /// notification never fails a job.
-    pub async fn after_finish(&self, id: &JobId) {
-        if let Err(error) = self.job_finished(id).await {
-            warn!(job_id = %id, %error, "finish event not handled; the next look at the job sends it");
+    /// [`Notifier::job_finished`] for `job` as the caller read it (a job's notification is
+    /// fixed when it starts, so a job without one costs no read), logging what went wrong
+    /// instead of failing the caller: a notification never fails a job.
+    pub async fn after_finish(&self, job: &Job) {
+        if job.notification.is_none() {
+            return;
+        }
+        if let Err(error) = self.job_finished(&job.id).await {
+            warn!(job_id = %job.id, %error, "finish event not handled; the next look at the job sends it");
         }
     }
 

@@ -75,7 +75,7 @@ impl Preparer {
             return skipped("no such job");
         };
         if job.status == JobStatus::Finish {
-            self.notifier.after_finish(id).await;
+            self.notifier.after_finish(&job).await;
             return skipped("the job is finished");
         }
         if job.source.is_some() {
@@ -99,7 +99,7 @@ impl Preparer {
                 let error = if retried { exhausted(error, attempt) } else { error };
                 self.jobs.fail_waiting(id, &error, Utc::now()).await?;
                 error!(job_id = %id, code = %error.code, message = %error.message, "upload refused");
-                self.notifier.after_finish(id).await;
+                self.notifier.after_finish(&job).await;
                 if retried {
                     return Err(RunError::Exhausted { attempts: attempt, error: error.message });
                 }

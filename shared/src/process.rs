@@ -126,7 +126,7 @@ impl TaskRunner {
                 // Whoever ended the task may have stopped before finishing the job, or before
                 // sending its finish event.
                 self.jobs.close(job_id, now).await?;
-                self.notifier.after_finish(job_id).await;
+                self.notifier.after_finish(&job).await;
                 return skipped(format!("already {}", status.as_str()));
             }
             Claim::Missing => return skipped("no such task".into()),
@@ -153,7 +153,7 @@ impl TaskRunner {
         let job_finished = progress == Progress::JobFinished;
         if job_finished {
             info!(job_id = %job_id, workflow = %job.workflow, "job finished");
-            self.notifier.after_finish(job_id).await;
+            self.notifier.after_finish(&job).await;
         }
         Ok(match outcome {
             TaskOutcome::Success { outputs, warnings, .. } => {

@@ -67,7 +67,9 @@ impl Recovery {
         let job_finished = progress == Progress::JobFinished;
         if job_finished {
             error!(job_id = %job_id, reason = %lost.reason, "lost worker invocation recorded; job finished");
-            self.notifier.after_finish(job_id).await;
+            if let Some(job) = self.jobs.job(job_id).await? {
+                self.notifier.after_finish(&job).await;
+            }
         } else {
             info!(job_id = %job_id, reason = %lost.reason, "lost worker invocation: nothing left open");
         }
