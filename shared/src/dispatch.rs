@@ -86,9 +86,9 @@ impl Dispatcher {
         if event.is_folder_placeholder() {
             return Ok(DispatchReport::skipped(object, "folder placeholder"));
         }
-        let workflows = self.workflows.for_bucket(&object.bucket).await?;
+        let workflows = self.workflows.for_key(&object.bucket, &object.key).await?;
         if workflows.is_empty() {
-            return Ok(DispatchReport::skipped(object, "no workflow for bucket"));
+            return Ok(DispatchReport::skipped(object, "no workflow for this dir"));
         }
         let mut outcomes = Vec::new();
         let mut matched = Vec::new();
@@ -196,7 +196,8 @@ pub async fn explain(
     let ours = head.as_ref().and_then(|h| h.output_at(object));
     let head = head.clone().unwrap_or_default();
     let mut matches = Vec::new();
-    for workflow in workflows.for_bucket(&object.bucket).await? {
+    let of_bucket = workflows.snapshot().await?.workflows.into_iter().filter(|w| w.trigger.bucket == object.bucket);
+    for workflow in of_bucket {
         let decided = match ours {
             Some(marker) => Err(format!("{}: never processed", marker.skip_reason())),
             None if event.is_folder_placeholder() => Err("folder placeholder".to_owned()),
@@ -284,7 +285,7 @@ mod tests {
     async fn when_no_workflow_for_bucket_should_skip_with_reason() {
         let memory = given(&[], &["in/a.mp4"]).await;
         let report = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
-        assert_eq!(reasons(&report), vec!["no workflow for bucket"]);
+        assert_eq!(reasons(&report), vec!["no workflow for this dir"]);
         assert!(memory.sent().is_empty());
     }
 
@@ -308,7 +309,7 @@ mod tests {
         let memory = given(&flows, &["in/sub/a.mp4"]).await;
         let report = dispatcher(&memory).dispatch(&event("in/sub/a.mp4")).await.unwrap();
         assert_eq!(report.jobs().count(), 2);
-        assert_eq!(reasons(&report), vec!["outside trigger dir \"other/\""]);
+        assert!(reasons(&report).is_empty(), "workflows of other dirs are not even read");
         assert_eq!(memory.sent().len(), 2);
     }
 

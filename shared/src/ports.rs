@@ -82,8 +82,9 @@ impl CatalogSnapshot {
 /// a decision taken on the whole catalog (no two enabled workflows conflict) holds when written.
 #[async_trait]
 pub trait WorkflowStore: Send + Sync {
-    /// Every workflow whose trigger is in `bucket`, read consistently.
-    async fn for_bucket(&self, bucket: &str) -> Result<Vec<Workflow>, StoreError>;
+    /// Every workflow whose trigger dir holds `key` in `bucket` (one of
+    /// [`trigger_dirs_of`](crate::domain::workflow::trigger_dirs_of) the key), read consistently.
+    async fn for_key(&self, bucket: &str, key: &str) -> Result<Vec<Workflow>, StoreError>;
     async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError>;
     /// Every workflow and the catalog's version, read consistently.
     async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError>;

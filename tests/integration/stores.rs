@@ -1,6 +1,7 @@
 //! The DynamoDB adapters against a real DynamoDB protocol server: conditional writes do what
 //! the use-cases rely on.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
 use mediaflow::domain::job::{ErrorCode, Job, JobResult, JobStatus, TaskError, TaskStatus};
@@ -30,14 +31,63 @@ async fn workflow_writes_are_conditional_and_follow_the_trigger_bucket() -> anyh
     assert!(matches!(store.save(&moved, Some(&first), 0).await, Err(StoreError::Conflict(_))), "stale catalog");
     store.save(&moved, Some(&first), 1).await?;
     assert!(matches!(store.save(&moved, Some(&first), 2).await, Err(StoreError::Conflict(_))), "stale revision");
-    assert!(store.for_bucket("bucket-a").await?.is_empty(), "the old trigger entry is gone");
-    assert_eq!(store.for_bucket("bucket-b").await?, vec![moved.clone()]);
+    assert!(store.for_key("bucket-a", "in/a.mp4").await?.is_empty(), "the old trigger entry is gone");
+    assert_eq!(store.for_key("bucket-b", "in/sub/a.mp4").await?, vec![moved.clone()]);
+    assert!(store.for_key("bucket-b", "other/a.mp4").await?.is_empty(), "another dir");
     assert_eq!(store.get("w").await?, Some(moved.clone()));
     let snapshot = store.snapshot().await?;
     assert_eq!((snapshot.version, snapshot.workflows), (2, vec![moved.clone()]));
     assert!(matches!(store.delete(&moved, 1).await, Err(StoreError::Conflict(_))), "stale catalog");
     store.delete(&moved, 2).await?;
-    assert!(store.for_bucket("bucket-b").await?.is_empty() && store.get("w").await?.is_none());
+    assert!(store.for_key("bucket-b", "in/a.mp4").await?.is_empty() && store.get("w").await?.is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workflows_stored_by_0_1_are_found_and_moved_to_per_dir_reads_by_the_next_change() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let dynamodb = &h.stack.clients.dynamodb;
+    // GIVEN a catalog as mediaflow 0.1 wrote it: no layout, one trigger copy per bucket
+    let old = Workflow::create(spec("bucket-a"), Utc::now())?.enable(Utc::now());
+    let mut copy = serde_dynamo::aws_sdk_dynamodb_1::to_item(&old)?;
+    for (name, value) in [("pk", "bucket#bucket-a"), ("sk", "workflow#w")] {
+        copy.insert(name.into(), AttributeValue::S(value.into()));
+    }
+    let mut record = copy.clone();
+    record.insert("pk".into(), AttributeValue::S("workflow#w".into()));
+    record.insert("sk".into(), AttributeValue::S("workflow".into()));
+    let catalog = [("pk", "catalog"), ("sk", "catalog")].map(|(k, v)| (k.to_owned(), AttributeValue::S(v.into())));
+    let mut catalog: std::collections::HashMap<_, _> = catalog.into_iter().collect();
+    catalog.insert("version".into(), AttributeValue::N("1".into()));
+    for item in [copy, record, catalog] {
+        dynamodb.put_item().table_name(WORKFLOWS_TABLE).set_item(Some(item)).send().await?;
+    }
+    // THEN the dispatcher's read still finds it, under its dir only
+    let dispatcher = DynamoWorkflowStore::new(dynamodb.clone(), WORKFLOWS_TABLE);
+    assert_eq!(dispatcher.for_key("bucket-a", "in/x/a.mp4").await?, vec![old.clone()]);
+    assert!(dispatcher.for_key("bucket-a", "other/a.mp4").await?.is_empty());
+    // WHEN the next change to the catalog is made
+    let cli = DynamoWorkflowStore::new(dynamodb.clone(), WORKFLOWS_TABLE);
+    let mut other = spec("bucket-a");
+    other.name = "v".into();
+    other.trigger.dir = "in/x/".into();
+    let other = Workflow::create(other, Utc::now())?;
+    cli.save(&other, None, 1).await?;
+    // THEN both are read per dir, by a dispatcher that was reading the old copies too
+    let fresh = DynamoWorkflowStore::new(dynamodb.clone(), WORKFLOWS_TABLE);
+    for store in [&fresh, &dispatcher] {
+        let mut found = store.for_key("bucket-a", "in/x/a.mp4").await?;
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(found, vec![other.clone(), old.clone()]);
+        assert_eq!(store.for_key("bucket-a", "in/a.mp4").await?, vec![old.clone()]);
+    }
+    // and a move to another dir of the same bucket leaves nothing behind
+    let mut moved = spec("bucket-a");
+    moved.trigger.dir = "elsewhere/".into();
+    let moved = old.replace(moved, Utc::now())?;
+    fresh.save(&moved, Some(&old), 2).await?;
+    assert!(fresh.for_key("bucket-a", "in/a.mp4").await?.is_empty());
+    assert_eq!(fresh.for_key("bucket-a", "elsewhere/a.mp4").await?, vec![moved]);
     Ok(())
 }
 

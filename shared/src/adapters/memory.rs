@@ -179,8 +179,8 @@ impl Memory {
 
 #[async_trait]
 impl WorkflowStore for Memory {
-    async fn for_bucket(&self, bucket: &str) -> Result<Vec<Workflow>, StoreError> {
-        Ok(self.state().workflows.values().filter(|w| w.trigger.bucket == bucket).cloned().collect())
+    async fn for_key(&self, bucket: &str, key: &str) -> Result<Vec<Workflow>, StoreError> {
+        Ok(self.state().workflows.values().filter(|w| w.trigger.contains(bucket, key)).cloned().collect())
     }
 
     async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError> {

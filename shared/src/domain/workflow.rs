@@ -226,6 +226,11 @@ impl WorkflowSpec {
             check_bucket(&trigger_bucket, "trigger.bucket", &mut errors);
         }
         let trigger_dir = normalize_dir(&self.trigger.dir, "trigger.dir", &mut errors);
+        errors.check(
+            trigger_dir.matches('/').count() <= MAX_TRIGGER_DEPTH,
+            "trigger.dir",
+            format!("must be at most {MAX_TRIGGER_DEPTH} directories deep"),
+        );
         let output_bucket = match self.output.bucket.as_deref().map(str::trim) {
             None | Some("") => trigger_bucket.clone(),
             Some(bucket) => {
@@ -297,6 +302,17 @@ fn check_bucket(bucket: &str, field: &str, errors: &mut Violations) {
         field,
         "is not a valid bucket name (3–63 of a-z, 0-9, '.', '-')",
     );
+}
+
+/// How many directories deep a trigger dir may be: the dispatcher looks for workflows in this
+/// many directories of a key at most (and at the bucket's root).
+pub const MAX_TRIGGER_DEPTH: usize = 16;
+
+/// The trigger dirs that can hold `key`: the bucket's root, then each directory on the way to
+/// the key, [`MAX_TRIGGER_DEPTH`] deep at most. The dispatcher reads the workflows of these dirs
+/// only, so its cost grows with the key's depth, not with the bucket's workflows.
+pub fn trigger_dirs_of(key: &str) -> impl Iterator<Item = &str> {
+    std::iter::once("").chain(key.match_indices('/').map(|(end, _)| &key[..=end])).take(MAX_TRIGGER_DEPTH + 1)
 }
 
 /// Blank stays blank (the whole bucket); MPS-style leading `/` are dropped; the rest must end
@@ -555,6 +571,28 @@ mod tests {
         let mut spec = spec();
         spec.trigger.dir = "uploads".into();
         assert_eq!(errors_of(spec), vec!["trigger.dir: must end with '/'"]);
+    }
+
+    #[test]
+    fn trigger_dir_depth_is_bounded_so_the_dispatcher_reads_a_bounded_number_of_dirs() {
+        let mut spec = spec();
+        spec.trigger.dir = "d/".repeat(MAX_TRIGGER_DEPTH);
+        assert!(Workflow::create(spec.clone(), now()).is_ok());
+        spec.trigger.dir = "d/".repeat(MAX_TRIGGER_DEPTH + 1);
+        assert_eq!(errors_of(spec), vec!["trigger.dir: must be at most 16 directories deep"]);
+    }
+
+    #[test]
+    fn trigger_dirs_of_a_key_are_the_root_and_each_directory_on_the_way() {
+        assert_eq!(trigger_dirs_of("clip.mp4").collect::<Vec<_>>(), vec![""]);
+        assert_eq!(trigger_dirs_of("in/sub/clip.mp4").collect::<Vec<_>>(), vec!["", "in/", "in/sub/"]);
+        assert_eq!(trigger_dirs_of("a//b.mp4").collect::<Vec<_>>(), vec!["", "a/", "a//"]);
+        let hostile = "x/".repeat(1000) + "clip.mp4";
+        let dirs: Vec<_> = trigger_dirs_of(&hostile).collect();
+        assert_eq!(dirs.len(), MAX_TRIGGER_DEPTH + 1, "a hostile key costs a bounded number of reads");
+        // every dir a valid workflow can have that holds the key is among them
+        let workflow_dir = "x/".repeat(MAX_TRIGGER_DEPTH);
+        assert!(dirs.contains(&workflow_dir.as_str()));
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //!
 //! Workflows table — two items per workflow, written in one transaction:
 //! - `pk = workflow#<name>`, `sk = workflow`: the record, for lookup by name;
-//! - `pk = bucket#<trigger bucket>`, `sk = workflow#<name>`: a copy, so that the dispatcher
-//!   reads every workflow of a bucket with one strongly consistent Query;
+//! - `pk = trigger#<trigger bucket>#<trigger dir>`, `sk = workflow#<name>`: a copy, so that the
+//!   dispatcher reads the workflows of each directory on a key's path with one strongly
+//!   consistent Query per directory, however many workflows the bucket has;
 //!
 //! and one item for the whole catalog, `pk = catalog`, `sk = catalog`: its `version`, which every
-//! write moves on in the same transaction, conditional on the version the writer read.
+//! write moves on in the same transaction, conditional on the version the writer read, and the
+//! `layout` of the copies (see `workflows.rs` for the one before).
 //!
 //! Jobs table — one partition per job:
 //! - `pk = job#<id>`, `sk = job`: the job, with `remaining`, the count of unfinished tasks, and
