@@ -213,7 +213,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
         };
         writeln!(out, "  notify   {finish}{changes}")?;
     }
-    let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "DOWNLOAD / RENDER / UPLOAD", "NOTES"]);
+    let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "OPEN / RENDER / UPLOAD", "NOTES"]);
     for task in &view.tasks {
         let timings = task
             .timings

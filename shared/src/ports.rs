@@ -417,11 +417,12 @@ impl std::fmt::Debug for ProgressMeter {
     }
 }
 
-/// A task's work on local files: what the worker hands the media tool.
+/// A task's work: what the worker hands the media tool.
 #[derive(Debug)]
 pub struct RenderRequest<'a> {
     pub spec: &'a TaskSpec,
-    pub input: &'a Path,
+    /// The upload, read as the render goes (never copied to disk first).
+    pub upload: Arc<StoredObject>,
     pub source: &'a MediaInfo,
     /// The job's limits; what is decoded is held to them too (a header may not tell).
     pub limits: &'a Limits,

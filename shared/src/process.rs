@@ -18,7 +18,7 @@ use crate::domain::sniff::png_size;
 use crate::notify::Notifier;
 use crate::ports::{
     Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, ProgressMeter, PutCondition, RenderRequest, RenderedFile,
-    StoreError, TaskOutcome, WatermarkImage,
+    StoreError, StoredObject, TaskOutcome, WatermarkImage,
 };
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
@@ -193,24 +193,15 @@ impl TaskRunner {
             .prefix(&format!("{}-", sanitize(&invocation.request_id)))
             .tempdir_in(&self.scratch)
             .map_err(|e| internal(format!("cannot create scratch dir in {}: {e}", self.scratch.display())))?;
-        let input = workdir.path().join("input");
-        let size = self
-            .objects
-            .download(&job.input, job.input_etag.as_deref(), &input)
-            .await
-            .map_err(|e| read_failure(job, &e))?
-            .ok_or_else(|| TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)))?;
-        if size == 0 {
-            return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
-        }
+        let upload = self.open_upload(job).await?;
         let watermark_images = self.fetch_watermarks(task, workdir.path()).await?;
-        let downloaded = Instant::now();
+        let opened = Instant::now();
         let (meter, progress_writer) = self.track_progress(task);
         let rendered = self
             .media
             .render(&RenderRequest {
                 spec: &task.spec,
-                input: &input,
+                upload,
                 source,
                 limits: &job.limits,
                 watermark_images: &watermark_images,
@@ -224,8 +215,8 @@ impl TaskRunner {
         let render_done = Instant::now();
         let outputs = self.publish(job, task, rendered.files).await?;
         let timings = TaskTimings {
-            download_ms: millis(downloaded - started),
-            render_ms: millis(render_done - downloaded),
+            download_ms: millis(opened - started),
+            render_ms: millis(render_done - opened),
             upload_ms: millis(render_done.elapsed()),
         };
         Ok((outputs, rendered.warnings, timings))
@@ -294,6 +285,31 @@ impl TaskRunner {
             });
         }
         Ok(outputs)
+    }
+
+    /// The upload the job was prepared for, to be read as the render goes: still there, still
+    /// the same object, not empty.
+    async fn open_upload(&self, job: &Job) -> Result<Arc<StoredObject>, TaskError> {
+        let head = self
+            .objects
+            .head(&job.input)
+            .await
+            .map_err(|e| read_failure(job, &e))?
+            .ok_or_else(|| TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)))?;
+        if let (Some(stored), Some(expected)) = (&head.etag, &job.input_etag)
+            && stored != expected
+        {
+            return Err(job.replaced());
+        }
+        if head.size == 0 {
+            return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
+        }
+        Ok(Arc::new(StoredObject {
+            store: self.objects.clone(),
+            object: job.input.clone(),
+            etag: job.input_etag.clone(),
+            size: head.size,
+        }))
     }
 
     /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.

@@ -4,14 +4,17 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
+use mediaflow::adapters::s3::{Multipart, S3ObjectStore};
 use mediaflow::domain::job::{ErrorCode, Job, JobResult, JobStatus, TaskError, TaskStatus};
-use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
+use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
-use mediaflow::ports::{Claim, Created, JobStore, Lease, Progress, StoreError, TaskOutcome, WorkflowStore};
+use mediaflow::ports::{
+    Claim, Created, JobStore, Lease, ObjectStore, Progress, PutCondition, StoreError, TaskOutcome, WorkflowStore,
+};
 use mediaflow_cli::local::WORKFLOWS_TABLE;
 use serde_json::json;
 
-use crate::support::Harness;
+use crate::support::{BUCKET, Harness, OUTPUT_BUCKET};
 
 fn spec(bucket: &str) -> WorkflowSpec {
     serde_json::from_value(json!({"name": "w", "trigger": {"bucket": bucket, "dir": "in/"},
@@ -159,5 +162,37 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
     assert_eq!((finished.failed_tasks, finished.error.as_ref().map(|e| e.code)), (1, Some(ErrorCode::SourceCorrupt)));
     assert_eq!(finished.result(), Some(JobResult::Fail));
     assert!(matches!(jobs.claim(&job.id, 9, &lease("w6", now)).await?, Claim::Missing));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_outputs_go_up_in_parts_under_the_same_write_conditions() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let s3 = &h.stack.clients.s3;
+    let multipart = Multipart { threshold: 5 * 1024 * 1024, part: 5 * 1024 * 1024, concurrency: 2 };
+    let store = S3ObjectStore::new(s3.clone()).with_multipart(multipart);
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("out.mp4");
+    let data: Vec<u8> = (0..12 * 1024 * 1024 + 333).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(&file, &data)?;
+    let target = ObjectRef::new(OUTPUT_BUCKET, "out/big.mp4");
+    let marker = OutputMarker::new("job-1", "w", &ObjectRef::new(BUCKET, "in/big.mp4"), &target);
+    // WHEN a file above the threshold is written where nothing is
+    let size = store.put(&file, &target, "video/mp4", &marker, &PutCondition::Absent).await?;
+    // THEN it is there whole, in three parts, with its type and our marker
+    assert_eq!(size, data.len() as u64);
+    let got = s3.get_object().bucket(&target.bucket).key(&target.key).send().await?;
+    assert_eq!(got.content_type(), Some("video/mp4"));
+    assert!(got.e_tag().is_some_and(|etag| etag.ends_with("-3\"")), "{:?}", got.e_tag());
+    assert_eq!(got.body.collect().await?.into_bytes().as_ref(), data.as_slice());
+    let head = store.head(&target).await?.expect("written");
+    assert_eq!(head.marker, Some(marker.clone()));
+    // and written again where something now is, it is refused and leaves no parts behind
+    let refused = store.put(&file, &target, "video/mp4", &marker, &PutCondition::Absent).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let open = s3.list_multipart_uploads().bucket(&target.bucket).send().await?;
+    assert!(open.uploads().is_empty(), "aborted: {:?}", open.uploads());
+    // while over our own output, as it stands, it is written
+    store.put(&file, &target, "video/mp4", &marker, &PutCondition::Unchanged(head.etag.expect("etag"))).await?;
     Ok(())
 }

@@ -30,7 +30,7 @@ use mediaflow::domain::object::{ObjectCreated, ObjectRef};
 use mediaflow::domain::task::{TaskSpec, TranscodeSpec, VideoSpec};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ffmpeg::args;
-use mediaflow::ports::{RenderRequest, StoreError, TaskQueue, WorkflowStore};
+use mediaflow::ports::{RenderRequest, StoreError, StoredObject, TaskQueue, WorkflowStore};
 use mediaflow_cli::local::{JOBS_TABLE, LocalStack, StackOptions, WORKFLOWS_TABLE};
 use serde_json::json;
 
@@ -215,22 +215,32 @@ fn transcode() -> TaskSpec {
     })
 }
 
-/// The worker's own ffmpeg arguments for `input`, writing into `workdir`.
+/// The worker's own ffmpeg arguments for `input`, writing into `workdir`; the worker reads the
+/// upload from its loopback server, here it is the local file.
 fn worker_args(input: &Path, workdir: &Path) -> anyhow::Result<Vec<String>> {
+    const SERVED: &str = "http://127.0.0.1:1/upload";
     let source = mediaflow_source(input)?;
     let limits = Limits::default();
     let spec = transcode();
-    let plan = args::plan(&RenderRequest {
+    let store = S3ObjectStore::new(aws_sdk_s3::Client::from_conf(aws_sdk_s3::Config::builder().build()));
+    let upload = StoredObject { store: Arc::new(store), object: ObjectRef::new(BUCKET, "in"), etag: None, size: 0 };
+    let request = RenderRequest {
         spec: &spec,
-        input,
+        upload: Arc::new(upload),
         source: &source,
         limits: &limits,
         watermark_images: &[],
         workdir,
         stop_by: None,
         progress: None,
-    })?;
-    plan.runs.first().and_then(|run| run.attempts.first().cloned()).context("no ffmpeg run planned")
+    };
+    let plan = args::plan(&request, SERVED)?;
+    let mut args = plan.runs.first().and_then(|run| run.attempts.first().cloned()).context("no ffmpeg run planned")?;
+    let at = args.iter().position(|arg| arg == SERVED).context("the upload is not an input")?;
+    args[at] = format!("file:{}", input.display());
+    let whitelist = args.iter().position(|arg| arg == "http,tcp").context("no protocol whitelist")?;
+    args[whitelist] = "file".into();
+    Ok(args)
 }
 
 /// What the worker's probe would record, read with ffprobe.

@@ -1,6 +1,7 @@
 //! Objects in S3: HEAD for the output marker, pinned and ranged reads, conditional writes with
-//! the marker. S3's refusals are sorted by cause: a missing bucket, a denied access, a changed
-//! object (precondition), or a failure worth retrying.
+//! the marker (one PutObject, or a multipart upload above [`Multipart::threshold`], whose
+//! completion carries the condition). S3's refusals are sorted by cause: a missing bucket, a
+//! denied access, a changed object (precondition), or a failure worth retrying.
 
 use std::path::Path;
 
@@ -9,9 +10,12 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream as S3Bytes;
 use aws_sdk_s3::primitives::DateTime as SmithyTime;
+use aws_sdk_s3::primitives::Length;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
+use tracing::warn;
 
 use super::{describe, sdk_error, service_code};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
@@ -21,11 +25,126 @@ use crate::ports::{ByteStream, KeyPage, ObjectStore, PutCondition, StoreError};
 #[derive(Clone, Debug)]
 pub struct S3ObjectStore {
     client: Client,
+    multipart: Multipart,
+}
+
+/// When and how outputs go up in parts: one PutObject holds 5 GB at most, and parts go up
+/// side by side.
+#[derive(Clone, Copy, Debug)]
+pub struct Multipart {
+    /// Files larger than this go up in parts.
+    pub threshold: u64,
+    /// The smallest part (S3 takes 5 MiB at least); larger when 10,000 parts would not hold
+    /// the file.
+    pub part: u64,
+    /// Parts in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Multipart {
+    fn default() -> Self {
+        Self { threshold: 64 * MIB, part: 16 * MIB, concurrency: 4 }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+/// S3's most parts per upload.
+const MAX_PARTS: u64 = 10_000;
+
+impl Multipart {
+    /// The part size for a file of `size` bytes.
+    fn part_size(&self, size: u64) -> u64 {
+        self.part.max(size.div_ceil(MAX_PARTS).next_multiple_of(MIB))
+    }
 }
 
 impl S3ObjectStore {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client, multipart: Multipart::default() }
+    }
+
+    pub fn with_multipart(self, multipart: Multipart) -> Self {
+        Self { multipart, ..self }
+    }
+
+    /// Uploads `from` in parts, then completes the upload under `condition`; aborts it on any
+    /// failure so that no part is left behind (and billed).
+    async fn put_in_parts(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        size: u64,
+        content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<(), StoreError> {
+        let mut create =
+            self.client.create_multipart_upload().bucket(&to.bucket).key(&to.key).content_type(content_type);
+        for (name, value) in marker.to_metadata() {
+            create = create.metadata(name, value);
+        }
+        let upload = create.send().await.map_err(|error| s3_error(error, to))?;
+        let id = upload.upload_id().ok_or_else(|| StoreError::Rejected("no upload id".into()))?.to_owned();
+        let completed = self.send_parts(from, to, size, &id).await;
+        let result = match completed {
+            Ok(parts) => {
+                let mut complete = self
+                    .client
+                    .complete_multipart_upload()
+                    .bucket(&to.bucket)
+                    .key(&to.key)
+                    .upload_id(&id)
+                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+                complete = match condition {
+                    PutCondition::Absent => complete.if_none_match("*"),
+                    PutCondition::Unchanged(etag) => complete.if_match(etag),
+                };
+                complete.send().await.map(|_| ()).map_err(|error| s3_error(error, to))
+            }
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            let abort = self.client.abort_multipart_upload().bucket(&to.bucket).key(&to.key).upload_id(&id);
+            if let Err(error) = abort.send().await {
+                warn!(%to, upload_id = %id, error = %describe(&error), "multipart upload not aborted: the bucket's lifecycle rule removes it");
+            }
+        }
+        result
+    }
+
+    /// Sends the parts of `from`, a few at a time, each streamed from the file.
+    async fn send_parts(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        size: u64,
+        id: &str,
+    ) -> Result<Vec<CompletedPart>, StoreError> {
+        let part = self.multipart.part_size(size);
+        let uploads = (0..size.div_ceil(part)).map(|index| async move {
+            let offset = index * part;
+            let body = S3Bytes::read_from()
+                .path(from)
+                .offset(offset)
+                .length(Length::Exact(part.min(size - offset)))
+                .build()
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+            let number = i32::try_from(index + 1).map_err(|_| StoreError::Rejected("too many parts".into()))?;
+            let sent = self
+                .client
+                .upload_part()
+                .bucket(&to.bucket)
+                .key(&to.key)
+                .upload_id(id)
+                .part_number(number)
+                .body(body)
+                .send()
+                .await
+                .map_err(|error| s3_error(error, to))?;
+            Ok(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(str::to_owned)).build())
+        });
+        futures::stream::iter(uploads).buffered(self.multipart.concurrency).try_collect().await
     }
 }
 
@@ -152,6 +271,10 @@ impl ObjectStore for S3ObjectStore {
         condition: &PutCondition,
     ) -> Result<u64, StoreError> {
         let size = tokio::fs::metadata(from).await?.len();
+        if size > self.multipart.threshold {
+            self.put_in_parts(from, to, size, content_type, marker, condition).await?;
+            return Ok(size);
+        }
         let body = S3Bytes::from_path(from).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         let mut request =
             self.client.put_object().bucket(&to.bucket).key(&to.key).content_type(content_type).body(body);
@@ -164,5 +287,20 @@ impl ObjectStore for S3ObjectStore {
         };
         request.send().await.map_err(|error| s3_error(error, to))?;
         Ok(size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_grow_when_ten_thousand_would_not_hold_the_file() {
+        let multipart = Multipart::default();
+        assert_eq!(multipart.part_size(100 * MIB), 16 * MIB);
+        assert_eq!(multipart.part_size(150 * 1024 * MIB), 16 * MIB, "150 GiB in 9,600 parts");
+        let huge = 5 * 1024 * 1024 * MIB; // 5 TiB, S3's largest object
+        let part = multipart.part_size(huge);
+        assert!(huge.div_ceil(part) <= MAX_PARTS && part % MIB == 0, "{part}");
     }
 }

@@ -182,9 +182,11 @@ pub struct Task {
     pub timings: Option<TaskTimings>,
 }
 
-/// Milliseconds a task spent reading the upload, rendering and writing the outputs.
+/// Milliseconds a task spent getting ready, rendering and writing the outputs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskTimings {
+    /// Before the render: the upload checked and opened, watermark images fetched. The upload
+    /// itself is read while it renders (the name is the event schema's).
     pub download_ms: u64,
     pub render_ms: u64,
     pub upload_ms: u64,

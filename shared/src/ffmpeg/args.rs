@@ -2,8 +2,8 @@
 //! exact ffmpeg runs that render it, and from a served upload to the ffprobe runs that probe it.
 //!
 //! Safety rules every run follows (see the golden tests):
-//! - inputs are opened with a protocol whitelist (`file` for local files, `http,tcp` only for
-//!   the loopback server of [`super::serve`]), the upload only through the demuxers of
+//! - inputs are opened with a protocol whitelist (`http,tcp` only for the upload, read from the
+//!   loopback server of [`super::serve`]; `file` for our own files), the upload only through the demuxers of
 //!   [`DEMUXERS`] (so a playlist or concat list disguised as a video is refused) and watermark
 //!   images only as PNG;
 //! - every path is one of ours (`file:` + the scratch dir, never an object key);
@@ -122,20 +122,19 @@ fn probe_input(url: &str) -> Vec<String> {
         .collect()
 }
 
-/// Builds the runs for `setup.spec`.
-pub fn plan(setup: &RenderRequest<'_>) -> Result<Plan, MediaFailure> {
-    for path in [setup.input, setup.workdir] {
-        plain_path(path)?;
-    }
+/// Builds the runs for `setup.spec`, reading the upload from `input`, the loopback server's URL.
+pub fn plan(setup: &RenderRequest<'_>, input: &str) -> Result<Plan, MediaFailure> {
+    debug_assert!(input.starts_with("http://127.0.0.1:"), "renders read the upload from the loopback server");
+    plain_path(setup.workdir)?;
     for image in setup.watermark_images {
         plain_path(&image.path)?;
     }
     let mut plan = Plan { text_images: Vec::new(), runs: Vec::new() };
     match setup.spec {
-        TaskSpec::Transcode(spec) => transcode(setup, spec, &mut plan)?,
-        TaskSpec::Watermark(spec) => transcode(setup, &spec.as_transcode(), &mut plan)?,
-        TaskSpec::Snapshot(spec) => snapshot(setup, spec, &mut plan)?,
-        TaskSpec::Animated(spec) => animated(setup, spec, &mut plan)?,
+        TaskSpec::Transcode(spec) => transcode(setup, input, spec, &mut plan)?,
+        TaskSpec::Watermark(spec) => transcode(setup, input, &spec.as_transcode(), &mut plan)?,
+        TaskSpec::Snapshot(spec) => snapshot(setup, input, spec, &mut plan)?,
+        TaskSpec::Animated(spec) => animated(setup, input, spec, &mut plan)?,
     }
     Ok(plan)
 }
@@ -176,15 +175,15 @@ fn head() -> Vec<String> {
 }
 
 /// The upload as input, optionally cut to `[start, start + length)`.
-fn source_input(args: &mut Vec<String>, input: &Path, start: Option<f64>, length: Option<f64>) {
-    args.extend(strings(["-protocol_whitelist", "file", "-format_whitelist", DEMUXERS]));
+fn source_input(args: &mut Vec<String>, input: &str, start: Option<f64>, length: Option<f64>) {
+    args.extend(strings(["-protocol_whitelist", "http,tcp", "-format_whitelist", DEMUXERS]));
     if let Some(start) = start.filter(|s| *s > 0.0) {
         args.extend(["-ss".into(), seconds(start)]);
     }
     if let Some(length) = length {
         args.extend(["-t".into(), seconds(length)]);
     }
-    args.extend(["-i".into(), file(input)]);
+    args.extend(["-i".into(), input.to_owned()]);
 }
 
 fn seconds(value: f64) -> String {
@@ -310,7 +309,12 @@ fn display_size(source: &MediaInfo) -> Result<Size, MediaFailure> {
     }
 }
 
-fn transcode(setup: &RenderRequest<'_>, spec: &TranscodeSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
+fn transcode(
+    setup: &RenderRequest<'_>,
+    input: &str,
+    spec: &TranscodeSpec,
+    plan: &mut Plan,
+) -> Result<(), MediaFailure> {
     let source = setup.source;
     if !spec.watermarks.is_empty() && source.video.is_none() {
         return Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream to mark"));
@@ -324,7 +328,7 @@ fn transcode(setup: &RenderRequest<'_>, spec: &TranscodeSpec, plan: &mut Plan) -
         ));
     }
     let mut args = head();
-    source_input(&mut args, setup.input, None, None);
+    source_input(&mut args, input, None, None);
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
@@ -433,7 +437,7 @@ fn video_codec_args(
     }
 }
 
-fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
+fn snapshot(setup: &RenderRequest<'_>, input: &str, spec: &SnapshotSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
     // The last picture starts about one frame before the end.
@@ -456,7 +460,7 @@ fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> 
         // One picture from `seek` (input or output seeking), or every picture (the last stays).
         let mut attempt = |input_seek: Option<f64>, output_seek: Option<f64>, one: bool| {
             let mut args = head();
-            source_input(&mut args, setup.input, input_seek, None);
+            source_input(&mut args, input, input_seek, None);
             let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
             args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
             if let Some(at) = output_seek {
@@ -485,7 +489,7 @@ fn snapshot(setup: &RenderRequest<'_>, spec: &SnapshotSpec, plan: &mut Plan) -> 
     Ok(())
 }
 
-fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
+fn animated(setup: &RenderRequest<'_>, input: &str, spec: &AnimatedSpec, plan: &mut Plan) -> Result<(), MediaFailure> {
     let source = setup.source;
     let (box_width, box_height) = spec.size_box();
     let frame = display_size(source)?.fit(box_width, box_height, false, false);
@@ -498,7 +502,7 @@ fn animated(setup: &RenderRequest<'_>, spec: &AnimatedSpec, plan: &mut Plan) -> 
     let length = spec.length(source.duration);
     let scale = format!("fps={},scale={}:{}:flags=lanczos", ratio(spec.fps), frame.width, frame.height);
     let mut args = head();
-    source_input(&mut args, setup.input, Some(spec.start), Some(length));
+    source_input(&mut args, input, Some(spec.start), Some(length));
     let (graph, codec, content_type): (String, Vec<String>, _) = match spec.format {
         AnimatedFormat::Gif => (
             format!(
@@ -542,7 +546,10 @@ mod tests {
     use crate::domain::limits::Limits;
     use crate::domain::media::{AudioStream, VideoStream};
     use crate::domain::task::{AudioSpec, ImageSource, TimePoint, VideoSpec, WatermarkTaskSpec};
-    use crate::ports::WatermarkImage;
+    use std::sync::Arc;
+
+    use crate::domain::object::ObjectRef;
+    use crate::ports::{StoredObject, WatermarkImage};
 
     fn source(width: u32, height: u32, audio: bool) -> MediaInfo {
         MediaInfo {
@@ -555,17 +562,26 @@ mod tests {
         }
     }
 
+    /// The loopback server's address of the upload.
+    const URL: &str = "http://127.0.0.1:4567/0123abcd";
+
+    fn upload() -> Arc<StoredObject> {
+        let store = Arc::new(crate::adapters::memory::Memory::default());
+        Arc::new(StoredObject { store, object: ObjectRef::new("media", "in/clip.mp4"), etag: None, size: 1 })
+    }
+
     fn run_plan(spec: &TaskSpec, source: &MediaInfo, images: &[WatermarkImage]) -> Result<Plan, MediaFailure> {
-        plan(&RenderRequest {
+        let request = RenderRequest {
             spec,
             source,
             limits: &Limits { max_duration_s: 600.0, ..Limits::default() },
-            input: Path::new("/tmp/req-1/input"),
+            upload: upload(),
             watermark_images: images,
             workdir: Path::new("/tmp/req-1"),
             stop_by: None,
             progress: None,
-        })
+        };
+        plan(&request, URL)
     }
 
     /// The first way each output is made.
@@ -573,7 +589,7 @@ mod tests {
         plan.runs.iter().map(|run| run.attempts[0].join(" ")).collect()
     }
 
-    const INPUT: &str = "-hide_banner -nostdin -y -protocol_whitelist file -format_whitelist \
+    const INPUT: &str = "-hide_banner -nostdin -y -protocol_whitelist http,tcp -format_whitelist \
         mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,live_flv,mpegts,mpeg,mxf,gxf,dv,asf,nut,rm,ogg,wtv,ivf,h264,\
         hevc,m4v,mpegvideo,mp3,aac,ac3,eac3,dts,dtshd,truehd,mlp,loas,flac,wav,w64,aiff,caf,amr,amrnb,amrwb,au,wv,\
         ape,tta,tak,mpc,mpc8,dsf,xwma,qcp,voc,gif";
@@ -591,7 +607,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -i file:/tmp/req-1/input \
+                "{INPUT} -i {URL} \
              -filter_complex [0:v:0]scale=640:360,setsar=1,format=yuv420p[vout] -map [vout] \
              -c:v libx264 -preset veryfast -profile:v high -crf 23 \
              -map 0:a:0 -c:a aac -b:a 128k {TAIL} -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
@@ -616,7 +632,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -i file:/tmp/req-1/input \
+                "{INPUT} -i {URL} \
              -filter_complex [0:v:0]fps=12.5,scale=640:272,setsar=1,format=yuv420p[vout] -map [vout] \
              -c:v libvpx-vp9 -deadline good -cpu-used 4 -row-mt 1 -b:v 800k -maxrate 1200k -bufsize 1600k \
              {TAIL} -f webm file:/tmp/req-1/out-0.webm"
@@ -641,7 +657,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -i file:/tmp/req-1/input \
+                "{INPUT} -i {URL} \
              -filter_complex [0:v:0]scale=1280:720,setsar=1,format=yuv420p[vout] -map [vout] \
              -c:v libx265 -preset veryfast -x265-params log-level=error -crf 30 -tag:v hvc1 \
              -t 601.000 -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
@@ -660,7 +676,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -i file:/tmp/req-1/input -map 0:a:0 -c:a aac -b:a 128k -ar 44100 -ac 1 \
+                "{INPUT} -i {URL} -map 0:a:0 -c:a aac -b:a 128k -ar 44100 -ac 1 \
              {TAIL} -movflags +faststart -f ipod file:/tmp/req-1/out-0.m4a"
             )]
         );
@@ -698,7 +714,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -i file:/tmp/req-1/input \
+                "{INPUT} -i {URL} \
              -protocol_whitelist file -f png_pipe -i file:/tmp/req-1/watermark-0.png \
              -protocol_whitelist file -f png_pipe -i file:/tmp/req-1/text-1.png \
              -filter_complex [0:v:0]scale=1920:1080,setsar=1[base0];\
@@ -757,7 +773,7 @@ mod tests {
         let graph = "-filter_complex [0:v:0]scale=320:136,setsar=1[vout] -map [vout]";
         let fast = |at: &str, n: usize| {
             format!(
-                "{INPUT} -ss {at} -i file:/tmp/req-1/input {graph} -frames:v 1 -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-{n}.png"
+                "{INPUT} -ss {at} -i {URL} {graph} -frames:v 1 -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-{n}.png"
             )
         };
         assert_eq!(args_of(&plan), vec![fast("1.500", 0), fast("5.000", 1), fast("9.960", 2)]);
@@ -766,11 +782,9 @@ mod tests {
             fallbacks,
             [
                 format!(
-                    "{INPUT} -i file:/tmp/req-1/input {graph} -ss 5.000 -frames:v 1 -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-1.png"
+                    "{INPUT} -i {URL} {graph} -ss 5.000 -frames:v 1 -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-1.png"
                 ),
-                format!(
-                    "{INPUT} -i file:/tmp/req-1/input {graph} -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-1.png"
-                ),
+                format!("{INPUT} -i {URL} {graph} -an -c:v png -f image2 -update 1 file:/tmp/req-1/out-1.png"),
             ]
         );
         assert_eq!(plan.runs[2].output.number, 2);
@@ -784,7 +798,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -i file:/tmp/req-1/input -filter_complex [0:v:0]scale=135:99,setsar=1[vout] -map [vout] \
+                "{INPUT} -i {URL} -filter_complex [0:v:0]scale=135:99,setsar=1[vout] -map [vout] \
              -frames:v 1 -an -c:v mjpeg -q:v 2 -f image2 -update 1 file:/tmp/req-1/out-0.jpg"
             )]
         );
@@ -799,7 +813,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -ss 1.000 -t 2.000 -i file:/tmp/req-1/input \
+                "{INPUT} -ss 1.000 -t 2.000 -i {URL} \
              -filter_complex [0:v:0]fps=10,scale=320:136:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];\
              [b][p]paletteuse=dither=bayer:bayer_scale=5[vout] -map [vout] -an -loop 0 -f gif file:/tmp/req-1/out-0.gif"
             )]
@@ -818,7 +832,7 @@ mod tests {
         assert_eq!(
             args_of(&plan),
             vec![format!(
-                "{INPUT} -ss 8.000 -t 2.000 -i file:/tmp/req-1/input \
+                "{INPUT} -ss 8.000 -t 2.000 -i {URL} \
              -filter_complex [0:v:0]fps=5,scale=480:204:flags=lanczos[vout] -map [vout] -an \
              -c:v libwebp -lossless 0 -quality 75 -loop 0 -f webp file:/tmp/req-1/out-0.webp"
             )]
@@ -853,33 +867,38 @@ mod tests {
     #[test]
     fn when_scratch_path_has_syntax_characters_should_refuse() {
         let spec = TaskSpec::Transcode(TranscodeSpec::default());
-        let result = plan(&RenderRequest {
+        let request = RenderRequest {
             spec: &spec,
             source: &source(640, 360, false),
             limits: &Limits::default(),
-            input: Path::new("/tmp/a:b/input"),
+            upload: upload(),
             watermark_images: &[],
             workdir: Path::new("/tmp/a:b"),
             stop_by: None,
             progress: None,
-        });
+        };
+        let result = plan(&request, URL);
         assert_eq!(result.unwrap_err().code, ErrorCode::Internal);
     }
 
     #[test]
-    fn no_run_names_a_protocol_other_than_file() {
+    fn runs_read_the_upload_only_from_the_loopback_server_and_the_rest_only_from_scratch() {
         let spec = TaskSpec::Snapshot(SnapshotSpec { times: vec![TimePoint::Seconds(1.0)], ..SnapshotSpec::default() });
         let plan = run_plan(&spec, &source(640, 360, false), &[]).unwrap();
         for args in plan.runs.iter().flat_map(|run| &run.attempts) {
             let inputs: Vec<_> = args.windows(2).filter(|w| w[0] == "-i").map(|w| w[1].as_str()).collect();
-            assert!(inputs.iter().all(|i| i.starts_with("file:/tmp/req-1/")), "{inputs:?}");
-            assert_eq!(args.iter().filter(|a| *a == "-protocol_whitelist").count(), inputs.len());
+            assert_eq!(inputs.first(), Some(&URL), "{inputs:?}");
+            assert!(inputs[1..].iter().all(|i| i.starts_with("file:/tmp/req-1/")), "{inputs:?}");
+            let whitelists: Vec<_> = args.windows(2).filter(|w| w[0] == "-protocol_whitelist").map(|w| &w[1]).collect();
+            assert_eq!(whitelists.len(), inputs.len());
+            assert_eq!(whitelists[0], "http,tcp");
+            assert!(whitelists[1..].iter().all(|w| *w == "file"));
         }
     }
 
     #[test]
     fn golden_probes_read_only_the_loopback_server_through_whitelisted_demuxers() {
-        let url = "http://127.0.0.1:4567/0123abcd";
+        let url = URL;
         let whitelist = format!("-hide_banner -v warning -protocol_whitelist http,tcp -format_whitelist {}", DEMUXERS);
         assert_eq!(
             header_probe(url).join(" "),

@@ -2,9 +2,10 @@
 //! binaries named by `FFMPEG_PATH`/`FFPROBE_PATH`).
 //!
 //! Both run with a cleared environment and an argument vector (no shell), off the async
-//! executor. [`args`] decides every argument. Uploads are probed through [`serve`] (ranged
-//! reads over loopback); renders count what ffmpeg reports while decoding, so that damaged or
-//! cut sources fail or warn instead of passing as frozen or short outputs.
+//! executor. [`args`] decides every argument. Uploads are probed and rendered through [`serve`]
+//! (ranged reads over loopback, streamed as ffmpeg decodes: no copy on disk); renders count what
+//! ffmpeg reports while decoding, so that damaged or cut sources fail or warn instead of passing
+//! as frozen or short outputs.
 
 pub mod args;
 pub mod probe;
@@ -462,22 +463,15 @@ impl MediaTool for Ffmpeg {
         let bytes_read = served.bytes_read();
         match result {
             Ok(media) => Ok(Probed { media, bytes_read }),
-            Err(failure) => {
-                // A failed read explains a failed probe better than ffprobe's guess does.
-                let failure = match served.failure() {
-                    Some(StoreError::Conflict(_)) => {
-                        MediaFailure::new(ErrorCode::SourceReplaced, "the upload was replaced while it was probed")
-                    }
-                    Some(error) => MediaFailure::new(ErrorCode::Internal, format!("cannot read the upload: {error}")),
-                    None => failure,
-                };
-                Err(ProbeFailure { failure, bytes_read })
-            }
+            Err(failure) => Err(ProbeFailure { failure: read_failure(&served).unwrap_or(failure), bytes_read }),
         }
     }
 
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
-        let plan = args::plan(request)?;
+        let served = Served::start(request.upload.clone())
+            .await
+            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to ffmpeg: {e}")))?;
+        let plan = args::plan(request, served.url())?;
         self.draw_texts(&plan.text_images).await?;
         let mut rendered = Rendered::default();
         let mut failed = Vec::new();
@@ -492,7 +486,13 @@ impl MediaTool for Ffmpeg {
             if let Some(share) = &share {
                 share.report(0.0);
             }
-            match self.render_run(run, request.stop_by, share).await {
+            let made = self.render_run(run, request.stop_by, share).await;
+            // ffmpeg may take a read cut short for the end of the file: any failed read fails
+            // the render.
+            if let Some(failure) = read_failure(&served) {
+                return Err(failure);
+            }
+            match made {
                 Ok((file, warnings)) => {
                     rendered.files.push(file);
                     rendered.warnings.extend(prefixed(run, warnings));
@@ -514,6 +514,17 @@ impl MediaTool for Ffmpeg {
         }
         Ok(rendered)
     }
+}
+
+/// Why a read of the served upload failed, if one did: it explains a failed run better than
+/// ffmpeg's guess does, and a run that seemed to succeed read less than the file.
+fn read_failure(served: &Served) -> Option<MediaFailure> {
+    served.failure().map(|error| match error {
+        StoreError::Conflict(_) => {
+            MediaFailure::new(ErrorCode::SourceReplaced, "the upload was replaced while it was read")
+        }
+        error => MediaFailure::new(ErrorCode::Internal, format!("cannot read the upload: {error}")),
+    })
 }
 
 /// Warnings about one output, named by its label when the task writes several.

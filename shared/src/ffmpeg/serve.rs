@@ -2,12 +2,16 @@
 //!
 //! ffmpeg opens `http://127.0.0.1:<port>/<random token>` (with `-protocol_whitelist http,tcp`
 //! and the demuxer whitelist) and asks for the byte ranges it needs: headers, an index at the
-//! end of the file, a seek target. Nothing else is reachable through it: one path, one object
-//! (pinned to its entity tag), loopback only, for as long as the [`Served`] lives.
+//! end of the file, a seek target, then the rest as it decodes. Nothing else is reachable through
+//! it: one path, one object (pinned to its entity tag), loopback only, for as long as the
+//! [`Served`] lives.
 //!
-//! The object is read from storage in blocks of [`BLOCK`] bytes, kept while they fit in
-//! [`CACHED_BLOCKS`]: ffmpeg asks for open-ended ranges and reopens the file for every seek and
-//! every probe, and blocks keep what is fetched close to what it reads.
+//! Each request ffmpeg makes is answered by one storage read that runs to the end of the range
+//! (ffmpeg asks for open-ended ranges), so a render streams the object once while it decodes
+//! and nothing is written to disk. The read goes in whole blocks of [`BLOCK`] bytes, and the
+//! last [`CACHED_BLOCKS`] blocks that passed are kept: probes and demuxers reopen the file for
+//! every seek, and an index at the end is read more than once. A read cut off midway is taken up
+//! again where it stopped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,8 +26,9 @@ use axum::routing::get;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
+use tracing::warn;
 
-use crate::ports::{StoreError, StoredObject};
+use crate::ports::{ByteStream, StoreError, StoredObject};
 
 /// The running server; stopped when dropped.
 #[derive(Debug)]
@@ -33,10 +38,12 @@ pub struct Served {
     server: JoinHandle<()>,
 }
 
-/// How much is read from storage at once.
+/// The unit of reading and keeping.
 pub const BLOCK: u64 = 1024 * 1024;
 /// How many blocks are kept.
-const CACHED_BLOCKS: usize = 32;
+const CACHED_BLOCKS: usize = 16;
+/// How often a storage read cut off midway is taken up again, per request.
+const RESUMES: u32 = 3;
 
 #[derive(Debug)]
 struct Shared {
@@ -44,13 +51,13 @@ struct Shared {
     source: Arc<StoredObject>,
     /// Bytes read from storage so far.
     bytes: AtomicU64,
-    blocks: tokio::sync::Mutex<Blocks>,
-    /// The first failed read, so that a failed probe can tell a replaced upload or a storage
-    /// failure from damaged media.
+    blocks: Mutex<Blocks>,
+    /// The first failed read, so that a failed probe or render can tell a replaced upload or a
+    /// storage failure from damaged media.
     failure: Mutex<Option<StoreError>>,
 }
 
-/// Blocks read so far, the oldest evicted first.
+/// Blocks read lately, the oldest evicted first.
 #[derive(Debug, Default)]
 struct Blocks {
     kept: HashMap<u64, Bytes>,
@@ -58,28 +65,32 @@ struct Blocks {
 }
 
 impl Shared {
-    /// Block `index` of the object, from the cache or from storage.
-    async fn block(&self, index: u64) -> Result<Bytes, StoreError> {
-        let mut blocks = self.blocks.lock().await;
-        if let Some(block) = blocks.kept.get(&index) {
-            return Ok(block.clone());
+    fn kept(&self, index: u64) -> Option<Bytes> {
+        self.blocks.lock().ok()?.kept.get(&index).cloned()
+    }
+
+    fn keep(&self, index: u64, block: Bytes) {
+        let Ok(mut blocks) = self.blocks.lock() else { return };
+        if blocks.kept.insert(index, block).is_some() {
+            return;
         }
-        let (from, to) = (index * BLOCK, ((index + 1) * BLOCK).min(self.source.size));
-        let mut stream = self.source.read(from, Some(to)).await?;
-        let mut block = BytesMut::with_capacity((to - from) as usize);
-        while let Some(chunk) = stream.next().await {
-            block.extend_from_slice(&chunk?);
-        }
-        let block = block.freeze();
-        self.bytes.fetch_add(block.len() as u64, Ordering::Relaxed);
-        if blocks.order.len() >= CACHED_BLOCKS
+        blocks.order.push_back(index);
+        if blocks.order.len() > CACHED_BLOCKS
             && let Some(oldest) = blocks.order.pop_front()
         {
             blocks.kept.remove(&oldest);
         }
-        blocks.order.push_back(index);
-        blocks.kept.insert(index, block.clone());
-        Ok(block)
+    }
+
+    /// The first block kept after `index`, up to `last`.
+    fn next_kept(&self, index: u64, last: u64) -> Option<u64> {
+        let blocks = self.blocks.lock().ok()?;
+        blocks.kept.keys().copied().filter(|kept| (index + 1..=last).contains(kept)).min()
+    }
+
+    /// The end (exclusive) of block `index`.
+    fn block_end(&self, index: u64) -> u64 {
+        ((index + 1) * BLOCK).min(self.source.size)
     }
 
     fn note(&self, error: StoreError) -> std::io::Error {
@@ -88,6 +99,97 @@ impl Shared {
             failure.get_or_insert(error);
         }
         io
+    }
+}
+
+/// The bytes `next..=last` of the object for one request: kept blocks from memory, the rest
+/// from one storage read per gap between them (whole blocks), kept as they pass.
+struct RangeReader {
+    shared: Arc<Shared>,
+    /// The next byte to answer.
+    next: u64,
+    last: u64,
+    upstream: Option<Upstream>,
+    resumed: u32,
+}
+
+/// A storage read in progress: at `offset` of `..end`, filling block `index`.
+struct Upstream {
+    stream: ByteStream,
+    offset: u64,
+    end: u64,
+    index: u64,
+    filling: BytesMut,
+}
+
+impl RangeReader {
+    /// The next bytes for ffmpeg; a failed read is noted for [`Served::failure`].
+    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        Some(self.advance().await?.map_err(|error| self.shared.note(error)))
+    }
+
+    async fn advance(&mut self) -> Option<Result<Bytes, StoreError>> {
+        loop {
+            if self.next > self.last {
+                return None;
+            }
+            let index = self.next / BLOCK;
+            let Some(upstream) = self.upstream.as_mut() else {
+                if let Some(block) = self.shared.kept(index) {
+                    let from = (self.next - index * BLOCK) as usize;
+                    let to = (self.last + 1 - index * BLOCK).min(block.len() as u64) as usize;
+                    self.next = index * BLOCK + to as u64;
+                    return Some(Ok(block.slice(from..to)));
+                }
+                // Up to the next block kept, or the end of the range.
+                let until = self.shared.next_kept(index, self.last / BLOCK).map_or(self.last / BLOCK, |kept| kept - 1);
+                let (from, to) = (index * BLOCK, self.shared.block_end(until));
+                match self.shared.source.read(from, Some(to)).await {
+                    Ok(stream) => {
+                        let filling = BytesMut::with_capacity((self.shared.block_end(index) - from) as usize);
+                        self.upstream = Some(Upstream { stream, offset: from, end: to, index, filling });
+                    }
+                    Err(error) => return Some(Err(error)),
+                }
+                continue;
+            };
+            match upstream.stream.next().await {
+                Some(Ok(chunk)) => {
+                    let start = upstream.offset;
+                    upstream.offset += chunk.len() as u64;
+                    self.shared.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    let mut rest = chunk.clone();
+                    while !rest.is_empty() {
+                        let block = (self.shared.block_end(upstream.index) - upstream.index * BLOCK) as usize;
+                        let part = rest.split_to((block - upstream.filling.len()).min(rest.len()));
+                        upstream.filling.extend_from_slice(&part);
+                        if upstream.filling.len() == block {
+                            self.shared.keep(upstream.index, upstream.filling.split().freeze());
+                            upstream.index += 1;
+                        }
+                    }
+                    // What this request has not answered yet (a resumed read repeats a little).
+                    let (from, to) = (self.next.max(start), (self.last + 1).min(upstream.offset));
+                    if from < to {
+                        self.next = to;
+                        return Some(Ok(chunk.slice((from - start) as usize..(to - start) as usize)));
+                    }
+                }
+                None if upstream.offset == upstream.end => self.upstream = None,
+                cut => {
+                    let error = match cut {
+                        Some(Err(error)) => error,
+                        _ => std::io::Error::other(format!("storage ended the read at byte {}", upstream.offset)),
+                    };
+                    if self.resumed == RESUMES {
+                        return Some(Err(StoreError::Io(error)));
+                    }
+                    self.resumed += 1;
+                    warn!(%error, at = upstream.offset, "reading the upload was cut off: taken up again");
+                    self.upstream = None;
+                }
+            }
+        }
     }
 }
 
@@ -100,7 +202,7 @@ impl Served {
             token: token.clone(),
             source,
             bytes: AtomicU64::new(0),
-            blocks: tokio::sync::Mutex::new(Blocks::default()),
+            blocks: Mutex::new(Blocks::default()),
             failure: Mutex::new(None),
         });
         let app = Router::new().route("/{token}", get(serve)).with_state(shared.clone());
@@ -165,10 +267,11 @@ async fn serve(State(shared): State<Arc<Shared>>, Path(token): Path<String>, hea
             return response;
         }
     };
-    // The first block is read before answering, so that a refused read is an HTTP error.
-    let first = match shared.block(start / BLOCK).await {
-        Ok(block) => block,
-        Err(error) => {
+    let mut reader = RangeReader { shared: shared.clone(), next: start, last: end, upstream: None, resumed: 0 };
+    // The first bytes are read before answering, so that a refused read is an HTTP error.
+    let first = match reader.advance().await {
+        Some(Ok(first)) => first,
+        Some(Err(error)) => {
             let status = match error {
                 StoreError::Conflict(_) => StatusCode::PRECONDITION_FAILED,
                 _ => StatusCode::BAD_GATEWAY,
@@ -176,20 +279,14 @@ async fn serve(State(shared): State<Arc<Shared>>, Path(token): Path<String>, hea
             let _ = shared.note(error);
             return status.into_response();
         }
+        None => Bytes::new(),
     };
-    let slice = move |index: u64, block: Bytes| {
-        let offset = index * BLOCK;
-        let from = start.saturating_sub(offset) as usize;
-        let to = ((end + 1 - offset) as usize).min(block.len());
-        block.slice(from.min(to)..to)
-    };
-    let head = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(slice(start / BLOCK, first))));
-    let reader = shared.clone();
-    let rest = futures::stream::iter(start / BLOCK + 1..=end / BLOCK).then(move |index| {
-        let reader = reader.clone();
-        async move { reader.block(index).await.map(|block| slice(index, block)).map_err(|e| reader.note(e)) }
-    });
-    let body = Body::from_stream(head.chain(rest));
+    let rest =
+        futures::stream::unfold(
+            reader,
+            |mut reader| async move { reader.next_chunk().await.map(|chunk| (chunk, reader)) },
+        );
+    let body = Body::from_stream(futures::stream::once(std::future::ready(Ok(first))).chain(rest));
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -210,7 +307,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::object::ObjectRef;
-    use crate::ports::ObjectStore;
+    use crate::ports::{ByteStream, ObjectStore};
 
     /// The body of a GET of `url` with `range`, over a plain connection.
     async fn get(url: &str, range: &str) -> (String, Vec<u8>) {
@@ -245,6 +342,116 @@ mod tests {
         let (head, _) =
             get(&served.url().replace(&served.url()[served.url().len() - 8..], "notours0"), "bytes=0-").await;
         assert!(head.starts_with("HTTP/1.1 404"), "only the token's path: {head}");
+    }
+
+    /// Storage that answers in 64 KiB chunks, records its reads, and breaks the next
+    /// `breaks.1` reads that pass byte `breaks.0`.
+    struct Flaky {
+        data: Vec<u8>,
+        reads: std::sync::Mutex<Vec<(u64, Option<u64>)>>,
+        breaks: std::sync::Mutex<(u64, u32)>,
+    }
+
+    impl Flaky {
+        fn new(data: &[u8]) -> Arc<Flaky> {
+            Arc::new(Flaky { data: data.to_vec(), reads: Default::default(), breaks: Default::default() })
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Flaky {
+        async fn head(&self, _: &ObjectRef) -> Result<Option<crate::domain::object::ObjectHead>, StoreError> {
+            unreachable!("only reads")
+        }
+        async fn download(
+            &self,
+            _: &ObjectRef,
+            _: Option<&str>,
+            _: &std::path::Path,
+        ) -> Result<Option<u64>, StoreError> {
+            unreachable!("only reads")
+        }
+        async fn read(
+            &self,
+            _: &ObjectRef,
+            _: Option<&str>,
+            from: u64,
+            to: Option<u64>,
+        ) -> Result<ByteStream, StoreError> {
+            self.reads.lock().unwrap().push((from, to));
+            let to = to.unwrap_or(self.data.len() as u64);
+            let break_at = {
+                let mut breaks = self.breaks.lock().unwrap();
+                let (at, left) = *breaks;
+                let breaks_here = left > 0 && (from..to).contains(&at);
+                breaks.1 -= u32::from(breaks_here);
+                breaks_here.then_some(at)
+            };
+            let mut chunks = Vec::new();
+            for start in (from..to).step_by(64 * 1024) {
+                if break_at.is_some_and(|at| at < start + 64 * 1024) {
+                    chunks.push(Err(std::io::Error::other("connection reset")));
+                    break;
+                }
+                let end = (start + 64 * 1024).min(to);
+                chunks.push(Ok(Bytes::copy_from_slice(&self.data[start as usize..end as usize])));
+            }
+            Ok(futures::stream::iter(chunks).boxed())
+        }
+        async fn list(&self, _: &str, _: &str, _: Option<String>) -> Result<crate::ports::KeyPage, StoreError> {
+            unreachable!("only reads")
+        }
+        async fn put(
+            &self,
+            _: &std::path::Path,
+            _: &ObjectRef,
+            _: &str,
+            _: &crate::domain::object::OutputMarker,
+            _: &crate::ports::PutCondition,
+        ) -> Result<u64, StoreError> {
+            unreachable!("only reads")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_render_streams_the_object_in_one_read_taken_up_again_where_it_broke() {
+        let data: Vec<u8> = (0..5 * BLOCK + 12345).map(|i| (i % 253) as u8).collect();
+        let store = Flaky::new(&data);
+        let object = ObjectRef::new("media", "in/long.mp4");
+        let source = StoredObject { store: store.clone(), object, etag: None, size: data.len() as u64 };
+        let served = Served::start(Arc::new(source)).await.unwrap();
+        // ffmpeg decoding from a seek target to the end
+        let (head, body) = get(served.url(), "bytes=1500000-").await;
+        assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+        assert_eq!(body, data[1_500_000..]);
+        assert_eq!(*store.reads.lock().unwrap(), vec![(BLOCK, Some(data.len() as u64))], "one read, whole blocks");
+        // the blocks that passed are kept: the index at the end is read from memory
+        let (_, tail) = get(served.url(), &format!("bytes={}-", data.len() - 1000)).await;
+        assert_eq!(tail, data[data.len() - 1000..]);
+        assert_eq!(store.reads.lock().unwrap().len(), 1);
+        // a read that breaks midway is taken up at the start of its block, and the answer is whole
+        *store.breaks.lock().unwrap() = (300_000, 1);
+        store.reads.lock().unwrap().clear();
+        let (_, body) = get(served.url(), "bytes=0-").await;
+        assert_eq!(body.len(), data.len());
+        assert!(body == data, "the body is the object, nothing repeated or lost");
+        assert_eq!(*store.reads.lock().unwrap(), vec![(0, Some(BLOCK)), (0, Some(BLOCK))], "then kept blocks");
+        assert!(served.failure().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_read_that_keeps_breaking_is_noted_for_the_caller() {
+        let data: Vec<u8> = vec![7; 3 * BLOCK as usize];
+        let store = Flaky::new(&data);
+        *store.breaks.lock().unwrap() = (BLOCK + 10, 10);
+        let source =
+            StoredObject { store: store.clone(), object: ObjectRef::new("m", "k"), etag: None, size: 3 * BLOCK };
+        let served = Served::start(Arc::new(source)).await.unwrap();
+        let (head, body) = get(served.url(), "bytes=0-").await;
+        assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+        assert!(body.len() < data.len(), "the answer is short: ffmpeg sees the read fail");
+        assert!(matches!(served.failure(), Some(StoreError::Io(_))), "and the caller learns why");
+        assert_eq!(store.reads.lock().unwrap().len(), 1 + RESUMES as usize);
     }
 
     fn headers(range: &str) -> HeaderMap {
