@@ -11,6 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
+use crate::domain::chunk::Part;
 use crate::domain::connection::EventRule;
 use crate::domain::job::{
     ErrorCode, Job, JobId, JobStatus, OutputFile, Task, TaskError, TaskStatus, TaskTimings, WorkerMessage,
@@ -19,7 +20,7 @@ use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::{Delivery, NotificationTarget, WorkflowTaskEvent};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::domain::task::TaskSpec;
+use crate::domain::task::{TaskSpec, TranscodeSpec};
 use crate::domain::workflow::Workflow;
 
 /// A failure of a store (DynamoDB) or of the object store (S3) or the task queue (Lambda).
@@ -423,6 +424,8 @@ pub struct RenderRequest<'a> {
     pub spec: &'a TaskSpec,
     /// The upload, read as the render goes (never copied to disk first).
     pub upload: Arc<StoredObject>,
+    /// One part of a chunked transcode, or (`None`) the whole task.
+    pub part: Option<Part>,
     pub source: &'a MediaInfo,
     /// The job's limits; what is decoded is held to them too (a header may not tell).
     pub limits: &'a Limits,
@@ -495,7 +498,24 @@ pub struct ProbeFailure {
 pub trait MediaTool: Send + Sync {
     /// Probes a stored upload with ranged reads: headers, and where it really ends.
     async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure>;
+    /// Renders a task, or one part of a chunked transcode.
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
+    /// Joins the rendered parts of a chunked transcode into its output.
+    async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure>;
+}
+
+/// The parts of a chunked transcode, on local files: what the worker hands the media tool to
+/// join.
+#[derive(Debug)]
+pub struct JoinRequest<'a> {
+    pub spec: &'a TranscodeSpec,
+    /// The video chunks in order, each a file directly in `workdir`.
+    pub chunks: &'a [PathBuf],
+    pub audio: Option<&'a Path>,
+    pub limits: &'a Limits,
+    /// Where the output is written; the caller removes it.
+    pub workdir: &'a Path,
+    pub stop_by: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

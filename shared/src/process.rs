@@ -201,6 +201,7 @@ impl TaskRunner {
             .media
             .render(&RenderRequest {
                 spec: &task.spec,
+                part: None,
                 upload,
                 source,
                 limits: &job.limits,

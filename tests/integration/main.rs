@@ -5,6 +5,7 @@
 //! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
 mod buckets;
+mod chunks;
 mod cli;
 mod failures;
 mod hostile;

@@ -226,6 +226,7 @@ fn worker_args(input: &Path, workdir: &Path) -> anyhow::Result<Vec<String>> {
     let upload = StoredObject { store: Arc::new(store), object: ObjectRef::new(BUCKET, "in"), etag: None, size: 0 };
     let request = RenderRequest {
         spec: &spec,
+        part: None,
         upload: Arc::new(upload),
         source: &source,
         limits: &limits,

@@ -1,7 +1,7 @@
 //! In-memory adapters of every port, for unit tests of the use-cases.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -16,9 +16,9 @@ use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, 
 use crate::domain::workflow::Workflow;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
-    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, KeyPage, Lease, MediaFailure,
-    MediaTool, Notifications, ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest, Rendered,
-    RenderedFile, StoreError, StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
+    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, JoinRequest, KeyPage, Lease,
+    MediaFailure, MediaTool, Notifications, ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest,
+    Rendered, RenderedFile, StoreError, StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
 };
 
 /// An object in memory: its bytes, entity tag and marker.
@@ -602,5 +602,23 @@ impl MediaTool for Memory {
             })
             .collect::<Result<_, MediaFailure>>()?;
         Ok(Rendered { files, warnings: Vec::new() })
+    }
+
+    async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure> {
+        let path = request.workdir.join(format!("out-0.{}", request.spec.container));
+        let mut joined = Vec::new();
+        for part in request.chunks.iter().map(PathBuf::as_path).chain(request.audio) {
+            joined.extend(std::fs::read(part).map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?);
+        }
+        std::fs::write(&path, joined).map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
+        let file = RenderedFile {
+            path,
+            number: 0,
+            content_type: "application/octet-stream",
+            duration: None,
+            width: None,
+            height: None,
+        };
+        Ok(Rendered { files: vec![file], warnings: Vec::new() })
     }
 }

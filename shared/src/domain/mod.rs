@@ -1,6 +1,7 @@
 //! The model of mediaflow: workflows, the tasks they run, the jobs an upload starts and what
 //! came of them. Pure: no I/O, no clock reads (times are passed in), no AWS types.
 
+pub mod chunk;
 pub mod connection;
 pub mod job;
 pub mod limits;

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::chunk::{MIN_CHUNK_SECONDS, Parallel};
 use super::validation::{Violations, deserialize_all};
 
 /// One processing item of a workflow. Serialized with a `type` tag, as in workflow files.
@@ -48,6 +49,13 @@ pub struct TranscodeSpec {
     /// Output file name pattern; placeholders `{inputName}`, `{definition}`, `{format}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_name: Option<String>,
+    /// Encode in chunks side by side: `auto` (when one worker would not comfortably finish),
+    /// `off`, or a number of chunks. See [`chunk`](super::chunk).
+    #[serde(default, skip_serializing_if = "Parallel::is_auto")]
+    pub parallel: Parallel,
+    /// How long `auto` makes each chunk, in seconds (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_seconds: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -196,6 +204,11 @@ pub struct WatermarkTaskSpec {
     pub keep_metadata: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_name: Option<String>,
+    /// As for a transcode.
+    #[serde(default, skip_serializing_if = "Parallel::is_auto")]
+    pub parallel: Parallel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_seconds: Option<f64>,
 }
 
 impl WatermarkTaskSpec {
@@ -207,6 +220,8 @@ impl WatermarkTaskSpec {
             watermarks: self.watermarks.clone(),
             keep_metadata: self.keep_metadata,
             output_name: self.output_name.clone(),
+            parallel: self.parallel,
+            chunk_seconds: self.chunk_seconds,
             ..TranscodeSpec::default()
         }
     }
@@ -805,6 +820,18 @@ impl TranscodeSpec {
             }
         }
         validate_watermarks(&self.watermarks, field, errors);
+        if let Some(seconds) = self.chunk_seconds {
+            errors.check(
+                self.parallel.is_auto(),
+                format!("{field}.chunk_seconds"),
+                "only with parallel: auto (a number of chunks sets their length)",
+            );
+            errors.check(
+                (MIN_CHUNK_SECONDS..=3600.0).contains(&seconds),
+                format!("{field}.chunk_seconds"),
+                format!("must be {MIN_CHUNK_SECONDS}–3600"),
+            );
+        }
     }
 }
 

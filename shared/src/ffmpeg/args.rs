@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::domain::chunk::Part;
 use crate::domain::job::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{
@@ -309,6 +310,8 @@ fn display_size(source: &MediaInfo) -> Result<Size, MediaFailure> {
     }
 }
 
+/// The whole transcode, or one part of a chunked one (`setup.part`): a video chunk, cut from
+/// the source at its borders and starting at time 0, or the whole audio.
 fn transcode(
     setup: &RenderRequest<'_>,
     input: &str,
@@ -319,22 +322,44 @@ fn transcode(
     if !spec.watermarks.is_empty() && source.video.is_none() {
         return Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream to mark"));
     }
-    let video = spec.video_codec().filter(|_| source.video.is_some());
-    let audio = spec.audio_codec().filter(|_| source.audio.is_some());
+    let mut video = spec.video_codec().filter(|_| source.video.is_some());
+    let mut audio = spec.audio_codec().filter(|_| source.audio.is_some());
     if video.is_none() && audio.is_none() {
         return Err(source_error(
             ErrorCode::SourceNoMedia,
             "nothing to write: the source has none of the streams this task keeps",
         ));
     }
+    // What is decoded is held to the limit too: a header may not say how long a file is.
+    let max_duration = setup.limits.max_duration_s;
+    let mut until = Some(max_duration + 1.0);
+    let mut chunk = None;
+    match setup.part {
+        None => {}
+        Some(Part::Video(part)) => {
+            audio = None;
+            // A chunk ends at its border in the source's time (the input's `-t`); the last one
+            // at the limit, in its own time.
+            until = match part.length {
+                Some(_) => None,
+                None => until.map(|until| until - part.start),
+            };
+            chunk = Some(part);
+        }
+        Some(Part::Audio) => video = None,
+    }
     let mut args = head();
-    source_input(&mut args, input, None, None);
+    source_input(&mut args, input, chunk.map(|c| c.start), chunk.and_then(|c| c.length));
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
         let frame = display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
         size = Some(frame);
         let mut filters = Vec::new();
+        if chunk.is_some_and(|c| c.start > 0.0) {
+            // Each later chunk starts at 0; the join lays it after the one before.
+            filters.push("setpts=PTS-STARTPTS".to_owned());
+        }
         if let Some(fps) = params.fps {
             filters.push(format!("fps={}", ratio(fps)));
         }
@@ -366,26 +391,21 @@ fn transcode(
             args.extend(["-ac".into(), channels.to_string()]);
         }
     }
-    if !spec.keep_metadata {
-        // Titles, dates, a phone's GPS location: none of it leaves with the output. Rotation is
-        // applied to the pictures themselves (autorotate), so nothing is lost for playback.
-        args.extend(strings(["-map_metadata", "-1", "-map_chapters", "-1"]));
+    metadata_args(&mut args, spec.keep_metadata);
+    if let Some(until) = until {
+        args.extend(["-t".into(), seconds(until)]);
     }
-    // What is decoded is held to the limit too: a header may not say how long a file is.
-    let max_duration = setup.limits.max_duration_s;
-    args.extend(["-t".into(), seconds(max_duration + 1.0)]);
-    let (muxer, content_type) = match spec.container {
-        Container::Mp4 => ("mp4", "video/mp4"),
-        Container::Mov => ("mov", "video/quicktime"),
-        Container::Mkv => ("matroska", "video/x-matroska"),
-        Container::Webm => ("webm", "video/webm"),
-        Container::Mp3 => ("mp3", "audio/mpeg"),
-        Container::M4a => ("ipod", "audio/mp4"),
+    let (path, muxer, content_type) = match setup.part {
+        // Parts are MP4 whatever the output: every codec fits, and its times are exact.
+        Some(part) => (setup.workdir.join(part_name(part)), "mp4", "video/mp4"),
+        None => {
+            let (muxer, content_type) = muxer(spec.container);
+            (setup.workdir.join(format!("out-0.{}", spec.container)), muxer, content_type)
+        }
     };
-    if matches!(spec.container, Container::Mp4 | Container::Mov | Container::M4a) {
+    if setup.part.is_none() && matches!(spec.container, Container::Mp4 | Container::Mov | Container::M4a) {
         args.extend(strings(["-movflags", "+faststart"]));
     }
-    let path = setup.workdir.join(format!("out-0.{}", spec.container));
     args.extend(["-f".into(), muxer.into(), file(&path)]);
     plan.runs.push(Run {
         attempts: vec![args],
@@ -393,6 +413,88 @@ fn transcode(
         label: None,
     });
     Ok(())
+}
+
+/// The file a part of a chunked transcode is written to, in the worker's scratch directory.
+pub fn part_name(part: Part) -> &'static str {
+    match part {
+        Part::Video(_) => "chunk.mp4",
+        Part::Audio => "audio.mp4",
+    }
+}
+
+/// Titles, dates, a phone's GPS location: none of it leaves with the output unless asked.
+/// Rotation is applied to the pictures themselves (autorotate), so nothing is lost for playback.
+fn metadata_args(args: &mut Vec<String>, keep: bool) {
+    if !keep {
+        args.extend(strings(["-map_metadata", "-1", "-map_chapters", "-1"]));
+    }
+}
+
+/// The muxer and content type of an output container.
+fn muxer(container: Container) -> (&'static str, &'static str) {
+    match container {
+        Container::Mp4 => ("mp4", "video/mp4"),
+        Container::Mov => ("mov", "video/quicktime"),
+        Container::Mkv => ("matroska", "video/x-matroska"),
+        Container::Webm => ("webm", "video/webm"),
+        Container::Mp3 => ("mp3", "audio/mpeg"),
+        Container::M4a => ("ipod", "audio/mp4"),
+    }
+}
+
+/// The list of video chunks the concat demuxer reads, in order (names relative to the list).
+pub fn concat_list(chunks: &[&str]) -> String {
+    let mut list = String::from("ffconcat version 1.0\n");
+    for chunk in chunks {
+        list.push_str(&format!("file {chunk}\n"));
+    }
+    list
+}
+
+/// Joins the encoded parts of a chunked transcode into its output, copying the streams: the
+/// video chunks in the order of `list` (written by [`concat_list`]), the audio from `audio`.
+pub fn join(
+    spec: &TranscodeSpec,
+    list: &Path,
+    audio: Option<&Path>,
+    workdir: &Path,
+    max_duration: f64,
+) -> Result<Run, MediaFailure> {
+    for path in [list, workdir].into_iter().chain(audio) {
+        plain_path(path)?;
+    }
+    let mut args = head();
+    args.extend(strings(["-protocol_whitelist", "file", "-f", "concat", "-safe", "1", "-i"]));
+    args.push(file(list));
+    if let Some(audio) = audio {
+        args.extend(strings(["-protocol_whitelist", "file", "-f", "mp4", "-i"]));
+        args.push(file(audio));
+    }
+    args.extend(strings(["-map", "0:v:0"]));
+    if audio.is_some() {
+        args.extend(strings(["-map", "1:a:0"]));
+    }
+    args.extend(strings(["-c", "copy"]));
+    metadata_args(&mut args, spec.keep_metadata);
+    if matches!(spec.container, Container::Mp4 | Container::Mov) {
+        args.extend(strings(["-movflags", "+faststart"]));
+    }
+    let (muxer, content_type) = muxer(spec.container);
+    let path = workdir.join(format!("out-0.{}", spec.container));
+    args.extend(["-f".into(), muxer.into(), file(&path)]);
+    Ok(Run {
+        attempts: vec![args],
+        output: PlannedOutput {
+            path,
+            number: 0,
+            content_type,
+            timed: true,
+            max_duration: Some(max_duration),
+            size: None,
+        },
+        label: None,
+    })
 }
 
 fn video_codec_args(
@@ -571,8 +673,18 @@ mod tests {
     }
 
     fn run_plan(spec: &TaskSpec, source: &MediaInfo, images: &[WatermarkImage]) -> Result<Plan, MediaFailure> {
+        run_part(spec, source, images, None)
+    }
+
+    fn run_part(
+        spec: &TaskSpec,
+        source: &MediaInfo,
+        images: &[WatermarkImage],
+        part: Option<Part>,
+    ) -> Result<Plan, MediaFailure> {
         let request = RenderRequest {
             spec,
+            part,
             source,
             limits: &Limits { max_duration_s: 600.0, ..Limits::default() },
             upload: upload(),
@@ -596,6 +708,59 @@ mod tests {
 
     /// What every transcode adds: no metadata, the duration limit (600 s + 1).
     const TAIL: &str = "-map_metadata -1 -map_chapters -1 -t 601.000";
+
+    #[test]
+    fn golden_chunked_transcode_parts_and_join() {
+        use crate::domain::chunk::Chunk;
+        let spec = TranscodeSpec {
+            video: Some(VideoSpec { height: 720, ..VideoSpec::default() }),
+            keep_metadata: false,
+            ..TranscodeSpec::default()
+        };
+        let task = TaskSpec::Transcode(spec.clone());
+        let source = source(1920, 1080, true);
+        let video = "-c:v libx264 -preset veryfast -profile:v high -crf 23 -map_metadata -1 -map_chapters -1";
+        // the first chunk keeps the source's times; it ends at its border in the source
+        let first = run_part(&task, &source, &[], Some(Part::Video(Chunk { start: 0.0, length: Some(150.02) })));
+        assert_eq!(
+            args_of(&first.unwrap()),
+            vec![format!(
+                "{INPUT} -t 150.020 -i {URL} -filter_complex [0:v:0]scale=1280:720,setsar=1,format=yuv420p[vout] \
+                 -map [vout] {video} -f mp4 file:/tmp/req-1/chunk.mp4"
+            )]
+        );
+        // a later one is cut from its border, and starts at 0
+        let later = Some(Part::Video(Chunk { start: 150.02, length: Some(150.0) }));
+        assert_eq!(
+            args_of(&run_part(&task, &source, &[], later).unwrap()),
+            vec![format!(
+                "{INPUT} -ss 150.020 -t 150.000 -i {URL} \
+                 -filter_complex [0:v:0]setpts=PTS-STARTPTS,scale=1280:720,setsar=1,format=yuv420p[vout] \
+                 -map [vout] {video} -f mp4 file:/tmp/req-1/chunk.mp4"
+            )]
+        );
+        // the last one runs to the workflow's limit
+        let last = run_part(&task, &source, &[], Some(Part::Video(Chunk { start: 450.06, length: None }))).unwrap();
+        assert!(args_of(&last)[0].ends_with("-map_chapters -1 -t 150.940 -f mp4 file:/tmp/req-1/chunk.mp4"));
+        // the audio, whole
+        assert_eq!(
+            args_of(&run_part(&task, &source, &[], Some(Part::Audio)).unwrap()),
+            vec![format!("{INPUT} -i {URL} -map 0:a:0 -c:a aac -b:a 128k {TAIL} -f mp4 file:/tmp/req-1/audio.mp4")]
+        );
+        // the join copies both into the output's container
+        let list = Path::new("/tmp/req-1/chunks.ffconcat");
+        let join = join(&spec, list, Some(Path::new("/tmp/req-1/audio.mp4")), Path::new("/tmp/req-1"), 600.0).unwrap();
+        assert_eq!(
+            join.attempts[0].join(" "),
+            "-hide_banner -nostdin -y -protocol_whitelist file -f concat -safe 1 -i file:/tmp/req-1/chunks.ffconcat \
+             -protocol_whitelist file -f mp4 -i file:/tmp/req-1/audio.mp4 -map 0:v:0 -map 1:a:0 -c copy \
+             -map_metadata -1 -map_chapters -1 -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
+        );
+        assert_eq!(
+            concat_list(&["chunk-0.mp4", "chunk-1.mp4"]),
+            "ffconcat version 1.0\nfile chunk-0.mp4\nfile chunk-1.mp4\n"
+        );
+    }
 
     #[test]
     fn golden_transcode_h264_mp4_downscaled_with_audio() {
@@ -869,6 +1034,7 @@ mod tests {
         let spec = TaskSpec::Transcode(TranscodeSpec::default());
         let request = RenderRequest {
             spec: &spec,
+            part: None,
             source: &source(640, 360, false),
             limits: &Limits::default(),
             upload: upload(),

@@ -27,8 +27,8 @@ use tracing::{debug, warn};
 use crate::domain::job::ErrorCode;
 use crate::domain::media::MediaInfo;
 use crate::ports::{
-    MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile, StoreError,
-    StoredObject,
+    JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
+    StoreError, StoredObject,
 };
 
 use self::args::{PlannedOutput, PlannedText, Run};
@@ -513,6 +513,26 @@ impl MediaTool for Ffmpeg {
                 .extend(prefixed(run, vec![format!("not written: {} ({})", failure.message, failure.code)]));
         }
         Ok(rendered)
+    }
+
+    async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure> {
+        let mut names = Vec::with_capacity(request.chunks.len());
+        for chunk in request.chunks {
+            let name = chunk.file_name().and_then(|n| n.to_str()).filter(|_| chunk.parent() == Some(request.workdir));
+            names.push(name.ok_or_else(|| {
+                MediaFailure::new(
+                    ErrorCode::Internal,
+                    format!("chunk {} is not in the work directory", chunk.display()),
+                )
+            })?);
+        }
+        let list = request.workdir.join("chunks.ffconcat");
+        tokio::fs::write(&list, args::concat_list(&names))
+            .await
+            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", list.display())))?;
+        let run = args::join(request.spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
+        let (file, warnings) = self.render_run(&run, request.stop_by, None).await?;
+        Ok(Rendered { files: vec![file], warnings })
     }
 }
 

@@ -1,0 +1,317 @@
+//! Chunked encoding: a long transcode split into time ranges that workers encode side by side
+//! from the same upload, its audio encoded once over the whole input, then joined.
+//!
+//! Ranges end half a frame between two frames, so that no frame's time is on a border and every
+//! frame lands in exactly one chunk; each chunk starts with a keyframe of its own. Audio is never
+//! cut: one part encodes all of it, so the join has no gaps or clicks.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::media::MediaInfo;
+use super::task::{TranscodeSpec, VideoCodec};
+
+/// The most video chunks one task is split into.
+pub const MAX_CHUNKS: u32 = 64;
+/// The shortest chunk worth a worker of its own, in seconds.
+pub const MIN_CHUNK_SECONDS: f64 = 5.0;
+/// How long `auto` makes a chunk unless `chunk_seconds` says.
+pub const DEFAULT_CHUNK_SECONDS: f64 = 120.0;
+/// `auto` splits an encode estimated to need more than this share of an invocation.
+const COMFORTABLE_SHARE: f64 = 0.5;
+
+/// How a transcode is spread over workers: `auto` (in chunks only when one invocation would not
+/// comfortably encode it), `off`, or a number of video chunks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parallel {
+    #[default]
+    Auto,
+    Off,
+    Chunks(u32),
+}
+
+impl Parallel {
+    pub fn is_auto(&self) -> bool {
+        *self == Parallel::Auto
+    }
+}
+
+impl fmt::Display for Parallel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Parallel::Auto => f.write_str("auto"),
+            Parallel::Off => f.write_str("off"),
+            Parallel::Chunks(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Parallel {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Parallel::Chunks(n) => serializer.serialize_u32(*n),
+            other => serializer.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Parallel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Parallel;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "\"auto\", \"off\" or a number of chunks 1–{MAX_CHUNKS}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Parallel, E> {
+                match word {
+                    "auto" => Ok(Parallel::Auto),
+                    "off" => Ok(Parallel::Off),
+                    _ => Err(E::custom(format_args!("{word:?}: must be {}", Expected))),
+                }
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Parallel, E> {
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=MAX_CHUNKS).contains(n))
+                    .map(Parallel::Chunks)
+                    .ok_or_else(|| E::custom(format_args!("{n}: must be {}", Expected)))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Parallel, E> {
+                Err(E::custom(format_args!("{n}: must be {}", Expected)))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Parallel, E> {
+                Err(E::custom(format_args!("{n}: must be {}", Expected)))
+            }
+        }
+
+        /// What a `parallel` value may be, for messages.
+        struct Expected;
+
+        impl fmt::Display for Expected {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "\"auto\", \"off\" or a number of chunks 1–{MAX_CHUNKS}")
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// One video chunk: the source's `[start, start + length)`, or to the end without a length.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub start: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<f64>,
+}
+
+/// How a task is split: its video chunks, and whether one more part encodes the audio.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChunkPlan {
+    pub chunks: Vec<Chunk>,
+    pub audio: bool,
+}
+
+/// One part of a chunked task: a video chunk, or the whole audio.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Part {
+    Video(Chunk),
+    Audio,
+}
+
+impl ChunkPlan {
+    /// Parts are numbered from 0: the video chunks in order, then the audio.
+    pub fn parts(&self) -> u32 {
+        self.chunks.len() as u32 + u32::from(self.audio)
+    }
+
+    pub fn part(&self, number: u32) -> Option<Part> {
+        match self.chunks.get(number as usize) {
+            Some(chunk) => Some(Part::Video(*chunk)),
+            None if self.audio && number as usize == self.chunks.len() => Some(Part::Audio),
+            None => None,
+        }
+    }
+}
+
+/// What the worker knows when it plans: the time one invocation has, and the longest output
+/// the workflow accepts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    pub invocation_seconds: f64,
+    pub max_duration: f64,
+}
+
+/// Encoding seconds per second of source, per 1080p-sized output, for one Lambda vCPU-pair:
+/// the worker's presets, measured on the benchmark's machine (two cores) and rounded up.
+fn encode_rate(codec: VideoCodec) -> f64 {
+    match codec {
+        VideoCodec::H264 => 0.8,
+        VideoCodec::H265 => 3.0,
+        VideoCodec::Vp9 => 2.5,
+    }
+}
+
+/// Roughly how long one worker takes to encode `spec`'s video of `source`, in seconds.
+pub fn estimate_seconds(spec: &TranscodeSpec, source: &MediaInfo, duration: f64) -> Option<f64> {
+    let codec = spec.video_codec()?;
+    let video = source.video.as_ref()?;
+    let wanted = spec.video.as_ref().map_or((0, 0), |v| (v.width, v.height));
+    let (width, height) = match wanted {
+        (0, 0) => (video.width, video.height),
+        (0, h) => (video.width * h / video.height.max(1), h),
+        (w, 0) => (w, video.height * w / video.width.max(1)),
+        size => size,
+    };
+    let pixels = f64::from(width) * f64::from(height);
+    Some(duration * encode_rate(codec) * (pixels / (1920.0 * 1080.0)).max(0.25))
+}
+
+/// How `spec` is split for `source`, or `None` when it runs in one piece: `off`, an output
+/// without video, a source of unknown length, or (`auto`) an encode that fits one invocation.
+pub fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<ChunkPlan> {
+    if spec.container.is_audio_only() || spec.parallel == Parallel::Off {
+        return None;
+    }
+    spec.video_codec()?;
+    let video = source.video.as_ref()?;
+    let duration = source.duration?.min(budget.max_duration);
+    let count = match spec.parallel {
+        Parallel::Off => return None,
+        Parallel::Chunks(n) => n,
+        Parallel::Auto => {
+            let estimate = estimate_seconds(spec, source, duration)?;
+            if estimate <= budget.invocation_seconds * COMFORTABLE_SHARE {
+                return None;
+            }
+            let length = spec.chunk_seconds.unwrap_or(DEFAULT_CHUNK_SECONDS);
+            (duration / length).ceil() as u32
+        }
+    };
+    let count = count.min(MAX_CHUNKS).min((duration / MIN_CHUNK_SECONDS).floor() as u32);
+    if count < 2 {
+        return None;
+    }
+    // The frame grid the borders fall between: the output's rate when it sets one.
+    let fps = spec.video.as_ref().and_then(|v| v.fps).or(video.fps).filter(|fps| *fps > 0.0);
+    let border = |i: u32| {
+        let at = duration * f64::from(i) / f64::from(count);
+        match fps {
+            Some(fps) => ((at * fps).floor() + 0.5) / fps,
+            None => at + 0.0005,
+        }
+    };
+    let chunks = (0..count)
+        .map(|i| {
+            let start = if i == 0 { 0.0 } else { border(i) };
+            let length = (i + 1 < count).then(|| border(i + 1) - start);
+            Chunk { start, length }
+        })
+        .collect();
+    Some(ChunkPlan { chunks, audio: spec.audio_codec().is_some() && source.audio.is_some() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::media::{AudioStream, VideoStream};
+    use crate::domain::task::{Container, VideoSpec};
+
+    fn source(seconds: f64, fps: Option<f64>, audio: bool) -> MediaInfo {
+        MediaInfo {
+            duration: Some(seconds),
+            video: Some(VideoStream { codec: "h264".into(), width: 1920, height: 1080, fps, frames: None }),
+            audio: audio.then(AudioStream::default),
+            ..MediaInfo::default()
+        }
+    }
+
+    const LAMBDA: Budget = Budget { invocation_seconds: 900.0, max_duration: 14_400.0 };
+
+    fn spec(parallel: Parallel) -> TranscodeSpec {
+        TranscodeSpec { parallel, ..TranscodeSpec::default() }
+    }
+
+    #[test]
+    fn parallel_is_auto_off_or_a_number_of_chunks() {
+        let parse = |text: &str| serde_json::from_str::<Parallel>(text).map_err(|e| e.to_string());
+        assert_eq!(parse("\"auto\""), Ok(Parallel::Auto));
+        assert_eq!(parse("\"off\""), Ok(Parallel::Off));
+        assert_eq!(parse("4"), Ok(Parallel::Chunks(4)));
+        for bad in ["0", "65", "\"fast\"", "-1", "2.5"] {
+            assert!(parse(bad).unwrap_err().contains("\"auto\", \"off\" or a number of chunks 1–64"), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&Parallel::Chunks(3)).unwrap(), "3");
+        assert_eq!(serde_json::to_string(&Parallel::Auto).unwrap(), "\"auto\"");
+    }
+
+    #[test]
+    fn borders_fall_half_a_frame_between_frames_and_cover_the_source_once() {
+        let plan = plan(&spec(Parallel::Chunks(4)), &source(600.0, Some(25.0), true), LAMBDA).unwrap();
+        assert_eq!(plan.chunks.len(), 4);
+        assert!(plan.audio);
+        assert_eq!(plan.parts(), 5);
+        assert_eq!(plan.part(4), Some(Part::Audio));
+        assert_eq!(plan.part(5), None);
+        assert_eq!(plan.chunks[0].start, 0.0);
+        assert_eq!(plan.chunks[1].start, 150.02, "frame 3750 at 150.00 s is in the first chunk");
+        for pair in plan.chunks.windows(2) {
+            let end = pair[0].start + pair[0].length.unwrap();
+            assert!((end - pair[1].start).abs() < 1e-9, "chunks meet: {pair:?}");
+            let frames = pair[1].start * 25.0;
+            assert!((frames - frames.floor() - 0.5).abs() < 1e-6, "half a frame: {frames}");
+        }
+        assert_eq!(plan.chunks[3].length, None, "the last runs to the end");
+        // NTSC rates too
+        let ntsc = plan_for(Parallel::Chunks(3), 100.0, Some(30000.0 / 1001.0));
+        let frames = ntsc.chunks[1].start * 30000.0 / 1001.0;
+        assert!((frames - frames.floor() - 0.5).abs() < 1e-6);
+    }
+
+    fn plan_for(parallel: Parallel, seconds: f64, fps: Option<f64>) -> ChunkPlan {
+        plan(&spec(parallel), &source(seconds, fps, false), LAMBDA).unwrap()
+    }
+
+    #[test]
+    fn auto_splits_only_what_one_invocation_would_not_comfortably_encode() {
+        assert_eq!(plan(&spec(Parallel::Auto), &source(60.0, Some(30.0), true), LAMBDA), None, "a minute");
+        let hour = plan(&spec(Parallel::Auto), &source(3600.0, Some(30.0), true), LAMBDA).unwrap();
+        assert_eq!(hour.chunks.len(), 30, "two-minute chunks");
+        let short = TranscodeSpec { chunk_seconds: Some(300.0), ..spec(Parallel::Auto) };
+        assert_eq!(plan(&short, &source(3600.0, Some(30.0), true), LAMBDA).unwrap().chunks.len(), 12);
+        let small =
+            TranscodeSpec { video: Some(VideoSpec { height: 360, ..VideoSpec::default() }), ..spec(Parallel::Auto) };
+        assert_eq!(plan(&small, &source(900.0, Some(30.0), true), LAMBDA), None, "15 min to 360p fits");
+        let hevc = TranscodeSpec {
+            video: Some(VideoSpec { codec: Some(VideoCodec::H265), ..VideoSpec::default() }),
+            ..spec(Parallel::Auto)
+        };
+        assert!(plan(&hevc, &source(300.0, Some(30.0), true), LAMBDA).is_some(), "5 min of H.265 does not");
+    }
+
+    #[test]
+    fn no_split_without_video_a_known_length_or_room_for_two_chunks() {
+        assert_eq!(plan(&spec(Parallel::Off), &source(3600.0, Some(30.0), true), LAMBDA), None);
+        let audio_only = TranscodeSpec { container: Container::M4a, ..spec(Parallel::Chunks(4)) };
+        assert_eq!(plan(&audio_only, &source(3600.0, Some(30.0), true), LAMBDA), None);
+        let no_video = TranscodeSpec { remove_video: true, ..spec(Parallel::Chunks(4)) };
+        assert_eq!(plan(&no_video, &source(3600.0, Some(30.0), true), LAMBDA), None);
+        let unknown = MediaInfo { duration: None, ..source(60.0, None, false) };
+        assert_eq!(plan(&spec(Parallel::Chunks(4)), &unknown, LAMBDA), None);
+        assert_eq!(plan(&spec(Parallel::Chunks(4)), &source(8.0, Some(30.0), false), LAMBDA), None, "8 s");
+        assert_eq!(plan_for(Parallel::Chunks(8), 12.0, Some(30.0)).chunks.len(), 2, "5 s chunks at least");
+        let without_audio = TranscodeSpec { remove_audio: true, ..spec(Parallel::Chunks(2)) };
+        assert!(!plan(&without_audio, &source(60.0, Some(30.0), true), LAMBDA).unwrap().audio);
+        let limited = Budget { max_duration: 30.0, ..LAMBDA };
+        let cut = plan(&spec(Parallel::Chunks(2)), &source(600.0, Some(25.0), false), limited).unwrap();
+        assert!((cut.chunks[1].start - 15.02).abs() < 1e-9, "split within the workflow's limit");
+    }
+}
