@@ -20,9 +20,11 @@ use crate::catalog::Catalog;
 use crate::dead_letters::DeadLetterAdmin;
 use crate::dispatch::{self, Dispatcher, Match};
 use crate::domain::object::ObjectRef;
+use crate::domain::workflow::Location;
 use crate::ffmpeg::Ffmpeg;
 use crate::jobs::Jobs;
 use crate::notify::{Notifier, RetryPolicy};
+use crate::parts::{Chunking, PartPorts, PartRunner};
 use crate::ports::StoreError;
 use crate::prepare::Preparer;
 use crate::process::TaskRunner;
@@ -92,6 +94,12 @@ pub struct WorkerConfig {
     pub webhook_allow_private: bool,
     /// How event deliveries are retried.
     pub notify_retry: RetryPolicy,
+    /// `WORK_BUCKET` (and `WORK_DIR`, default `parts/`): where the parts of long transcodes are
+    /// kept until they are joined; without it every task runs in one piece.
+    pub work: Option<Location>,
+    /// `INVOCATION_SECONDS`, default 900: the worker's Lambda timeout, which decides when a
+    /// transcode is split.
+    pub invocation_seconds: f64,
 }
 
 impl WorkerConfig {
@@ -109,6 +117,14 @@ impl WorkerConfig {
             }),
             webhook_allow_private: std::env::var("WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
             notify_retry: RetryPolicy::default(),
+            work: required("WORK_BUCKET").ok().map(|bucket| Location {
+                bucket,
+                dir: std::env::var("WORK_DIR").unwrap_or_else(|_| "parts/".to_owned()),
+            }),
+            invocation_seconds: match std::env::var("INVOCATION_SECONDS") {
+                Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("INVOCATION_SECONDS", text))?,
+                Err(_) => 900.0,
+            },
         })
     }
 }
@@ -171,6 +187,8 @@ pub const LEASE: TimeDelta = TimeDelta::minutes(15);
 pub struct Worker {
     pub preparer: Preparer,
     pub runner: TaskRunner,
+    /// Parts of chunked tasks, when the deployment has a work location.
+    pub parts: Option<PartRunner>,
     pub recovery: Recovery,
 }
 
@@ -189,10 +207,29 @@ pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
         ),
     };
     let notifier = Arc::new(Notifier::new(jobs.clone(), Arc::new(notifications), config.notify_retry));
+    let chunking = config.work.clone().map(|work| Chunking { work, invocation_seconds: config.invocation_seconds });
+    let preparer = Preparer::new(jobs.clone(), objects.clone(), media.clone(), queue.clone(), notifier.clone());
+    let preparer = match &chunking {
+        Some(chunking) => preparer.with_chunking(jobs.clone(), chunking.clone()),
+        None => preparer,
+    };
+    let parts = chunking.clone().map(|chunking| {
+        let ports = PartPorts {
+            jobs: jobs.clone(),
+            parts: jobs.clone(),
+            objects: objects.clone(),
+            media: media.clone(),
+            queue: queue.clone(),
+            notifier: notifier.clone(),
+        };
+        PartRunner::new(ports, chunking, config.scratch.clone(), LEASE, config.margin)
+    });
     Worker {
-        preparer: Preparer::new(jobs.clone(), objects.clone(), media.clone(), queue, notifier.clone()),
+        preparer,
+        parts,
         recovery: Recovery::new(jobs.clone(), notifier.clone()),
-        runner: TaskRunner::new(jobs, objects, media, notifier, config.scratch.clone(), LEASE, config.margin),
+        runner: TaskRunner::new(jobs, objects, media, notifier, config.scratch.clone(), LEASE, config.margin)
+            .with_chunking(chunking),
     }
 }
 

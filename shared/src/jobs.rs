@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 use tracing::info;
 
-use crate::domain::job::{Job, JobId, JobResult, PrepareMessage, Task, TaskMessage, WorkerMessage};
+use crate::domain::job::{Job, JobId, JobResult, PrepareMessage, Task, WorkerMessage};
 use crate::domain::object::ObjectRef;
 use crate::ports::{JobFilter, JobPage, JobQueries, JobStore, StoreError, TaskQueue};
 
@@ -96,15 +96,10 @@ impl Jobs {
             Err(StoreError::Conflict(_)) => return Err(JobsError::Moved(id.clone())),
             other => other?,
         }
-        if view.job.source.is_none() {
-            queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(id.clone()))).await?;
-            self.store.mark_prepare_sent(id, Utc::now()).await?;
-        } else {
-            for index in &indexes {
-                queue.enqueue(&WorkerMessage::Task(TaskMessage { job_id: id.clone(), task: *index })).await?;
-                self.store.mark_sent(id, *index, Utc::now()).await?;
-            }
-        }
+        // The preparation sends what waits again: a probe first if it never succeeded, a long
+        // transcode as its parts.
+        queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(id.clone()))).await?;
+        self.store.mark_prepare_sent(id, Utc::now()).await?;
         info!(job_id = %id, tasks = ?indexes, "failed tasks sent again");
         Ok(indexes)
     }

@@ -3,7 +3,8 @@
 //! - [`domain`]: workflows, task specs, jobs and the rules between them (pure).
 //! - [`ports`]: what the use-cases need from the world, as traits.
 //! - Use-cases: [`dispatch`] (object created → jobs → workers), [`prepare`] (probe a job's
-//!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`catalog`] (workflow
+//!   upload once, start its tasks), [`process`] (one task on ffmpeg), [`parts`] (one part of a
+//!   task encoded in chunks, and the hand-over to its join), [`catalog`] (workflow
 //!   administration), [`buckets`] (which buckets' uploads reach mediaflow),
 //!   [`jobs`] (find jobs and show them), [`notify`] (job events to the workflow's target),
 //!   [`recover`] (record what lost worker invocations could not), [`backfill`] (run a workflow on
@@ -22,7 +23,9 @@ pub mod domain;
 pub mod ffmpeg;
 pub mod jobs;
 pub mod notify;
+pub mod parts;
 pub mod ports;
 pub mod prepare;
 pub mod process;
 pub mod recover;
+mod workspace;

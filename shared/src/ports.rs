@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
-use crate::domain::chunk::Part;
+use crate::domain::chunk::{ChunkPlan, Part, PartState};
 use crate::domain::connection::EventRule;
 use crate::domain::job::{
     ErrorCode, Job, JobId, JobStatus, OutputFile, Task, TaskError, TaskStatus, TaskTimings, WorkerMessage,
@@ -199,6 +199,37 @@ pub trait JobStore: Send + Sync {
     async fn count_change(&self, id: &JobId, delivered: bool) -> Result<(), StoreError>;
 }
 
+/// The answer to a worker asking for a part of a chunked task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PartClaim {
+    Claimed(PartState),
+    /// Another worker holds it until then.
+    Busy {
+        lease_until: DateTime<Utc>,
+    },
+    /// It succeeded already.
+    Done,
+    Missing,
+}
+
+/// The parts of chunked tasks: split once, each claimed, retried and recorded on its own, and
+/// counted on its task as it succeeds.
+#[async_trait]
+pub trait PartStore: Send + Sync {
+    /// Records `plan` on the waiting `task` and one waiting part per piece, unless the task was
+    /// split already.
+    async fn split(&self, task: &Task, plan: &ChunkPlan) -> Result<(), StoreError>;
+    /// Takes a waiting part (or one whose lease ran out) until `lease.until`.
+    async fn claim_part(&self, id: &JobId, index: u32, number: u32, lease: &Lease) -> Result<PartClaim, StoreError>;
+    /// Gives a claimed part back (for a retry), noting why.
+    async fn release_part(&self, part: &PartState, error: &TaskError) -> Result<(), StoreError>;
+    /// Records the claimed attempt's success and counts it on the task, together and once; the
+    /// task as it is now.
+    async fn finish_part(&self, part: &PartState) -> Result<Task, StoreError>;
+    /// Notes that the task's join was handed to a worker.
+    async fn mark_join_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
 /// Which jobs to list, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -246,6 +277,8 @@ pub enum PutCondition {
     Absent,
     /// Only if the key still holds the object with this entity tag.
     Unchanged(String),
+    /// Whatever is there: only for mediaflow's own work objects (the parts of a chunked task).
+    Overwrite,
 }
 
 /// Objects in S3. Reads of an upload are pinned to its entity tag: when the key holds another

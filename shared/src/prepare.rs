@@ -14,8 +14,10 @@ use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, TaskError, TaskMessag
 use crate::domain::media::MediaInfo;
 use crate::domain::sniff::{SNIFF_BYTES, sniff};
 use crate::notify::Notifier;
-use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, TaskQueue};
+use crate::parts::Chunking;
+use crate::ports::{JobStore, MediaTool, ObjectStore, PartStore, StoreError, StoredObject, TaskQueue};
 use crate::process::{MAX_ATTEMPTS, RunError, exhausted, read_failure};
+use crate::workspace;
 
 /// What became of a preparation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,6 +46,8 @@ pub struct Preparer {
     media: Arc<dyn MediaTool>,
     queue: Arc<dyn TaskQueue>,
     notifier: Arc<Notifier>,
+    /// Where long transcodes are split into parts, when the deployment has a work location.
+    chunking: Option<(Arc<dyn PartStore>, Chunking)>,
 }
 
 impl fmt::Debug for Preparer {
@@ -60,7 +64,12 @@ impl Preparer {
         queue: Arc<dyn TaskQueue>,
         notifier: Arc<Notifier>,
     ) -> Self {
-        Self { jobs, objects, media, queue, notifier }
+        Self { jobs, objects, media, queue, notifier, chunking: None }
+    }
+
+    /// Splits long transcodes into parts kept where `chunking` says.
+    pub fn with_chunking(self, parts: Arc<dyn PartStore>, chunking: Chunking) -> Self {
+        Self { chunking: Some((parts, chunking)), ..self }
     }
 
     /// Probes the job's upload (once: a repeated message only sends tasks never sent) and
@@ -113,55 +122,52 @@ impl Preparer {
         if let Some(size) = job.input_size {
             job.limits.check_size(size)?;
         }
-        let head = match self.objects.head(&job.input).await {
-            Ok(Some(head)) => head,
-            Ok(None) => {
-                return Err(TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)));
-            }
-            Err(e) => return Err(e.task_error("read the upload")),
-        };
-        if let (Some(expected), Some(stored)) = (&job.input_etag, &head.etag)
-            && expected != stored
-        {
-            return Err(job.replaced());
-        }
-        if head.size == 0 {
-            return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
-        }
-        job.limits.check_size(head.size)?;
-        let source = Arc::new(StoredObject {
-            store: self.objects.clone(),
-            object: job.input.clone(),
-            etag: job.input_etag.clone(),
-            size: head.size,
-        });
+        let source = workspace::open_upload(&self.objects, job).await?;
+        job.limits.check_size(source.size)?;
         let first = read_head(&source).await.map_err(|e| read_failure(job, &e))?;
         if let Some(refusal) = sniff(&first).refusal() {
             return Err(TaskError::new(ErrorCode::SourceUnsupportedFormat, refusal));
         }
+        let size = source.size;
         let probed = self.media.probe(source).await.map_err(|failure| {
-            info!(job_id = %job.id, bytes_read = failure.bytes_read, size = head.size, "probe failed");
+            info!(job_id = %job.id, bytes_read = failure.bytes_read, size, "probe failed");
             let mut error = TaskError::from(failure.failure);
             if error.code == ErrorCode::SourceUnsupportedFormat {
                 error.message =
-                    format!("{} (looked at {} of its {})", error.message, mib(failure.bytes_read), mib(head.size));
+                    format!("{} (looked at {} of its {})", error.message, mib(failure.bytes_read), mib(size));
             }
             error
         })?;
-        info!(job_id = %job.id, bytes_read = probed.bytes_read, size = head.size, "upload probed");
+        info!(job_id = %job.id, bytes_read = probed.bytes_read, size, "upload probed");
         job.limits.check(&probed.media)?;
         Ok(probed.media)
     }
 
-    /// Sends every task never sent; how many were sent.
+    /// Sends every task never sent, a chunked one as its parts; how many tasks were sent.
     async fn send_tasks(&self, id: &JobId) -> Result<u32, StoreError> {
         let mut sent = 0;
+        let job = self.jobs.job(id).await?;
         for task in self.jobs.tasks(id).await? {
-            if task.status == TaskStatus::Waiting && task.sent_at.is_none() {
-                self.queue.enqueue(&WorkerMessage::Task(TaskMessage { job_id: id.clone(), task: task.index })).await?;
-                self.jobs.mark_sent(id, task.index, Utc::now()).await?;
-                sent += 1;
+            if task.status != TaskStatus::Waiting || task.sent_at.is_some() {
+                continue;
             }
+            let split = self.chunking.as_ref().zip(job.as_ref()).and_then(|((parts, chunking), job)| {
+                let plan = task.chunks.clone().or_else(|| chunking.plan(job, &task))?;
+                Some((parts, plan))
+            });
+            match split {
+                Some((parts, plan)) => {
+                    parts.split(&task, &plan).await?;
+                    for number in 0..plan.parts() {
+                        let message = TaskMessage { part: Some(number), ..TaskMessage::new(id.clone(), task.index) };
+                        self.queue.enqueue(&WorkerMessage::Task(message)).await?;
+                    }
+                    info!(job_id = %id, task = task.index, chunks = plan.chunks.len(), audio = plan.audio, "task split in parts");
+                }
+                None => self.queue.enqueue(&WorkerMessage::Task(TaskMessage::new(id.clone(), task.index))).await?,
+            }
+            self.jobs.mark_sent(id, task.index, Utc::now()).await?;
+            sent += 1;
         }
         Ok(sent)
     }

@@ -3,23 +3,23 @@
 //! for this upload, and nothing once the upload was replaced), record the outcome.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 use tracing::{debug, error, info, warn};
 
 use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskStatus, TaskTimings};
 use crate::domain::object::{ObjectRef, OutputMarker};
-use crate::domain::sniff::png_size;
 use crate::notify::Notifier;
+use crate::parts::Chunking;
 use crate::ports::{
-    Claim, JobStore, Lease, MediaTool, ObjectStore, Progress, ProgressMeter, PutCondition, RenderRequest, RenderedFile,
-    StoreError, StoredObject, TaskOutcome, WatermarkImage,
+    Claim, JobStore, MediaTool, ObjectStore, Progress, ProgressMeter, PutCondition, RenderRequest, RenderedFile,
+    StoreError, TaskOutcome,
 };
+use crate::workspace;
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
@@ -52,6 +52,13 @@ pub enum RunResult {
         error: TaskError,
         job_finished: bool,
     },
+    /// A part of a chunked task was rendered and kept; the last one hands the join on.
+    PartDone {
+        job_id: JobId,
+        task: u32,
+        part: u32,
+        join_sent: bool,
+    },
     /// Nothing to do: the task is done, taken by another worker, or unknown.
     Skipped {
         job_id: JobId,
@@ -81,6 +88,7 @@ pub struct TaskRunner {
     scratch: PathBuf,
     lease: TimeDelta,
     margin: TimeDelta,
+    chunking: Option<Chunking>,
 }
 
 impl fmt::Debug for TaskRunner {
@@ -102,7 +110,12 @@ impl TaskRunner {
         lease: TimeDelta,
         margin: TimeDelta,
     ) -> Self {
-        Self { jobs, objects, media, notifier, scratch, lease, margin }
+        Self { jobs, objects, media, notifier, scratch, lease, margin, chunking: None }
+    }
+
+    /// Joins chunked tasks from the parts kept where `chunking` says.
+    pub fn with_chunking(self, chunking: Option<Chunking>) -> Self {
+        Self { chunking, ..self }
     }
 
     pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
@@ -114,9 +127,7 @@ impl TaskRunner {
         let Some(job) = self.jobs.job(job_id).await? else {
             return skipped("no such job".into());
         };
-        let now = Utc::now();
-        let lease_until = invocation.deadline.map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
-        let lease = Lease { holder: invocation.request_id.clone(), now, until: lease_until };
+        let (lease, now) = (workspace::lease(invocation, self.lease), Utc::now());
         let task = match self.jobs.claim(job_id, index, &lease).await? {
             Claim::Claimed(task) => *task,
             Claim::Busy { lease_until } => {
@@ -189,30 +200,39 @@ impl TaskRunner {
         let source =
             job.source.as_ref().ok_or_else(|| internal("the job was never prepared: no source probe".into()))?;
         let deadline = invocation.deadline;
-        let workdir = tempfile::Builder::new()
-            .prefix(&format!("{}-", sanitize(&invocation.request_id)))
-            .tempdir_in(&self.scratch)
-            .map_err(|e| internal(format!("cannot create scratch dir in {}: {e}", self.scratch.display())))?;
-        let upload = self.open_upload(job).await?;
-        let watermark_images = self.fetch_watermarks(task, workdir.path()).await?;
-        let opened = Instant::now();
-        let (meter, progress_writer) = self.track_progress(task);
-        let rendered = self
-            .media
-            .render(&RenderRequest {
-                spec: &task.spec,
-                part: None,
-                upload,
-                source,
-                limits: &job.limits,
-                watermark_images: &watermark_images,
-                workdir: workdir.path(),
-                stop_by: deadline.map(|deadline| deadline - self.margin),
-                progress: Some(meter),
-            })
-            .await;
-        progress_writer.abort();
-        let rendered = rendered?;
+        let workdir = workspace::scratch_dir(&self.scratch, invocation)?;
+        let stop_by = deadline.map(|deadline| deadline - self.margin);
+        let (rendered, opened) = match (&task.chunks, &self.chunking) {
+            (Some(_), Some(chunking)) => {
+                let opened = Instant::now();
+                let joined =
+                    chunking.join(self.objects.as_ref(), self.media.as_ref(), job, task, workdir.path(), stop_by);
+                (joined.await?, opened)
+            }
+            (Some(_), None) => return Err(internal("the task was split, but this worker has no work location".into())),
+            (None, _) => {
+                let upload = workspace::open_upload(&self.objects, job).await?;
+                let watermark_images = workspace::fetch_watermarks(self.objects.as_ref(), task, workdir.path()).await?;
+                let opened = Instant::now();
+                let (meter, progress_writer) = self.track_progress(task);
+                let rendered = self
+                    .media
+                    .render(&RenderRequest {
+                        spec: &task.spec,
+                        part: None,
+                        upload,
+                        source,
+                        limits: &job.limits,
+                        watermark_images: &watermark_images,
+                        workdir: workdir.path(),
+                        stop_by,
+                        progress: Some(meter),
+                    })
+                    .await;
+                progress_writer.abort();
+                (rendered?, opened)
+            }
+        };
         let render_done = Instant::now();
         let outputs = self.publish(job, task, rendered.files).await?;
         let timings = TaskTimings {
@@ -288,31 +308,6 @@ impl TaskRunner {
         Ok(outputs)
     }
 
-    /// The upload the job was prepared for, to be read as the render goes: still there, still
-    /// the same object, not empty.
-    async fn open_upload(&self, job: &Job) -> Result<Arc<StoredObject>, TaskError> {
-        let head = self
-            .objects
-            .head(&job.input)
-            .await
-            .map_err(|e| read_failure(job, &e))?
-            .ok_or_else(|| TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)))?;
-        if let (Some(stored), Some(expected)) = (&head.etag, &job.input_etag)
-            && stored != expected
-        {
-            return Err(job.replaced());
-        }
-        if head.size == 0 {
-            return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
-        }
-        Ok(Arc::new(StoredObject {
-            store: self.objects.clone(),
-            object: job.input.clone(),
-            etag: job.input_etag.clone(),
-            size: head.size,
-        }))
-    }
-
     /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.
     async fn check_current(&self, job: &Job) -> Result<(), TaskError> {
         let head = self.objects.head(&job.input).await.map_err(|e| e.task_error("read the upload"))?;
@@ -347,34 +342,6 @@ impl TaskRunner {
             }
         }
     }
-
-    async fn fetch_watermarks(&self, task: &Task, workdir: &Path) -> Result<Vec<WatermarkImage>, TaskError> {
-        let mut images = Vec::new();
-        for (i, image) in task.spec.watermarks().iter().filter_map(|mark| mark.image.as_ref()).enumerate() {
-            let path = workdir.join(format!("watermark-{i}.png"));
-            let object = ObjectRef::new(&image.bucket, &image.key);
-            let invalid = |what: &str| {
-                TaskError::new(ErrorCode::InvalidWatermarkImage, format!("watermark image {object} {what}"))
-            };
-            match self.objects.download(&object, None, &path).await {
-                Ok(Some(size)) if size > 0 => {}
-                Ok(_) => return Err(invalid("is missing or empty")),
-                Err(e) => return Err(e.task_error(&format!("read watermark image {object}"))),
-            }
-            let mut header = [0u8; 24];
-            let read = match tokio::fs::File::open(&path).await {
-                Ok(mut file) => file.read_exact(&mut header).await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            match (read, png_size(&header)) {
-                (Ok(()), Some((width, height))) if width > 0 && height > 0 => {
-                    images.push(WatermarkImage { path, width, height });
-                }
-                _ => return Err(invalid("is not a PNG")),
-            }
-        }
-        Ok(images)
-    }
 }
 
 fn millis(duration: std::time::Duration) -> u64 {
@@ -400,12 +367,6 @@ pub(crate) fn read_failure(job: &Job, error: &StoreError) -> TaskError {
         StoreError::Conflict(_) => job.replaced(),
         error => error.task_error("read the upload"),
     }
-}
-
-/// Request ids are ours to trust less than fully: keep them to a safe file-name alphabet.
-fn sanitize(request_id: &str) -> String {
-    let safe: String = request_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
-    if safe.is_empty() { "invocation".into() } else { safe }
 }
 
 #[cfg(test)]
@@ -461,7 +422,7 @@ mod tests {
     }
 
     fn message(job_id: &JobId, task: u32) -> TaskMessage {
-        TaskMessage { job_id: job_id.clone(), task }
+        TaskMessage::new(job_id.clone(), task)
     }
 
     fn snapshot() -> TaskSpec {

@@ -15,7 +15,12 @@ use mediaflow::ffmpeg::Ffmpeg;
 use mediaflow::ports::{JoinRequest, MediaTool, RenderRequest, StoredObject};
 use mediaflow_cli::local::StackOptions;
 
-use crate::support::{Harness, duration, probe, source_of, stream};
+use mediaflow::domain::job::{TaskMessage, TaskStatus};
+use mediaflow::ports::JobStore;
+use mediaflow_cli::local::WORKER;
+use serde_json::json;
+
+use crate::support::{BUCKET, Harness, dimensions, duration, probe, source_of, stream};
 
 /// The times of a stream's packets in `path`, in order of presentation.
 fn packet_times(path: &Path, stream: &str) -> anyhow::Result<Vec<f64>> {
@@ -152,5 +157,56 @@ async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode()
     let (whole_size, joined_size) = (std::fs::metadata(&whole)?.len(), std::fs::metadata(joined)?.len());
     let ratio = joined_size as f64 / whole_size as f64;
     assert!((0.95..=1.05).contains(&ratio), "joined {joined_size} B against {whole_size} B");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_task_runs_its_parts_side_by_side_joins_them_once_and_repeats_change_nothing() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "chunked", "trigger": {"bucket": BUCKET, "dir": "chunked/"},
+    "output": {"dir": "out-chunked/"}, "tasks": [
+        {"type": "transcode", "parallel": 3, "video": {"height": 144}},
+        {"type": "watermark", "parallel": 2, "watermarks": [{"text": "mediaflow"}]},
+        {"type": "snapshot", "times": [1]}
+    ]}))
+    .await?;
+    // GIVEN a 30 s clip
+    let clip = h.lavfi_clip(
+        "thirty.mp4",
+        &["testsrc2=size=320x240:rate=25:duration=30", "sine=frequency=500:beep_factor=4:duration=30"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-g", "100"],
+    )?;
+    let object = h.upload(&clip, "chunked/clip.mp4").await?;
+    // WHEN it is processed
+    let (job, tasks) = h.job_of(&object).await?;
+    // THEN both video tasks ran as parts (three and two chunks, and the audio), then a join
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "task {}: {:?}", task.index, task.error);
+    }
+    let plans: Vec<_> = tasks.iter().map(|t| t.chunks.as_ref().map(|p| (p.chunks.len(), p.audio))).collect();
+    assert_eq!(plans, [Some((3, true)), Some((2, true)), None]);
+    assert_eq!((tasks[0].parts_done, tasks[1].parts_done), (4, 3));
+    assert_eq!(tasks[0].progress_now(), Some(100));
+    // one preparation, 4 + 3 parts, 2 joins, 1 snapshot
+    assert_eq!(h.stack.invocations(WORKER), 1 + 7 + 2 + 1);
+    // and the outputs are whole: every frame, the audio, the size asked
+    for task in &tasks[..2] {
+        let output = h.download(&task.outputs[0]).await?;
+        let probed = probe(&output)?;
+        let video = stream(&probed, "video").context("video")?;
+        assert_eq!(video["nb_read_frames"], json!("750"), "task {}", task.index);
+        assert!(stream(&probed, "audio").is_some());
+        assert!((duration(&probed) - 30.0).abs() < 0.1, "{}", duration(&probed));
+    }
+    assert_eq!(dimensions(&probe(&h.download(&tasks[0].outputs[0]).await?)?), (192, 144));
+    // WHEN a part's message and a join's message come again
+    let before = tasks[0].outputs[0].clone();
+    let part = serde_json::to_value(TaskMessage { part: Some(1), ..TaskMessage::new(job.id.clone(), 0) })?;
+    let again = h.stack.invoke(WORKER, part).await?;
+    let join = h.stack.invoke(WORKER, serde_json::to_value(TaskMessage::new(job.id.clone(), 0))?).await?;
+    // THEN nothing runs again and nothing changes
+    assert_eq!((again["result"].as_str(), join["result"].as_str()), (Some("skipped"), Some("skipped")));
+    let tasks = h.stack.jobs().tasks(&job.id).await?;
+    assert_eq!((tasks[0].parts_done, &tasks[0].outputs[0]), (4, &before));
     Ok(())
 }

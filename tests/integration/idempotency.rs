@@ -124,7 +124,7 @@ async fn worker_invoked_twice_runs_the_task_once_and_takes_over_from_a_crashed_o
     let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let job = job_for(&h, &object).await?;
     // WHEN two workers get the same task at once, THEN one runs it and the other steps aside
-    let message = serde_json::to_value(TaskMessage { job_id: job.id.clone(), task: 0 })?;
+    let message = serde_json::to_value(TaskMessage::new(job.id.clone(), 0))?;
     let (a, b) = tokio::join!(h.stack.invoke(WORKER, message.clone()), h.stack.invoke(WORKER, message));
     let mut results = [a?["result"].clone(), b?["result"].clone()];
     results.sort_by_key(Value::to_string);
@@ -134,7 +134,7 @@ async fn worker_invoked_twice_runs_the_task_once_and_takes_over_from_a_crashed_o
     let now = Utc::now();
     let crashed = Lease { holder: "crashed".into(), now, until: now + TimeDelta::seconds(1) };
     assert!(matches!(jobs.claim(&job.id, 1, &crashed).await?, Claim::Claimed(_)));
-    let message = serde_json::to_value(TaskMessage { job_id: job.id.clone(), task: 1 })?;
+    let message = serde_json::to_value(TaskMessage::new(job.id.clone(), 1))?;
     assert_eq!(h.stack.invoke(WORKER, message.clone()).await?["result"], "skipped", "the lease still holds");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(h.stack.invoke(WORKER, message).await?["result"], "succeeded");

@@ -28,6 +28,7 @@ use mediaflow::config::{self, Clients, DispatcherConfig, WorkerConfig};
 use mediaflow::dispatch::DispatchReport;
 use mediaflow::domain::job::{Job, JobId, JobStatus, Task};
 use mediaflow::domain::object::ObjectRef;
+use mediaflow::domain::workflow::Location;
 use mediaflow::notify::RetryPolicy;
 use mediaflow::ports::JobStore;
 use serde_json::Value;
@@ -43,6 +44,8 @@ pub const WORKFLOWS_TABLE: &str = "mediaflow-workflows";
 pub const JOBS_TABLE: &str = "mediaflow-jobs";
 pub const DISPATCHER: &str = "dispatcher";
 pub const WORKER: &str = "worker";
+/// Where the parts of chunked tasks are kept between their render and their join.
+pub const WORK_BUCKET: &str = "mediaflow-work";
 const EVENTS_QUEUE: &str = "mediaflow-events";
 const EVENTS_DLQ: &str = "mediaflow-events-dlq";
 const WORKER_DLQ: &str = "mediaflow-worker-dlq";
@@ -186,6 +189,7 @@ impl LocalStack {
         let reports = Arc::new(Mutex::new(Vec::new()));
         let scratch = workdir.path().join("scratch");
         std::fs::create_dir_all(&scratch)?;
+        clients.s3.create_bucket().bucket(WORK_BUCKET).send().await?;
         let mut stack = LocalStack {
             events: None,
             lost: None,
@@ -251,6 +255,8 @@ impl LocalStack {
                 margin: self.options.deadline_margin,
                 webhook_allow_private: self.options.webhook_allow_private,
                 notify_retry: self.options.notify_retry,
+                work: Some(Location { bucket: WORK_BUCKET.into(), dir: "parts/".into() }),
+                invocation_seconds: self.options.worker_timeout.as_secs_f64(),
             },
         ));
         let reports = self.reports.clone();
@@ -478,6 +484,8 @@ impl LocalStack {
             ("FONT_PATH", self.options.font.display().to_string()),
             ("SCRATCH_DIR", self.scratch_dir().display().to_string()),
             ("WEBHOOK_ALLOW_PRIVATE", if self.options.webhook_allow_private { "1" } else { "0" }.into()),
+            ("WORK_BUCKET", WORK_BUCKET.into()),
+            ("INVOCATION_SECONDS", self.options.worker_timeout.as_secs().to_string()),
         ]
     }
 }

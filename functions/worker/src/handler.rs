@@ -23,6 +23,8 @@ pub enum HandlerError {
     BadMessage(#[from] serde_json::Error),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("a part of a chunked task, but this worker has no WORK_BUCKET")]
+    NoWorkLocation,
 }
 
 /// Deadlines before this (2001-09-09, 10^12 ms) are not epoch times (see [`invocation`]).
@@ -86,6 +88,10 @@ impl OnFailure {
 
 pub async fn handle(payload: Value, invocation: &Invocation, worker: &Worker) -> Result<Value, HandlerError> {
     Ok(match serde_json::from_value(payload)? {
+        Payload::Message(WorkerMessage::Task(message)) if message.part.is_some() => {
+            let parts = worker.parts.as_ref().ok_or(HandlerError::NoWorkLocation)?;
+            serde_json::to_value(parts.run(&message, invocation).await?)?
+        }
         Payload::Message(WorkerMessage::Task(message)) => {
             serde_json::to_value(worker.runner.run(&message, invocation).await?)?
         }
@@ -148,10 +154,10 @@ mod tests {
         let lost = on_failure.lost();
         assert_eq!(
             lost.message,
-            WorkerMessage::Task(mediaflow::domain::job::TaskMessage {
-                job_id: "job-0123456789abcdef0123456789abcdef".to_owned().into(),
-                task: 1
-            })
+            WorkerMessage::Task(mediaflow::domain::job::TaskMessage::new(
+                "job-0123456789abcdef0123456789abcdef".to_owned().into(),
+                1
+            ))
         );
         assert_eq!(
             lost.reason,

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
+use crate::domain::chunk::{ChunkPlan, PartState};
 use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskStatus, WorkerMessage};
 use crate::domain::media::{MediaInfo, VideoStream};
 use crate::domain::notification::{Delivery, DeliveryState, NotificationTarget, WorkflowTaskEvent};
@@ -17,8 +18,9 @@ use crate::domain::workflow::Workflow;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
     ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, JoinRequest, KeyPage, Lease,
-    MediaFailure, MediaTool, Notifications, ObjectStore, ProbeFailure, Probed, Progress, PutCondition, RenderRequest,
-    Rendered, RenderedFile, StoreError, StoredObject, TaskOutcome, TaskQueue, WorkflowStore,
+    MediaFailure, MediaTool, Notifications, ObjectStore, PartClaim, PartStore, ProbeFailure, Probed, Progress,
+    PutCondition, RenderRequest, Rendered, RenderedFile, StoreError, StoredObject, TaskOutcome, TaskQueue,
+    WorkflowStore,
 };
 
 /// An object in memory: its bytes, entity tag and marker.
@@ -35,6 +37,7 @@ struct State {
     workflows: BTreeMap<String, Workflow>,
     jobs: BTreeMap<JobId, Job>,
     tasks: BTreeMap<(JobId, u32), Task>,
+    parts: BTreeMap<(JobId, u32, u32), PartState>,
     objects: HashMap<ObjectRef, Stored>,
     puts: u64,
     sequencers: HashMap<ObjectRef, String>,
@@ -404,6 +407,9 @@ impl JobStore for Memory {
                 task.started_at = None;
                 task.finished_at = None;
                 task.progress = None;
+                task.chunks = None;
+                task.parts_done = 0;
+                task.join_sent_at = None;
             }
         }
         Ok(())
@@ -525,6 +531,7 @@ impl ObjectStore for Memory {
         let allowed = match condition {
             PutCondition::Absent => current.is_none(),
             PutCondition::Unchanged(etag) => current.as_ref() == Some(etag),
+            PutCondition::Overwrite => true,
         };
         if !allowed {
             return Err(StoreError::Conflict(to.to_string()));
@@ -546,6 +553,89 @@ impl Notifications for Memory {
 impl TaskQueue for Memory {
     async fn enqueue(&self, message: &WorkerMessage) -> Result<(), StoreError> {
         self.state().sent.push(message.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PartStore for Memory {
+    async fn split(&self, task: &Task, plan: &ChunkPlan) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let key = (task.job_id.clone(), task.index);
+        let stored = state.tasks.get_mut(&key).ok_or_else(|| StoreError::Rejected("no such task".into()))?;
+        if stored.chunks.is_some() || stored.status != TaskStatus::Waiting {
+            return Ok(());
+        }
+        stored.chunks = Some(plan.clone());
+        for number in 0..plan.parts() {
+            state.parts.insert((key.0.clone(), key.1, number), PartState::waiting(&key.0, key.1, number));
+        }
+        Ok(())
+    }
+
+    async fn claim_part(&self, id: &JobId, index: u32, number: u32, lease: &Lease) -> Result<PartClaim, StoreError> {
+        let mut state = self.state();
+        let Some(part) = state.parts.get_mut(&(id.clone(), index, number)) else {
+            return Ok(PartClaim::Missing);
+        };
+        match (part.status, part.lease_until) {
+            (TaskStatus::Success, _) => return Ok(PartClaim::Done),
+            (TaskStatus::Processing, Some(until)) if until > lease.now => {
+                return Ok(PartClaim::Busy { lease_until: until });
+            }
+            _ => {}
+        }
+        part.status = TaskStatus::Processing;
+        part.attempts += 1;
+        part.lease_until = Some(lease.until);
+        part.claimed_by = Some(lease.holder.clone());
+        let claimed = part.clone();
+        if let Some(job) = state.jobs.get_mut(id)
+            && job.status == JobStatus::Waiting
+        {
+            job.status = JobStatus::Processing;
+        }
+        Ok(PartClaim::Claimed(claimed))
+    }
+
+    async fn release_part(&self, part: &PartState, error: &TaskError) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(stored) = state.parts.get_mut(&(part.job_id.clone(), part.task, part.number))
+            && stored.status == TaskStatus::Processing
+            && stored.attempts == part.attempts
+        {
+            stored.status = TaskStatus::Waiting;
+            stored.lease_until = None;
+            stored.error = Some(error.clone());
+        }
+        Ok(())
+    }
+
+    async fn finish_part(&self, part: &PartState) -> Result<Task, StoreError> {
+        let mut state = self.state();
+        let key = (part.job_id.clone(), part.task, part.number);
+        let counted = match state.parts.get_mut(&key) {
+            Some(stored) if stored.status == TaskStatus::Processing && stored.attempts == part.attempts => {
+                stored.status = TaskStatus::Success;
+                stored.lease_until = None;
+                true
+            }
+            _ => false,
+        };
+        let task = state
+            .tasks
+            .get_mut(&(part.job_id.clone(), part.task))
+            .ok_or_else(|| StoreError::Rejected("no such task".into()))?;
+        if counted {
+            task.parts_done += 1;
+        }
+        Ok(task.clone())
+    }
+
+    async fn mark_join_sent(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(task) = self.state().tasks.get_mut(&(id.clone(), index)) {
+            task.join_sent_at.get_or_insert(at);
+        }
         Ok(())
     }
 }

@@ -98,6 +98,7 @@ impl S3ObjectStore {
                 complete = match condition {
                     PutCondition::Absent => complete.if_none_match("*"),
                     PutCondition::Unchanged(etag) => complete.if_match(etag),
+                    PutCondition::Overwrite => complete,
                 };
                 complete.send().await.map(|_| ()).map_err(|error| s3_error(error, to))
             }
@@ -284,6 +285,7 @@ impl ObjectStore for S3ObjectStore {
         request = match condition {
             PutCondition::Absent => request.if_none_match("*"),
             PutCondition::Unchanged(etag) => request.if_match(etag),
+            PutCondition::Overwrite => request,
         };
         request.send().await.map_err(|error| s3_error(error, to))?;
         Ok(size)

@@ -7,8 +7,10 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::job::{JobId, TaskError, TaskStatus};
 use super::media::MediaInfo;
 use super::task::{TranscodeSpec, VideoCodec};
 
@@ -64,7 +66,7 @@ impl<'de> Deserialize<'de> for Parallel {
             type Value = Parallel;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "\"auto\", \"off\" or a number of chunks 1–{MAX_CHUNKS}")
+                write!(f, "{Expected}")
             }
 
             fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Parallel, E> {
@@ -83,12 +85,19 @@ impl<'de> Deserialize<'de> for Parallel {
                     .ok_or_else(|| E::custom(format_args!("{n}: must be {}", Expected)))
             }
 
+            // Stores hand numbers back signed or as floats.
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Parallel, E> {
-                Err(E::custom(format_args!("{n}: must be {}", Expected)))
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format_args!("{n}: must be {}", Expected))),
+                }
             }
 
             fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Parallel, E> {
-                Err(E::custom(format_args!("{n}: must be {}", Expected)))
+                match n.fract() == 0.0 && n >= 0.0 {
+                    true => self.visit_u64(n as u64),
+                    false => Err(E::custom(format_args!("{n}: must be {}", Expected))),
+                }
             }
         }
 
@@ -138,6 +147,39 @@ impl ChunkPlan {
             Some(chunk) => Some(Part::Video(*chunk)),
             None if self.audio && number as usize == self.chunks.len() => Some(Part::Audio),
             None => None,
+        }
+    }
+}
+
+/// One part of a chunked task as stored: claimed, retried and recorded on its own, like a task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartState {
+    pub job_id: JobId,
+    pub task: u32,
+    pub number: u32,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    /// Epoch milliseconds in records, so that stores can compare it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "chrono::serde::ts_milliseconds_option")]
+    pub lease_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+}
+
+impl PartState {
+    pub fn waiting(job_id: &JobId, task: u32, number: u32) -> Self {
+        PartState {
+            job_id: job_id.clone(),
+            task,
+            number,
+            status: TaskStatus::Waiting,
+            attempts: 0,
+            claimed_by: None,
+            lease_until: None,
+            error: None,
         }
     }
 }
@@ -246,6 +288,7 @@ mod tests {
         assert_eq!(parse("\"auto\""), Ok(Parallel::Auto));
         assert_eq!(parse("\"off\""), Ok(Parallel::Off));
         assert_eq!(parse("4"), Ok(Parallel::Chunks(4)));
+        assert_eq!(parse("2.0"), Ok(Parallel::Chunks(2)), "as a store may give it back");
         for bad in ["0", "65", "\"fast\"", "-1", "2.5"] {
             assert!(parse(bad).unwrap_err().contains("\"auto\", \"off\" or a number of chunks 1–64"), "{bad}");
         }

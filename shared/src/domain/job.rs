@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::chunk::ChunkPlan;
 use super::limits::Limits;
 use super::media::MediaInfo;
 use super::notification::{Delivery, NotificationSpec};
@@ -180,6 +181,39 @@ pub struct Task {
     /// Where the successful attempt spent its time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<TaskTimings>,
+    /// How the task was split when it is encoded in chunks ([`chunk`](super::chunk)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ChunkPlan>,
+    /// Parts of a chunked task that succeeded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub parts_done: u32,
+    /// When the join of a chunked task was handed to a worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_sent_at: Option<DateTime<Utc>>,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+impl Task {
+    /// How far the task got, 0–100: a chunked task counts its parts done (the join is the last
+    /// step), any other its running attempt's progress.
+    pub fn progress_now(&self) -> Option<u8> {
+        match &self.chunks {
+            Some(plan) if !self.status.is_final() => {
+                Some((u64::from(self.parts_done) * 100 / u64::from(plan.parts() + 1)) as u8)
+            }
+            _ => self.progress,
+        }
+    }
+
+    /// Whether every part of a chunked task is done and nobody has asked for the join yet.
+    pub fn join_due(&self) -> bool {
+        self.chunks.as_ref().is_some_and(|plan| self.parts_done >= plan.parts())
+            && self.join_sent_at.is_none()
+            && !self.status.is_final()
+    }
 }
 
 /// Milliseconds a task spent getting ready, rendering and writing the outputs.
@@ -323,12 +357,21 @@ pub enum WorkerMessage {
     Prepare(PrepareMessage),
 }
 
-/// The message that starts a worker on one task.
+/// The message that starts a worker on one task, or on one part of a chunked task
+/// (`{"job_id": …, "task": 0, "part": 3}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskMessage {
     pub job_id: JobId,
     pub task: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+}
+
+impl TaskMessage {
+    pub fn new(job_id: JobId, task: u32) -> Self {
+        Self { job_id, task, part: None }
+    }
 }
 
 /// The message that starts a job's preparation.
@@ -405,6 +448,9 @@ impl Job {
                 warnings: Vec::new(),
                 progress: None,
                 timings: None,
+                chunks: None,
+                parts_done: 0,
+                join_sent_at: None,
             })
             .collect();
         (job, tasks)
@@ -544,7 +590,7 @@ mod tests {
     #[test]
     fn worker_messages_are_tasks_or_preparations() {
         let task: WorkerMessage = serde_json::from_str(r#"{"job_id": "job-1", "task": 2}"#).unwrap();
-        assert_eq!(task, WorkerMessage::Task(TaskMessage { job_id: JobId::from("job-1".to_owned()), task: 2 }));
+        assert_eq!(task, WorkerMessage::Task(TaskMessage::new(JobId::from("job-1".to_owned()), 2)));
         let prepare: WorkerMessage = serde_json::from_str(r#"{"job_id": "job-1", "prepare": true}"#).unwrap();
         assert_eq!(prepare, WorkerMessage::Prepare(PrepareMessage::new(JobId::from("job-1".to_owned()))));
         assert!(serde_json::from_str::<WorkerMessage>(r#"{"job_id": "job-1"}"#).is_err());

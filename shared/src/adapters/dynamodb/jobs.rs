@@ -22,11 +22,11 @@ pub struct DynamoJobStore {
     pub(super) table: String,
 }
 
-fn job_pk(id: &JobId) -> String {
+pub(super) fn job_pk(id: &JobId) -> String {
     format!("job#{id}")
 }
 
-fn task_sk(index: u32) -> String {
+pub(super) fn task_sk(index: u32) -> String {
     format!("task#{index:04}")
 }
 
@@ -35,7 +35,7 @@ impl DynamoJobStore {
         Self { client, table: table.into() }
     }
 
-    fn update(
+    pub(super) fn update(
         &self,
         pk: String,
         sk: String,
@@ -47,12 +47,18 @@ impl DynamoJobStore {
             .expression_attribute_names("#status", "status")
     }
 
-    async fn get_task(&self, id: &JobId, index: u32) -> Result<Option<Task>, StoreError> {
+    pub(super) async fn get_task(&self, id: &JobId, index: u32) -> Result<Option<Task>, StoreError> {
         get(&self.client, &self.table, job_pk(id), task_sk(index)).await
     }
 
     /// Sets `attribute` of an existing item unless it is set already.
-    async fn set_once(&self, pk: String, sk: String, attribute: &str, set: AttributeValue) -> Result<(), StoreError> {
+    pub(super) async fn set_once(
+        &self,
+        pk: String,
+        sk: String,
+        attribute: &str,
+        set: AttributeValue,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -65,6 +71,49 @@ impl DynamoJobStore {
             .send()
             .await;
         match result {
+            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives the claimed attempt `attempt` of the task or part at `sk` back for a retry, noting
+    /// why; whether it was still that attempt's.
+    pub(super) async fn give_back(
+        &self,
+        sk: String,
+        id: &JobId,
+        attempt: u32,
+        error: &TaskError,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .update(job_pk(id), sk)
+            .update_expression("SET #status = :waiting, #error = :error REMOVE lease_until")
+            .condition_expression("#status = :processing AND attempts = :attempt")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
+            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_values(":error", value(error)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if condition_failed(&error) => Ok(false),
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    /// Moves a waiting job to PROCESSING: one of its tasks (or parts) started.
+    pub(super) async fn mark_processing(&self, id: &JobId) -> Result<(), StoreError> {
+        let started = self
+            .update(job_pk(id), "job".into())
+            .update_expression("SET #status = :processing")
+            .condition_expression("#status = :waiting")
+            .expression_attribute_values(":processing", value(&JobStatus::Processing)?)
+            .expression_attribute_values(":waiting", value(&JobStatus::Waiting)?)
+            .send()
+            .await;
+        match started {
             Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
             _ => Ok(()),
         }
@@ -270,18 +319,8 @@ impl JobStore for DynamoJobStore {
             }
             Err(error) => return Err(sdk_error(error)),
         };
-        let started = self
-            .update(job_pk(id), "job".into())
-            .update_expression("SET #status = :processing")
-            .condition_expression("#status = :waiting")
-            .expression_attribute_values(":processing", value(&JobStatus::Processing)?)
-            .expression_attribute_values(":waiting", value(&JobStatus::Waiting)?)
-            .send()
-            .await;
-        match started {
-            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
-            _ => Ok(Claim::Claimed(Box::new(task))),
-        }
+        self.mark_processing(id).await?;
+        Ok(Claim::Claimed(Box::new(task)))
     }
 
     async fn close(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError> {
@@ -474,7 +513,8 @@ impl JobStore for DynamoJobStore {
                 .set_key(Some(key(job_pk(&job.id), task_sk(*index))))
                 .update_expression(
                     "SET #status = :waiting, attempts = :zero \
-                     REMOVE #error, sent_at, lease_until, claimed_by, started_at, finished_at, progress, timings, warnings",
+                     REMOVE #error, sent_at, lease_until, claimed_by, started_at, finished_at, progress, timings, warnings, \
+                     chunks, parts_done, join_sent_at",
                 )
                 .condition_expression("#status = :fail")
                 .expression_attribute_names("#status", "status")
@@ -531,23 +571,10 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {
-        let result = self
-            .update(job_pk(&task.job_id), task_sk(task.index))
-            .update_expression("SET #status = :waiting, #error = :error REMOVE lease_until")
-            .condition_expression("#status = :processing AND attempts = :attempt")
-            .expression_attribute_names("#error", "error")
-            .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
-            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
-            .expression_attribute_values(":attempt", n(task.attempts))
-            .expression_attribute_values(":error", value(error)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => {
-                Err(StoreError::Conflict(format!("task {}/{} (another attempt took it over)", task.job_id, task.index)))
-            }
-            Err(error) => Err(sdk_error(error)),
+        if self.give_back(task_sk(task.index), &task.job_id, task.attempts, error).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("task {}/{} (another attempt took it over)", task.job_id, task.index)))
         }
     }
 }

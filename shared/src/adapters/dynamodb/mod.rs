@@ -18,13 +18,16 @@
 //!   the attributes of three indexes (all projected, sorted by `created`, the creation time to
 //!   the millisecond then the id): `by-workflow` (`workflow`), `by-day` (`day`, `YYYY-MM-DD`)
 //!   and `by-input` (`input_key`, `<bucket>/<key>`); see `queries.rs`;
-//! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks.
+//! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks;
+//! - `pk = job#<id>`, `sk = part#<index, 4 digits>#<part, 4 digits>`: the parts of a task encoded
+//!   in chunks (`parts.rs`).
 //!
 //! And one item per object whose events carried a sequencer:
 //! - `pk = object#<bucket>/<key>`, `sk = sequencer`: the newest sequencer seen, kept for a
 //!   week (`expires_at`, the table's TTL attribute) — reordering happens within minutes.
 
 mod jobs;
+mod parts;
 mod queries;
 mod workflows;
 

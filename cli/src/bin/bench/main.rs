@@ -9,6 +9,10 @@
 //!    time from a cold start (configuration, clients) to the first event handled.
 //! 3. The worker's peak memory (this process without ffmpeg: it hosts the functions) and peak
 //!    scratch-disk use, for a 10 MB and the large input, each measured in a fresh process.
+//! 4. Chunked encoding ([`chunked`]): CPU seconds, output size and SSIM against one encode, and
+//!    the wall time with 1, 2 and 4 workers.
+
+mod chunked;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -129,6 +133,9 @@ async fn main() -> anyhow::Result<()> {
             megabytes(scratch)
         );
     }
+
+    println!("\n## 4. Chunked encoding of the 60 s 1080p input (720p H.264, 4 chunks and the audio)");
+    chunked::figures(&inputs[0].1).await?;
     Ok(())
 }
 
@@ -305,9 +312,15 @@ async fn through_the_stack(input: &Path) -> anyhow::Result<(Duration, Duration)>
 /// The transcode workflow on the stack's bucket and one upload of `input`: its job, and when
 /// the upload ended.
 async fn start_job(stack: &LocalStack, input: &Path) -> anyhow::Result<(JobId, Instant)> {
+    start_job_of(stack, input, transcode()).await
+}
+
+/// A workflow of `task` on the stack's bucket and one upload of `input`: its job, and when the
+/// upload ended.
+async fn start_job_of(stack: &LocalStack, input: &Path, task: TaskSpec) -> anyhow::Result<(JobId, Instant)> {
     let spec: WorkflowSpec = serde_json::from_value(json!({
         "name": "bench", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [serde_json::to_value(transcode())?]
+        "tasks": [serde_json::to_value(task)?]
     }))?;
     let catalog = stack.catalog();
     let (_, workflow) = catalog.apply(spec).await?;

@@ -1,0 +1,353 @@
+//! Use-case of the worker for chunked tasks ([`chunk`](crate::domain::chunk)): run one part —
+//! claim it, render it from the served upload, keep it in the work location, count it on its
+//! task — and hand the join to a worker once the last part is done. The join itself is the
+//! task's run ([`TaskRunner`](crate::process::TaskRunner)), on the parts instead of the upload.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use tracing::{error, info, warn};
+
+use crate::domain::chunk::{Budget, ChunkPlan, Part, PartState};
+use crate::domain::job::{ErrorCode, Job, JobId, Task, TaskError, TaskMessage, WorkerMessage};
+use crate::domain::object::{ObjectRef, OutputMarker};
+use crate::domain::task::{TaskSpec, TranscodeSpec};
+use crate::domain::workflow::Location;
+use crate::ffmpeg::args::part_name;
+use crate::notify::Notifier;
+use crate::ports::{
+    JobStore, JoinRequest, MediaTool, ObjectStore, PartClaim, PartStore, Progress, PutCondition, RenderRequest,
+    Rendered, StoreError, TaskQueue,
+};
+use crate::process::{Invocation, MAX_ATTEMPTS, RunError, RunResult, exhausted};
+use crate::workspace;
+
+/// Where parts are kept between their render and the join, and the time one invocation has.
+#[derive(Clone, Debug)]
+pub struct Chunking {
+    /// A bucket (and dir) of mediaflow's own; a lifecycle rule removes what is left in it.
+    pub work: Location,
+    pub invocation_seconds: f64,
+}
+
+impl Chunking {
+    /// How `task` of `job` is split, or `None` when it runs in one piece.
+    pub fn plan(&self, job: &Job, task: &Task) -> Option<ChunkPlan> {
+        let spec = transcode_of(&task.spec)?;
+        let budget = Budget { invocation_seconds: self.invocation_seconds, max_duration: job.limits.max_duration_s };
+        crate::domain::chunk::plan(&spec, job.source.as_ref()?, budget)
+    }
+
+    /// Where part `number` of task `index` is kept.
+    pub fn part_key(&self, job: &JobId, index: u32, number: u32) -> ObjectRef {
+        ObjectRef::new(&self.work.bucket, format!("{}{job}/{index:04}/{number:04}.mp4", self.work.dir))
+    }
+
+    /// Downloads the parts of the chunked `task` into `workdir` and joins them into its output.
+    pub(crate) async fn join(
+        &self,
+        objects: &dyn ObjectStore,
+        media: &dyn MediaTool,
+        job: &Job,
+        task: &Task,
+        workdir: &std::path::Path,
+        stop_by: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Rendered, TaskError> {
+        let plan = task.chunks.as_ref().ok_or_else(|| internal("the task was never split"))?;
+        let spec = transcode_of(&task.spec).ok_or_else(|| internal("only a transcode is encoded in chunks"))?;
+        let mut chunks = Vec::with_capacity(plan.chunks.len());
+        let mut audio = None;
+        for number in 0..plan.parts() {
+            let path = match plan.part(number) {
+                Some(Part::Video(_)) => workdir.join(format!("chunk-{number:04}.mp4")),
+                _ => workdir.join("audio.mp4"),
+            };
+            let key = self.part_key(&job.id, task.index, number);
+            match objects.download(&key, None, &path).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(internal(format!("part {number} of the task is missing from {key}"))),
+                Err(e) => return Err(e.task_error(&format!("read part {number} from {key}"))),
+            }
+            match plan.part(number) {
+                Some(Part::Video(_)) => chunks.push(path),
+                _ => audio = Some(path),
+            }
+        }
+        let request = JoinRequest {
+            spec: &spec,
+            chunks: &chunks,
+            audio: audio.as_deref(),
+            limits: &job.limits,
+            workdir,
+            stop_by,
+        };
+        Ok(media.join(&request).await?)
+    }
+}
+
+/// The transcode a task's spec amounts to, for the kinds that can be encoded in chunks.
+fn transcode_of(spec: &TaskSpec) -> Option<TranscodeSpec> {
+    match spec {
+        TaskSpec::Transcode(spec) => Some(spec.clone()),
+        TaskSpec::Watermark(spec) => Some(spec.as_transcode()),
+        _ => None,
+    }
+}
+
+fn internal(message: impl Into<String>) -> TaskError {
+    TaskError::new(ErrorCode::Internal, message)
+}
+
+/// Runs the parts of chunked tasks for workers.
+pub struct PartRunner {
+    jobs: Arc<dyn JobStore>,
+    parts: Arc<dyn PartStore>,
+    objects: Arc<dyn ObjectStore>,
+    media: Arc<dyn MediaTool>,
+    queue: Arc<dyn TaskQueue>,
+    notifier: Arc<Notifier>,
+    chunking: Chunking,
+    scratch: PathBuf,
+    lease: TimeDelta,
+    margin: TimeDelta,
+}
+
+impl fmt::Debug for PartRunner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartRunner").field("chunking", &self.chunking).finish_non_exhaustive()
+    }
+}
+
+/// What [`PartRunner`] works with.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct PartPorts {
+    pub jobs: Arc<dyn JobStore>,
+    pub parts: Arc<dyn PartStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub media: Arc<dyn MediaTool>,
+    pub queue: Arc<dyn TaskQueue>,
+    pub notifier: Arc<Notifier>,
+}
+
+impl PartRunner {
+    /// `scratch`, `lease` and `margin` as for [`TaskRunner`](crate::process::TaskRunner).
+    pub fn new(ports: PartPorts, chunking: Chunking, scratch: PathBuf, lease: TimeDelta, margin: TimeDelta) -> Self {
+        let PartPorts { jobs, parts, objects, media, queue, notifier } = ports;
+        Self { jobs, parts, objects, media, queue, notifier, chunking, scratch, lease, margin }
+    }
+
+    pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
+        let (job_id, index, number) = (&message.job_id, message.task, message.part.unwrap_or_default());
+        let skipped = |reason: String| {
+            info!(job_id = %job_id, task = index, part = number, %reason, "part skipped");
+            Ok(RunResult::Skipped { job_id: job_id.clone(), task: index, reason })
+        };
+        let Some(job) = self.jobs.job(job_id).await? else {
+            return skipped("no such job".into());
+        };
+        let Some(task) = self.jobs.tasks(job_id).await?.into_iter().find(|t| t.index == index) else {
+            return skipped("no such task".into());
+        };
+        if task.status.is_final() {
+            return skipped(format!("the task is {} already", task.status.as_str()));
+        }
+        let Some(part) = task.chunks.as_ref().and_then(|plan| plan.part(number)) else {
+            return skipped("no such part".into());
+        };
+        let state =
+            match self.parts.claim_part(job_id, index, number, &workspace::lease(invocation, self.lease)).await? {
+                PartClaim::Claimed(state) => state,
+                PartClaim::Busy { lease_until } => {
+                    return skipped(format!("taken by another worker until {lease_until}"));
+                }
+                // Whoever finished it may have stopped before handing the join on.
+                PartClaim::Done => {
+                    self.hand_on_join(&task).await?;
+                    return skipped("done already".into());
+                }
+                PartClaim::Missing => return skipped("no such part".into()),
+            };
+        info!(job_id = %job_id, task = index, part = number, attempt = state.attempts, "part started");
+        match self.execute(&job, &task, part, number, invocation).await {
+            Ok(()) => {
+                let task = self.parts.finish_part(&state).await?;
+                let join_sent = self.hand_on_join(&task).await?;
+                info!(job_id = %job_id, task = index, part = number, done = task.parts_done, join_sent, "part done");
+                Ok(RunResult::PartDone { job_id: job_id.clone(), task: index, part: number, join_sent })
+            }
+            Err(error) if error.code.is_retryable() && state.attempts < MAX_ATTEMPTS => {
+                warn!(job_id = %job_id, task = index, part = number, attempt = state.attempts, code = %error.code, message = %error.message, "part attempt failed; giving it back for a retry");
+                self.parts.release_part(&state, &error).await?;
+                Err(RunError::Retry { attempt: state.attempts, error: error.message })
+            }
+            Err(error) => self.fail(&job, &state, error).await,
+        }
+    }
+
+    /// Renders the part from the served upload and keeps it in the work location.
+    async fn execute(
+        &self,
+        job: &Job,
+        task: &Task,
+        part: Part,
+        number: u32,
+        invocation: &Invocation,
+    ) -> Result<(), TaskError> {
+        let source = job.source.as_ref().ok_or_else(|| internal("the job was never prepared: no source probe"))?;
+        let workdir = workspace::scratch_dir(&self.scratch, invocation)?;
+        let upload = workspace::open_upload(&self.objects, job).await?;
+        let watermark_images = workspace::fetch_watermarks(self.objects.as_ref(), task, workdir.path()).await?;
+        let request = RenderRequest {
+            spec: &task.spec,
+            part: Some(part),
+            upload,
+            source,
+            limits: &job.limits,
+            watermark_images: &watermark_images,
+            workdir: workdir.path(),
+            stop_by: invocation.deadline.map(|deadline| deadline - self.margin),
+            progress: None,
+        };
+        let rendered = self.media.render(&request).await?;
+        let file = rendered.files.first().ok_or_else(|| internal(format!("no {} written", part_name(part))))?;
+        let key = self.chunking.part_key(&job.id, task.index, number);
+        let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &key);
+        self.objects
+            .put(&file.path, &key, file.content_type, &marker, &PutCondition::Overwrite)
+            .await
+            .map_err(|e| e.task_error(&format!("keep part {number} at {key}")))?;
+        Ok(())
+    }
+
+    /// Sends the task's join to a worker when every part is done and nobody did yet; whether
+    /// this call sent it. Two last parts at once may both send it: the task's claim lets one
+    /// join run.
+    async fn hand_on_join(&self, task: &Task) -> Result<bool, StoreError> {
+        if !task.join_due() {
+            return Ok(false);
+        }
+        self.queue.enqueue(&WorkerMessage::Task(TaskMessage::new(task.job_id.clone(), task.index))).await?;
+        self.parts.mark_join_sent(&task.job_id, task.index, Utc::now()).await?;
+        Ok(true)
+    }
+
+    /// A part that failed for good fails its task (and finishes the job when it was the last).
+    async fn fail(&self, job: &Job, state: &PartState, error: TaskError) -> Result<RunResult, RunError> {
+        let retried = error.code.is_retryable();
+        let error = if retried { exhausted(error, state.attempts) } else { error };
+        let error = TaskError { message: format!("part {}: {}", state.number, error.message), ..error };
+        error!(job_id = %job.id, task = state.task, part = state.number, code = %error.code, message = %error.message, "part failed; the task fails");
+        let progress = self.jobs.abandon(&job.id, state.task, &error, Utc::now()).await?;
+        let job_finished = progress == Progress::JobFinished;
+        if job_finished {
+            self.notifier.after_finish(job).await;
+        }
+        if retried {
+            return Err(RunError::Exhausted { attempts: state.attempts, error: error.message });
+        }
+        Ok(RunResult::Failed { job_id: job.id.clone(), task: state.task, error, job_finished })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::Memory;
+    use crate::domain::chunk::Parallel;
+    use crate::domain::job::{JobStatus, TaskStatus};
+    use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
+    use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
+
+    /// A prepared job of one transcode in two chunks and the audio, split and its parts sent.
+    async fn setup() -> (Memory, PartRunner, JobId, tempfile::TempDir) {
+        let memory = Memory::default();
+        let spec = WorkflowSpec {
+            name: "flow".into(),
+            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
+            output: OutputSpec { bucket: None, dir: Some("out/".into()) },
+            tasks: vec![TaskSpec::Transcode(TranscodeSpec {
+                parallel: Parallel::Chunks(2),
+                ..TranscodeSpec::default()
+            })],
+            limits: Default::default(),
+            notification: None,
+        };
+        let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
+        let id = memory.job_for_upload(&workflow, "in/clip.mp4", b"video").await;
+        let source = MediaInfo {
+            duration: Some(60.0),
+            video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, fps: Some(25.0), frames: None }),
+            audio: Some(AudioStream::default()),
+            ..MediaInfo::default()
+        };
+        memory.record_source(&id, &source).await.unwrap();
+        let chunking =
+            Chunking { work: Location { bucket: "work".into(), dir: "parts/".into() }, invocation_seconds: 900.0 };
+        let job = memory.job(&id).await.unwrap().unwrap();
+        let task = memory.tasks(&id).await.unwrap().remove(0);
+        memory.split(&task, &chunking.plan(&job, &task).unwrap()).await.unwrap();
+        let shared = Arc::new(memory.clone());
+        let ports = PartPorts {
+            jobs: shared.clone(),
+            parts: shared.clone(),
+            objects: shared.clone(),
+            media: shared.clone(),
+            queue: shared,
+            notifier: memory.notifier(),
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let runner =
+            PartRunner::new(ports, chunking, scratch.path().to_owned(), TimeDelta::minutes(15), TimeDelta::seconds(1));
+        (memory, runner, id, scratch)
+    }
+
+    fn part(id: &JobId, number: u32) -> TaskMessage {
+        TaskMessage { part: Some(number), ..TaskMessage::new(id.clone(), 0) }
+    }
+
+    fn invocation() -> Invocation {
+        Invocation { request_id: "req-1".into(), deadline: None }
+    }
+
+    #[tokio::test]
+    async fn the_last_part_done_hands_the_join_on_once_and_a_repeated_part_changes_nothing() {
+        let (memory, runner, id, _scratch) = setup().await;
+        for number in [2, 0] {
+            let result = runner.run(&part(&id, number), &invocation()).await.unwrap();
+            assert!(matches!(result, RunResult::PartDone { join_sent: false, .. }), "{result:?}");
+        }
+        assert!(memory.object(&ObjectRef::new("work", format!("parts/{id}/0000/0002.mp4"))).is_some(), "kept");
+        assert!(memory.sent().is_empty());
+        let last = runner.run(&part(&id, 1), &invocation()).await.unwrap();
+        assert!(matches!(last, RunResult::PartDone { join_sent: true, .. }), "{last:?}");
+        assert_eq!(memory.sent(), vec![WorkerMessage::Task(TaskMessage::new(id.clone(), 0))]);
+        let again = runner.run(&part(&id, 1), &invocation()).await.unwrap();
+        assert!(matches!(again, RunResult::Skipped { .. }), "{again:?}");
+        let task = memory.tasks(&id).await.unwrap().remove(0);
+        assert_eq!((task.parts_done, memory.sent().len()), (3, 1), "counted once, joined once");
+        assert_eq!(task.progress_now(), Some(75), "three parts of four steps");
+    }
+
+    #[tokio::test]
+    async fn a_part_that_cannot_be_made_fails_its_task_and_one_that_may_is_tried_again() {
+        let (memory, runner, id, _scratch) = setup().await;
+        memory.fail_render(ErrorCode::Internal);
+        for attempt in 1..MAX_ATTEMPTS {
+            let retry = runner.run(&part(&id, 0), &invocation()).await;
+            assert!(matches!(retry, Err(RunError::Retry { attempt: a, .. }) if a == attempt), "{retry:?}");
+        }
+        let last = runner.run(&part(&id, 0), &invocation()).await;
+        assert!(matches!(last, Err(RunError::Exhausted { .. })), "{last:?}");
+        let task = memory.tasks(&id).await.unwrap().remove(0);
+        let error = task.error.unwrap();
+        assert_eq!((task.status, error.code), (TaskStatus::Fail, ErrorCode::Internal));
+        assert!(error.message.starts_with("part 0: render failed"), "{}", error.message);
+        assert_eq!(memory.job(&id).await.unwrap().unwrap().status, JobStatus::Finish);
+        // the other parts find the task ended and do nothing
+        let other = runner.run(&part(&id, 1), &invocation()).await.unwrap();
+        assert!(matches!(other, RunResult::Skipped { ref reason, .. } if reason.contains("FAIL")), "{other:?}");
+    }
+}
