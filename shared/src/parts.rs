@@ -11,7 +11,7 @@ use chrono::{TimeDelta, Utc};
 use tracing::{error, info, warn};
 
 use crate::domain::chunk::{Budget, ChunkPlan, Part, PartState};
-use crate::domain::job::{ErrorCode, Job, JobId, Task, TaskError, TaskMessage, WorkerMessage};
+use crate::domain::job::{ErrorCode, Job, JobId, Task, TaskError, TaskMessage, TaskStatus, WorkerMessage};
 use crate::domain::object::{ObjectRef, OutputMarker};
 use crate::domain::task::{TaskSpec, TranscodeSpec};
 use crate::domain::workflow::Location;
@@ -183,7 +183,7 @@ impl PartRunner {
                 self.parts.release_part(&state, &error).await?;
                 Err(RunError::Retry { attempt: state.attempts, error: error.message })
             }
-            Err(error) => self.fail(&job, &state, error).await,
+            Err(error) => self.fail(&job, &task, &state, error).await,
         }
     }
 
@@ -235,12 +235,13 @@ impl PartRunner {
     }
 
     /// A part that failed for good fails its task (and finishes the job when it was the last).
-    async fn fail(&self, job: &Job, state: &PartState, error: TaskError) -> Result<RunResult, RunError> {
+    async fn fail(&self, job: &Job, task: &Task, state: &PartState, error: TaskError) -> Result<RunResult, RunError> {
         let retried = error.code.is_retryable();
         let error = if retried { exhausted(error, state.attempts) } else { error };
         let error = TaskError { message: format!("part {}: {}", state.number, error.message), ..error };
         error!(job_id = %job.id, task = state.task, part = state.number, code = %error.code, message = %error.message, "part failed; the task fails");
         let progress = self.jobs.abandon(&job.id, state.task, &error, Utc::now()).await?;
+        self.notifier.after_change(job, task, TaskStatus::Fail).await;
         let job_finished = progress == Progress::JobFinished;
         if job_finished {
             self.notifier.after_finish(job).await;
@@ -257,7 +258,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::chunk::Parallel;
-    use crate::domain::job::{JobStatus, TaskStatus};
+    use crate::domain::job::JobStatus;
     use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
 

@@ -50,9 +50,13 @@ impl Recovery {
         let now = Utc::now();
         let (job_id, progress) = match &lost.message {
             WorkerMessage::Task(message) => {
+                let part = message.part.map(|part| format!(" on part {part}")).unwrap_or_default();
                 let error = TaskError::new(
                     ErrorCode::WorkerLost,
-                    format!("the worker stopped without recording an outcome on its last attempt ({})", lost.reason),
+                    format!(
+                        "the worker stopped without recording an outcome{part} on its last attempt ({})",
+                        lost.reason
+                    ),
                 );
                 (&message.job_id, self.jobs.abandon(&message.job_id, message.task, &error, now).await?)
             }

@@ -17,6 +17,7 @@ mod chunked;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -34,7 +35,7 @@ use mediaflow::domain::object::{ObjectCreated, ObjectRef};
 use mediaflow::domain::task::{TaskSpec, TranscodeSpec, VideoSpec};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ffmpeg::args;
-use mediaflow::ports::{RenderRequest, StoreError, StoredObject, TaskQueue, WorkflowStore};
+use mediaflow::ports::{CatalogSnapshot, RenderRequest, StoreError, StoredObject, TaskQueue, WorkflowStore};
 use mediaflow_cli::local::{JOBS_TABLE, LocalStack, StackOptions, WORKFLOWS_TABLE};
 use serde_json::json;
 
@@ -52,6 +53,9 @@ struct Args {
     /// Workflows on the bucket for the dispatcher's figures.
     #[arg(long, value_delimiter = ',', default_value = "1,100,10000")]
     workflows: Vec<usize>,
+    /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+    sections: Vec<u8>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
     #[arg(long, hide = true)]
@@ -74,45 +78,35 @@ async fn main() -> anyhow::Result<()> {
     if !args.skip_large {
         inputs.push(("60 s 1080p high bitrate", make_input(&ffmpeg, &dir, Input::Large)?));
     }
-    println!("\n## 1. One 720p H.264 transcode: upload → last output");
-    println!(
-        "{:<26} {:>9} {:>9} {:>9} {:>9} {:>15} {:>15}",
-        "input", "size", "bare", "usual", "pipeline", "pipeline/bare", "pipeline/usual"
-    );
-    for (name, input) in &inputs {
-        let size = std::fs::metadata(input)?.len();
-        let bare = bare_ffmpeg(&ffmpeg, input, &dir)?;
-        let (usual, pipeline) = match through_the_stack(input).await {
-            Ok(times) => times,
-            Err(error) => {
-                println!("{name:<26} {:>9} {:>8.2}s  failed: {error:#}", megabytes(size), bare.as_secs_f64());
-                continue;
-            }
-        };
-        println!(
-            "{name:<26} {:>9} {:>8.2}s {:>8.2}s {:>8.2}s {:>15.3} {:>15.3}",
-            megabytes(size),
-            bare.as_secs_f64(),
-            usual.as_secs_f64(),
-            pipeline.as_secs_f64(),
-            pipeline.as_secs_f64() / bare.as_secs_f64(),
-            pipeline.as_secs_f64() / usual.as_secs_f64()
-        );
+    if args.sections.contains(&1) {
+        pipeline_figures(&ffmpeg, &dir, &inputs).await?;
     }
+    if args.sections.contains(&2) {
+        println!("\n## 2. Dispatcher: cost per event by workflows on the bucket");
+        dispatcher_costs(&args.workflows).await?;
+    }
+    if args.sections.contains(&3) {
+        footprints(&ffmpeg, &dir, args.skip_large)?;
+    }
+    if args.sections.contains(&4) {
+        println!("\n## 4. Chunked encoding of the 60 s 1080p input (720p H.264, 4 chunks and the audio)");
+        chunked::figures(&inputs[0].1).await?;
+    }
+    Ok(())
+}
 
-    println!("\n## 2. Dispatcher: cost per event by workflows on the bucket");
-    dispatcher_costs(&args.workflows).await?;
-
+/// Section 3: the worker's peak memory and scratch use, each input in a fresh process.
+fn footprints(ffmpeg: &Path, dir: &Path, skip_large: bool) -> anyhow::Result<()> {
     println!("\n## 3. Worker footprint (fresh process each; ffmpeg not counted)");
     println!("{:<26} {:>9} {:>14} {:>14}", "input", "size", "peak RSS", "peak scratch");
-    let mut footprints = vec![("10 MB", make_input(&ffmpeg, &dir, Input::Small)?)];
-    if !args.skip_large {
-        footprints.push(("high bitrate", make_input(&ffmpeg, &dir, Input::Large)?));
+    let mut footprints = vec![("10 MB", make_input(ffmpeg, dir, Input::Small)?)];
+    if !skip_large {
+        footprints.push(("high bitrate", make_input(ffmpeg, dir, Input::Large)?));
     }
     for (name, input) in footprints {
         let output = Command::new(std::env::current_exe()?)
             .arg("--dir")
-            .arg(&dir)
+            .arg(dir)
             .arg("--footprint-of")
             .arg(&input)
             .output()
@@ -133,9 +127,37 @@ async fn main() -> anyhow::Result<()> {
             megabytes(scratch)
         );
     }
+    Ok(())
+}
 
-    println!("\n## 4. Chunked encoding of the 60 s 1080p input (720p H.264, 4 chunks and the audio)");
-    chunked::figures(&inputs[0].1).await?;
+/// Section 1: upload → last output against bare ffmpeg and the usual way.
+async fn pipeline_figures(ffmpeg: &Path, dir: &Path, inputs: &[(&str, PathBuf)]) -> anyhow::Result<()> {
+    println!("\n## 1. One 720p H.264 transcode: upload → last output");
+    println!(
+        "{:<26} {:>9} {:>9} {:>9} {:>9} {:>15} {:>15}",
+        "input", "size", "bare", "usual", "pipeline", "pipeline/bare", "pipeline/usual"
+    );
+    for (name, input) in inputs {
+        let size = std::fs::metadata(input)?.len();
+        let bare = bare_ffmpeg(ffmpeg, input, dir)?;
+        let (usual, pipeline) = match through_the_stack(input).await {
+            Ok(times) => times,
+            Err(error) => {
+                println!("{name:<26} {:>9} {:>8.2}s  failed: {error:#}", megabytes(size), bare.as_secs_f64());
+                continue;
+            }
+        };
+        println!(
+            "{name:<26} {:>9} {:>8.2}s {:>8.2}s {:>8.2}s {:>15.3} {:>15.3}",
+            megabytes(size),
+            bare.as_secs_f64(),
+            usual.as_secs_f64(),
+            pipeline.as_secs_f64(),
+            pipeline.as_secs_f64() / bare.as_secs_f64(),
+            pipeline.as_secs_f64() / usual.as_secs_f64()
+        );
+    }
+
     Ok(())
 }
 
@@ -368,26 +390,35 @@ async fn dispatcher_costs(counts: &[usize]) -> anyhow::Result<()> {
         "cold start: clients made and the first event handled (one job) in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    println!("{:>10} {:>16} {:>10}", "workflows", "per event", "ratio");
+    println!("{:>10} {:>16} {:>10} {:>24}", "workflows", "per event", "ratio", "workflow items read/event");
     let store = DynamoWorkflowStore::new(stack.clients.dynamodb.clone(), WORKFLOWS_TABLE);
-    // Written straight to the store (one version step each), not through the catalog, whose
-    // conflict check over the whole catalog is not what is measured here.
-    let mut version = store.snapshot().await?.version;
+    let counted = Arc::new(Counting { inner: store.clone(), read: AtomicUsize::new(0) });
+    let clients = fresh_clients(&stack).await;
+    let dispatcher = Dispatcher::new(
+        counted.clone(),
+        Arc::new(DynamoJobStore::new(clients.dynamodb.clone(), JOBS_TABLE)),
+        Arc::new(S3ObjectStore::new(clients.s3.clone())),
+        Arc::new(Discard),
+    );
     let mut base = None;
     for &count in counts {
         let bucket = format!("dispatch-{count}");
         stack.clients.s3.create_bucket().bucket(&bucket).send().await?;
-        for i in 0..count {
-            let spec: WorkflowSpec = serde_json::from_value(json!({
-                "name": format!("w{count}-{i}"), "trigger": {"bucket": bucket, "dir": format!("d{i}/")},
-                "output": {"dir": format!("out{i}/")}, "tasks": [{"type": "snapshot", "times": [0]}]
-            }))?;
-            let workflow = Workflow::create(spec, Utc::now())?.enable(Utc::now());
-            store.save(&workflow, None, version).await?;
-            version += 1;
-        }
+        // Loaded in bulk, not through the catalog, whose conflict check over the whole catalog
+        // is not what is measured here.
+        let workflows = (0..count)
+            .map(|i| {
+                let spec: WorkflowSpec = serde_json::from_value(json!({
+                    "name": format!("w{count}-{i}"), "trigger": {"bucket": bucket, "dir": format!("d{i}/")},
+                    "output": {"dir": format!("out{i}/")}, "tasks": [{"type": "snapshot", "times": [0]}]
+                }))?;
+                Ok(Workflow::create(spec, Utc::now())?.enable(Utc::now()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        store.import(&workflows).await?;
         // Each event is a new upload under the first workflow's trigger.
         let mut total = Duration::ZERO;
+        counted.read.store(0, Ordering::Relaxed);
         for n in 0..EVENTS {
             let key = format!("d0/clip-{n}.mp4");
             stack.upload(small.path(), &ObjectRef::new(&bucket, &key)).await?;
@@ -398,9 +429,42 @@ async fn dispatcher_costs(counts: &[usize]) -> anyhow::Result<()> {
         }
         let per_event = total / EVENTS as u32;
         let ratio = per_event.as_secs_f64() / *base.get_or_insert(per_event.as_secs_f64());
-        println!("{count:>10} {:>13.1} ms {ratio:>10.2}", per_event.as_secs_f64() * 1e3);
+        let read = counted.read.load(Ordering::Relaxed) as f64 / EVENTS as f64;
+        println!("{count:>10} {:>13.1} ms {ratio:>10.2} {read:>24.1}", per_event.as_secs_f64() * 1e3);
     }
     Ok(())
+}
+
+/// The dispatcher's workflow reads, counted: what a Query reads is what DynamoDB bills and
+/// takes time over (moto, which walks the whole table for every Query, does not show it).
+struct Counting {
+    inner: DynamoWorkflowStore,
+    read: AtomicUsize,
+}
+
+#[async_trait]
+impl WorkflowStore for Counting {
+    async fn for_key(&self, bucket: &str, key: &str) -> Result<Vec<Workflow>, StoreError> {
+        let found = self.inner.for_key(bucket, key).await?;
+        self.read.fetch_add(found.len(), Ordering::Relaxed);
+        Ok(found)
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Workflow>, StoreError> {
+        self.inner.get(name).await
+    }
+
+    async fn snapshot(&self) -> Result<CatalogSnapshot, StoreError> {
+        self.inner.snapshot().await
+    }
+
+    async fn save(&self, workflow: &Workflow, previous: Option<&Workflow>, version: u64) -> Result<(), StoreError> {
+        self.inner.save(workflow, previous, version).await
+    }
+
+    async fn delete(&self, workflow: &Workflow, version: u64) -> Result<(), StoreError> {
+        self.inner.delete(workflow, version).await
+    }
 }
 
 /// Clients made as a new process makes them, for the stack's endpoints.
