@@ -24,6 +24,8 @@ struct Row {
 }
 
 pub async fn figures(input: &Path) -> anyhow::Result<()> {
+    // Child processes of earlier sections (their moto) count once reaped: let that happen first.
+    tokio::time::sleep(SETTLE).await;
     println!(
         "{:<22} {:>8} {:>8} {:>7} {:>11} {:>8} {:>8} {:>8}",
         "run", "wall", "CPU", "CPU ×", "size", "size ×", "SSIM", "join"
@@ -78,11 +80,17 @@ async fn run(input: &Path, parallel: Parallel, workers: usize) -> anyhow::Result
     std::fs::write(local.path(), body.collect().await?.into_bytes())?;
     let ssim = ssim(&ffmpeg, local.path(), input)?;
     let join = task.chunks.as_ref().and(task.timings).map(|t| Duration::from_millis(t.render_ms));
+    // This run's moto stops with its stack; its CPU must not count in the next run.
+    drop(stack);
+    tokio::time::sleep(SETTLE).await;
     Ok(Row { wall, cpu, size: output.size, ssim, join })
 }
 
+/// Long enough for a stopped child process to be reaped.
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// CPU seconds (user and system) of this process's ended child processes: the ffmpeg and ffprobe
-/// runs (moto, the other child, runs until its stack stops).
+/// runs (moto, the other child, counts only once its stack stops and it is reaped).
 fn children_cpu() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     // Fields after the command name (which may hold spaces): cutime and cstime are 14 and 15.
