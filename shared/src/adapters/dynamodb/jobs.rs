@@ -76,6 +76,35 @@ impl DynamoJobStore {
         }
     }
 
+    /// The update that takes the waiting task or part at `sk` (or one whose lease ran out) for
+    /// `lease`: a new attempt, held until `lease.until`; `more` sets more. Answers the item as
+    /// it is then.
+    pub(super) fn take(
+        &self,
+        sk: String,
+        id: &JobId,
+        lease: &Lease,
+        more: &str,
+    ) -> Result<aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder, StoreError> {
+        Ok(self
+            .update(job_pk(id), sk)
+            .update_expression(format!(
+                "SET #status = :processing, attempts = if_not_exists(attempts, :zero) + :one, \
+                 lease_until = :lease, claimed_by = :holder{more}"
+            ))
+            .condition_expression(
+                "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND lease_until < :now_ms))",
+            )
+            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
+            .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":lease", n(lease.until.timestamp_millis()))
+            .expression_attribute_values(":holder", s(&lease.holder))
+            .expression_attribute_values(":now_ms", n(lease.now.timestamp_millis()))
+            .return_values(ReturnValue::AllNew))
+    }
+
     /// Gives the claimed attempt `attempt` of the task or part at `sk` back for a retry, noting
     /// why; whether it was still that attempt's.
     pub(super) async fn give_back(
@@ -96,11 +125,7 @@ impl DynamoJobStore {
             .expression_attribute_values(":error", value(error)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed(&error) => Ok(false),
-            Err(error) => Err(sdk_error(error)),
-        }
+        applied(result)
     }
 
     /// Moves a waiting job to PROCESSING: one of its tasks (or parts) started.
@@ -285,23 +310,8 @@ impl JobStore for DynamoJobStore {
     async fn claim(&self, id: &JobId, index: u32, lease: &Lease) -> Result<Claim, StoreError> {
         let now = lease.now;
         let result = self
-            .update(job_pk(id), task_sk(index))
-            .update_expression(
-                "SET #status = :processing, attempts = if_not_exists(attempts, :zero) + :one, \
-                 lease_until = :lease, started_at = :now, claimed_by = :holder, progress = :zero",
-            )
-            .condition_expression(
-                "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND lease_until < :now_ms))",
-            )
-            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
-            .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":lease", n(lease.until.timestamp_millis()))
-            .expression_attribute_values(":holder", s(&lease.holder))
-            .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
+            .take(task_sk(index), id, lease, ", started_at = :now, progress = :zero")?
             .expression_attribute_values(":now", value(&now)?)
-            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         let task: Task = match result {
@@ -449,11 +459,7 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed(&error) => Ok(false),
-            Err(error) => Err(sdk_error(error)),
-        }
+        applied(result)
     }
 
     async fn record_delivery(&self, id: &JobId, delivery: &Delivery) -> Result<(), StoreError> {

@@ -120,6 +120,20 @@ async fn query<T: DeserializeOwned>(
     items.into_iter().map(from_item).collect()
 }
 
+/// Whether a conditional write was applied; `false` when its condition did not hold.
+fn applied<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if condition_failed(&error) => Ok(false),
+        Err(error) => Err(sdk_error(error)),
+    }
+}
+
 /// Whether an SDK error is DynamoDB refusing a condition (directly or inside a transaction).
 fn condition_failed<E: ProvideErrorMetadata>(
     error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,

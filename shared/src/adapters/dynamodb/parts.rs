@@ -2,7 +2,7 @@
 //! `sk = part#<task, 4 digits>#<part, 4 digits>` (outside the tasks' `task#` prefix).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::jobs::{job_pk, task_sk};
@@ -21,11 +21,7 @@ fn built<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> 
 
 impl DynamoJobStore {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(true),
-            Err(error) if condition_failed(&error) => Ok(false),
-            Err(error) => Err(sdk_error(error)),
-        }
+        applied(self.client.transact_write_items().set_transact_items(Some(items)).send().await)
     }
 }
 
@@ -58,25 +54,7 @@ impl PartStore for DynamoJobStore {
     }
 
     async fn claim_part(&self, id: &JobId, index: u32, number: u32, lease: &Lease) -> Result<PartClaim, StoreError> {
-        let result = self
-            .update(job_pk(id), part_sk(index, number))
-            .update_expression(
-                "SET #status = :processing, attempts = if_not_exists(attempts, :zero) + :one, \
-                 lease_until = :lease, claimed_by = :holder",
-            )
-            .condition_expression(
-                "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND lease_until < :now_ms))",
-            )
-            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
-            .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":lease", n(lease.until.timestamp_millis()))
-            .expression_attribute_values(":holder", s(&lease.holder))
-            .expression_attribute_values(":now_ms", n(lease.now.timestamp_millis()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+        let result = self.take(part_sk(index, number), id, lease, "")?.send().await;
         let part: PartState = match result {
             Ok(output) => from_item(output.attributes.unwrap_or_default())?,
             Err(error) if condition_failed(&error) => {
