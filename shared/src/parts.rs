@@ -60,9 +60,10 @@ impl Chunking {
         let mut chunks = Vec::with_capacity(plan.chunks.len());
         let mut audio = None;
         for number in 0..plan.parts() {
-            let path = match plan.part(number) {
-                Some(Part::Video(_)) => workdir.join(format!("chunk-{number:04}.mp4")),
-                _ => workdir.join("audio.mp4"),
+            let video = matches!(plan.part(number), Some(Part::Video(_)));
+            let path = match video {
+                true => workdir.join(format!("chunk-{number:04}.mp4")),
+                false => workdir.join("audio.mp4"),
             };
             let key = self.part_key(&job.id, task.index, number);
             match objects.download(&key, None, &path).await {
@@ -70,9 +71,9 @@ impl Chunking {
                 Ok(None) => return Err(internal(format!("part {number} of the task is missing from {key}"))),
                 Err(e) => return Err(e.task_error(&format!("read part {number} from {key}"))),
             }
-            match plan.part(number) {
-                Some(Part::Video(_)) => chunks.push(path),
-                _ => audio = Some(path),
+            match video {
+                true => chunks.push(path),
+                false => audio = Some(path),
             }
         }
         let request = JoinRequest {

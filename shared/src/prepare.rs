@@ -146,7 +146,12 @@ impl Preparer {
     /// Sends every task never sent, a chunked one as its parts; how many tasks were sent.
     async fn send_tasks(&self, id: &JobId) -> Result<u32, StoreError> {
         let mut sent = 0;
-        let job = self.jobs.job(id).await?;
+        // The job as stored, with the source that the first preparation recorded: only for
+        // planning splits.
+        let job = match &self.chunking {
+            Some(_) => self.jobs.job(id).await?,
+            None => None,
+        };
         for task in self.jobs.tasks(id).await? {
             if task.status != TaskStatus::Waiting || task.sent_at.is_some() {
                 continue;

@@ -127,7 +127,8 @@ impl TaskRunner {
         let Some(job) = self.jobs.job(job_id).await? else {
             return skipped("no such job".into());
         };
-        let (lease, now) = (workspace::lease(invocation, self.lease), Utc::now());
+        let lease = workspace::lease(invocation, self.lease);
+        let now = lease.now;
         let task = match self.jobs.claim(job_id, index, &lease).await? {
             Claim::Claimed(task) => *task,
             Claim::Busy { lease_until } => {

@@ -221,20 +221,7 @@ impl Ffmpeg {
 
     /// Describes a written output: probed, and within the workflow's duration limit.
     async fn check(&self, output: &PlannedOutput) -> Result<RenderedFile, MediaFailure> {
-        let path = args::plain_path(&output.path)?;
-        let probe_args = [
-            "-hide_banner",
-            "-v",
-            "error",
-            "-protocol_whitelist",
-            "file",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ];
-        let mut list: Vec<String> = probe_args.iter().map(|a| (*a).to_owned()).collect();
-        list.push(format!("file:{path}"));
+        let list = args::output_probe(&output.path)?;
         let facts = match self.ffprobe(list).await? {
             (true, json, _) => probe::parse(&json).ok(),
             (false, _, _) => None,
