@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use tracing::{error, info, warn};
 
-use crate::domain::chunk::{Budget, ChunkPlan, Part, PartState};
+use crate::domain::chunk::{self, Budget, ChunkPlan, Part, PartState};
 use crate::domain::job::{ErrorCode, Job, JobId, Task, TaskError, TaskMessage, TaskStatus, WorkerMessage};
 use crate::domain::object::{ObjectRef, OutputMarker};
 use crate::domain::task::{TaskSpec, TranscodeSpec};
@@ -33,11 +33,33 @@ pub struct Chunking {
 }
 
 impl Chunking {
-    /// How `task` of `job` is split, or `None` when it runs in one piece.
-    pub fn plan(&self, job: &Job, task: &Task) -> Option<ChunkPlan> {
+    /// How `task` of `job` is split, each border moved to just after a keyframe of the upload
+    /// (where no keyframe is found, it stays); `None` when the task runs in one piece.
+    pub async fn plan(
+        &self,
+        objects: &Arc<dyn ObjectStore>,
+        media: &dyn MediaTool,
+        job: &Job,
+        task: &Task,
+    ) -> Option<ChunkPlan> {
         let spec = transcode_of(&task.spec)?;
+        let source = job.source.as_ref()?;
         let budget = Budget { invocation_seconds: self.invocation_seconds, max_duration: job.limits.max_duration_s };
-        crate::domain::chunk::plan(&spec, job.source.as_ref()?, budget)
+        let plan = chunk::plan(&spec, source, budget)?;
+        let keyframes = match workspace::open_upload(objects, job).await {
+            Ok(upload) => media
+                .keyframes(upload, source.start_time.unwrap_or(0.0), &plan.borders())
+                .await
+                .map_err(|failure| failure.to_string()),
+            Err(error) => Err(error.message),
+        };
+        match keyframes {
+            Ok(keyframes) => Some(chunk::at_keyframes(plan, &spec, source, &keyframes)),
+            Err(error) => {
+                warn!(job_id = %job.id, task = task.index, %error, "no keyframes found: the borders stay");
+                Some(plan)
+            }
+        }
     }
 
     /// Where part `number` of task `index` is kept.
@@ -290,8 +312,9 @@ mod tests {
             Chunking { work: Location { bucket: "work".into(), dir: "parts/".into() }, invocation_seconds: 900.0 };
         let job = memory.job(&id).await.unwrap().unwrap();
         let task = memory.tasks(&id).await.unwrap().remove(0);
-        memory.split(&task, &chunking.plan(&job, &task).unwrap()).await.unwrap();
         let shared = Arc::new(memory.clone());
+        let plan = chunking.plan(&(shared.clone() as Arc<dyn ObjectStore>), &memory, &job, &task).await.unwrap();
+        memory.split(&task, &plan).await.unwrap();
         let ports = PartPorts {
             jobs: shared.clone(),
             parts: shared.clone(),

@@ -531,6 +531,14 @@ pub struct ProbeFailure {
 pub trait MediaTool: Send + Sync {
     /// Probes a stored upload with ranged reads: headers, and where it really ends.
     async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure>;
+    /// For each of `times` (seconds from `start`, the source's first timestamp), the video
+    /// keyframe a seek to it lands on, also from `start`; `None` where that is not known.
+    async fn keyframes(
+        &self,
+        source: Arc<StoredObject>,
+        start: f64,
+        times: &[f64],
+    ) -> Result<Vec<Option<f64>>, MediaFailure>;
     /// Renders a task, or one part of a chunked transcode.
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
     /// Joins the rendered parts of a chunked transcode into its output.

@@ -156,10 +156,15 @@ impl Preparer {
             if task.status != TaskStatus::Waiting || task.sent_at.is_some() {
                 continue;
             }
-            let split = self.chunking.as_ref().zip(job.as_ref()).and_then(|((parts, chunking), job)| {
-                let plan = task.chunks.clone().or_else(|| chunking.plan(job, &task))?;
-                Some((parts, plan))
-            });
+            let split = match (&self.chunking, &job) {
+                (Some((parts, chunking)), Some(job)) => match task.chunks.clone() {
+                    Some(plan) => Some((parts, plan)),
+                    None => {
+                        chunking.plan(&self.objects, self.media.as_ref(), job, &task).await.map(|plan| (parts, plan))
+                    }
+                },
+                _ => None,
+            };
             match split {
                 Some((parts, plan)) => {
                     parts.split(&task, &plan).await?;

@@ -55,29 +55,107 @@ fn ssim(encoded: &Path, reference: &Path, dir: &Path) -> anyhow::Result<Vec<f64>
         .collect()
 }
 
+/// The media tool the worker uses.
+fn ffmpeg() -> anyhow::Result<Ffmpeg> {
+    let options = StackOptions::from_env()?;
+    Ok(Ffmpeg::new(options.ffmpeg, options.ffprobe, options.font))
+}
+
+/// `clip` uploaded to `key`, as the worker opens it.
+async fn stored(h: &Harness, clip: &Path, key: &str) -> anyhow::Result<Arc<StoredObject>> {
+    let object = h.upload(clip, key).await?;
+    let head = h.head(&object).await?.context("uploaded")?;
+    let store = Arc::new(S3ObjectStore::new(h.stack.clients.s3.clone()));
+    Ok(Arc::new(StoredObject { store, object, etag: head.etag, size: head.size }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let media = ffmpeg()?;
+    // GIVEN 30 s with B-frames and a keyframe every 2 s, in the containers cameras, screen
+    // recorders and streams write; one on a clock that starts at 10 s
+    let video = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-bf",
+        "2",
+        "-g",
+        "50",
+        "-keyint_min",
+        "50",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+    ];
+    let cases: [(&str, &[&str]); 5] = [
+        ("clip.mp4", &[]),
+        ("clip.mov", &[]),
+        ("fragmented.mp4", &["-movflags", "frag_keyframe+empty_moov+default_base_moof"]),
+        ("clip.mkv", &[]),
+        ("offset.ts", &["-output_ts_offset", "10"]),
+    ];
+    for (name, extra) in cases {
+        let mut args = video.to_vec();
+        args.extend(extra);
+        let clip = h.lavfi_clip(name, &["testsrc2=size=160x120:rate=25:duration=30", "sine=duration=30"], &args)?;
+        let source = source_of(&clip)?;
+        let start = source.start_time.unwrap_or(0.0);
+        if name == "offset.ts" {
+            assert!(start >= 10.0, "the clock starts at {start}");
+        }
+        let upload = stored(&h, &clip, &format!("keyframes/{name}")).await?;
+        // WHEN the worker looks for the keyframes at three borders
+        let found = media.keyframes(upload, start, &[5.02, 9.1, 15.98]).await?;
+        // THEN each is the keyframe at or before the border, from the file's start (where the
+        // first frame is may differ: B-frames without an edit list delay it)
+        let video_start = stream(&probe(&clip)?, "video").and_then(|v| v["start_time"].as_str()?.parse::<f64>().ok());
+        let first = video_start.context("the video's start")? - start;
+        let round = |at: f64| (at * 1000.0).round() / 1000.0;
+        let found: Vec<Option<f64>> = found.iter().map(|at| at.map(round)).collect();
+        match name.ends_with(".ts") {
+            false => assert_eq!(found, [4.0, 8.0, 14.0].map(|at| Some(round(first + at))), "{name}"),
+            // MPEG-TS has no index: a seek lands near the time, on a keyframe or not, and only
+            // keyframes count
+            true => {
+                for at in found.into_iter().flatten() {
+                    let keyframes = (at - first) / 2.0;
+                    assert!((keyframes - keyframes.round()).abs() < 1e-3, "{name}: {at} is not a keyframe");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    // GIVEN a 10-minute clip with keyframes every 10 s (chunk borders fall between them) and a
-    // beep every second
+    // GIVEN a 10-minute clip with keyframes every 10 s and a beep every second
     let clip = h.lavfi_clip(
         "long.mp4",
         &["testsrc2=size=160x120:rate=25:duration=600", "sine=frequency=1000:beep_factor=4:duration=600"],
         &["-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", "-c:a", "aac"],
     )?;
-    let object = h.upload(&clip, "long/clip.mp4").await?;
-    let head = h.head(&object).await?.context("uploaded")?;
-    let store = Arc::new(S3ObjectStore::new(h.stack.clients.s3.clone()));
-    let upload = Arc::new(StoredObject { store, object, etag: head.etag, size: head.size });
-    let options = StackOptions::from_env()?;
-    let media = Ffmpeg::new(options.ffmpeg, options.ffprobe, options.font);
+    let upload = stored(&h, &clip, "long/clip.mp4").await?;
+    let media = ffmpeg()?;
     let source = source_of(&clip)?;
     let limits = Limits::default();
     let spec = TranscodeSpec { parallel: Parallel::Chunks(4), ..TranscodeSpec::default() };
     let task = TaskSpec::Transcode(spec.clone());
     let budget = Budget { invocation_seconds: 900.0, max_duration: limits.max_duration_s };
     let plan = chunk::plan(&spec, &source, budget).context("split in four")?;
+    // with its borders moved to just past the keyframes at 150, 300 and 450 s
+    let keyframes = media.keyframes(upload.clone(), 0.0, &plan.borders()).await?;
+    assert_eq!(keyframes, [Some(150.0), Some(300.0), Some(450.0)]);
+    let plan = chunk::at_keyframes(plan, &spec, &source, &keyframes);
     assert_eq!((plan.chunks.len(), plan.audio), (4, true));
+    assert!((plan.chunks[1].start - 3753.5 / 25.0).abs() < 1e-9, "{:?}", plan.chunks);
     let render = |part: Option<Part>, dir: PathBuf| {
         let (upload, source, task) = (upload.clone(), &source, &task);
         let media = &media;

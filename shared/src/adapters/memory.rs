@@ -671,6 +671,16 @@ impl MediaTool for Memory {
         Ok(Probed { media, bytes_read })
     }
 
+    /// Knows no keyframes: plans keep their borders.
+    async fn keyframes(
+        &self,
+        _source: Arc<StoredObject>,
+        _start: f64,
+        times: &[f64],
+    ) -> Result<Vec<Option<f64>>, MediaFailure> {
+        Ok(vec![None; times.len()])
+    }
+
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
         if let Some(code) = self.state().render_failure {
             return Err(MediaFailure::new(code, "render failed"));

@@ -2,8 +2,10 @@
 //! from the same upload, its audio encoded once over the whole input, then joined.
 //!
 //! Ranges end half a frame between two frames, so that no frame's time is on a border and every
-//! frame lands in exactly one chunk; each chunk starts with a keyframe of its own. Audio is never
-//! cut: one part encodes all of it, so the join has no gaps or clicks.
+//! frame lands in exactly one chunk; each chunk starts with a keyframe of its own. A border is
+//! moved to just after a keyframe of the source ([`at_keyframes`]), where a chunk's seek lands
+//! without decoding frames it then drops. Audio is never cut: one part encodes all of it, so the
+//! join has no gaps or clicks.
 
 use std::fmt;
 
@@ -22,6 +24,10 @@ pub const MIN_CHUNK_SECONDS: f64 = 5.0;
 pub const DEFAULT_CHUNK_SECONDS: f64 = 120.0;
 /// `auto` splits an encode estimated to need more than this share of an invocation.
 const COMFORTABLE_SHARE: f64 = 0.5;
+/// How far past a keyframe a border goes at least: for containers not indexed by presentation
+/// time (Matroska, MPEG-TS), ffmpeg seeks 3/23 s before the time asked when the video has
+/// B-frames, and that seek must still land on the keyframe.
+const SEEK_MARGIN: f64 = 0.131;
 
 /// How a transcode is spread over workers: `auto` (in chunks only when one invocation would not
 /// comfortably encode it), `off`, or a number of video chunks.
@@ -137,6 +143,21 @@ pub enum Part {
 }
 
 impl ChunkPlan {
+    /// Where the video chunks after the first start.
+    pub fn borders(&self) -> Vec<f64> {
+        self.chunks.iter().skip(1).map(|chunk| chunk.start).collect()
+    }
+
+    /// The chunks that start at `starts` (the first at 0), the last running to the end.
+    fn from_starts(starts: &[f64], audio: bool) -> ChunkPlan {
+        let chunks = starts
+            .iter()
+            .enumerate()
+            .map(|(i, start)| Chunk { start: *start, length: starts.get(i + 1).map(|next| next - start) })
+            .collect();
+        ChunkPlan { chunks, audio }
+    }
+
     /// Parts are numbered from 0: the video chunks in order, then the audio.
     pub fn parts(&self) -> u32 {
         self.chunks.len() as u32 + u32::from(self.audio)
@@ -224,7 +245,7 @@ pub fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<
         return None;
     }
     spec.video_codec()?;
-    let video = source.video.as_ref()?;
+    source.video.as_ref()?;
     let duration = source.duration?.min(budget.max_duration);
     let count = match spec.parallel {
         Parallel::Off => return None,
@@ -242,23 +263,63 @@ pub fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<
     if count < 2 {
         return None;
     }
-    // The frame grid the borders fall between: the output's rate when it sets one.
-    let fps = spec.video.as_ref().and_then(|v| v.fps).or(video.fps).filter(|fps| *fps > 0.0);
-    let border = |i: u32| {
-        let at = duration * f64::from(i) / f64::from(count);
-        match fps {
-            Some(fps) => ((at * fps).floor() + 0.5) / fps,
-            None => at + 0.0005,
-        }
-    };
-    let chunks = (0..count)
-        .map(|i| {
-            let start = if i == 0 { 0.0 } else { border(i) };
-            let length = (i + 1 < count).then(|| border(i + 1) - start);
-            Chunk { start, length }
+    let fps = frame_rate(spec, source);
+    let starts: Vec<f64> = (0..count)
+        .map(|i| match i {
+            0 => 0.0,
+            _ => between_frames(duration * f64::from(i) / f64::from(count), fps),
         })
         .collect();
-    Some(ChunkPlan { chunks, audio: spec.audio_codec().is_some() && source.audio.is_some() })
+    Some(ChunkPlan::from_starts(&starts, spec.audio_codec().is_some() && source.audio.is_some()))
+}
+
+/// `plan` with each border moved to just after the keyframe a seek to it lands on
+/// (`keyframes[i]` for border `i`, in seconds from the source's start), so that no chunk decodes
+/// frames only to drop them. A border stays where it is when its keyframe is unknown or more
+/// than half a chunk away, and goes when the move would leave a chunk shorter than
+/// [`MIN_CHUNK_SECONDS`].
+pub fn at_keyframes(plan: ChunkPlan, spec: &TranscodeSpec, source: &MediaInfo, keyframes: &[Option<f64>]) -> ChunkPlan {
+    let fps = frame_rate(spec, source);
+    let mut starts = vec![0.0];
+    for (i, border) in plan.borders().into_iter().enumerate() {
+        let previous = starts[starts.len() - 1];
+        let reach = plan.chunks[i].length.unwrap_or(0.0) / 2.0;
+        let moved = keyframes
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|keyframe| *keyframe > 0.0 && (border - keyframe).abs() <= reach)
+            .map(|keyframe| after_frames(keyframe + SEEK_MARGIN, fps))
+            .filter(|moved| *moved >= previous + MIN_CHUNK_SECONDS);
+        match moved {
+            Some(moved) => starts.push(moved),
+            None if border > previous => starts.push(border),
+            None => {}
+        }
+    }
+    ChunkPlan::from_starts(&starts, plan.audio)
+}
+
+/// The frame grid the borders fall between: the output's rate when it sets one.
+fn frame_rate(spec: &TranscodeSpec, source: &MediaInfo) -> Option<f64> {
+    let video = source.video.as_ref()?;
+    spec.video.as_ref().and_then(|v| v.fps).or(video.fps).filter(|fps| *fps > 0.0)
+}
+
+/// The point half a frame between the two frames around `at`.
+fn between_frames(at: f64, fps: Option<f64>) -> f64 {
+    match fps {
+        Some(fps) => ((at * fps).floor() + 0.5) / fps,
+        None => at + 0.0005,
+    }
+}
+
+/// The first point half a frame between two frames at or after `at`.
+fn after_frames(at: f64, fps: Option<f64>) -> f64 {
+    match fps {
+        Some(fps) => ((at * fps - 0.5).ceil() + 0.5) / fps,
+        None => at + 0.0005,
+    }
 }
 
 #[cfg(test)]
@@ -317,6 +378,52 @@ mod tests {
         let ntsc = plan_for(Parallel::Chunks(3), 100.0, Some(30000.0 / 1001.0));
         let frames = ntsc.chunks[1].start * 30000.0 / 1001.0;
         assert!((frames - frames.floor() - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn borders_move_to_just_past_the_keyframe_a_seek_lands_on() {
+        let source = source(60.0, Some(30.0), true);
+        let spec = spec(Parallel::Chunks(4));
+        let nominal = plan(&spec, &source, LAMBDA).unwrap();
+        assert_eq!(nominal.borders(), [15.0 + 1.0 / 60.0, 30.0 + 1.0 / 60.0, 45.0 + 1.0 / 60.0]);
+        // keyframes every 250 frames: 8.33, 16.67, 25, 33.33, 41.67, 50
+        let keyframes = [Some(8.0 + 1.0 / 3.0), Some(25.0), Some(41.0 + 2.0 / 3.0)];
+        let moved = at_keyframes(nominal.clone(), &spec, &source, &keyframes);
+        // past the seek margin (0.131 s = 3.93 frames): between frames 4 and 5 after each keyframe
+        let expected = [250.0 + 4.5, 750.0 + 4.5, 1250.0 + 4.5].map(|frames| frames / 30.0);
+        for (border, expected) in moved.borders().iter().zip(expected) {
+            assert!((border - expected).abs() < 1e-9, "{border} ≠ {expected}");
+        }
+        assert_eq!(moved.chunks.len(), 4);
+        assert!(moved.audio);
+        for pair in moved.chunks.windows(2) {
+            assert!((pair[0].start + pair[0].length.unwrap() - pair[1].start).abs() < 1e-9, "chunks meet");
+        }
+        assert_eq!(moved.chunks[3].length, None);
+    }
+
+    #[test]
+    fn a_border_stays_when_its_keyframe_is_unknown_far_or_too_close_to_the_last() {
+        let source = source(60.0, Some(30.0), false);
+        let spec = spec(Parallel::Chunks(4));
+        let nominal = plan(&spec, &source, LAMBDA).unwrap();
+        let borders = nominal.borders();
+        // unknown; 10 s and 28 s back (more than half a 15 s chunk)
+        let keyframes = [None, Some(20.0), Some(17.0)];
+        let moved = at_keyframes(nominal.clone(), &spec, &source, &keyframes);
+        assert_eq!(moved.borders(), borders);
+        assert_eq!(at_keyframes(nominal.clone(), &spec, &source, &[]).borders(), borders, "nothing known");
+        // one keyframe for two borders (a long GOP): the second border stays
+        let long_gop = [Some(14.0), Some(14.0), Some(44.0)];
+        let moved = at_keyframes(nominal, &spec, &source, &long_gop);
+        assert!((moved.borders()[0] - (14.0 * 30.0 + 4.5) / 30.0).abs() < 1e-9);
+        assert_eq!(moved.borders()[1], borders[1]);
+        assert!((moved.borders()[2] - (44.0 * 30.0 + 4.5) / 30.0).abs() < 1e-9);
+        // a move that leaves a chunk under 5 s removes nothing: the border stays nominal
+        let source = self::source(12.0, Some(30.0), false);
+        let short = plan(&spec, &source, LAMBDA).unwrap();
+        assert_eq!(short.chunks.len(), 2);
+        assert_eq!(at_keyframes(short.clone(), &spec, &source, &[Some(3.0)]).borders(), short.borders());
     }
 
     fn plan_for(parallel: Parallel, seconds: f64, fps: Option<f64>) -> ChunkPlan {

@@ -101,6 +101,7 @@ mod tests {
             duration: Some(duration),
             size: Some(size),
             bit_rate: None,
+            start_time: None,
             stream_count: streams,
             video: Some(VideoStream { codec: "h264".into(), width, height, fps: None, frames: None }),
             audio: None,

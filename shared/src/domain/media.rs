@@ -9,6 +9,9 @@ pub struct MediaInfo {
     pub container: String,
     /// Seconds; absent for streams without a known length.
     pub duration: Option<f64>,
+    /// The first timestamp, in seconds: what times within the file count from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<f64>,
     pub size: Option<u64>,
     pub bit_rate: Option<u64>,
     pub stream_count: u32,

@@ -108,6 +108,18 @@ pub fn tail_probe(url: &str, from: f64) -> Vec<String> {
     args
 }
 
+/// The ffprobe arguments that print, for each of `times` (seconds on the file's clock), the
+/// first video packet a seek there reads: the keyframe ffmpeg's seek lands on.
+pub fn keyframe_probe(url: &str, times: &[f64]) -> Vec<String> {
+    let mut args = probe_input(url);
+    let intervals: Vec<String> = times.iter().map(|at| format!("{}%+#1", seconds(at.max(0.0)))).collect();
+    args.extend(["-read_intervals".into(), intervals.join(",")]);
+    args.extend(strings(["-select_streams", "v:0", "-print_format", "json"]));
+    args.extend(strings(["-show_entries", "packet=pts_time,flags"]));
+    args.push(url.to_owned());
+    args
+}
+
 /// The ffprobe arguments that describe an output file mediaflow wrote.
 pub fn output_probe(path: &Path) -> Result<Vec<String>, MediaFailure> {
     let mut args: Vec<String> =

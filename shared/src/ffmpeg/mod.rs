@@ -89,8 +89,7 @@ impl Ffmpeg {
             warn!(stderr = %stderr.trim(), "probe failed");
             return Err(probe::classify_failure(&stderr));
         }
-        let header = probe::parse_header(&json)?;
-        let mut media = header.media;
+        let mut media = probe::parse(&json)?;
         // A picture too large for ffmpeg to allocate is reported with its claimed size, so
         // that the workflow's limit names it.
         if let (Some(video), Some((width, height))) = (media.video.as_mut(), probe::refused_picture_size(&stderr))
@@ -102,7 +101,7 @@ impl Ffmpeg {
             return Err(MediaFailure::new(ErrorCode::SourceNoMedia, "the file has no audio or video stream"));
         }
         if let Some(duration) = media.duration {
-            let start = header.start_time.unwrap_or(0.0);
+            let start = media.start_time.unwrap_or(0.0);
             let (ok, json, stderr) =
                 self.ffprobe(args::tail_probe(served.url(), start + duration - TAIL_SECONDS)).await?;
             if probe::truncated(&stderr) {
@@ -452,6 +451,27 @@ impl MediaTool for Ffmpeg {
             Ok(media) => Ok(Probed { media, bytes_read }),
             Err(failure) => Err(ProbeFailure { failure: read_failure(&served).unwrap_or(failure), bytes_read }),
         }
+    }
+
+    async fn keyframes(
+        &self,
+        source: Arc<StoredObject>,
+        start: f64,
+        times: &[f64],
+    ) -> Result<Vec<Option<f64>>, MediaFailure> {
+        let served = Served::start(source)
+            .await
+            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to ffprobe: {e}")))?;
+        let on_clock: Vec<f64> = times.iter().map(|at| start + at).collect();
+        let (ok, json, stderr) = self.ffprobe(args::keyframe_probe(served.url(), &on_clock)).await?;
+        if let Some(failure) = read_failure(&served) {
+            return Err(failure);
+        }
+        if !ok {
+            warn!(stderr = %stderr.trim(), "keyframe probe failed");
+            return Err(probe::classify_failure(&stderr));
+        }
+        Ok(probe::keyframes(&json, times.len(), start))
     }
 
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {

@@ -100,23 +100,6 @@ impl Stream {
     }
 }
 
-/// What the header probe found, with what the tail read needs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Header {
-    pub media: MediaInfo,
-    /// The first timestamp, in seconds.
-    pub start_time: Option<f64>,
-}
-
-/// Reads `ffprobe -print_format json -show_format -show_streams` output.
-pub fn parse_header(json: &[u8]) -> Result<Header, MediaFailure> {
-    let media = parse(json)?;
-    let probe: Probe = serde_json::from_slice(json)
-        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("unreadable ffprobe output: {e}")))?;
-    let start_time = probe.format.and_then(|f| number::<f64>(&f.start_time)).filter(|t| t.is_finite());
-    Ok(Header { media, start_time })
-}
-
 #[derive(Deserialize)]
 struct Packets {
     #[serde(default)]
@@ -128,6 +111,8 @@ struct Packet {
     pts_time: Option<String>,
     dts_time: Option<String>,
     duration_time: Option<String>,
+    #[serde(default)]
+    flags: String,
 }
 
 /// Where the last packet of `ffprobe -show_entries packet=pts_time,dts_time,duration_time`
@@ -143,6 +128,23 @@ pub fn last_packet_end(json: &[u8]) -> Option<f64> {
         })
         .filter(|end| end.is_finite())
         .reduce(f64::max)
+}
+
+/// The keyframe each interval of a [`keyframe_probe`](super::args::keyframe_probe) landed on,
+/// from `start`: `None` for an interval whose first packet is not a keyframe, and for all of
+/// them when ffprobe did not print one packet per interval.
+pub fn keyframes(json: &[u8], intervals: usize, start: f64) -> Vec<Option<f64>> {
+    let packets = serde_json::from_slice::<Packets>(json).map(|p| p.packets).unwrap_or_default();
+    if packets.len() != intervals {
+        return vec![None; intervals];
+    }
+    packets
+        .iter()
+        .map(|packet| {
+            let at = number::<f64>(&packet.pts_time).filter(|at| at.is_finite())?;
+            packet.flags.starts_with('K').then_some(at - start)
+        })
+        .collect()
 }
 
 /// Whether ffmpeg's log tells that the file stops before its own index says it does.
@@ -175,6 +177,7 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
     Ok(MediaInfo {
         container: format.format_name,
         duration: number::<f64>(&format.duration).filter(|d| d.is_finite() && *d > 0.0),
+        start_time: number::<f64>(&format.start_time).filter(|t| t.is_finite()),
         size: number(&format.size),
         bit_rate: number(&format.bit_rate),
         stream_count: probe.streams.len() as u32,

@@ -10,8 +10,9 @@
 //! (ffmpeg asks for open-ended ranges), so a render streams the object once while it decodes
 //! and nothing is written to disk. The read goes in whole blocks of [`BLOCK`] bytes, and the
 //! last [`CACHED_BLOCKS`] blocks that passed are kept: probes and demuxers reopen the file for
-//! every seek, and an index at the end is read more than once. A read cut off midway is taken up
-//! again where it stopped.
+//! every seek, and an index at the end is read more than once. Evicted blocks are filled again,
+//! so memory stays the same for a 10 MB upload and a 10 GB one. A read cut off midway is taken
+//! up again where it stopped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +42,9 @@ pub struct Served {
 /// The unit of reading and keeping.
 pub const BLOCK: u64 = 1024 * 1024;
 /// How many blocks are kept.
-const CACHED_BLOCKS: usize = 16;
+const CACHED_BLOCKS: usize = 8;
+/// How many evicted blocks wait to be filled again.
+const SPARE_BLOCKS: usize = 2;
 /// How often a storage read cut off midway is taken up again, per request.
 const RESUMES: u32 = 3;
 
@@ -52,16 +55,20 @@ struct Shared {
     /// Bytes read from storage so far.
     bytes: AtomicU64,
     blocks: Mutex<Blocks>,
+    /// Blocks allocated so far (the rest were spare ones filled again).
+    allocated: AtomicU64,
     /// The first failed read, so that a failed probe or render can tell a replaced upload or a
     /// storage failure from damaged media.
     failure: Mutex<Option<StoreError>>,
 }
 
-/// Blocks read lately, the oldest evicted first.
+/// Blocks read lately, the oldest evicted first. An evicted block that nothing else holds is
+/// filled again: a read of any length allocates a few blocks, so memory stays flat.
 #[derive(Debug, Default)]
 struct Blocks {
     kept: HashMap<u64, Bytes>,
     order: VecDeque<u64>,
+    spare: Vec<BytesMut>,
 }
 
 impl Shared {
@@ -77,9 +84,21 @@ impl Shared {
         blocks.order.push_back(index);
         if blocks.order.len() > CACHED_BLOCKS
             && let Some(oldest) = blocks.order.pop_front()
+            && let Some(Ok(mut spare)) = blocks.kept.remove(&oldest).map(Bytes::try_into_mut)
+            && blocks.spare.len() < SPARE_BLOCKS
         {
-            blocks.kept.remove(&oldest);
+            spare.clear();
+            blocks.spare.push(spare);
         }
+    }
+
+    /// An empty block to fill: a spare one, or a new one.
+    fn empty_block(&self) -> BytesMut {
+        let spare = self.blocks.lock().ok().and_then(|mut blocks| blocks.spare.pop());
+        spare.unwrap_or_else(|| {
+            self.allocated.fetch_add(1, Ordering::Relaxed);
+            BytesMut::with_capacity(BLOCK as usize)
+        })
     }
 
     /// The first block kept after `index`, up to `last`.
@@ -146,7 +165,7 @@ impl RangeReader {
                 let (from, to) = (index * BLOCK, self.shared.block_end(until));
                 match self.shared.source.read(from, Some(to)).await {
                     Ok(stream) => {
-                        let filling = BytesMut::with_capacity((self.shared.block_end(index) - from) as usize);
+                        let filling = self.shared.empty_block();
                         self.upstream = Some(Upstream { stream, offset: from, end: to, index, filling });
                     }
                     Err(error) => return Some(Err(error)),
@@ -164,7 +183,8 @@ impl RangeReader {
                         let part = rest.split_to((block - upstream.filling.len()).min(rest.len()));
                         upstream.filling.extend_from_slice(&part);
                         if upstream.filling.len() == block {
-                            self.shared.keep(upstream.index, upstream.filling.split().freeze());
+                            let full = std::mem::replace(&mut upstream.filling, self.shared.empty_block());
+                            self.shared.keep(upstream.index, full.freeze());
                             upstream.index += 1;
                         }
                     }
@@ -202,6 +222,7 @@ impl Served {
             token: token.clone(),
             source,
             bytes: AtomicU64::new(0),
+            allocated: AtomicU64::new(0),
             blocks: Mutex::new(Blocks::default()),
             failure: Mutex::new(None),
         });
@@ -342,6 +363,22 @@ mod tests {
         let (head, _) =
             get(&served.url().replace(&served.url()[served.url().len() - 8..], "notours0"), "bytes=0-").await;
         assert!(head.starts_with("HTTP/1.1 404"), "only the token's path: {head}");
+    }
+
+    #[tokio::test]
+    async fn a_long_read_fills_the_same_few_blocks_again() {
+        let memory = Memory::default();
+        let object = ObjectRef::new("media", "in/long.mp4");
+        let data: Vec<u8> = (0..40 * BLOCK).map(|i| (i % 241) as u8).collect();
+        memory.put_object(object.clone(), data.clone(), None);
+        let etag = memory.head(&object).await.unwrap().unwrap().etag;
+        let source = Arc::new(StoredObject { store: Arc::new(memory), object, etag, size: data.len() as u64 });
+        let served = Served::start(source).await.unwrap();
+        let (_, body) = get(served.url(), "bytes=0-").await;
+        assert!(body == data, "the whole object");
+        let allocated = served.shared.allocated.load(Ordering::Relaxed);
+        assert!(allocated <= (CACHED_BLOCKS + SPARE_BLOCKS + 1) as u64, "{allocated} blocks for 40");
+        assert_eq!(served.shared.blocks.lock().unwrap().kept.len(), CACHED_BLOCKS);
     }
 
     /// Storage that answers in 64 KiB chunks, records its reads, and breaks the next

@@ -98,7 +98,8 @@ async fn main() -> anyhow::Result<()> {
 /// Section 3: the worker's peak memory and scratch use, each input in a fresh process.
 fn footprints(ffmpeg: &Path, dir: &Path, skip_large: bool) -> anyhow::Result<()> {
     println!("\n## 3. Worker footprint (fresh process each; ffmpeg not counted)");
-    println!("{:<26} {:>9} {:>14} {:>14}", "input", "size", "peak RSS", "peak scratch");
+    println!("# RSS: the process (local stack, uploader, worker) before the task and at its peak");
+    println!("{:<26} {:>9} {:>14} {:>14} {:>14}", "input", "size", "RSS before", "peak RSS", "peak scratch");
     let mut footprints = vec![("10 MB", make_input(ffmpeg, dir, Input::Small)?)];
     if !skip_large {
         footprints.push(("high bitrate", make_input(ffmpeg, dir, Input::Large)?));
@@ -118,12 +119,13 @@ fn footprints(ffmpeg: &Path, dir: &Path, skip_large: bool) -> anyhow::Result<()>
             continue;
         }
         let text = String::from_utf8(output.stdout)?;
-        let mut figures = text.split_whitespace().map(|n| n.parse::<u64>().unwrap_or(0));
-        let (rss_kb, scratch) = (figures.next().unwrap_or(0), figures.next().unwrap_or(0));
+        let figures: Vec<u64> = text.split_whitespace().map(|n| n.parse::<u64>().unwrap_or(0)).collect();
+        let &[before_kib, peak_kib, scratch] = figures.as_slice() else { bail!("footprint probe printed {text:?}") };
         println!(
-            "{name:<26} {:>9} {:>11} MiB {:>14}",
+            "{name:<26} {:>9} {:>10.1} MiB {:>10.1} MiB {:>14}",
             megabytes(std::fs::metadata(&input)?.len()),
-            rss_kb / 1024,
+            before_kib as f64 / 1024.0,
+            peak_kib as f64 / 1024.0,
             megabytes(scratch)
         );
     }
@@ -505,6 +507,8 @@ async fn footprint(input: &Path) -> anyhow::Result<()> {
     stack.create_bucket(BUCKET).await?;
     let scratch = stack.scratch_dir();
     let (id, _) = start_job(&stack, input).await?;
+    // What the stack and the upload left behind, before the worker's task grows it.
+    let before = status_kib("VmHWM:")?;
     let mut peak = 0;
     let finished = stack.finished(&id, Duration::from_secs(3600));
     tokio::pin!(finished);
@@ -514,7 +518,7 @@ async fn footprint(input: &Path) -> anyhow::Result<()> {
             _ = tokio::time::sleep(Duration::from_millis(50)) => peak = peak.max(dir_size(&scratch)),
         }
     }
-    println!("{} {peak}", peak_rss_kib()?);
+    println!("{before} {} {peak}", status_kib("VmHWM:")?);
     Ok(())
 }
 
@@ -530,12 +534,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// This process's peak resident memory (VmHWM), KiB.
-fn peak_rss_kib() -> anyhow::Result<u64> {
+/// A figure of this process's `/proc/self/status` in KiB: `VmHWM:` is its peak resident memory.
+fn status_kib(field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
-        .context("no VmHWM in /proc/self/status")
+        .with_context(|| format!("no {field} in /proc/self/status"))
 }
