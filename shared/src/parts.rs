@@ -180,20 +180,24 @@ impl PartRunner {
         let Some(part) = task.chunks.as_ref().and_then(|plan| plan.part(number)) else {
             return skipped("no such part".into());
         };
-        let state =
-            match self.parts.claim_part(job_id, index, number, &workspace::lease(invocation, self.lease)).await? {
-                PartClaim::Claimed(state) => state,
-                PartClaim::Busy { lease_until } => {
-                    return skipped(format!("taken by another worker until {lease_until}"));
-                }
-                // Whoever finished it may have stopped before handing the join on.
-                PartClaim::Done => {
-                    self.hand_on_join(&task).await?;
-                    return skipped("done already".into());
-                }
-                PartClaim::Missing => return skipped("no such part".into()),
-            };
+        let lease = workspace::lease(invocation, self.lease);
+        let state = match self.parts.claim_part(job_id, index, number, &lease).await? {
+            PartClaim::Claimed(state) => state,
+            PartClaim::Busy { lease_until } => {
+                return skipped(format!("taken by another worker until {lease_until}"));
+            }
+            // Whoever finished it may have stopped before handing the join on.
+            PartClaim::Done => {
+                self.hand_on_join(&task).await?;
+                return skipped("done already".into());
+            }
+            PartClaim::Missing => return skipped("no such part".into()),
+        };
         info!(job_id = %job_id, task = index, part = number, attempt = state.attempts, "part started");
+        if self.parts.start_task(job_id, index, lease.now).await? {
+            let started = Task { status: TaskStatus::Processing, started_at: Some(lease.now), ..task.clone() };
+            self.notifier.after_change(&job, &started, TaskStatus::Processing).await;
+        }
         match self.execute(&job, &task, part, number, invocation).await {
             Ok(()) => {
                 let task = self.parts.finish_part(&state).await?;
@@ -281,6 +285,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::chunk::Parallel;
+    use crate::ports::{Claim, Lease};
     use crate::domain::job::JobStatus;
     use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
@@ -340,9 +345,14 @@ mod tests {
     #[tokio::test]
     async fn the_last_part_done_hands_the_join_on_once_and_a_repeated_part_changes_nothing() {
         let (memory, runner, id, _scratch) = setup().await;
+        let mut started = None;
         for number in [2, 0] {
             let result = runner.run(&part(&id, number), &invocation()).await.unwrap();
             assert!(matches!(result, RunResult::PartDone { join_sent: false, .. }), "{result:?}");
+            // the task shows PROCESSING from its first part's start, without a lease
+            let task = memory.tasks(&id).await.unwrap().remove(0);
+            assert_eq!((task.status, task.lease_until), (TaskStatus::Processing, None));
+            assert_eq!(*started.get_or_insert(task.started_at), task.started_at, "started once");
         }
         assert!(memory.object(&ObjectRef::new("work", format!("parts/{id}/0000/0002.mp4"))).is_some(), "kept");
         assert!(memory.sent().is_empty());
@@ -354,6 +364,10 @@ mod tests {
         let task = memory.tasks(&id).await.unwrap().remove(0);
         assert_eq!((task.parts_done, memory.sent().len()), (3, 1), "counted once, joined once");
         assert_eq!(task.progress_now(), Some(75), "three parts of four steps");
+        // the join takes the task, which keeps its start
+        let lease = Lease { holder: "join".into(), now: Utc::now(), until: Utc::now() + TimeDelta::minutes(15) };
+        let Claim::Claimed(joined) = memory.claim(&id, 0, &lease).await.unwrap() else { panic!("the join's claim") };
+        assert_eq!((joined.status, joined.started_at), (TaskStatus::Processing, started.unwrap()));
     }
 
     #[tokio::test]

@@ -221,6 +221,9 @@ pub trait PartStore: Send + Sync {
     async fn split(&self, task: &Task, plan: &ChunkPlan) -> Result<(), StoreError>;
     /// Takes a waiting part (or one whose lease ran out) until `lease.until`.
     async fn claim_part(&self, id: &JobId, index: u32, number: u32, lease: &Lease) -> Result<PartClaim, StoreError>;
+    /// Shows the waiting chunked task as PROCESSING from `at`, when its first part starts, with
+    /// no lease (its join takes it then); whether this call did.
+    async fn start_task(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Gives a claimed part back (for a retry), noting why.
     async fn release_part(&self, part: &PartState, error: &TaskError) -> Result<(), StoreError>;
     /// Records the claimed attempt's success and counts it on the task, together and once; the

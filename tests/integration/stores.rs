@@ -8,8 +8,10 @@ use mediaflow::adapters::s3::{Multipart, S3ObjectStore};
 use mediaflow::domain::job::{ErrorCode, Job, JobResult, JobStatus, TaskError, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
+use mediaflow::domain::chunk::{Chunk, ChunkPlan};
 use mediaflow::ports::{
-    Claim, Created, JobStore, Lease, ObjectStore, Progress, PutCondition, StoreError, TaskOutcome, WorkflowStore,
+    Claim, Created, JobStore, Lease, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError,
+    TaskOutcome, WorkflowStore,
 };
 use mediaflow_cli::local::WORKFLOWS_TABLE;
 use serde_json::json;
@@ -162,6 +164,47 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
     assert_eq!((finished.failed_tasks, finished.error.as_ref().map(|e| e.code)), (1, Some(ErrorCode::SourceCorrupt)));
     assert_eq!(finished.result(), Some(JobResult::Fail));
     assert!(matches!(jobs.claim(&job.id, 9, &lease("w6", now)).await?, Claim::Missing));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_takes_it() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let jobs = h.stack.jobs();
+    let workflow = Workflow::create(spec("media-in"), Utc::now())?.enable(Utc::now());
+    let event = ObjectCreated {
+        object: ObjectRef::new("media-in", "in/long.mp4"),
+        size: Some(1),
+        etag: Some("e".into()),
+        version_id: None,
+        sequencer: Some("01".into()),
+        event_time: Utc::now(),
+    };
+    let (job, tasks) = Job::start(&workflow, &event, &ObjectHead::default(), Utc::now());
+    jobs.create(&job, &tasks).await?;
+    let plan = ChunkPlan {
+        chunks: vec![Chunk { start: 0.0, length: Some(10.02) }, Chunk { start: 10.02, length: None }],
+        audio: true,
+    };
+    jobs.split(&tasks[0], &plan).await?;
+    let now = Utc::now();
+    let lease =
+        |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
+    // GIVEN a part taken
+    let PartClaim::Claimed(_) = jobs.claim_part(&job.id, 0, 1, &lease("p1", now)).await? else { panic!("part") };
+    // WHEN it starts its task, and another part does too
+    assert!(jobs.start_task(&job.id, 0, now).await?, "the first part starts the task");
+    assert!(!jobs.start_task(&job.id, 0, now + TimeDelta::seconds(1)).await?, "once");
+    // THEN the task shows PROCESSING from then, without a lease
+    let task = jobs.tasks(&job.id).await?.remove(0);
+    assert_eq!((task.status, task.lease_until, task.attempts), (TaskStatus::Processing, None, 0));
+    let started = task.started_at.expect("started");
+    assert!((started - now).num_milliseconds().abs() < 1, "{started} against {now}");
+    // and the join takes it, keeping that start, and holds it
+    let later = now + TimeDelta::minutes(1);
+    let Claim::Claimed(joined) = jobs.claim(&job.id, 0, &lease("join", later)).await? else { panic!("join") };
+    assert_eq!((joined.attempts, joined.started_at), (1, Some(started)));
+    assert!(matches!(jobs.claim(&job.id, 0, &lease("other", later)).await?, Claim::Busy { .. }));
     Ok(())
 }
 

@@ -308,7 +308,7 @@ impl JobStore for Memory {
         task.status = TaskStatus::Processing;
         task.attempts += 1;
         task.lease_until = Some(lease_until);
-        task.started_at = Some(now);
+        task.started_at.get_or_insert(now);
         task.claimed_by = Some(lease.holder.clone());
         let claimed = task.clone();
         if let Some(job) = state.jobs.get_mut(id)
@@ -596,6 +596,16 @@ impl PartStore for Memory {
             job.status = JobStatus::Processing;
         }
         Ok(PartClaim::Claimed(claimed))
+    }
+
+    async fn start_task(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(task) = state.tasks.get_mut(&(id.clone(), index)).filter(|t| t.status == TaskStatus::Waiting) else {
+            return Ok(false);
+        };
+        task.status = TaskStatus::Processing;
+        task.started_at = Some(at);
+        Ok(true)
     }
 
     async fn release_part(&self, part: &PartState, error: &TaskError) -> Result<(), StoreError> {

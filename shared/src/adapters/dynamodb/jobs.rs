@@ -76,7 +76,8 @@ impl DynamoJobStore {
         }
     }
 
-    /// The update that takes the waiting task or part at `sk` (or one whose lease ran out) for
+    /// The update that takes the waiting task or part at `sk` (or one whose lease ran out, or a
+    /// chunked task its parts started, which has none) for
     /// `lease`: a new attempt, held until `lease.until`; `more` sets more. Answers the item as
     /// it is then.
     pub(super) fn take(
@@ -93,7 +94,8 @@ impl DynamoJobStore {
                  lease_until = :lease, claimed_by = :holder{more}"
             ))
             .condition_expression(
-                "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND lease_until < :now_ms))",
+                "attribute_exists(pk) AND (#status = :waiting OR (#status = :processing AND \
+                 (lease_until < :now_ms OR attribute_not_exists(lease_until))))",
             )
             .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
             .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
@@ -310,7 +312,7 @@ impl JobStore for DynamoJobStore {
     async fn claim(&self, id: &JobId, index: u32, lease: &Lease) -> Result<Claim, StoreError> {
         let now = lease.now;
         let result = self
-            .take(task_sk(index), id, lease, ", started_at = :now, progress = :zero")?
+            .take(task_sk(index), id, lease, ", started_at = if_not_exists(started_at, :now), progress = :zero")?
             .expression_attribute_values(":now", value(&now)?)
             .send()
             .await;

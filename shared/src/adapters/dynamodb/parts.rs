@@ -74,6 +74,19 @@ impl PartStore for DynamoJobStore {
         Ok(PartClaim::Claimed(part))
     }
 
+    async fn start_task(&self, id: &JobId, index: u32, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = self
+            .update(job_pk(id), task_sk(index))
+            .update_expression("SET #status = :processing, started_at = :at")
+            .condition_expression("#status = :waiting")
+            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
+            .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
+            .expression_attribute_values(":at", value(&at)?)
+            .send()
+            .await;
+        applied(result)
+    }
+
     async fn release_part(&self, part: &PartState, error: &TaskError) -> Result<(), StoreError> {
         // Taken over by another attempt meanwhile: that one's to give back.
         self.give_back(part_sk(part.task, part.number), &part.job_id, part.attempts, error).await.map(|_| ())
