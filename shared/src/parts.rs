@@ -285,10 +285,10 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::chunk::Parallel;
-    use crate::ports::{Claim, Lease};
     use crate::domain::job::JobStatus;
     use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
+    use crate::ports::{Claim, Lease};
 
     /// A prepared job of one transcode in two chunks and the audio, split and its parts sent.
     async fn setup() -> (Memory, PartRunner, JobId, tempfile::TempDir) {

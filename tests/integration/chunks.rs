@@ -134,6 +134,73 @@ async fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Re
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let media = ffmpeg()?;
+    // GIVEN 20 s at 30 fps (frame times no millisecond holds) with B-frames and a keyframe
+    // every 50 frames
+    let clip = h.lavfi_clip(
+        "thirty-fps.mp4",
+        &["testsrc2=size=160x120:rate=30:duration=20"],
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-bf",
+            "2",
+            "-g",
+            "50",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    )?;
+    let upload = stored(&h, &clip, "thirty/clip.mp4").await?;
+    let source = source_of(&clip)?;
+    let spec = TranscodeSpec { parallel: Parallel::Chunks(3), ..TranscodeSpec::default() };
+    let budget = Budget { invocation_seconds: 900.0, max_duration: Limits::default().max_duration_s };
+    let plan = chunk::plan(&spec, &source, budget).context("split in three")?;
+    let keyframes = media.keyframes(upload.clone(), 0.0, &plan.borders()).await?;
+    let plan = chunk::at_keyframes(plan, &spec, &source, &keyframes);
+    assert_ne!(plan.borders(), chunk::plan(&spec, &source, budget).context("nominal")?.borders(), "moved");
+    // WHEN each chunk is rendered
+    let task = TaskSpec::Transcode(spec.clone());
+    let mut frames = Vec::new();
+    for chunk in &plan.chunks {
+        let dir = tempfile::tempdir()?;
+        let request = RenderRequest {
+            spec: &task,
+            part: Some(Part::Video(*chunk)),
+            upload: upload.clone(),
+            source: &source,
+            limits: &Limits::default(),
+            watermark_images: &[],
+            workdir: dir.path(),
+            stop_by: None,
+            progress: None,
+        };
+        let rendered = media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
+        let probed = probe(&rendered.files[0].path)?;
+        let count = stream(&probed, "video").and_then(|v| v["nb_read_frames"].as_str()?.parse::<u32>().ok());
+        frames.push(count.context("frames")?);
+    }
+    // THEN each holds the frames between its borders, and all of them hold every frame once
+    let expected: Vec<u32> = plan
+        .chunks
+        .iter()
+        .map(|c| {
+            let end = c.length.map_or(20.0, |length| c.start + length);
+            ((end * 30.0).ceil() - (c.start * 30.0).ceil()) as u32
+        })
+        .collect();
+    assert_eq!(frames, expected, "borders {:?}", plan.borders());
+    assert_eq!(frames.iter().sum::<u32>(), 600);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     // GIVEN a 10-minute clip with keyframes every 10 s and a beep every second

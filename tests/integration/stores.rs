@@ -5,10 +5,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
 use mediaflow::adapters::s3::{Multipart, S3ObjectStore};
+use mediaflow::domain::chunk::{Chunk, ChunkPlan};
 use mediaflow::domain::job::{ErrorCode, Job, JobResult, JobStatus, TaskError, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
-use mediaflow::domain::chunk::{Chunk, ChunkPlan};
 use mediaflow::ports::{
     Claim, Created, JobStore, Lease, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError,
     TaskOutcome, WorkflowStore,

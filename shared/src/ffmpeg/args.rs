@@ -350,8 +350,8 @@ fn transcode(
         None => {}
         Some(Part::Video(part)) => {
             audio = None;
-            // A chunk ends at its border in the source's time (the input's `-t`); the last one
-            // at the limit, in its own time.
+            // A chunk ends at its border (`trim` below); the last one at the limit, in its own
+            // time.
             until = match part.length {
                 Some(_) => None,
                 None => until.map(|until| until - part.start),
@@ -361,13 +361,19 @@ fn transcode(
         Some(Part::Audio) => video = None,
     }
     let mut args = head();
-    source_input(&mut args, input, chunk.map(|c| c.start), chunk.and_then(|c| c.length));
+    source_input(&mut args, input, chunk.map(|c| c.start), None);
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
         let frame = display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
         size = Some(frame);
         let mut filters = Vec::new();
+        if let Some(length) = chunk.and_then(|c| c.length) {
+            // From where the seek put 0, so the end falls on the border. (An input `-t` counts
+            // from the first frame kept, half a frame later, and a length rounded to the
+            // millisecond can then take one frame more.)
+            filters.push(format!("trim=end={}", seconds(length)));
+        }
         if chunk.is_some_and(|c| c.start > 0.0) {
             // Each later chunk starts at 0; the join lays it after the one before.
             filters.push("setpts=PTS-STARTPTS".to_owned());
@@ -737,7 +743,7 @@ mod tests {
         assert_eq!(
             args_of(&first.unwrap()),
             vec![format!(
-                "{INPUT} -t 150.020 -i {URL} -filter_complex [0:v:0]scale=1280:720,setsar=1,format=yuv420p[vout] \
+                "{INPUT} -i {URL} -filter_complex [0:v:0]trim=end=150.020,scale=1280:720,setsar=1,format=yuv420p[vout] \
                  -map [vout] {video} -f mp4 file:/tmp/req-1/chunk.mp4"
             )]
         );
@@ -746,8 +752,8 @@ mod tests {
         assert_eq!(
             args_of(&run_part(&task, &source, &[], later).unwrap()),
             vec![format!(
-                "{INPUT} -ss 150.020 -t 150.000 -i {URL} \
-                 -filter_complex [0:v:0]setpts=PTS-STARTPTS,scale=1280:720,setsar=1,format=yuv420p[vout] \
+                "{INPUT} -ss 150.020 -i {URL} -filter_complex \
+                 [0:v:0]trim=end=150.000,setpts=PTS-STARTPTS,scale=1280:720,setsar=1,format=yuv420p[vout] \
                  -map [vout] {video} -f mp4 file:/tmp/req-1/chunk.mp4"
             )]
         );
