@@ -55,6 +55,9 @@ fn ssim(encoded: &Path, reference: &Path, dir: &Path) -> anyhow::Result<Vec<f64>
         .collect()
 }
 
+/// H.264 with B-frames and a keyframe every 50 frames, as cameras and phones write it.
+const GOP_50: &str = "-c:v libx264 -preset veryfast -bf 2 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p";
+
 /// The media tool the worker uses.
 fn ffmpeg() -> anyhow::Result<Ffmpeg> {
     let options = StackOptions::from_env()?;
@@ -75,24 +78,8 @@ async fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Re
     let media = ffmpeg()?;
     // GIVEN 30 s with B-frames and a keyframe every 2 s, in the containers cameras, screen
     // recorders and streams write; one on a clock that starts at 10 s
-    let video = [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-bf",
-        "2",
-        "-g",
-        "50",
-        "-keyint_min",
-        "50",
-        "-sc_threshold",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-    ];
+    let mut video: Vec<&str> = GOP_50.split(' ').collect();
+    video.extend(["-c:a", "aac"]);
     let cases: [(&str, &[&str]); 5] = [
         ("clip.mp4", &[]),
         ("clip.mov", &[]),
@@ -101,7 +88,7 @@ async fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Re
         ("offset.ts", &["-output_ts_offset", "10"]),
     ];
     for (name, extra) in cases {
-        let mut args = video.to_vec();
+        let mut args = video.clone();
         args.extend(extra);
         let clip = h.lavfi_clip(name, &["testsrc2=size=160x120:rate=25:duration=30", "sine=duration=30"], &args)?;
         let source = source_of(&clip)?;
@@ -142,20 +129,7 @@ async fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Resul
     let clip = h.lavfi_clip(
         "thirty-fps.mp4",
         &["testsrc2=size=160x120:rate=30:duration=20"],
-        &[
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-bf",
-            "2",
-            "-g",
-            "50",
-            "-sc_threshold",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        &GOP_50.split(' ').collect::<Vec<_>>(),
     )?;
     let upload = stored(&h, &clip, "thirty/clip.mp4").await?;
     let source = source_of(&clip)?;

@@ -96,20 +96,25 @@ async fn workflows_stored_by_0_1_are_found_and_moved_to_per_dir_reads_by_the_nex
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let jobs = h.stack.jobs();
+/// A job of the test workflow for an upload at `key` of `media-in`, and its tasks.
+fn job_for(key: &str) -> anyhow::Result<(Job, Vec<mediaflow::domain::job::Task>)> {
     let workflow = Workflow::create(spec("media-in"), Utc::now())?.enable(Utc::now());
     let event = ObjectCreated {
-        object: ObjectRef::new("media-in", "in/a.mp4"),
+        object: ObjectRef::new("media-in", key),
         size: Some(1),
         etag: Some("e".into()),
         version_id: None,
         sequencer: Some("01".into()),
         event_time: Utc::now(),
     };
-    let (job, tasks) = Job::start(&workflow, &event, &ObjectHead::default(), Utc::now());
+    Ok(Job::start(&workflow, &event, &ObjectHead::default(), Utc::now()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let jobs = h.stack.jobs();
+    let (job, tasks) = job_for("in/a.mp4")?;
     assert_eq!(jobs.create(&job, &tasks).await?, Created::New);
     assert_eq!(jobs.create(&job, &tasks).await?, Created::Existing);
     assert_eq!(jobs.tasks(&job.id).await?, tasks);
@@ -171,16 +176,7 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
 async fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_takes_it() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     let jobs = h.stack.jobs();
-    let workflow = Workflow::create(spec("media-in"), Utc::now())?.enable(Utc::now());
-    let event = ObjectCreated {
-        object: ObjectRef::new("media-in", "in/long.mp4"),
-        size: Some(1),
-        etag: Some("e".into()),
-        version_id: None,
-        sequencer: Some("01".into()),
-        event_time: Utc::now(),
-    };
-    let (job, tasks) = Job::start(&workflow, &event, &ObjectHead::default(), Utc::now());
+    let (job, tasks) = job_for("in/long.mp4")?;
     jobs.create(&job, &tasks).await?;
     let plan = ChunkPlan {
         chunks: vec![Chunk { start: 0.0, length: Some(10.02) }, Chunk { start: 10.02, length: None }],

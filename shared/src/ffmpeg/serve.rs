@@ -343,15 +343,20 @@ mod tests {
         (String::from_utf8_lossy(&answer[..split]).into_owned(), answer[split + 4..].to_vec())
     }
 
-    #[tokio::test]
-    async fn ranges_are_served_from_blocks_read_once() {
+    /// `blocks` blocks of patterned bytes, stored and served.
+    async fn serve_blocks(blocks: u64) -> (Vec<u8>, Served) {
         let memory = Memory::default();
-        let object = ObjectRef::new("media", "in/big.mp4");
-        let data: Vec<u8> = (0..3 * BLOCK).map(|i| (i % 251) as u8).collect();
+        let object = ObjectRef::new("media", "in/clip.mp4");
+        let data: Vec<u8> = (0..blocks * BLOCK).map(|i| (i % 251) as u8).collect();
         memory.put_object(object.clone(), data.clone(), None);
         let etag = memory.head(&object).await.unwrap().unwrap().etag;
         let source = Arc::new(StoredObject { store: Arc::new(memory), object, etag, size: data.len() as u64 });
-        let served = Served::start(source).await.unwrap();
+        (data, Served::start(source).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn ranges_are_served_from_blocks_read_once() {
+        let (data, served) = serve_blocks(3).await;
         let (head, body) = get(served.url(), "bytes=1048570-1048580").await;
         assert!(head.starts_with("HTTP/1.1 206"), "{head}");
         assert!(head.to_ascii_lowercase().contains("content-range: bytes 1048570-1048580/3145728"), "{head}");
@@ -367,13 +372,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_long_read_fills_the_same_few_blocks_again() {
-        let memory = Memory::default();
-        let object = ObjectRef::new("media", "in/long.mp4");
-        let data: Vec<u8> = (0..40 * BLOCK).map(|i| (i % 241) as u8).collect();
-        memory.put_object(object.clone(), data.clone(), None);
-        let etag = memory.head(&object).await.unwrap().unwrap().etag;
-        let source = Arc::new(StoredObject { store: Arc::new(memory), object, etag, size: data.len() as u64 });
-        let served = Served::start(source).await.unwrap();
+        let (data, served) = serve_blocks(40).await;
         let (_, body) = get(served.url(), "bytes=0-").await;
         assert!(body == data, "the whole object");
         let allocated = served.shared.allocated.load(Ordering::Relaxed);
