@@ -1,0 +1,237 @@
+//! The transcode task: another container, codec, size or rate.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::watermark::{WatermarkSpec, validate_watermarks};
+use super::{is_false, is_zero, validate_size};
+use crate::domain::chunk::{MIN_CHUNK_SECONDS, Parallel};
+use crate::domain::validation::Violations;
+
+/// Re-encode the input into another container, codec, size or rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranscodeSpec {
+    /// Label in the output name (`{definition}`); defaults to the task's position (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    #[serde(default)]
+    pub container: Container,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioSpec>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove_audio: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove_video: bool,
+    /// Copy the source's metadata (title, dates, a phone's GPS location…) into the output.
+    /// Off by default: outputs carry no metadata but what playback needs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_metadata: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watermarks: Vec<WatermarkSpec>,
+    /// Output file name pattern; placeholders `{inputName}`, `{definition}`, `{format}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_name: Option<String>,
+    /// Encode in chunks side by side: `auto` (when one worker would not comfortably finish),
+    /// `off`, or a number of chunks. See [`chunk`](super::chunk).
+    #[serde(default, skip_serializing_if = "Parallel::is_auto")]
+    pub parallel: Parallel,
+    /// How long `auto` makes each chunk, in seconds (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_seconds: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<VideoCodec>,
+    /// Pixels; 0 (the default) follows the other side, keeping the aspect ratio.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub width: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub height: u32,
+    /// Without it a source smaller than the requested size keeps its size.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_upscale: bool,
+    /// Target bitrate; without it (and without `crf`) the codec's default quality is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crf: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<AudioCodec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u8>,
+}
+
+named_enum!(
+    /// Output container of a transcode.
+    Container { #[default] Mp4 => "mp4", Webm => "webm", Mkv => "mkv", Mov => "mov", Mp3 => "mp3", M4a => "m4a" }
+);
+named_enum!(VideoCodec { #[default] H264 => "h264", H265 => "h265", Vp9 => "vp9" });
+named_enum!(AudioCodec { #[default] Aac => "aac", Opus => "opus", Mp3 => "mp3" });
+impl Container {
+    /// Containers that hold sound only.
+    pub fn is_audio_only(self) -> bool {
+        matches!(self, Self::Mp3 | Self::M4a)
+    }
+
+    pub fn default_video_codec(self) -> Option<VideoCodec> {
+        match self {
+            Self::Mp4 | Self::Mov | Self::Mkv => Some(VideoCodec::H264),
+            Self::Webm => Some(VideoCodec::Vp9),
+            Self::Mp3 | Self::M4a => None,
+        }
+    }
+
+    pub fn default_audio_codec(self) -> AudioCodec {
+        match self {
+            Self::Webm => AudioCodec::Opus,
+            Self::Mp3 => AudioCodec::Mp3,
+            Self::Mp4 | Self::Mov | Self::Mkv | Self::M4a => AudioCodec::Aac,
+        }
+    }
+
+    pub fn allows_video(self, codec: VideoCodec) -> bool {
+        match self {
+            Self::Mp4 | Self::Mov => matches!(codec, VideoCodec::H264 | VideoCodec::H265),
+            Self::Webm => codec == VideoCodec::Vp9,
+            Self::Mkv => true,
+            Self::Mp3 | Self::M4a => false,
+        }
+    }
+
+    pub fn allows_audio(self, codec: AudioCodec) -> bool {
+        match self {
+            Self::Mp4 | Self::Mov => matches!(codec, AudioCodec::Aac | AudioCodec::Mp3),
+            Self::Webm => codec == AudioCodec::Opus,
+            Self::Mkv => true,
+            Self::Mp3 => codec == AudioCodec::Mp3,
+            Self::M4a => codec == AudioCodec::Aac,
+        }
+    }
+}
+
+impl TranscodeSpec {
+    /// The video codec the output will have, `None` when it has no video.
+    pub fn video_codec(&self) -> Option<VideoCodec> {
+        if self.remove_video {
+            return None;
+        }
+        self.video.as_ref().and_then(|video| video.codec).or(self.container.default_video_codec())
+    }
+
+    /// The audio codec the output will have, `None` when it has no audio.
+    pub fn audio_codec(&self) -> Option<AudioCodec> {
+        if self.remove_audio {
+            return None;
+        }
+        Some(self.audio.as_ref().and_then(|audio| audio.codec).unwrap_or(self.container.default_audio_codec()))
+    }
+
+    pub(super) fn validate(&self, field: &str, errors: &mut Violations) {
+        let container = self.container;
+        errors.check(
+            !(self.remove_audio && self.remove_video),
+            format!("{field}.remove_audio"),
+            "removing both audio and video leaves nothing",
+        );
+        if container.is_audio_only() {
+            errors.check(self.video.is_none(), format!("{field}.video"), format!("{container} holds no video"));
+            errors.check(
+                self.watermarks.is_empty(),
+                format!("{field}.watermarks"),
+                format!("{container} holds no video to mark"),
+            );
+            errors.check(!self.remove_audio, format!("{field}.remove_audio"), format!("{container} holds only audio"));
+        }
+        if self.remove_video {
+            errors.check(self.watermarks.is_empty(), format!("{field}.watermarks"), "the video is removed");
+        }
+        if let Some(video) = &self.video {
+            let codec = video.codec.unwrap_or(VideoCodec::default());
+            if video.codec.is_some() {
+                errors.check(
+                    container.allows_video(codec),
+                    format!("{field}.video.codec"),
+                    format!("{codec} cannot be stored in {container}"),
+                );
+            }
+            validate_size(video.width, video.height, &format!("{field}.video"), errors);
+            if let Some(kbps) = video.bitrate_kbps {
+                errors.check(
+                    (16..=100_000).contains(&kbps),
+                    format!("{field}.video.bitrate_kbps"),
+                    "must be 16–100000",
+                );
+            }
+            if let Some(crf) = video.crf {
+                let max = if self.video_codec() == Some(VideoCodec::Vp9) { 63 } else { 51 };
+                errors.check(crf <= max, format!("{field}.video.crf"), format!("must be 0–{max} for {codec}"));
+            }
+            errors.check(
+                !(video.crf.is_some() && video.bitrate_kbps.is_some()),
+                format!("{field}.video"),
+                "set crf or bitrate_kbps, not both",
+            );
+            if let Some(fps) = video.fps {
+                errors.check(
+                    fps > 0.0 && fps <= 120.0,
+                    format!("{field}.video.fps"),
+                    "must be above 0 and at most 120",
+                );
+            }
+        }
+        if let Some(audio) = &self.audio {
+            if let Some(codec) = audio.codec {
+                errors.check(
+                    container.allows_audio(codec),
+                    format!("{field}.audio.codec"),
+                    format!("{codec} cannot be stored in {container}"),
+                );
+            }
+            if let Some(kbps) = audio.bitrate_kbps {
+                errors.check((8..=512).contains(&kbps), format!("{field}.audio.bitrate_kbps"), "must be 8–512");
+            }
+            if let Some(rate) = audio.sample_rate {
+                const RATES: [u32; 6] = [8000, 16000, 22050, 24000, 44100, 48000];
+                errors.check(
+                    RATES.contains(&rate),
+                    format!("{field}.audio.sample_rate"),
+                    "must be one of 8000, 16000, 22050, 24000, 44100, 48000",
+                );
+            }
+            if let Some(channels) = audio.channels {
+                errors.check((1..=2).contains(&channels), format!("{field}.audio.channels"), "must be 1 or 2");
+            }
+        }
+        validate_watermarks(&self.watermarks, field, errors);
+        if let Some(seconds) = self.chunk_seconds {
+            errors.check(
+                self.parallel.is_auto(),
+                format!("{field}.chunk_seconds"),
+                "only with parallel: auto (a number of chunks sets their length)",
+            );
+            errors.check(
+                (MIN_CHUNK_SECONDS..=3600.0).contains(&seconds),
+                format!("{field}.chunk_seconds"),
+                format!("must be {MIN_CHUNK_SECONDS}–3600"),
+            );
+        }
+    }
+}
