@@ -65,6 +65,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Off unless asked for: what the functions log, to see where a figure's time went.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("MEDIAFLOW_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     std::fs::create_dir_all(&args.dir)?;
     let dir = args.dir.canonicalize()?;
     if let Some(input) = &args.footprint_of {
@@ -319,6 +323,7 @@ async fn through_the_stack(input: &Path) -> anyhow::Result<Sides> {
     let mut body = s3.get_object().bucket(BUCKET).key(&object.key).send().await?.body.into_async_read();
     let mut file = tokio::fs::File::create(&local).await?;
     tokio::io::copy(&mut body, &mut file).await?;
+    let download = started.elapsed();
     let args = worker_args(&local, scratch.path())?;
     let status = tokio::process::Command::new(&ffmpeg).args(&args).stdin(std::process::Stdio::null()).output().await?;
     ensure!(status.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&status.stderr));
@@ -344,7 +349,9 @@ async fn through_the_stack(input: &Path) -> anyhow::Result<Sides> {
     let to_start = task.started_at.map_or(f64::NAN, |at| (at - job.created_at).as_seconds_f64());
     let phases = task.timings.unwrap_or_default();
     let detail = format!(
-        "job created → task started {to_start:.2}s; task: open {:.2}s, render {:.2}s, upload {:.2}s",
+        "usual: download {:.2}s. pipeline: job created → task started (probe) {to_start:.2}s; \
+         task: open {:.2}s, render {:.2}s, upload {:.2}s",
+        download.as_secs_f64(),
         phases.download_ms as f64 / 1e3,
         phases.render_ms as f64 / 1e3,
         phases.upload_ms as f64 / 1e3

@@ -1,0 +1,231 @@
+//! The ffmpeg argument builder: pure functions from a task spec and the probed source to the
+//! exact ffmpeg runs that render it (one module per task kind, `overlay` for watermarks), and
+//! from a served upload to the ffprobe runs that probe it.
+//!
+//! Safety rules every run follows (see the golden tests):
+//! - inputs are opened with a protocol whitelist (`http,tcp` only for the upload, read from the
+//!   loopback server of [`super::serve`]; `file` for our own files), the upload only through the demuxers of
+//!   [`DEMUXERS`] (so a playlist or concat list disguised as a video is refused) and watermark
+//!   images only as PNG;
+//! - every path is one of ours (`file:` + the scratch dir, never an object key);
+//! - user text never enters argv or a filter graph: text watermarks are drawn into PNGs by
+//!   [`super::text`] and overlaid like images.
+
+use std::path::{Path, PathBuf};
+
+use crate::domain::chunk::Part;
+use crate::domain::job::ErrorCode;
+use crate::domain::media::{MediaInfo, Size};
+use crate::domain::task::{
+    AnimatedFormat, AnimatedSpec, AudioCodec, Container, Corner, ImageFormat, Length, SnapshotSpec, TaskSpec,
+    TranscodeSpec, VideoCodec, WatermarkSpec, rgb,
+};
+use crate::ports::{MediaFailure, RenderRequest};
+
+use super::text::{MIN_SIZE, TextImage};
+
+mod animated;
+mod overlay;
+mod snapshot;
+mod transcode;
+
+use animated::animated;
+use overlay::video_graph;
+use snapshot::snapshot;
+use transcode::transcode;
+pub use transcode::{concat_list, join, part_name};
+
+/// Demuxers an upload may be opened with: audio and video containers and elementary streams
+/// (camera, phone, screen-recorder, broadcast and streaming formats). Never playlists (hls,
+/// dash), lists (concat), image sequences or single images (image2, *_pipe), subtitles or
+/// network protocols (rtp, rtsp, sdp).
+pub const DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,live_flv,mpegts,mpeg,mxf,gxf,dv,asf,nut,\
+rm,ogg,wtv,ivf,h264,hevc,m4v,mpegvideo,mp3,aac,ac3,eac3,dts,dtshd,truehd,mlp,loas,flac,wav,w64,aiff,caf,amr,\
+amrnb,amrwb,au,wv,ape,tta,tak,mpc,mpc8,dsf,xwma,qcp,voc,gif";
+
+/// ffmpeg's log lines that do not mean damage: decoders say them when they start in the
+/// middle of a stream (a seek, an open GOP).
+const BENIGN: [&str; 4] = [
+    "mmco: unref short failure",
+    "co located POCs unavailable",
+    "Missing reference picture",
+    "reference picture missing during reorder",
+];
+
+/// Whether an error line from ffmpeg counts as a decode error.
+pub fn is_decode_error(line: &str) -> bool {
+    !BENIGN.iter().any(|benign| line.contains(benign))
+}
+
+/// The runs for one task and the text files they read.
+#[derive(Debug, PartialEq)]
+pub struct Plan {
+    /// Text watermarks to draw into PNG files before running.
+    pub text_images: Vec<PlannedText>,
+    pub runs: Vec<Run>,
+}
+
+/// A text watermark to draw: into `path`, shrunk if needed to fit `room` (width, height).
+#[derive(Debug, PartialEq)]
+pub struct PlannedText {
+    pub path: PathBuf,
+    pub image: TextImage,
+    pub room: (u32, u32),
+}
+
+/// One output file and how to make it.
+#[derive(Debug, PartialEq)]
+pub struct Run {
+    /// Argument lists to try in turn until one writes the output: a snapshot tries a fast
+    /// seek, then decoding from the start (streams whose keyframes a seek cannot find), then
+    /// the last picture (a time past the real end).
+    pub attempts: Vec<Vec<String>>,
+    pub output: PlannedOutput,
+    /// What the output shows, for messages ("time point 5s"); `None` for a whole-file output.
+    pub label: Option<String>,
+}
+
+/// An output file as planned: what it should turn out to be.
+#[derive(Debug, PartialEq)]
+pub struct PlannedOutput {
+    pub path: PathBuf,
+    pub number: usize,
+    pub content_type: &'static str,
+    /// Whether the output plays over time (video, audio, animations) or is a still.
+    pub timed: bool,
+    /// The longest the output may be (the workflow's limit): ffmpeg stops just past it.
+    pub max_duration: Option<f64>,
+    pub size: Option<Size>,
+}
+
+pub(super) fn source_error(code: ErrorCode, message: impl Into<String>) -> MediaFailure {
+    MediaFailure::new(code, message)
+}
+
+/// The ffprobe arguments that read an upload's headers through the loopback server at `url`.
+pub fn header_probe(url: &str) -> Vec<String> {
+    let mut args = probe_input(url);
+    args.extend(strings(["-print_format", "json", "-show_format", "-show_streams"]));
+    args.push(url.to_owned());
+    args
+}
+
+/// The ffprobe arguments that list the packets from `from` seconds to the end: where the media
+/// really ends (a header may say otherwise), and whether the data is cut short.
+pub fn tail_probe(url: &str, from: f64) -> Vec<String> {
+    let mut args = probe_input(url);
+    args.extend(["-read_intervals".into(), format!("{}%", seconds(from.max(0.0)))]);
+    args.extend(strings(["-print_format", "json", "-show_entries", "packet=pts_time,dts_time,duration_time"]));
+    args.push(url.to_owned());
+    args
+}
+
+/// The ffprobe arguments that print, for each of `times` (seconds on the file's clock), the
+/// first video packet a seek there reads: the keyframe ffmpeg's seek lands on.
+pub fn keyframe_probe(url: &str, times: &[f64]) -> Vec<String> {
+    let mut args = probe_input(url);
+    let intervals: Vec<String> = times.iter().map(|at| format!("{}%+#1", seconds(at.max(0.0)))).collect();
+    args.extend(["-read_intervals".into(), intervals.join(",")]);
+    args.extend(strings(["-select_streams", "v:0", "-print_format", "json"]));
+    args.extend(strings(["-show_entries", "packet=pts_time,flags"]));
+    args.push(url.to_owned());
+    args
+}
+
+/// The ffprobe arguments that describe an output file mediaflow wrote.
+pub fn output_probe(path: &Path) -> Result<Vec<String>, MediaFailure> {
+    let mut args: Vec<String> =
+        strings(["-hide_banner", "-v", "error", "-protocol_whitelist", "file", "-print_format", "json"]).collect();
+    args.extend(strings(["-show_format", "-show_streams"]));
+    args.push(format!("file:{}", plain_path(path)?));
+    Ok(args)
+}
+
+fn probe_input(url: &str) -> Vec<String> {
+    debug_assert!(url.starts_with("http://127.0.0.1:"), "probes read only the loopback server");
+    strings(["-hide_banner", "-v", "warning", "-protocol_whitelist", "http,tcp", "-format_whitelist", DEMUXERS])
+        .collect()
+}
+
+/// Builds the runs for `setup.spec`, reading the upload from `input`, the loopback server's URL.
+pub fn plan(setup: &RenderRequest<'_>, input: &str) -> Result<Plan, MediaFailure> {
+    debug_assert!(input.starts_with("http://127.0.0.1:"), "renders read the upload from the loopback server");
+    plain_path(setup.workdir)?;
+    for image in setup.watermark_images {
+        plain_path(&image.path)?;
+    }
+    let mut plan = Plan { text_images: Vec::new(), runs: Vec::new() };
+    match setup.spec {
+        TaskSpec::Transcode(spec) => transcode(setup, input, spec, &mut plan)?,
+        TaskSpec::Watermark(spec) => transcode(setup, input, &spec.as_transcode(), &mut plan)?,
+        TaskSpec::Snapshot(spec) => snapshot(setup, input, spec, &mut plan)?,
+        TaskSpec::Animated(spec) => animated(setup, input, spec, &mut plan)?,
+    }
+    Ok(plan)
+}
+
+/// The seconds of an ffmpeg clock (`00:01:02.50` in its progress lines); `None` for `N/A` and
+/// negative times.
+pub fn clock_seconds(clock: &str) -> Option<f64> {
+    let mut seconds = 0.0;
+    let clock = clock.trim();
+    if clock.starts_with('-') {
+        return None;
+    }
+    for part in clock.split(':') {
+        let value: f64 = part.parse().ok().filter(|v: &f64| v.is_finite())?;
+        seconds = seconds * 60.0 + value;
+    }
+    Some(seconds)
+}
+
+/// Our paths go into argv and filter graphs: keep them free of anything either would read as
+/// syntax.
+pub(crate) fn plain_path(path: &Path) -> Result<&str, MediaFailure> {
+    path.to_str()
+        .filter(|p| p.starts_with('/') && p.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)))
+        .ok_or_else(|| source_error(ErrorCode::Internal, format!("unsafe scratch path {}", path.display())))
+}
+
+pub(super) fn file(path: &Path) -> String {
+    format!("file:{}", path.display())
+}
+
+pub(super) fn strings<const N: usize>(items: [&str; N]) -> impl Iterator<Item = String> {
+    items.into_iter().map(str::to_owned)
+}
+
+pub(super) fn head() -> Vec<String> {
+    strings(["-hide_banner", "-nostdin", "-y"]).collect()
+}
+
+/// The upload as input, optionally cut to `[start, start + length)`.
+pub(super) fn source_input(args: &mut Vec<String>, input: &str, start: Option<f64>, length: Option<f64>) {
+    args.extend(strings(["-protocol_whitelist", "http,tcp", "-format_whitelist", DEMUXERS]));
+    if let Some(start) = start.filter(|s| *s > 0.0) {
+        args.extend(["-ss".into(), seconds(start)]);
+    }
+    if let Some(length) = length {
+        args.extend(["-t".into(), seconds(length)]);
+    }
+    args.extend(["-i".into(), input.to_owned()]);
+}
+
+pub(super) fn seconds(value: f64) -> String {
+    format!("{value:.3}")
+}
+
+pub(super) fn ratio(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+pub(super) fn display_size(source: &MediaInfo) -> Result<Size, MediaFailure> {
+    match &source.video {
+        Some(video) if video.width > 0 && video.height > 0 => Ok(Size::new(video.width, video.height)),
+        _ => Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

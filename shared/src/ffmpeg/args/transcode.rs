@@ -1,0 +1,238 @@
+//! Transcodes (and the watermark task): whole, or in chunks and an audio part, and the join.
+
+use super::*;
+
+/// The whole transcode, or one part of a chunked one (`setup.part`): a video chunk, cut from
+/// the source at its borders and starting at time 0, or the whole audio.
+pub(super) fn transcode(
+    setup: &RenderRequest<'_>,
+    input: &str,
+    spec: &TranscodeSpec,
+    plan: &mut Plan,
+) -> Result<(), MediaFailure> {
+    let source = setup.source;
+    if !spec.watermarks.is_empty() && source.video.is_none() {
+        return Err(source_error(ErrorCode::SourceNoVideo, "the source has no video stream to mark"));
+    }
+    let mut video = spec.video_codec().filter(|_| source.video.is_some());
+    let mut audio = spec.audio_codec().filter(|_| source.audio.is_some());
+    if video.is_none() && audio.is_none() {
+        return Err(source_error(
+            ErrorCode::SourceNoMedia,
+            "nothing to write: the source has none of the streams this task keeps",
+        ));
+    }
+    // What is decoded is held to the limit too: a header may not say how long a file is.
+    let max_duration = setup.limits.max_duration_s;
+    let mut until = Some(max_duration + 1.0);
+    let mut chunk = None;
+    match setup.part {
+        None => {}
+        Some(Part::Video(part)) => {
+            audio = None;
+            // A chunk ends at its border (`trim` below); the last one at the limit, in its own
+            // time.
+            until = match part.length {
+                Some(_) => None,
+                None => until.map(|until| until - part.start),
+            };
+            chunk = Some(part);
+        }
+        Some(Part::Audio) => video = None,
+    }
+    let mut args = head();
+    source_input(&mut args, input, chunk.map(|c| c.start), None);
+    let mut size = None;
+    if let Some(codec) = video {
+        let params = spec.video.clone().unwrap_or_default();
+        let frame = display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
+        size = Some(frame);
+        let mut filters = Vec::new();
+        if let Some(length) = chunk.and_then(|c| c.length) {
+            // From where the seek put 0, so the end falls on the border. (An input `-t` counts
+            // from the first frame kept, half a frame later, and a length rounded to the
+            // millisecond can then take one frame more.)
+            filters.push(format!("trim=end={}", seconds(length)));
+        }
+        if chunk.is_some_and(|c| c.start > 0.0) {
+            // Each later chunk starts at 0; the join lays it after the one before.
+            filters.push("setpts=PTS-STARTPTS".to_owned());
+        }
+        if let Some(fps) = params.fps {
+            filters.push(format!("fps={}", ratio(fps)));
+        }
+        filters.push(format!("scale={}:{}", frame.width, frame.height));
+        filters.push("setsar=1".into());
+        let mut graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
+        graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
+        args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
+        video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
+    }
+    if let Some(codec) = audio {
+        args.extend(strings(["-map", "0:a:0"]));
+        let params = spec.audio.clone().unwrap_or_default();
+        let (encoder, kbps) = match codec {
+            AudioCodec::Aac => ("aac", 128),
+            AudioCodec::Opus => ("libopus", 96),
+            AudioCodec::Mp3 => ("libmp3lame", 128),
+        };
+        args.extend([
+            "-c:a".into(),
+            encoder.into(),
+            "-b:a".into(),
+            format!("{}k", params.bitrate_kbps.unwrap_or(kbps)),
+        ]);
+        if let Some(rate) = params.sample_rate {
+            args.extend(["-ar".into(), rate.to_string()]);
+        }
+        if let Some(channels) = params.channels {
+            args.extend(["-ac".into(), channels.to_string()]);
+        }
+    }
+    metadata_args(&mut args, spec.keep_metadata);
+    if let Some(until) = until {
+        args.extend(["-t".into(), seconds(until)]);
+    }
+    let (path, muxer, content_type) = match setup.part {
+        // Parts are MP4 whatever the output: every codec fits, and its times are exact.
+        Some(part) => (setup.workdir.join(part_name(part)), "mp4", "video/mp4"),
+        None => {
+            let (muxer, content_type) = muxer(spec.container);
+            (setup.workdir.join(format!("out-0.{}", spec.container)), muxer, content_type)
+        }
+    };
+    if setup.part.is_none() && matches!(spec.container, Container::Mp4 | Container::Mov | Container::M4a) {
+        args.extend(strings(["-movflags", "+faststart"]));
+    }
+    args.extend(["-f".into(), muxer.into(), file(&path)]);
+    plan.runs.push(Run {
+        attempts: vec![args],
+        output: PlannedOutput { path, number: 0, content_type, timed: true, max_duration: Some(max_duration), size },
+        label: None,
+    });
+    Ok(())
+}
+
+/// The file a part of a chunked transcode is written to, in the worker's scratch directory.
+pub fn part_name(part: Part) -> &'static str {
+    match part {
+        Part::Video(_) => "chunk.mp4",
+        Part::Audio => "audio.mp4",
+    }
+}
+
+/// Titles, dates, a phone's GPS location: none of it leaves with the output unless asked.
+/// Rotation is applied to the pictures themselves (autorotate), so nothing is lost for playback.
+fn metadata_args(args: &mut Vec<String>, keep: bool) {
+    if !keep {
+        args.extend(strings(["-map_metadata", "-1", "-map_chapters", "-1"]));
+    }
+}
+
+/// The muxer and content type of an output container.
+fn muxer(container: Container) -> (&'static str, &'static str) {
+    match container {
+        Container::Mp4 => ("mp4", "video/mp4"),
+        Container::Mov => ("mov", "video/quicktime"),
+        Container::Mkv => ("matroska", "video/x-matroska"),
+        Container::Webm => ("webm", "video/webm"),
+        Container::Mp3 => ("mp3", "audio/mpeg"),
+        Container::M4a => ("ipod", "audio/mp4"),
+    }
+}
+
+/// The list of video chunks the concat demuxer reads, in order (names relative to the list).
+pub fn concat_list(chunks: &[&str]) -> String {
+    let mut list = String::from("ffconcat version 1.0\n");
+    for chunk in chunks {
+        list.push_str(&format!("file {chunk}\n"));
+    }
+    list
+}
+
+/// Joins the encoded parts of a chunked transcode into its output, copying the streams: the
+/// video chunks in the order of `list` (written by [`concat_list`]), the audio from `audio`.
+pub fn join(
+    spec: &TranscodeSpec,
+    list: &Path,
+    audio: Option<&Path>,
+    workdir: &Path,
+    max_duration: f64,
+) -> Result<Run, MediaFailure> {
+    for path in [list, workdir].into_iter().chain(audio) {
+        plain_path(path)?;
+    }
+    let mut args = head();
+    args.extend(strings(["-protocol_whitelist", "file", "-f", "concat", "-safe", "1", "-i"]));
+    args.push(file(list));
+    if let Some(audio) = audio {
+        args.extend(strings(["-protocol_whitelist", "file", "-f", "mp4", "-i"]));
+        args.push(file(audio));
+    }
+    args.extend(strings(["-map", "0:v:0"]));
+    if audio.is_some() {
+        args.extend(strings(["-map", "1:a:0"]));
+    }
+    args.extend(strings(["-c", "copy"]));
+    metadata_args(&mut args, spec.keep_metadata);
+    if matches!(spec.container, Container::Mp4 | Container::Mov) {
+        args.extend(strings(["-movflags", "+faststart"]));
+    }
+    let (muxer, content_type) = muxer(spec.container);
+    let path = workdir.join(format!("out-0.{}", spec.container));
+    args.extend(["-f".into(), muxer.into(), file(&path)]);
+    Ok(Run {
+        attempts: vec![args],
+        output: PlannedOutput {
+            path,
+            number: 0,
+            content_type,
+            timed: true,
+            max_duration: Some(max_duration),
+            size: None,
+        },
+        label: None,
+    })
+}
+
+fn video_codec_args(
+    args: &mut Vec<String>,
+    codec: VideoCodec,
+    container: Container,
+    crf: Option<u8>,
+    kbps: Option<u32>,
+) {
+    let rate_control = |args: &mut Vec<String>, default_crf: u8| match kbps {
+        Some(kbps) => args.extend([
+            "-b:v".into(),
+            format!("{kbps}k"),
+            "-maxrate".into(),
+            format!("{}k", kbps * 3 / 2),
+            "-bufsize".into(),
+            format!("{}k", kbps * 2),
+        ]),
+        None => args.extend(["-crf".into(), crf.unwrap_or(default_crf).to_string()]),
+    };
+    match codec {
+        VideoCodec::H264 => {
+            args.extend(strings(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]));
+            rate_control(args, 23);
+        }
+        VideoCodec::H265 => {
+            args.extend(strings(["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "log-level=error"]));
+            rate_control(args, 28);
+            if matches!(container, Container::Mp4 | Container::Mov) {
+                // Apple players want the hvc1 tag.
+                args.extend(strings(["-tag:v", "hvc1"]));
+            }
+        }
+        VideoCodec::Vp9 => {
+            args.extend(strings(["-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "4", "-row-mt", "1"]));
+            if kbps.is_none() {
+                // Constant quality in VP9 needs a zero target bitrate.
+                args.extend(strings(["-b:v", "0"]));
+            }
+            rate_control(args, 32);
+        }
+    }
+}
