@@ -83,7 +83,7 @@ fn golden_chunked_transcode_parts_and_join() {
     };
     let task = TaskSpec::Transcode(spec.clone());
     let source = source(1920, 1080, true);
-    let video = "-c:v libx264 -preset veryfast -profile:v high -crf 23 -map_metadata -1 -map_chapters -1";
+    let video = "-c:v libx264 -preset veryfast -profile:v high -crf 23 -r 25 -map_metadata -1 -map_chapters -1";
     // the first chunk keeps the source's times; it ends at its border in the source
     let first = run_part(&task, &source, &[], Some(Part::Video(Chunk { start: 0.0, length: Some(150.02) })));
     assert_eq!(

@@ -67,6 +67,11 @@ pub(super) fn transcode(
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
+        // A chunk's rate, said again: after `setpts` ffmpeg 7 no longer knows it and writes
+        // 25 fps, dropping frames of any other rate.
+        if let Some(fps) = chunk.and_then(|_| params.fps.or(source.video.as_ref().and_then(|v| v.fps))) {
+            args.extend(["-r".into(), ratio(fps)]);
+        }
     }
     if let Some(codec) = audio {
         args.extend(strings(["-map", "0:a:0"]));
