@@ -101,9 +101,18 @@ pub enum Command {
     /// Look at the dead-letter queues (events, worker) and send their messages back.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// MPS's preset templates a transcode's `definition` may name.
+    #[command(subcommand)]
+    Preset(PresetCommand),
     /// Run mediaflow on this machine against a local S3/DynamoDB/SQS server.
     #[command(subcommand)]
     Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetCommand {
+    /// Every template with its parameters.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +393,7 @@ pub async fn execute(command: Command, deployment: &Deployment, format: Format, 
         Command::Workflow(command) => workflow(command, deployment, format, out).await,
         Command::Bucket(command) => bucket(command, &deployment.buckets()?, format, out).await,
         Command::Job(command) => job(command, deployment, format, out).await,
+        Command::Preset(PresetCommand::List) => render::presets(out, format),
         Command::Dlq(command) => {
             let settings = &deployment.settings;
             let admin = config::dead_letters(

@@ -11,6 +11,7 @@ use mediaflow::domain::job::{Job, JobResult, JobStatus, TaskStatus};
 use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::notification::NotifyMode;
 use mediaflow::domain::object::ObjectRef;
+use mediaflow::domain::task::preset;
 use mediaflow::domain::workflow::Workflow;
 use mediaflow::jobs::JobView;
 use mediaflow::ports::{DeadLetter, JobPage};
@@ -81,6 +82,37 @@ pub fn workflows(out: Out<'_>, workflows: &[Workflow], format: Format) -> anyhow
         ]);
     }
     writeln!(out, "{rows}")?;
+    Ok(())
+}
+
+/// MPS's transcode templates (`mediaflow preset list`).
+pub fn presets(out: Out<'_>, format: Format) -> anyhow::Result<()> {
+    let rows: Vec<[String; 4]> = preset::PRESETS
+        .iter()
+        .map(|preset| {
+            let video = preset.video.map_or("none".to_owned(), |video| {
+                let fps = video.fps.map_or(String::new(), |fps| format!(", {fps} fps"));
+                format!("h264 {}p, {} kbps{fps}", video.height, video.kbps)
+            });
+            let audio = format!("{} {} kbps, 44100 Hz, 2 ch", preset.audio_codec, preset.audio_kbps);
+            [preset.id.to_owned(), preset.container.to_string(), video, audio]
+        })
+        .collect();
+    if format == Format::Json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|[id, container, video, audio]| {
+                serde_json::json!({"definition": id, "container": container, "video": video, "audio": audio})
+            })
+            .collect();
+        return json(out, &list);
+    }
+    let mut table = table(&["DEFINITION", "CONTAINER", "VIDEO", "AUDIO"]);
+    for row in rows {
+        table.add_row(row.to_vec());
+    }
+    writeln!(out, "{table}")?;
+    writeln!(out, "Snapshot template 10 (JPG at the source's size) is a snapshot's default.")?;
     Ok(())
 }
 

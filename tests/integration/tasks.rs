@@ -193,3 +193,47 @@ async fn watermarks_burn_image_and_text_into_video_and_snapshot() -> anyhow::Res
     assert_eq!(stream(&video, "audio").unwrap()["codec_name"], "aac", "the copy keeps its sound");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transcodes_named_by_mps_templates_follow_them_unless_a_field_says_otherwise() -> anyhow::Result<()> {
+    // GIVEN transcodes whose definitions name MPS templates: 360p at 25 fps, MP3 at 128 kbps,
+    // and 720p with a CRF of its own
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+    "tasks": [
+        {"type": "transcode", "definition": "100010"},
+        {"type": "transcode", "definition": "1010"},
+        {"type": "transcode", "definition": "100030", "video": {"crf": 30}}
+    ]}))
+    .await?;
+    // WHEN the 1080p camera clip (48 kHz, 23.976 fps) is uploaded
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "task {}: {:?}", task.index, task.error);
+    }
+    // THEN each output has its template's parameters, under the template's id
+    let keys: Vec<&str> = tasks.iter().map(|t| t.outputs[0].key.as_str()).collect();
+    assert_eq!(keys, ["out/clip_transcode_100010.mp4", "out/clip_transcode_1010.mp3", "out/clip_transcode_100030.mp4"]);
+    let small = probe(&h.download(&tasks[0].outputs[0]).await?)?;
+    assert_eq!(dimensions(&small), (640, 360));
+    assert_eq!(stream(&small, "video").unwrap()["r_frame_rate"], "25/1");
+    let audio = stream(&small, "audio").unwrap();
+    assert_eq!((audio["codec_name"].as_str(), audio["sample_rate"].as_str()), (Some("aac"), Some("44100")));
+    assert_eq!(audio["channels"], 2);
+    let mp3 = probe(&h.download(&tasks[1].outputs[0]).await?)?;
+    assert!(stream(&mp3, "video").is_none());
+    let audio = stream(&mp3, "audio").unwrap();
+    assert_eq!((audio["codec_name"].as_str(), audio["sample_rate"].as_str()), (Some("mp3"), Some("44100")));
+    assert_eq!(audio["bit_rate"], "128000");
+    // and the field the task sets wins: 720p at its own CRF, not the template's 1800 kbps
+    let hd = probe(&h.download(&tasks[2].outputs[0]).await?)?;
+    assert_eq!(dimensions(&hd), (1280, 720));
+    let workflow = h.stack.catalog().get("t").await?;
+    let video = match &workflow.tasks[2] {
+        mediaflow::domain::task::TaskSpec::Transcode(spec) => spec.video.clone().expect("video"),
+        other => anyhow::bail!("not a transcode: {other:?}"),
+    };
+    assert_eq!((video.crf, video.bitrate_kbps, video.height), (Some(30), None, 720));
+    Ok(())
+}

@@ -84,6 +84,7 @@ pub(crate) fn is_zero(value: &u32) -> bool {
 }
 
 mod animated;
+pub mod preset;
 mod snapshot;
 mod transcode;
 mod watermark;
@@ -231,8 +232,14 @@ impl TaskSpec {
         }
     }
 
-    /// Fills defaults that depend on the workflow (watermark image bucket).
+    /// Fills defaults that depend on the workflow (watermark image bucket) and what a
+    /// transcode's preset template (its `definition`) says.
     pub(crate) fn resolve_defaults(&mut self, trigger_bucket: &str) {
+        if let TaskSpec::Transcode(spec) = self
+            && let Some(preset) = spec.definition.as_deref().and_then(preset::find)
+        {
+            preset.apply(spec);
+        }
         let watermarks = match self {
             TaskSpec::Transcode(spec) => &mut spec.watermarks,
             TaskSpec::Snapshot(spec) => &mut spec.watermarks,
@@ -252,6 +259,9 @@ impl TaskSpec {
                 && definition.len() <= 64
                 && definition.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
             errors.check(ok, format!("{field}.definition"), "must be 1–64 letters, digits, '_' or '-'");
+            if let (TaskSpec::Transcode(_), Some(refusal)) = (self, preset::refusal(definition)) {
+                errors.check(false, format!("{field}.definition"), refusal);
+            }
         }
         if let Some(pattern) = self.custom_output_name() {
             validate_output_name(
@@ -438,6 +448,21 @@ mod tests {
                 "tasks[0].output_name: needs {inputName}: without it every upload would write the same file",
             ]
         );
+    }
+
+    #[test]
+    fn a_transcode_named_by_an_hls_template_is_refused() {
+        let spec = TaskSpec::Transcode(TranscodeSpec { definition: Some("100230".into()), ..TranscodeSpec::default() });
+        assert_eq!(
+            violations(&spec),
+            vec!["tasks[0].definition: 100230 is an MPS HLS template, which a transcode task does not write"]
+        );
+        let label = TaskSpec::Snapshot(SnapshotSpec {
+            definition: Some("100230".into()),
+            times: vec![TimePoint::Seconds(1.0)],
+            ..SnapshotSpec::default()
+        });
+        assert!(violations(&label).is_empty(), "only transcodes follow templates");
     }
 
     #[test]
