@@ -380,6 +380,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dev(DevCommand::Up { examples, lambda_endpoint, env_file }) => {
             demo::up(&examples, lambda_endpoint, env_file.as_deref()).await
         }
+        // Needs no deployment, nor AWS settings.
+        Command::Preset(PresetCommand::List) => render::presets(&mut std::io::stdout().lock(), format),
         command => {
             let deployment = Deployment::from_env(cli.settings).await;
             execute(command, &deployment, format, &mut std::io::stdout().lock()).await
