@@ -237,3 +237,41 @@ async fn transcodes_named_by_mps_templates_follow_them_unless_a_field_says_other
     assert_eq!((video.crf, video.bitrate_kbps, video.height), (Some(30), None, 720));
     Ok(())
 }
+
+/// The integrated loudness of `path`, in LUFS, as ffmpeg's EBU R128 meter reads it.
+fn loudness(path: &std::path::Path) -> anyhow::Result<f64> {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128", "-f", "null", "-"])
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stderr);
+    let summary = text.rsplit("Summary:").next().unwrap_or_default();
+    let value = summary.split("I:").nth(1).and_then(|rest| rest.split_whitespace().next());
+    value.and_then(|v| v.parse().ok()).ok_or_else(|| anyhow::anyhow!("no integrated loudness in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_recording_is_normalised_to_the_loudness_asked_at_its_own_rate() -> anyhow::Result<()> {
+    // GIVEN a workflow normalising to -16 LUFS, and a quiet 44.1 kHz recording
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "transcode", "container": "m4a", "audio": {"loudness": -16}}]}))
+        .await?;
+    let quiet = h.lavfi_clip(
+        "quiet.m4a",
+        &["sine=frequency=440:sample_rate=44100:duration=12"],
+        &["-af", "volume=-32dB", "-c:a", "aac"],
+    )?;
+    assert!(loudness(&quiet)? < -30.0, "quiet to begin with");
+    // WHEN it is uploaded
+    let object = h.upload(&quiet, "in/quiet.m4a").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    // THEN the output is at -16 LUFS (one pass: within 1.5 LU), still at 44.1 kHz
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let output = h.download(&tasks[0].outputs[0]).await?;
+    let measured = loudness(&output)?;
+    assert!((measured + 16.0).abs() <= 1.5, "{measured} LUFS");
+    assert_eq!(stream(&probe(&output)?, "audio").unwrap()["sample_rate"], "44100");
+    Ok(())
+}

@@ -451,6 +451,17 @@ mod tests {
     }
 
     #[test]
+    fn loudness_targets_are_lufs_between_minus_70_and_minus_5() {
+        for (target, ok) in [(-16.0, true), (-70.0, true), (-5.0, true), (-4.0, false), (0.0, false), (-80.0, false)] {
+            let spec = TaskSpec::Transcode(TranscodeSpec {
+                audio: Some(AudioSpec { loudness: Some(target), ..AudioSpec::default() }),
+                ..TranscodeSpec::default()
+            });
+            assert_eq!(violations(&spec).is_empty(), ok, "{target}: {:?}", violations(&spec));
+        }
+    }
+
+    #[test]
     fn a_transcode_named_by_an_hls_template_is_refused() {
         let spec = TaskSpec::Transcode(TranscodeSpec { definition: Some("100230".into()), ..TranscodeSpec::default() });
         assert_eq!(

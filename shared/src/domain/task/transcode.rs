@@ -77,6 +77,15 @@ pub struct AudioSpec {
     pub sample_rate: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<u8>,
+    /// Integrated loudness to normalise to, in LUFS (EBU R128: -23 for broadcast, -16 is
+    /// usual for streaming); unset leaves the level as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<f64>,
+}
+
+impl AudioSpec {
+    /// The quietest and loudest loudness targets, in LUFS.
+    pub const LOUDNESS: std::ops::RangeInclusive<f64> = -70.0..=-5.0;
 }
 
 named_enum!(
@@ -203,6 +212,13 @@ impl TranscodeSpec {
                     container.allows_audio(codec),
                     format!("{field}.audio.codec"),
                     format!("{codec} cannot be stored in {container}"),
+                );
+            }
+            if let Some(target) = audio.loudness {
+                errors.check(
+                    AudioSpec::LOUDNESS.contains(&target),
+                    format!("{field}.audio.loudness"),
+                    "must be -70 to -5 LUFS (-23 for broadcast, -16 for streaming)",
                 );
             }
             if let Some(kbps) = audio.bitrate_kbps {

@@ -206,6 +206,33 @@ fn golden_transcode_audio_only_m4a() {
     );
 }
 
+#[test]
+fn golden_loudness_normalised_at_the_sources_rate() {
+    let spec = TaskSpec::Transcode(TranscodeSpec {
+        container: Container::M4a,
+        audio: Some(AudioSpec { loudness: Some(-16.0), ..AudioSpec::default() }),
+        ..TranscodeSpec::default()
+    });
+    let plan = run_plan(&spec, &source(640, 360, true), &[]).unwrap();
+    assert_eq!(
+        args_of(&plan),
+        vec![format!(
+            "{INPUT} -i {URL} -map 0:a:0 -c:a aac -b:a 128k -af loudnorm=I=-16:TP=-1.5:LRA=11 -ar 48000 \
+         {TAIL} -movflags +faststart -f ipod file:/tmp/req-1/out-0.m4a"
+        )]
+    );
+    // a rate the task sets wins; Opus is always 48 kHz
+    let set = TaskSpec::Transcode(TranscodeSpec {
+        container: Container::M4a,
+        audio: Some(AudioSpec { loudness: Some(-23.5), sample_rate: Some(44100), ..AudioSpec::default() }),
+        ..TranscodeSpec::default()
+    });
+    assert!(
+        args_of(&run_plan(&set, &source(640, 360, true), &[]).unwrap())[0]
+            .contains("-af loudnorm=I=-23.5:TP=-1.5:LRA=11 -ar 44100 ")
+    );
+}
+
 fn logo() -> WatermarkImage {
     WatermarkImage { path: PathBuf::from("/tmp/req-1/watermark-0.png"), width: 136, height: 123 }
 }

@@ -87,7 +87,17 @@ pub(super) fn transcode(
             "-b:a".into(),
             format!("{}k", params.bitrate_kbps.unwrap_or(kbps)),
         ]);
-        if let Some(rate) = params.sample_rate {
+        if let Some(target) = params.loudness {
+            // EBU R128 in one pass (loudnorm's dynamic mode), which works at 192 kHz: the
+            // output's rate is said below.
+            args.extend(["-af".into(), format!("loudnorm=I={}:TP=-1.5:LRA=11", ratio(target))]);
+        }
+        let source_rate = || match codec {
+            AudioCodec::Opus => 48_000,
+            _ => source.audio.as_ref().and_then(|audio| audio.sample_rate).unwrap_or(48_000),
+        };
+        let rate = params.sample_rate.or_else(|| params.loudness.map(|_| source_rate()));
+        if let Some(rate) = rate {
             args.extend(["-ar".into(), rate.to_string()]);
         }
         if let Some(channels) = params.channels {
