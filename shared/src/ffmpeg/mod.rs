@@ -441,10 +441,7 @@ fn classify_run_failure(errors: &[String]) -> MediaFailure {
 #[async_trait]
 impl MediaTool for Ffmpeg {
     async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure> {
-        let served = Served::start(source).await.map_err(|e| ProbeFailure {
-            failure: MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to ffprobe: {e}")),
-            bytes_read: 0,
-        })?;
+        let served = serve(source, "ffprobe").await.map_err(|failure| ProbeFailure { failure, bytes_read: 0 })?;
         let result = self.probe_served(&served).await;
         let bytes_read = served.bytes_read();
         match result {
@@ -459,9 +456,7 @@ impl MediaTool for Ffmpeg {
         start: f64,
         times: &[f64],
     ) -> Result<Vec<Option<f64>>, MediaFailure> {
-        let served = Served::start(source)
-            .await
-            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to ffprobe: {e}")))?;
+        let served = serve(source, "ffprobe").await?;
         let on_clock: Vec<f64> = times.iter().map(|at| start + at).collect();
         let (ok, json, stderr) = self.ffprobe(args::keyframe_probe(served.url(), &on_clock)).await?;
         if let Some(failure) = read_failure(&served) {
@@ -475,9 +470,7 @@ impl MediaTool for Ffmpeg {
     }
 
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
-        let served = Served::start(request.upload.clone())
-            .await
-            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to ffmpeg: {e}")))?;
+        let served = serve(request.upload.clone(), "ffmpeg").await?;
         let plan = args::plan(request, served.url())?;
         self.draw_texts(&plan.text_images).await?;
         let mut rendered = Rendered::default();
@@ -545,6 +538,13 @@ impl MediaTool for Ffmpeg {
 
 /// Why a read of the served upload failed, if one did: it explains a failed run better than
 /// ffmpeg's guess does, and a run that seemed to succeed read less than the file.
+/// The upload served to `reader` (ffprobe or ffmpeg) over loopback.
+async fn serve(upload: Arc<StoredObject>, reader: &str) -> Result<Served, MediaFailure> {
+    Served::start(upload)
+        .await
+        .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot serve the upload to {reader}: {e}")))
+}
+
 fn read_failure(served: &Served) -> Option<MediaFailure> {
     served.failure().map(|error| match error {
         StoreError::Conflict(_) => {
