@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::domain::job::{Job, JobId, PrepareMessage, WorkerMessage};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
+use crate::domain::task::OutputSlot;
 use crate::domain::workflow::Workflow;
 use crate::ports::{Created, Freshness, JobStore, ObjectStore, StoreError, TaskQueue, WorkflowStore};
 
@@ -208,7 +209,9 @@ pub async fn explain(
                 let (job, tasks) = Job::start(&workflow, &event, &head, now);
                 tasks
                     .iter()
-                    .flat_map(|task| (0..task.spec.output_count()).map(|number| job.output_key(task, number)))
+                    .flat_map(|task| {
+                        (0..task.spec.output_count()).map(|number| job.output_key(task, OutputSlot::Main(number)))
+                    })
                     .collect()
             }
             Err(_) => Vec::new(),

@@ -13,7 +13,6 @@ use tracing::{error, info, warn};
 use crate::domain::chunk::{self, Budget, ChunkPlan, Part, PartState};
 use crate::domain::job::{ErrorCode, Job, JobId, Task, TaskError, TaskMessage, TaskStatus, WorkerMessage};
 use crate::domain::object::{ObjectRef, OutputMarker};
-use crate::domain::task::{TaskSpec, TranscodeSpec};
 use crate::domain::workflow::Location;
 use crate::ffmpeg::args::part_name;
 use crate::notify::Notifier;
@@ -42,10 +41,10 @@ impl Chunking {
         job: &Job,
         task: &Task,
     ) -> Option<ChunkPlan> {
-        let spec = transcode_of(&task.spec)?;
+        let encode = task.spec.encode()?;
         let source = job.source.as_ref()?;
         let budget = Budget { invocation_seconds: self.invocation_seconds, max_duration: job.limits.max_duration_s };
-        let plan = chunk::plan(&spec, source, budget)?;
+        let plan = chunk::plan(&encode, source, budget)?;
         let keyframes = match workspace::open_upload(objects, job).await {
             Ok(upload) => media
                 .keyframes(upload, source.start_time.unwrap_or(0.0), &plan.borders())
@@ -54,7 +53,7 @@ impl Chunking {
             Err(error) => Err(error.message),
         };
         match keyframes {
-            Ok(keyframes) => Some(chunk::at_keyframes(plan, &spec, source, &keyframes)),
+            Ok(keyframes) => Some(chunk::at_keyframes(plan, &encode, source, &keyframes)),
             Err(error) => {
                 warn!(job_id = %job.id, task = task.index, %error, "no keyframes found: the borders stay");
                 Some(plan)
@@ -78,7 +77,7 @@ impl Chunking {
         stop_by: Option<chrono::DateTime<Utc>>,
     ) -> Result<Rendered, TaskError> {
         let plan = task.chunks.as_ref().ok_or_else(|| internal("the task was never split"))?;
-        let spec = transcode_of(&task.spec).ok_or_else(|| internal("only a transcode is encoded in chunks"))?;
+        let source = job.source.as_ref().ok_or_else(|| internal("the job was never prepared: no source probe"))?;
         let mut chunks = Vec::with_capacity(plan.chunks.len());
         let mut audio = None;
         for number in 0..plan.parts() {
@@ -99,7 +98,9 @@ impl Chunking {
             }
         }
         let request = JoinRequest {
-            spec: &spec,
+            spec: &task.spec,
+            names: job.output_names(task),
+            source,
             chunks: &chunks,
             audio: audio.as_deref(),
             limits: &job.limits,
@@ -107,15 +108,6 @@ impl Chunking {
             stop_by,
         };
         Ok(media.join(&request).await?)
-    }
-}
-
-/// The transcode a task's spec amounts to, for the kinds that can be encoded in chunks.
-fn transcode_of(spec: &TaskSpec) -> Option<TranscodeSpec> {
-    match spec {
-        TaskSpec::Transcode(spec) => Some(spec.clone()),
-        TaskSpec::Watermark(spec) => Some(spec.as_transcode()),
-        _ => None,
     }
 }
 
@@ -229,6 +221,7 @@ impl PartRunner {
         let watermark_images = workspace::fetch_watermarks(self.objects.as_ref(), task, workdir.path()).await?;
         let request = RenderRequest {
             spec: &task.spec,
+            names: job.output_names(task),
             part: Some(part),
             upload,
             source,
@@ -287,6 +280,7 @@ mod tests {
     use crate::domain::chunk::Parallel;
     use crate::domain::job::JobStatus;
     use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
+    use crate::domain::task::{TaskSpec, TranscodeSpec};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
     use crate::ports::{Claim, Lease};
 

@@ -20,7 +20,7 @@ use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::{Delivery, NotificationTarget, WorkflowTaskEvent};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::domain::task::{TaskSpec, TranscodeSpec};
+use crate::domain::task::{OutputNames, OutputSlot, TaskSpec};
 use crate::domain::workflow::Workflow;
 
 /// A failure of a store (DynamoDB) or of the object store (S3) or the task queue (Lambda).
@@ -458,6 +458,8 @@ impl std::fmt::Debug for ProgressMeter {
 #[derive(Debug)]
 pub struct RenderRequest<'a> {
     pub spec: &'a TaskSpec,
+    /// The outputs' names, for outputs that name each other (playlists).
+    pub names: OutputNames<'a>,
     /// The upload, read as the render goes (never copied to disk first).
     pub upload: Arc<StoredObject>,
     /// One part of a chunked transcode, or (`None`) the whole task.
@@ -483,11 +485,11 @@ pub struct Rendered {
     pub warnings: Vec<String>,
 }
 
-/// A file the media tool wrote and checked; `number` counts the outputs of one task from 0.
+/// A file the media tool wrote and checked, and which of the task's outputs it is.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderedFile {
     pub path: PathBuf,
-    pub number: usize,
+    pub slot: OutputSlot,
     pub content_type: &'static str,
     pub duration: Option<f64>,
     pub width: Option<u32>,
@@ -544,15 +546,17 @@ pub trait MediaTool: Send + Sync {
     ) -> Result<Vec<Option<f64>>, MediaFailure>;
     /// Renders a task, or one part of a chunked transcode.
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
-    /// Joins the rendered parts of a chunked transcode into its output.
+    /// Joins the rendered parts of a chunked task into its outputs.
     async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure>;
 }
 
-/// The parts of a chunked transcode, on local files: what the worker hands the media tool to
-/// join.
+/// The parts of a chunked task, on local files: what the worker hands the media tool to join.
 #[derive(Debug)]
 pub struct JoinRequest<'a> {
-    pub spec: &'a TranscodeSpec,
+    pub spec: &'a TaskSpec,
+    pub names: OutputNames<'a>,
+    /// The source's probe: what a ladder was decided on.
+    pub source: &'a MediaInfo,
     /// The video chunks in order, each a file directly in `workdir`.
     pub chunks: &'a [PathBuf],
     pub audio: Option<&'a Path>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use tracing::{debug, error, info, warn};
 
@@ -27,6 +28,8 @@ pub const MAX_ATTEMPTS: u32 = 3;
 
 /// How often a running task's progress is written at most.
 pub const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How many outputs are checked or written at once (a ladder writes hundreds of segments).
+const PUBLISH_CONCURRENCY: usize = 8;
 
 /// The Lambda invocation a task runs in.
 #[derive(Clone, Debug)]
@@ -220,6 +223,7 @@ impl TaskRunner {
                     .media
                     .render(&RenderRequest {
                         spec: &task.spec,
+                        names: job.output_names(task),
                         part: None,
                         upload,
                         source,
@@ -273,40 +277,60 @@ impl TaskRunner {
 
     /// Writes the rendered files to their keys, all or none: only while the upload is still the
     /// one the job was prepared for, and never over an object that this workflow did not write
-    /// for this upload (a user's file, another workflow's output).
+    /// for this upload (a user's file, another workflow's output). The last file (a master
+    /// playlist) is written after every other, which it names. What the job lists: the files
+    /// that are not segments.
     async fn publish(&self, job: &Job, task: &Task, files: Vec<RenderedFile>) -> Result<Vec<OutputFile>, TaskError> {
         self.check_current(job).await?;
-        let mut planned = Vec::with_capacity(files.len());
-        for file in files {
-            let target = job.output_key(task, file.number);
-            let condition = self.write_condition(job, &target).await?;
-            planned.push((file, target, condition));
+        let mut planned: Vec<(RenderedFile, ObjectRef, PutCondition)> = stream::iter(files)
+            .map(|file| async move {
+                let target = job.output_key(task, file.slot);
+                let condition = self.write_condition(job, &target).await?;
+                Ok::<_, TaskError>((file, target, condition))
+            })
+            .buffered(PUBLISH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let last = planned.pop();
+        let mut outputs: Vec<(bool, OutputFile)> = stream::iter(planned)
+            .map(|planned| self.write(job, planned))
+            .buffered(PUBLISH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        if let Some(last) = last {
+            outputs.push(self.write(job, last).await?);
         }
-        let mut outputs = Vec::with_capacity(planned.len());
-        for (file, target, condition) in planned {
-            let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &target);
-            let size = match self.objects.put(&file.path, &target, file.content_type, &marker, &condition).await {
-                Ok(size) => size,
-                Err(StoreError::Conflict(_)) => {
-                    // Someone wrote the key since we looked: a newer job of this upload, or not us.
-                    self.check_current(job).await?;
-                    return Err(TaskError::new(
-                        ErrorCode::OutputConflict,
-                        format!("{target} was written by someone else while this task ran; it was left as it is"),
-                    ));
-                }
-                Err(e) => return Err(e.task_error(&format!("write {target}"))),
-            };
-            outputs.push(OutputFile {
-                bucket: target.bucket,
-                key: target.key,
-                size,
-                duration: file.duration,
-                width: file.width,
-                height: file.height,
-            });
-        }
-        Ok(outputs)
+        Ok(outputs.into_iter().filter(|(listed, _)| *listed).map(|(_, output)| output).collect())
+    }
+
+    /// Writes one rendered file with its marker, under its condition; whether the job lists it.
+    async fn write(
+        &self,
+        job: &Job,
+        (file, target, condition): (RenderedFile, ObjectRef, PutCondition),
+    ) -> Result<(bool, OutputFile), TaskError> {
+        let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &target);
+        let size = match self.objects.put(&file.path, &target, file.content_type, &marker, &condition).await {
+            Ok(size) => size,
+            Err(StoreError::Conflict(_)) => {
+                // Someone wrote the key since we looked: a newer job of this upload, or not us.
+                self.check_current(job).await?;
+                return Err(TaskError::new(
+                    ErrorCode::OutputConflict,
+                    format!("{target} was written by someone else while this task ran; it was left as it is"),
+                ));
+            }
+            Err(e) => return Err(e.task_error(&format!("write {target}"))),
+        };
+        let output = OutputFile {
+            bucket: target.bucket,
+            key: target.key,
+            size,
+            duration: file.duration,
+            width: file.width,
+            height: file.height,
+        };
+        Ok((file.slot.is_listed(), output))
     }
 
     /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.

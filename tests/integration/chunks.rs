@@ -10,7 +10,7 @@ use anyhow::{Context, ensure};
 use mediaflow::adapters::s3::S3ObjectStore;
 use mediaflow::domain::chunk::{self, Budget, Parallel, Part};
 use mediaflow::domain::limits::Limits;
-use mediaflow::domain::task::{TaskSpec, TranscodeSpec};
+use mediaflow::domain::task::{OutputNames, TaskSpec, TranscodeSpec};
 use mediaflow::ffmpeg::Ffmpeg;
 use mediaflow::ports::{JoinRequest, MediaTool, RenderRequest, StoredObject};
 use mediaflow_cli::local::StackOptions;
@@ -135,10 +135,14 @@ async fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Resul
     let source = source_of(&clip)?;
     let spec = TranscodeSpec { parallel: Parallel::Chunks(3), ..TranscodeSpec::default() };
     let budget = Budget { invocation_seconds: 900.0, max_duration: Limits::default().max_duration_s };
-    let plan = chunk::plan(&spec, &source, budget).context("split in three")?;
+    let plan = chunk::plan(&spec.encode().context("video")?, &source, budget).context("split in three")?;
     let keyframes = media.keyframes(upload.clone(), 0.0, &plan.borders()).await?;
-    let plan = chunk::at_keyframes(plan, &spec, &source, &keyframes);
-    assert_ne!(plan.borders(), chunk::plan(&spec, &source, budget).context("nominal")?.borders(), "moved");
+    let plan = chunk::at_keyframes(plan, &spec.encode().context("video")?, &source, &keyframes);
+    assert_ne!(
+        plan.borders(),
+        chunk::plan(&spec.encode().context("video")?, &source, budget).context("nominal")?.borders(),
+        "moved"
+    );
     // WHEN each chunk is rendered
     let task = TaskSpec::Transcode(spec.clone());
     let mut frames = Vec::new();
@@ -146,6 +150,7 @@ async fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Resul
         let dir = tempfile::tempdir()?;
         let request = RenderRequest {
             spec: &task,
+            names: OutputNames { spec: &task, position: 0, input_name: "clip" },
             part: Some(Part::Video(*chunk)),
             upload: upload.clone(),
             source: &source,
@@ -190,11 +195,11 @@ async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode()
     let spec = TranscodeSpec { parallel: Parallel::Chunks(4), ..TranscodeSpec::default() };
     let task = TaskSpec::Transcode(spec.clone());
     let budget = Budget { invocation_seconds: 900.0, max_duration: limits.max_duration_s };
-    let plan = chunk::plan(&spec, &source, budget).context("split in four")?;
+    let plan = chunk::plan(&spec.encode().context("video")?, &source, budget).context("split in four")?;
     // with its borders moved to just past the keyframes at 150, 300 and 450 s
     let keyframes = media.keyframes(upload.clone(), 0.0, &plan.borders()).await?;
     assert_eq!(keyframes, [Some(150.0), Some(300.0), Some(450.0)]);
-    let plan = chunk::at_keyframes(plan, &spec, &source, &keyframes);
+    let plan = chunk::at_keyframes(plan, &spec.encode().context("video")?, &source, &keyframes);
     assert_eq!((plan.chunks.len(), plan.audio), (4, true));
     assert!((plan.chunks[1].start - 3753.5 / 25.0).abs() < 1e-9, "{:?}", plan.chunks);
     let render = |part: Option<Part>, dir: PathBuf| {
@@ -204,6 +209,7 @@ async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode()
         async move {
             let request = RenderRequest {
                 spec: task,
+                names: OutputNames { spec: task, position: 0, input_name: "clip" },
                 part,
                 upload,
                 source,
@@ -236,7 +242,9 @@ async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode()
     let audio = join_dir.path().join("audio.mp4");
     std::fs::copy(&parts[plan.chunks.len()], &audio)?;
     let request = JoinRequest {
-        spec: &spec,
+        spec: &task,
+        names: OutputNames { spec: &task, position: 0, input_name: "clip" },
+        source: &source,
         chunks: &chunks,
         audio: Some(&audio),
         limits: &limits,

@@ -23,6 +23,7 @@ mod retries;
 mod routing;
 mod safety;
 mod stores;
+mod streaming;
 mod support;
 mod tasks;
 mod traces;

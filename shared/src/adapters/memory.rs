@@ -14,6 +14,7 @@ use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, Task
 use crate::domain::media::{MediaInfo, VideoStream};
 use crate::domain::notification::{Delivery, DeliveryState, NotificationTarget, WorkflowTaskEvent};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, sequencer_order};
+use crate::domain::task::OutputSlot;
 use crate::domain::workflow::Workflow;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
@@ -703,7 +704,7 @@ impl MediaTool for Memory {
                     .map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
                 Ok(RenderedFile {
                     path,
-                    number,
+                    slot: OutputSlot::Main(number),
                     content_type: "application/octet-stream",
                     duration: None,
                     width: Some(64),
@@ -715,7 +716,7 @@ impl MediaTool for Memory {
     }
 
     async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure> {
-        let path = request.workdir.join(format!("out-0.{}", request.spec.container));
+        let path = request.workdir.join(format!("out-0.{}", request.spec.format()));
         let mut joined = Vec::new();
         for part in request.chunks.iter().map(PathBuf::as_path).chain(request.audio) {
             joined.extend(std::fs::read(part).map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?);
@@ -723,7 +724,7 @@ impl MediaTool for Memory {
         std::fs::write(&path, joined).map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
         let file = RenderedFile {
             path,
-            number: 0,
+            slot: OutputSlot::Main(0),
             content_type: "application/octet-stream",
             duration: None,
             width: None,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::job::{JobId, TaskError, TaskStatus};
 use super::media::MediaInfo;
-use super::task::{TranscodeSpec, VideoCodec};
+use super::task::VideoCodec;
 
 /// The most video chunks one task is split into.
 pub const MAX_CHUNKS: u32 = 64;
@@ -223,39 +223,56 @@ fn encode_rate(codec: VideoCodec) -> f64 {
     }
 }
 
-/// Roughly how long one worker takes to encode `spec`'s video of `source`, in seconds.
-pub fn estimate_seconds(spec: &TranscodeSpec, source: &MediaInfo, duration: f64) -> Option<f64> {
-    let codec = spec.video_codec()?;
-    let video = source.video.as_ref()?;
-    let wanted = spec.video.as_ref().map_or((0, 0), |v| (v.width, v.height));
-    let (width, height) = match wanted {
-        (0, 0) => (video.width, video.height),
-        (0, h) => (video.width * h / video.height.max(1), h),
-        (w, 0) => (w, video.height * w / video.width.max(1)),
-        size => size,
-    };
-    let pixels = f64::from(width) * f64::from(height);
-    Some(duration * encode_rate(codec) * (pixels / (1920.0 * 1080.0)).max(0.25))
+/// What splitting a task in chunks needs to know of the video it encodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Encode {
+    pub codec: VideoCodec,
+    /// The sizes asked for, one per picture encoded from each frame (a ladder's renditions);
+    /// `0` follows the other side.
+    pub sizes: Vec<(u32, u32)>,
+    pub fps: Option<f64>,
+    pub parallel: Parallel,
+    pub chunk_seconds: Option<f64>,
+    /// Whether sound is encoded too (one more part).
+    pub audio: bool,
 }
 
-/// How `spec` is split for `source`, or `None` when it runs in one piece: `off`, an output
-/// without video, a source of unknown length, or (`auto`) an encode that fits one invocation.
-pub fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<ChunkPlan> {
-    if spec.container.is_audio_only() || spec.parallel == Parallel::Off {
+/// Roughly how long one worker takes to encode `encode`'s video of `source`, in seconds.
+pub fn estimate_seconds(encode: &Encode, source: &MediaInfo, duration: f64) -> Option<f64> {
+    let video = source.video.as_ref()?;
+    let pixels: f64 = encode
+        .sizes
+        .iter()
+        .map(|wanted| {
+            let (width, height) = match *wanted {
+                (0, 0) => (video.width, video.height),
+                (0, h) => (video.width * h / video.height.max(1), h),
+                (w, 0) => (w, video.height * w / video.width.max(1)),
+                size => size,
+            };
+            (f64::from(width) * f64::from(height) / (1920.0 * 1080.0)).max(0.25)
+        })
+        .sum();
+    Some(duration * encode_rate(encode.codec) * pixels)
+}
+
+/// How `encode` is split for `source`, or `None` when it runs in one piece: `off`, a source
+/// without video or of unknown length, or (`auto`) an encode that fits one invocation.
+pub fn plan(encode: &Encode, source: &MediaInfo, budget: Budget) -> Option<ChunkPlan> {
+    if encode.parallel == Parallel::Off || encode.sizes.is_empty() {
         return None;
     }
-    spec.video_codec()?;
     source.video.as_ref()?;
     let duration = source.duration?.min(budget.max_duration);
-    let count = match spec.parallel {
+    let count = match encode.parallel {
         Parallel::Off => return None,
         Parallel::Chunks(n) => n,
         Parallel::Auto => {
-            let estimate = estimate_seconds(spec, source, duration)?;
+            let estimate = estimate_seconds(encode, source, duration)?;
             if estimate <= budget.invocation_seconds * COMFORTABLE_SHARE {
                 return None;
             }
-            let length = spec.chunk_seconds.unwrap_or(DEFAULT_CHUNK_SECONDS);
+            let length = encode.chunk_seconds.unwrap_or(DEFAULT_CHUNK_SECONDS);
             (duration / length).ceil() as u32
         }
     };
@@ -263,14 +280,14 @@ pub fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<
     if count < 2 {
         return None;
     }
-    let fps = frame_rate(spec, source);
+    let fps = frame_rate(encode, source);
     let starts: Vec<f64> = (0..count)
         .map(|i| match i {
             0 => 0.0,
             _ => between_frames(duration * f64::from(i) / f64::from(count), fps),
         })
         .collect();
-    Some(ChunkPlan::from_starts(&starts, spec.audio_codec().is_some() && source.audio.is_some()))
+    Some(ChunkPlan::from_starts(&starts, encode.audio && source.audio.is_some()))
 }
 
 /// `plan` with each border moved to just after the keyframe a seek to it lands on
@@ -278,8 +295,8 @@ pub fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<
 /// frames only to drop them. A border stays where it is when its keyframe is unknown or more
 /// than half a chunk away, and goes when the move would leave a chunk shorter than
 /// [`MIN_CHUNK_SECONDS`].
-pub fn at_keyframes(plan: ChunkPlan, spec: &TranscodeSpec, source: &MediaInfo, keyframes: &[Option<f64>]) -> ChunkPlan {
-    let fps = frame_rate(spec, source);
+pub fn at_keyframes(plan: ChunkPlan, encode: &Encode, source: &MediaInfo, keyframes: &[Option<f64>]) -> ChunkPlan {
+    let fps = frame_rate(encode, source);
     let mut starts = vec![0.0];
     for (i, border) in plan.borders().into_iter().enumerate() {
         let previous = starts[starts.len() - 1];
@@ -301,9 +318,9 @@ pub fn at_keyframes(plan: ChunkPlan, spec: &TranscodeSpec, source: &MediaInfo, k
 }
 
 /// The frame grid the borders fall between: the output's rate when it sets one.
-fn frame_rate(spec: &TranscodeSpec, source: &MediaInfo) -> Option<f64> {
+fn frame_rate(encode: &Encode, source: &MediaInfo) -> Option<f64> {
     let video = source.video.as_ref()?;
-    spec.video.as_ref().and_then(|v| v.fps).or(video.fps).filter(|fps| *fps > 0.0)
+    encode.fps.or(video.fps).filter(|fps| *fps > 0.0)
 }
 
 /// The point half a frame between the two frames around `at`.
@@ -326,7 +343,26 @@ fn after_frames(at: f64, fps: Option<f64>) -> f64 {
 mod tests {
     use super::*;
     use crate::domain::media::{AudioStream, VideoStream};
-    use crate::domain::task::{Container, VideoSpec};
+    use crate::domain::task::{AdaptiveSpec, Container, Rendition, TranscodeSpec, VideoSpec};
+
+    fn plan(spec: &TranscodeSpec, source: &MediaInfo, budget: Budget) -> Option<ChunkPlan> {
+        super::plan(&spec.encode()?, source, budget)
+    }
+
+    fn at_keyframes(plan: ChunkPlan, spec: &TranscodeSpec, source: &MediaInfo, keyframes: &[Option<f64>]) -> ChunkPlan {
+        super::at_keyframes(plan, &spec.encode().unwrap(), source, keyframes)
+    }
+
+    #[test]
+    fn a_ladder_costs_the_sum_of_its_renditions() {
+        let rendition = |height| Rendition { height, bitrate_kbps: Some(1000), ..Rendition::default() };
+        let ladder = AdaptiveSpec { renditions: vec![rendition(1080), rendition(720)], ..AdaptiveSpec::default() };
+        let source = source(600.0, Some(25.0), true);
+        let both = estimate_seconds(&ladder.encode().unwrap(), &source, 600.0).unwrap();
+        let single = estimate_seconds(&TranscodeSpec::default().encode().unwrap(), &source, 600.0).unwrap();
+        assert!((both / single - (1.0 + 1280.0 * 720.0 / (1920.0 * 1080.0))).abs() < 1e-9, "{both} vs {single}");
+        assert_eq!(AdaptiveSpec { audio_only: true, ..AdaptiveSpec::default() }.encode(), None, "sound alone");
+    }
 
     fn source(seconds: f64, fps: Option<f64>, audio: bool) -> MediaInfo {
         MediaInfo {

@@ -11,7 +11,7 @@ use super::limits::Limits;
 use super::media::MediaInfo;
 use super::notification::{Delivery, NotificationSpec};
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_name};
-use super::task::TaskSpec;
+use super::task::{OutputNames, OutputSlot, TaskSpec};
 use super::workflow::{Location, Workflow};
 
 /// Deterministic: the same upload seen by the same workflow always has the same id, whatever
@@ -459,13 +459,23 @@ impl Job {
     /// Where output `number` of task `index` goes: the output dir, then the input's sub-path
     /// below the trigger dir, then the task's name pattern. Same-named inputs in different
     /// sub-dirs therefore never collide.
-    pub fn output_key(&self, task: &Task, number: usize) -> ObjectRef {
+    pub fn output_key(&self, task: &Task, slot: OutputSlot) -> ObjectRef {
         let sub_dir = match self.relative_key.rfind('/') {
             Some(slash) => &self.relative_key[..=slash],
             None => "",
         };
-        let name = task.spec.output_name(task.index as usize, input_name(&self.relative_key), number);
+        let name = task.spec.output_name(task.index as usize, self.input_name(), slot);
         ObjectRef::new(&self.output.bucket, format!("{}{sub_dir}{name}", self.output.dir))
+    }
+
+    /// The upload's name without its directories and extension: `{inputName}`.
+    pub fn input_name(&self) -> &str {
+        input_name(&self.relative_key)
+    }
+
+    /// How `task`'s outputs are named for this upload.
+    pub fn output_names<'a>(&'a self, task: &'a Task) -> OutputNames<'a> {
+        OutputNames { spec: &task.spec, position: task.index as usize, input_name: self.input_name() }
     }
 
     /// Once finished: whether every task succeeded.
@@ -509,8 +519,7 @@ impl Job {
 
     /// Refuses a task whose output keys S3 would reject as too long, before any work.
     pub fn check_output_keys(&self, task: &Task) -> Result<(), TaskError> {
-        // The longest key a task writes is the one with the largest number.
-        let key = self.output_key(task, task.spec.output_count().saturating_sub(1)).key;
+        let key = self.output_key(task, task.spec.longest_slot()).key;
         if key.len() > MAX_KEY_BYTES {
             return Err(TaskError::new(
                 ErrorCode::KeyTooLong,
@@ -610,14 +619,20 @@ mod tests {
     #[test]
     fn output_key_keeps_sub_path_below_trigger_dir() {
         let (job, tasks) = Job::start(&workflow(Some("done/")), &event("in/x/y/clip.mov", None), &head(), Utc::now());
-        assert_eq!(job.output_key(&tasks[0], 0), ObjectRef::new("out", "done/x/y/clip_transcode_1.mp4"));
-        assert_eq!(job.output_key(&tasks[1], 0), ObjectRef::new("out", "done/x/y/clip_snapshotByTimeOffset_2_0.jpg"));
+        assert_eq!(
+            job.output_key(&tasks[0], OutputSlot::Main(0)),
+            ObjectRef::new("out", "done/x/y/clip_transcode_1.mp4")
+        );
+        assert_eq!(
+            job.output_key(&tasks[1], OutputSlot::Main(0)),
+            ObjectRef::new("out", "done/x/y/clip_snapshotByTimeOffset_2_0.jpg")
+        );
     }
 
     #[test]
     fn output_key_defaults_to_trigger_dir() {
         let (job, tasks) = Job::start(&workflow(None), &event("in/clip.mp4", None), &head(), Utc::now());
-        assert_eq!(job.output_key(&tasks[0], 0), ObjectRef::new("out", "in/clip_transcode_1.mp4"));
+        assert_eq!(job.output_key(&tasks[0], OutputSlot::Main(0)), ObjectRef::new("out", "in/clip_transcode_1.mp4"));
     }
 
     #[test]
@@ -625,7 +640,7 @@ mod tests {
         let flow = workflow(Some("o/"));
         let (a, tasks) = Job::start(&flow, &event("in/a/clip.mp4", None), &head(), Utc::now());
         let (b, _) = Job::start(&flow, &event("in/b/clip.mp4", None), &head(), Utc::now());
-        assert_ne!(a.output_key(&tasks[0], 0), b.output_key(&tasks[0], 0));
+        assert_ne!(a.output_key(&tasks[0], OutputSlot::Main(0)), b.output_key(&tasks[0], OutputSlot::Main(0)));
     }
 
     #[test]

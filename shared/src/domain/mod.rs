@@ -9,6 +9,7 @@ pub mod media;
 pub mod notification;
 pub mod object;
 pub mod sniff;
+pub mod streaming;
 pub mod task;
 pub mod validation;
 pub mod workflow;

@@ -252,7 +252,11 @@ impl WorkflowSpec {
             task.resolve_defaults(&trigger_bucket);
             task.validate(&field, &mut errors);
             // Outputs of two tasks must never overwrite each other.
-            if let Some(first) = names.insert(task.name_pattern(i), i) {
+            let mut clash = None;
+            for pattern in task.name_patterns(i) {
+                clash = clash.or(names.insert(pattern, i).filter(|first| *first != i));
+            }
+            if let Some(first) = clash {
                 errors.check(
                     false,
                     &field,
@@ -423,11 +427,11 @@ impl Workflow {
         if !same_place(self, other) && !same_place(other, self) {
             return Vec::new();
         }
-        let theirs: Vec<String> = other.tasks.iter().enumerate().map(|(i, task)| task.name_pattern(i)).collect();
+        let theirs: Vec<String> = other.tasks.iter().enumerate().flat_map(|(i, task)| task.name_patterns(i)).collect();
         self.tasks
             .iter()
             .enumerate()
-            .map(|(i, task)| task.name_pattern(i))
+            .flat_map(|(i, task)| task.name_patterns(i))
             .filter(|pattern| theirs.contains(pattern))
             .collect()
     }
@@ -728,7 +732,7 @@ mod tests {
                 "tasks[0].video.crf: invalid value: integer `-5`, expected u8",
                 "tasks[0].video.width: invalid type: string \"wide\", expected u32",
                 "tasks[1]: missing field `times`",
-                "tasks[2].type: unknown task type \"gif\": use transcode, snapshot, animated or watermark",
+                "tasks[2].type: unknown task type \"gif\": use transcode, snapshot, animated, watermark or adaptive",
                 "name: must be 1–128 letters, digits, '_', '\\' or '-'",
                 "tasks[3].fps: must be above 0 and at most 30",
             ]

@@ -10,6 +10,7 @@
 pub mod args;
 pub mod probe;
 pub mod serve;
+mod streaming;
 pub mod text;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use tracing::{debug, warn};
 
 use crate::domain::job::ErrorCode;
 use crate::domain::media::MediaInfo;
+use crate::domain::task::TaskSpec;
 use crate::ports::{
     JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
     StoreError, StoredObject,
@@ -33,6 +35,7 @@ use crate::ports::{
 
 use self::args::{PlannedOutput, PlannedText, Run};
 use self::serve::Served;
+use self::streaming::Ladder;
 use self::text::TextError;
 
 /// The one variable ffmpeg and ffprobe get in their otherwise empty environment: a gconv
@@ -238,7 +241,7 @@ impl Ffmpeg {
         }
         Ok(RenderedFile {
             path: output.path.clone(),
-            number: output.number,
+            slot: output.slot,
             content_type: output.content_type,
             duration,
             width: video.map(|v| v.width).or(output.size.map(|s| s.width)),
@@ -512,6 +515,22 @@ impl MediaTool for Ffmpeg {
                 .warnings
                 .extend(prefixed(run, vec![format!("not written: {} ({})", failure.message, failure.code)]));
         }
+        if let (TaskSpec::Adaptive(spec), None) = (request.spec, request.part) {
+            let encoded =
+                rendered.files.pop().ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "no ladder encoded"))?;
+            let ladder = Ladder {
+                spec,
+                names: request.names,
+                source: request.source,
+                video: &encoded.path,
+                concat: false,
+                sound: None,
+                levels_from: &encoded.path,
+                workdir: request.workdir,
+                duration: encoded.duration,
+            };
+            rendered.files = self.package(&ladder, request.stop_by).await?;
+        }
         Ok(rendered)
     }
 
@@ -530,7 +549,28 @@ impl MediaTool for Ffmpeg {
         tokio::fs::write(&list, args::concat_list(&names))
             .await
             .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", list.display())))?;
-        let run = args::join(request.spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
+        if let TaskSpec::Adaptive(spec) = request.spec {
+            let first =
+                request.chunks.first().ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "no chunks to join"))?;
+            let ladder = Ladder {
+                spec,
+                names: request.names,
+                source: request.source,
+                video: &list,
+                concat: true,
+                sound: request.audio,
+                levels_from: first,
+                workdir: request.workdir,
+                duration: request.source.duration.map(|d| d.min(request.limits.max_duration_s)),
+            };
+            let files = self.package(&ladder, request.stop_by).await?;
+            return Ok(Rendered { files, warnings: Vec::new() });
+        }
+        let spec = request
+            .spec
+            .as_transcode()
+            .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "only transcodes and ladders are joined"))?;
+        let run = args::join(&spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
         let (file, warnings) = self.render_run(&run, request.stop_by, None).await?;
         Ok(Rendered { files: vec![file], warnings })
     }

@@ -39,6 +39,7 @@ struct Stream {
     nb_read_frames: Option<String>,
     sample_rate: Option<String>,
     channels: Option<u32>,
+    level: Option<i64>,
     disposition: Disposition,
     tags: Tags,
     side_data_list: Vec<SideData>,
@@ -60,6 +61,18 @@ struct Tags {
 #[serde(default)]
 struct SideData {
     rotation: Option<f64>,
+}
+
+/// The level of each video stream of a file mediaflow encoded, in order (as ffprobe says it:
+/// 31 for H.264 3.1, 93 for H.265 3.1).
+pub fn video_levels(json: &[u8]) -> Vec<u32> {
+    let probe: Probe = serde_json::from_slice(json).unwrap_or(Probe { format: None, streams: Vec::new() });
+    probe
+        .streams
+        .iter()
+        .filter(|stream| stream.codec_type == "video")
+        .map(|stream| stream.level.and_then(|level| u32::try_from(level).ok()).unwrap_or(0))
+        .collect()
 }
 
 fn number<T: std::str::FromStr>(text: &Option<String>) -> Option<T> {

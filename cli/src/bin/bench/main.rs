@@ -32,7 +32,7 @@ use mediaflow::domain::job::{JobId, WorkerMessage};
 use mediaflow::domain::limits::Limits;
 use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::object::{ObjectCreated, ObjectRef};
-use mediaflow::domain::task::{TaskSpec, TranscodeSpec, VideoSpec};
+use mediaflow::domain::task::{OutputNames, TaskSpec, TranscodeSpec, VideoSpec};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ffmpeg::args;
 use mediaflow::ports::{CatalogSnapshot, RenderRequest, StoreError, StoredObject, TaskQueue, WorkflowStore};
@@ -268,6 +268,7 @@ fn worker_args(input: &Path, workdir: &Path) -> anyhow::Result<Vec<String>> {
     let upload = StoredObject { store: Arc::new(store), object: ObjectRef::new(BUCKET, "in"), etag: None, size: 0 };
     let request = RenderRequest {
         spec: &spec,
+        names: OutputNames { spec: &spec, position: 0, input_name: "in" },
         part: None,
         upload: Arc::new(upload),
         source: &source,

@@ -1,10 +1,12 @@
 //! Task specs: the processing items of a workflow (transcode, snapshot, animated image,
-//! watermark) with their parameters, validation and output names. One module per task kind;
+//! watermark, adaptive streaming) with their parameters, validation and output names. One module per task kind;
 //! what they share (output names, the `type` tag, sizes, serde helpers) is here.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::chunk::Encode;
+use super::streaming::uri_reference;
 use super::validation::{Violations, deserialize_all};
 
 /// One processing item of a workflow. Serialized with a `type` tag, as in workflow files.
@@ -18,6 +20,73 @@ pub enum TaskSpec {
     Animated(AnimatedSpec),
     /// Burns watermarks into a copy of the input (re-encoded with the transcode defaults).
     Watermark(WatermarkTaskSpec),
+    #[serde(alias = "adaptive_dynamic_streaming")]
+    Adaptive(AdaptiveSpec),
+}
+
+/// Which of a task's outputs a file is, for its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputSlot {
+    /// Output `n` (`{number}`): a snapshot's `n`th picture; the only output of most tasks; an
+    /// adaptive task's master playlist.
+    Main(usize),
+    /// An adaptive task's playlist of one rendition (`{subStreamNumber}`).
+    SubStream(usize),
+    /// The initialization segment of a rendition's fMP4 segments.
+    Init(usize),
+    /// A media segment of a rendition (`{segmentNumber}`).
+    Segment { stream: usize, number: u32 },
+}
+
+/// How one task's outputs are named for one upload.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputNames<'a> {
+    pub spec: &'a TaskSpec,
+    /// The task's index.
+    pub position: usize,
+    pub input_name: &'a str,
+}
+
+impl OutputNames<'_> {
+    pub fn name(&self, slot: OutputSlot) -> String {
+        self.spec.output_name(self.position, self.input_name, slot)
+    }
+
+    /// The names of init (`init`) or media segments as a DASH segment template: the rendition
+    /// and segment numbers as `$RepresentationID$` and `$Number$`, the rest URI-encoded.
+    pub fn dash_template(&self, init: bool) -> String {
+        let slot = if init { OutputSlot::Init(0) } else { OutputSlot::Segment { stream: 0, number: 0 } };
+        let (pattern, format) = self.spec.slot_pattern(slot);
+        let pattern = pattern
+            .replace("{definition}", &self.spec.definition_or(self.position))
+            .replace("{format}", format)
+            .replace("{segmentNumber}", if init { "init" } else { "{segmentNumber}" });
+        let mut template = String::new();
+        let mut rest = pattern.as_str();
+        while let Some(at) = rest.find('{') {
+            template.push_str(&uri_reference(&rest[..at]));
+            let tail = &rest[at..];
+            let (text, length) = [
+                ("{subStreamNumber}", "$RepresentationID$".to_owned()),
+                ("{segmentNumber}", "$Number$".to_owned()),
+                ("{inputName}", uri_reference(self.input_name)),
+            ]
+            .into_iter()
+            .find(|(placeholder, _)| tail.starts_with(placeholder))
+            .map_or_else(|| (uri_reference("{"), 1), |(placeholder, text)| (text, placeholder.len()));
+            template.push_str(&text);
+            rest = &tail[length..];
+        }
+        template.push_str(&uri_reference(rest));
+        template
+    }
+}
+
+impl OutputSlot {
+    /// Whether the job record lists this output (segments are many; their playlists name them).
+    pub fn is_listed(self) -> bool {
+        matches!(self, OutputSlot::Main(_) | OutputSlot::SubStream(_))
+    }
 }
 
 macro_rules! named_enum {
@@ -83,15 +152,19 @@ pub(crate) fn is_zero(value: &u32) -> bool {
     *value == 0
 }
 
+mod adaptive;
 mod animated;
 pub mod preset;
 mod snapshot;
 mod transcode;
 mod watermark;
 
+pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, StreamFormat};
 pub use animated::{AnimatedFormat, AnimatedSpec};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use transcode::{AudioCodec, AudioSpec, Container, TranscodeSpec, VideoCodec, VideoSpec};
+
+const KINDS: &str = "transcode, snapshot, animated, watermark or adaptive";
 pub use watermark::{Corner, ImageSource, Length, WatermarkSpec, WatermarkTaskSpec, rgb};
 
 /// The most tasks a workflow may hold (a job and its tasks are written in one transaction).
@@ -106,7 +179,7 @@ impl TaskSpec {
         let kind = match value.as_object_mut().map(|task| task.remove("type")) {
             Some(Some(Value::String(kind))) => kind,
             Some(_) => {
-                errors.check(false, format!("{field}.type"), "is required: transcode, snapshot, animated or watermark");
+                errors.check(false, format!("{field}.type"), format!("is required: {KINDS}"));
                 return None;
             }
             None => {
@@ -119,12 +192,9 @@ impl TaskSpec {
             "snapshot" | "screenshot" => deserialize_all(value, field, errors).map(TaskSpec::Snapshot),
             "animated" | "animated_graphic" => deserialize_all(value, field, errors).map(TaskSpec::Animated),
             "watermark" => deserialize_all(value, field, errors).map(TaskSpec::Watermark),
+            "adaptive" | "adaptive_dynamic_streaming" => deserialize_all(value, field, errors).map(TaskSpec::Adaptive),
             other => {
-                errors.check(
-                    false,
-                    format!("{field}.type"),
-                    format!("unknown task type {other:?}: use transcode, snapshot, animated or watermark"),
-                );
+                errors.check(false, format!("{field}.type"), format!("unknown task type {other:?}: use {KINDS}"));
                 None
             }
         }
@@ -136,6 +206,7 @@ impl TaskSpec {
             TaskSpec::Snapshot(_) => "snapshot",
             TaskSpec::Animated(_) => "animated",
             TaskSpec::Watermark(_) => "watermark",
+            TaskSpec::Adaptive(_) => "adaptive",
         }
     }
 
@@ -145,6 +216,7 @@ impl TaskSpec {
             TaskSpec::Snapshot(spec) => spec.definition.as_deref(),
             TaskSpec::Animated(spec) => spec.definition.as_deref(),
             TaskSpec::Watermark(spec) => spec.definition.as_deref(),
+            TaskSpec::Adaptive(spec) => spec.definition.as_deref(),
         }
     }
 
@@ -154,6 +226,7 @@ impl TaskSpec {
             TaskSpec::Snapshot(spec) => spec.output_name.as_deref(),
             TaskSpec::Animated(spec) => spec.output_name.as_deref(),
             TaskSpec::Watermark(spec) => spec.output_name.as_deref(),
+            TaskSpec::Adaptive(spec) => spec.output_name.as_deref(),
         }
     }
 
@@ -164,6 +237,7 @@ impl TaskSpec {
             TaskSpec::Snapshot(spec) => spec.format.as_str(),
             TaskSpec::Animated(spec) => spec.format.as_str(),
             TaskSpec::Watermark(spec) => spec.container.as_str(),
+            TaskSpec::Adaptive(spec) => spec.playlist_format(),
         }
     }
 
@@ -177,18 +251,50 @@ impl TaskSpec {
             TaskSpec::Snapshot(_) => "{inputName}_snapshotByTimeOffset_{definition}_{number}.{format}",
             TaskSpec::Animated(_) => "{inputName}_animatedGraphic_{definition}.{format}",
             TaskSpec::Watermark(_) => "{inputName}_watermark_{definition}.{format}",
+            TaskSpec::Adaptive(_) => "{inputName}_adaptiveDynamicStreaming_{definition}.{format}",
         }
         .to_owned()
     }
 
-    /// The output file name for an input named `input_name`; `number` counts the outputs of
-    /// tasks that make several (snapshots), from 0. `position` is the task's index.
-    pub fn output_name(&self, position: usize, input_name: &str, number: usize) -> String {
-        self.output_name_pattern()
+    /// The name pattern of an output in `slot`, and its `{format}`.
+    fn slot_pattern(&self, slot: OutputSlot) -> (String, &'static str) {
+        let segments = match self {
+            TaskSpec::Adaptive(spec) => spec.segment_format(),
+            _ => self.format(),
+        };
+        match slot {
+            OutputSlot::Main(_) => (self.output_name_pattern(), self.format()),
+            OutputSlot::SubStream(_) => (AdaptiveSpec::SUB_STREAM_NAME.to_owned(), "m3u8"),
+            OutputSlot::Init(_) => (AdaptiveSpec::SEGMENT_NAME.to_owned(), "mp4"),
+            OutputSlot::Segment { .. } => (AdaptiveSpec::SEGMENT_NAME.to_owned(), segments),
+        }
+    }
+
+    /// The file name of the output in `slot` for an input named `input_name`. `position` is
+    /// the task's index.
+    pub fn output_name(&self, position: usize, input_name: &str, slot: OutputSlot) -> String {
+        let (pattern, format) = self.slot_pattern(slot);
+        let (number, stream, segment) = match slot {
+            OutputSlot::Main(number) => (number, 0, String::new()),
+            OutputSlot::SubStream(stream) => (0, stream, String::new()),
+            OutputSlot::Init(stream) => (0, stream, "init".to_owned()),
+            OutputSlot::Segment { stream, number } => (0, stream, number.to_string()),
+        };
+        pattern
             .replace("{definition}", &self.definition_or(position))
-            .replace("{format}", self.format())
+            .replace("{format}", format)
             .replace("{number}", &number.to_string())
+            .replace("{subStreamNumber}", &stream.to_string())
+            .replace("{segmentNumber}", &segment)
             .replace("{inputName}", input_name)
+    }
+
+    /// The output whose name is the longest the task may write.
+    pub fn longest_slot(&self) -> OutputSlot {
+        match self {
+            TaskSpec::Adaptive(_) => OutputSlot::Segment { stream: MAX_RENDITIONS, number: 99_999 },
+            _ => OutputSlot::Main(self.output_count().saturating_sub(1)),
+        }
     }
 
     /// How many files the task writes.
@@ -200,11 +306,25 @@ impl TaskSpec {
     }
 
     /// The output name with `{definition}` and `{format}` filled in and `{inputName}` and
-    /// `{number}` left as they are: what two tasks or workflows are compared by.
+    /// `{number}` left as they are.
     pub fn name_pattern(&self, position: usize) -> String {
         self.output_name_pattern()
             .replace("{definition}", &self.definition_or(position))
             .replace("{format}", self.format())
+    }
+
+    /// Every name pattern the task writes (an adaptive task's rendition playlists and segments
+    /// too): what two tasks or workflows are compared by.
+    pub fn name_patterns(&self, position: usize) -> Vec<String> {
+        let mut patterns = vec![self.name_pattern(position)];
+        if let TaskSpec::Adaptive(_) = self {
+            for slot in [OutputSlot::SubStream(0), OutputSlot::Init(0), OutputSlot::Segment { stream: 0, number: 0 }] {
+                let (pattern, format) = self.slot_pattern(slot);
+                patterns
+                    .push(pattern.replace("{definition}", &self.definition_or(position)).replace("{format}", format));
+            }
+        }
+        patterns
     }
 
     /// Whether an output could be named like an upload of the same name: `{inputName}` alone or
@@ -223,28 +343,53 @@ impl TaskSpec {
         self.definition().map_or_else(|| (position + 1).to_string(), str::to_owned)
     }
 
+    /// The transcode a task amounts to, for the kinds that are one.
+    pub fn as_transcode(&self) -> Option<TranscodeSpec> {
+        match self {
+            TaskSpec::Transcode(spec) => Some(spec.clone()),
+            TaskSpec::Watermark(spec) => Some(spec.as_transcode()),
+            _ => None,
+        }
+    }
+
+    /// What splitting the task in chunks needs to know, for the kinds that can be split.
+    pub fn encode(&self) -> Option<Encode> {
+        match self {
+            TaskSpec::Adaptive(spec) => spec.encode(),
+            other => other.as_transcode()?.encode(),
+        }
+    }
+
     pub fn watermarks(&self) -> &[WatermarkSpec] {
         match self {
             TaskSpec::Transcode(spec) => &spec.watermarks,
             TaskSpec::Snapshot(spec) => &spec.watermarks,
             TaskSpec::Watermark(spec) => &spec.watermarks,
-            TaskSpec::Animated(_) => &[],
+            TaskSpec::Animated(_) | TaskSpec::Adaptive(_) => &[],
         }
     }
 
     /// Fills defaults that depend on the workflow (watermark image bucket) and what a
-    /// transcode's preset template (its `definition`) says.
+    /// transcode's or adaptive task's preset template (its `definition`) says.
     pub(crate) fn resolve_defaults(&mut self, trigger_bucket: &str) {
-        if let TaskSpec::Transcode(spec) = self
-            && let Some(preset) = spec.definition.as_deref().and_then(preset::find)
-        {
-            preset.apply(spec);
+        match self {
+            TaskSpec::Transcode(spec) => {
+                if let Some(preset) = spec.definition.as_deref().and_then(preset::find) {
+                    preset.apply(spec);
+                }
+            }
+            TaskSpec::Adaptive(spec) => {
+                if let Some(preset) = spec.definition.as_deref().and_then(preset::find_hls) {
+                    preset.apply_adaptive(spec);
+                }
+            }
+            _ => {}
         }
         let watermarks = match self {
             TaskSpec::Transcode(spec) => &mut spec.watermarks,
             TaskSpec::Snapshot(spec) => &mut spec.watermarks,
             TaskSpec::Watermark(spec) => &mut spec.watermarks,
-            TaskSpec::Animated(_) => return,
+            TaskSpec::Animated(_) | TaskSpec::Adaptive(_) => return,
         };
         for image in watermarks.iter_mut().filter_map(|mark| mark.image.as_mut()) {
             if image.bucket.trim().is_empty() {
@@ -275,6 +420,7 @@ impl TaskSpec {
             TaskSpec::Transcode(spec) => spec.validate(field, errors),
             TaskSpec::Snapshot(spec) => spec.validate(field, errors),
             TaskSpec::Animated(spec) => spec.validate(field, errors),
+            TaskSpec::Adaptive(spec) => spec.validate(field, errors),
             TaskSpec::Watermark(spec) => {
                 errors.check(
                     !spec.watermarks.is_empty(),
@@ -479,17 +625,44 @@ mod tests {
     #[test]
     fn output_names_should_follow_mps_patterns() {
         let transcode = TaskSpec::Transcode(TranscodeSpec::default());
-        assert_eq!(transcode.output_name(0, "clip", 0), "clip_transcode_1.mp4");
+        assert_eq!(transcode.output_name(0, "clip", OutputSlot::Main(0)), "clip_transcode_1.mp4");
         let snapshot = TaskSpec::Snapshot(SnapshotSpec { definition: Some("thumb".into()), ..SnapshotSpec::default() });
-        assert_eq!(snapshot.output_name(1, "clip", 2), "clip_snapshotByTimeOffset_thumb_2.jpg");
+        assert_eq!(snapshot.output_name(1, "clip", OutputSlot::Main(2)), "clip_snapshotByTimeOffset_thumb_2.jpg");
         let animated = TaskSpec::Animated(AnimatedSpec { format: AnimatedFormat::Webp, ..AnimatedSpec::default() });
-        assert_eq!(animated.output_name(2, "clip", 0), "clip_animatedGraphic_3.webp");
+        assert_eq!(animated.output_name(2, "clip", OutputSlot::Main(0)), "clip_animatedGraphic_3.webp");
+    }
+
+    #[test]
+    fn adaptive_outputs_are_named_like_mps_names_them() {
+        let hls = TaskSpec::Adaptive(AdaptiveSpec { definition: Some("ladder".into()), ..AdaptiveSpec::default() });
+        let name = |slot| hls.output_name(0, "clip", slot);
+        assert_eq!(name(OutputSlot::Main(0)), "clip_adaptiveDynamicStreaming_ladder.m3u8");
+        assert_eq!(name(OutputSlot::SubStream(2)), "clip_adaptiveDynamicStreaming_ladder_2.m3u8");
+        assert_eq!(name(OutputSlot::Segment { stream: 2, number: 7 }), "clip_adaptiveDynamicStreaming_ladder_2_7.ts");
+        assert_eq!(name(OutputSlot::Init(1)), "clip_adaptiveDynamicStreaming_ladder_1_init.mp4");
+        let dash = TaskSpec::Adaptive(AdaptiveSpec { format: StreamFormat::Dash, ..AdaptiveSpec::default() });
+        assert_eq!(dash.output_name(3, "clip", OutputSlot::Main(0)), "clip_adaptiveDynamicStreaming_4.mpd");
+        assert_eq!(
+            dash.output_name(3, "clip", OutputSlot::Segment { stream: 0, number: 1 }),
+            "clip_adaptiveDynamicStreaming_4_0_1.m4s"
+        );
+        let dash_names = OutputNames { spec: &dash, position: 3, input_name: "my $clip" };
+        assert_eq!(
+            dash_names.dash_template(false),
+            "my%20%24clip_adaptiveDynamicStreaming_4_$RepresentationID$_$Number$.m4s"
+        );
+        assert_eq!(
+            dash_names.dash_template(true),
+            "my%20%24clip_adaptiveDynamicStreaming_4_$RepresentationID$_init.mp4"
+        );
+        assert_eq!(hls.name_patterns(0).len(), 4, "master, rendition playlists, init and media segments");
+        assert!(OutputSlot::SubStream(0).is_listed() && !OutputSlot::Segment { stream: 0, number: 1 }.is_listed());
     }
 
     #[test]
     fn when_input_name_contains_placeholder_text_should_not_expand_it() {
         let transcode = TaskSpec::Transcode(TranscodeSpec::default());
-        assert_eq!(transcode.output_name(0, "{format}", 0), "{format}_transcode_1.mp4");
+        assert_eq!(transcode.output_name(0, "{format}", OutputSlot::Main(0)), "{format}_transcode_1.mp4");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! MPS's preset templates. A transcode whose `definition` names one (`100030`, `1010`…) gets the
 //! template's parameters for whatever it does not set itself; the id stays its `{definition}`.
-//! Time-point snapshot template `10` (JPG at the source's size) is what a snapshot does anyway.
+//! An adaptive task named by an HLS template (`100230`…) with no renditions of its own gets
+//! the matching MP4 template's rendition. Time-point snapshot template `10` (JPG at the source's
+//! size) is what a snapshot does anyway.
 
+use super::adaptive::{AdaptiveSpec, Rendition};
 use super::transcode::{AudioCodec, AudioSpec, Container, TranscodeSpec, VideoCodec, VideoSpec};
 
 /// One transcode template: H.264 at a height, bitrate and (for some) rate, with AAC; or audio
@@ -61,6 +64,12 @@ pub fn find(definition: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|preset| preset.id == definition)
 }
 
+/// The MP4 template whose rendition HLS template `definition` (100210–100280) streams.
+pub fn find_hls(definition: &str) -> Option<&'static Preset> {
+    let id: u32 = definition.parse().ok().filter(|id| HLS.contains(id))?;
+    find(&(id - 200).to_string())
+}
+
 /// Why `definition` cannot be used as a transcode's label, if it names an MPS template that a
 /// transcode cannot follow.
 pub fn refusal(definition: &str) -> Option<String> {
@@ -90,6 +99,25 @@ impl Preset {
         }
         let audio = spec.audio.get_or_insert_with(AudioSpec::default);
         audio.codec.get_or_insert(self.audio_codec);
+        audio.bitrate_kbps.get_or_insert(self.audio_kbps);
+        audio.sample_rate.get_or_insert(44_100);
+        audio.channels.get_or_insert(2);
+    }
+}
+
+impl Preset {
+    /// Gives an adaptive task with no renditions this template's one, and its sound.
+    pub fn apply_adaptive(&self, spec: &mut AdaptiveSpec) {
+        let Some(template) = self.video else { return };
+        if spec.renditions.is_empty() {
+            spec.renditions.push(Rendition {
+                height: template.height,
+                bitrate_kbps: Some(template.kbps),
+                ..Rendition::default()
+            });
+        }
+        spec.fps = spec.fps.or(template.fps);
+        let audio = spec.audio.get_or_insert_with(AudioSpec::default);
         audio.bitrate_kbps.get_or_insert(self.audio_kbps);
         audio.sample_rate.get_or_insert(44_100);
         audio.channels.get_or_insert(2);
@@ -143,6 +171,12 @@ mod tests {
         find("1140").unwrap().apply(&mut m4a);
         assert_eq!((m4a.container, m4a.audio.unwrap().bitrate_kbps), (Container::M4a, Some(256)));
         assert_eq!(find("720p"), None);
+        assert_eq!(find_hls("100230").map(|p| p.id), Some("100030"));
+        assert_eq!(find_hls("100030"), None);
+        let mut hls = AdaptiveSpec::default();
+        find_hls("100210").unwrap().apply_adaptive(&mut hls);
+        assert_eq!(hls.renditions, vec![Rendition { height: 360, bitrate_kbps: Some(400), ..Rendition::default() }]);
+        assert_eq!((hls.fps, hls.audio.unwrap().bitrate_kbps), (Some(25.0), Some(64)));
         assert!(refusal("100230").unwrap().contains("HLS"));
         assert_eq!(refusal("100030"), None);
         assert_eq!(refusal("thumb"), None);

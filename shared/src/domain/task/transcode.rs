@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::watermark::{WatermarkSpec, validate_watermarks};
 use super::{is_false, is_zero, validate_size};
-use crate::domain::chunk::{MIN_CHUNK_SECONDS, Parallel};
+use crate::domain::chunk::{Encode, MIN_CHUNK_SECONDS, Parallel};
 use crate::domain::validation::Violations;
 
 /// Re-encode the input into another container, codec, size or rate.
@@ -153,6 +153,22 @@ impl TranscodeSpec {
         Some(self.audio.as_ref().and_then(|audio| audio.codec).unwrap_or(self.container.default_audio_codec()))
     }
 
+    /// What splitting the task in chunks needs to know; `None` without video.
+    pub fn encode(&self) -> Option<Encode> {
+        if self.container.is_audio_only() {
+            return None;
+        }
+        let video = self.video.as_ref();
+        Some(Encode {
+            codec: self.video_codec()?,
+            sizes: vec![video.map_or((0, 0), |v| (v.width, v.height))],
+            fps: video.and_then(|v| v.fps),
+            parallel: self.parallel,
+            chunk_seconds: self.chunk_seconds,
+            audio: self.audio_codec().is_some(),
+        })
+    }
+
     pub(super) fn validate(&self, field: &str, errors: &mut Violations) {
         let container = self.container;
         errors.check(
@@ -214,40 +230,50 @@ impl TranscodeSpec {
                     format!("{codec} cannot be stored in {container}"),
                 );
             }
-            if let Some(target) = audio.loudness {
-                errors.check(
-                    AudioSpec::LOUDNESS.contains(&target),
-                    format!("{field}.audio.loudness"),
-                    "must be -70 to -5 LUFS (-23 for broadcast, -16 for streaming)",
-                );
-            }
-            if let Some(kbps) = audio.bitrate_kbps {
-                errors.check((8..=512).contains(&kbps), format!("{field}.audio.bitrate_kbps"), "must be 8–512");
-            }
-            if let Some(rate) = audio.sample_rate {
-                const RATES: [u32; 6] = [8000, 16000, 22050, 24000, 44100, 48000];
-                errors.check(
-                    RATES.contains(&rate),
-                    format!("{field}.audio.sample_rate"),
-                    "must be one of 8000, 16000, 22050, 24000, 44100, 48000",
-                );
-            }
-            if let Some(channels) = audio.channels {
-                errors.check((1..=2).contains(&channels), format!("{field}.audio.channels"), "must be 1 or 2");
-            }
+            validate_audio(audio, field, errors);
         }
         validate_watermarks(&self.watermarks, field, errors);
-        if let Some(seconds) = self.chunk_seconds {
-            errors.check(
-                self.parallel.is_auto(),
-                format!("{field}.chunk_seconds"),
-                "only with parallel: auto (a number of chunks sets their length)",
-            );
-            errors.check(
-                (MIN_CHUNK_SECONDS..=3600.0).contains(&seconds),
-                format!("{field}.chunk_seconds"),
-                format!("must be {MIN_CHUNK_SECONDS}–3600"),
-            );
-        }
+        validate_chunking(self.parallel, self.chunk_seconds, field, errors);
+    }
+}
+
+/// The checks of an audio section that hold in every container.
+pub(super) fn validate_audio(audio: &AudioSpec, field: &str, errors: &mut Violations) {
+    if let Some(target) = audio.loudness {
+        errors.check(
+            AudioSpec::LOUDNESS.contains(&target),
+            format!("{field}.audio.loudness"),
+            "must be -70 to -5 LUFS (-23 for broadcast, -16 for streaming)",
+        );
+    }
+    if let Some(kbps) = audio.bitrate_kbps {
+        errors.check((8..=512).contains(&kbps), format!("{field}.audio.bitrate_kbps"), "must be 8–512");
+    }
+    if let Some(rate) = audio.sample_rate {
+        const RATES: [u32; 6] = [8000, 16000, 22050, 24000, 44100, 48000];
+        errors.check(
+            RATES.contains(&rate),
+            format!("{field}.audio.sample_rate"),
+            "must be one of 8000, 16000, 22050, 24000, 44100, 48000",
+        );
+    }
+    if let Some(channels) = audio.channels {
+        errors.check((1..=2).contains(&channels), format!("{field}.audio.channels"), "must be 1 or 2");
+    }
+}
+
+/// `parallel` and `chunk_seconds` of a task encoded in chunks.
+pub(super) fn validate_chunking(parallel: Parallel, chunk_seconds: Option<f64>, field: &str, errors: &mut Violations) {
+    if let Some(seconds) = chunk_seconds {
+        errors.check(
+            parallel.is_auto(),
+            format!("{field}.chunk_seconds"),
+            "only with parallel: auto (a number of chunks sets their length)",
+        );
+        errors.check(
+            (MIN_CHUNK_SECONDS..=3600.0).contains(&seconds),
+            format!("{field}.chunk_seconds"),
+            format!("must be {MIN_CHUNK_SECONDS}–3600"),
+        );
     }
 }

@@ -44,7 +44,14 @@ pub(super) fn animated(
     args.push(file(&path));
     plan.runs.push(Run {
         attempts: vec![args],
-        output: PlannedOutput { path, number: 0, content_type, timed: true, max_duration: None, size: Some(frame) },
+        output: PlannedOutput {
+            path,
+            slot: OutputSlot::Main(0),
+            content_type,
+            timed: true,
+            max_duration: None,
+            size: Some(frame),
+        },
         label: None,
     });
     Ok(())

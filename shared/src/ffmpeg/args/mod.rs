@@ -13,22 +13,25 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::domain::chunk::Part;
+use crate::domain::chunk::{Chunk, Part};
 use crate::domain::job::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{
-    AnimatedFormat, AnimatedSpec, AudioCodec, Container, Corner, ImageFormat, Length, SnapshotSpec, TaskSpec,
-    TranscodeSpec, VideoCodec, WatermarkSpec, rgb,
+    AdaptiveSpec, AnimatedFormat, AnimatedSpec, AudioCodec, AudioSpec, Container, Corner, ImageFormat, Length,
+    OutputSlot, SnapshotSpec, TaskSpec, TranscodeSpec, VideoCodec, WatermarkSpec, rgb,
 };
 use crate::ports::{MediaFailure, RenderRequest};
 
 use super::text::{MIN_SIZE, TextImage};
 
+mod adaptive;
 mod animated;
 mod overlay;
 mod snapshot;
 mod transcode;
 
+use adaptive::adaptive;
+pub use adaptive::{DASH_INIT, DASH_MEDIA, ENCODED, Packaging, hls_streams, master_name, package, stream_playlist};
 use animated::animated;
 use overlay::video_graph;
 use snapshot::snapshot;
@@ -89,7 +92,7 @@ pub struct Run {
 #[derive(Debug, PartialEq)]
 pub struct PlannedOutput {
     pub path: PathBuf,
-    pub number: usize,
+    pub slot: OutputSlot,
     pub content_type: &'static str,
     /// Whether the output plays over time (video, audio, animations) or is a still.
     pub timed: bool,
@@ -160,6 +163,7 @@ pub fn plan(setup: &RenderRequest<'_>, input: &str) -> Result<Plan, MediaFailure
         TaskSpec::Watermark(spec) => transcode(setup, input, &spec.as_transcode(), &mut plan)?,
         TaskSpec::Snapshot(spec) => snapshot(setup, input, spec, &mut plan)?,
         TaskSpec::Animated(spec) => animated(setup, input, spec, &mut plan)?,
+        TaskSpec::Adaptive(spec) => adaptive(setup, input, spec, &mut plan)?,
     }
     Ok(plan)
 }

@@ -52,7 +52,14 @@ pub(super) fn snapshot(
         attempts.push(attempt(None, None, false)?);
         plan.runs.push(Run {
             attempts,
-            output: PlannedOutput { path, number, content_type, timed: false, max_duration: None, size: Some(frame) },
+            output: PlannedOutput {
+                path,
+                slot: OutputSlot::Main(number),
+                content_type,
+                timed: false,
+                max_duration: None,
+                size: Some(frame),
+            },
             label: Some(format!("time point {time}")),
         });
     }

@@ -47,17 +47,7 @@ pub(super) fn transcode(
         let params = spec.video.clone().unwrap_or_default();
         let frame = display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
         size = Some(frame);
-        let mut filters = Vec::new();
-        if let Some(length) = chunk.and_then(|c| c.length) {
-            // From where the seek put 0, so the end falls on the border. (An input `-t` counts
-            // from the first frame kept, half a frame later, and a length rounded to the
-            // millisecond can then take one frame more.)
-            filters.push(format!("trim=end={}", seconds(length)));
-        }
-        if chunk.is_some_and(|c| c.start > 0.0) {
-            // Each later chunk starts at 0; the join lays it after the one before.
-            filters.push("setpts=PTS-STARTPTS".to_owned());
-        }
+        let mut filters = chunk_filters(chunk);
         if let Some(fps) = params.fps {
             filters.push(format!("fps={}", ratio(fps)));
         }
@@ -67,42 +57,11 @@ pub(super) fn transcode(
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
-        // A chunk's rate, said again: after `setpts` ffmpeg 7 no longer knows it and writes
-        // 25 fps, dropping frames of any other rate.
-        if let Some(fps) = chunk.and_then(|_| params.fps.or(source.video.as_ref().and_then(|v| v.fps))) {
-            args.extend(["-r".into(), ratio(fps)]);
-        }
+        chunk_rate(&mut args, chunk, params.fps, source);
     }
     if let Some(codec) = audio {
         args.extend(strings(["-map", "0:a:0"]));
-        let params = spec.audio.clone().unwrap_or_default();
-        let (encoder, kbps) = match codec {
-            AudioCodec::Aac => ("aac", 128),
-            AudioCodec::Opus => ("libopus", 96),
-            AudioCodec::Mp3 => ("libmp3lame", 128),
-        };
-        args.extend([
-            "-c:a".into(),
-            encoder.into(),
-            "-b:a".into(),
-            format!("{}k", params.bitrate_kbps.unwrap_or(kbps)),
-        ]);
-        if let Some(target) = params.loudness {
-            // EBU R128 in one pass (loudnorm's dynamic mode), which works at 192 kHz: the
-            // output's rate is said below.
-            args.extend(["-af".into(), format!("loudnorm=I={}:TP=-1.5:LRA=11", ratio(target))]);
-        }
-        let source_rate = || match codec {
-            AudioCodec::Opus => 48_000,
-            _ => source.audio.as_ref().and_then(|audio| audio.sample_rate).unwrap_or(48_000),
-        };
-        let rate = params.sample_rate.or_else(|| params.loudness.map(|_| source_rate()));
-        if let Some(rate) = rate {
-            args.extend(["-ar".into(), rate.to_string()]);
-        }
-        if let Some(channels) = params.channels {
-            args.extend(["-ac".into(), channels.to_string()]);
-        }
+        audio_args(&mut args, codec, &spec.audio.clone().unwrap_or_default(), source);
     }
     metadata_args(&mut args, spec.keep_metadata);
     if let Some(until) = until {
@@ -122,10 +81,67 @@ pub(super) fn transcode(
     args.extend(["-f".into(), muxer.into(), file(&path)]);
     plan.runs.push(Run {
         attempts: vec![args],
-        output: PlannedOutput { path, number: 0, content_type, timed: true, max_duration: Some(max_duration), size },
+        output: PlannedOutput {
+            path,
+            slot: OutputSlot::Main(0),
+            content_type,
+            timed: true,
+            max_duration: Some(max_duration),
+            size,
+        },
         label: None,
     });
     Ok(())
+}
+
+/// The filters that cut `chunk` from where its seek lands: to its border, restarting at 0.
+pub(super) fn chunk_filters(chunk: Option<Chunk>) -> Vec<String> {
+    let mut filters = Vec::new();
+    if let Some(length) = chunk.and_then(|c| c.length) {
+        // From where the seek put 0, so the end falls on the border. (An input `-t` counts
+        // from the first frame kept, half a frame later, and a length rounded to the
+        // millisecond can then take one frame more.)
+        filters.push(format!("trim=end={}", seconds(length)));
+    }
+    if chunk.is_some_and(|c| c.start > 0.0) {
+        // Each later chunk starts at 0; the join lays it after the one before.
+        filters.push("setpts=PTS-STARTPTS".to_owned());
+    }
+    filters
+}
+
+/// A chunk's rate, said again: after `setpts` ffmpeg 7 no longer knows it and writes 25 fps,
+/// dropping frames of any other rate.
+pub(super) fn chunk_rate(args: &mut Vec<String>, chunk: Option<Chunk>, fps: Option<f64>, source: &MediaInfo) {
+    if let Some(fps) = chunk.and_then(|_| fps.or(source.video.as_ref().and_then(|v| v.fps))) {
+        args.extend(["-r".into(), ratio(fps)]);
+    }
+}
+
+/// The sound's encoder, bitrate, loudness, rate and channels.
+pub(super) fn audio_args(args: &mut Vec<String>, codec: AudioCodec, params: &AudioSpec, source: &MediaInfo) {
+    let (encoder, kbps) = match codec {
+        AudioCodec::Aac => ("aac", 128),
+        AudioCodec::Opus => ("libopus", 96),
+        AudioCodec::Mp3 => ("libmp3lame", 128),
+    };
+    args.extend(["-c:a".into(), encoder.into(), "-b:a".into(), format!("{}k", params.bitrate_kbps.unwrap_or(kbps))]);
+    if let Some(target) = params.loudness {
+        // EBU R128 in one pass (loudnorm's dynamic mode), which works at 192 kHz: the
+        // output's rate is said below.
+        args.extend(["-af".into(), format!("loudnorm=I={}:TP=-1.5:LRA=11", ratio(target))]);
+    }
+    let source_rate = || match codec {
+        AudioCodec::Opus => 48_000,
+        _ => source.audio.as_ref().and_then(|audio| audio.sample_rate).unwrap_or(48_000),
+    };
+    let rate = params.sample_rate.or_else(|| params.loudness.map(|_| source_rate()));
+    if let Some(rate) = rate {
+        args.extend(["-ar".into(), rate.to_string()]);
+    }
+    if let Some(channels) = params.channels {
+        args.extend(["-ac".into(), channels.to_string()]);
+    }
 }
 
 /// The file a part of a chunked transcode is written to, in the worker's scratch directory.
@@ -138,7 +154,7 @@ pub fn part_name(part: Part) -> &'static str {
 
 /// Titles, dates, a phone's GPS location: none of it leaves with the output unless asked.
 /// Rotation is applied to the pictures themselves (autorotate), so nothing is lost for playback.
-fn metadata_args(args: &mut Vec<String>, keep: bool) {
+pub(super) fn metadata_args(args: &mut Vec<String>, keep: bool) {
     if !keep {
         args.extend(strings(["-map_metadata", "-1", "-map_chapters", "-1"]));
     }
@@ -200,7 +216,7 @@ pub fn join(
         attempts: vec![args],
         output: PlannedOutput {
             path,
-            number: 0,
+            slot: OutputSlot::Main(0),
             content_type,
             timed: true,
             max_duration: Some(max_duration),
@@ -210,7 +226,7 @@ pub fn join(
     })
 }
 
-fn video_codec_args(
+pub(super) fn video_codec_args(
     args: &mut Vec<String>,
     codec: VideoCodec,
     container: Container,

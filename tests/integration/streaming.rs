@@ -1,0 +1,190 @@
+//! Adaptive streaming ladders, played back the way players read them: the master playlist or
+//! MPD fetched from the local S3 server, every rendition decoded from there.
+
+use std::process::Command;
+
+use anyhow::{Context, ensure};
+use mediaflow::domain::job::{OutputFile, TaskStatus};
+use mediaflow::domain::streaming;
+use serde_json::{Value, json};
+
+use crate::support::{BUCKET, Harness};
+
+/// ffprobe's view of a playlist and what it names, read over HTTP from the local S3 server.
+fn probe_url(url: &str) -> anyhow::Result<Value> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-protocol_whitelist", "http,tcp", "-count_frames", "-print_format", "json"])
+        .args(["-show_format", "-show_streams", url])
+        .output()
+        .context("run ffprobe")?;
+    ensure!(output.status.success(), "ffprobe cannot play {url}: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+fn streams<'a>(probe: &'a Value, kind: &str) -> Vec<&'a Value> {
+    probe["streams"].as_array().map(|all| all.iter().filter(|s| s["codec_type"] == kind).collect()).unwrap_or_default()
+}
+
+fn frames(stream: &Value) -> u64 {
+    stream["nb_read_frames"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn seconds(probe: &Value) -> f64 {
+    probe["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(f64::NAN)
+}
+
+impl Harness {
+    fn url(&self, output: &OutputFile) -> String {
+        let key: Vec<String> = output.key.split('/').map(streaming::uri_reference).collect();
+        format!("{}/{}/{}", self.stack.endpoint(), output.bucket, key.join("/"))
+    }
+
+    async fn text(&self, output: &OutputFile) -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(self.download(output).await?)?)
+    }
+
+    /// Lets anyone read the bucket's objects, as a bucket that serves players does (behind a
+    /// CDN, usually).
+    async fn serve_publicly(&self, bucket: &str) -> anyhow::Result<()> {
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
+        self.stack.clients.s3.put_bucket_policy().bucket(bucket).policy(policy.to_string()).send().await?;
+        Ok(())
+    }
+
+    async fn content_type(&self, bucket: &str, key: &str) -> anyhow::Result<String> {
+        let head = self.stack.clients.s3.head_object().bucket(bucket).key(key).send().await?;
+        Ok(head.content_type().unwrap_or_default().to_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hls_ladder_plays_back_from_the_bucket_rendition_by_rendition() -> anyhow::Result<()> {
+    // GIVEN a ladder of 720p, 360p and 180p (CRF under a cap), with a sound-only rendition,
+    // in 4 s MPEG-TS segments
+    let h = Harness::start().await?;
+    h.serve_publicly(BUCKET).await?;
+    h.workflow(json!({"name": "hls", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "adaptive", "definition": "ladder", "segment_seconds": 4, "audio_only": true,
+            "renditions": [{"height": 720, "bitrate_kbps": 2000}, {"height": 360, "bitrate_kbps": 600},
+                           {"height": 180, "crf": 28, "max_kbps": 250}]}]}))
+        .await?;
+    // WHEN a 360p clip of 12 s with sound is uploaded, under a name with a space and a '#'
+    let clip = h.lavfi_clip(
+        "clip.mp4",
+        &["testsrc2=size=640x360:rate=25:duration=12", "sine=frequency=440:sample_rate=48000:duration=12"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    let object = h.upload(&clip, "in/my clip #1.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    // THEN the 720p rendition is dropped (the source is 360p): the job lists the master
+    // playlist and three rendition playlists (360p, 180p, sound alone)
+    let keys: Vec<&str> = tasks[0].outputs.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "out/my clip #1_adaptiveDynamicStreaming_ladder_0.m3u8",
+            "out/my clip #1_adaptiveDynamicStreaming_ladder_1.m3u8",
+            "out/my clip #1_adaptiveDynamicStreaming_ladder_2.m3u8",
+            "out/my clip #1_adaptiveDynamicStreaming_ladder.m3u8",
+        ]
+    );
+    let master = &tasks[0].outputs[3];
+    let text = h.text(master).await?;
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("#EXT-X-STREAM-INF:")).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].contains("RESOLUTION=640x360,FRAME-RATE=25.000,CODECS=\"avc1.6400"), "{text}");
+    assert!(lines[1].contains("RESOLUTION=320x180") && lines[1].ends_with(",mp4a.40.2\""), "{text}");
+    assert!(lines[2].ends_with("CODECS=\"mp4a.40.2\"") && !lines[2].contains("RESOLUTION"), "{text}");
+    assert!(text.contains("\nmy%20clip%20%231_adaptiveDynamicStreaming_ladder_0.m3u8\n"), "{text}");
+    // the cap holds: the 180p rendition's peak stays near its 250 kbps
+    let peak = |line: &str| -> u64 {
+        line["#EXT-X-STREAM-INF:BANDWIDTH=".len()..].split(',').next().unwrap().parse().unwrap()
+    };
+    assert!(peak(lines[1]) < 600_000 && peak(lines[0]) > peak(lines[1]), "{text}");
+    // every object has its Content-Type
+    assert_eq!(h.content_type(BUCKET, &master.key).await?, "application/vnd.apple.mpegurl");
+    let segment = "out/my clip #1_adaptiveDynamicStreaming_ladder_1_1.ts";
+    assert_eq!(h.content_type(BUCKET, segment).await?, "video/mp2t");
+    // the video renditions' segments start on the same frames: their playlists list the same lengths
+    let lengths = |text: &str| streaming::segments(text).iter().map(|s| s.seconds).collect::<Vec<_>>();
+    let (first, second) = (h.text(&tasks[0].outputs[0]).await?, h.text(&tasks[0].outputs[1]).await?);
+    assert_eq!(lengths(&first), [4.0, 4.0, 4.0], "{first}");
+    assert_eq!(lengths(&first), lengths(&second));
+    // and each rendition plays from the bucket: every frame, as long as the source
+    for (output, size) in tasks[0].outputs[..2].iter().zip([(640, 360), (320, 180)]) {
+        let probe = probe_url(&h.url(output))?;
+        let video = streams(&probe, "video");
+        assert_eq!((video[0]["width"].as_u64(), video[0]["height"].as_u64()), (Some(size.0), Some(size.1)));
+        assert_eq!(frames(video[0]), 300, "{}", output.key);
+        assert_eq!(streams(&probe, "audio").len(), 1);
+        assert!((seconds(&probe) - 12.0).abs() < 0.2, "{}: {}", output.key, seconds(&probe));
+    }
+    let sound = probe_url(&h.url(&tasks[0].outputs[2]))?;
+    assert!(streams(&sound, "video").is_empty() && streams(&sound, "audio").len() == 1);
+    // the master playlist offers them all
+    let all = probe_url(&h.url(master))?;
+    assert_eq!(streams(&all, "video").len(), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ladder_encoded_in_chunks_plays_as_fmp4_hls_and_as_dash() -> anyhow::Result<()> {
+    // GIVEN two ladders of the same two renditions, each encoded in 3 chunks: fMP4 HLS and DASH
+    let h = Harness::start().await?;
+    h.serve_publicly(BUCKET).await?;
+    let renditions = json!([{"height": 240, "bitrate_kbps": 400}, {"width": 160, "bitrate_kbps": 150}]);
+    h.workflow(json!({"name": "abr", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [
+            {"type": "adaptive", "definition": "cmaf", "segment_type": "fmp4", "segment_seconds": 2,
+             "parallel": 3, "renditions": renditions},
+            {"type": "adaptive", "definition": "dash", "format": "dash", "segment_seconds": 2,
+             "parallel": 3, "renditions": renditions}]}))
+        .await?;
+    // WHEN 30 s at 30 fps with B-frames and a keyframe every 50 frames is uploaded
+    let clip = h.lavfi_clip(
+        "long.mp4",
+        &["testsrc2=size=320x240:rate=30:duration=30", "sine=frequency=440:duration=30"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    let object = h.upload(&clip, "in/long.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "{:?}", task.error);
+        assert_eq!(task.chunks.as_ref().map(|plan| plan.chunks.len()), Some(3), "split in three");
+    }
+    // THEN the fMP4 HLS renditions play whole from the bucket, each segment 2 s
+    let hls = &tasks[0].outputs;
+    assert_eq!(hls.last().map(|o| o.key.as_str()), Some("out/long_adaptiveDynamicStreaming_cmaf.m3u8"));
+    let master = h.text(hls.last().context("master")?).await?;
+    assert!(master.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n"), "{master}");
+    for (output, width) in hls[..2].iter().zip([320, 160]) {
+        let playlist = h.text(output).await?;
+        assert!(playlist.contains("#EXT-X-MAP:URI=\"long_adaptiveDynamicStreaming_cmaf_"), "{playlist}");
+        let lengths: Vec<f64> = streaming::segments(&playlist).iter().map(|s| s.seconds).collect();
+        assert_eq!(lengths.len(), 15, "{playlist}");
+        assert!(lengths.iter().all(|l| (l - 2.0).abs() < 0.01), "{lengths:?}");
+        let probe = probe_url(&h.url(output))?;
+        let video = streams(&probe, "video");
+        assert_eq!(video[0]["width"].as_u64(), Some(width));
+        assert_eq!(frames(video[0]), 900, "every frame once across the chunks: {}", output.key);
+        assert!((seconds(&probe) - 30.0).abs() < 0.2, "{}", seconds(&probe));
+    }
+    let init = "out/long_adaptiveDynamicStreaming_cmaf_0_init.mp4";
+    assert_eq!(h.content_type(BUCKET, init).await?, "video/mp4");
+    assert_eq!(h.content_type(BUCKET, "out/long_adaptiveDynamicStreaming_cmaf_0_1.m4s").await?, "video/iso.segment");
+    // and the DASH MPD names the segments as published, with measured bandwidths
+    let mpd_output = tasks[1].outputs.last().context("mpd")?;
+    assert_eq!(mpd_output.key, "out/long_adaptiveDynamicStreaming_dash.mpd");
+    assert_eq!(h.content_type(BUCKET, &mpd_output.key).await?, "application/dash+xml");
+    let mpd = h.text(mpd_output).await?;
+    assert!(mpd.contains("media=\"long_adaptiveDynamicStreaming_dash_$RepresentationID$_$Number$.m4s\""), "{mpd}");
+    assert!(!mpd.contains("bandwidth=\"0\""), "{mpd}");
+    let probe = probe_url(&h.url(mpd_output))?;
+    let video = streams(&probe, "video");
+    assert_eq!(video.len(), 2, "both representations");
+    assert!(video.iter().all(|v| frames(v) == 900), "{video:?}");
+    assert_eq!(streams(&probe, "audio").len(), 1);
+    Ok(())
+}
