@@ -85,19 +85,21 @@ pub fn workflows(out: Out<'_>, workflows: &[Workflow], format: Format) -> anyhow
     Ok(())
 }
 
-/// MPS's transcode templates (`mediaflow preset list`).
+/// MPS's transcode and HLS templates (`mediaflow preset list`).
 pub fn presets(out: Out<'_>, format: Format) -> anyhow::Result<()> {
-    let rows: Vec<[String; 4]> = preset::PRESETS
-        .iter()
-        .map(|preset| {
-            let video = preset.video.map_or("none".to_owned(), |video| {
-                let fps = video.fps.map_or(String::new(), |fps| format!(", {fps} fps"));
-                format!("h264 {}p, {} kbps{fps}", video.height, video.kbps)
-            });
-            let audio = format!("{} {} kbps, 44100 Hz, 2 ch", preset.audio_codec, preset.audio_kbps);
-            [preset.id.to_owned(), preset.container.to_string(), video, audio]
+    let video = |preset: &preset::Preset| {
+        preset.video.map_or("none".to_owned(), |video| {
+            let fps = video.fps.map_or(String::new(), |fps| format!(", {fps} fps"));
+            format!("h264 {}p, {} kbps{fps}", video.height, video.kbps)
         })
-        .collect();
+    };
+    let audio = |preset: &preset::Preset| format!("{} {} kbps, 44100 Hz, 2 ch", preset.audio_codec, preset.audio_kbps);
+    let transcodes = preset::PRESETS
+        .iter()
+        .map(|preset| [preset.id.to_owned(), preset.container.to_string(), video(preset), audio(preset)]);
+    let ladders = preset::hls_templates()
+        .map(|(id, preset)| [id, "hls (adaptive task)".to_owned(), video(preset), audio(preset)]);
+    let rows: Vec<[String; 4]> = transcodes.chain(ladders).collect();
     if format == Format::Json {
         let list: Vec<_> = rows
             .iter()

@@ -16,7 +16,23 @@ pub async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
 }
 
 fn example() -> String {
-    format!("{}/../infra/examples/demo.yaml", env!("CARGO_MANIFEST_DIR"))
+    example_named("demo.yaml")
+}
+
+fn example_named(file: &str) -> String {
+    format!("{}/../infra/examples/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_example_workflow_is_valid() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    for (file, name) in [("demo.yaml", "demo"), ("streaming.yaml", "streaming")] {
+        let applied = mediaflow(&h, &["workflow", "apply", "-f", &example_named(file)]).await?;
+        assert!(applied.starts_with(&format!("workflow {name} created")), "{file}: {applied}");
+    }
+    let shown = mediaflow(&h, &["workflow", "show", "streaming"]).await?;
+    assert!(shown.contains("bitrate_kbps: 1800"), "the HLS template's rendition is filled in: {shown}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -612,7 +612,7 @@ mod tests {
         let spec = TaskSpec::Transcode(TranscodeSpec { definition: Some("100230".into()), ..TranscodeSpec::default() });
         assert_eq!(
             violations(&spec),
-            vec!["tasks[0].definition: 100230 is an MPS HLS template, which a transcode task does not write"]
+            vec!["tasks[0].definition: 100230 is an MPS HLS template: use it in an adaptive task"]
         );
         let label = TaskSpec::Snapshot(SnapshotSpec {
             definition: Some("100230".into()),

@@ -70,11 +70,19 @@ pub fn find_hls(definition: &str) -> Option<&'static Preset> {
     find(&(id - 200).to_string())
 }
 
+/// MPS's HLS templates: each id and the MP4 template whose rendition it streams.
+pub fn hls_templates() -> impl Iterator<Item = (String, &'static Preset)> {
+    PRESETS.iter().filter(|preset| preset.video.is_some()).filter_map(|preset| {
+        let id = preset.id.parse::<u32>().ok()? + 200;
+        HLS.contains(&id).then(|| (id.to_string(), preset))
+    })
+}
+
 /// Why `definition` cannot be used as a transcode's label, if it names an MPS template that a
 /// transcode cannot follow.
 pub fn refusal(definition: &str) -> Option<String> {
     let id: u32 = definition.parse().ok()?;
-    HLS.contains(&id).then(|| format!("{id} is an MPS HLS template, which a transcode task does not write"))
+    HLS.contains(&id).then(|| format!("{id} is an MPS HLS template: use it in an adaptive task"))
 }
 
 impl Preset {
@@ -173,6 +181,8 @@ mod tests {
         assert_eq!(find("720p"), None);
         assert_eq!(find_hls("100230").map(|p| p.id), Some("100030"));
         assert_eq!(find_hls("100030"), None);
+        let ids: Vec<String> = hls_templates().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["100210", "100220", "100230", "100240", "100270", "100280"]);
         let mut hls = AdaptiveSpec::default();
         find_hls("100210").unwrap().apply_adaptive(&mut hls);
         assert_eq!(hls.renditions, vec![Rendition { height: 360, bitrate_kbps: Some(400), ..Rendition::default() }]);
