@@ -150,7 +150,7 @@ async fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Resul
         let dir = tempfile::tempdir()?;
         let request = RenderRequest {
             spec: &task,
-            names: OutputNames { spec: &task, position: 0, input_name: "clip" },
+            names: OutputNames { spec: &task, position: 0, input_name: "clip", input_format: "mp4" },
             part: Some(Part::Video(*chunk)),
             upload: upload.clone(),
             source: &source,
@@ -209,7 +209,7 @@ async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode()
         async move {
             let request = RenderRequest {
                 spec: task,
-                names: OutputNames { spec: task, position: 0, input_name: "clip" },
+                names: OutputNames { spec: task, position: 0, input_name: "clip", input_format: "mp4" },
                 part,
                 upload,
                 source,
@@ -243,7 +243,7 @@ async fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode()
     std::fs::copy(&parts[plan.chunks.len()], &audio)?;
     let request = JoinRequest {
         spec: &task,
-        names: OutputNames { spec: &task, position: 0, input_name: "clip" },
+        names: OutputNames { spec: &task, position: 0, input_name: "clip", input_format: "mp4" },
         source: &source,
         chunks: &chunks,
         audio: Some(&audio),

@@ -275,3 +275,19 @@ async fn a_quiet_recording_is_normalised_to_the_loudness_asked_at_its_own_rate()
     assert_eq!(stream(&probe(&output)?, "audio").unwrap()["sample_rate"], "44100");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_format_names_an_output_after_the_uploads_extension() -> anyhow::Result<()> {
+    // GIVEN a snapshot named after the upload's name and extension
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "snapshot", "times": [1], "output_name": "{inputName}.{inputFormat}.{format}"}]}))
+        .await?;
+    // WHEN a QuickTime file is uploaded
+    let object = h.upload(&fixture("bikes_640x272_noaudio_moov_at_end.mp4"), "in/bikes.MOV").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    // THEN its extension is in the output's name, as it was written
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    assert_eq!(tasks[0].outputs[0].key, "out/bikes.MOV.jpg");
+    Ok(())
+}

@@ -10,7 +10,7 @@ use super::chunk::ChunkPlan;
 use super::limits::Limits;
 use super::media::MediaInfo;
 use super::notification::{Delivery, NotificationSpec};
-use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_name};
+use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
 use super::task::{OutputNames, OutputSlot, TaskSpec};
 use super::workflow::{Location, Workflow};
 
@@ -464,7 +464,7 @@ impl Job {
             Some(slash) => &self.relative_key[..=slash],
             None => "",
         };
-        let name = task.spec.output_name(task.index as usize, self.input_name(), slot);
+        let name = self.output_names(task).name(slot);
         ObjectRef::new(&self.output.bucket, format!("{}{sub_dir}{name}", self.output.dir))
     }
 
@@ -475,7 +475,12 @@ impl Job {
 
     /// How `task`'s outputs are named for this upload.
     pub fn output_names<'a>(&'a self, task: &'a Task) -> OutputNames<'a> {
-        OutputNames { spec: &task.spec, position: task.index as usize, input_name: self.input_name() }
+        OutputNames {
+            spec: &task.spec,
+            position: task.index as usize,
+            input_name: self.input_name(),
+            input_format: input_format(&self.relative_key),
+        }
     }
 
     /// Once finished: whether every task succeeded.

@@ -213,6 +213,16 @@ pub fn sequencer_order(sequencer: &str) -> String {
     format!("{digits:0>64}")
 }
 
+/// The last extension of a key's file name, without its dot: MPS's `{inputFormat}` (empty
+/// without one).
+pub fn input_format(key: &str) -> &str {
+    let file = key.rsplit('/').next().unwrap_or(key);
+    match file.rfind('.') {
+        Some(dot) if dot > 0 => &file[dot + 1..],
+        _ => "",
+    }
+}
+
 /// The file name of a key without its last extension: MPS's `{inputName}`.
 pub fn input_name(key: &str) -> &str {
     let file = key.rsplit('/').next().unwrap_or(key);
@@ -293,6 +303,8 @@ mod tests {
         assert_eq!(input_name("a/b/clip.final.mp4"), "clip.final");
         assert_eq!(input_name("clip"), "clip");
         assert_eq!(input_name("dir/.hidden"), ".hidden");
+        assert_eq!(input_format("a/b/clip.final.MOV"), "MOV");
+        assert_eq!((input_format("clip"), input_format("dir/.hidden"), input_format("a.b/clip")), ("", "", ""));
     }
 
     #[test]

@@ -709,6 +709,10 @@ mod tests {
         assert!(named("{inputName}.{format}", Some("done/")).is_ok(), "outside the trigger dir it is fine");
         assert!(named("{inputName}_small.{format}", None).is_ok());
         assert!(named("small_{inputName}.{format}", None).is_ok());
+        // the upload's own name, whatever its extension
+        let error = named("{inputName}.{inputFormat}", None).unwrap_err();
+        assert!(error.contains("names outputs like uploads ({inputName}.{inputFormat})"), "{error}");
+        assert!(named("{inputName}_{inputFormat}.{format}", None).is_ok());
         let error = named("poster.{format}", Some("done/")).unwrap_err();
         assert!(error.contains("needs {inputName}: without it every upload would write the same file"), "{error}");
     }

@@ -268,7 +268,7 @@ fn worker_args(input: &Path, workdir: &Path) -> anyhow::Result<Vec<String>> {
     let upload = StoredObject { store: Arc::new(store), object: ObjectRef::new(BUCKET, "in"), etag: None, size: 0 };
     let request = RenderRequest {
         spec: &spec,
-        names: OutputNames { spec: &spec, position: 0, input_name: "in" },
+        names: OutputNames { spec: &spec, position: 0, input_name: "in", input_format: "mp4" },
         part: None,
         upload: Arc::new(upload),
         source: &source,

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::chunk::Encode;
-use super::streaming::uri_reference;
 use super::validation::{Violations, deserialize_all};
 
 /// One processing item of a workflow. Serialized with a `type` tag, as in workflow files.
@@ -22,71 +21,6 @@ pub enum TaskSpec {
     Watermark(WatermarkTaskSpec),
     #[serde(alias = "adaptive_dynamic_streaming")]
     Adaptive(AdaptiveSpec),
-}
-
-/// Which of a task's outputs a file is, for its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputSlot {
-    /// Output `n` (`{number}`): a snapshot's `n`th picture; the only output of most tasks; an
-    /// adaptive task's master playlist.
-    Main(usize),
-    /// An adaptive task's playlist of one rendition (`{subStreamNumber}`).
-    SubStream(usize),
-    /// The initialization segment of a rendition's fMP4 segments.
-    Init(usize),
-    /// A media segment of a rendition (`{segmentNumber}`).
-    Segment { stream: usize, number: u32 },
-}
-
-/// How one task's outputs are named for one upload.
-#[derive(Clone, Copy, Debug)]
-pub struct OutputNames<'a> {
-    pub spec: &'a TaskSpec,
-    /// The task's index.
-    pub position: usize,
-    pub input_name: &'a str,
-}
-
-impl OutputNames<'_> {
-    pub fn name(&self, slot: OutputSlot) -> String {
-        self.spec.output_name(self.position, self.input_name, slot)
-    }
-
-    /// The names of init (`init`) or media segments as a DASH segment template: the rendition
-    /// and segment numbers as `$RepresentationID$` and `$Number$`, the rest URI-encoded.
-    pub fn dash_template(&self, init: bool) -> String {
-        let slot = if init { OutputSlot::Init(0) } else { OutputSlot::Segment { stream: 0, number: 0 } };
-        let (pattern, format) = self.spec.slot_pattern(slot);
-        let pattern = pattern
-            .replace("{definition}", &self.spec.definition_or(self.position))
-            .replace("{format}", format)
-            .replace("{segmentNumber}", if init { "init" } else { "{segmentNumber}" });
-        let mut template = String::new();
-        let mut rest = pattern.as_str();
-        while let Some(at) = rest.find('{') {
-            template.push_str(&uri_reference(&rest[..at]));
-            let tail = &rest[at..];
-            let (text, length) = [
-                ("{subStreamNumber}", "$RepresentationID$".to_owned()),
-                ("{segmentNumber}", "$Number$".to_owned()),
-                ("{inputName}", uri_reference(self.input_name)),
-            ]
-            .into_iter()
-            .find(|(placeholder, _)| tail.starts_with(placeholder))
-            .map_or_else(|| (uri_reference("{"), 1), |(placeholder, text)| (text, placeholder.len()));
-            template.push_str(&text);
-            rest = &tail[length..];
-        }
-        template.push_str(&uri_reference(rest));
-        template
-    }
-}
-
-impl OutputSlot {
-    /// Whether the job record lists this output (segments are many; their playlists name them).
-    pub fn is_listed(self) -> bool {
-        matches!(self, OutputSlot::Main(_) | OutputSlot::SubStream(_))
-    }
 }
 
 macro_rules! named_enum {
@@ -154,6 +88,7 @@ pub(crate) fn is_zero(value: &u32) -> bool {
 
 mod adaptive;
 mod animated;
+mod naming;
 pub mod preset;
 mod snapshot;
 mod transcode;
@@ -161,6 +96,7 @@ mod watermark;
 
 pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, StreamFormat};
 pub use animated::{AnimatedFormat, AnimatedSpec};
+pub use naming::{OutputNames, OutputSlot};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use transcode::{AudioCodec, AudioSpec, Container, TranscodeSpec, VideoCodec, VideoSpec};
 
@@ -257,7 +193,7 @@ impl TaskSpec {
     }
 
     /// The name pattern of an output in `slot`, and its `{format}`.
-    fn slot_pattern(&self, slot: OutputSlot) -> (String, &'static str) {
+    pub(super) fn slot_pattern(&self, slot: OutputSlot) -> (String, &'static str) {
         let segments = match self {
             TaskSpec::Adaptive(spec) => spec.segment_format(),
             _ => self.format(),
@@ -268,25 +204,6 @@ impl TaskSpec {
             OutputSlot::Init(_) => (AdaptiveSpec::SEGMENT_NAME.to_owned(), "mp4"),
             OutputSlot::Segment { .. } => (AdaptiveSpec::SEGMENT_NAME.to_owned(), segments),
         }
-    }
-
-    /// The file name of the output in `slot` for an input named `input_name`. `position` is
-    /// the task's index.
-    pub fn output_name(&self, position: usize, input_name: &str, slot: OutputSlot) -> String {
-        let (pattern, format) = self.slot_pattern(slot);
-        let (number, stream, segment) = match slot {
-            OutputSlot::Main(number) => (number, 0, String::new()),
-            OutputSlot::SubStream(stream) => (0, stream, String::new()),
-            OutputSlot::Init(stream) => (0, stream, "init".to_owned()),
-            OutputSlot::Segment { stream, number } => (0, stream, number.to_string()),
-        };
-        pattern
-            .replace("{definition}", &self.definition_or(position))
-            .replace("{format}", format)
-            .replace("{number}", &number.to_string())
-            .replace("{subStreamNumber}", &stream.to_string())
-            .replace("{segmentNumber}", &segment)
-            .replace("{inputName}", input_name)
     }
 
     /// The output whose name is the longest the task may write.
@@ -308,9 +225,22 @@ impl TaskSpec {
     /// The output name with `{definition}` and `{format}` filled in and `{inputName}` and
     /// `{number}` left as they are.
     pub fn name_pattern(&self, position: usize) -> String {
-        self.output_name_pattern()
-            .replace("{definition}", &self.definition_or(position))
-            .replace("{format}", self.format())
+        self.slot_name_pattern(position, OutputSlot::Main(0))
+    }
+
+    /// The name pattern of `slot` with `{definition}` and `{format}` filled in.
+    fn slot_name_pattern(&self, position: usize, slot: OutputSlot) -> String {
+        let (pattern, format) = self.slot_pattern(slot);
+        let definition = self.definition_or(position);
+        naming::fill(
+            &pattern,
+            |placeholder| match placeholder {
+                "{definition}" => Some(definition.clone()),
+                "{format}" => Some(format.to_owned()),
+                _ => None,
+            },
+            str::to_owned,
+        )
     }
 
     /// Every name pattern the task writes (an adaptive task's rendition playlists and segments
@@ -328,12 +258,16 @@ impl TaskSpec {
     }
 
     /// Whether an output could be named like an upload of the same name: `{inputName}` alone or
-    /// with one extension (`clip.mp4` for the upload `clip.mov`, or for `clip.mp4` itself).
+    /// with one extension (`clip.mp4` for the upload `clip.mov`, or for `clip.mp4` itself;
+    /// `{inputName}.{inputFormat}` is the upload's own name).
     pub fn names_outputs_like_uploads(&self, position: usize) -> bool {
         let pattern = self.name_pattern(position).replace("{number}", "0");
         match pattern.strip_prefix("{inputName}") {
             Some("") => true,
-            Some(rest) => rest.strip_prefix('.').is_some_and(|ext| !ext.contains('.') && !ext.contains('{')),
+            // `{inputFormat}` is the upload's own extension.
+            Some(rest) => rest
+                .strip_prefix('.')
+                .is_some_and(|ext| ext == "{inputFormat}" || (!ext.contains('.') && !ext.contains('{'))),
             None => false,
         }
     }
@@ -409,7 +343,7 @@ impl TaskSpec {
             }
         }
         if let Some(pattern) = self.custom_output_name() {
-            validate_output_name(
+            naming::validate_output_name(
                 pattern,
                 matches!(self, TaskSpec::Snapshot(s) if s.times.len() > 1),
                 &format!("{field}.output_name"),
@@ -431,27 +365,6 @@ impl TaskSpec {
             }
         }
     }
-}
-
-fn validate_output_name(pattern: &str, needs_number: bool, field: &str, errors: &mut Violations) {
-    const PLACEHOLDERS: [&str; 4] = ["{inputName}", "{definition}", "{number}", "{format}"];
-    let mut rest = pattern.to_owned();
-    for placeholder in PLACEHOLDERS {
-        rest = rest.replace(placeholder, "");
-    }
-    errors.check(!pattern.trim().is_empty() && pattern.len() <= 255, field, "must be 1–255 characters");
-    errors.check(!pattern.contains('/'), field, "must not contain '/': outputs go to the output dir");
-    errors.check(
-        !rest.contains('{') && !rest.contains('}'),
-        field,
-        "knows only {inputName}, {definition}, {number} and {format}",
-    );
-    errors.check(!needs_number || pattern.contains("{number}"), field, "needs {number}: the task writes several files");
-    errors.check(
-        pattern.contains("{inputName}"),
-        field,
-        "needs {inputName}: without it every upload would write the same file",
-    );
 }
 
 pub(crate) fn validate_size(width: u32, height: u32, field: &str, errors: &mut Violations) {
@@ -590,7 +503,7 @@ mod tests {
             violations(&spec),
             vec![
                 "tasks[0].output_name: must not contain '/': outputs go to the output dir",
-                "tasks[0].output_name: knows only {inputName}, {definition}, {number} and {format}",
+                "tasks[0].output_name: knows only {inputName}, {inputFormat}, {definition}, {number} and {format}",
                 "tasks[0].output_name: needs {inputName}: without it every upload would write the same file",
             ]
         );
@@ -620,49 +533,6 @@ mod tests {
             ..SnapshotSpec::default()
         });
         assert!(violations(&label).is_empty(), "only transcodes follow templates");
-    }
-
-    #[test]
-    fn output_names_should_follow_mps_patterns() {
-        let transcode = TaskSpec::Transcode(TranscodeSpec::default());
-        assert_eq!(transcode.output_name(0, "clip", OutputSlot::Main(0)), "clip_transcode_1.mp4");
-        let snapshot = TaskSpec::Snapshot(SnapshotSpec { definition: Some("thumb".into()), ..SnapshotSpec::default() });
-        assert_eq!(snapshot.output_name(1, "clip", OutputSlot::Main(2)), "clip_snapshotByTimeOffset_thumb_2.jpg");
-        let animated = TaskSpec::Animated(AnimatedSpec { format: AnimatedFormat::Webp, ..AnimatedSpec::default() });
-        assert_eq!(animated.output_name(2, "clip", OutputSlot::Main(0)), "clip_animatedGraphic_3.webp");
-    }
-
-    #[test]
-    fn adaptive_outputs_are_named_like_mps_names_them() {
-        let hls = TaskSpec::Adaptive(AdaptiveSpec { definition: Some("ladder".into()), ..AdaptiveSpec::default() });
-        let name = |slot| hls.output_name(0, "clip", slot);
-        assert_eq!(name(OutputSlot::Main(0)), "clip_adaptiveDynamicStreaming_ladder.m3u8");
-        assert_eq!(name(OutputSlot::SubStream(2)), "clip_adaptiveDynamicStreaming_ladder_2.m3u8");
-        assert_eq!(name(OutputSlot::Segment { stream: 2, number: 7 }), "clip_adaptiveDynamicStreaming_ladder_2_7.ts");
-        assert_eq!(name(OutputSlot::Init(1)), "clip_adaptiveDynamicStreaming_ladder_1_init.mp4");
-        let dash = TaskSpec::Adaptive(AdaptiveSpec { format: StreamFormat::Dash, ..AdaptiveSpec::default() });
-        assert_eq!(dash.output_name(3, "clip", OutputSlot::Main(0)), "clip_adaptiveDynamicStreaming_4.mpd");
-        assert_eq!(
-            dash.output_name(3, "clip", OutputSlot::Segment { stream: 0, number: 1 }),
-            "clip_adaptiveDynamicStreaming_4_0_1.m4s"
-        );
-        let dash_names = OutputNames { spec: &dash, position: 3, input_name: "my $clip" };
-        assert_eq!(
-            dash_names.dash_template(false),
-            "my%20%24clip_adaptiveDynamicStreaming_4_$RepresentationID$_$Number$.m4s"
-        );
-        assert_eq!(
-            dash_names.dash_template(true),
-            "my%20%24clip_adaptiveDynamicStreaming_4_$RepresentationID$_init.mp4"
-        );
-        assert_eq!(hls.name_patterns(0).len(), 4, "master, rendition playlists, init and media segments");
-        assert!(OutputSlot::SubStream(0).is_listed() && !OutputSlot::Segment { stream: 0, number: 1 }.is_listed());
-    }
-
-    #[test]
-    fn when_input_name_contains_placeholder_text_should_not_expand_it() {
-        let transcode = TaskSpec::Transcode(TranscodeSpec::default());
-        assert_eq!(transcode.output_name(0, "{format}", OutputSlot::Main(0)), "{format}_transcode_1.mp4");
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn run_part(
 ) -> Result<Plan, MediaFailure> {
     let request = RenderRequest {
         spec,
-        names: OutputNames { spec, position: 0, input_name: "clip" },
+        names: OutputNames { spec, position: 0, input_name: "clip", input_format: "mp4" },
         part,
         source,
         limits: &Limits { max_duration_s: 600.0, ..Limits::default() },
@@ -421,7 +421,7 @@ fn when_scratch_path_has_syntax_characters_should_refuse() {
     let spec = TaskSpec::Transcode(TranscodeSpec::default());
     let request = RenderRequest {
         spec: &spec,
-        names: OutputNames { spec: &spec, position: 0, input_name: "clip" },
+        names: OutputNames { spec: &spec, position: 0, input_name: "clip", input_format: "mp4" },
         part: None,
         source: &source(640, 360, false),
         limits: &Limits::default(),
