@@ -291,3 +291,39 @@ async fn input_format_names_an_output_after_the_uploads_extension() -> anyhow::R
     assert_eq!(tasks[0].outputs[0].key, "out/bikes.MOV.jpg");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watermark_shows_only_in_its_window_across_chunks_and_snapshots() -> anyhow::Result<()> {
+    // GIVEN 12 s of black, and a mark shown from 4 s to 8 s: on a copy encoded in two chunks
+    // (the window spans their border at 6 s) and on snapshots at 2 s and 5 s
+    let h = Harness::start().await?;
+    let clip = h.lavfi_clip(
+        "black.mp4",
+        &["color=black:size=640x360:rate=25:duration=12"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+    )?;
+    let marks = json!([{"text": "LIVE", "origin": "TopLeft", "x": 10, "y": 10, "font_size": 60, "color": "white",
+        "start": 4, "end": 8}]);
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "watermark", "watermarks": marks, "parallel": 2},
+                  {"type": "snapshot", "times": [2, 5], "format": "png", "watermarks": marks}]}))
+        .await?;
+    // WHEN the clip is uploaded
+    let object = h.upload(&clip, "in/black.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "{:?}", task.error);
+    }
+    assert_eq!(tasks[0].chunks.as_ref().map(|plan| plan.chunks.len()), Some(2));
+    // THEN the copy shows it at 5 s and 7 s (both chunks), and not at 1 s, 3.8 s or 10 s
+    let copy = h.download(&tasks[0].outputs[0]).await?;
+    let corner = (200, 80, 0, 0);
+    for (at, shown) in [(1.0, false), (3.8, false), (5.0, true), (7.0, true), (10.0, false)] {
+        let level = brightness(&copy, at, corner)?;
+        assert_eq!(level > 15, shown, "at {at} s the corner's brightness is {level}");
+    }
+    // and the snapshot at 5 s has it, the one at 2 s does not
+    let (early, late) = (h.download(&tasks[1].outputs[0]).await?, h.download(&tasks[1].outputs[1]).await?);
+    assert!(brightness(&early, 0.0, corner)? < 15 && brightness(&late, 0.0, corner)? > 15);
+    Ok(())
+}

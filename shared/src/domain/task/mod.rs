@@ -473,6 +473,22 @@ mod tests {
     }
 
     #[test]
+    fn a_task_holds_up_to_ten_marks_each_with_a_window_that_ends_after_it_starts() {
+        let mark =
+            WatermarkSpec { text: Some("x".into()), start: Some(2.0), end: Some(5.0), ..WatermarkSpec::default() };
+        let task = |marks: usize, end: f64| {
+            TaskSpec::Watermark(WatermarkTaskSpec {
+                watermarks: vec![WatermarkSpec { end: Some(end), ..mark.clone() }; marks],
+                ..WatermarkTaskSpec::default()
+            })
+        };
+        assert!(violations(&task(10, 5.0)).is_empty());
+        assert_eq!(violations(&task(11, 5.0)), vec!["tasks[0].watermarks: at most 10"]);
+        assert_eq!(violations(&task(1, 2.0)), vec!["tasks[0].watermarks[0].end: must be after start"]);
+        assert!(mark.shows_at(2.0) && mark.shows_at(5.0) && !mark.shows_at(5.1) && !mark.shows_at(1.9));
+    }
+
+    #[test]
     fn colours_are_names_or_hex() {
         assert_eq!(rgb("#FFcc00"), Some([255, 204, 0]));
         assert_eq!(rgb("White"), Some([255, 255, 255]));

@@ -11,7 +11,7 @@ use super::{NumberOrText, is_false, parse_number};
 use crate::domain::chunk::Parallel;
 use crate::domain::validation::Violations;
 
-const MAX_WATERMARKS: usize = 4;
+const MAX_WATERMARKS: usize = 10;
 const MAX_TEXT: usize = 256;
 
 /// A copy of the input with watermarks burnt in.
@@ -90,6 +90,24 @@ pub struct WatermarkSpec {
     /// 0 (invisible) to 1 (opaque, the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opacity: Option<f64>,
+    /// When the mark shows, in seconds of the output: from `start` (default 0) to `end`
+    /// (default: the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
+}
+
+impl WatermarkSpec {
+    /// Whether the mark shows at `at` seconds of the output.
+    pub fn shows_at(&self, at: f64) -> bool {
+        at >= self.start.unwrap_or(0.0) && self.end.is_none_or(|end| at <= end)
+    }
+
+    /// Whether the mark shows for a time window only.
+    pub fn is_timed(&self) -> bool {
+        self.start.is_some_and(|start| start > 0.0) || self.end.is_some()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +234,16 @@ pub(super) fn validate_watermarks(marks: &[WatermarkSpec], field: &str, errors: 
         }
         if let Some(opacity) = mark.opacity {
             errors.check((0.0..=1.0).contains(&opacity), format!("{field}.opacity"), "must be 0–1");
+        }
+        if let Some(start) = mark.start {
+            errors.check(start.is_finite() && start >= 0.0, format!("{field}.start"), "must be 0 or more seconds");
+        }
+        if let Some(end) = mark.end {
+            errors.check(
+                end.is_finite() && end > mark.start.unwrap_or(0.0),
+                format!("{field}.end"),
+                "must be after start",
+            );
         }
         for (name, length) in [
             ("x", Some(mark.x)),

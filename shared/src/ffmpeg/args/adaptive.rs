@@ -5,7 +5,7 @@
 //! Keyframes fall on the segment grid and nowhere else (no scene-cut keyframes), the same frames
 //! in every rendition, so that segments start on the same frame in each and players can switch.
 
-use super::transcode::{audio_args, chunk_filters, chunk_rate, metadata_args, transcode};
+use super::transcode::{audio_args, chunk_filters, chunk_offset, chunk_rate, metadata_args, transcode};
 use super::*;
 use crate::domain::task::{Rung, SegmentType, StreamFormat};
 
@@ -60,11 +60,7 @@ pub(super) fn adaptive(
     for i in 0..ladder.len() {
         args.extend(["-map".into(), format!("[v{i}]")]);
     }
-    // A chunk's first frame is half a frame past its start, and the whole output's clock
-    // there.
-    let fps = spec.fps.or(source.video.as_ref().and_then(|v| v.fps)).filter(|fps| *fps > 0.0);
-    let offset = chunk.map_or(0.0, |c| c.start + fps.map_or(0.0, |fps| 0.5 / fps));
-    encoder_args(&mut args, spec, &ladder, offset);
+    encoder_args(&mut args, spec, &ladder, chunk_offset(chunk, spec.fps, source));
     chunk_rate(&mut args, chunk, spec.fps, source);
     if chunk.is_none() && spec.has_audio() && source.audio.is_some() {
         args.extend(strings(["-map", "0:a:0"]));

@@ -33,7 +33,7 @@ mod transcode;
 use adaptive::adaptive;
 pub use adaptive::{DASH_INIT, DASH_MEDIA, ENCODED, Packaging, hls_streams, master_name, package, stream_playlist};
 use animated::animated;
-use overlay::video_graph;
+use overlay::{Clock, video_graph};
 use snapshot::snapshot;
 use transcode::transcode;
 pub use transcode::{concat_list, join, part_name};

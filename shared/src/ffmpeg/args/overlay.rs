@@ -17,11 +17,23 @@ pub(super) fn video_graph(
     filters: &[String],
     marks: &[WatermarkSpec],
     frame: Size,
+    clock: Clock,
     plan: &mut Plan,
 ) -> Result<String, MediaFailure> {
     let mut graph = format!("[0:v:0]{}", filters.join(","));
     let mut images = setup.watermark_images.iter();
+    let mut inputs = 0;
     for (i, mark) in marks.iter().enumerate() {
+        if let Clock::Still(at) = clock
+            && !mark.shows_at(at)
+        {
+            // Its image, if it has one, stays in the order of the marks.
+            if mark.image.is_some() {
+                images.next();
+            }
+            continue;
+        }
+        inputs += 1;
         let opacity = mark.opacity.unwrap_or(1.0);
         let (x, y) = (mark.x.resolve(frame.width), mark.y.resolve(frame.height));
         let too_large = |size: String| {
@@ -88,14 +100,31 @@ pub(super) fn video_graph(
         args.extend(strings(["-protocol_whitelist", "file", "-f", "png_pipe", "-i"]));
         args.push(file(&input));
         let (px, py) = corner(mark.origin, x, y);
+        let enable = match clock {
+            Clock::Timed(offset) if mark.is_timed() => {
+                let from = seconds(mark.start.unwrap_or(0.0) - offset);
+                match mark.end {
+                    Some(end) => format!(":enable='between(t,{from},{})'", seconds(end - offset)),
+                    None => format!(":enable='gte(t,{from})'"),
+                }
+            }
+            _ => String::new(),
+        };
         graph.push_str(&format!(
-            "[base{i}];[{input}:v]{steps}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}",
-            input = i + 1,
+            "[base{i}];[{inputs}:v]{steps}[mark{i}];[base{i}][mark{i}]overlay=x={px}:y={py}{enable}",
             steps = steps.join(","),
         ));
     }
     graph.push_str("[vout]");
     Ok(graph)
+}
+
+/// What the frames of a graph's output are on the output's clock: a video or animation whose
+/// first frame is `offset` seconds into it (a chunk's), or one still picture taken at a time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Clock {
+    Timed(f64),
+    Still(f64),
 }
 
 /// Overlay coordinates from a corner: offsets grow inwards from that corner.

@@ -31,7 +31,7 @@ pub(super) fn snapshot(
         let mut attempt = |input_seek: Option<f64>, output_seek: Option<f64>, one: bool| {
             let mut args = head();
             source_input(&mut args, input, input_seek, None);
-            let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
+            let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, Clock::Still(at), plan)?;
             args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
             if let Some(at) = output_seek {
                 args.extend(["-ss".into(), seconds(at)]);

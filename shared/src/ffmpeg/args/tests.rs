@@ -581,3 +581,32 @@ fn golden_adaptive_packaging_copies_each_stream_into_segments() {
         ]
     );
 }
+
+#[test]
+fn golden_watermark_windows_follow_the_outputs_clock_in_chunks_and_stills() {
+    use crate::domain::chunk::Chunk;
+    let mark =
+        WatermarkSpec { text: Some("LIVE".into()), start: Some(4.0), end: Some(8.0), ..WatermarkSpec::default() };
+    let always = WatermarkSpec { text: Some("ON".into()), ..WatermarkSpec::default() };
+    let task = TaskSpec::Watermark(WatermarkTaskSpec {
+        watermarks: vec![mark.clone(), always],
+        ..WatermarkTaskSpec::default()
+    });
+    let source = source(640, 360, false);
+    let whole = args_of(&run_plan(&task, &source, &[]).unwrap()).remove(0);
+    assert!(whole.contains("[base0][mark0]overlay=x=0:y=0:enable='between(t,4.000,8.000)'[base1]"), "{whole}");
+    assert!(whole.contains("[base1][mark1]overlay=x=0:y=0,format=yuv420p[vout]"), "an untimed mark: {whole}");
+    // a chunk whose first frame is 6.02 s into the output
+    let chunk = Some(Part::Video(Chunk { start: 6.0, length: Some(6.0) }));
+    let later = args_of(&run_part(&task, &source, &[], chunk).unwrap()).remove(0);
+    assert!(later.contains("overlay=x=0:y=0:enable='between(t,-2.020,1.980)'"), "{later}");
+    // a snapshot outside the window leaves the mark out; inside, it is drawn whole
+    let snapshot = TaskSpec::Snapshot(SnapshotSpec {
+        times: vec![TimePoint::Seconds(2.0), TimePoint::Seconds(5.0)],
+        watermarks: vec![mark],
+        ..SnapshotSpec::default()
+    });
+    let stills = args_of(&run_plan(&snapshot, &source, &[]).unwrap());
+    assert!(!stills[0].contains("overlay") && !stills[0].contains("png_pipe"), "{}", stills[0]);
+    assert!(stills[1].contains("[base0][mark0]overlay=x=0:y=0[vout]"), "{}", stills[1]);
+}

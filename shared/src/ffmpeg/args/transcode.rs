@@ -53,7 +53,8 @@ pub(super) fn transcode(
         }
         filters.push(format!("scale={}:{}", frame.width, frame.height));
         filters.push("setsar=1".into());
-        let mut graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, plan)?;
+        let clock = Clock::Timed(chunk_offset(chunk, params.fps, source));
+        let mut graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, clock, plan)?;
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
@@ -108,6 +109,12 @@ pub(super) fn chunk_filters(chunk: Option<Chunk>) -> Vec<String> {
         filters.push("setpts=PTS-STARTPTS".to_owned());
     }
     filters
+}
+
+/// Where a chunk's first frame is on the whole output's clock: half a frame past its start.
+pub(super) fn chunk_offset(chunk: Option<Chunk>, fps: Option<f64>, source: &MediaInfo) -> f64 {
+    let fps = fps.or(source.video.as_ref().and_then(|v| v.fps)).filter(|fps| *fps > 0.0);
+    chunk.map_or(0.0, |c| c.start + fps.map_or(0.0, |fps| 0.5 / fps))
 }
 
 /// A chunk's rate, said again: after `setpts` ffmpeg 7 no longer knows it and writes 25 fps,
