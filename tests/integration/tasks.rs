@@ -327,3 +327,63 @@ async fn a_watermark_shows_only_in_its_window_across_chunks_and_snapshots() -> a
     assert!(brightness(&early, 0.0, corner)? < 15 && brightness(&late, 0.0, corner)? > 15);
     Ok(())
 }
+
+/// How alike frame `a` of one video and frame `b` of another are (PSNR in dB, ∞ as 100).
+fn frame_psnr(first: &std::path::Path, a: u32, second: &std::path::Path, b: u32) -> anyhow::Result<f64> {
+    let graph = format!(
+        "[0:v]select=eq(n\\,{a}),setpts=PTS-STARTPTS[a];[1:v]select=eq(n\\,{b}),setpts=PTS-STARTPTS[b];[a][b]psnr"
+    );
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(first)
+        .arg("-i")
+        .arg(second)
+        .args(["-lavfi", &graph, "-f", "null", "-"])
+        .output()?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    let average = log.rsplit("average:").next().and_then(|rest| rest.split_whitespace().next()).unwrap_or("");
+    Ok(if average == "inf" { 100.0 } else { average.parse()? })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trimmed_transcode_keeps_exactly_its_frames_whole_or_in_chunks() -> anyhow::Result<()> {
+    // GIVEN 20 s at 25 fps with a keyframe every 2 s, and transcodes keeping 3 s to 4 s before
+    // the end: whole, and in two chunks; and one starting past the end
+    let h = Harness::start().await?;
+    let clip = h.lavfi_clip(
+        "moving.mp4",
+        &["testsrc2=size=320x240:rate=25:duration=20", "sine=frequency=440:duration=20"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "transcode", "definition": "whole", "start": 3, "end": -4, "video": {"crf": 18}},
+                  {"type": "transcode", "definition": "chunked", "start": 3, "end": -4, "video": {"crf": 18},
+                   "parallel": 2},
+                  {"type": "transcode", "definition": "late", "start": 25}]}))
+        .await?;
+    // WHEN the clip is uploaded
+    let object = h.upload(&clip, "in/moving.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    // THEN both keep the 325 frames from 3 s to 16 s, starting on the source's frame 75
+    assert_eq!(tasks[1].chunks.as_ref().map(|plan| plan.chunks.len()), Some(2));
+    for task in &tasks[..2] {
+        assert_eq!(task.status, TaskStatus::Success, "{:?}", task.error);
+        let file = h.download(&task.outputs[0]).await?;
+        let probe = probe(&file)?;
+        let frames = stream(&probe, "video").and_then(|v| v["nb_read_frames"].as_str().map(str::to_owned));
+        assert_eq!(frames.as_deref(), Some("325"), "{}", task.outputs[0].key);
+        assert!(close(duration(&probe), 13.0, 0.05), "duration {}", duration(&probe));
+        let audio = stream(&probe, "audio").and_then(|a| a["duration"].as_str()?.parse::<f64>().ok()).unwrap_or(0.0);
+        assert!(close(audio, 13.0, 0.05), "sound {audio}");
+        let (on, before, after) =
+            (frame_psnr(&file, 0, &clip, 75)?, frame_psnr(&file, 0, &clip, 74)?, frame_psnr(&file, 0, &clip, 76)?);
+        assert!(on > before + 5.0 && on > after + 5.0, "first frame: {on} dB on 75, {before} on 74, {after} on 76");
+        let last = frame_psnr(&file, 324, &clip, 399)?;
+        assert!(last > frame_psnr(&file, 324, &clip, 400)? + 5.0, "last frame is the source's 399: {last} dB");
+    }
+    // and a start past the end fails with the reason
+    let error = tasks[2].error.as_ref().expect("late start fails");
+    assert_eq!(error.code.as_str(), "InvalidInput.TimeOutOfRange");
+    assert!(error.message.contains("start 25.000 s is past the end"), "{}", error.message);
+    Ok(())
+}

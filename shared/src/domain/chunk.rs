@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::job::{JobId, TaskError, TaskStatus};
 use super::media::MediaInfo;
-use super::task::VideoCodec;
+use super::task::{Trim, VideoCodec};
 
 /// The most video chunks one task is split into.
 pub const MAX_CHUNKS: u32 = 64;
@@ -148,14 +148,22 @@ impl ChunkPlan {
         self.chunks.iter().skip(1).map(|chunk| chunk.start).collect()
     }
 
-    /// The chunks that start at `starts` (the first at 0), the last running to the end.
-    fn from_starts(starts: &[f64], audio: bool) -> ChunkPlan {
+    /// The chunks that start at `starts`, the last running to `end` (or the source's end).
+    fn from_starts(starts: &[f64], end: Option<f64>, audio: bool) -> ChunkPlan {
         let chunks = starts
             .iter()
             .enumerate()
-            .map(|(i, start)| Chunk { start: *start, length: starts.get(i + 1).map(|next| next - start) })
+            .map(|(i, start)| Chunk {
+                start: *start,
+                length: starts.get(i + 1).copied().or(end).map(|next| next - start),
+            })
             .collect();
         ChunkPlan { chunks, audio }
+    }
+
+    /// Where the last chunk ends, when it does not run to the source's end.
+    fn end(&self) -> Option<f64> {
+        self.chunks.last().and_then(|last| Some(last.start + last.length?))
     }
 
     /// Parts are numbered from 0: the video chunks in order, then the audio.
@@ -235,6 +243,8 @@ pub struct Encode {
     pub chunk_seconds: Option<f64>,
     /// Whether sound is encoded too (one more part).
     pub audio: bool,
+    /// The stretch of the source the output keeps.
+    pub trim: Trim,
 }
 
 /// Roughly how long one worker takes to encode `encode`'s video of `source`, in seconds.
@@ -263,7 +273,8 @@ pub fn plan(encode: &Encode, source: &MediaInfo, budget: Budget) -> Option<Chunk
         return None;
     }
     source.video.as_ref()?;
-    let duration = source.duration?.min(budget.max_duration);
+    let span = encode.trim.resolve(source.duration).ok()?;
+    let duration = (span.end.or(source.duration)? - span.start).min(budget.max_duration);
     let count = match encode.parallel {
         Parallel::Off => return None,
         Parallel::Chunks(n) => n,
@@ -283,11 +294,11 @@ pub fn plan(encode: &Encode, source: &MediaInfo, budget: Budget) -> Option<Chunk
     let fps = frame_rate(encode, source);
     let starts: Vec<f64> = (0..count)
         .map(|i| match i {
-            0 => 0.0,
-            _ => between_frames(duration * f64::from(i) / f64::from(count), fps),
+            0 => span.start,
+            _ => between_frames(span.start + duration * f64::from(i) / f64::from(count), fps),
         })
         .collect();
-    Some(ChunkPlan::from_starts(&starts, encode.audio && source.audio.is_some()))
+    Some(ChunkPlan::from_starts(&starts, span.end, encode.audio && source.audio.is_some()))
 }
 
 /// `plan` with each border moved to just after the keyframe a seek to it lands on
@@ -297,7 +308,7 @@ pub fn plan(encode: &Encode, source: &MediaInfo, budget: Budget) -> Option<Chunk
 /// [`MIN_CHUNK_SECONDS`].
 pub fn at_keyframes(plan: ChunkPlan, encode: &Encode, source: &MediaInfo, keyframes: &[Option<f64>]) -> ChunkPlan {
     let fps = frame_rate(encode, source);
-    let mut starts = vec![0.0];
+    let mut starts = vec![plan.chunks.first().map_or(0.0, |first| first.start)];
     for (i, border) in plan.borders().into_iter().enumerate() {
         let previous = starts[starts.len() - 1];
         let reach = plan.chunks[i].length.unwrap_or(0.0) / 2.0;
@@ -314,7 +325,7 @@ pub fn at_keyframes(plan: ChunkPlan, encode: &Encode, source: &MediaInfo, keyfra
             None => {}
         }
     }
-    ChunkPlan::from_starts(&starts, plan.audio)
+    ChunkPlan::from_starts(&starts, plan.end(), plan.audio)
 }
 
 /// The frame grid the borders fall between: the output's rate when it sets one.
@@ -351,6 +362,21 @@ mod tests {
 
     fn at_keyframes(plan: ChunkPlan, spec: &TranscodeSpec, source: &MediaInfo, keyframes: &[Option<f64>]) -> ChunkPlan {
         super::at_keyframes(plan, &spec.encode().unwrap(), source, keyframes)
+    }
+
+    #[test]
+    fn chunks_cover_only_the_trimmed_span() {
+        let trimmed = TranscodeSpec { start: Some(100.0), end: Some(-100.0), ..spec(Parallel::Chunks(4)) };
+        let plan = plan(&trimmed, &source(600.0, Some(25.0), true), LAMBDA).unwrap();
+        assert_eq!(plan.chunks[0].start, 100.0, "from the trim's start");
+        assert_eq!(plan.chunks[1].start, 200.02);
+        let last = plan.chunks[3];
+        assert!((last.start + last.length.unwrap() - 500.0).abs() < 1e-9, "to the trim's end: {last:?}");
+        let moved = at_keyframes(plan.clone(), &trimmed, &source(600.0, Some(25.0), true), &[Some(199.0)]);
+        assert_eq!(moved.chunks[0].start, 100.0);
+        assert!((moved.chunks[3].start + moved.chunks[3].length.unwrap() - 500.0).abs() < 1e-9, "the end stays");
+        let short = TranscodeSpec { start: Some(-8.0), ..spec(Parallel::Chunks(4)) };
+        assert_eq!(super::plan(&short.encode().unwrap(), &source(600.0, Some(25.0), true), LAMBDA), None, "8 s");
     }
 
     #[test]

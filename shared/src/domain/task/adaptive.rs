@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::transcode::{
-    AudioCodec, AudioSpec, Container, TranscodeSpec, VideoCodec, validate_audio, validate_chunking,
+    AudioCodec, AudioSpec, Container, TranscodeSpec, Trim, VideoCodec, validate_audio, validate_chunking,
 };
 use super::{is_false, is_zero, validate_size};
 use crate::domain::chunk::{Encode, Parallel};
@@ -190,6 +190,7 @@ impl AdaptiveSpec {
             parallel: self.parallel,
             chunk_seconds: self.chunk_seconds,
             audio: self.has_audio(),
+            trim: Trim::default(),
         })
     }
 

@@ -98,7 +98,7 @@ pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, S
 pub use animated::{AnimatedFormat, AnimatedSpec};
 pub use naming::{OutputNames, OutputSlot};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
-pub use transcode::{AudioCodec, AudioSpec, Container, TranscodeSpec, VideoCodec, VideoSpec};
+pub use transcode::{AudioCodec, AudioSpec, Container, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
 
 const KINDS: &str = "transcode, snapshot, animated, watermark or adaptive";
 pub use watermark::{Corner, ImageSource, Length, WatermarkSpec, WatermarkTaskSpec, rgb};

@@ -42,6 +42,59 @@ pub struct TranscodeSpec {
     /// How long `auto` makes each chunk, in seconds (default 120).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_seconds: Option<f64>,
+    /// Where the output starts and ends in the source, in seconds; negative counts from the
+    /// source's end (MPS's StartTimeOffset and EndTimeOffset). Frame-accurate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
+}
+
+/// A stretch of the source to keep: `start` and `end` in seconds, negative counting from the
+/// end; unset, from the start and to the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Trim {
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+}
+
+/// A trim resolved against a source: seconds from its start, to its end without `end`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Span {
+    pub start: f64,
+    pub end: Option<f64>,
+}
+
+impl Span {
+    pub fn length(&self) -> Option<f64> {
+        self.end.map(|end| end - self.start)
+    }
+}
+
+impl Trim {
+    /// The span of a source lasting `duration` seconds (when known), or why there is none.
+    pub fn resolve(self, duration: Option<f64>) -> Result<Span, String> {
+        let at = |value: f64, name: &str| match (value < 0.0, duration) {
+            (false, _) => Ok(value),
+            (true, Some(duration)) => Ok((duration + value).max(0.0)),
+            (true, None) => Err(format!("{name} {value} s counts from the end, and the source's length is unknown")),
+        };
+        let start = self.start.map(|start| at(start, "start")).transpose()?.unwrap_or(0.0);
+        let end = self.end.map(|end| at(end, "end")).transpose()?;
+        if let Some(duration) = duration
+            && start >= duration
+        {
+            return Err(format!("start {start:.3} s is past the end of the {duration:.3} s source"));
+        }
+        if let Some(end) = end
+            && end <= start
+        {
+            return Err(format!("nothing to keep between {start:.3} s and {end:.3} s"));
+        }
+        // An end past the source's is its end.
+        let end = end.filter(|end| duration.is_none_or(|duration| *end < duration));
+        Ok(Span { start, end })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -153,6 +206,10 @@ impl TranscodeSpec {
         Some(self.audio.as_ref().and_then(|audio| audio.codec).unwrap_or(self.container.default_audio_codec()))
     }
 
+    pub fn trim(&self) -> Trim {
+        Trim { start: self.start, end: self.end }
+    }
+
     /// What splitting the task in chunks needs to know; `None` without video.
     pub fn encode(&self) -> Option<Encode> {
         if self.container.is_audio_only() {
@@ -166,6 +223,7 @@ impl TranscodeSpec {
             parallel: self.parallel,
             chunk_seconds: self.chunk_seconds,
             audio: self.audio_codec().is_some(),
+            trim: self.trim(),
         })
     }
 
@@ -234,6 +292,16 @@ impl TranscodeSpec {
         }
         validate_watermarks(&self.watermarks, field, errors);
         validate_chunking(self.parallel, self.chunk_seconds, field, errors);
+        for (name, value) in [("start", self.start), ("end", self.end)] {
+            if let Some(value) = value {
+                errors.check(value.is_finite(), format!("{field}.{name}"), "must be a number of seconds");
+            }
+        }
+        if let (Some(start), Some(end)) = (self.start, self.end)
+            && (start >= 0.0) == (end >= 0.0)
+        {
+            errors.check(end > start, format!("{field}.end"), "must be after start");
+        }
     }
 }
 
@@ -275,5 +343,36 @@ pub(super) fn validate_chunking(parallel: Parallel, chunk_seconds: Option<f64>, 
             format!("{field}.chunk_seconds"),
             format!("must be {MIN_CHUNK_SECONDS}–3600"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trim(start: Option<f64>, end: Option<f64>) -> Trim {
+        Trim { start, end }
+    }
+
+    #[test]
+    fn a_trim_counts_negative_times_from_the_end() {
+        assert_eq!(trim(None, None).resolve(Some(12.0)), Ok(Span { start: 0.0, end: None }));
+        assert_eq!(trim(Some(2.0), Some(-3.0)).resolve(Some(12.0)), Ok(Span { start: 2.0, end: Some(9.0) }));
+        assert_eq!(trim(Some(-4.0), None).resolve(Some(12.0)), Ok(Span { start: 8.0, end: None }));
+        assert_eq!(trim(Some(-40.0), Some(30.0)).resolve(Some(12.0)), Ok(Span { start: 0.0, end: None }), "clamped");
+        assert_eq!(trim(Some(2.0), Some(5.0)).resolve(None), Ok(Span { start: 2.0, end: Some(5.0) }));
+    }
+
+    #[test]
+    fn a_trim_that_keeps_nothing_says_why() {
+        assert_eq!(
+            trim(Some(20.0), None).resolve(Some(12.0)),
+            Err("start 20.000 s is past the end of the 12.000 s source".into())
+        );
+        assert_eq!(
+            trim(Some(5.0), Some(-8.0)).resolve(Some(12.0)),
+            Err("nothing to keep between 5.000 s and 4.000 s".into())
+        );
+        assert!(trim(None, Some(-2.0)).resolve(None).unwrap_err().contains("the source's length is unknown"));
     }
 }

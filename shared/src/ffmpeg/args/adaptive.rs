@@ -60,7 +60,7 @@ pub(super) fn adaptive(
     for i in 0..ladder.len() {
         args.extend(["-map".into(), format!("[v{i}]")]);
     }
-    encoder_args(&mut args, spec, &ladder, chunk_offset(chunk, spec.fps, source));
+    encoder_args(&mut args, spec, &ladder, chunk_offset(chunk, 0.0, spec.fps, source));
     chunk_rate(&mut args, chunk, spec.fps, source);
     if chunk.is_none() && spec.has_audio() && source.audio.is_some() {
         args.extend(strings(["-map", "0:a:0"]));

@@ -610,3 +610,40 @@ fn golden_watermark_windows_follow_the_outputs_clock_in_chunks_and_stills() {
     assert!(!stills[0].contains("overlay") && !stills[0].contains("png_pipe"), "{}", stills[0]);
     assert!(stills[1].contains("[base0][mark0]overlay=x=0:y=0[vout]"), "{}", stills[1]);
 }
+
+#[test]
+fn golden_trimmed_transcode_seeks_to_its_start_and_stops_after_its_length() {
+    use crate::domain::chunk::Chunk;
+    // 10 s of source, from 2 s to 3 s before its end
+    let spec = TranscodeSpec { start: Some(2.0), end: Some(-3.0), ..TranscodeSpec::default() };
+    let task = TaskSpec::Transcode(spec);
+    let source = source(640, 360, true);
+    let video = "-map [vout] -c:v libx264 -preset veryfast -profile:v high -crf 23";
+    assert_eq!(
+        args_of(&run_plan(&task, &source, &[]).unwrap()),
+        vec![format!(
+            "{INPUT} -ss 2.000 -i {URL} -filter_complex [0:v:0]scale=640:360,setsar=1,format=yuv420p[vout] {video} \
+             -map 0:a:0 -c:a aac -b:a 128k -map_metadata -1 -map_chapters -1 -t 5.000 -movflags +faststart \
+             -f mp4 file:/tmp/req-1/out-0.mp4"
+        )]
+    );
+    // its first chunk starts where the trim does, and restarts at 0
+    let first = Some(Part::Video(Chunk { start: 2.0, length: Some(2.52) }));
+    let first = args_of(&run_part(&task, &source, &[], first).unwrap()).remove(0);
+    assert!(first.contains("-ss 2.000 -i") && first.contains("[0:v:0]trim=end=2.520,setpts=PTS-STARTPTS,"), "{first}");
+    // its sound is cut the same
+    assert_eq!(
+        args_of(&run_part(&task, &source, &[], Some(Part::Audio)).unwrap()),
+        vec![format!(
+            "{INPUT} -ss 2.000 -i {URL} -map 0:a:0 -c:a aac -b:a 128k -map_metadata -1 -map_chapters -1 -t 5.000 \
+             -f mp4 file:/tmp/req-1/audio.mp4"
+        )]
+    );
+    // a trim that keeps nothing fails with the reason
+    let past = TaskSpec::Transcode(TranscodeSpec { start: Some(11.0), ..TranscodeSpec::default() });
+    let failure = run_plan(&past, &source, &[]).unwrap_err();
+    assert_eq!(
+        (failure.code, failure.message.as_str()),
+        (ErrorCode::InvalidTimeRange, "start 11.000 s is past the end of the 10.000 s source")
+    );
+}

@@ -22,9 +22,10 @@ pub(super) fn transcode(
             "nothing to write: the source has none of the streams this task keeps",
         ));
     }
+    let span = spec.trim().resolve(source.duration).map_err(|why| source_error(ErrorCode::InvalidTimeRange, why))?;
     // What is decoded is held to the limit too: a header may not say how long a file is.
     let max_duration = setup.limits.max_duration_s;
-    let mut until = Some(max_duration + 1.0);
+    let mut until = Some(span.length().map_or(max_duration + 1.0, |length| length.min(max_duration + 1.0)));
     let mut chunk = None;
     match setup.part {
         None => {}
@@ -34,14 +35,14 @@ pub(super) fn transcode(
             // time.
             until = match part.length {
                 Some(_) => None,
-                None => until.map(|until| until - part.start),
+                None => until.map(|until| until - (part.start - span.start)),
             };
             chunk = Some(part);
         }
         Some(Part::Audio) => video = None,
     }
     let mut args = head();
-    source_input(&mut args, input, chunk.map(|c| c.start), None);
+    source_input(&mut args, input, Some(chunk.map_or(span.start, |c| c.start)), None);
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
@@ -53,7 +54,7 @@ pub(super) fn transcode(
         }
         filters.push(format!("scale={}:{}", frame.width, frame.height));
         filters.push("setsar=1".into());
-        let clock = Clock::Timed(chunk_offset(chunk, params.fps, source));
+        let clock = Clock::Timed(chunk_offset(chunk, span.start, params.fps, source));
         let mut graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, clock, plan)?;
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
@@ -105,16 +106,17 @@ pub(super) fn chunk_filters(chunk: Option<Chunk>) -> Vec<String> {
         filters.push(format!("trim=end={}", seconds(length)));
     }
     if chunk.is_some_and(|c| c.start > 0.0) {
-        // Each later chunk starts at 0; the join lays it after the one before.
+        // Each chunk starts at 0; the join lays it after the one before.
         filters.push("setpts=PTS-STARTPTS".to_owned());
     }
     filters
 }
 
-/// Where a chunk's first frame is on the whole output's clock: half a frame past its start.
-pub(super) fn chunk_offset(chunk: Option<Chunk>, fps: Option<f64>, source: &MediaInfo) -> f64 {
+/// Where a chunk's first frame is on the clock of an output that starts `origin` seconds into
+/// the source: half a frame past the chunk's start.
+pub(super) fn chunk_offset(chunk: Option<Chunk>, origin: f64, fps: Option<f64>, source: &MediaInfo) -> f64 {
     let fps = fps.or(source.video.as_ref().and_then(|v| v.fps)).filter(|fps| *fps > 0.0);
-    chunk.map_or(0.0, |c| c.start + fps.map_or(0.0, |fps| 0.5 / fps))
+    chunk.map_or(0.0, |c| c.start - origin + fps.map_or(0.0, |fps| 0.5 / fps))
 }
 
 /// A chunk's rate, said again: after `setpts` ffmpeg 7 no longer knows it and writes 25 fps,
