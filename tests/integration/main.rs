@@ -22,6 +22,7 @@ mod recursion;
 mod retries;
 mod routing;
 mod safety;
+mod stills;
 mod stores;
 mod streaming;
 mod support;

@@ -287,6 +287,23 @@ pub fn brightness(path: &Path, at: f64, crop: (u32, u32, u32, u32)) -> anyhow::R
     Ok(output.stdout[0])
 }
 
+/// How alike frame `a` of one video and frame `b` of another are (PSNR in dB, ∞ as 100).
+pub fn frame_psnr(first: &Path, a: u32, second: &Path, b: u32) -> anyhow::Result<f64> {
+    let graph = format!(
+        "[0:v]select=eq(n\\,{a}),setpts=PTS-STARTPTS[a];[1:v]select=eq(n\\,{b}),setpts=PTS-STARTPTS[b];[a][b]psnr"
+    );
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(first)
+        .arg("-i")
+        .arg(second)
+        .args(["-lavfi", &graph, "-f", "null", "-"])
+        .output()?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    let average = log.rsplit("average:").next().and_then(|rest| rest.split_whitespace().next()).unwrap_or("");
+    Ok(if average == "inf" { 100.0 } else { average.parse()? })
+}
+
 /// A copy of a media file with the packets `damage` picks (by index and time) overwritten by
 /// noise from their second quarter on, the way a bad disk or a broken transfer damages video.
 pub fn damaged(path: &Path, to: &Path, damage: impl Fn(usize, f64) -> bool) -> anyhow::Result<PathBuf> {

@@ -3,7 +3,7 @@
 use mediaflow::domain::job::TaskStatus;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, brightness, dimensions, duration, fixture, probe, stream};
+use crate::support::{BUCKET, Harness, brightness, dimensions, duration, fixture, frame_psnr, probe, stream};
 
 fn close(actual: f64, expected: f64, frame: f64) -> bool {
     (actual - expected).abs() <= 0.1_f64.max(frame)
@@ -326,23 +326,6 @@ async fn a_watermark_shows_only_in_its_window_across_chunks_and_snapshots() -> a
     let (early, late) = (h.download(&tasks[1].outputs[0]).await?, h.download(&tasks[1].outputs[1]).await?);
     assert!(brightness(&early, 0.0, corner)? < 15 && brightness(&late, 0.0, corner)? > 15);
     Ok(())
-}
-
-/// How alike frame `a` of one video and frame `b` of another are (PSNR in dB, ∞ as 100).
-fn frame_psnr(first: &std::path::Path, a: u32, second: &std::path::Path, b: u32) -> anyhow::Result<f64> {
-    let graph = format!(
-        "[0:v]select=eq(n\\,{a}),setpts=PTS-STARTPTS[a];[1:v]select=eq(n\\,{b}),setpts=PTS-STARTPTS[b];[a][b]psnr"
-    );
-    let output = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-i"])
-        .arg(first)
-        .arg("-i")
-        .arg(second)
-        .args(["-lavfi", &graph, "-f", "null", "-"])
-        .output()?;
-    let log = String::from_utf8_lossy(&output.stderr);
-    let average = log.rsplit("average:").next().and_then(|rest| rest.split_whitespace().next()).unwrap_or("");
-    Ok(if average == "inf" { 100.0 } else { average.parse()? })
 }
 
 #[tokio::test(flavor = "multi_thread")]

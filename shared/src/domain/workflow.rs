@@ -736,7 +736,7 @@ mod tests {
                 "tasks[0].video.crf: invalid value: integer `-5`, expected u8",
                 "tasks[0].video.width: invalid type: string \"wide\", expected u32",
                 "tasks[1]: missing field `times`",
-                "tasks[2].type: unknown task type \"gif\": use transcode, snapshot, animated, watermark or adaptive",
+                "tasks[2].type: unknown task type \"gif\": use transcode, snapshot, sample, sprite, cover, animated, watermark or adaptive",
                 "name: must be 1–128 letters, digits, '_', '\\' or '-'",
                 "tasks[3].fps: must be above 0 and at most 30",
             ]

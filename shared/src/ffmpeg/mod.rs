@@ -10,6 +10,7 @@
 pub mod args;
 pub mod probe;
 pub mod serve;
+mod sprite;
 mod streaming;
 pub mod text;
 
@@ -27,7 +28,7 @@ use tracing::{debug, warn};
 
 use crate::domain::job::ErrorCode;
 use crate::domain::media::MediaInfo;
-use crate::domain::task::TaskSpec;
+use crate::domain::task::{OutputSlot, TaskSpec};
 use crate::ports::{
     JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
     StoreError, StoredObject,
@@ -192,9 +193,13 @@ impl Ffmpeg {
         run: &Run,
         stop_by: Option<DateTime<Utc>>,
         share: Option<RunShare>,
-    ) -> Result<(RenderedFile, Vec<String>), MediaFailure> {
+    ) -> Result<(Vec<RenderedFile>, Vec<String>), MediaFailure> {
         let mut failure = None;
         for args in &run.attempts {
+            if run.output.sequence {
+                let made = numbered(&run.output).await?;
+                return self.pictures(run, made, args, stop_by, share).await;
+            }
             let _ = tokio::fs::remove_file(&run.output.path).await;
             let health = match self.ffmpeg(args.clone(), allowed(stop_by)?, share.clone()).await {
                 Ok(health) => health,
@@ -211,7 +216,7 @@ impl Ffmpeg {
                 continue;
             }
             let warnings = health.judge(run.output.timed)?;
-            return Ok((self.check(&run.output).await?, warnings));
+            return Ok((vec![self.check(&run.output).await?], warnings));
         }
         Err(failure.unwrap_or_else(|| {
             MediaFailure::new(
@@ -219,6 +224,44 @@ impl Ffmpeg {
                 "ffmpeg decoded no picture or sound for this output: the source is damaged or too short",
             )
         }))
+    }
+
+    /// Runs a run that writes numbered pictures (one decode over the input, no fallbacks):
+    /// each picture it wrote, in order.
+    async fn pictures(
+        &self,
+        run: &Run,
+        stale: Vec<(usize, PathBuf)>,
+        args: &[String],
+        stop_by: Option<DateTime<Utc>>,
+        share: Option<RunShare>,
+    ) -> Result<(Vec<RenderedFile>, Vec<String>), MediaFailure> {
+        for (_, path) in stale {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        let health = self.ffmpeg(args.to_vec(), allowed(stop_by)?, share).await?;
+        // A pass over the whole input: judged like a video, not like one picture.
+        let warnings = health.judge(true)?;
+        let output = &run.output;
+        let files: Vec<RenderedFile> = numbered(output)
+            .await?
+            .into_iter()
+            .map(|(number, path)| RenderedFile {
+                path,
+                slot: OutputSlot::Main(number),
+                content_type: output.content_type,
+                duration: None,
+                width: output.size.map(|s| s.width),
+                height: output.size.map(|s| s.height),
+            })
+            .collect();
+        if files.is_empty() {
+            return Err(MediaFailure::new(
+                ErrorCode::SourceCorrupt,
+                "ffmpeg decoded no picture for this output: the source is damaged or too short",
+            ));
+        }
+        Ok((files, warnings))
     }
 
     /// Describes a written output: probed, and within the workflow's duration limit.
@@ -248,6 +291,26 @@ impl Ffmpeg {
             height: video.map(|v| v.height).or(output.size.map(|s| s.height)),
         })
     }
+}
+
+/// The files of a numbered output that are there (`out-%d.jpg`: `out-0.jpg`, `out-1.jpg`…),
+/// in order.
+async fn numbered(output: &PlannedOutput) -> Result<Vec<(usize, PathBuf)>, MediaFailure> {
+    let internal = |e: std::io::Error| MediaFailure::new(ErrorCode::Internal, format!("cannot list pictures: {e}"));
+    let name = output.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let (prefix, suffix) = name.split_once("%d").unwrap_or((name, ""));
+    let dir = output.path.parent().unwrap_or(Path::new("."));
+    let mut found = Vec::new();
+    let mut entries = tokio::fs::read_dir(dir).await.map_err(internal)?;
+    while let Some(entry) = entries.next_entry().await.map_err(internal)? {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let number = file.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(suffix)).and_then(|n| n.parse().ok());
+        if let Some(number) = number {
+            found.push((number, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// What is left of the invocation for ffmpeg.
@@ -496,8 +559,8 @@ impl MediaTool for Ffmpeg {
                 return Err(failure);
             }
             match made {
-                Ok((file, warnings)) => {
-                    rendered.files.push(file);
+                Ok((files, warnings)) => {
+                    rendered.files.extend(files);
                     rendered.warnings.extend(prefixed(run, warnings));
                 }
                 // One snapshot that cannot be made does not lose the others.
@@ -514,6 +577,10 @@ impl MediaTool for Ffmpeg {
             rendered
                 .warnings
                 .extend(prefixed(run, vec![format!("not written: {} ({})", failure.message, failure.code)]));
+        }
+        if let TaskSpec::Sprite(spec) = request.spec {
+            let map = sprite::map(request, spec, rendered.files.len()).await?;
+            rendered.files.push(map);
         }
         if let (TaskSpec::Adaptive(spec), None) = (request.spec, request.part) {
             let encoded =
@@ -571,8 +638,8 @@ impl MediaTool for Ffmpeg {
             .as_transcode()
             .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "only transcodes and ladders are joined"))?;
         let run = args::join(&spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
-        let (file, warnings) = self.render_run(&run, request.stop_by, None).await?;
-        Ok(Rendered { files: vec![file], warnings })
+        let (files, warnings) = self.render_run(&run, request.stop_by, None).await?;
+        Ok(Rendered { files, warnings })
     }
 }
 

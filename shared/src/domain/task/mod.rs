@@ -21,6 +21,11 @@ pub enum TaskSpec {
     Watermark(WatermarkTaskSpec),
     #[serde(alias = "adaptive_dynamic_streaming")]
     Adaptive(AdaptiveSpec),
+    #[serde(alias = "sample_snapshot")]
+    Sample(SampleSpec),
+    #[serde(alias = "image_sprite")]
+    Sprite(SpriteSpec),
+    Cover(CoverSpec),
 }
 
 macro_rules! named_enum {
@@ -91,6 +96,7 @@ mod animated;
 mod naming;
 pub mod preset;
 mod snapshot;
+mod stills;
 mod transcode;
 mod watermark;
 
@@ -98,9 +104,10 @@ pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, S
 pub use animated::{AnimatedFormat, AnimatedSpec};
 pub use naming::{OutputNames, OutputSlot};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
+pub use stills::{CoverSpec, MAX_PICTURES, SampleSpec, SpriteSpec, tile_count, webvtt};
 pub use transcode::{AudioCodec, AudioSpec, Container, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
 
-const KINDS: &str = "transcode, snapshot, animated, watermark or adaptive";
+const KINDS: &str = "transcode, snapshot, sample, sprite, cover, animated, watermark or adaptive";
 pub use watermark::{Corner, ImageSource, Length, WatermarkSpec, WatermarkTaskSpec, rgb};
 
 /// The most tasks a workflow may hold (a job and its tasks are written in one transaction).
@@ -129,6 +136,9 @@ impl TaskSpec {
             "animated" | "animated_graphic" => deserialize_all(value, field, errors).map(TaskSpec::Animated),
             "watermark" => deserialize_all(value, field, errors).map(TaskSpec::Watermark),
             "adaptive" | "adaptive_dynamic_streaming" => deserialize_all(value, field, errors).map(TaskSpec::Adaptive),
+            "sample" | "sample_snapshot" => deserialize_all(value, field, errors).map(TaskSpec::Sample),
+            "sprite" | "image_sprite" => deserialize_all(value, field, errors).map(TaskSpec::Sprite),
+            "cover" => deserialize_all(value, field, errors).map(TaskSpec::Cover),
             other => {
                 errors.check(false, format!("{field}.type"), format!("unknown task type {other:?}: use {KINDS}"));
                 None
@@ -143,6 +153,9 @@ impl TaskSpec {
             TaskSpec::Animated(_) => "animated",
             TaskSpec::Watermark(_) => "watermark",
             TaskSpec::Adaptive(_) => "adaptive",
+            TaskSpec::Sample(_) => "sample",
+            TaskSpec::Sprite(_) => "sprite",
+            TaskSpec::Cover(_) => "cover",
         }
     }
 
@@ -153,6 +166,9 @@ impl TaskSpec {
             TaskSpec::Animated(spec) => spec.definition.as_deref(),
             TaskSpec::Watermark(spec) => spec.definition.as_deref(),
             TaskSpec::Adaptive(spec) => spec.definition.as_deref(),
+            TaskSpec::Sample(spec) => spec.definition.as_deref(),
+            TaskSpec::Sprite(spec) => spec.definition.as_deref(),
+            TaskSpec::Cover(spec) => spec.definition.as_deref(),
         }
     }
 
@@ -163,6 +179,9 @@ impl TaskSpec {
             TaskSpec::Animated(spec) => spec.output_name.as_deref(),
             TaskSpec::Watermark(spec) => spec.output_name.as_deref(),
             TaskSpec::Adaptive(spec) => spec.output_name.as_deref(),
+            TaskSpec::Sample(spec) => spec.output_name.as_deref(),
+            TaskSpec::Sprite(spec) => spec.output_name.as_deref(),
+            TaskSpec::Cover(spec) => spec.output_name.as_deref(),
         }
     }
 
@@ -174,6 +193,9 @@ impl TaskSpec {
             TaskSpec::Animated(spec) => spec.format.as_str(),
             TaskSpec::Watermark(spec) => spec.container.as_str(),
             TaskSpec::Adaptive(spec) => spec.playlist_format(),
+            TaskSpec::Sample(spec) => spec.format.as_str(),
+            TaskSpec::Sprite(spec) => spec.format.as_str(),
+            TaskSpec::Cover(spec) => spec.format.as_str(),
         }
     }
 
@@ -188,6 +210,9 @@ impl TaskSpec {
             TaskSpec::Animated(_) => "{inputName}_animatedGraphic_{definition}.{format}",
             TaskSpec::Watermark(_) => "{inputName}_watermark_{definition}.{format}",
             TaskSpec::Adaptive(_) => "{inputName}_adaptiveDynamicStreaming_{definition}.{format}",
+            TaskSpec::Sample(_) => "{inputName}_sampleSnapshot_{definition}_{number}.{format}",
+            TaskSpec::Sprite(_) => "{inputName}_imageSprite_{definition}_{number}.{format}",
+            TaskSpec::Cover(_) => "{inputName}_cover_{definition}.{format}",
         }
         .to_owned()
     }
@@ -203,6 +228,7 @@ impl TaskSpec {
             OutputSlot::SubStream(_) => (AdaptiveSpec::SUB_STREAM_NAME.to_owned(), "m3u8"),
             OutputSlot::Init(_) => (AdaptiveSpec::SEGMENT_NAME.to_owned(), "mp4"),
             OutputSlot::Segment { .. } => (AdaptiveSpec::SEGMENT_NAME.to_owned(), segments),
+            OutputSlot::Map => (SpriteSpec::MAP_NAME.to_owned(), "vtt"),
         }
     }
 
@@ -210,11 +236,12 @@ impl TaskSpec {
     pub fn longest_slot(&self) -> OutputSlot {
         match self {
             TaskSpec::Adaptive(_) => OutputSlot::Segment { stream: MAX_RENDITIONS, number: 99_999 },
+            TaskSpec::Sample(_) | TaskSpec::Sprite(_) => OutputSlot::Main(MAX_PICTURES - 1),
             _ => OutputSlot::Main(self.output_count().saturating_sub(1)),
         }
     }
 
-    /// How many files the task writes.
+    /// How many files the task writes at least (as many as it knows before it runs).
     pub fn output_count(&self) -> usize {
         match self {
             TaskSpec::Snapshot(spec) => spec.times.len().max(1),
@@ -247,12 +274,15 @@ impl TaskSpec {
     /// too): what two tasks or workflows are compared by.
     pub fn name_patterns(&self, position: usize) -> Vec<String> {
         let mut patterns = vec![self.name_pattern(position)];
-        if let TaskSpec::Adaptive(_) = self {
-            for slot in [OutputSlot::SubStream(0), OutputSlot::Init(0), OutputSlot::Segment { stream: 0, number: 0 }] {
-                let (pattern, format) = self.slot_pattern(slot);
-                patterns
-                    .push(pattern.replace("{definition}", &self.definition_or(position)).replace("{format}", format));
+        let more: &[OutputSlot] = match self {
+            TaskSpec::Adaptive(_) => {
+                &[OutputSlot::SubStream(0), OutputSlot::Init(0), OutputSlot::Segment { stream: 0, number: 0 }]
             }
+            TaskSpec::Sprite(_) => &[OutputSlot::Map],
+            _ => &[],
+        };
+        for slot in more {
+            patterns.push(self.slot_name_pattern(position, *slot));
         }
         patterns
     }
@@ -299,7 +329,8 @@ impl TaskSpec {
             TaskSpec::Transcode(spec) => &spec.watermarks,
             TaskSpec::Snapshot(spec) => &spec.watermarks,
             TaskSpec::Watermark(spec) => &spec.watermarks,
-            TaskSpec::Animated(_) | TaskSpec::Adaptive(_) => &[],
+            TaskSpec::Sample(spec) => &spec.watermarks,
+            _ => &[],
         }
     }
 
@@ -323,7 +354,8 @@ impl TaskSpec {
             TaskSpec::Transcode(spec) => &mut spec.watermarks,
             TaskSpec::Snapshot(spec) => &mut spec.watermarks,
             TaskSpec::Watermark(spec) => &mut spec.watermarks,
-            TaskSpec::Animated(_) | TaskSpec::Adaptive(_) => return,
+            TaskSpec::Sample(spec) => &mut spec.watermarks,
+            _ => return,
         };
         for image in watermarks.iter_mut().filter_map(|mark| mark.image.as_mut()) {
             if image.bucket.trim().is_empty() {
@@ -345,7 +377,8 @@ impl TaskSpec {
         if let Some(pattern) = self.custom_output_name() {
             naming::validate_output_name(
                 pattern,
-                matches!(self, TaskSpec::Snapshot(s) if s.times.len() > 1),
+                matches!(self, TaskSpec::Snapshot(s) if s.times.len() > 1)
+                    || matches!(self, TaskSpec::Sample(_) | TaskSpec::Sprite(_)),
                 &format!("{field}.output_name"),
                 errors,
             );
@@ -355,6 +388,9 @@ impl TaskSpec {
             TaskSpec::Snapshot(spec) => spec.validate(field, errors),
             TaskSpec::Animated(spec) => spec.validate(field, errors),
             TaskSpec::Adaptive(spec) => spec.validate(field, errors),
+            TaskSpec::Sample(spec) => spec.validate(field, errors),
+            TaskSpec::Sprite(spec) => spec.validate(field, errors),
+            TaskSpec::Cover(spec) => spec.validate(field, errors),
             TaskSpec::Watermark(spec) => {
                 errors.check(
                     !spec.watermarks.is_empty(),

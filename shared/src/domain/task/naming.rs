@@ -20,12 +20,14 @@ pub enum OutputSlot {
     Init(usize),
     /// A media segment of a rendition (`{segmentNumber}`).
     Segment { stream: usize, number: u32 },
+    /// A sprite's WebVTT map of its thumbnails.
+    Map,
 }
 
 impl OutputSlot {
     /// Whether the job record lists this output (segments are many; their playlists name them).
     pub fn is_listed(self) -> bool {
-        matches!(self, OutputSlot::Main(_) | OutputSlot::SubStream(_))
+        !matches!(self, OutputSlot::Init(_) | OutputSlot::Segment { .. })
     }
 }
 
@@ -46,6 +48,7 @@ impl OutputNames<'_> {
     pub fn name(&self, slot: OutputSlot) -> String {
         let (number, stream, segment) = match slot {
             OutputSlot::Main(number) => (number, 0, String::new()),
+            OutputSlot::Map => (0, 0, String::new()),
             OutputSlot::SubStream(stream) => (0, stream, String::new()),
             OutputSlot::Init(stream) => (0, stream, "init".to_owned()),
             OutputSlot::Segment { stream, number } => (0, stream, number.to_string()),

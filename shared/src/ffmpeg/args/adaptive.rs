@@ -89,6 +89,7 @@ pub(super) fn adaptive(
             timed: true,
             max_duration: Some(max_duration),
             size: ladder.first().map(|rung| rung.size),
+            sequence: false,
         },
         label: None,
     });

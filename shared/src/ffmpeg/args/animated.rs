@@ -51,6 +51,7 @@ pub(super) fn animated(
             timed: true,
             max_duration: None,
             size: Some(frame),
+            sequence: false,
         },
         label: None,
     });

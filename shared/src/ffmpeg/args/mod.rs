@@ -28,6 +28,7 @@ mod adaptive;
 mod animated;
 mod overlay;
 mod snapshot;
+mod stills;
 mod transcode;
 
 use adaptive::adaptive;
@@ -35,6 +36,8 @@ pub use adaptive::{DASH_INIT, DASH_MEDIA, ENCODED, Packaging, hls_streams, maste
 use animated::animated;
 use overlay::{Clock, video_graph};
 use snapshot::snapshot;
+pub use stills::sprite_tile;
+use stills::{cover, sample, sprite};
 use transcode::transcode;
 pub use transcode::{concat_list, join, part_name};
 
@@ -99,6 +102,23 @@ pub struct PlannedOutput {
     /// The longest the output may be (the workflow's limit): ffmpeg stops just past it.
     pub max_duration: Option<f64>,
     pub size: Option<Size>,
+    /// Numbered files (`path` holds `%d`), as many as the run writes: outputs `Main(0…)`.
+    pub sequence: bool,
+}
+
+impl PlannedOutput {
+    /// Pictures of `size` written as numbered files from 0.
+    fn pictures(path: PathBuf, content_type: &'static str, size: Size) -> Self {
+        PlannedOutput {
+            path,
+            slot: OutputSlot::Main(0),
+            content_type,
+            timed: false,
+            max_duration: None,
+            size: Some(size),
+            sequence: true,
+        }
+    }
 }
 
 pub(super) fn source_error(code: ErrorCode, message: impl Into<String>) -> MediaFailure {
@@ -164,6 +184,9 @@ pub fn plan(setup: &RenderRequest<'_>, input: &str) -> Result<Plan, MediaFailure
         TaskSpec::Snapshot(spec) => snapshot(setup, input, spec, &mut plan)?,
         TaskSpec::Animated(spec) => animated(setup, input, spec, &mut plan)?,
         TaskSpec::Adaptive(spec) => adaptive(setup, input, spec, &mut plan)?,
+        TaskSpec::Sample(spec) => sample(setup, input, spec, &mut plan)?,
+        TaskSpec::Sprite(spec) => sprite(setup, input, spec, &mut plan)?,
+        TaskSpec::Cover(spec) => cover(setup, input, spec, &mut plan)?,
     }
     Ok(plan)
 }

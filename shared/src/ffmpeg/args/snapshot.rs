@@ -59,6 +59,7 @@ pub(super) fn snapshot(
                 timed: false,
                 max_duration: None,
                 size: Some(frame),
+                sequence: false,
             },
             label: Some(format!("time point {time}")),
         });

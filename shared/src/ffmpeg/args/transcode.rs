@@ -90,6 +90,7 @@ pub(super) fn transcode(
             timed: true,
             max_duration: Some(max_duration),
             size,
+            sequence: false,
         },
         label: None,
     });
@@ -230,6 +231,7 @@ pub fn join(
             timed: true,
             max_duration: Some(max_duration),
             size: None,
+            sequence: false,
         },
         label: None,
     })
