@@ -358,7 +358,10 @@ mod tests {
         use crate::domain::workflow::{Workflow, WorkflowSpec};
         let spec: WorkflowSpec = serde_json::from_value(serde_json::json!({
             "name": "w", "trigger": {"bucket": "media", "dir": "in/"},
-            "tasks": [{"type": "transcode"}, {"type": "snapshot", "times": [1]}],
+            "tasks": [{"type": "transcode"}, {"type": "snapshot", "times": [1]}, {"type": "animated"},
+                {"type": "watermark", "watermarks": [{"text": "x"}]},
+                {"type": "adaptive", "renditions": [{"height": 360, "bitrate_kbps": 500}]},
+                {"type": "sample"}, {"type": "sprite"}, {"type": "cover"}],
             "notification": {"target": {"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:1:t"}}
         }))
         .unwrap();
