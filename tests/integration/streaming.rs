@@ -188,3 +188,45 @@ async fn a_ladder_encoded_in_chunks_plays_as_fmp4_hls_and_as_dash() -> anyhow::R
     assert_eq!(streams(&probe, "audio").len(), 1);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mps_hls_template_and_an_hevc_ladder_play_back() -> anyhow::Result<()> {
+    // GIVEN MPS's HLS template 100210 (360p, 400 kbps, 25 fps, AAC 64 kbps 44.1 kHz stereo) and
+    // an H.265 ladder, which HLS carries in fMP4
+    let h = Harness::start().await?;
+    h.serve_publicly(BUCKET).await?;
+    h.workflow(json!({"name": "hls", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "adaptive", "definition": "100210"},
+                  {"type": "adaptive", "definition": "hevc", "codec": "h265", "segment_seconds": 2,
+                   "renditions": [{"height": 240, "crf": 30, "max_kbps": 400}]}]}))
+        .await?;
+    // WHEN 6 s of 640x360 at 30 fps with 48 kHz mono sound is uploaded
+    let clip = h.lavfi_clip(
+        "clip.mp4",
+        &["testsrc2=size=640x360:rate=30:duration=6", "sine=frequency=440:sample_rate=48000:duration=6"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1"],
+    )?;
+    let object = h.upload(&clip, "in/clip.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "{:?}", task.error);
+    }
+    // THEN the template's rendition is 640x360 at 25 fps with its sound
+    let template = &tasks[0].outputs;
+    assert_eq!(template.last().map(|o| o.key.as_str()), Some("out/clip_adaptiveDynamicStreaming_100210.m3u8"));
+    let master = h.text(template.last().context("master")?).await?;
+    assert!(master.contains("RESOLUTION=640x360,FRAME-RATE=25.000,CODECS=\"avc1.64"), "{master}");
+    let probe = probe_url(&h.url(&template[0]))?;
+    assert_eq!(frames(streams(&probe, "video")[0]), 150, "6 s at 25 fps");
+    let sound = streams(&probe, "audio")[0];
+    assert_eq!((sound["sample_rate"].as_str(), sound["channels"].as_u64()), (Some("44100"), Some(2)));
+    // and the H.265 ladder is fMP4 with its codec named, and plays
+    let hevc = &tasks[1].outputs;
+    let master = h.text(hevc.last().context("master")?).await?;
+    assert!(master.starts_with("#EXTM3U\n#EXT-X-VERSION:7\n"), "{master}");
+    assert!(master.contains("RESOLUTION=426x240,FRAME-RATE=30.000,CODECS=\"hvc1.1.6.L"), "{master}");
+    let probe = probe_url(&h.url(&hevc[0]))?;
+    let video = streams(&probe, "video");
+    assert_eq!((video[0]["codec_name"].as_str(), frames(video[0])), (Some("hevc"), 180));
+    Ok(())
+}
