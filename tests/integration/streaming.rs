@@ -230,3 +230,46 @@ async fn an_mps_hls_template_and_an_hevc_ladder_play_back() -> anyhow::Result<()
     assert_eq!((video[0]["codec_name"].as_str(), frames(video[0])), (Some("hevc"), 180));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broadcast_segments_odd_sizes_and_songs_stream_too() -> anyhow::Result<()> {
+    // GIVEN a two-rung ladder in 2 s segments
+    let h = Harness::start().await?;
+    h.serve_publicly(BUCKET).await?;
+    h.workflow(json!({"name": "hls", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "adaptive", "segment_seconds": 2,
+            "renditions": [{"height": 480, "bitrate_kbps": 900}, {"height": 180, "bitrate_kbps": 200}]}]}))
+        .await?;
+    // WHEN an MPEG-TS recording whose clock starts at 10 s, 638x358 and without sound, is uploaded
+    let broadcast = h.lavfi_clip(
+        "broadcast.ts",
+        &["testsrc2=size=638x358:rate=25:duration=8"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-output_ts_offset", "10"],
+    )?;
+    let object = h.upload(&broadcast, "in/broadcast.ts").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    // THEN the rung above it is left out, the other is even-sized, and its segments start on the
+    // grid of its own clock
+    let outputs = &tasks[0].outputs;
+    assert_eq!(outputs.len(), 2, "one rendition and the master");
+    let playlist = h.text(&outputs[0]).await?;
+    let lengths: Vec<f64> = streaming::segments(&playlist).iter().map(|s| s.seconds).collect();
+    assert_eq!(lengths, [2.0, 2.0, 2.0, 2.0], "{playlist}");
+    let probe = probe_url(&h.url(&outputs[0]))?;
+    let video = streams(&probe, "video");
+    assert_eq!((video[0]["width"].as_u64(), video[0]["height"].as_u64()), (Some(320), Some(180)));
+    assert_eq!(frames(video[0]), 200);
+    assert!(streams(&probe, "audio").is_empty());
+    let master = h.text(&outputs[1]).await?;
+    assert!(master.contains("CODECS=\"avc1.6400") && !master.contains("mp4a"), "no sound: {master}");
+    // and a song becomes sound alone
+    let song = h.upload(&crate::support::fixture("song_12s_mono.mp3"), "in/song.mp3").await?;
+    let (_, tasks) = h.job_of(&song).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let master = h.text(tasks[0].outputs.last().context("master")?).await?;
+    assert!(master.contains("CODECS=\"mp4a.40.2\"") && !master.contains("RESOLUTION"), "{master}");
+    let probe = probe_url(&h.url(&tasks[0].outputs[0]))?;
+    assert!((seconds(&probe) - 12.3).abs() < 0.3, "{}", seconds(&probe));
+    Ok(())
+}
