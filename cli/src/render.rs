@@ -114,7 +114,8 @@ pub fn presets(out: Out<'_>, format: Format) -> anyhow::Result<()> {
         table.add_row(row.to_vec());
     }
     writeln!(out, "{table}")?;
-    writeln!(out, "Snapshot template 10 (JPG at the source's size) is a snapshot's default.")?;
+    writeln!(out, "Snapshot template 10 (JPG at the source's size) is a snapshot's default,")?;
+    writeln!(out, "and sampled template 10 (JPG every 10 %) a sample's.")?;
     Ok(())
 }
 

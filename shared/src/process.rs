@@ -481,6 +481,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_ladder_publishes_its_master_playlist_after_everything_it_names_and_lists_only_playlists() {
+        use crate::domain::task::{AdaptiveSpec, Rendition};
+        let ladder = TaskSpec::Adaptive(AdaptiveSpec {
+            definition: Some("abr".into()),
+            renditions: vec![Rendition { height: 360, bitrate_kbps: Some(800), ..Rendition::default() }],
+            ..AdaptiveSpec::default()
+        });
+        let (memory, runner, job_id, _scratch) = setup(vec![ladder], b"video").await;
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        let RunResult::Succeeded { outputs, .. } = result else { panic!("{result:?}") };
+        let keys: Vec<_> = outputs.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["out/sub/clip_adaptiveDynamicStreaming_abr_0.m3u8", "out/sub/clip_adaptiveDynamicStreaming_abr.m3u8"],
+            "segments are not listed"
+        );
+        // the memory store's etags count its writes: the master's is the last
+        let written = |key: &'static str| {
+            let memory = memory.clone();
+            async move {
+                let head = memory.head(&ObjectRef::new("media", key)).await.unwrap().unwrap();
+                head.etag.unwrap().trim_matches('"').parse::<u32>().unwrap()
+            }
+        };
+        let master = written("out/sub/clip_adaptiveDynamicStreaming_abr.m3u8").await;
+        for key in [
+            "out/sub/clip_adaptiveDynamicStreaming_abr_0_1.ts",
+            "out/sub/clip_adaptiveDynamicStreaming_abr_0_2.ts",
+            "out/sub/clip_adaptiveDynamicStreaming_abr_0.m3u8",
+        ] {
+            assert!(written(key).await < master, "{key} is written before the master");
+        }
+    }
+
+    #[tokio::test]
     async fn a_job_sends_its_finish_event_once_and_in_change_mode_every_task_state_first() {
         use crate::domain::notification::{DeliveryState, NotificationSpec, NotificationTarget, NotifyMode};
         for (mode, reasons) in [

@@ -14,7 +14,7 @@ use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, Task
 use crate::domain::media::{MediaInfo, VideoStream};
 use crate::domain::notification::{Delivery, DeliveryState, NotificationTarget, WorkflowTaskEvent};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, sequencer_order};
-use crate::domain::task::OutputSlot;
+use crate::domain::task::{OutputSlot, TaskSpec};
 use crate::domain::workflow::Workflow;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
@@ -697,14 +697,26 @@ impl MediaTool for Memory {
             return Err(MediaFailure::new(code, "render failed"));
         }
         self.state().renders += 1;
-        let files = (0..request.spec.output_count())
-            .map(|number| {
+        // A ladder: two segments and the rendition playlist, the master last.
+        let slots: Vec<OutputSlot> = match request.spec {
+            TaskSpec::Adaptive(_) => vec![
+                OutputSlot::Segment { stream: 0, number: 1 },
+                OutputSlot::Segment { stream: 0, number: 2 },
+                OutputSlot::SubStream(0),
+                OutputSlot::Main(0),
+            ],
+            spec => (0..spec.output_count()).map(OutputSlot::Main).collect(),
+        };
+        let files = slots
+            .into_iter()
+            .enumerate()
+            .map(|(number, slot)| {
                 let path = request.workdir.join(format!("out-{number}.{}", request.spec.format()));
                 std::fs::write(&path, b"rendered")
                     .map_err(|e| MediaFailure::new(ErrorCode::Internal, e.to_string()))?;
                 Ok(RenderedFile {
                     path,
-                    slot: OutputSlot::Main(number),
+                    slot,
                     content_type: "application/octet-stream",
                     duration: None,
                     width: Some(64),
