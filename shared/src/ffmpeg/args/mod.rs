@@ -247,6 +247,14 @@ pub(super) fn ratio(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// A picture's encoder arguments and content type.
+pub(super) fn image_encoder(format: ImageFormat) -> (&'static [&'static str], &'static str) {
+    match format {
+        ImageFormat::Jpg => (&["-c:v", "mjpeg", "-q:v", "2"], "image/jpeg"),
+        ImageFormat::Png => (&["-c:v", "png"], "image/png"),
+    }
+}
+
 pub(super) fn display_size(source: &MediaInfo) -> Result<Size, MediaFailure> {
     match &source.video {
         Some(video) if video.width > 0 && video.height > 0 => Ok(Size::new(video.width, video.height)),

@@ -13,10 +13,7 @@ pub(super) fn snapshot(
     // The last picture starts about one frame before the end.
     let last_picture =
         source.duration.map(|d| (d - 1.0 / source.video.as_ref().and_then(|v| v.fps).unwrap_or(25.0)).max(0.0));
-    let (encoder, content_type): (&[&str], _) = match spec.format {
-        ImageFormat::Jpg => (&["-c:v", "mjpeg", "-q:v", "2"], "image/jpeg"),
-        ImageFormat::Png => (&["-c:v", "png"], "image/png"),
-    };
+    let (encoder, content_type) = image_encoder(spec.format);
     for (number, time) in spec.times.iter().enumerate() {
         let at = time.resolve(source.duration).ok_or_else(|| {
             source_error(

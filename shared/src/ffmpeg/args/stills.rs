@@ -9,19 +9,12 @@ fn every(interval: f64) -> String {
     format!("select='gte(t,selected_n*{})'", ratio(interval))
 }
 
-fn still_encoder(format: ImageFormat) -> (&'static [&'static str], &'static str) {
-    match format {
-        ImageFormat::Jpg => (&["-c:v", "mjpeg", "-q:v", "2"], "image/jpeg"),
-        ImageFormat::Png => (&["-c:v", "png"], "image/png"),
-    }
-}
-
 /// Numbered pictures from 0, as many as the filters let through.
 fn picture_sequence(args: &mut Vec<String>, format: ImageFormat, path: &Path) {
     args.extend(strings(["-fps_mode", "passthrough", "-frames:v"]));
     args.push(MAX_PICTURES.to_string());
     args.push("-an".into());
-    args.extend(still_encoder(format).0.iter().map(|s| (*s).to_owned()));
+    args.extend(image_encoder(format).0.iter().map(|s| (*s).to_owned()));
     args.extend(strings(["-f", "image2", "-start_number", "0"]));
     args.push(file(path));
 }
@@ -45,7 +38,7 @@ pub(super) fn sample(
     picture_sequence(&mut args, spec.format, &path);
     plan.runs.push(Run {
         attempts: vec![args],
-        output: PlannedOutput::pictures(path, still_encoder(spec.format).1, frame),
+        output: PlannedOutput::pictures(path, image_encoder(spec.format).1, frame),
         label: None,
     });
     Ok(())
@@ -82,7 +75,7 @@ pub(super) fn sprite(
     let sheet = Size::new(tile.width * spec.columns, tile.height * spec.rows);
     plan.runs.push(Run {
         attempts: vec![args],
-        output: PlannedOutput::pictures(path, still_encoder(spec.format).1, sheet),
+        output: PlannedOutput::pictures(path, image_encoder(spec.format).1, sheet),
         label: None,
     });
     Ok(())
@@ -99,7 +92,7 @@ pub(super) fn cover(
     plan: &mut Plan,
 ) -> Result<(), MediaFailure> {
     let frame = display_size(setup.source)?.fit(spec.width, spec.height, false, false);
-    let (encoder, content_type) = still_encoder(spec.format);
+    let (encoder, content_type) = image_encoder(spec.format);
     let path = setup.workdir.join(format!("out-0.{}", spec.format));
     let candidates = (CoverSpec::SCAN_SECONDS * CoverSpec::CANDIDATES_PER_SECOND) as u32;
     let (low, high) = CoverSpec::LUMA;
