@@ -273,3 +273,40 @@ async fn broadcast_segments_odd_sizes_and_songs_stream_too() -> anyhow::Result<(
     assert!((seconds(&probe) - 12.3).abs() < 0.3, "{}", seconds(&probe));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_video_held_upright_streams_upright_at_its_own_rate() -> anyhow::Result<()> {
+    // GIVEN a ladder of 720 and 360 lines
+    let h = Harness::start().await?;
+    h.serve_publicly(BUCKET).await?;
+    h.workflow(json!({"name": "hls", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "adaptive", "segment_seconds": 2,
+            "renditions": [{"height": 720, "bitrate_kbps": 1500}, {"height": 360, "bitrate_kbps": 500}]}]}))
+        .await?;
+    // WHEN a phone's 1280x720 recording at 29.97 fps, turned a quarter by its rotation matrix,
+    // is uploaded
+    let landscape = h.lavfi_clip(
+        "phone.mp4",
+        &["testsrc2=size=1280x720:rate=30000/1001:duration=6", "sine=frequency=440:duration=6"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    let phone = crate::support::rotated(&landscape, &h.dir.path().join("upright.mp4"))?;
+    let object = h.upload(&phone, "in/phone.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    // THEN both renditions are upright (the picture stands 1280 high, so neither is above it),
+    // at 29.97 fps, their segments aligned
+    let outputs = &tasks[0].outputs;
+    let master = h.text(outputs.last().context("master")?).await?;
+    assert!(master.contains("RESOLUTION=404x720,FRAME-RATE=29.970"), "{master}");
+    assert!(master.contains("RESOLUTION=202x360,FRAME-RATE=29.970"), "{master}");
+    let (first, second) = (h.text(&outputs[0]).await?, h.text(&outputs[1]).await?);
+    let lengths = |text: &str| streaming::segments(text).iter().map(|s| s.seconds).collect::<Vec<_>>();
+    assert_eq!(lengths(&first), lengths(&second));
+    assert_eq!(lengths(&first).len(), 3, "{first}");
+    let probe = probe_url(&h.url(&outputs[0]))?;
+    let video = streams(&probe, "video");
+    assert_eq!((video[0]["width"].as_u64(), video[0]["height"].as_u64()), (Some(404), Some(720)));
+    assert_eq!(frames(video[0]), 180);
+    Ok(())
+}
