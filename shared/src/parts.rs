@@ -33,7 +33,8 @@ pub struct Chunking {
 
 impl Chunking {
     /// How `task` of `job` is split, each border moved to just after a keyframe of the upload
-    /// (where no keyframe is found, it stays); `None` when the task runs in one piece.
+    /// (where no keyframe is found, it stays), or pictures split on their grid; `None` when the
+    /// task runs in one piece.
     pub async fn plan(
         &self,
         objects: &Arc<dyn ObjectStore>,
@@ -41,9 +42,20 @@ impl Chunking {
         job: &Job,
         task: &Task,
     ) -> Option<ChunkPlan> {
-        let encode = task.spec.encode()?;
         let source = job.source.as_ref()?;
         let budget = Budget { invocation_seconds: self.invocation_seconds, max_duration: job.limits.max_duration_s };
+        if let Some(pictures) = task.spec.pictures() {
+            let grid = pictures.grid(source, budget.max_duration).ok()?;
+            return chunk::picture_plan(
+                pictures.parallel,
+                pictures.chunk_seconds,
+                source,
+                grid.interval,
+                grid.count,
+                budget,
+            );
+        }
+        let encode = task.spec.encode()?;
         let plan = chunk::plan(&encode, source, budget)?;
         let keyframes = match workspace::open_upload(objects, job).await {
             Ok(upload) => media

@@ -89,3 +89,53 @@ async fn the_cover_is_neither_black_nor_a_fade() -> anyhow::Result<()> {
     assert!(covered.abs_diff(lit) <= 8, "cover brightness {covered}, lit {lit}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn samples_and_sprites_decoded_in_parts_equal_one_decode() -> anyhow::Result<()> {
+    // GIVEN a picture every 2 s and a sprite of a thumbnail a second, each once whole and once
+    // decoded in three parts side by side
+    let h = Harness::start().await?;
+    let sprite = json!({"type": "sprite", "interval": 1, "width": 80, "columns": 4, "rows": 2});
+    let split = |mut task: serde_json::Value, definition: &str, parts: Option<u32>| {
+        task["definition"] = json!(definition);
+        task["parallel"] = parts.map_or(json!("off"), |n| json!(n));
+        task
+    };
+    let sample = json!({"type": "sample", "interval": "2s"});
+    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [split(sample.clone(), "whole", None), split(sample, "parts", Some(3)),
+                  split(sprite.clone(), "whole", None), split(sprite, "parts", Some(3))]}))
+        .await?;
+    // WHEN 30 s at 25 fps with a keyframe every 4 s is uploaded
+    let clip = h.lavfi_clip(
+        "clip.mp4",
+        &["testsrc2=size=320x240:rate=25:duration=30"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-g", "100", "-pix_fmt", "yuv420p"],
+    )?;
+    let object = h.upload(&clip, "in/clip.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    for task in &tasks {
+        assert_eq!(task.status, TaskStatus::Success, "{:?}", task.error);
+    }
+    assert_eq!(tasks[1].chunks.as_ref().map(|plan| plan.chunks.len()), Some(3));
+    assert_eq!(tasks[3].chunks.as_ref().map(|plan| plan.chunks.len()), Some(3));
+    // THEN the same 15 pictures, byte for byte
+    assert_eq!((tasks[0].outputs.len(), tasks[1].outputs.len()), (15, 15));
+    for (whole, parts) in tasks[0].outputs.iter().zip(&tasks[1].outputs) {
+        let (whole, parts) = (std::fs::read(h.download(whole).await?)?, std::fs::read(h.download(parts).await?)?);
+        assert!(whole == parts, "{} differs", tasks[1].outputs[0].key);
+    }
+    // and the same four sheets (8 + 8 + 8 + 6 thumbnails) and map
+    assert_eq!((tasks[2].outputs.len(), tasks[3].outputs.len()), (5, 5));
+    for n in 0..4 {
+        let (whole, parts) = (h.download(&tasks[2].outputs[n]).await?, h.download(&tasks[3].outputs[n]).await?);
+        let psnr = frame_psnr(&whole, 0, &parts, 0)?;
+        assert!(psnr > 30.0, "sheet {n}: {psnr} dB");
+    }
+    let map = |text: String| text.replace("_parts_", "_whole_");
+    let whole = std::fs::read_to_string(h.download(&tasks[2].outputs[4]).await?)?;
+    let parts = std::fs::read_to_string(h.download(&tasks[3].outputs[4]).await?)?;
+    assert_eq!(map(parts), whole);
+    assert_eq!(whole.lines().filter(|l| l.contains("#xywh=")).count(), 30);
+    Ok(())
+}

@@ -301,6 +301,49 @@ pub fn plan(encode: &Encode, source: &MediaInfo, budget: Budget) -> Option<Chunk
     Some(ChunkPlan::from_starts(&starts, span.end, encode.audio && source.audio.is_some()))
 }
 
+/// Decoding seconds per second of 1080p source, for one Lambda vCPU-pair (measured: 60 s of
+/// 1080p30 H.264 in 9 s of CPU, rounded up).
+const DECODE_RATE: f64 = 0.2;
+
+/// How pictures taken every `interval` seconds over `duration` seconds of `source` (`count` of
+/// them) are split: `None` in one piece (`off`, or with `auto` a decode that fits one
+/// invocation). Each part takes a run of whole pictures, from the grid point it starts at, so
+/// that every part seeks exactly to its first picture's time.
+pub fn picture_plan(
+    parallel: Parallel,
+    chunk_seconds: Option<f64>,
+    source: &MediaInfo,
+    interval: f64,
+    count: usize,
+    budget: Budget,
+) -> Option<ChunkPlan> {
+    let video = source.video.as_ref()?;
+    let duration = source.duration?.min(budget.max_duration);
+    let parts = match parallel {
+        Parallel::Off => return None,
+        Parallel::Chunks(n) => n,
+        Parallel::Auto => {
+            let pixels = (f64::from(video.width) * f64::from(video.height) / (1920.0 * 1080.0)).max(0.25);
+            if duration * DECODE_RATE * pixels <= budget.invocation_seconds * COMFORTABLE_SHARE {
+                return None;
+            }
+            (duration / chunk_seconds.unwrap_or(DEFAULT_CHUNK_SECONDS)).ceil() as u32
+        }
+    };
+    let parts = (parts.min(MAX_CHUNKS) as usize).min(count);
+    if parts < 2 {
+        return None;
+    }
+    let first = |part: usize| part * count / parts;
+    let chunks = (0..parts)
+        .map(|part| Chunk {
+            start: first(part) as f64 * interval,
+            length: Some((first(part + 1) - first(part)) as f64 * interval),
+        })
+        .collect();
+    Some(ChunkPlan { chunks, audio: false })
+}
+
 /// `plan` with each border moved to just after the keyframe a seek to it lands on
 /// (`keyframes[i]` for border `i`, in seconds from the source's start), so that no chunk decodes
 /// frames only to drop them. A border stays where it is when its keyframe is unknown or more
@@ -377,6 +420,25 @@ mod tests {
         assert!((moved.chunks[3].start + moved.chunks[3].length.unwrap() - 500.0).abs() < 1e-9, "the end stays");
         let short = TranscodeSpec { start: Some(-8.0), ..spec(Parallel::Chunks(4)) };
         assert_eq!(super::plan(&short.encode().unwrap(), &source(600.0, Some(25.0), true), LAMBDA), None, "8 s");
+    }
+
+    #[test]
+    fn pictures_are_split_in_runs_of_whole_pictures_from_their_grid_points() {
+        let hour = source(3600.0, Some(25.0), false);
+        let plan = picture_plan(Parallel::Auto, None, &hour, 10.0, 360, LAMBDA).unwrap();
+        assert_eq!(plan.chunks.len(), 30, "two-minute parts");
+        assert_eq!(plan.chunks[1], Chunk { start: 120.0, length: Some(120.0) });
+        assert!(!plan.audio);
+        let pictures: f64 = plan.chunks.iter().map(|c| c.length.unwrap() / 10.0).sum();
+        assert_eq!(pictures, 360.0, "every picture once");
+        let uneven = picture_plan(Parallel::Chunks(3), None, &hour, 360.0, 10, LAMBDA).unwrap();
+        assert_eq!(
+            uneven.chunks.iter().map(|c| (c.start, c.length.unwrap())).collect::<Vec<_>>(),
+            [(0.0, 1080.0), (1080.0, 1080.0), (2160.0, 1440.0)]
+        );
+        assert_eq!(picture_plan(Parallel::Auto, None, &source(600.0, Some(25.0), false), 10.0, 60, LAMBDA), None);
+        assert_eq!(picture_plan(Parallel::Chunks(8), None, &hour, 3600.0, 1, LAMBDA), None, "one picture");
+        assert_eq!(picture_plan(Parallel::Off, None, &hour, 10.0, 360, LAMBDA), None);
     }
 
     #[test]

@@ -578,9 +578,10 @@ impl MediaTool for Ffmpeg {
                 .warnings
                 .extend(prefixed(run, vec![format!("not written: {} ({})", failure.message, failure.code)]));
         }
-        if let TaskSpec::Sprite(spec) = request.spec {
-            let map = sprite::map(request, spec, rendered.files.len()).await?;
-            rendered.files.push(map);
+        if let (TaskSpec::Sprite(spec), None) = (request.spec, request.part) {
+            let sheets = rendered.files.len();
+            let map = sprite::map(spec, request.names, request.source, request.limits, request.workdir, sheets);
+            rendered.files.push(map.await?);
         }
         if let (TaskSpec::Adaptive(spec), None) = (request.spec, request.part) {
             let encoded =
@@ -633,10 +634,19 @@ impl MediaTool for Ffmpeg {
             let files = self.package(&ladder, request.stop_by).await?;
             return Ok(Rendered { files, warnings: Vec::new() });
         }
-        let spec = request
-            .spec
-            .as_transcode()
-            .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "only transcodes and ladders are joined"))?;
+        if request.spec.pictures().is_some() {
+            let run = args::join_pictures(request.spec, &list, request.workdir)?;
+            let (mut files, warnings) = self.render_run(&run, request.stop_by, None).await?;
+            if let TaskSpec::Sprite(spec) = request.spec {
+                let map =
+                    sprite::map(spec, request.names, request.source, request.limits, request.workdir, files.len());
+                files.push(map.await?);
+            }
+            return Ok(Rendered { files, warnings });
+        }
+        let spec = request.spec.as_transcode().ok_or_else(|| {
+            MediaFailure::new(ErrorCode::Internal, "only transcodes, ladders and pictures are joined")
+        })?;
         let run = args::join(&spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
         let (files, warnings) = self.render_run(&run, request.stop_by, None).await?;
         Ok(Rendered { files, warnings })

@@ -104,7 +104,7 @@ pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, S
 pub use animated::{AnimatedFormat, AnimatedSpec};
 pub use naming::{OutputNames, OutputSlot};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
-pub use stills::{CoverSpec, MAX_PICTURES, SampleSpec, SpriteSpec, tile_count, webvtt};
+pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};
 pub use transcode::{AudioCodec, AudioSpec, Container, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
 
 const KINDS: &str = "transcode, snapshot, sample, sprite, cover, animated, watermark or adaptive";
@@ -312,6 +312,15 @@ impl TaskSpec {
         match self {
             TaskSpec::Transcode(spec) => Some(spec.clone()),
             TaskSpec::Watermark(spec) => Some(spec.as_transcode()),
+            _ => None,
+        }
+    }
+
+    /// The grid of pictures a sample or sprite task takes.
+    pub fn pictures(&self) -> Option<Pictures> {
+        match self {
+            TaskSpec::Sample(spec) => Some(spec.pictures()),
+            TaskSpec::Sprite(spec) => Some(spec.pictures()),
             _ => None,
         }
     }

@@ -6,9 +6,11 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::snapshot::{ImageFormat, TimePoint};
+use super::transcode::validate_chunking;
 use super::watermark::{WatermarkSpec, validate_watermarks};
 use super::{is_zero, validate_size};
-use crate::domain::media::Size;
+use crate::domain::chunk::Parallel;
+use crate::domain::media::{MediaInfo, Size};
 use crate::domain::validation::Violations;
 
 /// Pictures every `interval`: seconds, or percent of the input's length.
@@ -30,6 +32,12 @@ pub struct SampleSpec {
     pub watermarks: Vec<WatermarkSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_name: Option<String>,
+    /// Decode in parts side by side: `auto` (when one worker would not comfortably decode the
+    /// input), `off`, or a number of parts; as for a transcode.
+    #[serde(default, skip_serializing_if = "Parallel::is_auto")]
+    pub parallel: Parallel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_seconds: Option<f64>,
 }
 
 fn ten_percent() -> TimePoint {
@@ -46,6 +54,8 @@ impl Default for SampleSpec {
             height: 0,
             watermarks: Vec::new(),
             output_name: None,
+            parallel: Parallel::default(),
+            chunk_seconds: None,
         }
     }
 }
@@ -72,14 +82,47 @@ fn validate_interval(interval: TimePoint, field: &str, errors: &mut Violations) 
 }
 
 impl SampleSpec {
-    pub fn interval_seconds(&self, duration: Option<f64>) -> Result<f64, String> {
-        interval_seconds(self.interval, duration)
+    pub fn pictures(&self) -> Pictures {
+        Pictures { interval: self.interval, parallel: self.parallel, chunk_seconds: self.chunk_seconds }
     }
 
     pub(super) fn validate(&self, field: &str, errors: &mut Violations) {
         validate_interval(self.interval, field, errors);
         validate_size(self.width, self.height, field, errors);
         validate_watermarks(&self.watermarks, field, errors);
+        validate_chunking(self.parallel, self.chunk_seconds, field, errors);
+    }
+}
+
+/// Pictures taken on a grid over the input, and how their decode is spread over workers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pictures {
+    pub interval: TimePoint,
+    pub parallel: Parallel,
+    pub chunk_seconds: Option<f64>,
+}
+
+/// The grid of pictures over one source: every `interval` seconds, `count` of them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Grid {
+    pub interval: f64,
+    pub count: usize,
+}
+
+impl Pictures {
+    /// The grid over `source`, decoded no further than `max_duration`: a picture at each
+    /// multiple of the interval up to the last frame, at most [`MAX_PICTURES`]; all of them
+    /// when the source's length is unknown.
+    pub fn grid(&self, source: &MediaInfo, max_duration: f64) -> Result<Grid, String> {
+        let interval = interval_seconds(self.interval, source.duration)?;
+        let count = match source.duration {
+            Some(duration) => {
+                let frame = 1.0 / source.video.as_ref().and_then(|v| v.fps).filter(|fps| *fps > 0.0).unwrap_or(25.0);
+                tile_count(interval, duration.min(max_duration) - frame)
+            }
+            None => MAX_PICTURES,
+        };
+        Ok(Grid { interval, count })
     }
 }
 
@@ -108,6 +151,11 @@ pub struct SpriteSpec {
     /// The sheets' name pattern; the WebVTT file is named like MPS's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_name: Option<String>,
+    /// As for sampled pictures.
+    #[serde(default, skip_serializing_if = "Parallel::is_auto")]
+    pub parallel: Parallel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_seconds: Option<f64>,
 }
 
 fn ten_seconds() -> TimePoint {
@@ -125,6 +173,8 @@ impl Default for SpriteSpec {
             rows: Self::default_grid(),
             format: ImageFormat::default(),
             output_name: None,
+            parallel: Parallel::default(),
+            chunk_seconds: None,
         }
     }
 }
@@ -140,8 +190,8 @@ impl SpriteSpec {
         10
     }
 
-    pub fn interval_seconds(&self, duration: Option<f64>) -> Result<f64, String> {
-        interval_seconds(self.interval, duration)
+    pub fn pictures(&self) -> Pictures {
+        Pictures { interval: self.interval, parallel: self.parallel, chunk_seconds: self.chunk_seconds }
     }
 
     pub fn per_sheet(&self) -> usize {
@@ -154,6 +204,7 @@ impl SpriteSpec {
         for (name, count) in [("columns", self.columns), ("rows", self.rows)] {
             errors.check((1..=20).contains(&count), format!("{field}.{name}"), "must be 1–20");
         }
+        validate_chunking(self.parallel, self.chunk_seconds, field, errors);
     }
 }
 
@@ -261,8 +312,12 @@ mod tests {
     #[test]
     fn intervals_are_seconds_or_percent_of_a_known_length() {
         let sampled = SampleSpec::default();
-        assert_eq!(sampled.interval_seconds(Some(50.0)), Ok(5.0));
-        assert!(sampled.interval_seconds(None).unwrap_err().contains("needs the source's length"));
+        let source = |duration| MediaInfo { duration, ..MediaInfo::default() };
+        assert_eq!(sampled.pictures().grid(&source(Some(50.0)), 600.0), Ok(Grid { interval: 5.0, count: 10 }));
+        assert!(sampled.pictures().grid(&source(None), 600.0).unwrap_err().contains("needs the source's length"));
+        let sprite = SpriteSpec::default().pictures();
+        assert_eq!(sprite.grid(&source(Some(50.0)), 30.0), Ok(Grid { interval: 10.0, count: 3 }), "to the limit");
+        assert_eq!(sprite.grid(&source(None), 600.0), Ok(Grid { interval: 10.0, count: MAX_PICTURES }));
         let mut errors = Violations::default();
         SampleSpec { interval: TimePoint::Seconds(0.0), ..sampled }.validate("t", &mut errors);
         SpriteSpec { columns: 0, ..SpriteSpec::default() }.validate("t", &mut errors);

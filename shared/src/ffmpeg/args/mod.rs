@@ -36,8 +36,8 @@ pub use adaptive::{DASH_INIT, DASH_MEDIA, ENCODED, Packaging, hls_streams, maste
 use animated::animated;
 use overlay::{Clock, video_graph};
 use snapshot::snapshot;
-pub use stills::sprite_tile;
 use stills::{cover, sample, sprite};
+pub use stills::{join_pictures, sprite_tile};
 use transcode::transcode;
 pub use transcode::{concat_list, join, part_name};
 

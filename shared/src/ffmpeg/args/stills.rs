@@ -1,22 +1,89 @@
 //! Pictures taken over the input in one decode: sampled snapshots and sprite sheets (written
-//! as numbered files, [`PlannedOutput::sequence`]) and the cover picture.
+//! as numbered files, [`PlannedOutput::sequence`]), decoded in parts side by side when the input
+//! is long, and the cover picture.
 
 use super::*;
-use crate::domain::task::{CoverSpec, MAX_PICTURES, SampleSpec, SpriteSpec};
+use crate::domain::task::{CoverSpec, Grid, Pictures, SampleSpec, SpriteSpec};
 
 /// The first frame at or after each multiple of `interval` seconds.
 fn every(interval: f64) -> String {
     format!("select='gte(t,selected_n*{})'", ratio(interval))
 }
 
-/// Numbered pictures from 0, as many as the filters let through.
-fn picture_sequence(args: &mut Vec<String>, format: ImageFormat, path: &Path) {
+/// Numbered pictures from 0, as many as the filters let through (at most `count`).
+fn picture_sequence(args: &mut Vec<String>, format: ImageFormat, count: usize, path: &Path) {
     args.extend(strings(["-fps_mode", "passthrough", "-frames:v"]));
-    args.push(MAX_PICTURES.to_string());
+    args.push(count.to_string());
     args.push("-an".into());
     args.extend(image_encoder(format).0.iter().map(|s| (*s).to_owned()));
     args.extend(strings(["-f", "image2", "-start_number", "0"]));
     args.push(file(path));
+}
+
+/// The pictures' grid over the source, or why there is none.
+fn grid(setup: &RenderRequest<'_>, pictures: Pictures) -> Result<Grid, MediaFailure> {
+    pictures
+        .grid(setup.source, setup.limits.max_duration_s)
+        .map_err(|why| source_error(ErrorCode::InvalidTimeRange, why))
+}
+
+/// How the grid's pictures are read: the whole input, or (a part) from the grid point it
+/// starts at, exactly, for the pictures it takes. Also where the output goes and how many
+/// pictures it holds.
+fn picture_input(
+    setup: &RenderRequest<'_>,
+    input: &str,
+    grid: Grid,
+) -> Result<(Vec<String>, f64, usize), MediaFailure> {
+    let mut args = head();
+    match setup.part {
+        None => {
+            source_input(&mut args, input, None, Some(setup.limits.max_duration_s + 1.0));
+            Ok((args, 0.0, grid.count))
+        }
+        Some(Part::Video(chunk)) => {
+            source_input(&mut args, input, Some(chunk.start), None);
+            let count = (chunk.length.unwrap_or(0.0) / grid.interval).round() as usize;
+            Ok((args, chunk.start, count))
+        }
+        Some(Part::Audio) => Err(source_error(ErrorCode::Internal, "pictures have no sound part")),
+    }
+}
+
+/// Where a grid's pictures go: numbered files, or (a part) the frames of one QuickTime file
+/// that the join reads back.
+fn picture_output(
+    setup: &RenderRequest<'_>,
+    args: &mut Vec<String>,
+    format: ImageFormat,
+    count: usize,
+    size: Size,
+) -> PlannedOutput {
+    match setup.part {
+        Some(part) => {
+            let path = setup.workdir.join(part_name(part));
+            args.extend(strings(["-fps_mode", "passthrough", "-frames:v"]));
+            args.push(count.to_string());
+            args.push("-an".into());
+            args.extend(image_encoder(format).0.iter().map(|s| (*s).to_owned()));
+            args.extend(strings(["-f", "mov"]));
+            args.push(file(&path));
+            PlannedOutput {
+                path,
+                slot: OutputSlot::Main(0),
+                content_type: "video/quicktime",
+                timed: true,
+                max_duration: None,
+                size: Some(size),
+                sequence: false,
+            }
+        }
+        None => {
+            let path = setup.workdir.join(format!("out-%d.{format}"));
+            picture_sequence(args, format, count, &path);
+            PlannedOutput::pictures(path, image_encoder(format).1, size)
+        }
+    }
 }
 
 pub(super) fn sample(
@@ -25,22 +92,14 @@ pub(super) fn sample(
     spec: &SampleSpec,
     plan: &mut Plan,
 ) -> Result<(), MediaFailure> {
-    let source = setup.source;
-    let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
-    let interval =
-        spec.interval_seconds(source.duration).map_err(|why| source_error(ErrorCode::InvalidTimeRange, why))?;
-    let mut args = head();
-    source_input(&mut args, input, None, Some(setup.limits.max_duration_s + 1.0));
-    let filters = [every(interval), format!("scale={}:{}", frame.width, frame.height), "setsar=1".into()];
-    let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, Clock::Timed(0.0), plan)?;
+    let frame = display_size(setup.source)?.fit(spec.width, spec.height, false, false);
+    let grid = grid(setup, spec.pictures())?;
+    let (mut args, offset, count) = picture_input(setup, input, grid)?;
+    let filters = [every(grid.interval), format!("scale={}:{}", frame.width, frame.height), "setsar=1".into()];
+    let graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, Clock::Timed(offset), plan)?;
     args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
-    let path = setup.workdir.join(format!("out-%d.{}", spec.format));
-    picture_sequence(&mut args, spec.format, &path);
-    plan.runs.push(Run {
-        attempts: vec![args],
-        output: PlannedOutput::pictures(path, image_encoder(spec.format).1, frame),
-        label: None,
-    });
+    let output = picture_output(setup, &mut args, spec.format, count, frame);
+    plan.runs.push(Run { attempts: vec![args], output, label: None });
     Ok(())
 }
 
@@ -49,36 +108,58 @@ pub fn sprite_tile(spec: &SpriteSpec, source: &MediaInfo) -> Result<Size, MediaF
     Ok(display_size(source)?.fit(spec.width, spec.height, false, true))
 }
 
+/// A sprite's thumbnails, tiled into sheets (a part keeps them apart: the join tiles them).
 pub(super) fn sprite(
     setup: &RenderRequest<'_>,
     input: &str,
     spec: &SpriteSpec,
     plan: &mut Plan,
 ) -> Result<(), MediaFailure> {
-    let source = setup.source;
-    let tile = sprite_tile(spec, source)?;
-    let interval =
-        spec.interval_seconds(source.duration).map_err(|why| source_error(ErrorCode::InvalidTimeRange, why))?;
-    let mut args = head();
-    source_input(&mut args, input, None, Some(setup.limits.max_duration_s + 1.0));
-    let graph = format!(
-        "[0:v:0]{},scale={}:{},setsar=1,tile={}x{}[vout]",
-        every(interval),
-        tile.width,
-        tile.height,
-        spec.columns,
-        spec.rows
-    );
+    let tile = sprite_tile(spec, setup.source)?;
+    let grid = grid(setup, spec.pictures())?;
+    let (mut args, _, count) = picture_input(setup, input, grid)?;
+    let mut graph = format!("[0:v:0]{},scale={}:{},setsar=1", every(grid.interval), tile.width, tile.height);
+    let size = match setup.part {
+        Some(_) => tile,
+        None => {
+            graph.push_str(&format!(",tile={}x{}", spec.columns, spec.rows));
+            Size::new(tile.width * spec.columns, tile.height * spec.rows)
+        }
+    };
+    graph.push_str("[vout]");
     args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
-    let path = setup.workdir.join(format!("out-%d.{}", spec.format));
-    picture_sequence(&mut args, spec.format, &path);
-    let sheet = Size::new(tile.width * spec.columns, tile.height * spec.rows);
-    plan.runs.push(Run {
-        attempts: vec![args],
-        output: PlannedOutput::pictures(path, image_encoder(spec.format).1, sheet),
-        label: None,
-    });
+    let output = picture_output(setup, &mut args, spec.format, count, size);
+    plan.runs.push(Run { attempts: vec![args], output, label: None });
     Ok(())
+}
+
+/// Joins the parts of a sample or sprite task (their pictures in order, in the files of
+/// `list`): each picture copied out as a file, or tiled into sheets.
+pub fn join_pictures(spec: &TaskSpec, list: &Path, workdir: &Path) -> Result<Run, MediaFailure> {
+    plain_path(list)?;
+    plain_path(workdir)?;
+    let mut args = head();
+    args.extend(strings(["-protocol_whitelist", "file", "-f", "concat", "-safe", "1", "-i"]));
+    args.push(file(list));
+    let format = match spec {
+        TaskSpec::Sample(spec) => {
+            args.extend(strings(["-map", "0:v:0", "-c:v", "copy"]));
+            spec.format
+        }
+        TaskSpec::Sprite(spec) => {
+            args.extend(["-filter_complex".into(), format!("[0:v:0]tile={}x{}[vout]", spec.columns, spec.rows)]);
+            args.extend(strings(["-map", "[vout]"]));
+            args.extend(image_encoder(spec.format).0.iter().map(|s| (*s).to_owned()));
+            spec.format
+        }
+        _ => return Err(source_error(ErrorCode::Internal, "only pictures are joined into pictures")),
+    };
+    let path = workdir.join(format!("out-%d.{format}"));
+    args.extend(strings(["-fps_mode", "passthrough", "-an", "-f", "image2", "-start_number", "0"]));
+    args.push(file(&path));
+    let output =
+        PlannedOutput { size: None, ..PlannedOutput::pictures(path, image_encoder(format).1, Size::new(0, 0)) };
+    Ok(Run { attempts: vec![args], output, label: None })
 }
 
 /// The cover: among two pictures a second from the first [`CoverSpec::SCAN_SECONDS`], those

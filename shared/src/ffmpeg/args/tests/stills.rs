@@ -95,8 +95,9 @@ fn when_animated_starts_past_end_should_fail_invalid_time() {
 fn golden_samples_sprites_and_cover_decode_the_input_once() {
     use crate::domain::task::{CoverSpec, SampleSpec, SpriteSpec};
     let source = source(1280, 720, true);
-    let pictures = "-fps_mode passthrough -frames:v 1000 -an -c:v mjpeg -q:v 2 -f image2 -start_number 0";
-    // every 10 % of 10 s: the first frame at or after 0, 1, 2 … s
+    let pictures =
+        |count: u32| format!("-fps_mode passthrough -frames:v {count} -an -c:v mjpeg -q:v 2 -f image2 -start_number 0");
+    // every 10 % of 10 s: the first frame at or after 0, 1, 2 … 9 s
     let sampled = TaskSpec::Sample(SampleSpec { width: 640, ..SampleSpec::default() });
     let plan = run_plan(&sampled, &source, &[]).unwrap();
     assert!(plan.runs[0].output.sequence);
@@ -104,18 +105,20 @@ fn golden_samples_sprites_and_cover_decode_the_input_once() {
         args_of(&plan),
         vec![format!(
             "{INPUT} -t 601.000 -i {URL} -filter_complex \
-             [0:v:0]select='gte(t,selected_n*1)',scale=640:360,setsar=1[vout] -map [vout] {pictures} \
-             file:/tmp/req-1/out-%d.jpg"
+             [0:v:0]select='gte(t,selected_n*1)',scale=640:360,setsar=1[vout] -map [vout] {} \
+             file:/tmp/req-1/out-%d.jpg",
+            pictures(10)
         )]
     );
-    // thumbnails 160 wide every 10 s, 10 × 10 a sheet
+    // thumbnails 160 wide every 10 s (one in 10 s), 10 × 10 a sheet
     let sprite = TaskSpec::Sprite(SpriteSpec::default());
     assert_eq!(
         args_of(&run_plan(&sprite, &source, &[]).unwrap()),
         vec![format!(
             "{INPUT} -t 601.000 -i {URL} -filter_complex \
-             [0:v:0]select='gte(t,selected_n*10)',scale=160:90,setsar=1,tile=10x10[vout] -map [vout] {pictures} \
-             file:/tmp/req-1/out-%d.jpg"
+             [0:v:0]select='gte(t,selected_n*10)',scale=160:90,setsar=1,tile=10x10[vout] -map [vout] {} \
+             file:/tmp/req-1/out-%d.jpg",
+            pictures(1)
         )]
     );
     // the cover: judged candidates first, then any typical picture, then the first one
@@ -138,5 +141,42 @@ fn golden_samples_sprites_and_cover_decode_the_input_once() {
             ),
             format!("{INPUT} -t 120.000 -i {URL} -filter_complex {every},scale=1280:720,setsar=1[vout] {still}"),
         ]
+    );
+}
+
+#[test]
+fn golden_picture_parts_seek_to_their_first_picture_and_the_join_tiles_or_copies_them() {
+    use crate::domain::chunk::Chunk;
+    use crate::domain::task::{SampleSpec, SpriteSpec};
+    let source = source(1280, 720, false);
+    // pictures 4 to 6 of a sprite every second: from exactly 4 s, three thumbnails kept apart
+    let sprite = TaskSpec::Sprite(SpriteSpec { interval: TimePoint::Seconds(1.0), ..SpriteSpec::default() });
+    let part = Some(Part::Video(Chunk { start: 4.0, length: Some(3.0) }));
+    assert_eq!(
+        args_of(&run_part(&sprite, &source, &[], part).unwrap()),
+        vec![format!(
+            "{INPUT} -ss 4.000 -i {URL} -filter_complex [0:v:0]select='gte(t,selected_n*1)',scale=160:90,setsar=1[vout] \
+             -map [vout] -fps_mode passthrough -frames:v 3 -an -c:v mjpeg -q:v 2 -f mov file:/tmp/req-1/chunk.mp4"
+        )]
+    );
+    let list = Path::new("/tmp/req-1/chunks.ffconcat");
+    let concat =
+        "-hide_banner -nostdin -y -protocol_whitelist file -f concat -safe 1 -i file:/tmp/req-1/chunks.ffconcat";
+    let numbered = "-fps_mode passthrough -an -f image2 -start_number 0";
+    let join = join_pictures(&sprite, list, Path::new("/tmp/req-1")).unwrap();
+    assert!(join.output.sequence);
+    assert_eq!(
+        join.attempts[0].join(" "),
+        format!(
+            "{concat} -filter_complex [0:v:0]tile=10x10[vout] -map [vout] -c:v mjpeg -q:v 2 {numbered} \
+             file:/tmp/req-1/out-%d.jpg"
+        )
+    );
+    // a sample's pictures are copied out as they were encoded
+    let sample = TaskSpec::Sample(SampleSpec { format: ImageFormat::Png, ..SampleSpec::default() });
+    let join = join_pictures(&sample, list, Path::new("/tmp/req-1")).unwrap();
+    assert_eq!(
+        join.attempts[0].join(" "),
+        format!("{concat} -map 0:v:0 -c:v copy {numbered} file:/tmp/req-1/out-%d.png")
     );
 }
