@@ -8,7 +8,7 @@ use mediaflow::domain::job::{OutputFile, TaskStatus};
 use mediaflow::domain::streaming;
 use serde_json::{Value, json};
 
-use crate::support::{BUCKET, Harness};
+use crate::support::{BUCKET, Harness, brightness};
 
 /// ffprobe's view of a playlist and what it names, read over HTTP from the local S3 server.
 fn probe_url(url: &str) -> anyhow::Result<Value> {
@@ -308,5 +308,38 @@ async fn a_phone_video_held_upright_streams_upright_at_its_own_rate() -> anyhow:
     let video = streams(&probe, "video");
     assert_eq!((video[0]["width"].as_u64(), video[0]["height"].as_u64()), (Some(404), Some(720)));
     assert_eq!(frames(video[0]), 180);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watermark_sits_alike_in_every_rendition() -> anyhow::Result<()> {
+    // GIVEN a ladder of 360 and 180 lines with a white mark at the top left (kept above the
+    // source's bitrate: black pictures take next to none)
+    let h = Harness::start().await?;
+    h.workflow(json!({"name": "hls", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
+        "tasks": [{"type": "adaptive", "segment_seconds": 2, "keep_above_source": true,
+            "renditions": [{"height": 360, "bitrate_kbps": 600}, {"height": 180, "bitrate_kbps": 200}],
+            "watermarks": [{"text": "LIVE", "origin": "TopLeft", "x": 10, "y": 10, "font_size": 60,
+                            "color": "white"}]}]}))
+        .await?;
+    // WHEN 4 s of black is uploaded
+    let clip = h.lavfi_clip(
+        "black.mp4",
+        &["color=black:size=640x360:rate=25:duration=4"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+    )?;
+    let object = h.upload(&clip, "in/black.mp4").await?;
+    let (_, tasks) = h.job_of(&object).await?;
+    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    // THEN the mark is in the same place of both renditions' first segments, the rest stays black
+    for (stream, scale) in [(0, 1), (1, 2)] {
+        let key = format!("out/black_adaptiveDynamicStreaming_1_{stream}_1.ts");
+        let segment = h.dir.path().join(format!("segment-{stream}.ts"));
+        let object = h.stack.clients.s3.get_object().bucket(BUCKET).key(&key).send().await?;
+        std::fs::write(&segment, object.body.collect().await?.into_bytes())?;
+        let mark = brightness(&segment, 0.0, (200 / scale, 80 / scale, 0, 0))?;
+        let rest = brightness(&segment, 0.0, (200 / scale, 80 / scale, 400 / scale, 260 / scale))?;
+        assert!(mark > rest + 15 && rest < 20, "stream {stream}: mark {mark}, rest {rest}");
+    }
     Ok(())
 }

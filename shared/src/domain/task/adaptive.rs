@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::transcode::{
     AudioCodec, AudioSpec, Container, TranscodeSpec, Trim, VideoCodec, validate_audio, validate_chunking,
 };
+use super::watermark::{WatermarkSpec, validate_watermarks};
 use super::{is_false, is_zero, validate_size};
 use crate::domain::chunk::{Encode, Parallel};
 use crate::domain::media::{MediaInfo, Size};
@@ -58,6 +59,9 @@ pub struct AdaptiveSpec {
     pub keep_above_source: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub keep_metadata: bool,
+    /// Burnt into every rendition alike: placed on the largest, scaled with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watermarks: Vec<WatermarkSpec>,
     #[serde(default, skip_serializing_if = "Parallel::is_auto")]
     pub parallel: Parallel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +86,7 @@ impl Default for AdaptiveSpec {
             audio_only: false,
             keep_above_source: false,
             keep_metadata: false,
+            watermarks: Vec::new(),
             parallel: Parallel::default(),
             chunk_seconds: None,
             output_name: None,
@@ -307,6 +312,7 @@ impl AdaptiveSpec {
             "leaves no sound for audio_only or audio",
         );
         validate_chunking(self.parallel, self.chunk_seconds, field, errors);
+        validate_watermarks(&self.watermarks, field, errors);
     }
 }
 

@@ -339,6 +339,7 @@ impl TaskSpec {
             TaskSpec::Snapshot(spec) => &spec.watermarks,
             TaskSpec::Watermark(spec) => &spec.watermarks,
             TaskSpec::Sample(spec) => &spec.watermarks,
+            TaskSpec::Adaptive(spec) => &spec.watermarks,
             _ => &[],
         }
     }
@@ -364,6 +365,7 @@ impl TaskSpec {
             TaskSpec::Snapshot(spec) => &mut spec.watermarks,
             TaskSpec::Watermark(spec) => &mut spec.watermarks,
             TaskSpec::Sample(spec) => &mut spec.watermarks,
+            TaskSpec::Adaptive(spec) => &mut spec.watermarks,
             _ => return,
         };
         for image in watermarks.iter_mut().filter_map(|mark| mark.image.as_mut()) {

@@ -40,27 +40,30 @@ pub(super) fn adaptive(
     if let Some(fps) = spec.fps {
         common.push(format!("fps={}", ratio(fps)));
     }
-    let rendition =
-        |i: usize, rung: &Rung| format!("scale={}:{},setsar=1,format=yuv420p[v{i}]", rung.size.width, rung.size.height);
-    let graph = match ladder.len() {
-        1 => {
-            format!("[0:v:0]{}", common.iter().cloned().chain([rendition(0, &ladder[0])]).collect::<Vec<_>>().join(","))
-        }
-        n => {
-            let split: String = (0..n).map(|i| format!("[s{i}]")).collect();
-            common.push(format!("split={n}{split}"));
-            let mut graph = format!("[0:v:0]{}", common.join(","));
-            for (i, rung) in ladder.iter().enumerate() {
-                graph.push_str(&format!(";[s{i}]{}", rendition(i, rung)));
-            }
-            graph
+    let offset = chunk_offset(chunk, 0.0, spec.fps, source);
+    let split: String = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
+    let split = format!("split={}{split}", ladder.len());
+    let mut graph = match spec.watermarks.is_empty() {
+        true => format!("[0:v:0]{}", common.iter().chain([&split]).cloned().collect::<Vec<_>>().join(",")),
+        // The marks are drawn once, on the largest rendition's picture, and every rendition is
+        // scaled from it: they sit alike in each.
+        false => {
+            let top = ladder.iter().map(|rung| rung.size).max_by_key(|size| size.width * size.height);
+            let top = top.ok_or_else(|| source_error(ErrorCode::Internal, "a ladder without renditions"))?;
+            common.push(format!("scale={}:{},setsar=1", top.width, top.height));
+            let marked = video_graph(setup, &mut args, &common, &spec.watermarks, top, Clock::Timed(offset), plan)?;
+            format!("{},{split}", marked.trim_end_matches("[vout]"))
         }
     };
+    for (i, rung) in ladder.iter().enumerate() {
+        let size = rung.size;
+        graph.push_str(&format!(";[s{i}]scale={}:{},setsar=1,format=yuv420p[v{i}]", size.width, size.height));
+    }
     args.extend(["-filter_complex".into(), graph]);
     for i in 0..ladder.len() {
         args.extend(["-map".into(), format!("[v{i}]")]);
     }
-    encoder_args(&mut args, spec, &ladder, chunk_offset(chunk, 0.0, spec.fps, source));
+    encoder_args(&mut args, spec, &ladder, offset);
     chunk_rate(&mut args, chunk, spec.fps, source);
     if chunk.is_none() && spec.has_audio() && source.audio.is_some() {
         args.extend(strings(["-map", "0:a:0"]));

@@ -117,3 +117,19 @@ fn golden_adaptive_packaging_copies_each_stream_into_segments() {
         ]
     );
 }
+
+#[test]
+fn golden_watermarks_are_drawn_once_on_the_largest_rendition_and_scaled_with_it() {
+    let mark = WatermarkSpec { text: Some("LIVE".into()), ..WatermarkSpec::default() };
+    let task = TaskSpec::Adaptive(AdaptiveSpec { watermarks: vec![mark], ..ladder() });
+    let args = args_of(&run_plan(&task, &source(1280, 720, false), &[]).unwrap()).remove(0);
+    assert!(
+        args.contains(
+            "-filter_complex [0:v:0]scale=1280:720,setsar=1[base0];[1:v]format=rgba[mark0];\
+             [base0][mark0]overlay=x=0:y=0,split=2[s0][s1];[s0]scale=1280:720,setsar=1,format=yuv420p[v0];\
+             [s1]scale=640:360,setsar=1,format=yuv420p[v1] "
+        ),
+        "{args}"
+    );
+    assert!(args.contains("-protocol_whitelist file -f png_pipe -i file:/tmp/req-1/text-0.png"), "{args}");
+}
