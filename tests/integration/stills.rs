@@ -12,7 +12,8 @@ async fn samples_and_sprites_cover_the_input_at_their_interval() -> anyhow::Resu
     let h = Harness::start().await?;
     h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
         "tasks": [{"type": "sample", "interval": "2s"},
-                  {"type": "sprite", "definition": "seek", "interval": 1, "width": 80, "columns": 4, "rows": 2}]}))
+                  {"type": "sprite", "definition": "seek", "interval": 1, "width": 80, "columns": 4, "rows": 2},
+                  {"type": "sample", "definition": "dense", "interval": 0.1, "width": 64}]}))
         .await?;
     // WHEN 12 s at 25 fps, 640x360, is uploaded
     let clip = h.lavfi_clip(
@@ -51,6 +52,10 @@ async fn samples_and_sprites_cover_the_input_at_their_interval() -> anyhow::Resu
     assert!(map.contains("00:00:11.000 --> 00:00:12.000\n"), "{map}");
     let head = h.stack.clients.s3.head_object().bucket(BUCKET).key(&sprite[2].key).send().await?;
     assert_eq!(head.content_type(), Some("text/vtt"));
+    // and 120 pictures a tenth of a second apart, of which the record lists the first 100
+    assert_eq!(tasks[2].outputs.len(), 100);
+    let last = h.stack.clients.s3.head_object().bucket(BUCKET).key("out/clip_sampleSnapshot_dense_119.jpg").send();
+    assert_eq!(last.await?.content_type(), Some("image/jpeg"));
     Ok(())
 }
 

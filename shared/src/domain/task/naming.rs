@@ -24,10 +24,20 @@ pub enum OutputSlot {
     Map,
 }
 
+/// How many numbered outputs a task's record (and its events) lists: enough for every snapshot,
+/// few enough that a task of a thousand pictures with long names stays within DynamoDB's item
+/// and SNS's and SQS's message sizes.
+pub const MAX_LISTED: usize = 100;
+
 impl OutputSlot {
-    /// Whether the job record lists this output (segments are many; their playlists name them).
+    /// Whether the job record lists this output: segments are many and their playlists name
+    /// them; pictures past the first [`MAX_LISTED`] follow their numbering.
     pub fn is_listed(self) -> bool {
-        !matches!(self, OutputSlot::Init(_) | OutputSlot::Segment { .. })
+        match self {
+            OutputSlot::Main(number) => number < MAX_LISTED,
+            OutputSlot::SubStream(_) | OutputSlot::Map => true,
+            OutputSlot::Init(_) | OutputSlot::Segment { .. } => false,
+        }
     }
 }
 
@@ -191,6 +201,7 @@ mod tests {
         );
         assert_eq!(hls.name_patterns(0).len(), 4, "master, rendition playlists, init and media segments");
         assert!(OutputSlot::SubStream(0).is_listed() && !OutputSlot::Segment { stream: 0, number: 1 }.is_listed());
+        assert!(OutputSlot::Main(99).is_listed() && !OutputSlot::Main(100).is_listed() && OutputSlot::Map.is_listed());
     }
 
     #[test]
