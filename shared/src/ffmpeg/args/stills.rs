@@ -10,14 +10,12 @@ fn every(interval: f64) -> String {
     format!("select='gte(t,selected_n*{})'", ratio(interval))
 }
 
-/// Numbered pictures from 0, as many as the filters let through (at most `count`).
-fn picture_sequence(args: &mut Vec<String>, format: ImageFormat, count: usize, path: &Path) {
+/// Each picture the filters let through (at most `count`), encoded as a still.
+fn picture_frames(args: &mut Vec<String>, format: ImageFormat, count: usize) {
     args.extend(strings(["-fps_mode", "passthrough", "-frames:v"]));
     args.push(count.to_string());
     args.push("-an".into());
     args.extend(image_encoder(format).0.iter().map(|s| (*s).to_owned()));
-    args.extend(strings(["-f", "image2", "-start_number", "0"]));
-    args.push(file(path));
 }
 
 /// The pictures' grid over the source, or why there is none.
@@ -62,10 +60,7 @@ fn picture_output(
     match setup.part {
         Some(part) => {
             let path = setup.workdir.join(part_name(part));
-            args.extend(strings(["-fps_mode", "passthrough", "-frames:v"]));
-            args.push(count.to_string());
-            args.push("-an".into());
-            args.extend(image_encoder(format).0.iter().map(|s| (*s).to_owned()));
+            picture_frames(args, format, count);
             args.extend(strings(["-f", "mov"]));
             args.push(file(&path));
             PlannedOutput {
@@ -80,7 +75,9 @@ fn picture_output(
         }
         None => {
             let path = setup.workdir.join(format!("out-%d.{format}"));
-            picture_sequence(args, format, count, &path);
+            picture_frames(args, format, count);
+            args.extend(strings(["-f", "image2", "-start_number", "0"]));
+            args.push(file(&path));
             PlannedOutput::pictures(path, image_encoder(format).1, size)
         }
     }
