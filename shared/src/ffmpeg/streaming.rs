@@ -13,7 +13,7 @@ use super::{Ffmpeg, allowed, probe};
 use crate::domain::job::ErrorCode;
 use crate::domain::media::MediaInfo;
 use crate::domain::streaming::{self, Variant, uri_reference};
-use crate::domain::task::{AdaptiveSpec, OutputNames, OutputSlot, SegmentType, StreamFormat};
+use crate::domain::task::{AdaptiveSpec, OutputNames, OutputSlot, Rung, SegmentType, StreamFormat};
 use crate::ports::{MediaFailure, RenderedFile};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
@@ -68,8 +68,8 @@ impl Ffmpeg {
             }
         };
         match ladder.spec.format {
-            StreamFormat::Hls => self.hls(ladder, &packaging, &levels).await,
-            StreamFormat::Dash => dash(ladder, &packaging).await,
+            StreamFormat::Hls => self.hls(ladder, &packaging, &rungs, &levels).await,
+            StreamFormat::Dash => dash(ladder, &packaging, &rungs).await,
         }
     }
 
@@ -78,10 +78,10 @@ impl Ffmpeg {
         &self,
         ladder: &Ladder<'_>,
         packaging: &Packaging<'_>,
+        rungs: &[Rung],
         levels: &[u32],
     ) -> Result<Vec<RenderedFile>, MediaFailure> {
         let (spec, names, workdir) = (ladder.spec, ladder.names, ladder.workdir);
-        let rungs = spec.ladder(ladder.source);
         let fps = spec.fps.or(ladder.source.video.as_ref().and_then(|v| v.fps));
         let segment_type = match spec.segment_type() {
             SegmentType::Ts => TS,
@@ -153,7 +153,11 @@ impl Ffmpeg {
 
 /// Each representation's segments renamed, and the MPD naming them by its templates, with
 /// each representation's measured bandwidth.
-async fn dash(ladder: &Ladder<'_>, packaging: &Packaging<'_>) -> Result<Vec<RenderedFile>, MediaFailure> {
+async fn dash(
+    ladder: &Ladder<'_>,
+    packaging: &Packaging<'_>,
+    rungs: &[Rung],
+) -> Result<Vec<RenderedFile>, MediaFailure> {
     let (names, workdir) = (ladder.names, ladder.workdir);
     let streams = packaging.renditions + usize::from(packaging.audio);
     let mut files = Vec::new();
@@ -194,7 +198,7 @@ async fn dash(ladder: &Ladder<'_>, packaging: &Packaging<'_>) -> Result<Vec<Rend
     let templates = [(args::DASH_INIT, init.as_str()), (args::DASH_MEDIA, media.as_str())];
     let rewritten = streaming::rewrite_mpd(&text, templates, |id| bandwidths.get(id).copied());
     write(&master, &rewritten).await?;
-    let top = ladder.spec.ladder(ladder.source).first().map(|rung| rung.size);
+    let top = rungs.first().map(|rung| rung.size);
     files.push(RenderedFile {
         width: top.map(|s| s.width),
         height: top.map(|s| s.height),

@@ -85,15 +85,7 @@ pub(super) fn adaptive(
     args.extend(["-f".into(), "mp4".into(), file(&path)]);
     plan.runs.push(Run {
         attempts: vec![args],
-        output: PlannedOutput {
-            path,
-            slot: OutputSlot::Main(0),
-            content_type: "video/mp4",
-            timed: true,
-            max_duration: Some(max_duration),
-            size: ladder.first().map(|rung| rung.size),
-            sequence: false,
-        },
+        output: PlannedOutput::media(path, "video/mp4", max_duration, ladder.first().map(|rung| rung.size)),
         label: None,
     });
     Ok(())

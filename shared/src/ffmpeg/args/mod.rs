@@ -107,6 +107,19 @@ pub struct PlannedOutput {
 }
 
 impl PlannedOutput {
+    /// A task's one video or audio file, held to the workflow's longest duration.
+    fn media(path: PathBuf, content_type: &'static str, max_duration: f64, size: Option<Size>) -> Self {
+        PlannedOutput {
+            path,
+            slot: OutputSlot::Main(0),
+            content_type,
+            timed: true,
+            max_duration: Some(max_duration),
+            size,
+            sequence: false,
+        }
+    }
+
     /// Pictures of `size` written as numbered files from 0.
     fn pictures(path: PathBuf, content_type: &'static str, size: Size) -> Self {
         PlannedOutput {

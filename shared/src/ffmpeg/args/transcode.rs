@@ -83,15 +83,7 @@ pub(super) fn transcode(
     args.extend(["-f".into(), muxer.into(), file(&path)]);
     plan.runs.push(Run {
         attempts: vec![args],
-        output: PlannedOutput {
-            path,
-            slot: OutputSlot::Main(0),
-            content_type,
-            timed: true,
-            max_duration: Some(max_duration),
-            size,
-            sequence: false,
-        },
+        output: PlannedOutput::media(path, content_type, max_duration, size),
         label: None,
     });
     Ok(())
@@ -222,19 +214,7 @@ pub fn join(
     let (muxer, content_type) = muxer(spec.container);
     let path = workdir.join(format!("out-0.{}", spec.container));
     args.extend(["-f".into(), muxer.into(), file(&path)]);
-    Ok(Run {
-        attempts: vec![args],
-        output: PlannedOutput {
-            path,
-            slot: OutputSlot::Main(0),
-            content_type,
-            timed: true,
-            max_duration: Some(max_duration),
-            size: None,
-            sequence: false,
-        },
-        label: None,
-    })
+    Ok(Run { attempts: vec![args], output: PlannedOutput::media(path, content_type, max_duration, None), label: None })
 }
 
 pub(super) fn video_codec_args(
