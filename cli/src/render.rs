@@ -1,7 +1,8 @@
 //! How the command prints: tables for people, JSON for programs.
 
 use chrono::{DateTime, Utc};
-use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use comfy_table::Table;
+use comfy_table::presets::UTF8_BORDERS_ONLY;
 use mediaflow::backfill::Backfilled;
 use mediaflow::catalog::Applied;
 use mediaflow::dead_letters::Redriven;
@@ -267,7 +268,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
             format!("{} {}", task.index, task.spec.kind()),
             task.status.as_str().to_owned(),
             task.progress.filter(|_| task.status != TaskStatus::Fail).map(|p| format!("{p}%")).unwrap_or_default(),
-            task.attempts.to_string(),
+            task.hold.attempts.to_string(),
             timings,
             notes.join("\n"),
         ]);

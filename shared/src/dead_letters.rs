@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::domain::job::WorkerMessage;
+use crate::domain::message::WorkerMessage;
 use crate::ports::{DeadLetter, DeadLetterQueue, EventQueue, StoreError, TaskQueue};
 
 /// The two dead-letter queues.

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::domain::job::{Job, JobId, PrepareMessage, WorkerMessage};
+use crate::domain::job::{Job, JobId};
+use crate::domain::message::{PrepareMessage, WorkerMessage};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
 use crate::domain::task::OutputSlot;
 use crate::domain::workflow::Workflow;

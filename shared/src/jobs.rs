@@ -8,7 +8,8 @@ use chrono::Utc;
 use serde::Serialize;
 use tracing::info;
 
-use crate::domain::job::{Job, JobId, JobResult, PrepareMessage, Task, WorkerMessage};
+use crate::domain::job::{Job, JobId, JobResult, Task};
+use crate::domain::message::{PrepareMessage, WorkerMessage};
 use crate::domain::object::ObjectRef;
 use crate::ports::{JobFilter, JobPage, JobQueries, JobStore, StoreError, TaskQueue};
 

@@ -10,8 +10,9 @@ use backon::{ExponentialBuilder, Retryable};
 use chrono::{TimeDelta, Utc};
 use tracing::{info, warn};
 
+use crate::domain::event::{EventReason, WorkflowTaskEvent};
 use crate::domain::job::{Job, JobId, JobStatus, Task, TaskStatus};
-use crate::domain::notification::{Delivery, DeliveryState, EventReason, NotifyMode, WorkflowTaskEvent};
+use crate::domain::notification::{Delivery, DeliveryState, NotifyMode};
 use crate::ports::{DeliveryError, JobStore, Notifications, StoreError};
 
 /// How a delivery is retried: `attempts` in all, waiting `first_delay` and doubling.
@@ -98,7 +99,7 @@ impl Notifier {
         let (Some(job), tasks) = (self.jobs.job(&job.id).await?, self.jobs.tasks(&job.id).await?) else {
             return Ok(());
         };
-        let reason = EventReason::TaskChanged { index: task.index, status, attempt: task.attempts };
+        let reason = EventReason::TaskChanged { index: task.index, status, attempt: task.hold.attempts };
         let event = WorkflowTaskEvent::new(&job, &tasks, NotifyMode::Change, reason, Utc::now());
         let (attempts, result) = self.deliver(&job, &event).await;
         if let Err(error) = &result {

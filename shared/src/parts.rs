@@ -10,8 +10,11 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use tracing::{error, info, warn};
 
-use crate::domain::chunk::{self, Budget, ChunkPlan, Part, PartState};
-use crate::domain::job::{ErrorCode, Job, JobId, Task, TaskError, TaskMessage, TaskStatus, WorkerMessage};
+use crate::domain::chunk;
+use crate::domain::chunk::{Budget, ChunkPlan, Part};
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::job::{Job, JobId, PartState, Task, TaskStatus};
+use crate::domain::message::{TaskMessage, WorkerMessage};
 use crate::domain::object::{ObjectRef, OutputMarker};
 use crate::domain::workflow::Location;
 use crate::ffmpeg::args::part_name;
@@ -197,7 +200,7 @@ impl PartRunner {
             }
             PartClaim::Missing => return skipped("no such part".into()),
         };
-        info!(job_id = %job_id, task = index, part = number, attempt = state.attempts, "part started");
+        info!(job_id = %job_id, task = index, part = number, attempt = state.hold.attempts, "part started");
         if self.parts.start_task(job_id, index, lease.now).await? {
             let started = Task { status: TaskStatus::Processing, started_at: Some(lease.now), ..task.clone() };
             self.notifier.after_change(&job, &started, TaskStatus::Processing).await;
@@ -209,10 +212,10 @@ impl PartRunner {
                 info!(job_id = %job_id, task = index, part = number, done = task.parts_done, join_sent, "part done");
                 Ok(RunResult::PartDone { job_id: job_id.clone(), task: index, part: number, join_sent })
             }
-            Err(error) if error.code.is_retryable() && state.attempts < MAX_ATTEMPTS => {
-                warn!(job_id = %job_id, task = index, part = number, attempt = state.attempts, code = %error.code, message = %error.message, "part attempt failed; giving it back for a retry");
+            Err(error) if error.code.is_retryable() && state.hold.attempts < MAX_ATTEMPTS => {
+                warn!(job_id = %job_id, task = index, part = number, attempt = state.hold.attempts, code = %error.code, message = %error.message, "part attempt failed; giving it back for a retry");
                 self.parts.release_part(&state, &error).await?;
-                Err(RunError::Retry { attempt: state.attempts, error: error.message })
+                Err(RunError::Retry { attempt: state.hold.attempts, error: error.message })
             }
             Err(error) => self.fail(&job, &task, &state, error).await,
         }
@@ -269,7 +272,7 @@ impl PartRunner {
     /// A part that failed for good fails its task (and finishes the job when it was the last).
     async fn fail(&self, job: &Job, task: &Task, state: &PartState, error: TaskError) -> Result<RunResult, RunError> {
         let retried = error.code.is_retryable();
-        let error = if retried { exhausted(error, state.attempts) } else { error };
+        let error = if retried { exhausted(error, state.hold.attempts) } else { error };
         let error = TaskError { message: format!("part {}: {}", state.number, error.message), ..error };
         error!(job_id = %job.id, task = state.task, part = state.number, code = %error.code, message = %error.message, "part failed; the task fails");
         let progress = self.jobs.abandon(&job.id, state.task, &error, Utc::now()).await?;
@@ -279,7 +282,7 @@ impl PartRunner {
             self.notifier.after_finish(job).await;
         }
         if retried {
-            return Err(RunError::Exhausted { attempts: state.attempts, error: error.message });
+            return Err(RunError::Exhausted { attempts: state.hold.attempts, error: error.message });
         }
         Ok(RunResult::Failed { job_id: job.id.clone(), task: state.task, error, job_finished })
     }
@@ -289,12 +292,12 @@ impl PartRunner {
 mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
-    use crate::domain::chunk::Parallel;
+    use crate::domain::attempt::Lease;
     use crate::domain::job::JobStatus;
     use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
-    use crate::domain::task::{TaskSpec, TranscodeSpec};
+    use crate::domain::task::{Parallel, TaskSpec, TranscodeSpec};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
-    use crate::ports::{Claim, Lease};
+    use crate::ports::Claim;
 
     /// A prepared job of one transcode in two chunks and the audio, split and its parts sent.
     async fn setup() -> (Memory, PartRunner, JobId, tempfile::TempDir) {
@@ -357,7 +360,7 @@ mod tests {
             assert!(matches!(result, RunResult::PartDone { join_sent: false, .. }), "{result:?}");
             // the task shows PROCESSING from its first part's start, without a lease
             let task = memory.tasks(&id).await.unwrap().remove(0);
-            assert_eq!((task.status, task.lease_until), (TaskStatus::Processing, None));
+            assert_eq!((task.status, task.hold.lease_until), (TaskStatus::Processing, None));
             assert_eq!(*started.get_or_insert(task.started_at), task.started_at, "started once");
         }
         assert!(memory.object(&ObjectRef::new("work", format!("parts/{id}/0000/0002.mp4"))).is_some(), "kept");

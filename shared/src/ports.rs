@@ -11,14 +11,16 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
-use crate::domain::chunk::{ChunkPlan, Part, PartState};
+use crate::domain::attempt::Lease;
+use crate::domain::chunk::{ChunkPlan, Part};
 use crate::domain::connection::EventRule;
-use crate::domain::job::{
-    ErrorCode, Job, JobId, JobStatus, OutputFile, Task, TaskError, TaskStatus, TaskTimings, WorkerMessage,
-};
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::event::WorkflowTaskEvent;
+use crate::domain::job::{Job, JobId, JobStatus, OutputFile, PartState, Task, TaskStatus, TaskTimings};
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
-use crate::domain::notification::{Delivery, NotificationTarget, WorkflowTaskEvent};
+use crate::domain::message::WorkerMessage;
+use crate::domain::notification::{Delivery, NotificationTarget};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
 use crate::domain::task::{OutputNames, OutputSlot, TaskSpec};
 use crate::domain::workflow::Workflow;
@@ -101,15 +103,6 @@ pub trait WorkflowStore: Send + Sync {
 pub enum Created {
     New,
     Existing,
-}
-
-/// A worker's hold on a task: who holds it (the invocation's request id), from when, until
-/// when. A claim repeated by the same holder (a lost answer) is granted again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Lease {
-    pub holder: String,
-    pub now: DateTime<Utc>,
-    pub until: DateTime<Utc>,
 }
 
 /// The answer to a worker asking for a task.

@@ -10,8 +10,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, TaskError, TaskMessage, TaskStatus, WorkerMessage};
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::job::{Job, JobId, JobStatus, TaskStatus};
 use crate::domain::media::MediaInfo;
+use crate::domain::message::{TaskMessage, WorkerMessage};
 use crate::domain::sniff::{SNIFF_BYTES, sniff};
 use crate::notify::Notifier;
 use crate::parts::Chunking;

@@ -12,7 +12,9 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use tracing::{debug, error, info, warn};
 
-use crate::domain::job::{ErrorCode, Job, JobId, OutputFile, Task, TaskError, TaskMessage, TaskStatus, TaskTimings};
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::job::{Job, JobId, OutputFile, Task, TaskStatus, TaskTimings};
+use crate::domain::message::TaskMessage;
 use crate::domain::object::{ObjectRef, OutputMarker};
 use crate::notify::Notifier;
 use crate::parts::Chunking;
@@ -146,17 +148,17 @@ impl TaskRunner {
             }
             Claim::Missing => return skipped("no such task".into()),
         };
-        info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.attempts, "task started");
+        info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.hold.attempts, "task started");
         self.notifier.after_change(&job, &task, TaskStatus::Processing).await;
 
         let outcome = match self.execute(&job, &task, invocation).await {
             Ok((outputs, warnings, timings)) => TaskOutcome::Success { outputs, warnings, timings },
-            Err(error) if error.code.is_retryable() && task.attempts < MAX_ATTEMPTS => {
-                warn!(job_id = %job_id, task = index, attempt = task.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
+            Err(error) if error.code.is_retryable() && task.hold.attempts < MAX_ATTEMPTS => {
+                warn!(job_id = %job_id, task = index, attempt = task.hold.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
                 self.jobs.release(&task, &error).await?;
-                return Err(RunError::Retry { attempt: task.attempts, error: error.message });
+                return Err(RunError::Retry { attempt: task.hold.attempts, error: error.message });
             }
-            Err(error) if error.code.is_retryable() => TaskOutcome::Fail(exhausted(error, task.attempts)),
+            Err(error) if error.code.is_retryable() => TaskOutcome::Fail(exhausted(error, task.hold.attempts)),
             Err(error) => TaskOutcome::Fail(error),
         };
         let progress = self.jobs.finish(&task, &outcome, Utc::now()).await?;
@@ -182,7 +184,7 @@ impl TaskRunner {
                 // Recorded; failing the invocation as well sends its event to the dead-letter
                 // queue once Lambda's retries are spent.
                 error!(job_id = %job_id, task = index, code = %error.code, message = %error.message, "task failed for good");
-                return Err(RunError::Exhausted { attempts: task.attempts, error: error.message });
+                return Err(RunError::Exhausted { attempts: task.hold.attempts, error: error.message });
             }
             TaskOutcome::Fail(error) => {
                 error!(job_id = %job_id, task = index, code = %error.code, message = %error.message, "task failed");

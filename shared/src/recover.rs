@@ -10,7 +10,9 @@ use chrono::Utc;
 use serde::Serialize;
 use tracing::{error, info};
 
-use crate::domain::job::{ErrorCode, JobId, TaskError, WorkerMessage};
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::job::JobId;
+use crate::domain::message::WorkerMessage;
 use crate::notify::Notifier;
 use crate::ports::{JobStore, Progress, StoreError};
 

@@ -8,10 +8,12 @@ use chrono::{TimeDelta, Utc};
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
 
-use crate::domain::job::{ErrorCode, Job, Task, TaskError};
+use crate::domain::attempt::Lease;
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::job::{Job, Task};
 use crate::domain::object::ObjectRef;
 use crate::domain::sniff::png_size;
-use crate::ports::{Lease, ObjectStore, StoredObject, WatermarkImage};
+use crate::ports::{ObjectStore, StoredObject, WatermarkImage};
 use crate::process::{Invocation, read_failure};
 
 /// The invocation's hold on a task or part: `lease` long, never past its deadline.

@@ -8,14 +8,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 use mediaflow::adapters::s3::S3ObjectStore;
-use mediaflow::domain::chunk::{self, Budget, Parallel, Part};
+use mediaflow::domain::chunk;
+use mediaflow::domain::chunk::{Budget, Part};
 use mediaflow::domain::limits::Limits;
-use mediaflow::domain::task::{OutputNames, TaskSpec, TranscodeSpec};
+use mediaflow::domain::task::{OutputNames, Parallel, TaskSpec, TranscodeSpec};
 use mediaflow::ffmpeg::Ffmpeg;
 use mediaflow::ports::{JoinRequest, MediaTool, RenderRequest, StoredObject};
 use mediaflow_cli::local::StackOptions;
 
-use mediaflow::domain::job::{TaskMessage, TaskStatus};
+use mediaflow::domain::job::TaskStatus;
+use mediaflow::domain::message::TaskMessage;
 use mediaflow::ports::JobStore;
 use mediaflow_cli::local::WORKER;
 use serde_json::json;

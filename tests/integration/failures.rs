@@ -1,6 +1,7 @@
 //! Bad uploads fail their tasks with a clear code and lose nothing else.
 
-use mediaflow::domain::job::{ErrorCode, JobStatus, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::{JobStatus, TaskStatus};
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, fixture};
@@ -27,7 +28,7 @@ async fn truncated_upload_fails_with_source_error_and_next_upload_succeeds() -> 
         assert_eq!(error.code, ErrorCode::SourceCorrupt, "{error:?}");
         assert!(error.message.contains("index (moov atom) is missing"), "{}", error.message);
         assert!(task.outputs.is_empty());
-        assert_eq!(task.attempts, 0, "refused when the job was prepared: no task ran");
+        assert_eq!(task.hold.attempts, 0, "refused when the job was prepared: no task ran");
     }
     // AND the next upload is processed
     let good = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/good.mp4").await?;

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use mediaflow::domain::job::{ErrorCode, JobStatus, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::{JobStatus, TaskStatus};
 use mediaflow::domain::object::ObjectRef;
 use mediaflow_cli::local::WORKER;
 use serde_json::json;
@@ -116,7 +117,7 @@ async fn broken_and_disguised_files_fail_with_source_errors_and_disclose_nothing
                 "{}: {error:?}",
                 object.key
             );
-            assert_eq!(task.attempts, 0, "{}: refused when prepared, no task ran", object.key);
+            assert_eq!(task.hold.attempts, 0, "{}: refused when prepared, no task ran", object.key);
         }
     }
     assert!(h.keys(BUCKET, "out/").await?.is_empty(), "no output was written");
@@ -177,7 +178,7 @@ async fn a_task_outliving_its_invocation_stops_cleanly_is_retried_then_recorded_
     // THEN every attempt was stopped in time, the last one recorded
     let error = tasks[0].error.clone().unwrap_or_else(|| panic!("the task should have failed: {:?}", tasks[0]));
     assert_eq!(
-        (tasks[0].status, tasks[0].attempts, error.code),
+        (tasks[0].status, tasks[0].hold.attempts, error.code),
         (TaskStatus::Fail, 3, ErrorCode::Timeout),
         "{error:?}"
     );

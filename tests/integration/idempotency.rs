@@ -4,11 +4,12 @@
 use chrono::{TimeDelta, Utc};
 use mediaflow::adapters::s3::S3ObjectStore;
 use mediaflow::dispatch::Outcome;
-use mediaflow::domain::job::{Job, TaskMessage, TaskStatus};
+use mediaflow::domain::attempt::Lease;
+use mediaflow::domain::job::{Job, TaskStatus};
+use mediaflow::domain::message::TaskMessage;
 use mediaflow::domain::object::{ObjectCreated, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
-use mediaflow::ports::ObjectStore;
-use mediaflow::ports::{Claim, JobStore, Lease};
+use mediaflow::ports::{Claim, JobStore, ObjectStore};
 use mediaflow_cli::local::{DISPATCHER, WORKER};
 use serde_json::{Value, json};
 
@@ -56,7 +57,7 @@ async fn same_event_three_times_concurrently_makes_one_job_and_one_set_of_output
     h.stack.idle(std::time::Duration::from_secs(60)).await?;
     // AND each task ran once, writing one set of outputs
     for task in &tasks {
-        assert_eq!((task.status, task.attempts), (TaskStatus::Success, 1), "{task:?}");
+        assert_eq!((task.status, task.hold.attempts), (TaskStatus::Success, 1), "{task:?}");
     }
     assert_eq!(
         h.keys(QUIET_BUCKET, "out/").await?,
@@ -90,7 +91,7 @@ async fn a_preparation_failing_after_two_of_five_tasks_sends_only_the_rest_on_re
     // THEN the retry sent the three missing tasks only: each task ran once, the upload was
     // probed once
     assert_eq!(h.stack.invocations(WORKER), 2 + 5, "two preparations and five tasks");
-    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success && t.attempts == 1), "{tasks:?}");
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success && t.hold.attempts == 1), "{tasks:?}");
     assert_eq!(job.prepare_attempts, 1, "the retry found the source probed");
     let outcomes: Vec<_> =
         h.stack.reports().into_iter().filter(|r| r.object == object).flat_map(|r| r.outcomes).collect();
@@ -140,7 +141,7 @@ async fn worker_invoked_twice_runs_the_task_once_and_takes_over_from_a_crashed_o
     assert_eq!(h.stack.invoke(WORKER, message).await?["result"], "succeeded");
     let tasks = jobs.tasks(&job.id).await?;
     assert_eq!(
-        tasks.iter().map(|t| (t.status, t.attempts)).collect::<Vec<_>>(),
+        tasks.iter().map(|t| (t.status, t.hold.attempts)).collect::<Vec<_>>(),
         [(TaskStatus::Success, 1), (TaskStatus::Success, 2)]
     );
     assert_eq!(h.keys(QUIET_BUCKET, "out/").await?.len(), 2);

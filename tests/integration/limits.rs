@@ -1,7 +1,8 @@
 //! Limits that hold: on what is decoded when a header says nothing, on animations without an
 //! end, and on how much of a file that is not media is read before it is refused.
 
-use mediaflow::domain::job::{ErrorCode, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::TaskStatus;
 use mediaflow_cli::local::WORKER;
 use serde_json::json;
 
@@ -66,7 +67,7 @@ async fn a_large_upload_that_is_not_media_is_probed_once_and_refused_after_a_few
     assert!(job.source.is_none());
     for task in &tasks {
         let error = task.error.clone().expect("refused");
-        assert_eq!((error.code, task.attempts), (ErrorCode::SourceUnsupportedFormat, 0), "{error:?}");
+        assert_eq!((error.code, task.hold.attempts), (ErrorCode::SourceUnsupportedFormat, 0), "{error:?}");
         let read: f64 = error
             .message
             .split("looked at ")

@@ -4,7 +4,8 @@
 //! readable on any picture; a phone's location does not leave with the outputs; images and
 //! other files are refused in one sentence, decompression bombs with the right code.
 
-use mediaflow::domain::job::{ErrorCode, Task, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::{Task, TaskStatus};
 use serde_json::{Value, json};
 
 use crate::support::{BUCKET, Harness, brightness, damaged, dimensions, duration, fixture, probe, rotated, stream};

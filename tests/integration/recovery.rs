@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use mediaflow::domain::job::{ErrorCode, JobResult, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::{JobResult, TaskStatus};
 use mediaflow_cli::local::WORKER;
 use serde_json::json;
 
@@ -34,7 +35,7 @@ async fn a_preparation_lost_on_every_attempt_fails_the_job_and_redo_runs_it_agai
     assert!(shown.contains(&format!("job {} (workflow t, revision 2): ", job.id)), "{shown}");
     let (job, tasks) = h.stack.finished(&job.id, Duration::from_secs(120)).await?;
     assert_eq!((job.result(), job.redos, job.error), (Some(JobResult::Success), 1, None));
-    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success && t.attempts == 1), "{tasks:?}");
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success && t.hold.attempts == 1), "{tasks:?}");
     assert_eq!(h.keys(BUCKET, "out/").await?.len(), 2);
 
     let refused = mediaflow(&h, &["job", "redo", job.id.as_str()]).await.unwrap_err();
@@ -66,7 +67,7 @@ async fn a_task_whose_worker_is_killed_on_every_attempt_fails_instead_of_staying
     assert_eq!(job.result(), Some(JobResult::Fail));
     assert_eq!(job.error.as_ref().map(|e| e.code), Some(ErrorCode::WorkerLost));
     assert_eq!(tasks[0].error.as_ref().map(|e| e.code), Some(ErrorCode::WorkerLost), "{:?}", tasks[0]);
-    assert_eq!((tasks[0].attempts, tasks[1].status), (3, TaskStatus::Success));
+    assert_eq!((tasks[0].hold.attempts, tasks[1].status), (3, TaskStatus::Success));
     assert!(h.keys(BUCKET, "out/").await?.iter().all(|key| !key.ends_with(".webm")), "nothing half-written");
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mediaflow::catalog::CatalogError;
-use mediaflow::domain::job::{ErrorCode, JobStatus, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::{JobStatus, TaskStatus};
 use mediaflow::domain::object::ObjectRef;
 use mediaflow::domain::workflow::{WorkflowError, WorkflowSpec};
 use mediaflow::ports::JobStore;

@@ -5,13 +5,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
 use mediaflow::adapters::s3::{Multipart, S3ObjectStore};
+use mediaflow::domain::attempt::Lease;
 use mediaflow::domain::chunk::{Chunk, ChunkPlan};
-use mediaflow::domain::job::{ErrorCode, Job, JobResult, JobStatus, TaskError, TaskStatus};
+use mediaflow::domain::error::{ErrorCode, TaskError};
+use mediaflow::domain::job::{Job, JobResult, JobStatus, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::{
-    Claim, Created, JobStore, Lease, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError,
-    TaskOutcome, WorkflowStore,
+    Claim, Created, JobStore, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError, TaskOutcome,
+    WorkflowStore,
 };
 use mediaflow_cli::local::WORKFLOWS_TABLE;
 use serde_json::json;
@@ -123,15 +125,15 @@ async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() ->
     let lease =
         |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
     let Claim::Claimed(first) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("first claim") };
-    assert_eq!((first.status, first.attempts), (TaskStatus::Processing, 1));
+    assert_eq!((first.status, first.hold.attempts), (TaskStatus::Processing, 1));
     assert!(matches!(jobs.claim(&job.id, 0, &lease("w2", now)).await?, Claim::Busy { .. }), "held by w1");
     let Claim::Claimed(again) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("w1's retried claim") };
-    assert_eq!(again.attempts, 1, "a claim repeated by its holder (a lost answer) is the same attempt");
+    assert_eq!(again.hold.attempts, 1, "a claim repeated by its holder (a lost answer) is the same attempt");
     assert_eq!(jobs.job(&job.id).await?.map(|j| j.status), Some(JobStatus::Processing));
     // A lease that ran out can be taken over; the old attempt can then no longer finish.
     let later = now + TimeDelta::minutes(6);
     let Claim::Claimed(second) = jobs.claim(&job.id, 0, &lease("w3", later)).await? else { panic!("takeover") };
-    assert_eq!(second.attempts, 2);
+    assert_eq!(second.hold.attempts, 2);
     let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
     assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
     assert_eq!(
@@ -193,13 +195,13 @@ async fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_
     assert!(!jobs.start_task(&job.id, 0, now + TimeDelta::seconds(1)).await?, "once");
     // THEN the task shows PROCESSING from then, without a lease
     let task = jobs.tasks(&job.id).await?.remove(0);
-    assert_eq!((task.status, task.lease_until, task.attempts), (TaskStatus::Processing, None, 0));
+    assert_eq!((task.status, task.hold.lease_until, task.hold.attempts), (TaskStatus::Processing, None, 0));
     let started = task.started_at.expect("started");
     assert!((started - now).num_milliseconds().abs() < 1, "{started} against {now}");
     // and the join takes it, keeping that start, and holds it
     let later = now + TimeDelta::minutes(1);
     let Claim::Claimed(joined) = jobs.claim(&job.id, 0, &lease("join", later)).await? else { panic!("join") };
-    assert_eq!((joined.attempts, joined.started_at), (1, Some(started)));
+    assert_eq!((joined.hold.attempts, joined.started_at), (1, Some(started)));
     assert!(matches!(jobs.claim(&job.id, 0, &lease("other", later)).await?, Claim::Busy { .. }));
     Ok(())
 }

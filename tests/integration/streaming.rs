@@ -35,7 +35,7 @@ fn seconds(probe: &Value) -> f64 {
 
 impl Harness {
     fn url(&self, output: &OutputFile) -> String {
-        let key: Vec<String> = output.key.split('/').map(streaming::uri_reference).collect();
+        let key: Vec<String> = output.key.split('/').map(mediaflow::domain::task::uri_reference).collect();
         format!("{}/{}/{}", self.stack.endpoint(), output.bucket, key.join("/"))
     }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use mediaflow::adapters::sqs::REASON_ATTRIBUTE;
-use mediaflow::domain::job::{ErrorCode, TaskStatus};
+use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::object::ObjectRef;
 use mediaflow_cli::local::WORKER;
 use serde_json::json;

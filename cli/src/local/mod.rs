@@ -405,7 +405,13 @@ impl LocalStack {
                     .await?
                     .iter()
                     .map(|t| {
-                        format!("task {} {} attempt {} sent {:?}", t.index, t.status.as_str(), t.attempts, t.sent_at)
+                        format!(
+                            "task {} {} attempt {} sent {:?}",
+                            t.index,
+                            t.status.as_str(),
+                            t.hold.attempts,
+                            t.sent_at
+                        )
                     })
                     .collect();
                 bail!("job {id} did not finish within {timeout:?}: {:?}, {tasks:?}", job.map(|j| j.status));

@@ -10,7 +10,7 @@
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 use mediaflow::config::Worker;
-use mediaflow::domain::job::WorkerMessage;
+use mediaflow::domain::message::WorkerMessage;
 use mediaflow::process::{Invocation, RunError};
 use mediaflow::recover::LostInvocation;
 use serde::Deserialize;
@@ -154,7 +154,7 @@ mod tests {
         let lost = on_failure.lost();
         assert_eq!(
             lost.message,
-            WorkerMessage::Task(mediaflow::domain::job::TaskMessage::new(
+            WorkerMessage::Task(mediaflow::domain::message::TaskMessage::new(
                 "job-0123456789abcdef0123456789abcdef".to_owned().into(),
                 1
             ))

@@ -8,7 +8,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
 use super::sdk_error;
-use crate::domain::job::WorkerMessage;
+use crate::domain::message::WorkerMessage;
 use crate::ports::{StoreError, TaskQueue};
 
 /// [`TaskQueue`] invoking the worker function.

@@ -9,16 +9,20 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::domain::chunk::{ChunkPlan, PartState};
-use crate::domain::job::{ErrorCode, Job, JobId, JobStatus, Task, TaskError, TaskStatus, WorkerMessage};
+use crate::domain::attempt::Lease;
+use crate::domain::chunk::ChunkPlan;
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::event::WorkflowTaskEvent;
+use crate::domain::job::{Job, JobId, JobStatus, PartState, Task, TaskStatus};
 use crate::domain::media::{MediaInfo, VideoStream};
-use crate::domain::notification::{Delivery, DeliveryState, NotificationTarget, WorkflowTaskEvent};
+use crate::domain::message::WorkerMessage;
+use crate::domain::notification::{Delivery, DeliveryState, NotificationTarget};
 use crate::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, sequencer_order};
 use crate::domain::task::{OutputSlot, TaskSpec};
 use crate::domain::workflow::Workflow;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::ports::{
-    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, JoinRequest, KeyPage, Lease,
+    ByteStream, CatalogSnapshot, Claim, Created, DeliveryError, Freshness, JobStore, JoinRequest, KeyPage,
     MediaFailure, MediaTool, Notifications, ObjectStore, PartClaim, PartStore, ProbeFailure, Probed, Progress,
     PutCondition, RenderRequest, Rendered, RenderedFile, StoreError, StoredObject, TaskOutcome, TaskQueue,
     WorkflowStore,
@@ -149,7 +153,7 @@ impl Memory {
             .tasks
             .get_mut(&(task.job_id.clone(), task.index))
             .ok_or_else(|| StoreError::Rejected("no such task".into()))?;
-        if stored.status != TaskStatus::Processing || stored.attempts != task.attempts {
+        if stored.status != TaskStatus::Processing || stored.hold.attempts != task.hold.attempts {
             return Err(StoreError::Conflict(format!("task {}/{}", task.job_id, task.index)));
         }
         match outcome {
@@ -166,7 +170,7 @@ impl Memory {
             }
         }
         stored.finished_at = Some(now);
-        stored.lease_until = None;
+        stored.hold.lease_until = None;
         Ok(())
     }
 
@@ -299,7 +303,7 @@ impl JobStore for Memory {
         let Some(task) = state.tasks.get_mut(&(id.clone(), index)) else {
             return Ok(Claim::Missing);
         };
-        match (task.status, task.lease_until) {
+        match (task.status, task.hold.lease_until) {
             (status, _) if status.is_final() => return Ok(Claim::Done(status)),
             (TaskStatus::Processing, Some(until)) if until > now => {
                 return Ok(Claim::Busy { lease_until: until });
@@ -307,10 +311,10 @@ impl JobStore for Memory {
             _ => {}
         }
         task.status = TaskStatus::Processing;
-        task.attempts += 1;
-        task.lease_until = Some(lease_until);
+        task.hold.attempts += 1;
+        task.hold.lease_until = Some(lease_until);
         task.started_at.get_or_insert(now);
-        task.claimed_by = Some(lease.holder.clone());
+        task.hold.claimed_by = Some(lease.holder.clone());
         let claimed = task.clone();
         if let Some(job) = state.jobs.get_mut(id)
             && job.status == JobStatus::Waiting
@@ -402,7 +406,7 @@ impl JobStore for Memory {
         for index in indexes {
             if let Some(task) = state.tasks.get_mut(&(job.id.clone(), *index)) {
                 task.status = TaskStatus::Waiting;
-                task.attempts = 0;
+                task.hold.attempts = 0;
                 task.error = None;
                 task.sent_at = None;
                 task.started_at = None;
@@ -447,7 +451,7 @@ impl JobStore for Memory {
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError> {
         if let Some(stored) = self.state().tasks.get_mut(&(task.job_id.clone(), task.index))
             && stored.status == TaskStatus::Processing
-            && stored.attempts == task.attempts
+            && stored.hold.attempts == task.hold.attempts
         {
             stored.progress = Some(percent);
         }
@@ -457,7 +461,7 @@ impl JobStore for Memory {
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {
         if let Some(stored) = self.state().tasks.get_mut(&(task.job_id.clone(), task.index)) {
             stored.status = TaskStatus::Waiting;
-            stored.lease_until = None;
+            stored.hold.lease_until = None;
             stored.error = Some(error.clone());
         }
         Ok(())
@@ -579,7 +583,7 @@ impl PartStore for Memory {
         let Some(part) = state.parts.get_mut(&(id.clone(), index, number)) else {
             return Ok(PartClaim::Missing);
         };
-        match (part.status, part.lease_until) {
+        match (part.status, part.hold.lease_until) {
             (TaskStatus::Success, _) => return Ok(PartClaim::Done),
             (TaskStatus::Processing, Some(until)) if until > lease.now => {
                 return Ok(PartClaim::Busy { lease_until: until });
@@ -587,9 +591,9 @@ impl PartStore for Memory {
             _ => {}
         }
         part.status = TaskStatus::Processing;
-        part.attempts += 1;
-        part.lease_until = Some(lease.until);
-        part.claimed_by = Some(lease.holder.clone());
+        part.hold.attempts += 1;
+        part.hold.lease_until = Some(lease.until);
+        part.hold.claimed_by = Some(lease.holder.clone());
         let claimed = part.clone();
         if let Some(job) = state.jobs.get_mut(id)
             && job.status == JobStatus::Waiting
@@ -613,10 +617,10 @@ impl PartStore for Memory {
         let mut state = self.state();
         if let Some(stored) = state.parts.get_mut(&(part.job_id.clone(), part.task, part.number))
             && stored.status == TaskStatus::Processing
-            && stored.attempts == part.attempts
+            && stored.hold.attempts == part.hold.attempts
         {
             stored.status = TaskStatus::Waiting;
-            stored.lease_until = None;
+            stored.hold.lease_until = None;
             stored.error = Some(error.clone());
         }
         Ok(())
@@ -626,9 +630,9 @@ impl PartStore for Memory {
         let mut state = self.state();
         let key = (part.job_id.clone(), part.task, part.number);
         let counted = match state.parts.get_mut(&key) {
-            Some(stored) if stored.status == TaskStatus::Processing && stored.attempts == part.attempts => {
+            Some(stored) if stored.status == TaskStatus::Processing && stored.hold.attempts == part.hold.attempts => {
                 stored.status = TaskStatus::Success;
-                stored.lease_until = None;
+                stored.hold.lease_until = None;
                 true
             }
             _ => false,

@@ -6,7 +6,8 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::sdk_error;
 use super::webhook::Webhooks;
-use crate::domain::notification::{NotificationTarget, WorkflowTaskEvent};
+use crate::domain::event::WorkflowTaskEvent;
+use crate::domain::notification::NotificationTarget;
 use crate::ports::{DeliveryError, Notifications};
 
 /// EventBridge's source and detail-type of mediaflow's events.

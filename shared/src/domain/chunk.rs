@@ -7,118 +7,17 @@
 //! without decoding frames it then drops. Audio is never cut: one part encodes all of it, so the
 //! join has no gaps or clicks.
 
-use std::fmt;
+use serde::{Deserialize, Serialize};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use super::job::{JobId, TaskError, TaskStatus};
 use super::media::MediaInfo;
-use super::task::{Trim, VideoCodec};
+use super::task::{DEFAULT_CHUNK_SECONDS, Encode, MAX_CHUNKS, MIN_CHUNK_SECONDS, Parallel, VideoCodec};
 
-/// The most video chunks one task is split into.
-pub const MAX_CHUNKS: u32 = 64;
-/// The shortest chunk worth a worker of its own, in seconds.
-pub const MIN_CHUNK_SECONDS: f64 = 5.0;
-/// How long `auto` makes a chunk unless `chunk_seconds` says.
-pub const DEFAULT_CHUNK_SECONDS: f64 = 120.0;
 /// `auto` splits an encode estimated to need more than this share of an invocation.
 const COMFORTABLE_SHARE: f64 = 0.5;
 /// How far past a keyframe a border goes at least: for containers not indexed by presentation
 /// time (Matroska, MPEG-TS), ffmpeg seeks 3/23 s before the time asked when the video has
 /// B-frames, and that seek must still land on the keyframe.
 const SEEK_MARGIN: f64 = 0.131;
-
-/// How a transcode is spread over workers: `auto` (in chunks only when one invocation would not
-/// comfortably encode it), `off`, or a number of video chunks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Parallel {
-    #[default]
-    Auto,
-    Off,
-    Chunks(u32),
-}
-
-impl Parallel {
-    pub fn is_auto(&self) -> bool {
-        *self == Parallel::Auto
-    }
-}
-
-impl fmt::Display for Parallel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Parallel::Auto => f.write_str("auto"),
-            Parallel::Off => f.write_str("off"),
-            Parallel::Chunks(n) => write!(f, "{n}"),
-        }
-    }
-}
-
-impl Serialize for Parallel {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Parallel::Chunks(n) => serializer.serialize_u32(*n),
-            other => serializer.serialize_str(&other.to_string()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Parallel {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Parallel;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{Expected}")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Parallel, E> {
-                match word {
-                    "auto" => Ok(Parallel::Auto),
-                    "off" => Ok(Parallel::Off),
-                    _ => Err(E::custom(format_args!("{word:?}: must be {}", Expected))),
-                }
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Parallel, E> {
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=MAX_CHUNKS).contains(n))
-                    .map(Parallel::Chunks)
-                    .ok_or_else(|| E::custom(format_args!("{n}: must be {}", Expected)))
-            }
-
-            // Stores hand numbers back signed or as floats.
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Parallel, E> {
-                match u64::try_from(n) {
-                    Ok(n) => self.visit_u64(n),
-                    Err(_) => Err(E::custom(format_args!("{n}: must be {}", Expected))),
-                }
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Parallel, E> {
-                match n.fract() == 0.0 && n >= 0.0 {
-                    true => self.visit_u64(n as u64),
-                    false => Err(E::custom(format_args!("{n}: must be {}", Expected))),
-                }
-            }
-        }
-
-        /// What a `parallel` value may be, for messages.
-        struct Expected;
-
-        impl fmt::Display for Expected {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "\"auto\", \"off\" or a number of chunks 1–{MAX_CHUNKS}")
-            }
-        }
-
-        deserializer.deserialize_any(Visitor)
-    }
-}
 
 /// One video chunk: the source's `[start, start + length)`, or to the end without a length.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,39 +79,6 @@ impl ChunkPlan {
     }
 }
 
-/// One part of a chunked task as stored: claimed, retried and recorded on its own, like a task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PartState {
-    pub job_id: JobId,
-    pub task: u32,
-    pub number: u32,
-    pub status: TaskStatus,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claimed_by: Option<String>,
-    /// Epoch milliseconds in records, so that stores can compare it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "chrono::serde::ts_milliseconds_option")]
-    pub lease_until: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<TaskError>,
-}
-
-impl PartState {
-    pub fn waiting(job_id: &JobId, task: u32, number: u32) -> Self {
-        PartState {
-            job_id: job_id.clone(),
-            task,
-            number,
-            status: TaskStatus::Waiting,
-            attempts: 0,
-            claimed_by: None,
-            lease_until: None,
-            error: None,
-        }
-    }
-}
-
 /// What the worker knows when it plans: the time one invocation has, and the longest output
 /// the workflow accepts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -229,22 +95,6 @@ fn encode_rate(codec: VideoCodec) -> f64 {
         VideoCodec::H265 => 3.0,
         VideoCodec::Vp9 => 2.5,
     }
-}
-
-/// What splitting a task in chunks needs to know of the video it encodes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Encode {
-    pub codec: VideoCodec,
-    /// The sizes asked for, one per picture encoded from each frame (a ladder's renditions);
-    /// `0` follows the other side.
-    pub sizes: Vec<(u32, u32)>,
-    pub fps: Option<f64>,
-    pub parallel: Parallel,
-    pub chunk_seconds: Option<f64>,
-    /// Whether sound is encoded too (one more part).
-    pub audio: bool,
-    /// The stretch of the source the output keeps.
-    pub trim: Trim,
 }
 
 /// Roughly how long one worker takes to encode `encode`'s video of `source`, in seconds.

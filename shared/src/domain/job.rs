@@ -6,10 +6,13 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::attempt::Hold;
 use super::chunk::ChunkPlan;
+use super::error::{ErrorCode, TaskError};
 use super::limits::Limits;
 use super::media::MediaInfo;
-use super::notification::{Delivery, NotificationSpec};
+use super::notification::delivery::Delivery;
+use super::notification::spec::NotificationSpec;
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
 use super::task::{OutputNames, OutputSlot, TaskSpec};
 use super::workflow::{Location, Workflow};
@@ -154,15 +157,9 @@ pub struct Task {
     /// that were never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub attempts: u32,
-    /// The invocation that claimed the current attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claimed_by: Option<String>,
-    /// A claimed task belongs to its worker until then; a later claim may take it over.
-    /// Epoch milliseconds in records, so that stores can compare it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "chrono::serde::ts_milliseconds_option")]
-    pub lease_until: Option<DateTime<Utc>>,
+    /// Attempts made, and who holds the current one until when.
+    #[serde(flatten)]
+    pub hold: Hold,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,6 +213,32 @@ impl Task {
     }
 }
 
+/// One part of a chunked task as stored: claimed, retried and recorded on its own, like a task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartState {
+    pub job_id: JobId,
+    pub task: u32,
+    pub number: u32,
+    pub status: TaskStatus,
+    #[serde(flatten)]
+    pub hold: Hold,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+}
+
+impl PartState {
+    pub fn waiting(job_id: &JobId, task: u32, number: u32) -> Self {
+        PartState {
+            job_id: job_id.clone(),
+            task,
+            number,
+            status: TaskStatus::Waiting,
+            hold: Hold::default(),
+            error: None,
+        }
+    }
+}
+
 /// Milliseconds a task spent getting ready, rendering and writing the outputs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskTimings {
@@ -238,154 +261,6 @@ pub struct OutputFile {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
-}
-
-/// How a task failed: an MPS-style code and a message for people.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-/// Error codes in the MPS families: `SourceFileError.*` (the upload), `InvalidInput.*` (the
-/// workflow's parameters against this upload) and `InternalError` (ours; retryable).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ErrorCode {
-    #[serde(rename = "SourceFileError.NotFound")]
-    SourceNotFound,
-    #[serde(rename = "SourceFileError.EmptyFile")]
-    SourceEmpty,
-    #[serde(rename = "SourceFileError.UnsupportedFormat")]
-    SourceUnsupportedFormat,
-    #[serde(rename = "SourceFileError.Corrupt")]
-    SourceCorrupt,
-    #[serde(rename = "SourceFileError.NoVideoStream")]
-    SourceNoVideo,
-    #[serde(rename = "SourceFileError.NoMediaStream")]
-    SourceNoMedia,
-    /// The upload was replaced by a newer one before this job wrote its outputs.
-    #[serde(rename = "SourceFileError.Replaced")]
-    SourceReplaced,
-    #[serde(rename = "InvalidInput.WatermarkImage")]
-    InvalidWatermarkImage,
-    #[serde(rename = "InvalidInput.TimeOutOfRange")]
-    InvalidTimeRange,
-    #[serde(rename = "InvalidInput.FileTooLarge")]
-    FileTooLarge,
-    #[serde(rename = "InvalidInput.DurationTooLong")]
-    DurationTooLong,
-    #[serde(rename = "InvalidInput.ResolutionTooHigh")]
-    ResolutionTooHigh,
-    #[serde(rename = "InvalidInput.TooManyStreams")]
-    TooManyStreams,
-    /// An output key is taken by an object this workflow did not write for this input.
-    #[serde(rename = "InvalidInput.OutputConflict")]
-    OutputConflict,
-    #[serde(rename = "InvalidInput.BucketNotFound")]
-    BucketNotFound,
-    #[serde(rename = "InvalidInput.AccessDenied")]
-    AccessDenied,
-    /// An output key would be longer than S3's 1,024 bytes.
-    #[serde(rename = "InvalidInput.KeyTooLong")]
-    KeyTooLong,
-    /// A watermark larger than the picture it should be drawn on.
-    #[serde(rename = "InvalidInput.WatermarkTooLarge")]
-    WatermarkTooLarge,
-    #[serde(rename = "InternalError")]
-    Internal,
-    /// The task would have outlived its invocation; it was stopped before writing anything.
-    #[serde(rename = "InternalError.Timeout")]
-    Timeout,
-    /// The worker stopped without recording an outcome on the last attempt (killed at its
-    /// timeout, out of memory).
-    #[serde(rename = "InternalError.WorkerLost")]
-    WorkerLost,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::SourceNotFound => "SourceFileError.NotFound",
-            ErrorCode::SourceEmpty => "SourceFileError.EmptyFile",
-            ErrorCode::SourceUnsupportedFormat => "SourceFileError.UnsupportedFormat",
-            ErrorCode::SourceCorrupt => "SourceFileError.Corrupt",
-            ErrorCode::SourceNoVideo => "SourceFileError.NoVideoStream",
-            ErrorCode::SourceNoMedia => "SourceFileError.NoMediaStream",
-            ErrorCode::SourceReplaced => "SourceFileError.Replaced",
-            ErrorCode::InvalidWatermarkImage => "InvalidInput.WatermarkImage",
-            ErrorCode::InvalidTimeRange => "InvalidInput.TimeOutOfRange",
-            ErrorCode::FileTooLarge => "InvalidInput.FileTooLarge",
-            ErrorCode::DurationTooLong => "InvalidInput.DurationTooLong",
-            ErrorCode::ResolutionTooHigh => "InvalidInput.ResolutionTooHigh",
-            ErrorCode::TooManyStreams => "InvalidInput.TooManyStreams",
-            ErrorCode::OutputConflict => "InvalidInput.OutputConflict",
-            ErrorCode::BucketNotFound => "InvalidInput.BucketNotFound",
-            ErrorCode::AccessDenied => "InvalidInput.AccessDenied",
-            ErrorCode::KeyTooLong => "InvalidInput.KeyTooLong",
-            ErrorCode::WatermarkTooLarge => "InvalidInput.WatermarkTooLarge",
-            ErrorCode::Internal => "InternalError",
-            ErrorCode::Timeout => "InternalError.Timeout",
-            ErrorCode::WorkerLost => "InternalError.WorkerLost",
-        }
-    }
-
-    /// Source and input errors stay errors however often the task runs; internal ones may not.
-    pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::Internal | ErrorCode::Timeout)
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl TaskError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
-    }
-}
-
-/// What a worker invocation is asked to do (the asynchronous invocation's payload).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WorkerMessage {
-    /// Run one task: `{"job_id": …, "task": 0}`.
-    Task(TaskMessage),
-    /// Probe the job's upload once and start its tasks: `{"job_id": …, "prepare": true}`.
-    Prepare(PrepareMessage),
-}
-
-/// The message that starts a worker on one task, or on one part of a chunked task
-/// (`{"job_id": …, "task": 0, "part": 3}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskMessage {
-    pub job_id: JobId,
-    pub task: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part: Option<u32>,
-}
-
-impl TaskMessage {
-    pub fn new(job_id: JobId, task: u32) -> Self {
-        Self { job_id, task, part: None }
-    }
-}
-
-/// The message that starts a job's preparation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrepareMessage {
-    pub job_id: JobId,
-    pub prepare: bool,
-}
-
-impl PrepareMessage {
-    pub fn new(job_id: JobId) -> Self {
-        Self { job_id, prepare: true }
-    }
 }
 
 /// S3's longest key, in bytes.
@@ -438,9 +313,7 @@ impl Job {
                 spec: spec.clone(),
                 status: TaskStatus::Waiting,
                 sent_at: None,
-                attempts: 0,
-                claimed_by: None,
-                lease_until: None,
+                hold: Hold::default(),
                 started_at: None,
                 finished_at: None,
                 error: None,
@@ -602,15 +475,6 @@ mod tests {
     }
 
     #[test]
-    fn worker_messages_are_tasks_or_preparations() {
-        let task: WorkerMessage = serde_json::from_str(r#"{"job_id": "job-1", "task": 2}"#).unwrap();
-        assert_eq!(task, WorkerMessage::Task(TaskMessage::new(JobId::from("job-1".to_owned()), 2)));
-        let prepare: WorkerMessage = serde_json::from_str(r#"{"job_id": "job-1", "prepare": true}"#).unwrap();
-        assert_eq!(prepare, WorkerMessage::Prepare(PrepareMessage::new(JobId::from("job-1".to_owned()))));
-        assert!(serde_json::from_str::<WorkerMessage>(r#"{"job_id": "job-1"}"#).is_err());
-    }
-
-    #[test]
     fn start_creates_one_waiting_task_per_spec() {
         let (job, tasks) = Job::start(&workflow(None), &event("in/a.mp4", None), &head(), Utc::now());
         assert_eq!(job.status, JobStatus::Waiting);
@@ -646,21 +510,5 @@ mod tests {
         let (a, tasks) = Job::start(&flow, &event("in/a/clip.mp4", None), &head(), Utc::now());
         let (b, _) = Job::start(&flow, &event("in/b/clip.mp4", None), &head(), Utc::now());
         assert_ne!(a.output_key(&tasks[0], OutputSlot::Main(0)), b.output_key(&tasks[0], OutputSlot::Main(0)));
-    }
-
-    #[test]
-    fn error_codes_serialize_in_mps_families() {
-        assert_eq!(serde_json::to_string(&ErrorCode::SourceCorrupt).unwrap(), "\"SourceFileError.Corrupt\"");
-        for code in [
-            ErrorCode::SourceEmpty,
-            ErrorCode::InvalidTimeRange,
-            ErrorCode::TooManyStreams,
-            ErrorCode::Internal,
-            ErrorCode::Timeout,
-        ] {
-            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
-        }
-        assert!(ErrorCode::Internal.is_retryable() && ErrorCode::Timeout.is_retryable());
-        assert!(!ErrorCode::SourceCorrupt.is_retryable() && !ErrorCode::FileTooLarge.is_retryable());
     }
 }

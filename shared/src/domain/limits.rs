@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::job::{ErrorCode, TaskError};
 use super::media::MediaInfo;
 use super::validation::Violations;
+use crate::domain::error::{ErrorCode, TaskError};
 
 /// What a workflow accepts. Every field has a default; a workflow file may set any of them.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

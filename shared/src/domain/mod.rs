@@ -1,11 +1,15 @@
 //! The model of mediaflow: workflows, the tasks they run, the jobs an upload starts and what
 //! came of them. Pure: no I/O, no clock reads (times are passed in), no AWS types.
 
+pub mod attempt;
 pub mod chunk;
 pub mod connection;
+pub mod error;
+pub mod event;
 pub mod job;
 pub mod limits;
 pub mod media;
+pub mod message;
 pub mod notification;
 pub mod object;
 pub mod sniff;

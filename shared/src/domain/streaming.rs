@@ -4,18 +4,8 @@
 
 use std::fmt::Write;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-
 use super::media::Size;
 use super::task::VideoCodec;
-
-/// What a relative URI keeps as it is: RFC 3986's unreserved characters.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// `name` as a relative reference from a playlist in the same directory.
-pub fn uri_reference(name: &str) -> String {
-    utf8_percent_encode(name, UNRESERVED).to_string()
-}
 
 /// One media segment of an HLS media playlist: its URI and length in seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,6 +145,7 @@ fn xml_attribute(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::task::uri_reference;
 
     const MEDIA: &str = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MAP:URI=\"s0_init.mp4\"\n\
 #EXTINF:4.000000,\ns0_00001.m4s\n#EXTINF:2.5,\ns0_00002.m4s\n#EXT-X-ENDLIST\n";

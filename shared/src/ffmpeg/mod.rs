@@ -17,15 +17,14 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
-use crate::domain::job::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::domain::media::MediaInfo;
 use crate::domain::task::{OutputSlot, TaskSpec};
 use crate::ports::{

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::job::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
 use crate::ports::MediaFailure;
 

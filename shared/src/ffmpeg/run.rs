@@ -3,8 +3,7 @@
 //! while decoding, judged.
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 use tracing::{debug, warn};
 
 use super::{DECODE_ERROR_LIMIT, FRAMES_PER_ERROR, NO_GCONV, args, probe};
-use crate::domain::job::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::ports::{MediaFailure, ProgressMeter};
 
 /// What is left of the invocation for ffmpeg.

@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use crate::domain::job::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
-use crate::domain::streaming::uri_reference;
-use crate::domain::task::{OutputNames, OutputSlot, SpriteSpec, webvtt};
+use crate::domain::task::{OutputNames, OutputSlot, SpriteSpec, uri_reference, webvtt};
 use crate::ports::{MediaFailure, RenderedFile};
 
 use super::args;

@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 
 use super::args::{self, Packaging};
 use super::{Ffmpeg, allowed, probe};
-use crate::domain::job::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::domain::media::MediaInfo;
-use crate::domain::streaming::{self, Variant, uri_reference};
-use crate::domain::task::{AdaptiveSpec, OutputNames, OutputSlot, Rung, SegmentType, StreamFormat};
+use crate::domain::streaming::{self, Variant};
+use crate::domain::task::{AdaptiveSpec, OutputNames, OutputSlot, Rung, SegmentType, StreamFormat, uri_reference};
 use crate::ports::{MediaFailure, RenderedFile};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";

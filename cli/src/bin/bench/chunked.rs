@@ -8,8 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use mediaflow::domain::chunk::Parallel;
-use mediaflow::domain::task::{TaskSpec, TranscodeSpec, VideoSpec};
+use mediaflow::domain::task::{Parallel, TaskSpec, TranscodeSpec, VideoSpec};
 use mediaflow_cli::local::{LocalStack, StackOptions};
 
 use super::{BUCKET, start_job_of};

@@ -9,11 +9,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::queries::index_attributes;
 use super::*;
-use crate::domain::job::{Job, JobId, JobStatus, Task, TaskError, TaskStatus};
+use crate::domain::attempt::Lease;
+use crate::domain::error::TaskError;
+use crate::domain::job::{Job, JobId, JobStatus, Task, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
-use crate::ports::{Claim, Created, Freshness, JobStore, Lease, Progress, StoreError, TaskOutcome};
+use crate::ports::{Claim, Created, Freshness, JobStore, Progress, StoreError, TaskOutcome};
 
 /// [`JobStore`] on the jobs table.
 #[derive(Clone, Debug)]
@@ -323,10 +325,8 @@ impl JobStore for DynamoJobStore {
                     None => Claim::Missing,
                     Some(task) if task.status.is_final() => Claim::Done(task.status),
                     // Our own claim, whose answer was lost and the request retried.
-                    Some(task) if task.claimed_by.as_deref() == Some(lease.holder.as_str()) => {
-                        Claim::Claimed(Box::new(task))
-                    }
-                    Some(task) => Claim::Busy { lease_until: task.lease_until.unwrap_or(now) },
+                    Some(task) if task.hold.is_held_by(lease) => Claim::Claimed(Box::new(task)),
+                    Some(task) => Claim::Busy { lease_until: task.hold.lease_until.unwrap_or(now) },
                 });
             }
             Err(error) => return Err(sdk_error(error)),
@@ -379,7 +379,7 @@ impl JobStore for DynamoJobStore {
             ),
         };
         values.insert(":processing".into(), value(&TaskStatus::Processing)?);
-        values.insert(":attempt".into(), n(task.attempts));
+        values.insert(":attempt".into(), n(task.hold.attempts));
         let condition = "#status = :processing AND attempts = :attempt";
         match self.end_task((&task.job_id, task.index), condition, status, changes, values, failure, now).await {
             Ok(()) => self.close(&task.job_id, now).await,
@@ -388,8 +388,8 @@ impl JobStore for DynamoJobStore {
                 match self.get_task(&task.job_id, task.index).await? {
                     Some(stored)
                         if stored.status.is_final()
-                            && stored.attempts == task.attempts
-                            && stored.claimed_by == task.claimed_by =>
+                            && stored.hold.attempts == task.hold.attempts
+                            && stored.hold.claimed_by == task.hold.claimed_by =>
                     {
                         self.close(&task.job_id, now).await
                     }
@@ -433,7 +433,7 @@ impl JobStore for DynamoJobStore {
             .condition_expression("#status = :processing AND attempts = :attempt")
             .expression_attribute_values(":percent", n(percent.min(100)))
             .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
-            .expression_attribute_values(":attempt", n(task.attempts))
+            .expression_attribute_values(":attempt", n(task.hold.attempts))
             .send()
             .await;
         match result {
@@ -579,7 +579,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError> {
-        if self.give_back(task_sk(task.index), &task.job_id, task.attempts, error).await? {
+        if self.give_back(task_sk(task.index), &task.job_id, task.hold.attempts, error).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict(format!("task {}/{} (another attempt took it over)", task.job_id, task.index)))

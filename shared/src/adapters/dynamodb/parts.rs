@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 
 use super::jobs::{job_pk, task_sk};
 use super::*;
-use crate::domain::chunk::{ChunkPlan, PartState};
-use crate::domain::job::{JobId, Task, TaskError, TaskStatus};
-use crate::ports::{Lease, PartClaim, PartStore, StoreError};
+use crate::domain::attempt::Lease;
+use crate::domain::chunk::ChunkPlan;
+use crate::domain::error::TaskError;
+use crate::domain::job::{JobId, PartState, Task, TaskStatus};
+use crate::ports::{PartClaim, PartStore, StoreError};
 
 fn part_sk(index: u32, number: u32) -> String {
     format!("part#{index:04}#{number:04}")
@@ -64,8 +66,8 @@ impl PartStore for DynamoJobStore {
                     None => PartClaim::Missing,
                     Some(part) if part.status == TaskStatus::Success => PartClaim::Done,
                     // Our own claim, whose answer was lost and the request retried.
-                    Some(part) if part.claimed_by.as_deref() == Some(lease.holder.as_str()) => PartClaim::Claimed(part),
-                    Some(part) => PartClaim::Busy { lease_until: part.lease_until.unwrap_or(lease.now) },
+                    Some(part) if part.hold.is_held_by(lease) => PartClaim::Claimed(part),
+                    Some(part) => PartClaim::Busy { lease_until: part.hold.lease_until.unwrap_or(lease.now) },
                 });
             }
             Err(error) => return Err(sdk_error(error)),
@@ -89,7 +91,7 @@ impl PartStore for DynamoJobStore {
 
     async fn release_part(&self, part: &PartState, error: &TaskError) -> Result<(), StoreError> {
         // Taken over by another attempt meanwhile: that one's to give back.
-        self.give_back(part_sk(part.task, part.number), &part.job_id, part.attempts, error).await.map(|_| ())
+        self.give_back(part_sk(part.task, part.number), &part.job_id, part.hold.attempts, error).await.map(|_| ())
     }
 
     async fn finish_part(&self, part: &PartState) -> Result<Task, StoreError> {
@@ -103,7 +105,7 @@ impl PartStore for DynamoJobStore {
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":success", value(&TaskStatus::Success)?)
             .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
-            .expression_attribute_values(":attempt", n(part.attempts));
+            .expression_attribute_values(":attempt", n(part.hold.attempts));
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(job_pk(id), task_sk(part.task))))

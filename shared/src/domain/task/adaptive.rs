@@ -8,12 +8,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::{is_false, is_zero, validate_size};
+use super::marks::{WatermarkSpec, validate_watermarks};
+use super::parallel::Parallel;
 use super::transcode::{
-    AudioCodec, AudioSpec, Container, TranscodeSpec, Trim, VideoCodec, validate_audio, validate_chunking,
+    AudioCodec, AudioSpec, Container, Encode, TranscodeSpec, Trim, VideoCodec, validate_audio, validate_chunking,
 };
-use super::watermark::{WatermarkSpec, validate_watermarks};
-use super::{is_false, is_zero, validate_size};
-use crate::domain::chunk::{Encode, Parallel};
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::validation::Violations;
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{is_zero, validate_size};
+use super::fields::{is_zero, validate_size};
 use crate::domain::validation::Violations;
 
 /// An animated GIF or WebP of a stretch of the input.

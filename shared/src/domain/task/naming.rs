@@ -4,9 +4,20 @@
 //! Placeholders are filled in one pass: text that comes from the upload's key (`{inputName}`,
 //! `{inputFormat}`) is never read as a placeholder itself.
 
-use super::TaskSpec;
-use crate::domain::streaming::uri_reference;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::adaptive::{AdaptiveSpec, MAX_RENDITIONS};
+use super::spec::TaskSpec;
+use super::stills::{MAX_PICTURES, SpriteSpec};
 use crate::domain::validation::Violations;
+
+/// What a relative URI keeps as it is: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `name` as a relative reference from a playlist in the same directory.
+pub fn uri_reference(name: &str) -> String {
+    utf8_percent_encode(name, UNRESERVED).to_string()
+}
 
 /// Which of a task's outputs a file is, for its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,9 +116,134 @@ impl OutputNames<'_> {
     }
 }
 
+impl TaskSpec {
+    /// MPS-style output name pattern unless the spec sets its own.
+    pub fn output_name_pattern(&self) -> String {
+        if let Some(custom) = self.custom_output_name() {
+            return custom.to_owned();
+        }
+        match self {
+            TaskSpec::Transcode(_) => "{inputName}_transcode_{definition}.{format}",
+            TaskSpec::Snapshot(_) => "{inputName}_snapshotByTimeOffset_{definition}_{number}.{format}",
+            TaskSpec::Animated(_) => "{inputName}_animatedGraphic_{definition}.{format}",
+            TaskSpec::Watermark(_) => "{inputName}_watermark_{definition}.{format}",
+            TaskSpec::Adaptive(_) => "{inputName}_adaptiveDynamicStreaming_{definition}.{format}",
+            TaskSpec::Sample(_) => "{inputName}_sampleSnapshot_{definition}_{number}.{format}",
+            TaskSpec::Sprite(_) => "{inputName}_imageSprite_{definition}_{number}.{format}",
+            TaskSpec::Cover(_) => "{inputName}_cover_{definition}.{format}",
+        }
+        .to_owned()
+    }
+
+    /// The name pattern of an output in `slot`, and its `{format}`.
+    fn slot_pattern(&self, slot: OutputSlot) -> (String, &'static str) {
+        let segments = match self {
+            TaskSpec::Adaptive(spec) => spec.segment_format(),
+            _ => self.format(),
+        };
+        match slot {
+            OutputSlot::Main(_) => (self.output_name_pattern(), self.format()),
+            OutputSlot::SubStream(_) => (AdaptiveSpec::SUB_STREAM_NAME.to_owned(), "m3u8"),
+            OutputSlot::Init(_) => (AdaptiveSpec::SEGMENT_NAME.to_owned(), "mp4"),
+            OutputSlot::Segment { .. } => (AdaptiveSpec::SEGMENT_NAME.to_owned(), segments),
+            OutputSlot::Map => (SpriteSpec::MAP_NAME.to_owned(), "vtt"),
+        }
+    }
+
+    /// The output whose name is the longest the task may write.
+    pub fn longest_slot(&self) -> OutputSlot {
+        match self {
+            TaskSpec::Adaptive(_) => OutputSlot::Segment { stream: MAX_RENDITIONS, number: 99_999 },
+            TaskSpec::Sample(_) | TaskSpec::Sprite(_) => OutputSlot::Main(MAX_PICTURES - 1),
+            _ => OutputSlot::Main(self.output_count().saturating_sub(1)),
+        }
+    }
+
+    /// How many files the task writes at least (as many as it knows before it runs).
+    pub fn output_count(&self) -> usize {
+        match self {
+            TaskSpec::Snapshot(spec) => spec.times.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// The output name with `{definition}` and `{format}` filled in and `{inputName}` and
+    /// `{number}` left as they are.
+    pub fn name_pattern(&self, position: usize) -> String {
+        self.slot_name_pattern(position, OutputSlot::Main(0))
+    }
+
+    /// The name pattern of `slot` with `{definition}` and `{format}` filled in.
+    fn slot_name_pattern(&self, position: usize, slot: OutputSlot) -> String {
+        let (pattern, format) = self.slot_pattern(slot);
+        let definition = self.definition_or(position);
+        fill(
+            &pattern,
+            |placeholder| match placeholder {
+                "{definition}" => Some(definition.clone()),
+                "{format}" => Some(format.to_owned()),
+                _ => None,
+            },
+            str::to_owned,
+        )
+    }
+
+    /// Every name pattern the task writes (an adaptive task's rendition playlists and segments
+    /// too): what two tasks or workflows are compared by.
+    pub fn name_patterns(&self, position: usize) -> Vec<String> {
+        let mut patterns = vec![self.name_pattern(position)];
+        let more: &[OutputSlot] = match self {
+            TaskSpec::Adaptive(_) => {
+                &[OutputSlot::SubStream(0), OutputSlot::Init(0), OutputSlot::Segment { stream: 0, number: 0 }]
+            }
+            TaskSpec::Sprite(_) => &[OutputSlot::Map],
+            _ => &[],
+        };
+        for slot in more {
+            patterns.push(self.slot_name_pattern(position, *slot));
+        }
+        patterns
+    }
+
+    /// Whether an output could be named like an upload of the same name: `{inputName}` alone or
+    /// with one extension (`clip.mp4` for the upload `clip.mov`, or for `clip.mp4` itself;
+    /// `{inputName}.{inputFormat}` is the upload's own name).
+    pub fn names_outputs_like_uploads(&self, position: usize) -> bool {
+        let pattern = self.name_pattern(position).replace("{number}", "0");
+        match pattern.strip_prefix("{inputName}") {
+            Some("") => true,
+            // `{inputFormat}` is the upload's own extension.
+            Some(rest) => rest
+                .strip_prefix('.')
+                .is_some_and(|ext| ext == "{inputFormat}" || (!ext.contains('.') && !ext.contains('{'))),
+            None => false,
+        }
+    }
+
+    /// `{definition}`: the spec's label, else the task's 1-based position.
+    pub fn definition_or(&self, position: usize) -> String {
+        self.definition().map_or_else(|| (position + 1).to_string(), str::to_owned)
+    }
+}
+
+impl TaskSpec {
+    /// Checks a custom `output_name`.
+    pub(super) fn check_output_name(&self, field: &str, errors: &mut Violations) {
+        if let Some(pattern) = self.custom_output_name() {
+            validate_output_name(
+                pattern,
+                matches!(self, TaskSpec::Snapshot(s) if s.times.len() > 1)
+                    || matches!(self, TaskSpec::Sample(_) | TaskSpec::Sprite(_)),
+                &format!("{field}.output_name"),
+                errors,
+            );
+        }
+    }
+}
+
 /// `pattern` with each placeholder `value` knows replaced in one pass, and the text between
 /// them (placeholders it does not know included) passed through `literal`.
-pub(super) fn fill(pattern: &str, value: impl Fn(&str) -> Option<String>, literal: impl Fn(&str) -> String) -> String {
+fn fill(pattern: &str, value: impl Fn(&str) -> Option<String>, literal: impl Fn(&str) -> String) -> String {
     let mut filled = String::with_capacity(pattern.len());
     let mut rest = pattern;
     while let Some(open) = rest.find('{') {
@@ -132,7 +268,7 @@ pub(super) fn fill(pattern: &str, value: impl Fn(&str) -> Option<String>, litera
 /// The placeholders a custom `output_name` may hold.
 const PLACEHOLDERS: [&str; 5] = ["{inputName}", "{inputFormat}", "{definition}", "{number}", "{format}"];
 
-pub(super) fn validate_output_name(pattern: &str, needs_number: bool, field: &str, errors: &mut Violations) {
+fn validate_output_name(pattern: &str, needs_number: bool, field: &str, errors: &mut Violations) {
     let mut rest = pattern.to_owned();
     for placeholder in PLACEHOLDERS {
         rest = rest.replace(placeholder, "");

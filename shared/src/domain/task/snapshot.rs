@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::watermark::{WatermarkSpec, validate_watermarks};
-use super::{NumberOrText, is_zero, parse_number, validate_size};
+use super::fields::{NumberOrText, is_zero, parse_number, validate_size};
+use super::marks::{WatermarkSpec, validate_watermarks};
 use crate::domain::validation::Violations;
 
 const MAX_TIME_POINTS: usize = 50;

@@ -5,11 +5,11 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::{is_zero, validate_size};
+use super::marks::{WatermarkSpec, validate_watermarks};
+use super::parallel::Parallel;
 use super::snapshot::{ImageFormat, TimePoint};
 use super::transcode::validate_chunking;
-use super::watermark::{WatermarkSpec, validate_watermarks};
-use super::{is_zero, validate_size};
-use crate::domain::chunk::Parallel;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::validation::Violations;
 

@@ -4,9 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::watermark::{WatermarkSpec, validate_watermarks};
-use super::{is_false, is_zero, validate_size};
-use crate::domain::chunk::{Encode, MIN_CHUNK_SECONDS, Parallel};
+use super::fields::{is_false, is_zero, validate_size};
+use super::marks::{WatermarkSpec, validate_watermarks};
+use super::parallel::{MIN_CHUNK_SECONDS, Parallel};
 use crate::domain::validation::Violations;
 
 /// Re-encode the input into another container, codec, size or rate.
@@ -344,6 +344,22 @@ pub(super) fn validate_chunking(parallel: Parallel, chunk_seconds: Option<f64>, 
             format!("must be {MIN_CHUNK_SECONDS}–3600"),
         );
     }
+}
+
+/// What splitting a task in chunks needs to know of the video it encodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Encode {
+    pub codec: VideoCodec,
+    /// The sizes asked for, one per picture encoded from each frame (a ladder's renditions);
+    /// `0` follows the other side.
+    pub sizes: Vec<(u32, u32)>,
+    pub fps: Option<f64>,
+    pub parallel: Parallel,
+    pub chunk_seconds: Option<f64>,
+    /// Whether sound is encoded too (one more part).
+    pub audio: bool,
+    /// The stretch of the source the output keeps.
+    pub trim: Trim,
 }
 
 #[cfg(test)]

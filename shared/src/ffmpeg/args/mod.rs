@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::domain::chunk::{Chunk, Part};
-use crate::domain::job::ErrorCode;
+use crate::domain::error::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{
     AdaptiveSpec, AnimatedFormat, AnimatedSpec, AudioCodec, AudioSpec, Container, Corner, ImageFormat, Length,
