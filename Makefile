@@ -19,9 +19,11 @@ demo: setup
 	$(CARGO) run --quiet -p mediaflow-cli --bin mediaflow -- dev demo $(if $(INPUT),--input "$(INPUT)")
 
 test: setup
-	@# the function binaries as `cargo lambda watch` builds them (one test runs the functions under it)
+	@# the function binaries as `cargo lambda watch` builds them (one test runs the functions under
+	@# it), and the command the CLI tests run
 	$(CARGO) build --quiet --bin dispatcher
 	$(CARGO) build --quiet --bin worker
+	$(CARGO) build --quiet --bin mediaflow
 	MEDIAFLOW_LOAD_TEST=1 $(RUN_TESTS) --workspace
 	cfn-lint template.yaml
 
@@ -36,7 +38,7 @@ test-layer: setup
 # dispatcher per event by workflow count, and the worker's footprint (release build); prints the
 # figures. BENCH_ARGS=--skip-large leaves out the input of more than 1 GB.
 bench: setup
-	$(CARGO) run --release -p mediaflow-cli --bin mediaflow-bench -- $(BENCH_ARGS)
+	$(CARGO) run --release -p mediaflow-bench -- $(BENCH_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -10,22 +10,17 @@
 //!   [`recover`] (record what lost worker invocations could not), [`backfill`] (run a workflow on
 //!   existing objects), [`dead_letters`] (list and redrive the dead-letter queues).
 //! - Adapters: [`adapters`] (DynamoDB, S3, Lambda, SQS), [`ffmpeg`] (probe and render).
-//! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.
+//! - [`config`]: typed settings from the environment and the wiring of adapters to use-cases.//! - [`app`]: the use-cases, by who drives them: [`app::pipeline`] (the functions: dispatch,
+//!   prepare, run a task or a part, recover) and [`app::admin`] (people: the [`Admin`](app::admin::Admin)
+//!   facade over workflows, buckets, jobs, backfills, dead letters and explanations).
+//! - [`adapters`]: the ports over AWS ([`adapters::aws`]) and ffmpeg ([`adapters::ffmpeg`]).
+//! - [`wiring`]: typed settings from the environment and the one place that builds adapters
+//!   and hands them to the use-cases, for the functions, the CLI and the console alike.
+//!
+//! Layers, lowest first: domain → ports → app → adapters → wiring; nothing imports upward.
 
 pub mod adapters;
-pub mod backfill;
-pub mod buckets;
-pub mod catalog;
-pub mod config;
-pub mod dead_letters;
-pub mod dispatch;
+pub mod app;
 pub mod domain;
-pub mod ffmpeg;
-pub mod jobs;
-pub mod notify;
-pub mod parts;
 pub mod ports;
-pub mod prepare;
-pub mod process;
-pub mod recover;
-mod workspace;
+pub mod wiring;

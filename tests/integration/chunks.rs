@@ -7,19 +7,19 @@ use std::process::Command;
 use std::sync::Arc;
 
 use anyhow::{Context, ensure};
-use mediaflow::adapters::s3::S3ObjectStore;
+use mediaflow::adapters::aws::s3::S3ObjectStore;
+use mediaflow::adapters::ffmpeg::Ffmpeg;
 use mediaflow::domain::chunk;
 use mediaflow::domain::chunk::{Budget, Part};
 use mediaflow::domain::limits::Limits;
 use mediaflow::domain::task::{OutputNames, Parallel, TaskSpec, TranscodeSpec};
-use mediaflow::ffmpeg::Ffmpeg;
 use mediaflow::ports::{JoinRequest, MediaTool, RenderRequest, StoredObject};
-use mediaflow_cli::local::StackOptions;
+use mediaflow_local::StackOptions;
 
 use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::message::TaskMessage;
 use mediaflow::ports::JobStore;
-use mediaflow_cli::local::WORKER;
+use mediaflow_local::WORKER;
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, dimensions, duration, probe, source_of, stream};

@@ -1,19 +1,10 @@
-//! The `mediaflow workflow` commands, parsed as the command line parses them, against the
-//! local stack's DynamoDB.
+//! The `mediaflow workflow` commands, run as a user runs them: the built `mediaflow` binary in a
+//! process of its own, against the local stack.
 
-use clap::Parser;
-use mediaflow_cli::commands::{Cli, execute};
 use serde_json::Value;
 
 use crate::support::Harness;
-
-/// Runs `mediaflow <args>` against the harness's stack and returns what it printed.
-pub async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
-    let cli = Cli::try_parse_from(std::iter::once("mediaflow").chain(args.iter().copied()))?;
-    let mut out = Vec::new();
-    execute(cli.command, &h.stack.deployment(), cli.output, &mut out).await?;
-    Ok(String::from_utf8(out)?)
-}
+pub use crate::support::mediaflow;
 
 fn example() -> String {
     example_named("demo.yaml")

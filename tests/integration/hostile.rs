@@ -7,7 +7,7 @@ use std::time::Duration;
 use mediaflow::domain::error::ErrorCode;
 use mediaflow::domain::job::{JobStatus, TaskStatus};
 use mediaflow::domain::object::ObjectRef;
-use mediaflow_cli::local::WORKER;
+use mediaflow_local::WORKER;
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, fixture};

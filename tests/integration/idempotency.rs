@@ -2,15 +2,15 @@
 //! workers invoked twice or crashed, events out of order.
 
 use chrono::{TimeDelta, Utc};
-use mediaflow::adapters::s3::S3ObjectStore;
-use mediaflow::dispatch::Outcome;
+use mediaflow::adapters::aws::s3::S3ObjectStore;
+use mediaflow::app::pipeline::dispatch::Outcome;
 use mediaflow::domain::attempt::Lease;
 use mediaflow::domain::job::{Job, TaskStatus};
 use mediaflow::domain::message::TaskMessage;
 use mediaflow::domain::object::{ObjectCreated, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::{Claim, JobStore, ObjectStore};
-use mediaflow_cli::local::{DISPATCHER, WORKER};
+use mediaflow_local::{DISPATCHER, WORKER};
 use serde_json::{Value, json};
 
 use crate::support::{BUCKET, Harness, JOB_TIMEOUT, QUIET_BUCKET, fixture, s3_event, source_of};

@@ -116,26 +116,26 @@ async fn a_running_task_records_its_progress_and_watch_follows_it_to_the_end() -
     let id = report.jobs().next().cloned().expect("a job");
     let jobs = h.stack.jobs();
     let mut seen = Vec::new();
-    let watcher = tokio::spawn({
-        let deployment = h.stack.deployment();
-        let url = object.to_string();
-        async move {
-            let jobs = deployment.jobs()?;
-            mediaflow_cli::watch::follow(&jobs, &mediaflow::jobs::JobRef::parse(&url), Duration::from_secs(120)).await
+    let url = object.to_string();
+    let args = ["-o", "json", "job", "watch", &url, "--timeout", "120s"];
+    let watch = mediaflow(&h, &args);
+    tokio::pin!(watch);
+    let watched = loop {
+        tokio::select! {
+            watched = &mut watch => break watched?,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                let tasks = mediaflow::ports::JobStore::tasks(&jobs, &id).await?;
+                if let Some(progress) = tasks[0].progress
+                    && seen.last() != Some(&progress)
+                {
+                    seen.push(progress);
+                }
+            }
         }
-    });
-    while !watcher.is_finished() {
-        let tasks = mediaflow::ports::JobStore::tasks(&jobs, &id).await?;
-        if let Some(progress) = tasks[0].progress
-            && seen.last() != Some(&progress)
-        {
-            seen.push(progress);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let views = watcher.await??;
-    assert_eq!(views.len(), 1);
-    assert_eq!(views[0].tasks[0].progress, Some(100));
+    };
+    let view: serde_json::Value = serde_json::from_str(&watched)?;
+    assert_eq!(view["id"], id.to_string(), "one job, shown once it finished");
+    assert_eq!(view["tasks"][0]["progress"], 100);
     assert!(seen.iter().any(|p| (1..100).contains(p)), "progress while running: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only grows: {seen:?}");
     Ok(())

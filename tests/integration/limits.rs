@@ -3,7 +3,7 @@
 
 use mediaflow::domain::error::ErrorCode;
 use mediaflow::domain::job::TaskStatus;
-use mediaflow_cli::local::WORKER;
+use mediaflow_local::WORKER;
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, dimensions, duration, probe};

@@ -92,7 +92,7 @@ async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> any
     // GIVEN the local stack with its functions behind cargo lambda watch (README: Local development)
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let h = Harness::start_with(|options| options.lambda = mediaflow_cli::local::LambdaMode::Remote(endpoint)).await?;
+    let h = Harness::start_with(|options| options.lambda = mediaflow_local::LambdaMode::Remote(endpoint)).await?;
     let environment: String = h.stack.environment().iter().map(|(name, value)| format!("{name}={value}\n")).collect();
     assert!(environment.contains("AWS_DEFAULT_REGION=us-east-1\n"), "awscli v1 reads AWS_DEFAULT_REGION");
     let env_file = h.dir.path().join("dev.env");
@@ -139,6 +139,6 @@ async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> any
     let (_, tasks) = h.stack.finished(&job, Duration::from_secs(300)).await?;
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
     assert_eq!(tasks[0].outputs[0].key, "out/clip one_snapshotByTimeOffset_1_0.jpg");
-    assert_eq!(h.stack.invocations(mediaflow_cli::local::WORKER), 0, "nothing ran in this process");
+    assert_eq!(h.stack.invocations(mediaflow_local::WORKER), 0, "nothing ran in this process");
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mediaflow::adapters::sqs::SqsDeadLetters;
+use mediaflow::adapters::aws::sqs::SqsDeadLetters;
 use mediaflow::domain::job::{JobId, JobStatus};
 use mediaflow::ports::DeadLetters;
 use serde_json::{Value, json};

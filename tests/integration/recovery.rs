@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mediaflow::domain::error::ErrorCode;
 use mediaflow::domain::job::{JobResult, TaskStatus};
-use mediaflow_cli::local::WORKER;
+use mediaflow_local::WORKER;
 use serde_json::json;
 
 use crate::cli::mediaflow;

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
+use mediaflow::adapters::aws::dynamodb::DynamoWorkflowStore;
 use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::WorkflowStore;
-use mediaflow_cli::local::{DISPATCHER, WORKER, WORKFLOWS_TABLE};
+use mediaflow_local::{DISPATCHER, WORKER, WORKFLOWS_TABLE};
 use serde_json::{Value, json};
 
 use crate::support::{BUCKET, Harness, fixture};

@@ -2,10 +2,10 @@
 //! outputs (no loops), and keys as S3 encodes them.
 
 use chrono::{SecondsFormat, Utc};
-use mediaflow::dispatch::Outcome;
+use mediaflow::app::pipeline::dispatch::Outcome;
 use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::object::ObjectRef;
-use mediaflow_cli::local::{DISPATCHER, WORKER};
+use mediaflow_local::{DISPATCHER, WORKER};
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, OUTPUT_BUCKET, fixture};
@@ -49,13 +49,13 @@ async fn upload_while_disabled_and_event_from_before_enabling_are_not_processed(
     // GIVEN a workflow that is applied but not enabled
     let h = Harness::start().await?;
     let spec = serde_json::from_value(snapshot_workflow("later", "in/", Some("out/")))?;
-    h.stack.catalog().apply(spec).await?;
+    h.stack.admin().catalog()?.apply(spec).await?;
     // WHEN a video is uploaded, THEN it is skipped as disabled
     let uploaded_at = Utc::now();
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/early.mp4").await?;
     assert_eq!(h.skip_reasons(&object).await?, ["disabled"]);
     // WHEN the workflow is enabled and S3 delivers that upload's event again (late)
-    let enabled = h.stack.catalog().enable("later").await?;
+    let enabled = h.stack.admin().catalog()?.enable("later").await?;
     let late = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
         "eventTime": uploaded_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "in/early.mp4", "size": 404567}}}]});

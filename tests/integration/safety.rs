@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use mediaflow::catalog::CatalogError;
+use mediaflow::app::admin::catalog::CatalogError;
 use mediaflow::domain::error::ErrorCode;
 use mediaflow::domain::job::{JobStatus, TaskStatus};
 use mediaflow::domain::object::ObjectRef;
 use mediaflow::domain::workflow::{WorkflowError, WorkflowSpec};
 use mediaflow::ports::JobStore;
-use mediaflow_cli::local::DISPATCHER;
+use mediaflow_local::DISPATCHER;
 use serde_json::{Value, json};
 
 use crate::support::{BUCKET, Harness, QUIET_BUCKET, fixture, s3_event};
@@ -84,14 +84,15 @@ async fn a_second_workflow_writing_the_same_outputs_is_refused_naming_both_and_t
         "workflow \"second\" conflicts with enabled workflows: enabled workflow \"first\" writes the same outputs \
          s3://media-in/out/{inputName}_transcode_1.mp4 for the same uploads"
     );
-    assert!(!h.stack.catalog().get("second").await?.enabled, "applied, but left disabled");
+    assert!(!h.stack.admin().catalog()?.get("second").await?.enabled, "applied, but left disabled");
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_enables_of_workflows_that_feed_each_other_let_exactly_one_pass() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    let catalog = h.stack.catalog();
+    let admin = h.stack.admin();
+    let catalog = admin.catalog()?;
     let tasks = json!([{"type": "snapshot", "times": [0.5]}]);
     for round in 0..10 {
         let (a, b) = (format!("a{round}"), format!("b{round}"));
@@ -176,7 +177,8 @@ async fn a_redelivered_event_after_disable_enable_and_a_new_task_list_finds_its_
     let first = h.stack.invoke(DISPATCHER, event.clone()).await?;
     assert_eq!(first["reports"][0]["outcomes"][0]["new"], true);
     // WHEN the workflow is disabled, enabled again, and given another task list
-    let catalog = h.stack.catalog();
+    let admin = h.stack.admin();
+    let catalog = admin.catalog()?;
     catalog.disable("once").await?;
     catalog.enable("once").await?;
     catalog.apply(serde_json::from_value(spec(json!([{"type": "snapshot", "times": [0.2]}])))?).await?;

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
-use mediaflow::adapters::dynamodb::DynamoWorkflowStore;
-use mediaflow::adapters::s3::{Multipart, S3ObjectStore};
+use mediaflow::adapters::aws::dynamodb::DynamoWorkflowStore;
+use mediaflow::adapters::aws::s3::{Multipart, S3ObjectStore};
 use mediaflow::domain::attempt::Lease;
 use mediaflow::domain::chunk::{Chunk, ChunkPlan};
 use mediaflow::domain::error::{ErrorCode, TaskError};
@@ -15,7 +15,7 @@ use mediaflow::ports::{
     Claim, Created, JobStore, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError, TaskOutcome,
     WorkflowStore,
 };
-use mediaflow_cli::local::WORKFLOWS_TABLE;
+use mediaflow_local::WORKFLOWS_TABLE;
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, OUTPUT_BUCKET};

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use mediaflow::adapters::s3::S3ObjectStore;
+use mediaflow::adapters::aws::s3::S3ObjectStore;
 use mediaflow::domain::job::{Job, JobId, OutputFile, Task};
 use mediaflow::domain::object::{ObjectHead, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::ObjectStore;
-use mediaflow_cli::local::{LocalStack, StackOptions};
+use mediaflow_local::{LocalStack, StackOptions};
 use serde_json::Value;
 
 /// How long a job of the test media may take on a slow machine.
@@ -59,8 +59,8 @@ impl Harness {
     /// Applies and enables a workflow given as JSON.
     pub async fn workflow(&self, spec: Value) -> anyhow::Result<Workflow> {
         let spec: WorkflowSpec = serde_json::from_value(spec)?;
-        let (_, workflow) = self.stack.catalog().apply(spec).await?;
-        Ok(self.stack.catalog().enable(&workflow.name).await?)
+        let (_, workflow) = self.stack.admin().catalog()?.apply(spec).await?;
+        Ok(self.stack.admin().catalog()?.enable(&workflow.name).await?)
     }
 
     pub async fn upload(&self, file: &Path, key: &str) -> anyhow::Result<ObjectRef> {
@@ -116,8 +116,8 @@ impl Harness {
             .outcomes
             .iter()
             .filter_map(|o| match o {
-                mediaflow::dispatch::Outcome::Skipped { reason, .. } => Some(reason.clone()),
-                mediaflow::dispatch::Outcome::Started { .. } => None,
+                mediaflow::app::pipeline::dispatch::Outcome::Skipped { reason, .. } => Some(reason.clone()),
+                mediaflow::app::pipeline::dispatch::Outcome::Started { .. } => None,
             })
             .collect())
     }
@@ -256,7 +256,7 @@ pub fn probe(path: &Path) -> anyhow::Result<Value> {
 
 /// What mediaflow's probe would record about a local file.
 pub fn source_of(path: &Path) -> anyhow::Result<mediaflow::domain::media::MediaInfo> {
-    Ok(mediaflow::ffmpeg::probe::parse(&serde_json::to_vec(&probe(path)?)?)?)
+    Ok(mediaflow::adapters::ffmpeg::probe::parse(&serde_json::to_vec(&probe(path)?)?)?)
 }
 
 /// The first stream of a kind in a probe.
@@ -348,4 +348,46 @@ pub fn rotated(path: &Path, to: &Path) -> anyhow::Result<PathBuf> {
     }
     std::fs::write(to, bytes)?;
     Ok(to.to_owned())
+}
+
+/// The `mediaflow` command, built as `make test` builds it (once per test process, so that it is
+/// never older than the code under test).
+fn mediaflow_binary() -> anyhow::Result<&'static Path> {
+    static BINARY: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let built = BINARY.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--bin", "mediaflow"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err("cargo build --bin mediaflow failed".to_owned());
+        }
+        // target/debug/deps/integration-… → target/debug/mediaflow
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let binary = exe.parent().and_then(Path::parent).map(|dir| dir.join("mediaflow")).ok_or("no target dir")?;
+        if binary.is_file() { Ok(binary) } else { Err(format!("{} is missing", binary.display())) }
+    });
+    built.as_deref().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Runs `mediaflow <args>` against the harness's stack as a user would, with the environment
+/// `mediaflow dev up` prints: what it printed on standard output, or its error line.
+pub async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new(mediaflow_binary()?)
+        .args(args)
+        .env_clear()
+        .envs(h.stack.environment())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", h.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .context("run mediaflow")?;
+    let stderr = String::from_utf8(output.stderr)?;
+    if !output.status.success() {
+        let error = stderr.lines().find_map(|line| line.strip_prefix("error: ")).unwrap_or(&stderr);
+        anyhow::bail!("{error}");
+    }
+    Ok(String::from_utf8(output.stdout)?)
 }

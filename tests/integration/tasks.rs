@@ -229,7 +229,7 @@ async fn transcodes_named_by_mps_templates_follow_them_unless_a_field_says_other
     // and the field the task sets wins: 720p at its own CRF, not the template's 1800 kbps
     let hd = probe(&h.download(&tasks[2].outputs[0]).await?)?;
     assert_eq!(dimensions(&hd), (1280, 720));
-    let workflow = h.stack.catalog().get("t").await?;
+    let workflow = h.stack.admin().catalog()?.get("t").await?;
     let video = match &workflow.tasks[2] {
         mediaflow::domain::task::TaskSpec::Transcode(spec) => spec.video.clone().expect("video"),
         other => anyhow::bail!("not a transcode: {other:?}"),

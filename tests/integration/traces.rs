@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
-use mediaflow::adapters::sqs::REASON_ATTRIBUTE;
+use mediaflow::adapters::aws::sqs::REASON_ATTRIBUTE;
 use mediaflow::domain::error::ErrorCode;
 use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::object::ObjectRef;
-use mediaflow_cli::local::WORKER;
+use mediaflow_local::WORKER;
 use serde_json::json;
 
 use crate::support::{BUCKET, Harness, fixture};
@@ -33,7 +33,7 @@ async fn uploads_made_while_enabled_are_processed_when_dispatched_after_a_disabl
     let keys: Vec<String> = (0..20).map(|i| format!("in/{i:02}.mp4")).collect();
     let objects: Vec<ObjectRef> = stream::iter(&keys).map(|key| h.upload(&clip, key)).buffered(8).try_collect().await?;
     // WHEN the workflow is disabled right after the last upload, before most events arrive
-    h.stack.catalog().disable("trace").await?;
+    h.stack.admin().catalog()?.disable("trace").await?;
     // THEN every upload made while it was enabled is processed
     for object in &objects {
         let (_, tasks) = h.job_of(object).await?;

@@ -14,7 +14,7 @@
 //! dead-letter queue with the reason.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use mediaflow::dispatch::{DispatchReport, Dispatcher};
+use mediaflow::app::pipeline::dispatch::{DispatchReport, Dispatcher};
 use mediaflow::domain::object::{EventError, ObjectCreated, ObjectRef, decode_event_key, parse_event_time};
 use mediaflow::ports::{DeadLetters, StoreError};
 use serde::{Deserialize, Serialize};

@@ -9,10 +9,10 @@
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, TimeDelta, Utc};
-use mediaflow::config::Worker;
+use mediaflow::app::pipeline::attempt::{Invocation, RunError};
+use mediaflow::app::pipeline::recover::LostInvocation;
 use mediaflow::domain::message::WorkerMessage;
-use mediaflow::process::{Invocation, RunError};
-use mediaflow::recover::LostInvocation;
+use mediaflow::wiring::Worker;
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::error;

@@ -1,5 +1,6 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use mediaflow::config::{self, WorkerConfig};
+use mediaflow::wiring;
+use mediaflow::wiring::WorkerConfig;
 use serde_json::Value;
 use worker::handler;
 
@@ -8,8 +9,8 @@ async fn main() -> Result<(), Error> {
     // JSON or text, and the level, follow the function's logging configuration.
     lambda_runtime::tracing::init_default_subscriber();
     let settings = WorkerConfig::from_env()?;
-    let clients = config::Clients::from_sdk(&config::load_aws().await);
-    let worker = config::worker(&clients, &settings);
+    let clients = wiring::Clients::from_sdk(&wiring::load_aws().await);
+    let worker = wiring::worker(&clients, &settings);
     run(service_fn(|event: LambdaEvent<Value>| {
         let worker = &worker;
         async move {

@@ -1,0 +1,519 @@
+//! The local stack: mediaflow on one machine, with real parts where users meet them.
+//!
+//! - moto_server on a loopback port speaks S3, DynamoDB and SQS; the SDK talks to it as to AWS.
+//! - Buckets notify an SQS queue of created objects, as the deployed stack's bucket does.
+//! - An event source mapping polls that queue and invokes the dispatcher with SQS batches.
+//! - A local Lambda service answers the Invoke API on loopback and runs the dispatcher and
+//!   worker handlers in-process; the dispatcher reaches the worker through it with the real
+//!   Lambda client (`InvocationType=Event`), with retries and an on-failure queue.
+//!
+//! Everything started here stops when the [`LocalStack`] is dropped. The tests, the bench and
+//! `mediaflow dev` stand on it; it imports the library and the functions' handlers, never the CLI.
+
+mod events;
+mod lambda;
+mod moto;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::QueueAttributeName;
+use mediaflow::adapters::aws::dynamodb::{DynamoJobStore, create_tables};
+use mediaflow::app::admin::{Admin, Resource};
+use mediaflow::app::pipeline::dispatch::DispatchReport;
+use mediaflow::app::pipeline::notify::RetryPolicy;
+use mediaflow::domain::job::{Job, JobId, JobStatus, Task};
+use mediaflow::domain::object::ObjectRef;
+use mediaflow::domain::workflow::Location;
+use mediaflow::ports::JobStore;
+use mediaflow::wiring;
+use mediaflow::wiring::{Clients, Deployment, DispatcherConfig, WorkerConfig};
+use serde_json::Value;
+
+pub use self::events::{EventSource, Target};
+pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
+pub use self::moto::MotoServer;
+
+/// Names of the local resources.
+pub const WORKFLOWS_TABLE: &str = "mediaflow-workflows";
+pub const JOBS_TABLE: &str = "mediaflow-jobs";
+pub const DISPATCHER: &str = "dispatcher";
+pub const WORKER: &str = "worker";
+/// Where the parts of chunked tasks are kept between their render and their join.
+pub const WORK_BUCKET: &str = "mediaflow-work";
+const EVENTS_QUEUE: &str = "mediaflow-events";
+const EVENTS_DLQ: &str = "mediaflow-events-dlq";
+const WORKER_DLQ: &str = "mediaflow-worker-dlq";
+const REGION: &str = "us-east-1";
+
+/// How to run the functions locally.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    pub font: PathBuf,
+    /// Asynchronous invocations running at once.
+    pub concurrency: usize,
+    /// The worker's timeout (Lambda's `Timeout`).
+    pub worker_timeout: Duration,
+    /// How long before its deadline the worker stops rendering.
+    pub deadline_margin: chrono::TimeDelta,
+    /// Where the dispatcher and worker run.
+    pub lambda: LambdaMode,
+    /// The time zone moto runs in (`TZ`); moto writes event times in it. Default: inherited.
+    pub moto_time_zone: Option<String>,
+    /// Whether webhooks may reach loopback and private addresses (default: yes, for local
+    /// receivers).
+    pub webhook_allow_private: bool,
+    /// How event deliveries are retried (default: 5 attempts from 200 ms).
+    pub notify_retry: RetryPolicy,
+}
+
+/// Where the stack's functions run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LambdaMode {
+    /// In this process, behind a local Lambda service.
+    InProcess,
+    /// Behind another Lambda Invoke API, such as `cargo lambda watch`, at this URL.
+    Remote(String),
+}
+
+impl StackOptions {
+    /// ffmpeg and ffprobe from `FFMPEG_PATH`/`FFPROBE_PATH` or the PATH; the font from
+    /// `FONT_PATH` or Debian's DejaVu.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let tool = |var: &str, name: &str| -> anyhow::Result<PathBuf> {
+            match std::env::var_os(var) {
+                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                _ => find_on_path(name)
+                    .with_context(|| format!("{name} not found on PATH: install it (make setup) or set {var}")),
+            }
+        };
+        Ok(Self {
+            ffmpeg: tool("FFMPEG_PATH", "ffmpeg")?,
+            ffprobe: tool("FFPROBE_PATH", "ffprobe")?,
+            font: std::env::var_os("FONT_PATH")
+                .map_or_else(|| PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), PathBuf::from),
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            worker_timeout: Duration::from_secs(900),
+            deadline_margin: chrono::TimeDelta::seconds(20),
+            lambda: LambdaMode::InProcess,
+            moto_time_zone: None,
+            webhook_allow_private: true,
+            notify_retry: RetryPolicy { attempts: 5, first_delay: Duration::from_millis(200) },
+        })
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|path| path.is_file())
+}
+
+/// The running local stack.
+pub struct LocalStack {
+    // Fields drop in order: pollers and functions stop before the server they use.
+    events: Option<EventSource>,
+    /// Feeds the worker's dead-letter queue back to the worker, as the template's mapping does.
+    lost: Option<EventSource>,
+    lambda: Option<Arc<LocalLambda>>,
+    reports: Arc<Mutex<Vec<DispatchReport>>>,
+    pub clients: Clients,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events_queue: Queue,
+    pub events_dlq: Queue,
+    pub worker_dlq: Queue,
+    options: StackOptions,
+    lambda_endpoint: String,
+    moto: MotoServer,
+    workdir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for LocalStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStack").field("endpoint", &self.moto.endpoint).finish_non_exhaustive()
+    }
+}
+
+/// An SQS queue's URL and ARN.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub url: String,
+    pub arn: String,
+}
+
+impl LocalStack {
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let workdir = tempfile::Builder::new().prefix("mediaflow-local-").tempdir()?;
+        let moto = MotoServer::start(workdir.path(), options.moto_time_zone.as_deref()).await?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "mediaflow-local"))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        create_tables(&dynamodb, WORKFLOWS_TABLE, JOBS_TABLE).await?;
+        // In process, failed batches come back quickly; `cargo lambda watch` runs every
+        // invocation to its end before answering, so a batch is in hand as long as its jobs.
+        let visibility = match options.lambda {
+            LambdaMode::InProcess => Duration::from_secs(5),
+            LambdaMode::Remote(_) => Duration::from_secs(900),
+        };
+        let events_dlq = create_queue(&sqs, EVENTS_DLQ, visibility, None).await?;
+        let events_queue = create_queue(&sqs, EVENTS_QUEUE, visibility, Some(&events_dlq)).await?;
+        let worker_dlq = create_queue(&sqs, WORKER_DLQ, visibility, None).await?;
+        let (listener, lambda_endpoint) = match &options.lambda {
+            LambdaMode::InProcess => {
+                let (listener, endpoint) = LocalLambda::listen().await?;
+                (Some(listener), endpoint)
+            }
+            LambdaMode::Remote(endpoint) => (None, endpoint.clone()),
+        };
+        let lambda_config = aws_sdk_lambda::config::Builder::from(&sdk).endpoint_url(&lambda_endpoint).build();
+        let clients = Clients {
+            cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
+            dynamodb,
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda_config),
+            sqs: sqs.clone(),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
+            secrets_manager: aws_sdk_secretsmanager::Client::new(&sdk),
+        };
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let scratch = workdir.path().join("scratch");
+        std::fs::create_dir_all(&scratch)?;
+        clients.s3.create_bucket().bucket(WORK_BUCKET).send().await?;
+        let mut stack = LocalStack {
+            events: None,
+            lost: None,
+            lambda: None,
+            reports,
+            clients,
+            sqs,
+            events_queue,
+            events_dlq,
+            worker_dlq,
+            options,
+            lambda_endpoint,
+            moto,
+            workdir,
+        };
+        let target = match listener {
+            Some(listener) => {
+                let functions = stack.functions(&scratch);
+                let retry_delay = Duration::from_millis(500);
+                let lambda = Arc::new(LocalLambda::serve(listener, functions, stack.options.concurrency, retry_delay)?);
+                stack.lambda = Some(lambda.clone());
+                Target::Local(lambda)
+            }
+            None => Target::Remote(stack.clients.lambda.clone()),
+        };
+        stack.lost = Some(EventSource::start(
+            stack.sqs.clone(),
+            stack.worker_dlq.url.clone(),
+            stack.worker_dlq.arn.clone(),
+            target.clone(),
+            WORKER,
+        ));
+        stack.events = Some(EventSource::start(
+            stack.sqs.clone(),
+            stack.events_queue.url.clone(),
+            stack.events_queue.arn.clone(),
+            target,
+            DISPATCHER,
+        ));
+        Ok(stack)
+    }
+
+    /// The dispatcher and worker handlers, wired as their `main.rs` wires them.
+    fn functions(&self, scratch: &Path) -> Functions {
+        let dispatcher = Arc::new(wiring::dispatcher(
+            &self.clients,
+            &DispatcherConfig {
+                workflows_table: WORKFLOWS_TABLE.into(),
+                jobs_table: JOBS_TABLE.into(),
+                worker_function: WORKER.into(),
+                events_dlq_url: self.events_dlq.url.clone(),
+            },
+        ));
+        let worker = Arc::new(wiring::worker(
+            &self.clients,
+            &WorkerConfig {
+                jobs_table: JOBS_TABLE.into(),
+                worker_function: WORKER.into(),
+                ffmpeg: self.options.ffmpeg.clone(),
+                ffprobe: self.options.ffprobe.clone(),
+                font: self.options.font.clone(),
+                scratch: scratch.to_owned(),
+                margin: self.options.deadline_margin,
+                webhook_allow_private: self.options.webhook_allow_private,
+                notify_retry: self.options.notify_retry,
+                work: Some(Location { bucket: WORK_BUCKET.into(), dir: "parts/".into() }),
+                invocation_seconds: self.options.worker_timeout.as_secs_f64(),
+            },
+        ));
+        let reports = self.reports.clone();
+        let dispatch: Function = Arc::new(move |payload, _invocation| {
+            let (dispatcher, reports) = (dispatcher.clone(), reports.clone());
+            Box::pin(async move {
+                let (dispatcher, dead_letters) = &*dispatcher;
+                let handled =
+                    dispatcher::handler::handle(payload, dispatcher, dead_letters).await.map_err(|e| e.to_string())?;
+                if let Ok(mut log) = reports.lock() {
+                    log.extend(handled.reports);
+                }
+                Ok(handled.response)
+            })
+        });
+        let work: Function = Arc::new(move |payload, invocation| {
+            let worker = worker.clone();
+            Box::pin(
+                async move { worker::handler::handle(payload, &invocation, &worker).await.map_err(|e| e.to_string()) },
+            )
+        });
+        let (sqs, dlq) = (self.sqs.clone(), self.worker_dlq.url.clone());
+        let on_failure: OnFailure = Arc::new(move |record: Value| {
+            let (sqs, dlq) = (sqs.clone(), dlq.clone());
+            Box::pin(async move {
+                if let Err(e) = sqs.send_message().queue_url(dlq).message_body(record.to_string()).send().await {
+                    tracing::error!(error = %e, "cannot send to the worker's on-failure queue");
+                }
+            })
+        });
+        Functions::default().add(DISPATCHER, Duration::from_secs(60), None, dispatch).add(
+            WORKER,
+            self.options.worker_timeout,
+            Some(on_failure),
+            work,
+        )
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.moto.endpoint
+    }
+
+    /// Where the in-process worker's invocations make their scratch directories.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.workdir.path().join("scratch")
+    }
+
+    /// The local S3/DynamoDB/SQS server.
+    pub fn moto(&self) -> &MotoServer {
+        &self.moto
+    }
+
+    /// What people do with this stack: the CLI's and the console's use-cases.
+    pub fn admin(&self) -> Admin {
+        wiring::admin(&self.clients, &self.deployment())
+    }
+
+    pub fn jobs(&self) -> DynamoJobStore {
+        DynamoJobStore::new(self.clients.dynamodb.clone(), JOBS_TABLE)
+    }
+
+    /// This stack's resource names, as a deployed stack's outputs give them.
+    pub fn deployment(&self) -> Deployment {
+        Deployment::default()
+            .with(Resource::WorkflowsTable, WORKFLOWS_TABLE)
+            .with(Resource::JobsTable, JOBS_TABLE)
+            .with(Resource::WorkerFunction, WORKER)
+            .with(Resource::EventsQueueArn, &self.events_queue.arn)
+            .with(Resource::EventsQueueUrl, &self.events_queue.url)
+            .with(Resource::EventsDlqUrl, &self.events_dlq.url)
+            .with(Resource::WorkerDlqUrl, &self.worker_dlq.url)
+    }
+
+    /// Creates a bucket and connects it (`mediaflow bucket connect`): every created object's
+    /// event goes to the events queue.
+    pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        self.clients
+            .s3
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .with_context(|| format!("create bucket {bucket}"))?;
+        self.admin().connect(bucket, &[]).await?;
+        Ok(())
+    }
+
+    pub async fn bucket_exists(&self, bucket: &str) -> bool {
+        self.clients.s3.head_bucket().bucket(bucket).send().await.is_ok()
+    }
+
+    /// Uploads a local file as a user would (PutObject).
+    pub async fn upload(&self, file: &Path, to: &ObjectRef) -> anyhow::Result<()> {
+        let body = ByteStream::from_path(file).await.with_context(|| format!("read {}", file.display()))?;
+        self.clients
+            .s3
+            .put_object()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("upload {to}"))?;
+        Ok(())
+    }
+
+    /// Every dispatch report so far.
+    pub fn reports(&self) -> Vec<DispatchReport> {
+        self.reports.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the dispatcher has reported on `object`.
+    pub async fn dispatched(&self, object: &ObjectRef, timeout: Duration) -> anyhow::Result<DispatchReport> {
+        let start = Instant::now();
+        loop {
+            self.moto.check()?;
+            if let Some(report) = self.reports().into_iter().find(|r| &r.object == object) {
+                return Ok(report);
+            }
+            if start.elapsed() > timeout {
+                bail!("no dispatch of {object} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until job `id` is FINISH; returns it with its tasks.
+    pub async fn finished(&self, id: &JobId, timeout: Duration) -> anyhow::Result<(Job, Vec<Task>)> {
+        let jobs = self.jobs();
+        let start = Instant::now();
+        loop {
+            self.moto.check()?;
+            if let Some(job) = jobs.job(id).await?
+                && job.status == JobStatus::Finish
+            {
+                let tasks = jobs.tasks(id).await?;
+                return Ok((job, tasks));
+            }
+            if start.elapsed() > timeout {
+                let job = jobs.job(id).await?;
+                let tasks: Vec<String> = jobs
+                    .tasks(id)
+                    .await?
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "task {} {} attempt {} sent {:?}",
+                            t.index,
+                            t.status.as_str(),
+                            t.hold.attempts,
+                            t.sent_at
+                        )
+                    })
+                    .collect();
+                bail!("job {id} did not finish within {timeout:?}: {:?}, {tasks:?}", job.map(|j| j.status));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until no event is queued or being handled and no invocation is running.
+    pub async fn idle(&self, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut quiet_checks = 0;
+        while quiet_checks < 3 {
+            self.moto.check()?;
+            let quiet = self.queue_depth(&self.events_queue).await? == 0
+                && self.queue_depth(&self.worker_dlq).await? == 0
+                && !self.events.as_ref().is_some_and(EventSource::is_busy)
+                && !self.lost.as_ref().is_some_and(EventSource::is_busy)
+                && self.lambda.as_ref().is_none_or(|l| l.is_idle());
+            quiet_checks = if quiet { quiet_checks + 1 } else { 0 };
+            if start.elapsed() > timeout {
+                bail!("the stack was still busy after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// Messages in a queue, visible or in flight.
+    pub async fn queue_depth(&self, queue: &Queue) -> anyhow::Result<u64> {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await?;
+        Ok(attributes.attributes().map_or(0, |a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum()))
+    }
+
+    /// The in-process Lambda service (absent when the functions run elsewhere).
+    pub fn lambda(&self) -> anyhow::Result<&LocalLambda> {
+        self.lambda.as_deref().context("functions are not running in this stack")
+    }
+
+    /// Invokes a local function and waits for its result (`RequestResponse`).
+    pub async fn invoke(&self, function: &str, payload: Value) -> anyhow::Result<Value> {
+        self.lambda()?.call(function, payload).await.map_err(anyhow::Error::msg)
+    }
+
+    /// How many times a local function ran (retries count).
+    pub fn invocations(&self, function: &str) -> usize {
+        self.lambda.as_ref().map_or(0, |l| l.invocations(function))
+    }
+
+    /// Environment for running the functions outside this process (`cargo lambda watch`).
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        let mut environment = vec![
+            ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_LAMBDA", self.lambda_endpoint.clone()),
+            ("AWS_REGION", REGION.into()),
+            // awscli v1 reads only this one.
+            ("AWS_DEFAULT_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
+            ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
+            ("FONT_PATH", self.options.font.display().to_string()),
+            ("SCRATCH_DIR", self.scratch_dir().display().to_string()),
+            ("WEBHOOK_ALLOW_PRIVATE", if self.options.webhook_allow_private { "1" } else { "0" }.into()),
+            ("WORK_BUCKET", WORK_BUCKET.into()),
+            ("INVOCATION_SECONDS", self.options.worker_timeout.as_secs().to_string()),
+        ];
+        environment.extend(self.deployment().environment());
+        environment
+    }
+}
+
+/// Creates a queue; with `dead_letters`, messages received 5 times go there (as in the SAM
+/// template).
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility: Duration,
+    dead_letters: Option<&Queue>,
+) -> anyhow::Result<Queue> {
+    let mut request = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility.as_secs().to_string());
+    if let Some(dlq) = dead_letters {
+        let policy = serde_json::json!({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 5});
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let url = request.send().await?.queue_url.context("queue without URL")?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("queue without ARN")?;
+    Ok(Queue { url, arn })
+}

@@ -1,0 +1,90 @@
+//! Objects in memory: entity tags count the writes, so tests can tell their order.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
+use crate::ports::{ByteStream, KeyPage, ObjectStore, PutCondition, StoreError};
+
+use super::Memory;
+
+#[async_trait]
+impl ObjectStore for Memory {
+    async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
+        Ok(self.state().objects.get(object).map(|stored| ObjectHead {
+            size: stored.data.len() as u64,
+            etag: Some(stored.etag.clone()),
+            marker: stored.marker.clone(),
+            ..ObjectHead::default()
+        }))
+    }
+
+    async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError> {
+        let stored = self.state().objects.get(object).cloned();
+        match stored {
+            Some(stored) if etag.is_some_and(|etag| etag != stored.etag) => {
+                Err(StoreError::Conflict(object.to_string()))
+            }
+            Some(stored) => {
+                std::fs::write(to, &stored.data)?;
+                Ok(Some(stored.data.len() as u64))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn read(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, StoreError> {
+        let stored =
+            self.state().objects.get(object).cloned().ok_or_else(|| StoreError::Rejected("NoSuchKey".into()))?;
+        if etag.is_some_and(|etag| etag != stored.etag) {
+            return Err(StoreError::Conflict(object.to_string()));
+        }
+        let end = to.map_or(stored.data.len(), |to| (to as usize).min(stored.data.len()));
+        let bytes = Bytes::from(stored.data[(from as usize).min(end)..end].to_vec());
+        Ok(futures::stream::iter([Ok(bytes)]).boxed())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str, _token: Option<String>) -> Result<KeyPage, StoreError> {
+        let mut keys: Vec<String> = self
+            .state()
+            .objects
+            .keys()
+            .filter(|o| o.bucket == bucket && o.key.starts_with(prefix))
+            .map(|o| o.key.clone())
+            .collect();
+        keys.sort();
+        Ok(KeyPage { keys, next: None })
+    }
+
+    async fn put(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        _content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<u64, StoreError> {
+        let data = std::fs::read(from)?;
+        let size = data.len() as u64;
+        let current = self.state().objects.get(to).map(|stored| stored.etag.clone());
+        let allowed = match condition {
+            PutCondition::Absent => current.is_none(),
+            PutCondition::Unchanged(etag) => current.as_ref() == Some(etag),
+            PutCondition::Overwrite => true,
+        };
+        if !allowed {
+            return Err(StoreError::Conflict(to.to_string()));
+        }
+        self.put_object(to.clone(), data, Some(marker.clone()));
+        Ok(size)
+    }
+}

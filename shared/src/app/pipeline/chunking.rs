@@ -1,0 +1,119 @@
+//! How a task is split into parts (chunks of a long encode, or runs of pictures), where the parts
+//! are kept between their render and the join, and the join itself.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+use super::workspace::open_upload;
+use crate::domain::chunk::{self, Budget, ChunkPlan, Part};
+use crate::domain::error::TaskError;
+use crate::domain::job::{Job, JobId, Task};
+use crate::domain::object::ObjectRef;
+use crate::domain::workflow::Location;
+use crate::ports::{JoinRequest, MediaTool, ObjectStore, Rendered};
+
+/// Where parts are kept between their render and the join, and the time one invocation has.
+#[derive(Clone, Debug)]
+pub struct Chunking {
+    /// A bucket (and dir) of mediaflow's own; a lifecycle rule removes what is left in it.
+    pub work: Location,
+    pub invocation_seconds: f64,
+}
+
+impl Chunking {
+    /// How `task` of `job` is split, each border moved to just after a keyframe of the upload
+    /// (where no keyframe is found, it stays), or pictures split on their grid; `None` when the
+    /// task runs in one piece.
+    pub async fn plan(
+        &self,
+        objects: &Arc<dyn ObjectStore>,
+        media: &dyn MediaTool,
+        job: &Job,
+        task: &Task,
+    ) -> Option<ChunkPlan> {
+        let source = job.source.as_ref()?;
+        let budget = Budget { invocation_seconds: self.invocation_seconds, max_duration: job.limits.max_duration_s };
+        if let Some(pictures) = task.spec.pictures() {
+            let grid = pictures.grid(source, budget.max_duration).ok()?;
+            return chunk::picture_plan(
+                pictures.parallel,
+                pictures.chunk_seconds,
+                source,
+                grid.interval,
+                grid.count,
+                budget,
+            );
+        }
+        let encode = task.spec.encode()?;
+        let plan = chunk::plan(&encode, source, budget)?;
+        let keyframes = match open_upload(objects, job).await {
+            Ok(upload) => media
+                .keyframes(upload, source.start_time.unwrap_or(0.0), &plan.borders())
+                .await
+                .map_err(|failure| failure.to_string()),
+            Err(error) => Err(error.message),
+        };
+        match keyframes {
+            Ok(keyframes) => Some(chunk::at_keyframes(plan, &encode, source, &keyframes)),
+            Err(error) => {
+                warn!(job_id = %job.id, task = task.index, %error, "no keyframes found: the borders stay");
+                Some(plan)
+            }
+        }
+    }
+
+    /// Where part `number` of task `index` is kept.
+    pub fn part_key(&self, job: &JobId, index: u32, number: u32) -> ObjectRef {
+        ObjectRef::new(&self.work.bucket, format!("{}{job}/{index:04}/{number:04}.mp4", self.work.dir))
+    }
+
+    /// Downloads the parts of the chunked `task` into `workdir` and joins them into its output.
+    pub(crate) async fn join(
+        &self,
+        objects: &dyn ObjectStore,
+        media: &dyn MediaTool,
+        job: &Job,
+        task: &Task,
+        workdir: &Path,
+        stop_by: Option<DateTime<Utc>>,
+    ) -> Result<Rendered, TaskError> {
+        let plan = task.chunks.as_ref().ok_or_else(|| TaskError::internal("the task was never split"))?;
+        let source =
+            job.source.as_ref().ok_or_else(|| TaskError::internal("the job was never prepared: no source probe"))?;
+        let mut chunks = Vec::with_capacity(plan.chunks.len());
+        let mut audio = None;
+        for number in 0..plan.parts() {
+            let video = matches!(plan.part(number), Some(Part::Video(_)));
+            let path = match video {
+                true => workdir.join(format!("chunk-{number:04}.mp4")),
+                false => workdir.join("audio.mp4"),
+            };
+            let key = self.part_key(&job.id, task.index, number);
+            match objects.download(&key, None, &path).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(TaskError::internal(format!("part {number} of the task is missing from {key}")));
+                }
+                Err(e) => return Err(e.task_error(&format!("read part {number} from {key}"))),
+            }
+            match video {
+                true => chunks.push(path),
+                false => audio = Some(path),
+            }
+        }
+        let request = JoinRequest {
+            spec: &task.spec,
+            names: job.output_names(task),
+            source,
+            chunks: &chunks,
+            audio: audio.as_deref(),
+            limits: &job.limits,
+            workdir,
+            stop_by,
+        };
+        Ok(media.join(&request).await?)
+    }
+}

@@ -1,0 +1,138 @@
+//! What a worker invocation works with, for tasks and parts alike: the records, the objects,
+//! the media tool and the notifier; its hold on the work, its scratch directory, the upload
+//! opened for reading, the watermark images.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tempfile::TempDir;
+use tokio::io::AsyncReadExt;
+
+use super::attempt::Invocation;
+use super::notify::Notifier;
+use crate::domain::attempt::Lease;
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::job::{Job, Task};
+use crate::domain::object::ObjectRef;
+use crate::domain::sniff::png_size;
+use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, WatermarkImage};
+
+/// What tasks and parts run with.
+#[derive(Clone)]
+pub struct Workspace {
+    pub jobs: Arc<dyn JobStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub media: Arc<dyn MediaTool>,
+    pub notifier: Arc<Notifier>,
+    /// Where each invocation gets its own directory (`/tmp` in Lambda).
+    pub scratch: PathBuf,
+    /// How long a claim holds when the invocation has no deadline.
+    pub lease: TimeDelta,
+    /// The time kept back from the deadline to upload outputs and record the outcome.
+    pub margin: TimeDelta,
+}
+
+impl fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workspace").field("scratch", &self.scratch).finish_non_exhaustive()
+    }
+}
+
+impl Workspace {
+    /// The invocation's hold on a task or part: `lease` long, never past its deadline.
+    pub(super) fn lease(&self, invocation: &Invocation) -> Lease {
+        let now = Utc::now();
+        let until = invocation.deadline.map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
+        Lease { holder: invocation.request_id.clone(), now, until }
+    }
+
+    /// When rendering must have stopped: the invocation's deadline less the margin.
+    pub(super) fn stop_by(&self, invocation: &Invocation) -> Option<DateTime<Utc>> {
+        invocation.deadline.map(|deadline| deadline - self.margin)
+    }
+
+    /// The invocation's own directory in the scratch directory, removed when dropped.
+    pub(super) fn scratch_dir(&self, invocation: &Invocation) -> Result<TempDir, TaskError> {
+        let prefix = format!("{}-", sanitize(&invocation.request_id));
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir_in(&self.scratch)
+            .map_err(|e| TaskError::internal(format!("cannot create scratch dir in {}: {e}", self.scratch.display())))
+    }
+
+    /// The upload the job was prepared for, to be read as it is used: still there, still the
+    /// same object, not empty.
+    pub(super) async fn open_upload(&self, job: &Job) -> Result<Arc<StoredObject>, TaskError> {
+        open_upload(&self.objects, job).await
+    }
+
+    /// The task's image watermarks, downloaded into `workdir` and checked to be PNGs.
+    pub(super) async fn fetch_watermarks(&self, task: &Task, workdir: &Path) -> Result<Vec<WatermarkImage>, TaskError> {
+        let mut images = Vec::new();
+        for (i, image) in task.spec.watermarks().iter().filter_map(|mark| mark.image.as_ref()).enumerate() {
+            let path = workdir.join(format!("watermark-{i}.png"));
+            let object = ObjectRef::new(&image.bucket, &image.key);
+            let invalid = |what: &str| {
+                TaskError::new(ErrorCode::InvalidWatermarkImage, format!("watermark image {object} {what}"))
+            };
+            match self.objects.download(&object, None, &path).await {
+                Ok(Some(size)) if size > 0 => {}
+                Ok(_) => return Err(invalid("is missing or empty")),
+                Err(e) => return Err(e.task_error(&format!("read watermark image {object}"))),
+            }
+            let mut header = [0u8; 24];
+            let read = match tokio::fs::File::open(&path).await {
+                Ok(mut file) => file.read_exact(&mut header).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match (read, png_size(&header)) {
+                (Ok(()), Some((width, height))) if width > 0 && height > 0 => {
+                    images.push(WatermarkImage { path, width, height });
+                }
+                _ => return Err(invalid("is not a PNG")),
+            }
+        }
+        Ok(images)
+    }
+}
+
+/// Request ids are ours to trust less than fully: keep them to a safe file-name alphabet.
+fn sanitize(request_id: &str) -> String {
+    let safe: String = request_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
+    if safe.is_empty() { "invocation".into() } else { safe }
+}
+
+/// The upload `job` was prepared for, opened for reading: still there, still the same object,
+/// not empty.
+pub(super) async fn open_upload(objects: &Arc<dyn ObjectStore>, job: &Job) -> Result<Arc<StoredObject>, TaskError> {
+    let head = objects
+        .head(&job.input)
+        .await
+        .map_err(|e| read_failure(job, &e))?
+        .ok_or_else(|| TaskError::new(ErrorCode::SourceNotFound, format!("{} no longer exists", job.input)))?;
+    if let (Some(stored), Some(expected)) = (&head.etag, &job.input_etag)
+        && stored != expected
+    {
+        return Err(job.replaced());
+    }
+    if head.size == 0 {
+        return Err(TaskError::new(ErrorCode::SourceEmpty, "the uploaded file is empty"));
+    }
+    Ok(Arc::new(StoredObject {
+        store: objects.clone(),
+        object: job.input.clone(),
+        etag: job.input_etag.clone(),
+        size: head.size,
+    }))
+}
+
+/// A failed read of the job's upload: replaced (the pinned read found another object), refused
+/// by S3 for good, or ours.
+pub(super) fn read_failure(job: &Job, error: &StoreError) -> TaskError {
+    match error {
+        StoreError::Conflict(_) => job.replaced(),
+        error => error.task_error("read the upload"),
+    }
+}

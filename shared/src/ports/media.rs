@@ -1,0 +1,154 @@
+//! Media: probing an upload, finding keyframes, rendering a task or a part, joining parts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::objects::StoredObject;
+use crate::domain::chunk::Part;
+use crate::domain::error::{ErrorCode, TaskError};
+use crate::domain::limits::Limits;
+use crate::domain::media::MediaInfo;
+use crate::domain::task::{OutputNames, OutputSlot, TaskSpec};
+
+/// A watermark image fetched for a task, with its size in pixels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatermarkImage {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Where a render reports how far it got, as a fraction of its work (0.0 to 1.0).
+#[derive(Clone)]
+pub struct ProgressMeter(Arc<dyn Fn(f64) + Send + Sync>);
+
+impl ProgressMeter {
+    pub fn new(report: impl Fn(f64) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(report))
+    }
+
+    pub fn report(&self, fraction: f64) {
+        (self.0)(fraction.clamp(0.0, 1.0));
+    }
+}
+
+impl std::fmt::Debug for ProgressMeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressMeter")
+    }
+}
+
+/// A task's work: what the worker hands the media tool.
+#[derive(Debug)]
+pub struct RenderRequest<'a> {
+    pub spec: &'a TaskSpec,
+    /// The outputs' names, for outputs that name each other (playlists).
+    pub names: OutputNames<'a>,
+    /// The upload, read as the render goes (never copied to disk first).
+    pub upload: Arc<StoredObject>,
+    /// One part of a chunked transcode, or (`None`) the whole task.
+    pub part: Option<Part>,
+    pub source: &'a MediaInfo,
+    /// The job's limits; what is decoded is held to them too (a header may not tell).
+    pub limits: &'a Limits,
+    /// Local copies of the spec's image watermarks, in the order of its watermarks (text
+    /// watermarks have no entry).
+    pub watermark_images: &'a [WatermarkImage],
+    /// Where outputs are written; the caller removes it.
+    pub workdir: &'a Path,
+    /// When rendering must have stopped (the invocation's deadline less a margin for the
+    /// uploads); past it the render fails with `InternalError.Timeout`.
+    pub stop_by: Option<DateTime<Utc>>,
+    pub progress: Option<ProgressMeter>,
+}
+
+/// What a render made: the files, and what went wrong without failing it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    pub files: Vec<RenderedFile>,
+    pub warnings: Vec<String>,
+}
+
+/// A file the media tool wrote and checked, and which of the task's outputs it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedFile {
+    pub path: PathBuf,
+    pub slot: OutputSlot,
+    pub content_type: &'static str,
+    pub duration: Option<f64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// Why the media tool failed, with the MPS error code for the task record.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct MediaFailure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl MediaFailure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl From<MediaFailure> for TaskError {
+    fn from(failure: MediaFailure) -> Self {
+        TaskError { code: failure.code, message: failure.message }
+    }
+}
+
+/// What probing an upload found, and how much of it was read to find out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probed {
+    pub media: MediaInfo,
+    pub bytes_read: u64,
+}
+
+/// Why probing failed, and how much of the upload was read to find out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{failure}")]
+pub struct ProbeFailure {
+    pub failure: MediaFailure,
+    pub bytes_read: u64,
+}
+
+/// Probes and renders media (ffmpeg).
+#[async_trait]
+pub trait MediaTool: Send + Sync {
+    /// Probes a stored upload with ranged reads: headers, and where it really ends.
+    async fn probe(&self, source: Arc<StoredObject>) -> Result<Probed, ProbeFailure>;
+    /// For each of `times` (seconds from `start`, the source's first timestamp), the video
+    /// keyframe a seek to it lands on, also from `start`; `None` where that is not known.
+    async fn keyframes(
+        &self,
+        source: Arc<StoredObject>,
+        start: f64,
+        times: &[f64],
+    ) -> Result<Vec<Option<f64>>, MediaFailure>;
+    /// Renders a task, or one part of a chunked transcode.
+    async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
+    /// Joins the rendered parts of a chunked task into its outputs.
+    async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure>;
+}
+
+/// The parts of a chunked task, on local files: what the worker hands the media tool to join.
+#[derive(Debug)]
+pub struct JoinRequest<'a> {
+    pub spec: &'a TaskSpec,
+    pub names: OutputNames<'a>,
+    /// The source's probe: what a ladder was decided on.
+    pub source: &'a MediaInfo,
+    /// The video chunks in order, each a file directly in `workdir`.
+    pub chunks: &'a [PathBuf],
+    pub audio: Option<&'a Path>,
+    pub limits: &'a Limits,
+    /// Where the output is written; the caller removes it.
+    pub workdir: &'a Path,
+    pub stop_by: Option<DateTime<Utc>>,
+}

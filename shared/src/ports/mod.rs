@@ -1,0 +1,27 @@
+//! Ports: what the use-cases need from the world, in the domain's words, one file per
+//! counterpart: the records ([`stores`]), objects in S3 ([`objects`]), queues ([`queues`]), event
+//! targets and bucket notifications ([`events`]) and the media tool ([`media`]). Adapters
+//! implement them over AWS and ffmpeg (and in memory for unit tests); no SDK type crosses these
+//! traits.
+//!
+//! Imports only the domain.
+
+pub mod error;
+pub mod events;
+pub mod media;
+pub mod objects;
+pub mod queues;
+pub mod stores;
+
+pub use error::StoreError;
+pub use events::{BucketEvents, DeliveryError, Notifications};
+pub use media::{
+    JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
+    WatermarkImage,
+};
+pub use objects::{ByteStream, KeyPage, ObjectStore, PutCondition, StoredObject};
+pub use queues::{DeadLetter, DeadLetterQueue, DeadLetters, EventQueue, TaskQueue};
+pub use stores::{
+    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, PartClaim, PartStore,
+    Progress, TaskOutcome, WorkflowStore,
+};

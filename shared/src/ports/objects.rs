@@ -1,0 +1,85 @@
+//! Objects in S3: uploads read (pinned, ranged, streamed), outputs written under conditions.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+
+use super::error::StoreError;
+use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
+
+/// Bytes of an object as they arrive.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// When a write may happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Only if nothing is stored at the key.
+    Absent,
+    /// Only if the key still holds the object with this entity tag.
+    Unchanged(String),
+    /// Whatever is there: only for mediaflow's own work objects (the parts of a chunked task).
+    Overwrite,
+}
+
+/// Objects in S3. Reads of an upload are pinned to its entity tag: when the key holds another
+/// object by then, they fail with `Conflict`.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// `None` when the object does not exist.
+    async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError>;
+    /// Streams the object into a local file; `None` when it does not exist.
+    async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError>;
+    /// The bytes from `from` up to `to` (exclusive; the end of the object when `None`).
+    async fn read(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, StoreError>;
+    /// One page of the keys under `prefix`, in key order, from `token` (the previous page's
+    /// continuation token) on.
+    async fn list(&self, bucket: &str, prefix: &str, token: Option<String>) -> Result<KeyPage, StoreError>;
+    /// Writes a local file with `marker` if `condition` holds (else `Conflict`); returns its size.
+    async fn put(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<u64, StoreError>;
+}
+
+/// A page of listed keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// One stored upload, read on demand.
+#[derive(Clone)]
+pub struct StoredObject {
+    pub store: Arc<dyn ObjectStore>,
+    pub object: ObjectRef,
+    pub etag: Option<String>,
+    pub size: u64,
+}
+
+impl std::fmt::Debug for StoredObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredObject").field("object", &self.object).field("size", &self.size).finish()
+    }
+}
+
+impl StoredObject {
+    pub async fn read(&self, from: u64, to: Option<u64>) -> Result<ByteStream, StoreError> {
+        self.store.read(&self.object, self.etag.as_deref(), from, to).await
+    }
+}

@@ -1,0 +1,124 @@
+//! A deployment's resource names: the tables, queues and function a stack created. They come
+//! from the stack's CloudFormation outputs, or one by one from flags and the environment (which
+//! win over the stack's).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::Clients;
+use crate::adapters::aws::stack;
+use crate::app::admin::Resource;
+use crate::ports::StoreError;
+
+/// Which resource names are known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deployment {
+    names: BTreeMap<Resource, String>,
+}
+
+impl Deployment {
+    /// The environment variable that names `resource` (the functions' own, and the CLI's).
+    pub fn variable(resource: Resource) -> &'static str {
+        match resource {
+            Resource::WorkflowsTable => "WORKFLOWS_TABLE",
+            Resource::JobsTable => "JOBS_TABLE",
+            Resource::WorkerFunction => "WORKER_FUNCTION",
+            Resource::EventsQueueArn => "EVENTS_QUEUE_ARN",
+            Resource::EventsQueueUrl => "EVENTS_QUEUE_URL",
+            Resource::EventsDlqUrl => "EVENTS_DLQ_URL",
+            Resource::WorkerDlqUrl => "WORKER_DLQ_URL",
+        }
+    }
+
+    /// The stack output (template.yaml's `Outputs`) that names `resource`.
+    pub fn stack_output(resource: Resource) -> &'static str {
+        match resource {
+            Resource::WorkflowsTable => "WorkflowsTableName",
+            Resource::JobsTable => "JobsTableName",
+            Resource::WorkerFunction => "WorkerFunctionName",
+            Resource::EventsQueueArn => "EventsQueueArn",
+            Resource::EventsQueueUrl => "EventsQueueUrl",
+            Resource::EventsDlqUrl => "EventsDLQUrl",
+            Resource::WorkerDlqUrl => "WorkerDLQUrl",
+        }
+    }
+
+    /// Names `resource`; a blank value names nothing.
+    pub fn set(&mut self, resource: Resource, name: impl Into<String>) {
+        let name = name.into();
+        if name.trim().is_empty() {
+            self.names.remove(&resource);
+        } else {
+            self.names.insert(resource, name);
+        }
+    }
+
+    pub fn with(mut self, resource: Resource, name: impl Into<String>) -> Self {
+        self.set(resource, name);
+        self
+    }
+
+    pub fn get(&self, resource: Resource) -> Option<&str> {
+        self.names.get(&resource).map(String::as_str)
+    }
+
+    /// The resources no name was given for.
+    pub fn missing(&self) -> Vec<Resource> {
+        Resource::ALL.into_iter().filter(|resource| !self.names.contains_key(resource)).collect()
+    }
+
+    /// The names the environment gives (the variables of [`Deployment::variable`]).
+    pub fn from_env() -> Self {
+        let mut deployment = Deployment::default();
+        for resource in Resource::ALL {
+            if let Ok(name) = std::env::var(Self::variable(resource)) {
+                deployment.set(resource, name);
+            }
+        }
+        deployment
+    }
+
+    /// Fills what is still missing from a stack's outputs.
+    pub fn fill_from(&mut self, outputs: &HashMap<String, String>) {
+        for resource in self.missing() {
+            if let Some(name) = outputs.get(Self::stack_output(resource)) {
+                self.set(resource, name.clone());
+            }
+        }
+    }
+
+    /// Fills what is still missing from the outputs of the CloudFormation stack `name` (one
+    /// DescribeStacks call, only when something is missing).
+    pub async fn fill_from_stack(&mut self, clients: &Clients, name: &str) -> Result<(), StoreError> {
+        if self.missing().is_empty() {
+            return Ok(());
+        }
+        let outputs = stack::outputs(&clients.cloudformation, name).await?;
+        self.fill_from(&outputs);
+        Ok(())
+    }
+
+    /// The names as environment variables.
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        self.names.iter().map(|(resource, name)| (Self::variable(*resource), name.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_given_one_by_one_win_over_the_stacks_and_blank_ones_count_as_missing() {
+        let mut deployment =
+            Deployment::default().with(Resource::JobsTable, "my-jobs").with(Resource::WorkflowsTable, " ");
+        assert_eq!(deployment.get(Resource::WorkflowsTable), None);
+        let outputs: HashMap<String, String> = [("JobsTableName", "stack-jobs"), ("WorkflowsTableName", "stack-flows")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        deployment.fill_from(&outputs);
+        assert_eq!(deployment.get(Resource::JobsTable), Some("my-jobs"));
+        assert_eq!(deployment.get(Resource::WorkflowsTable), Some("stack-flows"));
+        assert_eq!(deployment.missing().len(), 5);
+    }
+}

@@ -1,0 +1,107 @@
+//! The functions' settings, typed, from the environment: fail fast naming what is missing.
+
+use std::path::PathBuf;
+
+use chrono::TimeDelta;
+
+use crate::app::pipeline::notify::RetryPolicy;
+use crate::domain::workflow::Location;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {0} is not a whole number: {1:?}")]
+    Invalid(&'static str, String),
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+}
+
+fn path_or(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+/// The dispatcher's settings.
+#[derive(Clone, Debug)]
+pub struct DispatcherConfig {
+    /// `WORKFLOWS_TABLE`
+    pub workflows_table: String,
+    /// `JOBS_TABLE`
+    pub jobs_table: String,
+    /// `WORKER_FUNCTION`: name or ARN of the worker Lambda.
+    pub worker_function: String,
+    /// `EVENTS_DLQ_URL`: where events that can never be handled are kept, with the reason.
+    pub events_dlq_url: String,
+}
+
+impl DispatcherConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            workflows_table: required("WORKFLOWS_TABLE")?,
+            jobs_table: required("JOBS_TABLE")?,
+            worker_function: required("WORKER_FUNCTION")?,
+            events_dlq_url: required("EVENTS_DLQ_URL")?,
+        })
+    }
+}
+
+/// The worker's settings.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// `JOBS_TABLE`
+    pub jobs_table: String,
+    /// `WORKER_FUNCTION`, else `AWS_LAMBDA_FUNCTION_NAME` (Lambda sets it): the worker itself,
+    /// which a job's preparation invokes once per task.
+    pub worker_function: String,
+    /// `FFMPEG_PATH`, default `/opt/bin/ffmpeg` (the layer).
+    pub ffmpeg: PathBuf,
+    /// `FFPROBE_PATH`, default `/opt/bin/ffprobe`.
+    pub ffprobe: PathBuf,
+    /// `FONT_PATH`: TrueType font for text watermarks, default `/opt/fonts/DejaVuSans.ttf`.
+    pub font: PathBuf,
+    /// `SCRATCH_DIR`, default `/tmp`: each invocation works in its own directory below.
+    pub scratch: PathBuf,
+    /// `DEADLINE_MARGIN_SECONDS`, default 20: rendering stops this long before the invocation's
+    /// deadline, leaving time to record the outcome.
+    pub margin: TimeDelta,
+    /// `WEBHOOK_ALLOW_PRIVATE=1` lets webhooks reach loopback, private and link-local addresses
+    /// and plain http (local testing only).
+    pub webhook_allow_private: bool,
+    /// How event deliveries are retried.
+    pub notify_retry: RetryPolicy,
+    /// `WORK_BUCKET` (and `WORK_DIR`, default `parts/`): where the parts of long transcodes are
+    /// kept until they are joined; without it every task runs in one piece.
+    pub work: Option<Location>,
+    /// `INVOCATION_SECONDS`, default 900: the worker's Lambda timeout, which decides when a
+    /// transcode is split.
+    pub invocation_seconds: f64,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            jobs_table: required("JOBS_TABLE")?,
+            worker_function: required("WORKER_FUNCTION").or_else(|_| required("AWS_LAMBDA_FUNCTION_NAME"))?,
+            ffmpeg: path_or("FFMPEG_PATH", "/opt/bin/ffmpeg"),
+            ffprobe: path_or("FFPROBE_PATH", "/opt/bin/ffprobe"),
+            font: path_or("FONT_PATH", "/opt/fonts/DejaVuSans.ttf"),
+            scratch: path_or("SCRATCH_DIR", "/tmp"),
+            margin: TimeDelta::seconds(match std::env::var("DEADLINE_MARGIN_SECONDS") {
+                Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("DEADLINE_MARGIN_SECONDS", text))?,
+                Err(_) => 20,
+            }),
+            webhook_allow_private: std::env::var("WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
+            notify_retry: RetryPolicy::default(),
+            work: required("WORK_BUCKET").ok().map(|bucket| Location {
+                bucket,
+                dir: std::env::var("WORK_DIR").unwrap_or_else(|_| "parts/".to_owned()),
+            }),
+            invocation_seconds: match std::env::var("INVOCATION_SECONDS") {
+                Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("INVOCATION_SECONDS", text))?,
+                Err(_) => 900.0,
+            },
+        })
+    }
+}
