@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, skipping whatever is already there:
 #   apt: ffmpeg + ffprobe, and the DejaVu font text watermarks are drawn with
-#   pip: moto[server] (the local S3/DynamoDB/SQS server, run by python3), cfn-lint, and
-#        cargo-lambda (`cargo lambda watch`, which the tests run the functions under too)
+#   pip: moto[server] (the local S3/DynamoDB/SQS server, run by python3), cfn-lint,
+#        cargo-lambda (`cargo lambda watch`, which the tests run the functions under too), and
+#        aws-sam-translator with boto3 (a test creates template.yaml as a stack on moto)
 # The Rust toolchain itself is expected (rustup); cargo-nextest is used when present.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ pip_packages=()
 python3 -c 'import moto.moto_server.werkzeug_app' >/dev/null 2>&1 || pip_packages+=('moto[server]>=5.1,<6')
 command -v cfn-lint >/dev/null 2>&1 || pip_packages+=('cfn-lint>=1,<2')
 command -v cargo-lambda >/dev/null 2>&1 || pip_packages+=('cargo-lambda>=1.9,<2')
+python3 -c 'import samtranslator, boto3, yaml' >/dev/null 2>&1 || pip_packages+=('aws-sam-translator>=1.90,<2' 'boto3>=1.34,<2')
 if [ ${#pip_packages[@]} -gt 0 ]; then
     echo "setup: installing ${pip_packages[*]} (pip)" >&2
     python3 -m pip install --quiet "${pip_packages[@]}" \
@@ -30,6 +32,7 @@ if [ ${#pip_packages[@]} -gt 0 ]; then
 fi
 
 python3 -c 'import moto.moto_server.werkzeug_app' || { echo "setup: python3 cannot import moto" >&2; exit 1; }
+python3 -c 'import samtranslator, boto3, yaml' || { echo "setup: python3 cannot import samtranslator" >&2; exit 1; }
 for tool in ffmpeg ffprobe cfn-lint cargo-lambda; do
     command -v "$tool" >/dev/null 2>&1 || {
         echo "setup: $tool is still missing (is ~/.local/bin on PATH?)" >&2

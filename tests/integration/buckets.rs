@@ -7,84 +7,93 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{Value, json};
 
-use crate::cli::mediaflow;
-use crate::support::Harness;
+use crate::support::{Harness, mediaflow};
 
-const BUCKET: &str = "user-media";
+#[test]
+fn a_users_bucket_is_connected_beside_its_own_rule_and_disconnected_again() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let bucket = h.name("user-media");
+        let s3 = &h.stack.clients.s3;
+        s3.create_bucket().bucket(&bucket).send().await?;
+        // The user's own rule: new photos go to the user's queue.
+        let photos_name = h.name("user-photos");
+        let photos_queue = h.stack.sqs.create_queue().queue_name(&photos_name).send().await?;
+        let photos_url = photos_queue.queue_url().unwrap_or_default().to_owned();
+        let photos_arn = format!("arn:aws:sqs:us-east-1:123456789012:{photos_name}");
+        let photos_rule = QueueConfiguration::builder()
+            .id("photos")
+            .queue_arn(photos_arn)
+            .events(Event::from("s3:ObjectCreated:Put"))
+            .filter(
+                NotificationConfigurationFilter::builder()
+                    .key(
+                        S3KeyFilter::builder()
+                            .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("photos/").build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()?;
+        s3.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(NotificationConfiguration::builder().queue_configurations(photos_rule).build())
+            .send()
+            .await?;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_users_bucket_is_connected_beside_its_own_rule_and_disconnected_again() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let s3 = &h.stack.clients.s3;
-    s3.create_bucket().bucket(BUCKET).send().await?;
-    // The user's own rule: new photos go to the user's queue.
-    let photos_queue = h.stack.sqs.create_queue().queue_name("user-photos").send().await?;
-    let photos_url = photos_queue.queue_url().unwrap_or_default().to_owned();
-    let photos_arn = "arn:aws:sqs:us-east-1:123456789012:user-photos";
-    let photos_rule = QueueConfiguration::builder()
-        .id("photos")
-        .queue_arn(photos_arn)
-        .events(Event::from("s3:ObjectCreated:Put"))
-        .filter(
-            NotificationConfigurationFilter::builder()
-                .key(
-                    S3KeyFilter::builder()
-                        .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("photos/").build())
-                        .build(),
-                )
-                .build(),
-        )
-        .build()?;
-    s3.put_bucket_notification_configuration()
-        .bucket(BUCKET)
-        .notification_configuration(NotificationConfiguration::builder().queue_configurations(photos_rule).build())
-        .send()
-        .await?;
+        let status = mediaflow(&h, &["bucket", "status", &bucket]).await?;
+        let expected = format!("bucket {bucket}: not connected (mediaflow bucket connect {bucket})\n");
+        assert!(status.starts_with(&expected), "{status}");
 
-    let status = mediaflow(&h, &["bucket", "status", BUCKET]).await?;
-    assert!(status.starts_with("bucket user-media: not connected (mediaflow bucket connect user-media)\n"), "{status}");
+        let videos = h.name("videos");
+        let spec = h.dir.path().join("videos.yaml");
+        std::fs::write(
+            &spec,
+            format!(
+                "name: {videos}\ntrigger: {{bucket: {bucket}, dir: videos/}}\noutput: {{dir: videos-out/}}\n\
+                 tasks: [{{type: snapshot, times: ['0s']}}]\n"
+            ),
+        )?;
+        mediaflow(&h, &["workflow", "apply", "-f", spec.to_str().unwrap_or_default()]).await?;
+        let refused = mediaflow(&h, &["workflow", "enable", &videos]).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "uploads to s3://{bucket}/videos/ do not reach mediaflow: bucket {bucket} is not connected. \
+                 Run: mediaflow bucket connect {bucket}"
+            )
+        );
 
-    let spec = h.dir.path().join("videos.yaml");
-    std::fs::write(
-        &spec,
-        "name: videos\ntrigger: {bucket: user-media, dir: videos/}\noutput: {dir: videos-out/}\n\
-         tasks: [{type: snapshot, times: ['0s']}]\n",
-    )?;
-    mediaflow(&h, &["workflow", "apply", "-f", spec.to_str().unwrap_or_default()]).await?;
-    let refused = mediaflow(&h, &["workflow", "enable", "videos"]).await.unwrap_err();
-    assert_eq!(
-        refused.to_string(),
-        "uploads to s3://user-media/videos/ do not reach mediaflow: bucket user-media is not connected. \
-         Run: mediaflow bucket connect user-media"
-    );
+        // The whole bucket would overlap the user's rule: S3 would refuse it, so do we, and say why.
+        let overlap = mediaflow(&h, &["bucket", "connect", &bucket]).await.unwrap_err().to_string();
+        assert!(overlap.contains("rule \"photos\" (s3:ObjectCreated:Put for keys under \"photos/\""), "{overlap}");
+        assert!(overlap.contains("--prefix DIR/"), "{overlap}");
 
-    // The whole bucket would overlap the user's rule: S3 would refuse it, so do we, and say why.
-    let overlap = mediaflow(&h, &["bucket", "connect", BUCKET]).await.unwrap_err().to_string();
-    assert!(overlap.contains("rule \"photos\" (s3:ObjectCreated:Put for keys under \"photos/\""), "{overlap}");
-    assert!(overlap.contains("--prefix DIR/"), "{overlap}");
+        let connected = mediaflow(&h, &["bucket", "connect", &bucket, "--prefix", "videos/"]).await?;
+        let expected = format!("bucket {bucket}: connected for keys under videos/\n");
+        assert!(connected.starts_with(&expected), "{connected}");
+        let status: Value = serde_json::from_str(&mediaflow(&h, &["-o", "json", "bucket", "status", &bucket]).await?)?;
+        let ids: Vec<&str> =
+            status["rules"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str()).collect();
+        assert_eq!(ids, ["photos", "mediaflow-events:videos/"], "the user's rule is kept");
 
-    let connected = mediaflow(&h, &["bucket", "connect", BUCKET, "--prefix", "videos/"]).await?;
-    assert!(connected.starts_with("bucket user-media: connected for keys under videos/\n"), "{connected}");
-    let status: Value = serde_json::from_str(&mediaflow(&h, &["-o", "json", "bucket", "status", BUCKET]).await?)?;
-    let ids: Vec<&str> = status["rules"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str()).collect();
-    assert_eq!(ids, ["photos", "mediaflow-events:videos/"], "the user's rule is kept");
+        let enabled: Value =
+            serde_json::from_str(&mediaflow(&h, &["-o", "json", "workflow", "enable", &videos]).await?)?;
+        assert_eq!(enabled["enabled"], json!(true));
+        let clip = h.lavfi_clip("clip.mp4", &["testsrc2=size=320x240:rate=25:duration=1"], &["-pix_fmt", "yuv420p"])?;
+        let video = h.upload_to(&bucket, &clip, "videos/clip.mp4").await?;
+        let (_, tasks) = h.job_of(&video).await?;
+        assert_eq!(tasks[0].outputs[0].key, "videos-out/clip_snapshotByTimeOffset_1_0.jpg");
+        h.upload_to(&bucket, &clip, "photos/a.jpg").await?;
+        let photos = h.stack.sqs.receive_message().queue_url(&photos_url).max_number_of_messages(10).send().await?;
+        let bodies: Vec<&str> = photos.messages().iter().filter_map(|m| m.body()).collect();
+        assert!(
+            bodies.iter().any(|b| b.contains("\"configurationId\": \"photos\"")),
+            "the user's rule still fires: {bodies:?}"
+        );
 
-    let enabled: Value = serde_json::from_str(&mediaflow(&h, &["-o", "json", "workflow", "enable", "videos"]).await?)?;
-    assert_eq!(enabled["enabled"], json!(true));
-    let clip = h.lavfi_clip("clip.mp4", &["testsrc2=size=320x240:rate=25:duration=1"], &["-pix_fmt", "yuv420p"])?;
-    let video = h.upload_to(BUCKET, &clip, "videos/clip.mp4").await?;
-    let (_, tasks) = h.job_of(&video).await?;
-    assert_eq!(tasks[0].outputs[0].key, "videos-out/clip_snapshotByTimeOffset_1_0.jpg");
-    h.upload_to(BUCKET, &clip, "photos/a.jpg").await?;
-    let photos = h.stack.sqs.receive_message().queue_url(&photos_url).max_number_of_messages(10).send().await?;
-    let bodies: Vec<&str> = photos.messages().iter().filter_map(|m| m.body()).collect();
-    assert!(
-        bodies.iter().any(|b| b.contains("\"configurationId\": \"photos\"")),
-        "the user's rule still fires: {bodies:?}"
-    );
-
-    let disconnected = mediaflow(&h, &["bucket", "disconnect", BUCKET]).await?;
-    assert!(disconnected.starts_with("bucket user-media: not connected"), "{disconnected}");
-    assert!(disconnected.contains("photos/"), "the user's rule stays: {disconnected}");
-    Ok(())
+        let disconnected = mediaflow(&h, &["bucket", "disconnect", &bucket]).await?;
+        assert!(disconnected.starts_with(&format!("bucket {bucket}: not connected")), "{disconnected}");
+        assert!(disconnected.contains("photos/"), "the user's rule stays: {disconnected}");
+        Ok(())
+    })
 }

@@ -3,8 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::Harness;
-pub use crate::support::mediaflow;
+use crate::support::{Harness, mediaflow};
 
 fn example() -> String {
     example_named("demo.yaml")
@@ -14,16 +13,18 @@ fn example_named(file: &str) -> String {
     format!("{}/../infra/examples/{file}", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_example_workflow_is_valid() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    for (file, name) in [("demo.yaml", "demo"), ("streaming.yaml", "streaming")] {
-        let applied = mediaflow(&h, &["workflow", "apply", "-f", &example_named(file)]).await?;
-        assert!(applied.starts_with(&format!("workflow {name} created")), "{file}: {applied}");
-    }
-    let shown = mediaflow(&h, &["workflow", "show", "streaming"]).await?;
-    assert!(shown.contains("bitrate_kbps: 1800"), "the HLS template's rendition is filled in: {shown}");
-    Ok(())
+#[test]
+fn every_example_workflow_is_valid() -> anyhow::Result<()> {
+    // The examples' names are their own (no other test on the shared stack applies them).
+    Harness::shared(|h| async move {
+        for (file, name) in [("demo.yaml", "demo"), ("streaming.yaml", "streaming")] {
+            let applied = mediaflow(&h, &["workflow", "apply", "-f", &example_named(file)]).await?;
+            assert!(applied.starts_with(&format!("workflow {name} created")), "{file}: {applied}");
+        }
+        let shown = mediaflow(&h, &["workflow", "show", "streaming"]).await?;
+        assert!(shown.contains("bitrate_kbps: 1800"), "the HLS template's rendition is filled in: {shown}");
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,42 +57,45 @@ async fn apply_enable_show_list_delete_round_trip() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn invalid_files_are_rejected_naming_fields_and_json_is_read_too() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let bad = h.dir.path().join("bad.yaml");
-    std::fs::write(&bad, "name: bad name\ntrigger: {bucket: media-in, dir: in}\ntasks: []\n")?;
-    let error = mediaflow(&h, &["workflow", "apply", "-f", bad.to_str().unwrap()]).await.unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "invalid workflow: name: must be 1–128 letters, digits, '_', '\\' or '-'; trigger.dir: must end with '/'; \
-         tasks: needs 1–20 tasks"
-    );
-    // Type errors name their field and do not hide the problems after them.
-    let typos = h.dir.path().join("typos.yaml");
-    std::fs::write(
-        &typos,
-        "name: t\ntrigger: {bucket: media-in, dir: in/}\ntasks:\n\
-         - {type: transcode, containr: mp4, video: {crf: -5}}\n\
-         - {type: snapshot, times: [1], width: wide}\n\
-         - {type: animated, fps: 99}\n",
-    )?;
-    let error = mediaflow(&h, &["workflow", "apply", "-f", typos.to_str().unwrap()]).await.unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "invalid workflow: tasks[0].containr: unknown field; \
-         tasks[0].video.crf: invalid value: integer `-5`, expected u8; \
-         tasks[1].width: invalid type: string \"wide\", expected u32; \
-         tasks[2].fps: must be above 0 and at most 30"
-    );
-    let json = h.dir.path().join("wf.json");
-    std::fs::write(
-        &json,
-        r#"{"name": "j", "trigger": {"bucket": "media-in"}, "tasks": [{"type": "snapshot", "times": ["10%"]}]}"#,
-    )?;
-    let applied = mediaflow(&h, &["-o", "json", "workflow", "apply", "-f", json.to_str().unwrap()]).await?;
-    let workflow: Value = serde_json::from_str(&applied)?;
-    assert_eq!(workflow["output"], serde_json::json!({"bucket": "media-in", "dir": ""}));
-    assert_eq!(workflow["enabled"], false);
-    Ok(())
+#[test]
+fn invalid_files_are_rejected_naming_fields_and_json_is_read_too() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let bucket = &h.bucket;
+        let bad = h.dir.path().join("bad.yaml");
+        std::fs::write(&bad, format!("name: bad name\ntrigger: {{bucket: {bucket}, dir: in}}\ntasks: []\n"))?;
+        let error = mediaflow(&h, &["workflow", "apply", "-f", bad.to_str().unwrap()]).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid workflow: name: must be 1–128 letters, digits, '_', '\\' or '-'; \
+             trigger.dir: must end with '/'; tasks: needs 1–20 tasks"
+        );
+        // Type errors name their field and do not hide the problems after them.
+        let typos = h.dir.path().join("typos.yaml");
+        std::fs::write(
+            &typos,
+            format!(
+                "name: t\ntrigger: {{bucket: {bucket}, dir: in/}}\ntasks:\n\
+                 - {{type: transcode, containr: mp4, video: {{crf: -5}}}}\n\
+                 - {{type: snapshot, times: [1], width: wide}}\n\
+                 - {{type: animated, fps: 99}}\n"
+            ),
+        )?;
+        let error = mediaflow(&h, &["workflow", "apply", "-f", typos.to_str().unwrap()]).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid workflow: tasks[0].containr: unknown field; \
+             tasks[0].video.crf: invalid value: integer `-5`, expected u8; \
+             tasks[1].width: invalid type: string \"wide\", expected u32; \
+             tasks[2].fps: must be above 0 and at most 30"
+        );
+        let json = h.dir.path().join("wf.json");
+        let spec = serde_json::json!({"name": h.name("j"), "trigger": {"bucket": bucket},
+            "tasks": [{"type": "snapshot", "times": ["10%"]}]});
+        std::fs::write(&json, spec.to_string())?;
+        let applied = mediaflow(&h, &["-o", "json", "workflow", "apply", "-f", json.to_str().unwrap()]).await?;
+        let workflow: Value = serde_json::from_str(&applied)?;
+        assert_eq!(workflow["output"], serde_json::json!({"bucket": bucket, "dir": ""}));
+        assert_eq!(workflow["enabled"], false);
+        Ok(())
+    })
 }

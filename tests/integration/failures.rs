@@ -4,72 +4,78 @@ use mediaflow::domain::error::ErrorCode;
 use mediaflow::domain::job::{JobStatus, TaskStatus};
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Flow, Harness, fixture};
 
-fn workflow() -> serde_json::Value {
-    json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": [1]}, {"type": "transcode", "video": {"height": 144}}]})
+fn workflow(h: &Harness) -> Flow {
+    h.flow("t")
+        .task(json!({"type": "snapshot", "times": [1]}))
+        .task(json!({"type": "transcode", "video": {"height": 144}}))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn truncated_upload_fails_with_source_error_and_next_upload_succeeds() -> anyhow::Result<()> {
-    // GIVEN a workflow and an MP4 cut before its moov atom
-    let h = Harness::start().await?;
-    h.workflow(workflow()).await?;
-    let whole = std::fs::read(fixture("bikes_640x272_noaudio_moov_at_end.mp4"))?;
-    // WHEN the cut file is uploaded
-    let broken = h.upload_bytes(&whole[..whole.len() * 6 / 10], "in/broken.mp4").await?;
-    let (job, tasks) = h.job_of(&broken).await?;
-    // THEN every task fails with a source error naming the damage, and the job is finished
-    assert_eq!(job.status, JobStatus::Finish);
-    for task in &tasks {
-        assert_eq!(task.status, TaskStatus::Fail);
-        let error = task.error.as_ref().expect("failed tasks carry an error");
-        assert_eq!(error.code, ErrorCode::SourceCorrupt, "{error:?}");
-        assert!(error.message.contains("index (moov atom) is missing"), "{}", error.message);
-        assert!(task.outputs.is_empty());
-        assert_eq!(task.hold.attempts, 0, "refused when the job was prepared: no task ran");
-    }
-    // AND the next upload is processed
-    let good = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/good.mp4").await?;
-    let (_, tasks) = h.job_of(&good).await?;
-    assert!(tasks.iter().all(|t| t.status == TaskStatus::Success), "{tasks:?}");
-    Ok(())
+#[test]
+fn truncated_upload_fails_with_source_error_and_next_upload_succeeds() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow and an MP4 cut before its moov atom
+        h.workflow(workflow(&h)).await?;
+        let whole = std::fs::read(fixture("bikes_640x272_noaudio_moov_at_end.mp4"))?;
+        // WHEN the cut file is uploaded
+        let broken = h.upload_bytes(&whole[..whole.len() * 6 / 10], "in/broken.mp4").await?;
+        let (job, tasks) = h.job_of(&broken).await?;
+        // THEN every task fails with a source error naming the damage, and the job is finished
+        assert_eq!(job.status, JobStatus::Finish);
+        for task in &tasks {
+            assert_eq!(task.status, TaskStatus::Fail);
+            let error = task.error.as_ref().expect("failed tasks carry an error");
+            assert_eq!(error.code, ErrorCode::SourceCorrupt, "{error:?}");
+            assert!(error.message.contains("index (moov atom) is missing"), "{}", error.message);
+            assert!(task.outputs.is_empty());
+            assert_eq!(task.hold.attempts, 0, "refused when the job was prepared: no task ran");
+        }
+        // AND the next upload is processed
+        let good = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/good.mp4").await?;
+        h.succeeded(&good).await?;
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn upload_cut_inside_the_media_data_fails_instead_of_writing_a_short_output() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "transcode", "video": {"height": 144}}]}))
-        .await?;
-    // moov first (faststart), then the media data cut at 60%
-    let faststart = h.lavfi_clip(
-        "fs.mp4",
-        &["testsrc2=size=320x240:rate=25:duration=8"],
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
-    )?;
-    let bytes = std::fs::read(faststart)?;
-    let object = h.upload_bytes(&bytes[..bytes.len() * 6 / 10], "in/cut.mp4").await?;
-    let (_, tasks) = h.job_of(&object).await?;
-    assert_eq!(tasks[0].status, TaskStatus::Fail);
-    assert_eq!(tasks[0].error.as_ref().map(|e| e.code), Some(ErrorCode::SourceCorrupt), "{:?}", tasks[0].error);
-    Ok(())
+#[test]
+fn upload_cut_inside_the_media_data_fails_instead_of_writing_a_short_output() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(h.flow("t").task(json!({"type": "transcode", "video": {"height": 144}}))).await?;
+        // moov first (faststart), then the media data cut at 60%
+        let faststart = h.lavfi_clip(
+            "fs.mp4",
+            &["testsrc2=size=320x240:rate=25:duration=8"],
+            &["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+        )?;
+        let bytes = std::fs::read(faststart)?;
+        let object = h.upload_bytes(&bytes[..bytes.len() * 6 / 10], "in/cut.mp4").await?;
+        let (_, tasks) = h.job_of(&object).await?;
+        assert_eq!(tasks[0].status, TaskStatus::Fail);
+        assert_eq!(tasks[0].error.as_ref().map(|e| e.code), Some(ErrorCode::SourceCorrupt), "{:?}", tasks[0].error);
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn text_and_empty_uploads_fail_with_their_own_codes() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(workflow()).await?;
-    let text = h.upload_bytes(b"this is not a video\n", "in/notes.mp4").await?;
-    let empty = h.upload_bytes(b"", "in/empty.mp4").await?;
-    let (_, text_tasks) = h.job_of(&text).await?;
-    let (_, empty_tasks) = h.job_of(&empty).await?;
-    for task in &text_tasks {
-        assert_eq!(task.error.as_ref().map(|e| e.code), Some(ErrorCode::SourceUnsupportedFormat), "{:?}", task.error);
-    }
-    for task in &empty_tasks {
-        assert_eq!(task.error.as_ref().map(|e| e.code), Some(ErrorCode::SourceEmpty), "{:?}", task.error);
-    }
-    Ok(())
+#[test]
+fn text_and_empty_uploads_fail_with_their_own_codes() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(workflow(&h)).await?;
+        let text = h.upload_bytes(b"this is not a video\n", "in/notes.mp4").await?;
+        let empty = h.upload_bytes(b"", "in/empty.mp4").await?;
+        let (_, text_tasks) = h.job_of(&text).await?;
+        let (_, empty_tasks) = h.job_of(&empty).await?;
+        for task in &text_tasks {
+            assert_eq!(
+                task.error.as_ref().map(|e| e.code),
+                Some(ErrorCode::SourceUnsupportedFormat),
+                "{:?}",
+                task.error
+            );
+        }
+        for task in &empty_tasks {
+            assert_eq!(task.error.as_ref().map(|e| e.code), Some(ErrorCode::SourceEmpty), "{:?}", task.error);
+        }
+        Ok(())
+    })
 }

@@ -10,39 +10,38 @@ use mediaflow::domain::object::ObjectRef;
 use mediaflow_local::WORKER;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Flow, Harness, fixture};
 
-fn snapshot_workflow(name: &str, dir: &str) -> serde_json::Value {
-    json!({"name": name, "trigger": {"bucket": BUCKET, "dir": dir}, "output": {"dir": format!("out-{dir}")},
-        "tasks": [{"type": "snapshot", "times": [0.5]}]})
+fn snapshot_workflow(flow: Flow, dir: &str) -> Flow {
+    flow.trigger(dir).output(&format!("out-{dir}")).task(json!({"type": "snapshot", "times": [0.5]}))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn hostile_keys_are_decoded_exactly_and_processed_as_plain_files() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(snapshot_workflow("keys", "in/")).await?;
-    let names = [
-        "My Video (1)+final%.mp4",
-        "vidéo/été 2024.mov",
-        "-y.mp4",
-        "concat:a|b.mp4",
-        "http:evil.mp4",
-        "$(reboot).mp4",
-        "a'b;c.mp4",
-    ];
-    let mut objects = Vec::new();
-    for name in names {
-        objects.push(h.upload(&fixture("camera_1080p_h264_aac.mp4"), &format!("in/{name}")).await?);
-    }
-    for (name, object) in names.iter().zip(&objects) {
-        let (job, tasks) = h.job_of(object).await?;
-        assert_eq!(job.input, ObjectRef::new(BUCKET, format!("in/{name}")));
-        assert_eq!(tasks[0].status, TaskStatus::Success, "{name}: {:?}", tasks[0].error);
-        let stem = name.rsplit_once('.').map_or(*name, |(stem, _)| stem);
-        assert_eq!(tasks[0].outputs[0].key, format!("out-in/{stem}_snapshotByTimeOffset_1_0.jpg"));
-        h.download(&tasks[0].outputs[0]).await?;
-    }
-    Ok(())
+#[test]
+fn hostile_keys_are_decoded_exactly_and_processed_as_plain_files() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(snapshot_workflow(h.flow("keys"), "in/")).await?;
+        let names = [
+            "My Video (1)+final%.mp4",
+            "vidéo/été 2024.mov",
+            "-y.mp4",
+            "concat:a|b.mp4",
+            "http:evil.mp4",
+            "$(reboot).mp4",
+            "a'b;c.mp4",
+        ];
+        let mut objects = Vec::new();
+        for name in names {
+            objects.push(h.upload(&fixture("camera_1080p_h264_aac.mp4"), &format!("in/{name}")).await?);
+        }
+        for (name, object) in names.iter().zip(&objects) {
+            let (job, tasks) = h.succeeded(object).await?;
+            assert_eq!(job.input, ObjectRef::new(&h.bucket, format!("in/{name}")));
+            let stem = name.rsplit_once('.').map_or(*name, |(stem, _)| stem);
+            assert_eq!(tasks[0].outputs[0].key, format!("out-in/{stem}_snapshotByTimeOffset_1_0.jpg"));
+            h.download(&tasks[0].outputs[0]).await?;
+        }
+        Ok(())
+    })
 }
 
 /// An AVI whose only stream is a GAB2 subtitle carrying an HLS playlist: the classic trick to
@@ -84,74 +83,80 @@ fn avi_with_hls_subtitle(playlist: &str) -> Vec<u8> {
     chunk(b"RIFF", &riff)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn broken_and_disguised_files_fail_with_source_errors_and_disclose_nothing() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(json!({"name": "bad", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": [0.5]}, {"type": "transcode", "video": {"height": 144}}]}))
-        .await?;
-    let bikes = std::fs::read(fixture("bikes_640x272_noaudio_moov_at_end.mp4"))?;
-    let hls = |target: &str| format!("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\n{target}\n#EXT-X-ENDLIST\n");
-    let cases: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
-        ("empty.mp4", Vec::new(), ErrorCode::SourceEmpty),
-        ("no-moov.mp4", bikes[..bikes.len() / 2].to_vec(), ErrorCode::SourceCorrupt),
-        ("notes.mp4", b"meeting notes, not a video\n".to_vec(), ErrorCode::SourceUnsupportedFormat),
-        ("logo.mp4", std::fs::read(fixture("logo_rgba_136x123.png"))?, ErrorCode::SourceUnsupportedFormat),
-        ("passwd.mp4", hls("file:///etc/passwd").into_bytes(), ErrorCode::SourceUnsupportedFormat),
-        ("environ.mp4", hls("/proc/self/environ").into_bytes(), ErrorCode::SourceUnsupportedFormat),
-        ("list.mp4", b"ffconcat version 1.0\nfile /etc/passwd\n".to_vec(), ErrorCode::SourceUnsupportedFormat),
-        ("trick.avi", avi_with_hls_subtitle(&hls("file:///etc/passwd")).to_vec(), ErrorCode::SourceNoMedia),
-    ];
-    let mut uploads = Vec::new();
-    for (name, bytes, code) in &cases {
-        uploads.push((h.upload_bytes(bytes, &format!("in/{name}")).await?, *code));
-    }
-    for (object, code) in uploads {
-        let (job, tasks) = h.job_of(&object).await?;
-        assert_eq!(job.status, JobStatus::Finish);
-        for task in tasks {
-            let error = task.error.as_ref().map(|e| (e.code, e.message.clone()));
-            assert_eq!(
-                (task.status, error.as_ref().map(|e| e.0)),
-                (TaskStatus::Fail, Some(code)),
-                "{}: {error:?}",
-                object.key
-            );
-            assert_eq!(task.hold.attempts, 0, "{}: refused when prepared, no task ran", object.key);
+#[test]
+fn broken_and_disguised_files_fail_with_source_errors_and_disclose_nothing() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let bad = h
+            .flow("bad")
+            .task(json!({"type": "snapshot", "times": [0.5]}))
+            .task(json!({"type": "transcode", "video": {"height": 144}}));
+        h.workflow(bad).await?;
+        let bikes = std::fs::read(fixture("bikes_640x272_noaudio_moov_at_end.mp4"))?;
+        let hls = |target: &str| format!("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\n{target}\n#EXT-X-ENDLIST\n");
+        let cases: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
+            ("empty.mp4", Vec::new(), ErrorCode::SourceEmpty),
+            ("no-moov.mp4", bikes[..bikes.len() / 2].to_vec(), ErrorCode::SourceCorrupt),
+            ("notes.mp4", b"meeting notes, not a video\n".to_vec(), ErrorCode::SourceUnsupportedFormat),
+            ("logo.mp4", std::fs::read(fixture("logo_rgba_136x123.png"))?, ErrorCode::SourceUnsupportedFormat),
+            ("passwd.mp4", hls("file:///etc/passwd").into_bytes(), ErrorCode::SourceUnsupportedFormat),
+            ("environ.mp4", hls("/proc/self/environ").into_bytes(), ErrorCode::SourceUnsupportedFormat),
+            ("list.mp4", b"ffconcat version 1.0\nfile /etc/passwd\n".to_vec(), ErrorCode::SourceUnsupportedFormat),
+            ("trick.avi", avi_with_hls_subtitle(&hls("file:///etc/passwd")).to_vec(), ErrorCode::SourceNoMedia),
+        ];
+        let mut uploads = Vec::new();
+        for (name, bytes, code) in &cases {
+            uploads.push((h.upload_bytes(bytes, &format!("in/{name}")).await?, *code));
         }
-    }
-    assert!(h.keys(BUCKET, "out/").await?.is_empty(), "no output was written");
-    Ok(())
+        for (object, code) in uploads {
+            let (job, tasks) = h.job_of(&object).await?;
+            assert_eq!(job.status, JobStatus::Finish);
+            for task in tasks {
+                let error = task.error.as_ref().map(|e| (e.code, e.message.clone()));
+                assert_eq!(
+                    (task.status, error.as_ref().map(|e| e.0)),
+                    (TaskStatus::Fail, Some(code)),
+                    "{}: {error:?}",
+                    object.key
+                );
+                assert_eq!(task.hold.attempts, 0, "{}: refused when prepared, no task ran", object.key);
+            }
+        }
+        assert!(h.keys(&h.bucket, "out/").await?.is_empty(), "no output was written");
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn uploads_beyond_a_workflows_limits_fail_fast_with_invalid_input() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let limited = |name: &str, limits: serde_json::Value| {
-        json!({"name": name, "trigger": {"bucket": BUCKET, "dir": format!("{name}/")}, "output": {"dir": "out/"},
-            "limits": limits, "tasks": [{"type": "snapshot", "definition": name, "times": [0.5]}]})
-    };
-    h.workflow(limited("size", json!({"max_size_mb": 1}))).await?;
-    h.workflow(limited("duration", json!({"max_duration_s": 0.5}))).await?;
-    h.workflow(limited("pixels", json!({"max_pixels": 640 * 360}))).await?;
-    h.workflow(limited("streams", json!({"max_streams": 1}))).await?;
-    let camera = fixture("camera_1080p_h264_aac.mp4");
-    let cases = [
-        (h.upload_bytes(&vec![7u8; 2 * 1024 * 1024], "size/big.mp4").await?, ErrorCode::FileTooLarge),
-        (h.upload(&camera, "duration/clip.mp4").await?, ErrorCode::DurationTooLong),
-        (h.upload(&camera, "pixels/clip.mp4").await?, ErrorCode::ResolutionTooHigh),
-        (h.upload(&camera, "streams/clip.mp4").await?, ErrorCode::TooManyStreams),
-    ];
-    for (object, code) in cases {
-        let (job, tasks) = h.job_of(&object).await?;
-        let error = tasks[0].error.clone().expect("failed");
-        assert_eq!(error.code, code, "{}: {}", object.key, error.message);
-        if code == ErrorCode::FileTooLarge {
-            assert!(job.source.is_none(), "refused before download and probe");
+#[test]
+fn uploads_beyond_a_workflows_limits_fail_fast_with_invalid_input() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let limited = |name: &str, limits: serde_json::Value| {
+            h.flow(name)
+                .trigger(&format!("{name}/"))
+                .with("limits", limits)
+                .task(json!({"type": "snapshot", "definition": name, "times": [0.5]}))
+        };
+        h.workflow(limited("size", json!({"max_size_mb": 1}))).await?;
+        h.workflow(limited("duration", json!({"max_duration_s": 0.5}))).await?;
+        h.workflow(limited("pixels", json!({"max_pixels": 640 * 360}))).await?;
+        h.workflow(limited("streams", json!({"max_streams": 1}))).await?;
+        let camera = fixture("camera_1080p_h264_aac.mp4");
+        let cases = [
+            (h.upload_bytes(&vec![7u8; 2 * 1024 * 1024], "size/big.mp4").await?, ErrorCode::FileTooLarge),
+            (h.upload(&camera, "duration/clip.mp4").await?, ErrorCode::DurationTooLong),
+            (h.upload(&camera, "pixels/clip.mp4").await?, ErrorCode::ResolutionTooHigh),
+            (h.upload(&camera, "streams/clip.mp4").await?, ErrorCode::TooManyStreams),
+        ];
+        for (object, code) in cases {
+            let (job, tasks) = h.job_of(&object).await?;
+            let error = tasks[0].error.clone().expect("failed");
+            assert_eq!(error.code, code, "{}: {}", object.key, error.message);
+            if code == ErrorCode::FileTooLarge {
+                assert!(job.source.is_none(), "refused before download and probe");
+            }
         }
-    }
-    assert!(h.keys(BUCKET, "out/").await?.is_empty());
-    Ok(())
+        assert!(h.keys(&h.bucket, "out/").await?.is_empty());
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,9 +168,7 @@ async fn a_task_outliving_its_invocation_stops_cleanly_is_retried_then_recorded_
         options.deadline_margin = chrono::TimeDelta::seconds(1);
     })
     .await?;
-    h.workflow(json!({"name": "slow", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "transcode", "video": {"codec": "h265", "crf": 20}}]}))
-        .await?;
+    h.workflow(h.flow("slow").task(json!({"type": "transcode", "video": {"codec": "h265", "crf": 20}}))).await?;
     let clip = h.lavfi_clip(
         "long.mp4",
         &["testsrc2=size=1280x720:rate=30:duration=30"],
@@ -188,6 +191,6 @@ async fn a_task_outliving_its_invocation_stops_cleanly_is_retried_then_recorded_
     assert_eq!(h.stack.queue_depth(&h.stack.worker_dlq).await?, 0);
     let (_, tasks) = h.job_of(&object).await?;
     assert_eq!(tasks[0].error.as_ref().map(|e| e.code), Some(ErrorCode::Timeout), "kept as recorded");
-    assert!(h.keys(BUCKET, "out/").await?.is_empty(), "nothing half-written at the final key");
+    assert!(h.keys(&h.bucket, "out/").await?.is_empty(), "nothing half-written at the final key");
     Ok(())
 }

@@ -13,11 +13,14 @@ use mediaflow::ports::{Claim, JobStore, ObjectStore};
 use mediaflow_local::{DISPATCHER, WORKER};
 use serde_json::{Value, json};
 
-use crate::support::{BUCKET, Harness, JOB_TIMEOUT, QUIET_BUCKET, fixture, s3_event, source_of};
+use crate::support::{Flow, Harness, JOB_TIMEOUT, fixture, s3_event, source_of};
 
-fn two_tasks(bucket: &str) -> Value {
-    json!({"name": "once", "trigger": {"bucket": bucket, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": [0.5]}, {"type": "transcode", "video": {"height": 144}}]})
+/// A snapshot and a small transcode of uploads to `in/` of the quiet bucket.
+fn two_tasks(h: &Harness) -> Flow {
+    h.flow("once")
+        .trigger_in(&h.quiet_bucket, "in/")
+        .task(json!({"type": "snapshot", "times": [0.5]}))
+        .task(json!({"type": "transcode", "video": {"height": 144}}))
 }
 
 /// (new job, preparation sent) of each started outcome.
@@ -38,8 +41,8 @@ fn started(response: &Value) -> Vec<(bool, bool)> {
 async fn same_event_three_times_concurrently_makes_one_job_and_one_set_of_outputs() -> anyhow::Result<()> {
     // GIVEN an upload whose event we deliver ourselves
     let h = Harness::start().await?;
-    h.workflow(two_tasks(QUIET_BUCKET)).await?;
-    let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    h.workflow(two_tasks(&h)).await?;
+    let object = h.upload_to(&h.quiet_bucket, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let event = s3_event(&object, Utc::now(), "0055AED6DCD90281E5");
     // WHEN it arrives three times at once
     let (a, b, c) = tokio::join!(
@@ -60,7 +63,7 @@ async fn same_event_three_times_concurrently_makes_one_job_and_one_set_of_output
         assert_eq!((task.status, task.hold.attempts), (TaskStatus::Success, 1), "{task:?}");
     }
     assert_eq!(
-        h.keys(QUIET_BUCKET, "out/").await?,
+        h.keys(&h.quiet_bucket, "out/").await?,
         ["out/clip_snapshotByTimeOffset_1_0.jpg", "out/clip_transcode_2.mp4"]
     );
     // AND later repeats find nothing left to send
@@ -75,13 +78,10 @@ async fn a_preparation_failing_after_two_of_five_tasks_sends_only_the_rest_on_re
     // GIVEN five tasks, and a Lambda service that fails the 3rd task invocation (with the
     // client's own retries) so that the job's preparation fails after sending two
     let h = Harness::start().await?;
-    let tasks: Vec<Value> = (0..5)
+    let five = (0..5)
         .map(|i| json!({"type": "snapshot", "definition": format!("t{i}"), "times": [0.1 * f64::from(i)]}))
-        .collect();
-    h.workflow(
-        json!({"name": "five", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"}, "tasks": tasks}),
-    )
-    .await?;
+        .fold(h.flow("five"), Flow::task);
+    h.workflow(five).await?;
     // request 1 is the preparation, 2 and 3 the first tasks
     h.stack.lambda()?.fail_requests(WORKER, 3, 3);
     // WHEN a video is uploaded (Lambda retries the failed preparation)
@@ -101,7 +101,7 @@ async fn a_preparation_failing_after_two_of_five_tasks_sends_only_the_rest_on_re
 
 /// A prepared job of `two_tasks` for `object`, made without the dispatcher.
 async fn job_for(h: &Harness, object: &ObjectRef) -> anyhow::Result<Job> {
-    let spec: WorkflowSpec = serde_json::from_value(two_tasks(QUIET_BUCKET))?;
+    let spec: WorkflowSpec = serde_json::from_value(two_tasks(h).into_value())?;
     let workflow = Workflow::create(spec, Utc::now())?.enable(Utc::now());
     let event = ObjectCreated {
         object: object.clone(),
@@ -119,46 +119,48 @@ async fn job_for(h: &Harness, object: &ObjectRef) -> anyhow::Result<Job> {
     Ok(job)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn worker_invoked_twice_runs_the_task_once_and_takes_over_from_a_crashed_one() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
-    let job = job_for(&h, &object).await?;
-    // WHEN two workers get the same task at once, THEN one runs it and the other steps aside
-    let message = serde_json::to_value(TaskMessage::new(job.id.clone(), 0))?;
-    let (a, b) = tokio::join!(h.stack.invoke(WORKER, message.clone()), h.stack.invoke(WORKER, message));
-    let mut results = [a?["result"].clone(), b?["result"].clone()];
-    results.sort_by_key(Value::to_string);
-    assert_eq!(results, [json!("skipped"), json!("succeeded")]);
-    // WHEN a worker claimed task 1 and crashed, THEN once its lease ran out another takes over
-    let jobs = h.stack.jobs();
-    let now = Utc::now();
-    let crashed = Lease { holder: "crashed".into(), now, until: now + TimeDelta::seconds(1) };
-    assert!(matches!(jobs.claim(&job.id, 1, &crashed).await?, Claim::Claimed(_)));
-    let message = serde_json::to_value(TaskMessage::new(job.id.clone(), 1))?;
-    assert_eq!(h.stack.invoke(WORKER, message.clone()).await?["result"], "skipped", "the lease still holds");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(h.stack.invoke(WORKER, message).await?["result"], "succeeded");
-    let tasks = jobs.tasks(&job.id).await?;
-    assert_eq!(
-        tasks.iter().map(|t| (t.status, t.hold.attempts)).collect::<Vec<_>>(),
-        [(TaskStatus::Success, 1), (TaskStatus::Success, 2)]
-    );
-    assert_eq!(h.keys(QUIET_BUCKET, "out/").await?.len(), 2);
-    Ok(())
+#[test]
+fn worker_invoked_twice_runs_the_task_once_and_takes_over_from_a_crashed_one() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let object = h.upload_to(&h.quiet_bucket, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+        let job = job_for(&h, &object).await?;
+        // WHEN two workers get the same task at once, THEN one runs it and the other steps aside
+        let message = serde_json::to_value(TaskMessage::new(job.id.clone(), 0))?;
+        let (a, b) = tokio::join!(h.stack.invoke(WORKER, message.clone()), h.stack.invoke(WORKER, message));
+        let mut results = [a?["result"].clone(), b?["result"].clone()];
+        results.sort_by_key(Value::to_string);
+        assert_eq!(results, [json!("skipped"), json!("succeeded")]);
+        // WHEN a worker claimed task 1 and crashed, THEN once its lease ran out another takes over
+        let jobs = h.stack.jobs();
+        let now = Utc::now();
+        let crashed = Lease { holder: "crashed".into(), now, until: now + TimeDelta::seconds(1) };
+        assert!(matches!(jobs.claim(&job.id, 1, &crashed).await?, Claim::Claimed(_)));
+        let message = serde_json::to_value(TaskMessage::new(job.id.clone(), 1))?;
+        assert_eq!(h.stack.invoke(WORKER, message.clone()).await?["result"], "skipped", "the lease still holds");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(h.stack.invoke(WORKER, message).await?["result"], "succeeded");
+        let tasks = jobs.tasks(&job.id).await?;
+        assert_eq!(
+            tasks.iter().map(|t| (t.status, t.hold.attempts)).collect::<Vec<_>>(),
+            [(TaskStatus::Success, 1), (TaskStatus::Success, 2)]
+        );
+        assert_eq!(h.keys(&h.quiet_bucket, "out/").await?.len(), 2);
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn older_event_arriving_after_a_newer_one_is_dropped() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(two_tasks(QUIET_BUCKET)).await?;
-    let object = h.upload_to(QUIET_BUCKET, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
-    let newer = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E6")).await?;
-    let older = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E5")).await?;
-    assert_eq!(started(&newer), [(true, true)]);
-    assert_eq!(
-        older["reports"][0]["outcomes"][0]["reason"],
-        "stale event: sequencer 0055AED6DCD90281E5 is older than 0055AED6DCD90281E6, seen already"
-    );
-    Ok(())
+#[test]
+fn older_event_arriving_after_a_newer_one_is_dropped() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(two_tasks(&h)).await?;
+        let object = h.upload_to(&h.quiet_bucket, &fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+        let newer = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E6")).await?;
+        let older = h.stack.invoke(DISPATCHER, s3_event(&object, Utc::now(), "0055AED6DCD90281E5")).await?;
+        assert_eq!(started(&newer), [(true, true)]);
+        assert_eq!(
+            older["reports"][0]["outcomes"][0]["reason"],
+            "stale event: sequencer 0055AED6DCD90281E5 is older than 0055AED6DCD90281E6, seen already"
+        );
+        Ok(())
+    })
 }

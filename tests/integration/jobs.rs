@@ -6,8 +6,7 @@ use std::time::Duration;
 use mediaflow::domain::job::JobId;
 use serde_json::{Value, json};
 
-use crate::cli::mediaflow;
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{DISPATCH_TIMEOUT, Harness, fixture, mediaflow};
 
 async fn json_of(h: &Harness, args: &[&str]) -> anyhow::Result<Value> {
     let mut all = vec!["-o", "json"];
@@ -22,12 +21,13 @@ fn ids(page: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_are_listed_filtered_paged_and_shown_by_id_or_upload() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    h.workflow(json!({"name": "stills", "trigger": {"bucket": BUCKET, "dir": "stills/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": ["0s"]}]}))
-        .await?;
-    h.workflow(json!({"name": "small", "trigger": {"bucket": BUCKET, "dir": "small/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "transcode", "video": {"height": 144}}, {"type": "snapshot", "times": ["0s"]}]}))
-        .await?;
+    h.workflow(h.flow("stills").trigger("stills/").task(json!({"type": "snapshot", "times": ["0s"]}))).await?;
+    let small = h
+        .flow("small")
+        .trigger("small/")
+        .task(json!({"type": "transcode", "video": {"height": 144}}))
+        .task(json!({"type": "snapshot", "times": ["0s"]}));
+    h.workflow(small).await?;
     let clip = fixture("camera_1080p_h264_aac.mp4");
     let good = h.upload(&clip, "stills/good.mp4").await?;
     let (good_job, _) = h.job_of(&good).await?;
@@ -40,7 +40,7 @@ async fn jobs_are_listed_filtered_paged_and_shown_by_id_or_upload() -> anyhow::R
     let all = json_of(&h, &["job", "list"]).await?;
     assert_eq!(ids(&all), [&small_job.id, &broken_job.id, &good_job.id].map(JobId::to_string));
     assert_eq!(all["jobs"][0]["result"], "SUCCESS");
-    assert_eq!(ids(&json_of(&h, &["job", "list", "--workflow", "stills"]).await?).len(), 2);
+    assert_eq!(ids(&json_of(&h, &["job", "list", "--workflow", &h.name("stills")]).await?).len(), 2);
     let failed = json_of(&h, &["job", "list", "--failed"]).await?;
     assert_eq!(ids(&failed), [broken_job.id.to_string()]);
     assert_eq!(failed["jobs"][0]["result"], "FAIL");
@@ -81,62 +81,63 @@ async fn jobs_are_listed_filtered_paged_and_shown_by_id_or_upload() -> anyhow::R
     }
     assert_eq!(tasks[0]["outputs"][0]["height"], 144);
     let table = mediaflow(&h, &["job", "show", small_job.id.as_str()]).await?;
-    assert!(table.starts_with(&format!("job {} (workflow small, revision 2): SUCCESS\n", small_job.id)), "{table}");
-    assert!(table.contains("h264 1920x1080") && table.contains("s3://media-in/out/clip_transcode_1.mp4"), "{table}");
+    let expected = format!("job {} (workflow {}, revision 2): SUCCESS\n", small_job.id, h.name("small"));
+    assert!(table.starts_with(&expected), "{table}");
+    let output = format!("s3://{}/out/clip_transcode_1.mp4", h.bucket);
+    assert!(table.contains("h264 1920x1080") && table.contains(&output), "{table}");
     let broken_table = mediaflow(&h, &["job", "show", broken_job.id.as_str()]).await?;
     assert!(
         broken_table.contains(": FAIL\n") && broken_table.contains("  error    SourceFileError."),
         "{broken_table}"
     );
 
-    let missing = mediaflow(&h, &["job", "show", "s3://media-in/stills/never.mp4"]).await.unwrap_err();
+    let never = format!("s3://{}/stills/never.mp4", h.bucket);
+    let missing = mediaflow(&h, &["job", "show", &never]).await.unwrap_err();
     assert_eq!(
         missing.to_string(),
-        "no job for s3://media-in/stills/never.mp4: no workflow processed it (mediaflow match \
-         s3://media-in/stills/never.mp4 tells which would)"
+        format!("no job for {never}: no workflow processed it (mediaflow match {never} tells which would)")
     );
     assert_eq!(mediaflow(&h, &["job", "show", "job-nope"]).await.unwrap_err().to_string(), "no job job-nope");
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_running_task_records_its_progress_and_watch_follows_it_to_the_end() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(json!({"name": "long", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "transcode", "video": {"height": 360}}]}))
-        .await?;
-    // Long enough to encode for several progress intervals on this machine.
-    let clip = h.lavfi_clip(
-        "long.mp4",
-        &["testsrc2=size=1280x720:rate=30:duration=40"],
-        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
-    )?;
-    let object = h.upload(&clip, "in/long.mp4").await?;
-    let report = h.stack.dispatched(&object, Duration::from_secs(60)).await?;
-    let id = report.jobs().next().cloned().expect("a job");
-    let jobs = h.stack.jobs();
-    let mut seen = Vec::new();
-    let url = object.to_string();
-    let args = ["-o", "json", "job", "watch", &url, "--timeout", "120s"];
-    let watch = mediaflow(&h, &args);
-    tokio::pin!(watch);
-    let watched = loop {
-        tokio::select! {
-            watched = &mut watch => break watched?,
-            () = tokio::time::sleep(Duration::from_millis(200)) => {
-                let tasks = mediaflow::ports::JobStore::tasks(&jobs, &id).await?;
-                if let Some(progress) = tasks[0].progress
-                    && seen.last() != Some(&progress)
-                {
-                    seen.push(progress);
+#[test]
+fn a_running_task_records_its_progress_and_watch_follows_it_to_the_end() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(h.flow("long").task(json!({"type": "transcode", "video": {"height": 360}}))).await?;
+        // Long enough to encode for several progress intervals on this machine.
+        let clip = h.lavfi_clip(
+            "long.mp4",
+            &["testsrc2=size=1280x720:rate=30:duration=40"],
+            &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        )?;
+        let object = h.upload(&clip, "in/long.mp4").await?;
+        let report = h.stack.dispatched(&object, DISPATCH_TIMEOUT).await?;
+        let id = report.jobs().next().cloned().expect("a job");
+        let jobs = h.stack.jobs();
+        let mut seen = Vec::new();
+        let url = object.to_string();
+        let args = ["-o", "json", "job", "watch", &url, "--timeout", "120s"];
+        let watch = mediaflow(&h, &args);
+        tokio::pin!(watch);
+        let watched = loop {
+            tokio::select! {
+                watched = &mut watch => break watched?,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    let tasks = mediaflow::ports::JobStore::tasks(&jobs, &id).await?;
+                    if let Some(progress) = tasks[0].progress
+                        && seen.last() != Some(&progress)
+                    {
+                        seen.push(progress);
+                    }
                 }
             }
-        }
-    };
-    let view: serde_json::Value = serde_json::from_str(&watched)?;
-    assert_eq!(view["id"], id.to_string(), "one job, shown once it finished");
-    assert_eq!(view["tasks"][0]["progress"], 100);
-    assert!(seen.iter().any(|p| (1..100).contains(p)), "progress while running: {seen:?}");
-    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only grows: {seen:?}");
-    Ok(())
+        };
+        let view: serde_json::Value = serde_json::from_str(&watched)?;
+        assert_eq!(view["id"], id.to_string(), "one job, shown once it finished");
+        assert_eq!(view["tasks"][0]["progress"], 100);
+        assert!(seen.iter().any(|p| (1..100).contains(p)), "progress while running: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only grows: {seen:?}");
+        Ok(())
+    })
 }

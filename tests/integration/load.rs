@@ -4,10 +4,9 @@
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use mediaflow::domain::job::TaskStatus;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness};
+use crate::support::Harness;
 
 const UPLOADS: usize = 200;
 
@@ -18,9 +17,7 @@ async fn load_200_uploads_in_a_burst_are_each_processed_once() -> anyhow::Result
         return Ok(());
     }
     let h = Harness::start_with(|options| options.concurrency = 4).await?;
-    h.workflow(json!({"name": "load", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": [0.2], "width": 64}]}))
-        .await?;
+    h.workflow(h.flow("load").task(json!({"type": "snapshot", "times": [0.2], "width": 64}))).await?;
     let clip = h.lavfi_clip(
         "tiny.mp4",
         &["testsrc2=size=160x120:rate=10:duration=1"],
@@ -31,12 +28,11 @@ async fn load_200_uploads_in_a_burst_are_each_processed_once() -> anyhow::Result
     let objects: Vec<_> = stream::iter(&keys).map(|key| h.upload(&clip, key)).buffered(16).try_collect().await?;
     let uploaded = started.elapsed();
     for object in &objects {
-        let (_, tasks) = h.job_of(object).await?;
-        assert_eq!(tasks[0].status, TaskStatus::Success, "{}: {:?}", object.key, tasks[0].error);
+        h.succeeded(object).await?;
     }
     let elapsed = started.elapsed();
     h.stack.idle(Duration::from_secs(120)).await?;
-    assert_eq!(h.keys(BUCKET, "out/").await?.len(), UPLOADS, "one output per upload");
+    assert_eq!(h.keys(&h.bucket, "out/").await?.len(), UPLOADS, "one output per upload");
     assert_eq!(h.stack.reports().iter().flat_map(|r| r.jobs()).count(), UPLOADS, "one job per upload");
     assert_eq!(h.stack.queue_depth(&h.stack.worker_dlq).await?, 0, "nothing dead-lettered");
     eprintln!(

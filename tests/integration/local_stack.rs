@@ -9,40 +9,40 @@ use mediaflow::domain::object::ObjectCreated;
 use mediaflow::ports::JobStore;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Flow, Harness, cargo, fixture};
 
-fn snapshots() -> serde_json::Value {
-    json!({"name": "local", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": [0.5]}]})
+fn snapshots(h: &Harness) -> Flow {
+    h.flow("local").task(json!({"type": "snapshot", "times": [0.5]}))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_multipart_upload_reported_twice_makes_one_job() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(snapshots()).await?;
-    // 6 MiB: two parts (the video, then padding after its end)
-    let mut bytes = std::fs::read(fixture("camera_1080p_h264_aac.mp4"))?;
-    bytes.resize(6 * 1024 * 1024, 0);
-    let file = h.dir.path().join("big.mp4");
-    std::fs::write(&file, bytes)?;
-    let object = h.upload_multipart(&file, "in/big.mp4").await?;
-    // moto sends ObjectCreated:Put and ObjectCreated:CompleteMultipartUpload
-    h.dispatched_times(&object, 2).await?;
-    let jobs = h.job_ids_of(&object);
-    assert_eq!(jobs.len(), 1, "{:?}", h.stack.reports());
-    let (_, tasks) = h.stack.finished(&jobs[0], Duration::from_secs(60)).await?;
-    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
-    Ok(())
+#[test]
+fn a_multipart_upload_reported_twice_makes_one_job() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(snapshots(&h)).await?;
+        // 6 MiB: two parts (the video, then padding after its end)
+        let mut bytes = std::fs::read(fixture("camera_1080p_h264_aac.mp4"))?;
+        bytes.resize(6 * 1024 * 1024, 0);
+        let file = h.dir.path().join("big.mp4");
+        std::fs::write(&file, bytes)?;
+        let object = h.upload_multipart(&file, "in/big.mp4").await?;
+        // moto sends ObjectCreated:Put and ObjectCreated:CompleteMultipartUpload
+        h.dispatched_times(&object, 2).await?;
+        let jobs = h.job_ids_of(&object);
+        let reports: Vec<_> = h.stack.reports().into_iter().filter(|r| r.object == object).collect();
+        assert_eq!(jobs.len(), 1, "{reports:?}");
+        let (_, tasks) = h.stack.finished(&jobs[0], Duration::from_secs(60)).await?;
+        assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_are_processed_when_moto_runs_in_another_time_zone() -> anyhow::Result<()> {
     // moto writes event times in its local time, without a zone: New York is 5 hours behind
     let h = Harness::start_with(|options| options.moto_time_zone = Some("EST5EDT,M3.2.0,M11.1.0".into())).await?;
-    h.workflow(snapshots()).await?;
+    h.workflow(snapshots(&h)).await?;
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
-    let (job, tasks) = h.job_of(&object).await?;
-    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
+    let (job, _) = h.succeeded(&object).await?;
     let skew = (job.event_time - chrono::Utc::now()).num_seconds().abs();
     assert!(skew < 120, "the event time is read as UTC: {} ({skew} s off)", job.event_time);
     Ok(())
@@ -51,7 +51,7 @@ async fn uploads_are_processed_when_moto_runs_in_another_time_zone() -> anyhow::
 #[tokio::test(flavor = "multi_thread")]
 async fn when_moto_dies_the_stack_says_so_instead_of_waiting() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    h.workflow(snapshots()).await?;
+    h.workflow(snapshots(&h)).await?;
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let pid = h.stack.moto().pid().expect("moto runs");
     std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status()?;
@@ -98,25 +98,17 @@ async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> any
     let env_file = h.dir.path().join("dev.env");
     std::fs::write(&env_file, environment)?;
     let log = std::fs::File::create(h.dir.path().join("cargo-lambda.log"))?;
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut command = std::process::Command::new("cargo");
-    // As from a shell: without the variables cargo set for this test, which build scripts (ring's)
-    // take as a reason to build the functions' dependencies again.
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("CARGO_") && name != "CARGO_HOME") {
-        command.env_remove(name);
-    }
-    let child = command
+    let child = cargo()
         .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
         .args(["--concurrency", "4", "--env-file"])
         .arg(&env_file)
-        .current_dir(workspace)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .process_group(0)
         .spawn()?;
     let _watch = CargoLambda { child };
-    h.workflow(snapshots()).await?;
+    let local = h.workflow(snapshots(&h)).await?;
     // WHEN a video is uploaded
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip one.mp4").await?;
     // THEN it is processed by the functions under cargo lambda (the first call builds them)
@@ -129,7 +121,7 @@ async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> any
         sequencer: None,
         event_time: chrono::Utc::now(),
     };
-    let job = JobId::derive("local", &object, &event.upload_identity(&head));
+    let job = JobId::derive(&local.name, &object, &event.upload_identity(&head));
     let started = Instant::now();
     while h.stack.jobs().job(&job).await?.is_none() {
         let log = std::fs::read_to_string(h.dir.path().join("cargo-lambda.log")).unwrap_or_default();

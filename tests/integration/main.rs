@@ -1,6 +1,7 @@
-//! mediaflow end to end: each test starts its own local stack (moto_server on a free loopback
-//! port, the dispatcher and worker handlers behind a local Lambda service), uploads real media
-//! and checks the outputs with ffprobe.
+//! mediaflow end to end: tests run on a local stack (moto_server on a free loopback port, the
+//! dispatcher and worker handlers behind a local Lambda service) — one shared by every test of
+//! the process that can share it, or one of a test's own — upload real media and check the
+//! outputs with ffprobe.
 //!
 //! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
@@ -22,6 +23,7 @@ mod recursion;
 mod retries;
 mod routing;
 mod safety;
+mod stacks;
 mod stills;
 mod stores;
 mod streaming;

@@ -22,7 +22,7 @@ use mediaflow::ports::JobStore;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Harness, fixture};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -124,10 +124,13 @@ fn aws_sdk_sqs_attribute() -> QueueAttributeName {
 
 /// Applies workflow `name` watching `dir`, with `notification`, and processes the camera clip.
 async fn job_with(h: &Harness, name: &str, notification: Value) -> anyhow::Result<Job> {
-    h.workflow(json!({"name": name, "trigger": {"bucket": BUCKET, "dir": format!("{name}/")},
-        "output": {"dir": format!("{name}-out/")},
-        "tasks": [{"type": "snapshot", "times": ["0s"]}], "notification": notification}))
-        .await?;
+    let flow = h
+        .flow(name)
+        .trigger(&format!("{name}/"))
+        .output(&format!("{name}-out/"))
+        .task(json!({"type": "snapshot", "times": ["0s"]}))
+        .with("notification", notification);
+    h.workflow(flow).await?;
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), &format!("{name}/clip.mp4")).await?;
     let (job, _) = h.job_of(&object).await?;
     h.stack.idle(Duration::from_secs(60)).await?;

@@ -9,26 +9,33 @@ use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::WorkflowStore;
 use mediaflow_local::{DISPATCHER, WORKER, WORKFLOWS_TABLE};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Flow, Harness, fixture};
 
-fn pair(name: &str, trigger: &str, output: &str) -> Value {
-    json!({"name": name, "trigger": {"bucket": BUCKET, "dir": trigger}, "output": {"dir": output},
-        "tasks": [{"type": "transcode", "video": {"height": 144}}, {"type": "snapshot", "times": [0.5]}]})
+fn pair(h: &Harness, name: &str, trigger: &str, output: &str) -> Flow {
+    h.flow(name)
+        .trigger(trigger)
+        .output(output)
+        .task(json!({"type": "transcode", "video": {"height": 144}}))
+        .task(json!({"type": "snapshot", "times": [0.5]}))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn workflows_that_would_feed_each_other_are_refused() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(pair("a", "a/", "b/")).await?;
-    let error = h.workflow(pair("b", "b/", "a/")).await.unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "workflow \"b\" conflicts with enabled workflows: its output s3://media-in/a/ overlaps \
-         the trigger s3://media-in/a/ of enabled workflow \"a\", which would take its outputs for uploads"
-    );
-    Ok(())
+#[test]
+fn workflows_that_would_feed_each_other_are_refused() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let a = h.workflow(pair(&h, "a", "a/", "b/")).await?.name;
+        let error = h.workflow(pair(&h, "b", "b/", "a/")).await.unwrap_err();
+        let (b, bucket) = (h.name("b"), &h.bucket);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "workflow \"{b}\" conflicts with enabled workflows: its output s3://{bucket}/a/ overlaps the trigger \
+                 s3://{bucket}/a/ of enabled workflow \"{a}\", which would take its outputs for uploads"
+            )
+        );
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,8 +43,8 @@ async fn a_misconfigured_pair_cannot_ping_pong() -> anyhow::Result<()> {
     // GIVEN a and b, each writing into the other's trigger, stored past the catalog's check
     let h = Harness::start().await?;
     let store = DynamoWorkflowStore::new(h.stack.clients.dynamodb.clone(), WORKFLOWS_TABLE);
-    for spec in [pair("a", "a/", "b/"), pair("b", "b/", "a/")] {
-        let spec: WorkflowSpec = serde_json::from_value(spec)?;
+    for spec in [pair(&h, "a", "a/", "b/"), pair(&h, "b", "b/", "a/")] {
+        let spec: WorkflowSpec = serde_json::from_value(spec.into_value())?;
         let version = store.snapshot().await?.version;
         store.save(&Workflow::create(spec, Utc::now())?.enable(Utc::now()), None, version).await?;
     }
@@ -46,7 +53,7 @@ async fn a_misconfigured_pair_cannot_ping_pong() -> anyhow::Result<()> {
     let (job, tasks) = h.job_of(&object).await?;
     h.stack.idle(Duration::from_secs(60)).await?;
     // THEN a ran once; b saw a's outputs and skipped them; nothing more ran
-    assert_eq!(job.workflow, "a");
+    assert_eq!(job.workflow, h.name("a"));
     assert!(tasks.iter().all(|t| t.status == TaskStatus::Success));
     let reports = h.stack.reports();
     assert_eq!(reports.iter().flat_map(|r| r.jobs()).count(), 1);

@@ -5,14 +5,12 @@ use mediaflow::domain::job::TaskStatus;
 use mediaflow_local::WORKER;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Harness, fixture};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashed_invocation_is_retried_and_the_task_runs_once() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "snapshot", "times": [0.5]}]}))
-        .await?;
+    h.workflow(h.flow("t").task(json!({"type": "snapshot", "times": [0.5]}))).await?;
     h.stack.lambda()?.fail_runs(WORKER, 1);
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;
@@ -25,9 +23,8 @@ async fn a_crashed_invocation_is_retried_and_the_task_runs_once() -> anyhow::Res
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terminal_error_is_recorded_without_retry() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    h.workflow(json!({"name": "t", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [{"type": "watermark", "watermarks": [{"image": {"key": "assets/missing.png"}}]}]}))
-        .await?;
+    let missing = json!({"type": "watermark", "watermarks": [{"image": {"key": "assets/missing.png"}}]});
+    h.workflow(h.flow("t").task(missing)).await?;
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
     let (_, tasks) = h.job_of(&object).await?;
     h.stack.idle(std::time::Duration::from_secs(30)).await?;

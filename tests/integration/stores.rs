@@ -18,7 +18,7 @@ use mediaflow::ports::{
 use mediaflow_local::WORKFLOWS_TABLE;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, OUTPUT_BUCKET};
+use crate::support::Harness;
 
 fn spec(bucket: &str) -> WorkflowSpec {
     serde_json::from_value(json!({"name": "w", "trigger": {"bucket": bucket, "dir": "in/"},
@@ -98,11 +98,11 @@ async fn workflows_stored_by_0_1_are_found_and_moved_to_per_dir_reads_by_the_nex
     Ok(())
 }
 
-/// A job of the test workflow for an upload at `key` of `media-in`, and its tasks.
-fn job_for(key: &str) -> anyhow::Result<(Job, Vec<mediaflow::domain::job::Task>)> {
-    let workflow = Workflow::create(spec("media-in"), Utc::now())?.enable(Utc::now());
+/// A job of the test workflow for an upload at `key` of `bucket`, and its tasks.
+fn job_for(bucket: &str, key: &str) -> anyhow::Result<(Job, Vec<mediaflow::domain::job::Task>)> {
+    let workflow = Workflow::create(spec(bucket), Utc::now())?.enable(Utc::now());
     let event = ObjectCreated {
-        object: ObjectRef::new("media-in", key),
+        object: ObjectRef::new(bucket, key),
         size: Some(1),
         etag: Some("e".into()),
         version_id: None,
@@ -112,128 +112,121 @@ fn job_for(key: &str) -> anyhow::Result<(Job, Vec<mediaflow::domain::job::Task>)
     Ok(Job::start(&workflow, &event, &ObjectHead::default(), Utc::now()))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let jobs = h.stack.jobs();
-    let (job, tasks) = job_for("in/a.mp4")?;
-    assert_eq!(jobs.create(&job, &tasks).await?, Created::New);
-    assert_eq!(jobs.create(&job, &tasks).await?, Created::Existing);
-    assert_eq!(jobs.tasks(&job.id).await?, tasks);
+#[test]
+fn jobs_are_created_once_claimed_once_and_finished_by_their_last_task() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let jobs = h.stack.jobs();
+        let (job, tasks) = job_for(&h.bucket, "in/a.mp4")?;
+        assert_eq!(jobs.create(&job, &tasks).await?, Created::New);
+        assert_eq!(jobs.create(&job, &tasks).await?, Created::Existing);
+        assert_eq!(jobs.tasks(&job.id).await?, tasks);
 
-    let now = Utc::now();
-    let lease =
-        |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
-    let Claim::Claimed(first) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("first claim") };
-    assert_eq!((first.status, first.hold.attempts), (TaskStatus::Processing, 1));
-    assert!(matches!(jobs.claim(&job.id, 0, &lease("w2", now)).await?, Claim::Busy { .. }), "held by w1");
-    let Claim::Claimed(again) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("w1's retried claim") };
-    assert_eq!(again.hold.attempts, 1, "a claim repeated by its holder (a lost answer) is the same attempt");
-    assert_eq!(jobs.job(&job.id).await?.map(|j| j.status), Some(JobStatus::Processing));
-    // A lease that ran out can be taken over; the old attempt can then no longer finish.
-    let later = now + TimeDelta::minutes(6);
-    let Claim::Claimed(second) = jobs.claim(&job.id, 0, &lease("w3", later)).await? else { panic!("takeover") };
-    assert_eq!(second.hold.attempts, 2);
-    let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
-    assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
-    assert_eq!(
-        jobs.finish(
-            &second,
-            &TaskOutcome::Success { outputs: vec![], warnings: vec![], timings: Default::default() },
-            later
-        )
-        .await?,
-        Progress::Open
-    );
-    assert_eq!(
-        jobs.finish(
-            &second,
-            &TaskOutcome::Success { outputs: vec![], warnings: vec![], timings: Default::default() },
-            later
-        )
-        .await?,
-        Progress::Open,
-        "repeat: no harm"
-    );
-    assert!(matches!(jobs.claim(&job.id, 0, &lease("w4", later)).await?, Claim::Done(TaskStatus::Success)));
+        let now = Utc::now();
+        let lease =
+            |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
+        let Claim::Claimed(first) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else { panic!("first claim") };
+        assert_eq!((first.status, first.hold.attempts), (TaskStatus::Processing, 1));
+        assert!(matches!(jobs.claim(&job.id, 0, &lease("w2", now)).await?, Claim::Busy { .. }), "held by w1");
+        let Claim::Claimed(again) = jobs.claim(&job.id, 0, &lease("w1", now)).await? else {
+            panic!("w1's retried claim")
+        };
+        assert_eq!(again.hold.attempts, 1, "a claim repeated by its holder (a lost answer) is the same attempt");
+        assert_eq!(jobs.job(&job.id).await?.map(|j| j.status), Some(JobStatus::Processing));
+        // A lease that ran out can be taken over; the old attempt can then no longer finish.
+        let later = now + TimeDelta::minutes(6);
+        let Claim::Claimed(second) = jobs.claim(&job.id, 0, &lease("w3", later)).await? else { panic!("takeover") };
+        assert_eq!(second.hold.attempts, 2);
+        let fail = TaskOutcome::Fail(TaskError { code: ErrorCode::SourceCorrupt, message: "x".into() });
+        assert!(matches!(jobs.finish(&first, &fail, later).await, Err(StoreError::Conflict(_))));
+        let success = TaskOutcome::Success { outputs: vec![], warnings: vec![], timings: Default::default() };
+        assert_eq!(jobs.finish(&second, &success, later).await?, Progress::Open);
+        assert_eq!(jobs.finish(&second, &success, later).await?, Progress::Open, "repeat: no harm");
+        assert!(matches!(jobs.claim(&job.id, 0, &lease("w4", later)).await?, Claim::Done(TaskStatus::Success)));
 
-    let Claim::Claimed(other) = jobs.claim(&job.id, 1, &lease("w5", now)).await? else { panic!("task 1") };
-    jobs.record_progress(&other, 40).await?;
-    jobs.record_progress(&first, 90).await?;
-    assert_eq!(jobs.tasks(&job.id).await?[1].progress, Some(40), "only the current attempt's progress counts");
-    assert_eq!(jobs.finish(&other, &fail, now).await?, Progress::JobFinished);
-    jobs.record_progress(&other, 50).await?;
-    assert_eq!(jobs.tasks(&job.id).await?[1].progress, Some(40), "nor after it ended");
-    assert_eq!(jobs.close(&job.id, now).await?, Progress::Open, "finished once");
-    let finished = jobs.job(&job.id).await?.expect("job");
-    assert_eq!(finished.status, JobStatus::Finish);
-    assert!(finished.finished_at.is_some());
-    assert_eq!((finished.failed_tasks, finished.error.as_ref().map(|e| e.code)), (1, Some(ErrorCode::SourceCorrupt)));
-    assert_eq!(finished.result(), Some(JobResult::Fail));
-    assert!(matches!(jobs.claim(&job.id, 9, &lease("w6", now)).await?, Claim::Missing));
-    Ok(())
+        let Claim::Claimed(other) = jobs.claim(&job.id, 1, &lease("w5", now)).await? else { panic!("task 1") };
+        jobs.record_progress(&other, 40).await?;
+        jobs.record_progress(&first, 90).await?;
+        assert_eq!(jobs.tasks(&job.id).await?[1].progress, Some(40), "only the current attempt's progress counts");
+        assert_eq!(jobs.finish(&other, &fail, now).await?, Progress::JobFinished);
+        jobs.record_progress(&other, 50).await?;
+        assert_eq!(jobs.tasks(&job.id).await?[1].progress, Some(40), "nor after it ended");
+        assert_eq!(jobs.close(&job.id, now).await?, Progress::Open, "finished once");
+        let finished = jobs.job(&job.id).await?.expect("job");
+        assert_eq!(finished.status, JobStatus::Finish);
+        assert!(finished.finished_at.is_some());
+        assert_eq!(
+            (finished.failed_tasks, finished.error.as_ref().map(|e| e.code)),
+            (1, Some(ErrorCode::SourceCorrupt))
+        );
+        assert_eq!(finished.result(), Some(JobResult::Fail));
+        assert!(matches!(jobs.claim(&job.id, 9, &lease("w6", now)).await?, Claim::Missing));
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_takes_it() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let jobs = h.stack.jobs();
-    let (job, tasks) = job_for("in/long.mp4")?;
-    jobs.create(&job, &tasks).await?;
-    let plan = ChunkPlan {
-        chunks: vec![Chunk { start: 0.0, length: Some(10.02) }, Chunk { start: 10.02, length: None }],
-        audio: true,
-    };
-    jobs.split(&tasks[0], &plan).await?;
-    let now = Utc::now();
-    let lease =
-        |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
-    // GIVEN a part taken
-    let PartClaim::Claimed(_) = jobs.claim_part(&job.id, 0, 1, &lease("p1", now)).await? else { panic!("part") };
-    // WHEN it starts its task, and another part does too
-    assert!(jobs.start_task(&job.id, 0, now).await?, "the first part starts the task");
-    assert!(!jobs.start_task(&job.id, 0, now + TimeDelta::seconds(1)).await?, "once");
-    // THEN the task shows PROCESSING from then, without a lease
-    let task = jobs.tasks(&job.id).await?.remove(0);
-    assert_eq!((task.status, task.hold.lease_until, task.hold.attempts), (TaskStatus::Processing, None, 0));
-    let started = task.started_at.expect("started");
-    assert!((started - now).num_milliseconds().abs() < 1, "{started} against {now}");
-    // and the join takes it, keeping that start, and holds it
-    let later = now + TimeDelta::minutes(1);
-    let Claim::Claimed(joined) = jobs.claim(&job.id, 0, &lease("join", later)).await? else { panic!("join") };
-    assert_eq!((joined.hold.attempts, joined.started_at), (1, Some(started)));
-    assert!(matches!(jobs.claim(&job.id, 0, &lease("other", later)).await?, Claim::Busy { .. }));
-    Ok(())
+#[test]
+fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_takes_it() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let jobs = h.stack.jobs();
+        let (job, tasks) = job_for(&h.bucket, "in/long.mp4")?;
+        jobs.create(&job, &tasks).await?;
+        let plan = ChunkPlan {
+            chunks: vec![Chunk { start: 0.0, length: Some(10.02) }, Chunk { start: 10.02, length: None }],
+            audio: true,
+        };
+        jobs.split(&tasks[0], &plan).await?;
+        let now = Utc::now();
+        let lease =
+            |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };
+        // GIVEN a part taken
+        let PartClaim::Claimed(_) = jobs.claim_part(&job.id, 0, 1, &lease("p1", now)).await? else { panic!("part") };
+        // WHEN it starts its task, and another part does too
+        assert!(jobs.start_task(&job.id, 0, now).await?, "the first part starts the task");
+        assert!(!jobs.start_task(&job.id, 0, now + TimeDelta::seconds(1)).await?, "once");
+        // THEN the task shows PROCESSING from then, without a lease
+        let task = jobs.tasks(&job.id).await?.remove(0);
+        assert_eq!((task.status, task.hold.lease_until, task.hold.attempts), (TaskStatus::Processing, None, 0));
+        let started = task.started_at.expect("started");
+        assert!((started - now).num_milliseconds().abs() < 1, "{started} against {now}");
+        // and the join takes it, keeping that start, and holds it
+        let later = now + TimeDelta::minutes(1);
+        let Claim::Claimed(joined) = jobs.claim(&job.id, 0, &lease("join", later)).await? else { panic!("join") };
+        assert_eq!((joined.hold.attempts, joined.started_at), (1, Some(started)));
+        assert!(matches!(jobs.claim(&job.id, 0, &lease("other", later)).await?, Claim::Busy { .. }));
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn large_outputs_go_up_in_parts_under_the_same_write_conditions() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    let s3 = &h.stack.clients.s3;
-    let multipart = Multipart { threshold: 5 * 1024 * 1024, part: 5 * 1024 * 1024, concurrency: 2 };
-    let store = S3ObjectStore::new(s3.clone()).with_multipart(multipart);
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("out.mp4");
-    let data: Vec<u8> = (0..12 * 1024 * 1024 + 333).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    std::fs::write(&file, &data)?;
-    let target = ObjectRef::new(OUTPUT_BUCKET, "out/big.mp4");
-    let marker = OutputMarker::new("job-1", "w", &ObjectRef::new(BUCKET, "in/big.mp4"), &target);
-    // WHEN a file above the threshold is written where nothing is
-    let size = store.put(&file, &target, "video/mp4", &marker, &PutCondition::Absent).await?;
-    // THEN it is there whole, in three parts, with its type and our marker
-    assert_eq!(size, data.len() as u64);
-    let got = s3.get_object().bucket(&target.bucket).key(&target.key).send().await?;
-    assert_eq!(got.content_type(), Some("video/mp4"));
-    assert!(got.e_tag().is_some_and(|etag| etag.ends_with("-3\"")), "{:?}", got.e_tag());
-    assert_eq!(got.body.collect().await?.into_bytes().as_ref(), data.as_slice());
-    let head = store.head(&target).await?.expect("written");
-    assert_eq!(head.marker, Some(marker.clone()));
-    // and written again where something now is, it is refused and leaves no parts behind
-    let refused = store.put(&file, &target, "video/mp4", &marker, &PutCondition::Absent).await;
-    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
-    let open = s3.list_multipart_uploads().bucket(&target.bucket).send().await?;
-    assert!(open.uploads().is_empty(), "aborted: {:?}", open.uploads());
-    // while over our own output, as it stands, it is written
-    store.put(&file, &target, "video/mp4", &marker, &PutCondition::Unchanged(head.etag.expect("etag"))).await?;
-    Ok(())
+#[test]
+fn large_outputs_go_up_in_parts_under_the_same_write_conditions() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let s3 = &h.stack.clients.s3;
+        let multipart = Multipart { threshold: 5 * 1024 * 1024, part: 5 * 1024 * 1024, concurrency: 2 };
+        let store = S3ObjectStore::new(s3.clone()).with_multipart(multipart);
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("out.mp4");
+        let data: Vec<u8> =
+            (0..12 * 1024 * 1024 + 333).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        std::fs::write(&file, &data)?;
+        let target = ObjectRef::new(&h.output_bucket, "out/big.mp4");
+        let marker = OutputMarker::new("job-1", "w", &ObjectRef::new(&h.bucket, "in/big.mp4"), &target);
+        // WHEN a file above the threshold is written where nothing is
+        let size = store.put(&file, &target, "video/mp4", &marker, &PutCondition::Absent).await?;
+        // THEN it is there whole, in three parts, with its type and our marker
+        assert_eq!(size, data.len() as u64);
+        let got = s3.get_object().bucket(&target.bucket).key(&target.key).send().await?;
+        assert_eq!(got.content_type(), Some("video/mp4"));
+        assert!(got.e_tag().is_some_and(|etag| etag.ends_with("-3\"")), "{:?}", got.e_tag());
+        assert_eq!(got.body.collect().await?.into_bytes().as_ref(), data.as_slice());
+        let head = store.head(&target).await?.expect("written");
+        assert_eq!(head.marker, Some(marker.clone()));
+        // and written again where something now is, it is refused and leaves no parts behind
+        let refused = store.put(&file, &target, "video/mp4", &marker, &PutCondition::Absent).await;
+        assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+        let open = s3.list_multipart_uploads().bucket(&target.bucket).send().await?;
+        assert!(open.uploads().is_empty(), "aborted: {:?}", open.uploads());
+        // while over our own output, as it stands, it is written
+        store.put(&file, &target, "video/mp4", &marker, &PutCondition::Unchanged(head.etag.expect("etag"))).await?;
+        Ok(())
+    })
 }

@@ -8,81 +8,82 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt, stream};
 use mediaflow::adapters::aws::sqs::REASON_ATTRIBUTE;
 use mediaflow::domain::error::ErrorCode;
-use mediaflow::domain::job::TaskStatus;
 use mediaflow::domain::object::ObjectRef;
 use mediaflow_local::WORKER;
 use serde_json::json;
 
-use crate::support::{BUCKET, Harness, fixture};
+use crate::support::{Flow, Harness, fixture};
 
-fn snapshots(dir: &str, output: serde_json::Value) -> serde_json::Value {
-    json!({"name": "trace", "trigger": {"bucket": BUCKET, "dir": dir}, "output": output,
-        "tasks": [{"type": "snapshot", "times": [0.2], "width": 64}]})
+fn snapshots(h: &Harness, dir: &str) -> Flow {
+    h.flow("trace").trigger(dir).task(json!({"type": "snapshot", "times": [0.2], "width": 64}))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn uploads_made_while_enabled_are_processed_when_dispatched_after_a_disable() -> anyhow::Result<()> {
-    // GIVEN an enabled workflow and a burst of 20 uploads
-    let h = Harness::start().await?;
-    h.workflow(snapshots("in/", json!({"dir": "out/"}))).await?;
-    let clip = h.lavfi_clip(
-        "tiny.mp4",
-        &["testsrc2=size=160x120:rate=10:duration=1"],
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    )?;
-    let keys: Vec<String> = (0..20).map(|i| format!("in/{i:02}.mp4")).collect();
-    let objects: Vec<ObjectRef> = stream::iter(&keys).map(|key| h.upload(&clip, key)).buffered(8).try_collect().await?;
-    // WHEN the workflow is disabled right after the last upload, before most events arrive
-    h.stack.admin().catalog()?.disable("trace").await?;
-    // THEN every upload made while it was enabled is processed
-    for object in &objects {
-        let (_, tasks) = h.job_of(object).await?;
-        assert_eq!(tasks[0].status, TaskStatus::Success, "{}: {:?}", object.key, tasks[0].error);
-    }
-    // AND an upload made after the disable is not
-    let late = h.upload(&clip, "in/late.mp4").await?;
-    assert_eq!(h.skip_reasons(&late).await?, ["disabled"]);
-    Ok(())
+#[test]
+fn uploads_made_while_enabled_are_processed_when_dispatched_after_a_disable() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN an enabled workflow and a burst of 20 uploads
+        h.workflow(snapshots(&h, "in/")).await?;
+        let clip = h.lavfi_clip(
+            "tiny.mp4",
+            &["testsrc2=size=160x120:rate=10:duration=1"],
+            &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+        )?;
+        let keys: Vec<String> = (0..20).map(|i| format!("in/{i:02}.mp4")).collect();
+        let objects: Vec<ObjectRef> =
+            stream::iter(&keys).map(|key| h.upload(&clip, key)).buffered(8).try_collect().await?;
+        // WHEN the workflow is disabled right after the last upload, before most events arrive
+        h.stack.admin().catalog()?.disable(&h.name("trace")).await?;
+        // THEN every upload made while it was enabled is processed
+        for object in &objects {
+            h.succeeded(object).await?;
+        }
+        // AND an upload made after the disable is not
+        let late = h.upload(&clip, "in/late.mp4").await?;
+        assert_eq!(h.skip_reasons(&late).await?, ["disabled"]);
+        Ok(())
+    })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_side_copy_of_an_output_into_the_trigger_dir_is_a_new_upload() -> anyhow::Result<()> {
-    let h = Harness::start().await?;
-    h.workflow(json!({"name": "copies", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "in/"},
-        "tasks": [{"type": "transcode", "definition": "small", "video": {"height": 144}}]}))
-        .await?;
-    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
-    let (_, tasks) = h.job_of(&object).await?;
-    let output = &tasks[0].outputs[0];
-    assert_eq!(output.key, "in/clip_transcode_small.mp4");
-    // The output's own event is skipped as ours
-    let reasons = h.skip_reasons(&ObjectRef::new(BUCKET, &output.key)).await?;
-    assert!(reasons[0].starts_with("output of mediaflow job"), "{reasons:?}");
-    // WHEN a user copies it (S3 copies the metadata, marker included) under another name
-    h.stack
-        .clients
-        .s3
-        .copy_object()
-        .bucket(BUCKET)
-        .key("in/copy.mp4")
-        .copy_source(format!("{BUCKET}/{}", output.key))
-        .send()
-        .await?;
-    // THEN the copy is processed like any upload
-    let (job, tasks) = h.job_of(&ObjectRef::new(BUCKET, "in/copy.mp4")).await?;
-    assert_eq!(job.input.key, "in/copy.mp4");
-    assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
-    assert_eq!(tasks[0].outputs[0].key, "in/copy_transcode_small.mp4");
-    Ok(())
+#[test]
+fn a_server_side_copy_of_an_output_into_the_trigger_dir_is_a_new_upload() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let copies = h
+            .flow("copies")
+            .output("in/")
+            .task(json!({"type": "transcode", "definition": "small", "video": {"height": 144}}));
+        h.workflow(copies).await?;
+        let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+        let (_, tasks) = h.job_of(&object).await?;
+        let output = &tasks[0].outputs[0];
+        assert_eq!(output.key, "in/clip_transcode_small.mp4");
+        // The output's own event is skipped as ours
+        let reasons = h.skip_reasons(&ObjectRef::new(&h.bucket, &output.key)).await?;
+        assert!(reasons[0].starts_with("output of mediaflow job"), "{reasons:?}");
+        // WHEN a user copies it (S3 copies the metadata, marker included) under another name
+        h.stack
+            .clients
+            .s3
+            .copy_object()
+            .bucket(&h.bucket)
+            .key("in/copy.mp4")
+            .copy_source(format!("{}/{}", h.bucket, output.key))
+            .send()
+            .await?;
+        // THEN the copy is processed like any upload
+        let (job, tasks) = h.succeeded(&ObjectRef::new(&h.bucket, "in/copy.mp4")).await?;
+        assert_eq!(job.input.key, "in/copy.mp4");
+        assert_eq!(tasks[0].outputs[0].key, "in/copy_transcode_small.mp4");
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_that_can_never_be_handled_reach_the_dead_letter_queue_with_the_reason() -> anyhow::Result<()> {
     let h = Harness::start().await?;
-    h.workflow(snapshots("in/", json!({"dir": "out/"}))).await?;
+    h.workflow(snapshots(&h, "in/")).await?;
     let bad_key = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
         "eventTime": "2026-11-24T13:46:33.635Z",
-        "s3": {"bucket": {"name": BUCKET}, "object": {"key": "in/bad%FF.mp4", "size": 1}}}]});
+        "s3": {"bucket": {"name": h.bucket}, "object": {"key": "in/bad%FF.mp4", "size": 1}}}]});
     for body in ["not json".to_owned(), bad_key.to_string()] {
         h.stack.sqs.send_message().queue_url(&h.stack.events_queue.url).message_body(body).send().await?;
     }
@@ -120,10 +121,13 @@ async fn events_that_can_never_be_handled_reach_the_dead_letter_queue_with_the_r
 async fn permanent_s3_refusals_are_invalid_input_in_one_line_without_retries() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     // GIVEN a workflow writing to a bucket that does not exist, and one writing long keys
-    h.workflow(json!({"name": "nobucket", "trigger": {"bucket": BUCKET, "dir": "a/"},
-        "output": {"bucket": "no-such-bucket", "dir": "out/"}, "tasks": [{"type": "snapshot", "times": [0.2]}]}))
-        .await?;
-    h.workflow(snapshots("b/", json!({"dir": "out/"}))).await?;
+    let nobucket = h
+        .flow("nobucket")
+        .trigger("a/")
+        .output_in("no-such-bucket", "out/")
+        .task(json!({"type": "snapshot", "times": [0.2]}));
+    h.workflow(nobucket).await?;
+    h.workflow(snapshots(&h, "b/")).await?;
     let missing = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "a/clip.mp4").await?;
     let long = h.upload(&fixture("camera_1080p_h264_aac.mp4"), &format!("b/{}.mp4", "k".repeat(1000))).await?;
     let (_, tasks) = h.job_of(&missing).await?;

@@ -4,12 +4,11 @@
 //! source; and the join's time.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mediaflow::domain::task::{Parallel, TaskSpec, TranscodeSpec, VideoSpec};
-use mediaflow_local::{LocalStack, StackOptions};
+use mediaflow_local::{LocalStack, StackOptions, measure};
 
 use super::{BUCKET, start_job_of};
 
@@ -77,7 +76,7 @@ async fn run(input: &Path, parallel: Parallel, workers: usize) -> anyhow::Result
     let local = tempfile::NamedTempFile::new()?;
     let body = stack.clients.s3.get_object().bucket(&output.bucket).key(&output.key).send().await?.body;
     std::fs::write(local.path(), body.collect().await?.into_bytes())?;
-    let ssim = ssim(&ffmpeg, local.path(), input)?;
+    let ssim = measure::ssim(&ffmpeg, local.path(), input, Some((1280, 720)))?;
     let join = task.chunks.as_ref().and(task.timings).map(|t| Duration::from_millis(t.render_ms));
     // This run's moto stops with its stack; its CPU must not count in the next run.
     drop(stack);
@@ -98,21 +97,4 @@ fn children_cpu() -> anyhow::Result<f64> {
     let ticks: f64 =
         fields.get(13..15).context("short /proc/self/stat")?.iter().filter_map(|f| f.parse::<f64>().ok()).sum();
     Ok(ticks / 100.0)
-}
-
-/// The SSIM of `encoded` (720p) against `source`, scaled to 720p.
-fn ssim(ffmpeg: &Path, encoded: &Path, source: &Path) -> anyhow::Result<f64> {
-    let output = Command::new(ffmpeg)
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(encoded)
-        .arg("-i")
-        .arg(source)
-        .args(["-lavfi", "[1:v]scale=1280:720[ref];[0:v][ref]ssim", "-f", "null", "-"])
-        .output()?;
-    let text = String::from_utf8_lossy(&output.stderr);
-    text.lines()
-        .rev()
-        .find_map(|line| line.split_whitespace().find_map(|field| field.strip_prefix("All:")))
-        .and_then(|all| all.parse().ok())
-        .context("ffmpeg printed no SSIM")
 }

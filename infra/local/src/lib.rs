@@ -12,6 +12,7 @@
 
 mod events;
 mod lambda;
+pub mod measure;
 mod moto;
 
 use std::path::{Path, PathBuf};

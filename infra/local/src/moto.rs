@@ -11,12 +11,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 
-/// The running server; killed (by pid) when dropped.
+/// The running server; killed (by pid) when dropped. It also stops by itself when this process
+/// ends without dropping it (a test binary's shared stack, a killed test): it watches the pipe
+/// it reads as standard input, which closes with this process.
 #[derive(Debug)]
 pub struct MotoServer {
     child: Mutex<Child>,
+    /// Held open for the server's lifetime; its end tells the server to stop.
+    _lifeline: Option<ChildStdin>,
     pub endpoint: String,
     pub log: PathBuf,
 }
@@ -43,15 +47,21 @@ impl MotoServer {
         if let Some(zone) = time_zone {
             command.env("TZ", zone);
         }
-        let child = command
+        let mut child = command
             .args(["-c", LAUNCHER, "127.0.0.1", &port.to_string()])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
             .context("cannot start python3 for moto_server: install `pip install 'moto[server]'` (make setup does)")?;
-        let server = MotoServer { child: Mutex::new(child), endpoint: format!("http://127.0.0.1:{port}"), log };
+        let lifeline = child.stdin.take();
+        let server = MotoServer {
+            child: Mutex::new(child),
+            _lifeline: lifeline,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+        };
         server.wait_ready(port).await?;
         Ok(server)
     }

@@ -14,9 +14,13 @@ moto answers a ranged GET by copying the whole object and slicing it (1.5 s per 
 `If-Match`, is answered from the stored object a MiB at a time, so that reading a large upload
 in ranges costs what it costs on S3. Everything else is moto's.
 
+The server stops when its standard input closes: the process that started it holds the other
+end, so the server never outlives it, however that process ends.
+
 Usage: python3 moto_server.py HOST PORT
 """
 
+import os
 import re
 import sys
 import threading
@@ -102,4 +106,10 @@ def serialised(environ, start_response):
     return ranged_read(environ, start_response) or app(environ, start_response)
 
 
+def stop_with_parent():
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+threading.Thread(target=stop_with_parent, daemon=True).start()
 run_simple(sys.argv[1], int(sys.argv[2]), serialised, threaded=True, use_reloader=False)

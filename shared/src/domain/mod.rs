@@ -1,5 +1,9 @@
 //! The model of mediaflow: workflows, the tasks they run, the jobs an upload starts and what
 //! came of them. Pure: no I/O, no clock reads (times are passed in), no AWS types.
+//!
+//! Imports nothing of the crate outside `domain`; within it, no module imports one that imports
+//! it back (leaves: `error`, `attempt`, `object`, `media`, `validation`; then `task`, `workflow`,
+//! `notification`, `chunk`; then `job`, `event`, `message`).
 
 pub mod attempt;
 pub mod chunk;

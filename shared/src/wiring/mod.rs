@@ -3,6 +3,9 @@
 //! the same), and the [`Admin`] facade over a [`Deployment`] for the CLI and the console.
 //! Settings come from the environment ([`settings`]); a deployment's resource names from flags,
 //! the environment or its CloudFormation stack ([`deployment`]).
+//!
+//! The top of the library: imports everything below it; imported by the functions, the CLI and
+//! the local stack, never by the library itself.
 
 pub mod deployment;
 pub mod settings;

@@ -1,6 +1,8 @@
 //! Adapters of the ports over AWS services: DynamoDB (records), S3 (objects, bucket events), Lambda
 //! (workers), SQS, SNS and EventBridge (events, dead letters), webhooks with their secrets. Each
 //! owns its SDK client; SDK types and errors stop here.
+//!
+//! Imports the domain and the ports; never the use-cases.
 
 pub mod dynamodb;
 pub mod lambda;

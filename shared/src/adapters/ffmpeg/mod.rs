@@ -6,6 +6,8 @@
 //! (ranged reads over loopback, streamed as ffmpeg decodes: no copy on disk); renders count what
 //! ffmpeg reports while decoding, so that damaged or cut sources fail or warn instead of passing
 //! as frozen or short outputs.
+//!
+//! Imports the domain and the ports; never the use-cases.
 
 pub mod args;
 pub mod probe;

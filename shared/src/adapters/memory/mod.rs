@@ -1,6 +1,8 @@
 //! In-memory adapters of every port, for unit tests of the use-cases: one shared state
 //! ([`Memory`]) behind the records ([`records`]), the objects ([`objects`]) and the media tool,
 //! queues and event targets ([`media`]).
+//!
+//! Imports the domain and the ports only.
 
 mod media;
 mod objects;

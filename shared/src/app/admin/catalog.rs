@@ -3,14 +3,23 @@
 use std::fmt;
 use std::sync::Arc;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::Utc;
 use tracing::info;
 
 use crate::domain::workflow::{Workflow, WorkflowError, WorkflowSpec};
 use crate::ports::{CatalogSnapshot, StoreError, WorkflowStore};
 
-/// How often a change is tried again when another change to the catalog came in between.
-const ATTEMPTS: usize = 8;
+/// How a change is tried again when another change to the catalog came in between: with
+/// jittered, growing waits (so that changes racing each other spread out), 12 times.
+fn retries() -> impl Iterator<Item = std::time::Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(20))
+        .with_max_delay(std::time::Duration::from_secs(1))
+        .with_max_times(12)
+        .with_jitter()
+        .build()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -31,6 +40,7 @@ pub enum Applied {
 }
 
 /// The workflows of a deployment.
+#[derive(Clone)]
 pub struct Catalog {
     store: Arc<dyn WorkflowStore>,
 }
@@ -141,9 +151,8 @@ impl Catalog {
         &self,
         decide: impl Fn(&CatalogSnapshot) -> Result<Change<T>, CatalogError>,
     ) -> Result<T, CatalogError> {
-        let mut attempt = 0;
+        let mut retries = retries();
         loop {
-            attempt += 1;
             let snapshot = self.store.snapshot().await?;
             let written = match decide(&snapshot)? {
                 Change::None(result) => return Ok(result),
@@ -154,11 +163,9 @@ impl Catalog {
                     self.store.delete(&workflow, snapshot.version).await.map(|()| result)
                 }
             };
-            match written {
-                Err(StoreError::Conflict(_)) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
-                }
-                written => return Ok(written?),
+            match (written, retries.next()) {
+                (Err(StoreError::Conflict(_)), Some(wait)) => tokio::time::sleep(wait).await,
+                (written, _) => return Ok(written?),
             }
         }
     }
@@ -249,6 +256,23 @@ mod tests {
             catalog.apply(flow("b", "b/", "a/")).await.unwrap();
             let (a, b) = tokio::join!(catalog.enable("a"), catalog.enable("b"));
             assert!(a.is_ok() != b.is_ok(), "exactly one enable passes: {a:?} {b:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_unrelated_changes_at_once_all_pass() {
+        // Operators (or a console and a script) changing different workflows at the same time.
+        let catalog = Catalog::new(Arc::new(Memory::default()));
+        let changes = (0..16).map(|i| {
+            let catalog = catalog.clone();
+            tokio::spawn(async move {
+                let name = format!("w{i}");
+                catalog.apply(flow(&name, &format!("in{i}/"), &format!("out{i}/"))).await?;
+                catalog.enable(&name).await
+            })
+        });
+        for change in futures::future::join_all(changes).await {
+            assert!(change.unwrap().unwrap().enabled);
         }
     }
 

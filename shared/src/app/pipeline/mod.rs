@@ -7,6 +7,8 @@
 //! a task is split, where its parts are kept, the join), [`workspace`] (scratch directory,
 //! upload, watermark images), [`publish`] (outputs written under their conditions) and
 //! [`notify`] (job events to the workflow's target).
+//!
+//! Imports the domain and the ports; never an adapter, and never `admin`.
 
 pub mod attempt;
 pub mod chunking;

@@ -2,6 +2,9 @@
 //! the file and the seed rules that make one valid); a workflow's state ([`lifecycle`]); whether
 //! an upload starts a job ([`matching`]); and what enabled workflows may not do to each other
 //! ([`conflicts`]).
+//!
+//! Imports the domain's `task`, `limits`, `notification::spec`, `object` and `validation`; never
+//! `job`.
 
 mod conflicts;
 pub mod lifecycle;

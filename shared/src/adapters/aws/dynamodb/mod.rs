@@ -25,6 +25,8 @@
 //! And one item per object whose events carried a sequencer:
 //! - `pk = object#<bucket>/<key>`, `sk = sequencer`: the newest sequencer seen, kept for a
 //!   week (`expires_at`, the table's TTL attribute) — reordering happens within minutes.
+//!
+//! Imports the domain and the ports; never the use-cases.
 
 mod jobs;
 mod parts;

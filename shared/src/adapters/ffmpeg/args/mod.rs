@@ -10,6 +10,8 @@
 //! - every path is one of ours (`file:` + the scratch dir, never an object key);
 //! - user text never enters argv or a filter graph: text watermarks are drawn into PNGs by
 //!   [`super::text`] and overlaid like images.
+//!
+//! Pure: imports the domain (and the port's request types) only.
 
 use std::path::{Path, PathBuf};
 
