@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, skipping whatever is already there:
-#   apt: ffmpeg + ffprobe, and the DejaVu font text watermarks are drawn with
+#   apt: ffmpeg + ffprobe, the DejaVu font text watermarks are drawn with, and Chromium with
+#        its driver for the console's browser tests
 #   pip: moto[server] (the local S3/DynamoDB/SQS server, run by python3), cfn-lint,
 #        cargo-lambda (`cargo lambda watch`, which the tests run the functions under too), and
 #        aws-sam-translator with boto3 (a test creates template.yaml as a stack on moto)
@@ -12,6 +13,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_packages=()
 { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || apt_packages+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
+# the console's browser tests: Debian's Chromium (plays H.264) driven through chromedriver
+command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 if [ ${#apt_packages[@]} -gt 0 ]; then
     echo "setup: installing ${apt_packages[*]} (apt)" >&2
     as_root apt-get update -qq

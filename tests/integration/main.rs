@@ -5,9 +5,11 @@
 //!
 //! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
+mod browser;
 mod buckets;
 mod chunks;
 mod cli;
+mod console;
 mod failures;
 mod hostile;
 mod idempotency;

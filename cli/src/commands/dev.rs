@@ -182,7 +182,10 @@ async fn up(examples: &Path, lambda_endpoint: Option<String>, env_file: Option<&
     let lambda = lambda_endpoint.map_or(LambdaMode::InProcess, LambdaMode::Remote);
     let stack = LocalStack::start(StackOptions { lambda: lambda.clone(), ..StackOptions::from_env()? }).await?;
     let workflows = apply_examples(&stack, examples).await?;
-    let environment: String = stack.environment().iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    let console = mediaflow_console::Local::bind(0).await?;
+    let link = console.link();
+    let mut environment: String = stack.environment().iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    environment.push_str(&format!("MEDIAFLOW_CONSOLE_URL={link}\n"));
     if let Some(file) = env_file {
         std::fs::write(file, &environment).with_context(|| format!("cannot write {}", file.display()))?;
     }
@@ -196,14 +199,17 @@ async fn up(examples: &Path, lambda_endpoint: Option<String>, env_file: Option<&
     if let LambdaMode::Remote(endpoint) = &lambda {
         println!("# uploads are dispatched through the Lambda API at {endpoint} (cargo lambda watch)");
     }
+    println!("console: {link}");
+    let serving = mediaflow_console::serve(console, std::sync::Arc::new(stack.admin()), std::future::pending());
     tokio::select! {
         result = shutdown_signal() => result,
         error = stack.moto().exited() => Err(error),
+        result = serving => Err(anyhow::anyhow!("the console stopped: {result:?}")),
     }
 }
 
 /// Ctrl-C or SIGTERM: either way the stack is dropped and stops what it started.
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub(super) async fn shutdown_signal() -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result?,

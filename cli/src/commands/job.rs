@@ -11,7 +11,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mediaflow::app::admin::jobs::{JobRef, JobView, JobsError};
 use mediaflow::app::admin::{Admin, AdminError};
 use mediaflow::domain::job::{Job, JobId, JobResult, JobStatus, TaskStatus};
-use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::notification::NotifyMode;
 use mediaflow::ports::{JobFilter, JobPage};
 use serde::Serialize;
@@ -41,7 +40,7 @@ enum JobCommand {
         #[arg(long)]
         failed: bool,
         /// Only jobs created since then: a time (2026-11-27T10:00:00Z) or an age (90m, 2h, 7d).
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = mediaflow::app::admin::jobs::parse_since)]
         since: Option<DateTime<Utc>>,
         /// How many jobs a page shows.
         #[arg(long, default_value_t = 20)]
@@ -91,16 +90,6 @@ impl From<StatusArg> for JobStatus {
             StatusArg::Finish => JobStatus::Finish,
         }
     }
-}
-
-/// A time (RFC 3339) or an age before now (`90m`, `2h`, `7d`).
-fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Ok(time.with_timezone(&Utc));
-    }
-    let age = humantime::parse_duration(text)
-        .map_err(|_| format!("{text:?} is neither a time (2026-11-27T10:00:00Z) nor an age (90m, 2h, 7d)"))?;
-    Ok(Utc::now() - chrono::TimeDelta::from_std(age).map_err(|e| e.to_string())?)
 }
 
 impl JobArgs {
@@ -210,7 +199,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
     let size = job.input_size.map(|size| format!(" ({})", bytes(size))).unwrap_or_default();
     writeln!(out, "  input    {}{size}", job.input)?;
     if let Some(source) = &job.source {
-        writeln!(out, "  source   {}", source_facts(source))?;
+        writeln!(out, "  source   {}", source.summary())?;
     }
     let took =
         job.finished_at.map(|at| format!(", finished {} later", seconds(job.created_at, at))).unwrap_or_default();
@@ -279,24 +268,6 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
     }
     writeln!(out, "{rows}")?;
     Ok(())
-}
-
-/// `mp4: 5.00 s, h264 1280x720 25 fps, aac 48000 Hz 2 ch`
-fn source_facts(source: &MediaInfo) -> String {
-    let mut facts = vec![source.container.clone()];
-    if let Some(duration) = source.duration {
-        facts.push(format!("{duration:.2} s"));
-    }
-    if let Some(video) = &source.video {
-        let fps = video.fps.map(|fps| format!(" {fps:.3} fps").replace(".000 fps", " fps")).unwrap_or_default();
-        facts.push(format!("{} {}x{}{fps}", video.codec, video.width, video.height));
-    }
-    if let Some(audio) = &source.audio {
-        let rate = audio.sample_rate.map(|r| format!(" {r} Hz")).unwrap_or_default();
-        let channels = audio.channels.map(|c| format!(" {c} ch")).unwrap_or_default();
-        facts.push(format!("{}{rate}{channels}", audio.codec));
-    }
-    facts.join(", ")
 }
 
 /// How often the job is read again.

@@ -4,6 +4,7 @@
 //! [`Admin`](mediaflow::app::admin::Admin) facade only.
 
 mod bucket;
+mod console;
 mod dev;
 mod dlq;
 mod job;
@@ -47,6 +48,9 @@ pub enum Command {
     /// MPS's preset templates a transcode's or adaptive task's `definition` may name.
     #[command(subcommand)]
     Preset(preset::PresetCommand),
+    /// Open the console: workflows and jobs in a browser, served on 127.0.0.1 until Ctrl-C
+    /// (prints the link to open).
+    Console(console::ConsoleArgs),
     /// Run mediaflow on this machine against a local S3/DynamoDB/SQS server.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Process(args) => args.run(format, out).await,
         Command::Dlq(args) => args.run(format, out).await,
         Command::Preset(command) => preset::run(command, format, out),
+        Command::Console(args) => args.run().await,
         Command::Dev(command) => dev::run(command, format).await,
     }
 }

@@ -19,18 +19,11 @@ pub fn run(command: PresetCommand, format: Format, out: Out<'_>) -> anyhow::Resu
 
 /// MPS's transcode and HLS templates (`mediaflow preset list`).
 fn presets(out: Out<'_>, format: Format) -> anyhow::Result<()> {
-    let video = |preset: &preset::Preset| {
-        preset.video.map_or("none".to_owned(), |video| {
-            let fps = video.fps.map_or(String::new(), |fps| format!(", {fps} fps"));
-            format!("h264 {}p, {} kbps{fps}", video.height, video.kbps)
-        })
-    };
-    let audio = |preset: &preset::Preset| format!("{} {} kbps, 44100 Hz, 2 ch", preset.audio_codec, preset.audio_kbps);
-    let transcodes = preset::PRESETS
-        .iter()
-        .map(|preset| [preset.id.to_owned(), preset.container.to_string(), video(preset), audio(preset)]);
+    let transcodes = preset::PRESETS.iter().map(|preset| {
+        [preset.id.to_owned(), preset.container.to_string(), preset.video_summary(), preset.audio_summary()]
+    });
     let ladders = preset::hls_templates()
-        .map(|(id, preset)| [id, "hls (adaptive task)".to_owned(), video(preset), audio(preset)]);
+        .map(|(id, preset)| [id, "hls (adaptive task)".to_owned(), preset.video_summary(), preset.audio_summary()]);
     let rows: Vec<[String; 4]> = transcodes.chain(ladders).collect();
     if format == Format::Json {
         let list: Vec<_> = rows

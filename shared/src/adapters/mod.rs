@@ -7,5 +7,5 @@
 
 pub mod aws;
 pub mod ffmpeg;
-#[cfg(test)]
+#[cfg(any(test, feature = "memory"))]
 pub mod memory;

@@ -71,6 +71,26 @@ impl Size {
     }
 }
 
+impl MediaInfo {
+    /// In words: `mp4: 5.00 s, h264 1280x720 25 fps, aac 48000 Hz 2 ch`.
+    pub fn summary(&self) -> String {
+        let mut facts = vec![self.container.clone()];
+        if let Some(duration) = self.duration {
+            facts.push(format!("{duration:.2} s"));
+        }
+        if let Some(video) = &self.video {
+            let fps = video.fps.map(|fps| format!(" {fps:.3} fps").replace(".000 fps", " fps")).unwrap_or_default();
+            facts.push(format!("{} {}x{}{fps}", video.codec, video.width, video.height));
+        }
+        if let Some(audio) = &self.audio {
+            let rate = audio.sample_rate.map(|r| format!(" {r} Hz")).unwrap_or_default();
+            let channels = audio.channels.map(|c| format!(" {c} ch")).unwrap_or_default();
+            facts.push(format!("{}{rate}{channels}", audio.codec));
+        }
+        facts.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,19 +75,24 @@ pub async fn mediaflow(h: &Harness, args: &[&str]) -> anyhow::Result<String> {
     run_mediaflow(&h.stack.environment(), h.dir.path(), args).await
 }
 
-/// Runs `mediaflow <args>` with only `environment` (and `PATH`) set and `home` as its home
+/// The `mediaflow` command with only `environment` (and `PATH`) set and `home` as its home
 /// directory, so that nothing of the machine's own AWS settings leaks in.
-pub async fn run_mediaflow(environment: &[(&str, String)], home: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = tokio::process::Command::new(mediaflow_binary()?)
-        .args(args)
+pub fn mediaflow_command(environment: &[(&str, String)], home: &Path) -> anyhow::Result<tokio::process::Command> {
+    let mut command = tokio::process::Command::new(mediaflow_binary()?);
+    command
         .env_clear()
         .envs(environment.iter().map(|(name, value)| (name, value)))
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .context("run mediaflow")?;
+        .kill_on_drop(true);
+    Ok(command)
+}
+
+/// Runs `mediaflow <args>` as [`mediaflow_command`] sets it up: what it printed on standard
+/// output, or its error line.
+pub async fn run_mediaflow(environment: &[(&str, String)], home: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = mediaflow_command(environment, home)?.args(args).output().await.context("run mediaflow")?;
     let stderr = String::from_utf8(output.stderr)?;
     if !output.status.success() {
         let error = stderr.lines().find_map(|line| line.strip_prefix("error: ")).unwrap_or(&stderr);

@@ -12,8 +12,8 @@ use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    CatalogSnapshot, Claim, Created, Freshness, JobStore, PartClaim, PartStore, Progress, StoreError, TaskOutcome,
-    WorkflowStore,
+    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, PartClaim, PartStore,
+    Progress, StoreError, TaskOutcome, WorkflowStore,
 };
 
 use super::Memory;
@@ -298,6 +298,40 @@ impl JobStore for Memory {
             stored.error = Some(error.clone());
         }
         Ok(())
+    }
+}
+
+/// Where a job sorts among the others, newest first (also a page's marker).
+fn sort_key(job: &Job) -> String {
+    format!("{}#{}", job.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), job.id)
+}
+
+#[async_trait]
+impl JobQueries for Memory {
+    async fn list(&self, filter: &JobFilter) -> Result<JobPage, StoreError> {
+        let mut jobs: Vec<Job> = self
+            .state()
+            .jobs
+            .values()
+            .filter(|job| filter.workflow.as_ref().is_none_or(|w| &job.workflow == w))
+            .filter(|job| filter.status.is_none_or(|s| job.status == s))
+            .filter(|job| !filter.failed || job.failed_tasks > 0 || job.error.is_some())
+            .filter(|job| filter.since.is_none_or(|since| job.created_at >= since))
+            .filter(|job| filter.page.as_ref().is_none_or(|page| &sort_key(job) < page))
+            .cloned()
+            .collect();
+        jobs.sort_by_key(|job| std::cmp::Reverse(sort_key(job)));
+        let limit = filter.limit.max(1);
+        let more = jobs.len() > limit;
+        jobs.truncate(limit);
+        let next_page = more.then(|| jobs.last().map(sort_key)).flatten();
+        Ok(JobPage { jobs, next_page })
+    }
+
+    async fn of_input(&self, object: &ObjectRef) -> Result<Vec<Job>, StoreError> {
+        let mut jobs: Vec<Job> = self.state().jobs.values().filter(|job| &job.input == object).cloned().collect();
+        jobs.sort_by_key(|job| std::cmp::Reverse(sort_key(job)));
+        Ok(jobs)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::info;
 
@@ -25,6 +25,17 @@ pub enum JobsError {
     Moved(JobId),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// When `--since` or a console filter starts: a time (RFC 3339) or an age before now (`90m`,
+/// `2h`, `7d`).
+pub fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let age = humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is neither a time (2026-11-27T10:00:00Z) nor an age (90m, 2h, 7d)"))?;
+    Ok(Utc::now() - chrono::TimeDelta::from_std(age).map_err(|e| e.to_string())?)
 }
 
 /// A job with its tasks, as people and programs look at it.

@@ -86,6 +86,19 @@ pub fn refusal(definition: &str) -> Option<String> {
 }
 
 impl Preset {
+    /// Its video in words: `h264 480p, 600 kbps` (`none` for an audio template).
+    pub fn video_summary(&self) -> String {
+        self.video.map_or("none".to_owned(), |video| {
+            let fps = video.fps.map_or(String::new(), |fps| format!(", {fps} fps"));
+            format!("h264 {}p, {} kbps{fps}", video.height, video.kbps)
+        })
+    }
+
+    /// Its audio in words: `aac 64 kbps, 44100 Hz, 2 ch`.
+    pub fn audio_summary(&self) -> String {
+        format!("{} {} kbps, 44100 Hz, 2 ch", self.audio_codec, self.audio_kbps)
+    }
+
     /// Fills what `spec` leaves unset from this template. An audio template sets the container
     /// (an audio-only one); explicit codecs, sizes, bitrates, CRF, rates and channels stay.
     pub fn apply(&self, spec: &mut TranscodeSpec) {

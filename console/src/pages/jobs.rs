@@ -1,0 +1,251 @@
+//! Jobs: status tabs and filters over the jobs' indexes (never a scan), and a job's page with
+//! its source, tasks, attempts, errors and outputs.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use mediaflow::app::admin::AdminError;
+use mediaflow::app::admin::jobs::{JobsError, parse_since};
+use mediaflow::domain::job::{Job, JobId, JobStatus, TaskStatus};
+use mediaflow::ports::JobFilter;
+use serde::Deserialize;
+
+use super::{page, page_with, refusal, segment, when};
+use crate::Console;
+use crate::form::task_label;
+
+pub fn routes() -> Router<Console> {
+    Router::new().route("/jobs", get(list)).route("/jobs/{id}", get(show))
+}
+
+/// Jobs per page.
+const PAGE: usize = 50;
+
+/// The tabs: the statuses of the jobs' index, and failed jobs.
+const TABS: &[(&str, &str)] =
+    &[("", "All"), ("waiting", "Waiting"), ("processing", "Running"), ("finish", "Finished"), ("failed", "Failed")];
+
+#[derive(Default, Deserialize)]
+struct Filters {
+    #[serde(default)]
+    workflow: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    since: String,
+    page: Option<String>,
+}
+
+impl Filters {
+    fn href(&self, status: &str, page: Option<&str>) -> String {
+        let mut href = format!(
+            "/jobs?status={}&workflow={}&since={}",
+            segment(status),
+            segment(&self.workflow),
+            segment(&self.since)
+        );
+        if let Some(page) = page {
+            href.push_str(&format!("&page={}", segment(page)));
+        }
+        href
+    }
+
+    fn filter(&self) -> Result<JobFilter, String> {
+        let status = match self.status.as_str() {
+            "waiting" => Some(JobStatus::Waiting),
+            "processing" => Some(JobStatus::Processing),
+            "finish" | "failed" => Some(JobStatus::Finish),
+            _ => None,
+        };
+        let since = match self.since.trim() {
+            "" => None,
+            text => Some(parse_since(text).map_err(|e| format!("Since: {e}"))?),
+        };
+        let workflow = Some(self.workflow.clone()).filter(|w| !w.is_empty());
+        Ok(JobFilter { workflow, status, failed: self.status == "failed", since, limit: PAGE, page: self.page.clone() })
+    }
+}
+
+struct Tab {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
+struct Row {
+    path: String,
+    created: String,
+    input: String,
+    workflow: String,
+    status: String,
+    class: &'static str,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct List {
+    section: &'static str,
+    tabs: Vec<Tab>,
+    workflows: Vec<String>,
+    workflow: String,
+    status: String,
+    since: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+/// A job's state in words and the badge it wears.
+fn state(job: &Job) -> (String, &'static str) {
+    match (job.status, job.failed_tasks, &job.error) {
+        (JobStatus::Waiting, ..) => ("Waiting".into(), "waiting"),
+        (JobStatus::Processing, ..) => ("Running".into(), "running"),
+        (JobStatus::Finish, 0, None) => ("Succeeded".into(), "ok"),
+        (JobStatus::Finish, ..) => ("Failed".into(), "failed"),
+    }
+}
+
+async fn list(State(console): State<Console>, Query(filters): Query<Filters>) -> Response {
+    let workflows =
+        console.admin.workflows().await.map(|all| all.into_iter().map(|w| w.name).collect()).unwrap_or_default();
+    let (rows, next, error) = match filters.filter() {
+        Err(error) => (Vec::new(), None, Some(error)),
+        Ok(filter) => match console.admin.list_jobs(&filter).await {
+            Ok(found) => {
+                let rows = found
+                    .jobs
+                    .iter()
+                    .map(|job| {
+                        let (status, class) = state(job);
+                        Row {
+                            path: segment(job.id.as_str()),
+                            created: when(job.created_at),
+                            input: job.input.to_string(),
+                            workflow: job.workflow.clone(),
+                            status,
+                            class,
+                            error: job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_else(
+                                || {
+                                    if job.failed_tasks > 0 {
+                                        format!("{} task(s) failed", job.failed_tasks)
+                                    } else {
+                                        String::new()
+                                    }
+                                },
+                            ),
+                        }
+                    })
+                    .collect();
+                (rows, found.next_page.map(|page| filters.href(&filters.status, Some(&page))), None)
+            }
+            Err(error) => (Vec::new(), None, Some(error.to_string())),
+        },
+    };
+    let tabs = TABS
+        .iter()
+        .map(|(status, label)| Tab { href: filters.href(status, None), label, current: filters.status == *status })
+        .collect();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    page_with(
+        status,
+        List {
+            section: "jobs",
+            tabs,
+            workflows,
+            workflow: filters.workflow,
+            status: filters.status,
+            since: filters.since,
+            rows,
+            next,
+            error,
+        },
+    )
+}
+
+struct TaskRow {
+    number: u32,
+    kind: &'static str,
+    status: &'static str,
+    class: &'static str,
+    progress: Option<u8>,
+    attempts: u32,
+    error: String,
+    outputs: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct Show {
+    section: &'static str,
+    id: String,
+    status: String,
+    class: &'static str,
+    live: bool,
+    workflow: String,
+    workflow_path: String,
+    revision: u64,
+    input: String,
+    source: String,
+    created: String,
+    finished: String,
+    error: String,
+    tasks: Vec<TaskRow>,
+}
+
+async fn show(State(console): State<Console>, Path(id): Path<String>) -> Response {
+    let view = match console.admin.job(&JobId::from(id)).await {
+        Ok(view) => view,
+        Err(error @ AdminError::Jobs(JobsError::NotFound(_))) => {
+            return refusal(StatusCode::NOT_FOUND, &error.to_string());
+        }
+        Err(error) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    };
+    let job = &view.job;
+    let (status, class) = state(job);
+    let tasks = view
+        .tasks
+        .iter()
+        .map(|task| {
+            let (status, class) = match task.status {
+                TaskStatus::Waiting => ("Waiting", "waiting"),
+                TaskStatus::Processing => ("Running", "running"),
+                TaskStatus::Success => ("Succeeded", "ok"),
+                TaskStatus::Fail => ("Failed", "failed"),
+            };
+            TaskRow {
+                number: task.index + 1,
+                kind: task_label(task.spec.kind()),
+                status,
+                class,
+                progress: task.progress.filter(|_| task.status == TaskStatus::Processing),
+                attempts: task.hold.attempts,
+                error: task.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
+                outputs: task
+                    .outputs
+                    .iter()
+                    .map(|o| format!("s3://{}/{} ({} bytes)", o.bucket, o.key, o.size))
+                    .collect(),
+            }
+        })
+        .collect();
+    page(Show {
+        section: "jobs",
+        id: job.id.to_string(),
+        status,
+        class,
+        live: job.status != JobStatus::Finish,
+        workflow_path: segment(&job.workflow),
+        workflow: job.workflow.clone(),
+        revision: job.workflow_revision,
+        input: job.input.to_string(),
+        source: job.source.as_ref().map_or("not probed yet".to_owned(), |s| s.summary()),
+        created: when(job.created_at),
+        finished: job.finished_at.map_or("—".to_owned(), when),
+        error: job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
+        tasks,
+    })
+}

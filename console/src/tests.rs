@@ -1,0 +1,196 @@
+//! The router as a browser meets it, on the in-memory fakes: access, forms and escaping.
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
+use mediaflow::adapters::memory::Memory;
+use mediaflow::app::admin::catalog::Catalog;
+use mediaflow::app::admin::jobs::Jobs;
+use mediaflow::app::admin::{Admin, Resource};
+use mediaflow::ports::WorkflowStore;
+use tower::ServiceExt;
+
+use crate::{Access, router};
+
+const HOST: &str = "127.0.0.1:4000";
+const ORIGIN: &str = "http://127.0.0.1:4000";
+
+struct Browser {
+    memory: Arc<Memory>,
+    access: Access,
+    router: axum::Router,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let memory = Arc::new(Memory::default());
+        let admin = Admin {
+            catalog: Ok(Catalog::new(memory.clone())),
+            buckets: Err(Resource::EventsQueueArn),
+            jobs: Ok(Jobs::new(memory.clone(), memory.clone())),
+            worker: Err(Resource::WorkerFunction),
+            backfill: Err(Resource::WorkerFunction),
+            dead_letters: Err(Resource::EventsDlqUrl),
+            explainer: Err(Resource::WorkflowsTable),
+        };
+        let access = Access::local(4000);
+        Browser { memory, router: router(Arc::new(admin), access.clone()), access }
+    }
+
+    fn session(&self) -> String {
+        let link = self.access.link();
+        let token = link.split("token=").nth(1).expect("a token");
+        format!("{}={token}", crate::access::COOKIE)
+    }
+
+    async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.expect("infallible")
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let request = Request::get(path).header(header::HOST, HOST).header(header::COOKIE, self.session());
+        text(self.send(request.body(Body::empty()).expect("request")).await).await
+    }
+
+    /// A form as a page of the console posts it (with its token and Origin).
+    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Response {
+        let token = self.access.form_token();
+        let mut all = vec![("form_token", token.as_str())];
+        all.extend_from_slice(pairs);
+        self.post_raw(path, &all, Some(ORIGIN)).await
+    }
+
+    async fn post_raw(&self, path: &str, pairs: &[(&str, &str)], origin: Option<&str>) -> Response {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        let mut request = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::COOKIE, self.session())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        self.send(request.body(Body::from(body)).expect("request")).await
+    }
+}
+
+async fn text(response: Response) -> (StatusCode, String) {
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+}
+
+fn location(response: &Response) -> &str {
+    response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or_default()
+}
+
+const WORKFLOW: &[(&str, &str)] = &[
+    ("name", "clips"),
+    ("trigger.bucket", "media"),
+    ("trigger.dir", "in/"),
+    ("output.bucket", ""),
+    ("output.dir", "out/"),
+    ("tasks[0].type", "snapshot"),
+    ("tasks[0].snapshot.times", "1"),
+    ("action", "save"),
+];
+
+#[tokio::test]
+async fn the_printed_link_becomes_a_cookie_and_leaves_the_address_bar() {
+    let browser = Browser::new();
+    let link = browser.access.link();
+    let path_and_query = link.trim_start_matches("http://127.0.0.1:4000");
+    let request = Request::get(path_and_query).header(header::HOST, HOST).body(Body::empty()).expect("request");
+    let response = browser.send(request).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/");
+    let cookie = response.headers().get(header::SET_COOKIE).and_then(|c| c.to_str().ok()).expect("a cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert_eq!(browser.get("/workflows").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_the_cookie_a_wrong_token_or_a_foreign_host_nothing_is_served() {
+    let browser = Browser::new();
+    let bare = Request::get("/workflows").header(header::HOST, HOST).body(Body::empty()).expect("request");
+    let (status, page) = text(browser.send(bare).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("Open the console with the link"), "{page}");
+    let wrong = Request::get("/?token=guess").header(header::HOST, HOST).body(Body::empty()).expect("request");
+    assert_eq!(browser.send(wrong).await.status(), StatusCode::FORBIDDEN);
+    // DNS rebinding: a page of evil.example resolving to 127.0.0.1 sends its own Host.
+    let rebound = Request::get("/workflows")
+        .header(header::HOST, "evil.example:4000")
+        .header(header::COOKIE, browser.session())
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(browser.send(rebound).await.status(), StatusCode::MISDIRECTED_REQUEST);
+}
+
+#[tokio::test]
+async fn a_change_without_the_form_token_or_from_another_origin_is_refused_and_changes_nothing() {
+    let browser = Browser::new();
+    let no_token = browser.post_raw("/workflows/new", WORKFLOW, Some(ORIGIN)).await;
+    assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
+    let token = browser.access.form_token();
+    let mut with_token = vec![("form_token", token.as_str())];
+    with_token.extend_from_slice(WORKFLOW);
+    let foreign = browser.post_raw("/workflows/new", &with_token, Some("http://evil.example")).await;
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let no_origin = browser.post_raw("/workflows/new", &with_token, None).await;
+    assert_eq!(no_origin.status(), StatusCode::FORBIDDEN);
+    assert!(browser.get("/workflows").await.1.contains("No workflows yet"), "nothing was created");
+}
+
+#[tokio::test]
+async fn a_saved_form_creates_the_workflow_disabled_and_the_switch_enables_it() {
+    let browser = Browser::new();
+    let response = browser.post("/workflows/new", WORKFLOW).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/workflows/clips?saved=created");
+    let (_, page) = browser.get("/workflows/clips?saved=created").await;
+    assert!(page.contains("Workflow created. It is disabled") && page.contains("Manage Workflow"), "{page}");
+    assert!(page.contains("name: clips"), "its YAML: {page}");
+    let (_, list) = browser.get("/workflows").await;
+    assert!(list.contains(r#"aria-checked="false""#) && list.contains("Disabled"), "{list}");
+    assert!(list.contains("s3://media/in/") && list.contains("s3://media/out/") && list.contains("Screenshot"));
+    // The console checks what the CLI checks: without the events queue it cannot tell whether
+    // the bucket's uploads reach mediaflow, and says so.
+    let refused = browser.post("/workflows/clips/state", &[("enabled", "on")]).await;
+    let (status, page) = text(refused).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("clips: the events queue"), "{page}");
+    assert!(!browser.memory.snapshot().await.expect("memory").workflows[0].enabled);
+}
+
+#[tokio::test]
+async fn a_refused_form_shows_each_problem_beside_its_field_and_creates_nothing() {
+    let browser = Browser::new();
+    let mut bad = WORKFLOW.to_vec();
+    bad[0] = ("name", "bad name!");
+    bad.push(("tasks[0].snapshot.width", "-3"));
+    let (status, page) = text(browser.post("/workflows/new", &bad).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains(r#"id="name-error" role="alert">must be 1–128 letters"#), "{page}");
+    assert!(page.contains(r#"id="tasks-0--snapshot-width-error""#), "{page}");
+    assert!(page.contains(r#"value="bad name!""#), "the form keeps what was typed");
+    assert!(browser.get("/workflows").await.1.contains("No workflows yet"));
+    // Add task shows the form again with one more task, saving nothing.
+    let (status, page) = text(browser.post("/workflows/new", &[("name", "x"), ("action", "add_task")]).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Task 1") && page.contains(r#"name="tasks[0].type""#), "{page}");
+}
+
+#[tokio::test]
+async fn values_from_buckets_are_shown_as_text_never_run() {
+    let browser = Browser::new();
+    assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
+    let workflow = browser.memory.snapshot().await.expect("memory").workflows.remove(0);
+    let key = "in/<img src=x onerror=alert(1)>.mp4";
+    browser.memory.job_for_upload(&workflow, key, b"not media").await;
+    let (status, page) = browser.get("/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.mp4") || page.contains("&#60;img"), "{page}");
+}

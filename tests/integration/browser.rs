@@ -1,0 +1,169 @@
+//! The console in a real browser (Debian's Chromium through chromedriver), walked by the labels
+//! a new user reads: Create workflow, fill the form, Add task, Save, switch it on, then the
+//! job of an upload on the Jobs page. Screenshots land in `target/console-screenshots/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::console::start_console;
+use crate::support::{Harness, JOB_TIMEOUT, fixture};
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> anyhow::Result<Driver> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("chromedriver (apt: chromium-driver; make test installs it)")?;
+        let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            ensure!(started.elapsed() < Duration::from_secs(20), "chromedriver did not listen");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(driver)
+    }
+
+    async fn browser(&self) -> anyhow::Result<Client> {
+        // The driver is plain http; the TLS stack still wants one provider named.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"]}),
+        );
+        Ok(ClientBuilder::rustls()?.capabilities(capabilities).connect(&self.url).await?)
+    }
+}
+
+/// Fills the input or picks the option of the field labelled `label`.
+async fn fill(browser: &Client, label: &str, value: &str) -> anyhow::Result<()> {
+    let input = field(browser, label).await?;
+    input.clear().await?;
+    input.send_keys(value).await?;
+    Ok(())
+}
+
+async fn field(browser: &Client, label: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    let label = browser
+        .find(Locator::XPath(&format!("//label[normalize-space()='{label}' and not(ancestor::*[@data-inactive])]")))
+        .await
+        .with_context(|| format!("a field labelled {label:?}"))?;
+    let id = label.attr("for").await?.context("the label's field")?;
+    Ok(browser.find(Locator::Id(&id)).await?)
+}
+
+async fn click_button(browser: &Client, text: &str) -> anyhow::Result<()> {
+    let xpath = format!("//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']");
+    browser.find(Locator::XPath(&xpath)).await.with_context(|| format!("a button {text:?}"))?.click().await?;
+    Ok(())
+}
+
+async fn text(browser: &Client) -> anyhow::Result<String> {
+    Ok(browser.find(Locator::Css("main")).await?.text().await?)
+}
+
+fn screenshots() -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/console-screenshots"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+async fn screenshot(browser: &Client, name: &str) -> anyhow::Result<()> {
+    let png = browser.screenshot().await?;
+    std::fs::write(screenshots()?.join(format!("{name}.png")), png)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_creates_enables_and_watches_a_workflow_in_the_browser() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let (mut console, link) = start_console(&h).await?;
+    let driver = Driver::start().await?;
+    let browser = driver.browser().await?;
+    let result = walk(&h, &browser, &link).await;
+    if result.is_err() {
+        let _ = screenshot(&browser, "failed").await;
+    }
+    browser.close().await?;
+    console.kill().await?;
+    result
+}
+
+async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
+    browser.goto(link).await?;
+    ensure!(!browser.current_url().await?.as_str().contains("token="), "the token left the address bar");
+    click_button(browser, "Create workflow").await?;
+
+    // A name the domain refuses: said beside the field, nothing created.
+    fill(browser, "Workflow name", "my first workflow").await?;
+    fill(browser, "Trigger bucket", &h.bucket).await?;
+    fill(browser, "Trigger directory", "in/").await?;
+    fill(browser, "Output directory", "out/").await?;
+    click_button(browser, "Add task").await?;
+    field(browser, "Task type").await?.select_by_label("Screenshot").await?;
+    fill(browser, "Times", "0, 50%").await?;
+    screenshot(browser, "create-workflow").await?;
+    click_button(browser, "Save").await?;
+    let page = text(browser).await?;
+    ensure!(page.contains("must be 1–128 letters"), "{page}");
+    ensure!(h.stack.admin().workflows().await?.is_empty(), "a refused form creates nothing");
+
+    let name = h.name("first");
+    fill(browser, "Workflow name", &name).await?;
+    click_button(browser, "Save").await?;
+    let page = text(browser).await?;
+    ensure!(page.contains("Workflow created. It is disabled"), "{page}");
+    screenshot(browser, "workflow-created").await?;
+    click_button(browser, "Manage Workflow").await?;
+    let switch = browser.find(Locator::Css(&format!("button[role=switch][aria-label='Enabled: {name}']"))).await?;
+    ensure!(switch.attr("aria-checked").await?.as_deref() == Some("false"), "created disabled");
+    switch.click().await?;
+    let switch = browser.find(Locator::Css(&format!("button[role=switch][aria-label='Enabled: {name}']"))).await?;
+    ensure!(switch.attr("aria-checked").await?.as_deref() == Some("true"), "{}", text(browser).await?);
+    screenshot(browser, "workflows").await?;
+
+    // An upload, and a key that is HTML: both listed as text on the Jobs page.
+    let clip = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    let hostile = h.upload_bytes(b"not media", "in/<img src=x onerror=alert(1)>.mp4").await?;
+    h.job_of(&clip).await?;
+    h.job_of(&hostile).await?;
+    click_button(browser, "Jobs").await?;
+    let started = Instant::now();
+    loop {
+        let page = text(browser).await?;
+        if page.matches("Succeeded").count() + page.matches("Failed").count() >= 3 || started.elapsed() > JOB_TIMEOUT {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        browser.refresh().await?;
+    }
+    let page = text(browser).await?;
+    ensure!(page.contains("<img src=x onerror=alert(1)>.mp4"), "the key shown as text: {page}");
+    ensure!(browser.get_alert_text().await.is_err(), "no script ran");
+    screenshot(browser, "jobs").await?;
+    browser.find(Locator::XPath("//tr[contains(., 'in/clip.mp4')]//a")).await?.click().await?;
+    let page = text(browser).await?;
+    ensure!(page.contains("Succeeded") && page.contains("out/clip_snapshotByTimeOffset_1_0.jpg"), "{page}");
+    screenshot(browser, "job").await?;
+    Ok(())
+}
