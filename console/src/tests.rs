@@ -6,9 +6,15 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use mediaflow::adapters::memory::Memory;
+use mediaflow::app::admin::backfill::Backfill;
 use mediaflow::app::admin::catalog::Catalog;
+use mediaflow::app::admin::explain::Explainer;
 use mediaflow::app::admin::jobs::Jobs;
 use mediaflow::app::admin::{Admin, Resource};
+use mediaflow::app::pipeline::dispatch::Dispatcher;
+use mediaflow::domain::error::{ErrorCode, TaskError};
+use mediaflow::domain::job::{JobStatus, TaskStatus};
+use mediaflow::domain::object::ObjectRef;
 use mediaflow::ports::WorkflowStore;
 use tower::ServiceExt;
 
@@ -26,14 +32,15 @@ struct Browser {
 impl Browser {
     fn new() -> Self {
         let memory = Arc::new(Memory::default());
+        let dispatcher = Dispatcher::new(memory.clone(), memory.clone(), memory.clone(), memory.clone());
         let admin = Admin {
             catalog: Ok(Catalog::new(memory.clone())),
             buckets: Err(Resource::EventsQueueArn),
             jobs: Ok(Jobs::new(memory.clone(), memory.clone())),
-            worker: Err(Resource::WorkerFunction),
-            backfill: Err(Resource::WorkerFunction),
+            worker: Ok(memory.clone()),
+            backfill: Ok(Backfill::new(memory.clone(), memory.clone(), memory.clone(), dispatcher)),
             dead_letters: Err(Resource::EventsDlqUrl),
-            explainer: Err(Resource::WorkflowsTable),
+            explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
         };
         let access = Access::local(4000);
         Browser { memory, router: router(Arc::new(admin), access.clone()), access }
@@ -193,4 +200,108 @@ async fn values_from_buckets_are_shown_as_text_never_run() {
     assert_eq!(status, StatusCode::OK);
     assert!(!page.contains("<img src=x"), "{page}");
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.mp4") || page.contains("&#60;img"), "{page}");
+}
+
+#[tokio::test]
+async fn edit_clone_and_delete_keep_to_the_domain_and_ask_before_deleting() {
+    let browser = Browser::new();
+    assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
+    // Clone: the form filled from the workflow, under a new name.
+    let (_, clone) = browser.get("/workflows/new?from=clips").await;
+    assert!(clone.contains(r#"value="clips-copy""#) && clone.contains(r#"value="in/""#), "{clone}");
+    // Edit: the form, with the name fixed; a change is saved as a new revision.
+    let (_, edit) = browser.get("/workflows/clips/edit").await;
+    assert!(edit.contains(r#"name="name" value="clips" readonly"#), "{edit}");
+    let mut changed = WORKFLOW.to_vec();
+    changed[4] = ("output.dir", "thumbs/");
+    let saved = browser.post("/workflows/clips/edit", &changed).await;
+    assert_eq!(location(&saved), "/workflows/clips?saved=edited");
+    let workflow = &browser.memory.snapshot().await.expect("memory").workflows[0];
+    assert_eq!((workflow.output.dir.as_str(), workflow.revision), ("thumbs/", 2));
+    // Its YAML: another name, or a broken document, is refused and changes nothing.
+    let yaml = "name: other\ntrigger: {bucket: media, dir: in/}\ntasks: [{type: snapshot, times: [1]}]\n";
+    let (status, page) = text(browser.post("/workflows/clips/yaml", &[("yaml", yaml)]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("this page edits &#34;clips&#34;") || page.contains("this page edits &quot;clips&quot;"),
+        "{page}"
+    );
+    let (status, _) = text(browser.post("/workflows/clips/yaml", &[("yaml", "tasks: [")]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(browser.memory.snapshot().await.expect("memory").workflows[0].revision, 2);
+    // Delete asks first; the POST deletes.
+    let (_, confirm) = browser.get("/workflows/clips/delete").await;
+    assert!(confirm.contains("Delete workflow clips?"), "{confirm}");
+    assert_eq!(browser.post("/workflows/clips/delete", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(browser.memory.snapshot().await.expect("memory").workflows.is_empty());
+    assert_eq!(browser.get("/workflows/clips").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn jobs_are_filtered_by_status_and_a_bad_since_is_said() {
+    let browser = Browser::new();
+    assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
+    let workflow = browser.memory.snapshot().await.expect("memory").workflows.remove(0);
+    let id = browser.memory.job_for_upload(&workflow, "in/a.mp4", b"x").await;
+    let (_, waiting) = browser.get("/jobs?status=waiting").await;
+    assert!(waiting.contains("s3://media/in/a.mp4") && waiting.contains(">Waiting<"), "{waiting}");
+    let (_, finished) = browser.get("/jobs?status=finish").await;
+    assert!(finished.contains("No jobs match these filters"), "{finished}");
+    let (status, page) = browser.get("/jobs?since=yesterday-ish").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Since: "), "{page}");
+    let (status, job) = browser.get(&format!("/jobs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(job.contains("Screenshot") && job.contains("not probed yet"), "{job}");
+    assert_eq!(browser.get("/jobs/job-nope").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn why_says_which_workflows_an_object_starts_and_runs_one_on_it() {
+    let browser = Browser::new();
+    assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
+    // Uploaded while the workflow was disabled.
+    browser.memory.put_object(ObjectRef::new("media", "in/old.mp4"), b"video".to_vec(), None);
+    let (_, page) = browser.get("/why?object=s3%3A%2F%2Fmedia%2Fin%2Fold.mp4").await;
+    assert!(page.contains(">No<") && page.contains("disabled"), "{page}");
+    let (_, elsewhere) = browser.get("/why?object=s3%3A%2F%2Fmedia%2Fother%2Fx.mp4").await;
+    assert!(elsewhere.contains("outside trigger dir"), "{elsewhere}");
+    let (status, bad) = browser.get("/why?object=media%2Fx.mp4").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.contains("write it as s3://bucket/path/video.mp4"), "{bad}");
+    let run = browser.post("/why/run", &[("workflow", "clips"), ("object", "s3://media/in/old.mp4")]).await;
+    assert_eq!(run.status(), StatusCode::SEE_OTHER);
+    assert!(location(&run).starts_with("/jobs/job-"), "{}", location(&run));
+    assert_eq!(browser.memory.job_count(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_job_is_redone_from_its_page_and_in_bulk() {
+    let browser = Browser::new();
+    assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
+    let workflow = browser.memory.snapshot().await.expect("memory").workflows.remove(0);
+    let mut ids = Vec::new();
+    for key in ["in/a.mp4", "in/b.mp4"] {
+        let id = browser.memory.job_for_upload(&workflow, key, b"x").await;
+        browser.memory.change_task(&id, 0, |task| {
+            task.status = TaskStatus::Fail;
+            task.error = Some(TaskError { code: ErrorCode::SourceCorrupt, message: "damaged".into() });
+        });
+        browser.memory.change_job(&id, |job| {
+            job.status = JobStatus::Finish;
+            job.failed_tasks = 1;
+        });
+        ids.push(id);
+    }
+    let (_, page) = browser.get(&format!("/jobs/{}", ids[0])).await;
+    assert!(page.contains("Redo failed tasks") && page.contains("Redo task 1"), "{page}");
+    let redone = browser.post(&format!("/jobs/{}/redo", ids[0]), &[("task", "0")]).await;
+    assert_eq!(redone.status(), StatusCode::SEE_OTHER);
+    let (_, failed) = browser.get("/jobs?status=failed").await;
+    assert!(failed.contains("Redo selected") && failed.contains(&format!(r#"value="{}""#, ids[1])), "{failed}");
+    let both = [("job", ids[0].as_str()), ("job", ids[1].as_str())];
+    let (_, page) = text(browser.post("/jobs/redo", &both).await).await;
+    assert!(page.contains("1 job(s) sent to run their failed tasks again."), "{page}");
+    assert!(page.contains(&format!("Not redone: {}", ids[0])), "the first is running again: {page}");
+    assert_eq!(browser.memory.sent().len(), 2, "two preparations sent");
 }

@@ -64,8 +64,11 @@ async fn fill(browser: &Client, label: &str, value: &str) -> anyhow::Result<()> 
 }
 
 async fn field(browser: &Client, label: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    let xpath = format!("//label[normalize-space()='{label}' and not(ancestor::*[@data-inactive])]");
     let label = browser
-        .find(Locator::XPath(&format!("//label[normalize-space()='{label}' and not(ancestor::*[@data-inactive])]")))
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(&xpath))
         .await
         .with_context(|| format!("a field labelled {label:?}"))?;
     let id = label.attr("for").await?.context("the label's field")?;
@@ -74,8 +77,32 @@ async fn field(browser: &Client, label: &str) -> anyhow::Result<fantoccini::elem
 
 async fn click_button(browser: &Client, text: &str) -> anyhow::Result<()> {
     let xpath = format!("//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']");
-    browser.find(Locator::XPath(&xpath)).await.with_context(|| format!("a button {text:?}"))?.click().await?;
+    let button = browser.wait().at_most(WAIT).for_element(Locator::XPath(&xpath)).await;
+    button.with_context(|| format!("a button {text:?}"))?.click().await?;
     Ok(())
+}
+
+/// How long a page may take to show what is looked for (the next page loads after a click).
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The page's text, once it contains `needle` (after a click, the next page).
+async fn expect_text(browser: &Client, needle: &str) -> anyhow::Result<String> {
+    let started = Instant::now();
+    loop {
+        let page = text(browser).await.unwrap_or_default();
+        if page.contains(needle) {
+            return Ok(page);
+        }
+        ensure!(started.elapsed() < WAIT, "the page never said {needle:?}: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The switch of workflow `name`, once it is `checked`.
+async fn switch_of(browser: &Client, name: &str, checked: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    let css = format!("button[role=switch][aria-label='Enabled: {name}'][aria-checked='{checked}']");
+    let found = browser.wait().at_most(WAIT).for_element(Locator::Css(&css)).await;
+    found.with_context(|| format!("the switch of {name} at {checked}"))
 }
 
 async fn text(browser: &Client) -> anyhow::Result<String> {
@@ -124,22 +151,17 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     fill(browser, "Times", "0, 50%").await?;
     screenshot(browser, "create-workflow").await?;
     click_button(browser, "Save").await?;
-    let page = text(browser).await?;
-    ensure!(page.contains("must be 1–128 letters"), "{page}");
+    expect_text(browser, "must be 1–128 letters").await?;
     ensure!(h.stack.admin().workflows().await?.is_empty(), "a refused form creates nothing");
 
     let name = h.name("first");
     fill(browser, "Workflow name", &name).await?;
     click_button(browser, "Save").await?;
-    let page = text(browser).await?;
-    ensure!(page.contains("Workflow created. It is disabled"), "{page}");
+    expect_text(browser, "Workflow created. It is disabled").await?;
     screenshot(browser, "workflow-created").await?;
     click_button(browser, "Manage Workflow").await?;
-    let switch = browser.find(Locator::Css(&format!("button[role=switch][aria-label='Enabled: {name}']"))).await?;
-    ensure!(switch.attr("aria-checked").await?.as_deref() == Some("false"), "created disabled");
-    switch.click().await?;
-    let switch = browser.find(Locator::Css(&format!("button[role=switch][aria-label='Enabled: {name}']"))).await?;
-    ensure!(switch.attr("aria-checked").await?.as_deref() == Some("true"), "{}", text(browser).await?);
+    switch_of(browser, &name, "false").await.context("created disabled")?.click().await?;
+    switch_of(browser, &name, "true").await?;
     screenshot(browser, "workflows").await?;
 
     // An upload, and a key that is HTML: both listed as text on the Jobs page.
@@ -148,6 +170,7 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     h.job_of(&clip).await?;
     h.job_of(&hostile).await?;
     click_button(browser, "Jobs").await?;
+    expect_text(browser, "Status").await?;
     let started = Instant::now();
     loop {
         let page = text(browser).await?;
@@ -162,8 +185,8 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     ensure!(browser.get_alert_text().await.is_err(), "no script ran");
     screenshot(browser, "jobs").await?;
     browser.find(Locator::XPath("//tr[contains(., 'in/clip.mp4')]//a")).await?.click().await?;
-    let page = text(browser).await?;
-    ensure!(page.contains("Succeeded") && page.contains("out/clip_snapshotByTimeOffset_1_0.jpg"), "{page}");
+    let page = expect_text(browser, "out/clip_snapshotByTimeOffset_1_0.jpg").await?;
+    ensure!(page.contains("Succeeded"), "{page}");
     screenshot(browser, "job").await?;
     Ok(())
 }

@@ -6,7 +6,8 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
 use mediaflow::app::admin::AdminError;
 use mediaflow::app::admin::jobs::{JobsError, parse_since};
 use mediaflow::domain::job::{Job, JobId, JobStatus, TaskStatus};
@@ -18,7 +19,11 @@ use crate::Console;
 use crate::form::task_label;
 
 pub fn routes() -> Router<Console> {
-    Router::new().route("/jobs", get(list)).route("/jobs/{id}", get(show))
+    Router::new()
+        .route("/jobs", get(list))
+        .route("/jobs/redo", post(redo_selected))
+        .route("/jobs/{id}", get(show))
+        .route("/jobs/{id}/redo", post(redo))
 }
 
 /// Jobs per page.
@@ -76,6 +81,7 @@ struct Tab {
 }
 
 struct Row {
+    id: String,
     path: String,
     created: String,
     input: String,
@@ -97,6 +103,10 @@ struct List {
     rows: Vec<Row>,
     next: Option<String>,
     error: Option<String>,
+    notice: Option<String>,
+    form_token: String,
+    /// Rows can be picked for a redo (the Failed tab).
+    selectable: bool,
 }
 
 /// A job's state in words and the badge it wears.
@@ -110,6 +120,10 @@ fn state(job: &Job) -> (String, &'static str) {
 }
 
 async fn list(State(console): State<Console>, Query(filters): Query<Filters>) -> Response {
+    render_list(&console, filters, None).await
+}
+
+async fn render_list(console: &Console, filters: Filters, notice: Option<String>) -> Response {
     let workflows =
         console.admin.workflows().await.map(|all| all.into_iter().map(|w| w.name).collect()).unwrap_or_default();
     let (rows, next, error) = match filters.filter() {
@@ -122,6 +136,7 @@ async fn list(State(console): State<Console>, Query(filters): Query<Filters>) ->
                     .map(|job| {
                         let (status, class) = state(job);
                         Row {
+                            id: job.id.to_string(),
                             path: segment(job.id.as_str()),
                             created: when(job.created_at),
                             input: job.input.to_string(),
@@ -157,17 +172,61 @@ async fn list(State(console): State<Console>, Query(filters): Query<Filters>) ->
             tabs,
             workflows,
             workflow: filters.workflow,
-            status: filters.status,
             since: filters.since,
+            selectable: filters.status == "failed",
+            status: filters.status,
             rows,
             next,
             error,
+            notice,
+            form_token: console.access.form_token(),
         },
     )
 }
 
+/// Redoes the failed tasks of every job picked on the Failed tab.
+async fn redo_selected(
+    State(console): State<Console>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let mut redone = 0;
+    let mut refused = Vec::new();
+    for (_, id) in pairs.into_iter().filter(|(name, _)| name == "job") {
+        match console.admin.redo(&JobId::from(id.clone()), None).await {
+            Ok(_) => redone += 1,
+            Err(error) => refused.push(format!("{id}: {error}")),
+        }
+    }
+    let mut notice = format!("{redone} job(s) sent to run their failed tasks again.");
+    if !refused.is_empty() {
+        notice.push_str(&format!(" Not redone: {}", refused.join("; ")));
+    }
+    let filters = Filters { status: "failed".into(), ..Filters::default() };
+    render_list(&console, filters, Some(notice)).await
+}
+
+#[derive(Deserialize)]
+struct RedoForm {
+    task: Option<u32>,
+}
+
+/// Runs a finished job's failed tasks (or one of them) again.
+async fn redo(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<RedoForm>,
+) -> Response {
+    match console.admin.redo(&JobId::from(id.clone()), form.task).await {
+        Ok(_) => Redirect::to(&format!("/jobs/{}", segment(&id))).into_response(),
+        Err(error) => refusal(StatusCode::CONFLICT, &error.to_string()),
+    }
+}
+
 struct TaskRow {
+    index: u32,
     number: u32,
+    /// A failed task of a finished job: it may be run again.
+    redo: bool,
     kind: &'static str,
     status: &'static str,
     class: &'static str,
@@ -194,6 +253,9 @@ struct Show {
     finished: String,
     error: String,
     tasks: Vec<TaskRow>,
+    form_token: String,
+    /// A finished job with something failed: Redo runs it again.
+    redo: bool,
 }
 
 async fn show(State(console): State<Console>, Path(id): Path<String>) -> Response {
@@ -217,7 +279,9 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
                 TaskStatus::Fail => ("Failed", "failed"),
             };
             TaskRow {
+                index: task.index,
                 number: task.index + 1,
+                redo: job.status == JobStatus::Finish && task.status == TaskStatus::Fail,
                 kind: task_label(task.spec.kind()),
                 status,
                 class,
@@ -247,5 +311,7 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
         finished: job.finished_at.map_or("—".to_owned(), when),
         error: job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
         tasks,
+        form_token: console.access.form_token(),
+        redo: job.status == JobStatus::Finish && (job.failed_tasks > 0 || job.error.is_some()),
     })
 }

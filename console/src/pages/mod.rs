@@ -1,7 +1,9 @@
 //! The pages: one module per section (workflows, jobs), each with its routes, handlers and
 //! templates' view models; below them what every page shares.
 
+mod dead_letters;
 mod jobs;
+mod why;
 mod workflows;
 
 use axum::Router;
@@ -18,6 +20,8 @@ pub fn routes() -> Router<Console> {
         .route("/", get(|| async { Redirect::to("/workflows") }))
         .merge(workflows::routes())
         .merge(jobs::routes())
+        .merge(why::routes())
+        .merge(dead_letters::routes())
 }
 
 /// What is kept of a path segment (workflow names, job ids) as it is.

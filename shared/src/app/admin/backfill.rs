@@ -80,18 +80,8 @@ impl Backfill {
         concurrency: usize,
         seen: &(dyn Fn(BackfillProgress<'_>) + Sync),
     ) -> Result<Vec<Backfilled>, BackfillError> {
-        let workflow =
-            self.workflows.get(workflow).await?.ok_or_else(|| BackfillError::NoWorkflow(workflow.to_owned()))?;
+        let workflow = self.workflow_for(workflow, prefix).await?;
         let trigger = &workflow.trigger;
-        if prefix.bucket != trigger.bucket
-            || !(prefix.key.starts_with(&trigger.dir) || trigger.dir.starts_with(&prefix.key))
-        {
-            return Err(BackfillError::OutsideTrigger {
-                prefix: prefix.clone(),
-                trigger: trigger.to_string(),
-                workflow: workflow.name,
-            });
-        }
         // The deeper of the two: keys under the prefix and in the trigger.
         let from = if prefix.key.len() > trigger.dir.len() { &prefix.key } else { &trigger.dir };
         let mut results = Vec::new();
@@ -113,6 +103,30 @@ impl Backfill {
         }
         info!(workflow = %workflow.name, prefix = %prefix, objects = results.len(), "backfill done");
         Ok(results)
+    }
+
+    /// Runs `workflow` (enabled or not) on one object of its trigger.
+    pub async fn object(&self, workflow: &str, object: &ObjectRef) -> Result<Backfilled, BackfillError> {
+        let workflow = self.workflow_for(workflow, object).await?;
+        let done = self.one(&workflow, object.clone()).await?;
+        info!(workflow = %workflow.name, %object, ?done, "backfill of one object done");
+        Ok(done)
+    }
+
+    /// Workflow `name`, if `prefix` reaches into its trigger.
+    async fn workflow_for(&self, name: &str, prefix: &ObjectRef) -> Result<Workflow, BackfillError> {
+        let workflow = self.workflows.get(name).await?.ok_or_else(|| BackfillError::NoWorkflow(name.to_owned()))?;
+        let trigger = &workflow.trigger;
+        if prefix.bucket != trigger.bucket
+            || !(prefix.key.starts_with(&trigger.dir) || trigger.dir.starts_with(&prefix.key))
+        {
+            return Err(BackfillError::OutsideTrigger {
+                prefix: prefix.clone(),
+                trigger: trigger.to_string(),
+                workflow: workflow.name,
+            });
+        }
+        Ok(workflow)
     }
 
     async fn one(&self, workflow: &Workflow, object: ObjectRef) -> Result<Backfilled, StoreError> {

@@ -230,6 +230,11 @@ impl Admin {
         Ok(part(&self.backfill)?.run(workflow, prefix, concurrency, seen).await?)
     }
 
+    /// Runs `workflow` on one existing object (the console's "run it now").
+    pub async fn backfill_object(&self, workflow: &str, object: &ObjectRef) -> Result<Backfilled, AdminError> {
+        Ok(part(&self.backfill)?.object(workflow, object).await?)
+    }
+
     pub async fn dead_letters(&self, which: Which, max: usize) -> Result<Vec<DeadLetter>, AdminError> {
         Ok(part(&self.dead_letters)?.list(which, max).await?)
     }
