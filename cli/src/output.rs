@@ -40,11 +40,4 @@ pub fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     format!("{:.1} s", (to - from).num_milliseconds() as f64 / 1000.0)
 }
 
-pub fn bytes(size: u64) -> String {
-    match size {
-        0..1_000 => format!("{size} B"),
-        1_000..1_000_000 => format!("{:.1} kB", size as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", size as f64 / 1e6),
-        _ => format!("{:.2} GB", size as f64 / 1e9),
-    }
-}
+pub use mediaflow::domain::object::readable_size as bytes;

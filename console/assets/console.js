@@ -1,6 +1,6 @@
 // What scripts add to the pages (each works without them): a task shows only the settings of
 // its type, the notification settings only when Event notification is on, and a running job's
-// page follows it until it ends.
+// page follows it until it ends, and files are uploaded from a bucket's page straight to S3.
 document.documentElement.classList.add("js");
 
 function showTaskFields(task) {
@@ -49,3 +49,49 @@ async function follow() {
   setTimeout(follow, 2000);
 }
 document.addEventListener("DOMContentLoaded", () => setTimeout(follow, 2000));
+
+// Upload: for each chosen file the console signs a PUT of that one object; the browser sends
+// the bytes to S3 itself, showing progress, and Abort stops it.
+function uploads(form) {
+  const input = form.querySelector("input[type=file]");
+  const progress = form.querySelector(".upload-progress");
+  const status = form.querySelector(".upload-status");
+  const abort = form.querySelector(".upload-abort");
+  let current = null;
+  abort.addEventListener("click", () => current && current.abort());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const files = Array.from(input.files);
+    if (!files.length) { status.textContent = "Choose a file first."; return; }
+    for (const file of files) {
+      const key = form.dataset.prefix + file.name;
+      const body = new URLSearchParams({ form_token: form.dataset.token, key, content_type: file.type || "application/octet-stream" });
+      const signed = await fetch(`/buckets/${form.dataset.bucket}/uploads`, { method: "POST", body, credentials: "same-origin" });
+      if (!signed.ok) { status.textContent = `${file.name}: ${await signed.text()}`; return; }
+      const { url, content_type } = await signed.json();
+      const done = await new Promise((resolve) => {
+        const request = new XMLHttpRequest();
+        current = request;
+        request.open("PUT", url);
+        request.setRequestHeader("Content-Type", content_type);
+        request.upload.addEventListener("progress", (e) => {
+          if (e.lengthComputable) progress.value = Math.round((100 * e.loaded) / e.total);
+        });
+        request.addEventListener("load", () => resolve(request.status >= 200 && request.status < 300 ? "uploaded" : `failed (HTTP ${request.status})`));
+        request.addEventListener("error", () => resolve("failed (network)"));
+        request.addEventListener("abort", () => resolve("aborted"));
+        progress.hidden = false; abort.hidden = false; progress.value = 0;
+        status.textContent = `Uploading ${file.name}…`;
+        request.send(file);
+      });
+      current = null; abort.hidden = true;
+      status.textContent = `${file.name}: ${done}`;
+      if (done !== "uploaded") return;
+    }
+    location.reload();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form.upload")) uploads(form);
+});

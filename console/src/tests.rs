@@ -41,6 +41,7 @@ impl Browser {
             backfill: Ok(Backfill::new(memory.clone(), memory.clone(), memory.clone(), dispatcher)),
             dead_letters: Err(Resource::EventsDlqUrl),
             explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
+            files: memory.clone(),
         };
         let access = Access::local(4000);
         Browser { memory, router: router(Arc::new(admin), access.clone()), access }
@@ -304,4 +305,33 @@ async fn a_failed_job_is_redone_from_its_page_and_in_bulk() {
     assert!(page.contains("1 job(s) sent to run their failed tasks again."), "{page}");
     assert!(page.contains(&format!("Not redone: {}", ids[0])), "the first is running again: {page}");
     assert_eq!(browser.memory.sent().len(), 2, "two preparations sent");
+}
+
+#[tokio::test]
+async fn a_bucket_is_browsed_by_folder_and_its_files_are_reached_only_through_signed_links() {
+    let browser = Browser::new();
+    browser.memory.put_object(ObjectRef::new("media", "in/a.jpg"), vec![1; 2048], None);
+    browser.memory.put_object(ObjectRef::new("media", "in/deep/b.mp4"), vec![2; 10], None);
+    let (_, buckets) = browser.get("/buckets").await;
+    assert!(buckets.contains(r#"href="/buckets/media""#) && buckets.contains("Create bucket"), "{buckets}");
+    let (_, folder) = browser.get("/buckets/media?prefix=in%2F").await;
+    assert!(folder.contains(">a.jpg<") && folder.contains("2.0 kB") && folder.contains(">deep/<"), "{folder}");
+    // A folder, made as S3 consoles make them.
+    let made = browser.post("/buckets/media/folders", &[("prefix", "in/"), ("name", "new")]).await;
+    assert_eq!(location(&made), "/buckets/media?prefix=in%2Fnew%2F");
+    assert!(browser.memory.object(&ObjectRef::new("media", "in/new/")).is_some());
+    // An upload link for one object; the bytes never pass through the console.
+    let (status, link) =
+        text(browser.post("/buckets/media/uploads", &[("key", "in/c.mp4"), ("content_type", "video/mp4")]).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(link.contains(r#""url":"memory://media/in/c.mp4?put""#), "{link}");
+    let (_, preview) = browser.get("/buckets/media/object?key=in%2Fa.jpg").await;
+    assert!(preview.contains(r#"<img src="memory://media/in/a.jpg?get""#), "{preview}");
+    assert_eq!(browser.get("/buckets/media/object?key=in%2Fnope.jpg").await.0, StatusCode::NOT_FOUND);
+    // Delete asks first.
+    let (_, confirm) = browser.get("/buckets/media/delete?key=in%2Fa.jpg").await;
+    assert!(confirm.contains("Delete a.jpg?"), "{confirm}");
+    let deleted = browser.post("/buckets/media/delete", &[("key", "in/a.jpg")]).await;
+    assert_eq!(location(&deleted), "/buckets/media?prefix=in%2F");
+    assert!(browser.memory.object(&ObjectRef::new("media", "in/a.jpg")).is_none());
 }

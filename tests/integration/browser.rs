@@ -164,8 +164,20 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     switch_of(browser, &name, "true").await?;
     screenshot(browser, "workflows").await?;
 
-    // An upload, and a key that is HTML: both listed as text on the Jobs page.
-    let clip = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+    // MPS's getting started: a folder for the trigger directory, a video uploaded from the page.
+    click_button(browser, "Buckets").await?;
+    browser.find(Locator::LinkText(&h.bucket)).await?.click().await?;
+    fill(browser, "Folder name", "in").await?;
+    click_button(browser, "Create folder").await?;
+    expect_text(browser, &format!("{}/in/", h.bucket)).await?;
+    let clip_file = h.dir.path().join("clip.mp4");
+    std::fs::copy(fixture("camera_1080p_h264_aac.mp4"), &clip_file)?;
+    field(browser, "Upload").await?.send_keys(&clip_file.display().to_string()).await?;
+    click_button(browser, "Upload").await?;
+    expect_text(browser, "clip.mp4").await?;
+    screenshot(browser, "bucket").await?;
+    let clip = mediaflow::domain::object::ObjectRef::new(&h.bucket, "in/clip.mp4");
+    // And a key that is HTML, uploaded by someone else.
     let hostile = h.upload_bytes(b"not media", "in/<img src=x onerror=alert(1)>.mp4").await?;
     h.job_of(&clip).await?;
     h.job_of(&hostile).await?;
@@ -188,5 +200,42 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     let page = expect_text(browser, "out/clip_snapshotByTimeOffset_1_0.jpg").await?;
     ensure!(page.contains("Succeeded"), "{page}");
     screenshot(browser, "job").await?;
+
+    // The outputs in the same file browser: the screenshot decodes, the video plays.
+    click_button(browser, "Buckets").await?;
+    browser.find(Locator::LinkText(&h.bucket)).await?.click().await?;
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText("out/")).await?.click().await?;
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::LinkText("clip_snapshotByTimeOffset_1_0.jpg"))
+        .await?
+        .click()
+        .await?;
+    let image = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview img")).await?;
+    let started = Instant::now();
+    while browser.execute("return arguments[0].naturalWidth", vec![serde_json::to_value(&image)?]).await? == 0 {
+        ensure!(started.elapsed() < WAIT, "the screenshot never decoded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(browser, "preview-image").await?;
+    browser.back().await?;
+    browser.back().await?;
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText("in/")).await?.click().await?;
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText("clip.mp4")).await?.click().await?;
+    let video = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview video")).await?;
+    let video = vec![serde_json::to_value(&video)?];
+    browser.execute("arguments[0].muted = true; arguments[0].play();", video.clone()).await?;
+    let started = Instant::now();
+    loop {
+        let time = browser.execute("return arguments[0].currentTime", video.clone()).await?;
+        if time.as_f64().is_some_and(|t| t > 0.0) {
+            break;
+        }
+        let error = browser.execute("return arguments[0].error && arguments[0].error.message", video.clone()).await?;
+        ensure!(started.elapsed() < WAIT, "the video never played: {error}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(browser, "preview-video").await?;
     Ok(())
 }

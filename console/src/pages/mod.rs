@@ -1,6 +1,7 @@
 //! The pages: one module per section (workflows, jobs), each with its routes, handlers and
 //! templates' view models; below them what every page shares.
 
+mod buckets;
 mod dead_letters;
 mod jobs;
 mod why;
@@ -19,6 +20,7 @@ pub fn routes() -> Router<Console> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/workflows") }))
         .merge(workflows::routes())
+        .merge(buckets::routes())
         .merge(jobs::routes())
         .merge(why::routes())
         .merge(dead_letters::routes())

@@ -232,6 +232,16 @@ pub fn input_name(key: &str) -> &str {
     }
 }
 
+/// A size as people read it: `433 B`, `1.7 MB`, `1.12 GB`.
+pub fn readable_size(size: u64) -> String {
+    match size {
+        0..1_000 => format!("{size} B"),
+        1_000..1_000_000 => format!("{:.1} kB", size as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", size as f64 / 1e6),
+        _ => format!("{:.2} GB", size as f64 / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! Ports: what the use-cases need from the world, in the domain's words, one file per
-//! counterpart: the records ([`stores`]), objects in S3 ([`objects`]), queues ([`queues`]), event
+//! counterpart: the records ([`stores`]), objects in S3 ([`objects`]), buckets as people browse
+//! them ([`files`]), queues ([`queues`]), event
 //! targets and bucket notifications ([`events`]) and the media tool ([`media`]). Adapters
 //! implement them over AWS and ffmpeg (and in memory for unit tests); no SDK type crosses these
 //! traits.
@@ -8,6 +9,7 @@
 
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod media;
 pub mod objects;
 pub mod queues;
@@ -15,6 +17,7 @@ pub mod stores;
 
 pub use error::StoreError;
 pub use events::{BucketEvents, DeliveryError, Notifications};
+pub use files::{FileEntry, Files, Folder, LinkFor};
 pub use media::{
     JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
     WatermarkImage,

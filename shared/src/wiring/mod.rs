@@ -18,6 +18,7 @@ use chrono::TimeDelta;
 pub use self::deployment::Deployment;
 pub use self::settings::{ConfigError, DispatcherConfig, WorkerConfig};
 use crate::adapters::aws::dynamodb::{DynamoJobStore, DynamoWorkflowStore};
+use crate::adapters::aws::files::S3Files;
 use crate::adapters::aws::lambda::LambdaTaskQueue;
 use crate::adapters::aws::notify::AwsNotifications;
 use crate::adapters::aws::s3::S3ObjectStore;
@@ -171,5 +172,6 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
             ))
         })(),
         explainer: workflows.map(|workflows| Explainer { workflows, objects: objects.clone() }),
+        files: Arc::new(S3Files::new(clients.s3.clone())),
     }
 }

@@ -5,6 +5,7 @@
 //! Imports the domain and the ports; never the use-cases.
 
 pub mod dynamodb;
+pub mod files;
 pub mod lambda;
 pub mod notify;
 pub mod s3;

@@ -37,6 +37,7 @@ pub(super) struct State {
     pub(super) tasks: BTreeMap<(JobId, u32), Task>,
     pub(super) parts: BTreeMap<(JobId, u32, u32), PartState>,
     pub(super) objects: HashMap<ObjectRef, Stored>,
+    pub(super) buckets: std::collections::BTreeSet<String>,
     pub(super) puts: u64,
     pub(super) sequencers: HashMap<ObjectRef, String>,
     pub(super) sent: Vec<WorkerMessage>,

@@ -88,3 +88,71 @@ impl ObjectStore for Memory {
         Ok(size)
     }
 }
+
+/// Buckets are the ones objects were put in (or that were created); links are `memory://`.
+#[async_trait]
+impl crate::ports::Files for Memory {
+    async fn buckets(&self) -> Result<Vec<String>, StoreError> {
+        let state = self.state();
+        let mut buckets: Vec<String> =
+            state.objects.keys().map(|o| o.bucket.clone()).chain(state.buckets.iter().cloned()).collect();
+        buckets.sort();
+        buckets.dedup();
+        Ok(buckets)
+    }
+
+    async fn create_bucket(&self, bucket: &str) -> Result<(), StoreError> {
+        self.state().buckets.insert(bucket.to_owned());
+        Ok(())
+    }
+
+    async fn folder(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        _token: Option<String>,
+    ) -> Result<crate::ports::Folder, StoreError> {
+        let mut folder = crate::ports::Folder::default();
+        let mut keys: Vec<(String, u64)> = self
+            .state()
+            .objects
+            .iter()
+            .filter(|(o, _)| o.bucket == bucket && o.key.starts_with(prefix))
+            .filter(|(o, _)| !(prefix.ends_with('/') && o.key == prefix))
+            .map(|(o, stored)| (o.key.clone(), stored.data.len() as u64))
+            .collect();
+        keys.sort();
+        for (key, size) in keys {
+            match key[prefix.len()..].split_once('/') {
+                Some((name, _)) => {
+                    let sub = format!("{prefix}{name}/");
+                    if !folder.folders.contains(&sub) {
+                        folder.folders.push(sub);
+                    }
+                }
+                None => folder.files.push(crate::ports::FileEntry { key, size, modified: None }),
+            }
+        }
+        Ok(folder)
+    }
+
+    async fn create_folder(&self, bucket: &str, prefix: &str) -> Result<(), StoreError> {
+        self.put_object(ObjectRef::new(bucket, prefix), Vec::new(), None);
+        Ok(())
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        self.state().objects.remove(object);
+        Ok(())
+    }
+
+    async fn link(
+        &self,
+        object: &ObjectRef,
+        what: &crate::ports::LinkFor,
+        _expires: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        let method = if matches!(what, crate::ports::LinkFor::Download) { "get" } else { "put" };
+        Ok(format!("memory://{}/{}?{method}", object.bucket, object.key))
+    }
+}

@@ -29,7 +29,7 @@ use crate::domain::connection::Connection;
 use crate::domain::job::JobId;
 use crate::domain::object::ObjectRef;
 use crate::domain::workflow::{Workflow, WorkflowSpec};
-use crate::ports::{DeadLetter, JobFilter, JobPage, StoreError, TaskQueue};
+use crate::ports::{DeadLetter, Files, JobFilter, JobPage, StoreError, TaskQueue};
 
 /// A resource of the deployment that an administrative action needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,6 +119,8 @@ pub struct Admin {
     pub backfill: Part<Backfill>,
     pub dead_letters: Part<DeadLetterAdmin>,
     pub explainer: Part<Explainer>,
+    /// Buckets as people browse them (always there: it needs only S3).
+    pub files: Arc<dyn Files>,
 }
 
 impl fmt::Debug for Admin {
@@ -228,6 +230,17 @@ impl Admin {
         seen: &(dyn Fn(BackfillProgress<'_>) + Sync),
     ) -> Result<Vec<Backfilled>, AdminError> {
         Ok(part(&self.backfill)?.run(workflow, prefix, concurrency, seen).await?)
+    }
+
+    /// The buckets, one level of a bucket, and signed links for a browser: see [`Files`].
+    pub fn files(&self) -> &dyn Files {
+        self.files.as_ref()
+    }
+
+    /// Creates a bucket and connects it, so that its uploads reach mediaflow at once.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<Connection, AdminError> {
+        self.files.create_bucket(bucket).await?;
+        self.connect(bucket, &[]).await
     }
 
     /// Runs `workflow` on one existing object (the console's "run it now").

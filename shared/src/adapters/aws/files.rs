@@ -1,0 +1,105 @@
+//! Buckets browsed through S3: listings by folder, folders as empty objects, and presigned
+//! links scoped to one object and one method.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use chrono::{DateTime, Utc};
+
+use super::sdk_error;
+use crate::domain::object::ObjectRef;
+use crate::ports::{FileEntry, Files, Folder, LinkFor, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct S3Files {
+    client: Client,
+}
+
+impl S3Files {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl Files for S3Files {
+    async fn buckets(&self) -> Result<Vec<String>, StoreError> {
+        let output = self.client.list_buckets().send().await.map_err(sdk_error)?;
+        Ok(output.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect())
+    }
+
+    async fn create_bucket(&self, bucket: &str) -> Result<(), StoreError> {
+        let mut create = self.client.create_bucket().bucket(bucket);
+        // us-east-1 is the one region that takes no location.
+        if let Some(region) = self.client.config().region().map(|r| r.as_ref().to_owned()).filter(|r| r != "us-east-1")
+        {
+            let location = BucketLocationConstraint::from(region.as_str());
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder().location_constraint(location).build(),
+            );
+        }
+        create.send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn folder(&self, bucket: &str, prefix: &str, token: Option<String>) -> Result<Folder, StoreError> {
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let files = output
+            .contents()
+            .iter()
+            // The folder's own placeholder is not one of its files.
+            .filter(|o| !(prefix.ends_with('/') && o.key() == Some(prefix)))
+            .filter_map(|o| {
+                Some(FileEntry {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o
+                        .last_modified()
+                        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+                })
+            })
+            .collect();
+        Ok(Folder {
+            folders: output.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)).collect(),
+            files,
+            next: output.next_continuation_token().filter(|_| output.is_truncated() == Some(true)).map(str::to_owned),
+        })
+    }
+
+    async fn create_folder(&self, bucket: &str, prefix: &str) -> Result<(), StoreError> {
+        self.client.put_object().bucket(bucket).key(prefix).body(Vec::new().into()).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        self.client.delete_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn link(&self, object: &ObjectRef, what: &LinkFor, expires: Duration) -> Result<String, StoreError> {
+        let config = PresigningConfig::expires_in(expires).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let request = match what {
+            LinkFor::Download => {
+                let get = self.client.get_object().bucket(&object.bucket).key(&object.key);
+                get.presigned(config).await.map_err(sdk_error)?
+            }
+            LinkFor::Upload { content_type } => {
+                let put = self.client.put_object().bucket(&object.bucket).key(&object.key);
+                put.content_type(content_type).presigned(config).await.map_err(sdk_error)?
+            }
+        };
+        Ok(request.uri().to_owned())
+    }
+}
