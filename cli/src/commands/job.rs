@@ -11,7 +11,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mediaflow::app::admin::jobs::{JobRef, JobView, JobsError};
 use mediaflow::app::admin::{Admin, AdminError};
 use mediaflow::domain::job::{Job, JobId, JobResult, JobStatus, TaskStatus};
-use mediaflow::domain::notification::NotifyMode;
 use mediaflow::ports::{JobFilter, JobPage};
 use serde::Serialize;
 
@@ -207,21 +206,8 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
     if let Some(error) = &job.error {
         writeln!(out, "  error    {}: {}", error.code, error.message)?;
     }
-    if let Some(notification) = &job.notification {
-        let finish = match &job.delivery {
-            None => "finish event not sent yet".to_owned(),
-            Some(d) => {
-                let tries = if d.attempts == 1 { "1 attempt".to_owned() } else { format!("{} attempts", d.attempts) };
-                let error = d.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
-                let state = format!("{:?}", d.state).to_lowercase();
-                format!("finish event {state} after {tries}{error}")
-            }
-        };
-        let changes = match notification.mode {
-            NotifyMode::Change => format!("; {} change events sent, {} not", job.changes_delivered, job.changes_failed),
-            NotifyMode::Finish => String::new(),
-        };
-        writeln!(out, "  notify   {finish}{changes}")?;
+    if let Some(notified) = job.notification_summary() {
+        writeln!(out, "  notify   {notified}")?;
     }
     let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "OPEN / RENDER / UPLOAD", "NOTES"]);
     for task in &view.tasks {

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use mediaflow::app::admin::AdminError;
 use mediaflow::app::admin::jobs::{JobsError, parse_since};
 use mediaflow::domain::job::{Job, JobId, JobStatus, TaskStatus};
+use mediaflow::domain::object::readable_size;
 use mediaflow::ports::JobFilter;
 use serde::Deserialize;
 
@@ -233,7 +234,14 @@ struct TaskRow {
     progress: Option<u8>,
     attempts: u32,
     error: String,
-    outputs: Vec<String>,
+    outputs: Vec<OutputRow>,
+}
+
+/// One output of a task: where it is, how big, and its page in the file browser.
+struct OutputRow {
+    name: String,
+    size: String,
+    open: String,
 }
 
 #[derive(Template)]
@@ -254,6 +262,8 @@ struct Show {
     error: String,
     tasks: Vec<TaskRow>,
     form_token: String,
+    /// How its events went; `None` without a notification.
+    notification: Option<String>,
     /// A finished job with something failed: Redo runs it again.
     redo: bool,
 }
@@ -291,7 +301,11 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
                 outputs: task
                     .outputs
                     .iter()
-                    .map(|o| format!("s3://{}/{} ({} bytes)", o.bucket, o.key, o.size))
+                    .map(|o| OutputRow {
+                        name: format!("s3://{}/{}", o.bucket, o.key),
+                        size: readable_size(o.size),
+                        open: format!("/buckets/{}/object?key={}", segment(&o.bucket), segment(&o.key)),
+                    })
                     .collect(),
             }
         })
@@ -312,6 +326,7 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
         error: job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
         tasks,
         form_token: console.access.form_token(),
+        notification: job.notification_summary(),
         redo: job.status == JobStatus::Finish && (job.failed_tasks > 0 || job.error.is_some()),
     })
 }

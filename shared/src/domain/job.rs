@@ -11,6 +11,7 @@ use super::chunk::ChunkPlan;
 use super::error::{ErrorCode, TaskError};
 use super::limits::Limits;
 use super::media::MediaInfo;
+use super::notification::NotifyMode;
 use super::notification::delivery::Delivery;
 use super::notification::spec::NotificationSpec;
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
@@ -267,6 +268,28 @@ pub struct OutputFile {
 pub const MAX_KEY_BYTES: usize = 1024;
 
 impl Job {
+    /// How its events went, in words (`finish event delivered after 1 attempt`); `None`
+    /// without a notification.
+    pub fn notification_summary(&self) -> Option<String> {
+        let notification = self.notification.as_ref()?;
+        let finish = match &self.delivery {
+            None => "finish event not sent yet".to_owned(),
+            Some(d) => {
+                let tries = if d.attempts == 1 { "1 attempt".to_owned() } else { format!("{} attempts", d.attempts) };
+                let error = d.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+                let state = format!("{:?}", d.state).to_lowercase();
+                format!("finish event {state} after {tries}{error}")
+            }
+        };
+        let changes = match notification.mode {
+            NotifyMode::Change => {
+                format!("; {} change events sent, {} not", self.changes_delivered, self.changes_failed)
+            }
+            NotifyMode::Finish => String::new(),
+        };
+        Some(format!("{finish}{changes}"))
+    }
+
     /// A new job for `event` (the stored object as `head` shows it) under `workflow`, waiting,
     /// with one task per task spec.
     pub fn start(
