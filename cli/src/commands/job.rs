@@ -204,7 +204,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
         job.finished_at.map(|at| format!(", finished {} later", seconds(job.created_at, at))).unwrap_or_default();
     writeln!(out, "  created  {}{took}", time(job.created_at))?;
     if let Some(error) = &job.error {
-        writeln!(out, "  error    {}: {}", error.code, error.message)?;
+        writeln!(out, "  error    {error}")?;
     }
     if let Some(notified) = job.notification_summary() {
         writeln!(out, "  notify   {notified}")?;
@@ -222,7 +222,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
                 )
             })
             .unwrap_or_default();
-        let mut notes: Vec<String> = task.error.iter().map(|e| format!("{}: {}", e.code, e.message)).collect();
+        let mut notes: Vec<String> = task.error.iter().map(ToString::to_string).collect();
         notes.extend(task.warnings.iter().map(|w| format!("warning: {w}")));
         tasks.add_row(vec![
             format!("{} {}", task.index, task.spec.kind()),

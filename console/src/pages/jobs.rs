@@ -144,15 +144,13 @@ async fn render_list(console: &Console, filters: Filters, notice: Option<String>
                             workflow: job.workflow.clone(),
                             status,
                             class,
-                            error: job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_else(
-                                || {
-                                    if job.failed_tasks > 0 {
-                                        format!("{} task(s) failed", job.failed_tasks)
-                                    } else {
-                                        String::new()
-                                    }
-                                },
-                            ),
+                            error: job.error.as_ref().map(ToString::to_string).unwrap_or_else(|| {
+                                if job.failed_tasks > 0 {
+                                    format!("{} task(s) failed", job.failed_tasks)
+                                } else {
+                                    String::new()
+                                }
+                            }),
                         }
                     })
                     .collect();
@@ -297,7 +295,7 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
                 class,
                 progress: task.progress.filter(|_| task.status == TaskStatus::Processing),
                 attempts: task.hold.attempts,
-                error: task.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
+                error: task.error.as_ref().map(ToString::to_string).unwrap_or_default(),
                 outputs: task
                     .outputs
                     .iter()
@@ -323,7 +321,7 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
         source: job.source.as_ref().map_or("not probed yet".to_owned(), |s| s.summary()),
         created: when(job.created_at),
         finished: job.finished_at.map_or("—".to_owned(), when),
-        error: job.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default(),
+        error: job.error.as_ref().map(ToString::to_string).unwrap_or_default(),
         tasks,
         form_token: console.access.form_token(),
         notification: job.notification_summary(),

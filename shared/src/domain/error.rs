@@ -11,6 +11,14 @@ pub struct TaskError {
     pub message: String,
 }
 
+/// `SourceFileError.UnsupportedFormat: the file is text, not a video or audio file`, as pages and
+/// the CLI show it.
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
 /// Error codes in the MPS families: `SourceFileError.*` (the upload), `InvalidInput.*` (the
 /// workflow's parameters against this upload) and `InternalError` (ours; retryable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
