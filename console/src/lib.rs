@@ -19,7 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use mediaflow::app::admin::Admin;
 
-pub use self::access::Access;
+pub use self::access::{Access, CognitoSettings, SettingsError};
 pub use self::serve::{Local, serve};
 
 /// What every handler reaches: the facade and who may use it.

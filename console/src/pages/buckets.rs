@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{page, page_with, refusal, segment, when};
 use crate::Console;
+use crate::access::Session;
 
 pub fn routes() -> Router<Console> {
     Router::new()
@@ -47,11 +48,11 @@ struct Buckets {
     error: Option<String>,
 }
 
-async fn list(State(console): State<Console>) -> Response {
-    render_list(&console, StatusCode::OK, None).await
+async fn list(State(console): State<Console>, session: Session) -> Response {
+    render_list(&console, &session, StatusCode::OK, None).await
 }
 
-async fn render_list(console: &Console, status: StatusCode, error: Option<String>) -> Response {
+async fn render_list(console: &Console, session: &Session, status: StatusCode, error: Option<String>) -> Response {
     let names = match console.admin.files().buckets().await {
         Ok(names) => names,
         Err(error) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
@@ -73,7 +74,7 @@ async fn render_list(console: &Console, status: StatusCode, error: Option<String
         };
         rows.push(BucketRow { path: segment(&name), name, connected, state, fix });
     }
-    let form_token = console.access.form_token();
+    let form_token = session.form_token();
     page_with(status, Buckets { section: "buckets", form_token, rows, error })
 }
 
@@ -85,11 +86,13 @@ struct Named {
     prefix: String,
 }
 
-async fn create(State(console): State<Console>, axum::Form(form): axum::Form<Named>) -> Response {
+async fn create(State(console): State<Console>, session: Session, axum::Form(form): axum::Form<Named>) -> Response {
     let name = form.name.trim();
     match console.admin.create_bucket(name).await {
         Ok(_) => Redirect::to(&format!("/buckets/{}", segment(name))).into_response(),
-        Err(error) => render_list(&console, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("{name}: {error}"))).await,
+        Err(error) => {
+            render_list(&console, &session, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("{name}: {error}"))).await
+        }
     }
 }
 
@@ -135,7 +138,12 @@ fn folder_of(key: &str) -> &str {
     key.rfind('/').map_or("", |slash| &key[..=slash])
 }
 
-async fn browse(State(console): State<Console>, Path(bucket): Path<String>, Query(at): Query<Where>) -> Response {
+async fn browse(
+    State(console): State<Console>,
+    session: Session,
+    Path(bucket): Path<String>,
+    Query(at): Query<Where>,
+) -> Response {
     let folder = match console.admin.files().folder(&bucket, &at.prefix, at.page.clone()).await {
         Ok(folder) => folder,
         Err(error) => return refusal(StatusCode::NOT_FOUND, &format!("{bucket}: {error}")),
@@ -165,7 +173,7 @@ async fn browse(State(console): State<Console>, Path(bucket): Path<String>, Quer
     let next = folder.next.map(|page| format!("{}&page={}", folder_link(&bucket, &at.prefix), segment(&page)));
     page(Browse {
         section: "buckets",
-        form_token: console.access.form_token(),
+        form_token: session.form_token(),
         bucket_path: segment(&bucket),
         bucket,
         prefix: at.prefix,
@@ -291,15 +299,11 @@ struct ConfirmDelete {
     back: String,
 }
 
-async fn confirm_delete(
-    State(console): State<Console>,
-    Path(bucket): Path<String>,
-    Query(at): Query<Where>,
-) -> Response {
+async fn confirm_delete(session: Session, Path(bucket): Path<String>, Query(at): Query<Where>) -> Response {
     let prefix = folder_of(&at.key);
     page(ConfirmDelete {
         section: "buckets",
-        form_token: console.access.form_token(),
+        form_token: session.form_token(),
         bucket_path: segment(&bucket),
         name: at.key[prefix.len()..].to_owned(),
         back: folder_link(&bucket, prefix),

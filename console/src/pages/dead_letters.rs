@@ -10,6 +10,7 @@ use mediaflow::app::admin::dead_letters::Which;
 
 use super::{page, refusal, when};
 use crate::Console;
+use crate::access::Session;
 
 pub fn routes() -> Router<Console> {
     Router::new().route("/dead-letters", get(list)).route("/dead-letters/{which}/redrive", post(redrive))
@@ -44,11 +45,11 @@ struct DeadLetters {
 
 const QUEUES: [(Which, &str, &str); 2] = [(Which::Events, "events", "Events"), (Which::Worker, "worker", "Worker")];
 
-async fn list(State(console): State<Console>) -> Response {
-    render(&console, None).await
+async fn list(State(console): State<Console>, session: Session) -> Response {
+    render(&console, &session, None).await
 }
 
-async fn render(console: &Console, notice: Option<String>) -> Response {
+async fn render(console: &Console, session: &Session, notice: Option<String>) -> Response {
     let mut queues = Vec::new();
     for (which, name, label) in QUEUES {
         let (rows, error) = match console.admin.dead_letters(which, MAX).await {
@@ -68,10 +69,10 @@ async fn render(console: &Console, notice: Option<String>) -> Response {
         };
         queues.push(QueueView { which: name, label, count: rows.len(), rows, error });
     }
-    page(DeadLetters { section: "dead-letters", form_token: console.access.form_token(), queues, notice })
+    page(DeadLetters { section: "dead-letters", form_token: session.form_token(), queues, notice })
 }
 
-async fn redrive(State(console): State<Console>, Path(which): Path<String>) -> Response {
+async fn redrive(State(console): State<Console>, session: Session, Path(which): Path<String>) -> Response {
     let Some((which, _, label)) = QUEUES.into_iter().find(|(_, name, _)| *name == which) else {
         return refusal(StatusCode::NOT_FOUND, "no such dead-letter queue");
     };
@@ -79,5 +80,5 @@ async fn redrive(State(console): State<Console>, Path(which): Path<String>) -> R
         Ok(done) => format!("{label}: {} messages sent back, {} kept", done.sent, done.kept.len()),
         Err(error) => format!("{label}: {error}"),
     };
-    render(&console, Some(notice)).await
+    render(&console, &session, Some(notice)).await
 }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::{page, page_with, refusal, segment, when};
 use crate::Console;
+use crate::access::Session;
 use crate::form::task_label;
 
 pub fn routes() -> Router<Console> {
@@ -120,11 +121,11 @@ fn state(job: &Job) -> (String, &'static str) {
     }
 }
 
-async fn list(State(console): State<Console>, Query(filters): Query<Filters>) -> Response {
-    render_list(&console, filters, None).await
+async fn list(State(console): State<Console>, session: Session, Query(filters): Query<Filters>) -> Response {
+    render_list(&console, &session, filters, None).await
 }
 
-async fn render_list(console: &Console, filters: Filters, notice: Option<String>) -> Response {
+async fn render_list(console: &Console, session: &Session, filters: Filters, notice: Option<String>) -> Response {
     let workflows =
         console.admin.workflows().await.map(|all| all.into_iter().map(|w| w.name).collect()).unwrap_or_default();
     let (rows, next, error) = match filters.filter() {
@@ -178,7 +179,7 @@ async fn render_list(console: &Console, filters: Filters, notice: Option<String>
             next,
             error,
             notice,
-            form_token: console.access.form_token(),
+            form_token: session.form_token(),
         },
     )
 }
@@ -186,6 +187,7 @@ async fn render_list(console: &Console, filters: Filters, notice: Option<String>
 /// Redoes the failed tasks of every job picked on the Failed tab.
 async fn redo_selected(
     State(console): State<Console>,
+    session: Session,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     let mut redone = 0;
@@ -201,7 +203,7 @@ async fn redo_selected(
         notice.push_str(&format!(" Not redone: {}", refused.join("; ")));
     }
     let filters = Filters { status: "failed".into(), ..Filters::default() };
-    render_list(&console, filters, Some(notice)).await
+    render_list(&console, &session, filters, Some(notice)).await
 }
 
 #[derive(Deserialize)]
@@ -266,7 +268,7 @@ struct Show {
     redo: bool,
 }
 
-async fn show(State(console): State<Console>, Path(id): Path<String>) -> Response {
+async fn show(State(console): State<Console>, session: Session, Path(id): Path<String>) -> Response {
     let view = match console.admin.job(&JobId::from(id)).await {
         Ok(view) => view,
         Err(error @ AdminError::Jobs(JobsError::NotFound(_))) => {
@@ -323,7 +325,7 @@ async fn show(State(console): State<Console>, Path(id): Path<String>) -> Respons
         finished: job.finished_at.map_or("—".to_owned(), when),
         error: job.error.as_ref().map(ToString::to_string).unwrap_or_default(),
         tasks,
-        form_token: console.access.form_token(),
+        form_token: session.form_token(),
         notification: job.notification_summary(),
         redo: job.status == JobStatus::Finish && (job.failed_tasks > 0 || job.error.is_some()),
     })

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::{page_with, segment};
 use crate::Console;
+use crate::access::Session;
 
 pub fn routes() -> Router<Console> {
     Router::new().route("/why", get(why)).route("/why/run", post(run))
@@ -51,14 +52,14 @@ fn parse(text: &str) -> Result<ObjectRef, String> {
         .ok_or_else(|| format!("{text:?} is not an object: write it as s3://bucket/path/video.mp4"))
 }
 
-async fn why(State(console): State<Console>, Query(asked): Query<Asked>) -> Response {
-    render(&console, asked.object, None).await
+async fn why(State(console): State<Console>, session: Session, Query(asked): Query<Asked>) -> Response {
+    render(&console, &session, asked.object, None).await
 }
 
-async fn render(console: &Console, object: String, notice: Option<String>) -> Response {
+async fn render(console: &Console, session: &Session, object: String, notice: Option<String>) -> Response {
     let mut view = Why {
         section: "why",
-        form_token: console.access.form_token(),
+        form_token: session.form_token(),
         checked: false,
         rows: Vec::new(),
         error: None,
@@ -98,19 +99,19 @@ async fn render(console: &Console, object: String, notice: Option<String>) -> Re
 }
 
 /// Runs the chosen workflow on the object; its job's page, or why not.
-async fn run(State(console): State<Console>, axum::Form(asked): axum::Form<Asked>) -> Response {
+async fn run(State(console): State<Console>, session: Session, axum::Form(asked): axum::Form<Asked>) -> Response {
     let workflow = asked.workflow.unwrap_or_default();
     let object = match parse(&asked.object) {
         Ok(object) => object,
-        Err(error) => return render(&console, asked.object, Some(error)).await,
+        Err(error) => return render(&console, &session, asked.object, Some(error)).await,
     };
     match console.admin.backfill_object(&workflow, &object).await {
         Ok(Backfilled::Started { job_id, .. } | Backfilled::Done { job_id, .. }) => {
             Redirect::to(&format!("/jobs/{}", segment(job_id.as_str()))).into_response()
         }
         Ok(Backfilled::Skipped { reason, .. }) => {
-            render(&console, asked.object, Some(format!("{workflow} did not run: {reason}"))).await
+            render(&console, &session, asked.object, Some(format!("{workflow} did not run: {reason}"))).await
         }
-        Err(error) => render(&console, asked.object, Some(format!("{workflow} did not run: {error}"))).await,
+        Err(error) => render(&console, &session, asked.object, Some(format!("{workflow} did not run: {error}"))).await,
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{page, page_with, refusal, segment, when};
 use crate::Console;
+use crate::access::Session;
 use crate::form::{Kind, NOTIFY_MODES, NOTIFY_TARGETS, TASK_KINDS, WorkflowForm, task_input, task_label};
 
 pub fn routes() -> Router<Console> {
@@ -53,11 +54,11 @@ fn task_summary(workflow: &Workflow) -> String {
     if labels.is_empty() { "none".to_owned() } else { labels.join(", ") }
 }
 
-async fn list(State(console): State<Console>) -> Response {
-    list_page(&console, StatusCode::OK, None).await
+async fn list(State(console): State<Console>, session: Session) -> Response {
+    list_page(&console, &session, StatusCode::OK, None).await
 }
 
-async fn list_page(console: &Console, status: StatusCode, error: Option<String>) -> Response {
+async fn list_page(console: &Console, session: &Session, status: StatusCode, error: Option<String>) -> Response {
     let workflows = match console.admin.workflows().await {
         Ok(workflows) => workflows,
         Err(error) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
@@ -74,7 +75,7 @@ async fn list_page(console: &Console, status: StatusCode, error: Option<String>)
             changed: when(workflow.updated_at),
         })
         .collect();
-    let form_token = console.access.form_token();
+    let form_token = session.form_token();
     page_with(status, List { section: "workflows", form_token, rows, error })
 }
 
@@ -86,6 +87,7 @@ struct SwitchForm {
 /// The switch in a workflow's row: enables with the same checks as `mediaflow workflow enable`.
 async fn switch(
     State(console): State<Console>,
+    session: Session,
     Path(name): Path<String>,
     axum::Form(form): axum::Form<SwitchForm>,
 ) -> Response {
@@ -95,7 +97,7 @@ async fn switch(
     };
     match result {
         Ok(_) => Redirect::to("/workflows").into_response(),
-        Err(error) => list_page(&console, StatusCode::CONFLICT, Some(format!("{name}: {error}"))).await,
+        Err(error) => list_page(&console, &session, StatusCode::CONFLICT, Some(format!("{name}: {error}"))).await,
     }
 }
 
@@ -250,7 +252,7 @@ fn options_of(kind: Kind) -> Vec<(String, String)> {
     }
 }
 
-fn form_page(console: &Console, heading: String, action: String, form: &WorkflowForm, editing: bool) -> FormPage {
+fn form_page(session: &Session, heading: String, action: String, form: &WorkflowForm, editing: bool) -> FormPage {
     let field = |name: &str, label, hint| FieldView::new(form, name, label, hint);
     let mut name = field("name", "Workflow name", "letters, digits, '-' and '_'");
     name.readonly = editing;
@@ -283,7 +285,7 @@ fn form_page(console: &Console, heading: String, action: String, form: &Workflow
         section: "workflows",
         heading,
         action,
-        form_token: console.access.form_token(),
+        form_token: session.form_token(),
         general: form.errors_of("").to_vec(),
         name,
         trigger: vec![
@@ -311,7 +313,7 @@ struct NewQuery {
 }
 
 /// The Create workflow form; `?from=NAME` fills it from a workflow (Clone).
-async fn new(State(console): State<Console>, Query(query): Query<NewQuery>) -> Response {
+async fn new(State(console): State<Console>, session: Session, Query(query): Query<NewQuery>) -> Response {
     let mut form = WorkflowForm::default();
     if let Some(from) = query.from {
         match console.admin.workflow(&from).await {
@@ -322,7 +324,7 @@ async fn new(State(console): State<Console>, Query(query): Query<NewQuery>) -> R
             Err(error) => return not_found_or(error),
         }
     }
-    page(form_page(&console, "Create workflow".into(), "/workflows/new".into(), &form, false))
+    page(form_page(&session, "Create workflow".into(), "/workflows/new".into(), &form, false))
 }
 
 /// What a form's buttons ask: save, or change the form (add or remove a task) and show it again.
@@ -360,11 +362,15 @@ fn posted(pairs: Vec<(String, String)>) -> WorkflowForm {
     WorkflowForm::from_pairs(pairs.into_iter().filter(|(name, _)| name != crate::access::FORM_TOKEN))
 }
 
-async fn create(State(console): State<Console>, axum::Form(pairs): axum::Form<Vec<(String, String)>>) -> Response {
+async fn create(
+    State(console): State<Console>,
+    session: Session,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
     let mut form = posted(pairs);
     let heading = "Create workflow".to_owned();
     if change_form(&mut form) {
-        return page(form_page(&console, heading, "/workflows/new".into(), &form, false));
+        return page(form_page(&session, heading, "/workflows/new".into(), &form, false));
     }
     if let Some(spec) = form.spec() {
         let name = spec.name.trim().to_owned();
@@ -384,7 +390,7 @@ async fn create(State(console): State<Console>, axum::Form(pairs): axum::Form<Ve
             Err(error) => refuse(&mut form, error),
         }
     }
-    page_with(StatusCode::UNPROCESSABLE_ENTITY, form_page(&console, heading, "/workflows/new".into(), &form, false))
+    page_with(StatusCode::UNPROCESSABLE_ENTITY, form_page(&session, heading, "/workflows/new".into(), &form, false))
 }
 
 /// Sets a refusal of the facade on the form: a workflow's problems beside their fields.
@@ -408,7 +414,7 @@ struct YamlPage {
 }
 
 /// Edit: the form when it shows every setting of the workflow, its YAML otherwise.
-async fn edit(State(console): State<Console>, Path(name): Path<String>) -> Response {
+async fn edit(State(console): State<Console>, session: Session, Path(name): Path<String>) -> Response {
     let workflow = match console.admin.workflow(&name).await {
         Ok(workflow) => workflow,
         Err(error) => return not_found_or(error),
@@ -417,11 +423,11 @@ async fn edit(State(console): State<Console>, Path(name): Path<String>) -> Respo
     let form = WorkflowForm::from_spec(&spec);
     if WorkflowSpec::from_value(form.document()).is_ok_and(|shown| shown == spec) {
         let action = format!("/workflows/{}/edit", segment(&name));
-        return page(form_page(&console, format!("Edit {name}"), action, &form, true));
+        return page(form_page(&session, format!("Edit {name}"), action, &form, true));
     }
     page(YamlPage {
         section: "workflows",
-        form_token: console.access.form_token(),
+        form_token: session.form_token(),
         path: segment(&name),
         why: "This workflow has settings the form does not show: edit its document.",
         yaml: serde_yaml_ng::to_string(&spec).unwrap_or_default(),
@@ -432,6 +438,7 @@ async fn edit(State(console): State<Console>, Path(name): Path<String>) -> Respo
 
 async fn save_edit(
     State(console): State<Console>,
+    session: Session,
     Path(name): Path<String>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
@@ -439,7 +446,7 @@ async fn save_edit(
     form.values.insert("name".into(), name.clone());
     let action = format!("/workflows/{}/edit", segment(&name));
     if change_form(&mut form) {
-        return page(form_page(&console, format!("Edit {name}"), action, &form, true));
+        return page(form_page(&session, format!("Edit {name}"), action, &form, true));
     }
     if let Some(spec) = form.spec() {
         match console.admin.apply(spec).await {
@@ -447,7 +454,7 @@ async fn save_edit(
             Err(error) => refuse(&mut form, error),
         }
     }
-    page_with(StatusCode::UNPROCESSABLE_ENTITY, form_page(&console, format!("Edit {name}"), action, &form, true))
+    page_with(StatusCode::UNPROCESSABLE_ENTITY, form_page(&session, format!("Edit {name}"), action, &form, true))
 }
 
 #[derive(Deserialize)]
@@ -457,6 +464,7 @@ struct YamlForm {
 
 async fn save_yaml(
     State(console): State<Console>,
+    session: Session,
     Path(name): Path<String>,
     axum::Form(posted): axum::Form<YamlForm>,
 ) -> Response {
@@ -476,7 +484,7 @@ async fn save_yaml(
             StatusCode::UNPROCESSABLE_ENTITY,
             YamlPage {
                 section: "workflows",
-                form_token: console.access.form_token(),
+                form_token: session.form_token(),
                 path: segment(&name),
                 why: "Nothing was saved.",
                 yaml: posted.yaml,
@@ -496,11 +504,11 @@ struct ConfirmDelete {
     path: String,
 }
 
-async fn confirm_delete(State(console): State<Console>, Path(name): Path<String>) -> Response {
+async fn confirm_delete(State(console): State<Console>, session: Session, Path(name): Path<String>) -> Response {
     if let Err(error) = console.admin.workflow(&name).await {
         return not_found_or(error);
     }
-    let form_token = console.access.form_token();
+    let form_token = session.form_token();
     page(ConfirmDelete { section: "workflows", form_token, path: segment(&name), name })
 }
 

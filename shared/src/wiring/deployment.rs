@@ -13,6 +13,9 @@ use crate::ports::StoreError;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Deployment {
     names: BTreeMap<Resource, String>,
+    /// The buckets the deployment may use (`MEDIAFLOW_BUCKETS`, comma-separated); empty:
+    /// whatever the credentials reach.
+    buckets: Vec<String>,
 }
 
 impl Deployment {
@@ -66,7 +69,8 @@ impl Deployment {
         Resource::ALL.into_iter().filter(|resource| !self.names.contains_key(resource)).collect()
     }
 
-    /// The names the environment gives (the variables of [`Deployment::variable`]).
+    /// The names the environment gives (the variables of [`Deployment::variable`], and
+    /// `MEDIAFLOW_BUCKETS`).
     pub fn from_env() -> Self {
         let mut deployment = Deployment::default();
         for resource in Resource::ALL {
@@ -74,7 +78,14 @@ impl Deployment {
                 deployment.set(resource, name);
             }
         }
+        let buckets = std::env::var("MEDIAFLOW_BUCKETS").unwrap_or_default();
+        deployment.buckets = buckets.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
         deployment
+    }
+
+    /// The buckets the deployment may use; empty: any the credentials reach.
+    pub fn buckets(&self) -> &[String] {
+        &self.buckets
     }
 
     /// Fills what is still missing from a stack's outputs.

@@ -172,6 +172,6 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
             ))
         })(),
         explainer: workflows.map(|workflows| Explainer { workflows, objects: objects.clone() }),
-        files: Arc::new(S3Files::new(clients.s3.clone())),
+        files: Arc::new(S3Files::new(clients.s3.clone()).within(deployment.buckets())),
     }
 }

@@ -16,22 +16,42 @@ use crate::ports::{FileEntry, Files, Folder, LinkFor, StoreError};
 #[derive(Clone, Debug)]
 pub struct S3Files {
     client: Client,
+    /// The buckets the deployment may use; empty: whatever the credentials list.
+    within: Vec<String>,
 }
 
 impl S3Files {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client, within: Vec::new() }
+    }
+
+    /// Only `buckets` are listed, and no other is created: a deployed console's role holds
+    /// rights on the buckets its template names, not on the account's.
+    pub fn within(mut self, buckets: &[String]) -> Self {
+        self.within = buckets.to_vec();
+        self.within.sort();
+        self.within.dedup();
+        self
     }
 }
 
 #[async_trait]
 impl Files for S3Files {
     async fn buckets(&self) -> Result<Vec<String>, StoreError> {
+        if !self.within.is_empty() {
+            return Ok(self.within.clone());
+        }
         let output = self.client.list_buckets().send().await.map_err(sdk_error)?;
         Ok(output.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect())
     }
 
     async fn create_bucket(&self, bucket: &str) -> Result<(), StoreError> {
+        if !self.within.is_empty() {
+            return Err(StoreError::AccessDenied(format!(
+                "this console works on the buckets its stack names; create {bucket} with your own credentials, \
+                 then add it to the stack's TriggerBuckets or OutputBuckets parameter"
+            )));
+        }
         let mut create = self.client.create_bucket().bucket(bucket);
         // us-east-1 is the one region that takes no location.
         if let Some(region) = self.client.config().region().map(|r| r.as_ref().to_owned()).filter(|r| r != "us-east-1")
