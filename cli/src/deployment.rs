@@ -42,6 +42,10 @@ pub struct DeploymentArgs {
     /// The worker's dead-letter queue, instead of the stack's output WorkerDLQUrl.
     #[arg(long, global = true, env = "WORKER_DLQ_URL", value_name = "URL")]
     pub worker_dlq_url: Option<String>,
+    /// The deployed console, whose pages `bucket connect` lets upload to the bucket (CORS),
+    /// instead of the stack's output ConsoleUrl.
+    #[arg(long, global = true, env = "CONSOLE_URL", value_name = "URL")]
+    pub console_url: Option<String>,
 }
 
 /// The deployment a command acts on, through the administrative use-cases.
@@ -70,6 +74,7 @@ impl DeploymentArgs {
                 deployment.set(resource, name.clone());
             }
         }
+        deployment.set_console_url(self.console_url.clone());
         deployment
     }
 

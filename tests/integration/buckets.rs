@@ -2,12 +2,12 @@
 //! and `workflow enable` refusing a trigger whose uploads would never arrive.
 
 use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
-    S3KeyFilter,
+    CorsConfiguration, CorsRule, Event, FilterRule, FilterRuleName, NotificationConfiguration,
+    NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
 };
 use serde_json::{Value, json};
 
-use crate::support::{Harness, mediaflow};
+use crate::support::{Harness, mediaflow, run_mediaflow};
 
 #[test]
 fn a_users_bucket_is_connected_beside_its_own_rule_and_disconnected_again() -> anyhow::Result<()> {
@@ -68,9 +68,35 @@ fn a_users_bucket_is_connected_beside_its_own_rule_and_disconnected_again() -> a
         assert!(overlap.contains("rule \"photos\" (s3:ObjectCreated:Put for keys under \"photos/\""), "{overlap}");
         assert!(overlap.contains("--prefix DIR/"), "{overlap}");
 
-        let connected = mediaflow(&h, &["bucket", "connect", &bucket, "--prefix", "videos/"]).await?;
+        // The user's own CORS rule (their web app reads the bucket); the deployed console's
+        // address comes with the stack (its ConsoleUrl output, or CONSOLE_URL).
+        let users_cors = CorsRule::builder().id("webapp").allowed_origins("https://app.example").allowed_methods("GET");
+        s3.put_bucket_cors()
+            .bucket(&bucket)
+            .cors_configuration(CorsConfiguration::builder().cors_rules(users_cors.build()?).build()?)
+            .send()
+            .await?;
+        let mut with_console = h.stack.environment();
+        with_console.push(("CONSOLE_URL", "https://abc123.execute-api.us-east-1.amazonaws.com/".into()));
+        let connect = ["bucket", "connect", &bucket, "--prefix", "videos/"];
+        let connected = run_mediaflow(&with_console, h.dir.path(), &connect).await?;
         let expected = format!("bucket {bucket}: connected for keys under videos/\n");
         assert!(connected.starts_with(&expected), "{connected}");
+        // Connected, the bucket lets the console's pages upload and preview; the user's rule stays.
+        let cors = s3.get_bucket_cors().bucket(&bucket).send().await?;
+        let rules: Vec<(Option<&str>, &[String], &[String])> =
+            cors.cors_rules().iter().map(|r| (r.id(), r.allowed_origins(), r.allowed_methods())).collect();
+        assert_eq!(rules.len(), 2, "{rules:?}");
+        assert_eq!(rules[0], (Some("webapp"), &["https://app.example".to_owned()][..], &["GET".to_owned()][..]));
+        assert_eq!(rules[1].0, Some("mediaflow-console"));
+        assert_eq!(rules[1].1, ["https://abc123.execute-api.us-east-1.amazonaws.com"]);
+        assert!(rules[1].2.contains(&"PUT".to_owned()), "{rules:?}");
+        run_mediaflow(&with_console, h.dir.path(), &connect).await?;
+        assert_eq!(
+            s3.get_bucket_cors().bucket(&bucket).send().await?.cors_rules().len(),
+            2,
+            "connecting again adds nothing"
+        );
         let status: Value = serde_json::from_str(&mediaflow(&h, &["-o", "json", "bucket", "status", &bucket]).await?)?;
         let ids: Vec<&str> =
             status["rules"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str()).collect();

@@ -46,6 +46,9 @@ pub trait Files: Send + Sync {
     /// An empty object at `prefix` (ending with `/`), as S3 consoles make folders.
     async fn create_folder(&self, bucket: &str, prefix: &str) -> Result<(), StoreError>;
     async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError>;
+    /// Lets pages of `origin` (`https://host[:port]`) read and write the bucket's objects with
+    /// signed links (the bucket's CORS rule for the console; other rules are kept).
+    async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError>;
     /// A link that allows `what` on `object` only, for `expires`.
     async fn link(&self, object: &ObjectRef, what: &LinkFor, expires: Duration) -> Result<String, StoreError>;
 }

@@ -16,6 +16,8 @@ pub struct Deployment {
     /// The buckets the deployment may use (`MEDIAFLOW_BUCKETS`, comma-separated); empty:
     /// whatever the credentials reach.
     buckets: Vec<String>,
+    /// The deployed console (`CONSOLE_URL`, or the stack's `ConsoleUrl` output).
+    console_url: Option<String>,
 }
 
 impl Deployment {
@@ -79,8 +81,19 @@ impl Deployment {
             }
         }
         let buckets = std::env::var("MEDIAFLOW_BUCKETS").unwrap_or_default();
+        deployment.set_console_url(std::env::var("CONSOLE_URL").ok());
         deployment.buckets = buckets.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
         deployment
+    }
+
+    /// Names the deployed console; blank or `None` names none.
+    pub fn set_console_url(&mut self, url: Option<String>) {
+        self.console_url = url.filter(|url| !url.trim().is_empty());
+    }
+
+    /// The deployed console's address, when known.
+    pub fn console_url(&self) -> Option<&str> {
+        self.console_url.as_deref()
     }
 
     /// The buckets the deployment may use; empty: any the credentials reach.
@@ -90,6 +103,9 @@ impl Deployment {
 
     /// Fills what is still missing from a stack's outputs.
     pub fn fill_from(&mut self, outputs: &HashMap<String, String>) {
+        if self.console_url.is_none() {
+            self.console_url = outputs.get("ConsoleUrl").cloned();
+        }
         for resource in self.missing() {
             if let Some(name) = outputs.get(Self::stack_output(resource)) {
                 self.set(resource, name.clone());

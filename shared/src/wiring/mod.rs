@@ -41,6 +41,7 @@ use crate::app::pipeline::prepare::Preparer;
 use crate::app::pipeline::recover::Recovery;
 use crate::app::pipeline::task::TaskRunner;
 use crate::app::pipeline::workspace::Workspace;
+use crate::ports::Files;
 
 /// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL*`).
 pub async fn load_aws() -> SdkConfig {
@@ -151,11 +152,17 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
     let worker =
         name(Resource::WorkerFunction).map(|function| Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), function)));
     let objects = Arc::new(S3ObjectStore::new(clients.s3.clone()));
+    let files: Arc<dyn Files> = Arc::new(S3Files::new(clients.s3.clone()).within(deployment.buckets()));
     let queue = |resource: Resource| name(resource).map(|url| Arc::new(SqsQueue::new(clients.sqs.clone(), url)));
     Admin {
         catalog: workflows.clone().map(|store| Catalog::new(store)),
-        buckets: name(Resource::EventsQueueArn)
-            .map(|arn| Buckets::new(Arc::new(S3BucketEvents::new(clients.s3.clone())), arn)),
+        buckets: name(Resource::EventsQueueArn).map(|arn| {
+            let buckets = Buckets::new(Arc::new(S3BucketEvents::new(clients.s3.clone())), arn);
+            match deployment.console_url() {
+                Some(url) => buckets.with_console(files.clone(), url),
+                None => buckets,
+            }
+        }),
         jobs: jobs.clone().map(|store| Jobs::new(store.clone(), store)),
         worker: worker.clone().map(|queue| queue as _),
         backfill: (|| {
@@ -172,6 +179,6 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
             ))
         })(),
         explainer: workflows.map(|workflows| Explainer { workflows, objects: objects.clone() }),
-        files: Arc::new(S3Files::new(clients.s3.clone()).within(deployment.buckets())),
+        files,
     }
 }

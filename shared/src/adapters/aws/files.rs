@@ -6,12 +6,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration};
 use chrono::{DateTime, Utc};
 
-use super::sdk_error;
+use super::{sdk_error, service_code};
 use crate::domain::object::ObjectRef;
 use crate::ports::{FileEntry, Files, Folder, LinkFor, StoreError};
+
+/// The id of the CORS rule that lets the console's pages in (the template's, on the media bucket).
+const CORS_RULE: &str = "mediaflow-console";
 
 #[derive(Clone, Debug)]
 pub struct S3Files {
@@ -105,6 +108,39 @@ impl Files for S3Files {
 
     async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
         self.client.delete_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError> {
+        let rules = match self.client.get_bucket_cors().bucket(bucket).send().await {
+            Ok(output) => output.cors_rules().to_vec(),
+            Err(error) if service_code(&error).is_some_and(|(_, code)| code == "NoSuchCORSConfiguration") => Vec::new(),
+            Err(error) => return Err(sdk_error(error)),
+        };
+        let (ours, mut others): (Vec<CorsRule>, Vec<CorsRule>) =
+            rules.into_iter().partition(|rule| rule.id() == Some(CORS_RULE));
+        let mut origins: Vec<String> = ours.iter().flat_map(|rule| rule.allowed_origins().to_vec()).collect();
+        if origins.iter().any(|o| o == origin) {
+            return Ok(());
+        }
+        origins.push(origin.to_owned());
+        let rule = CorsRule::builder()
+            .id(CORS_RULE)
+            .set_allowed_origins(Some(origins))
+            .allowed_methods("GET")
+            .allowed_methods("HEAD")
+            .allowed_methods("PUT")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .max_age_seconds(3600)
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        others.push(rule);
+        let cors = CorsConfiguration::builder()
+            .set_cors_rules(Some(others))
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        self.client.put_bucket_cors().bucket(bucket).cors_configuration(cors).send().await.map_err(sdk_error)?;
         Ok(())
     }
 

@@ -38,6 +38,7 @@ pub(super) struct State {
     pub(super) parts: BTreeMap<(JobId, u32, u32), PartState>,
     pub(super) objects: HashMap<ObjectRef, Stored>,
     pub(super) buckets: std::collections::BTreeSet<String>,
+    pub(super) origins: BTreeMap<String, std::collections::BTreeSet<String>>,
     pub(super) puts: u64,
     pub(super) sequencers: HashMap<ObjectRef, String>,
     pub(super) sent: Vec<WorkerMessage>,
@@ -96,6 +97,11 @@ impl Memory {
         state.puts += 1;
         let etag = format!("\"{}\"", state.puts);
         state.objects.insert(object, Stored { data, etag, marker });
+    }
+
+    /// The origins whose pages may use `bucket`'s signed links.
+    pub fn allowed_origins(&self, bucket: &str) -> Vec<String> {
+        self.state().origins.get(bucket).map(|o| o.iter().cloned().collect()).unwrap_or_default()
     }
 
     pub fn object(&self, object: &ObjectRef) -> Option<Vec<u8>> {

@@ -106,6 +106,11 @@ impl crate::ports::Files for Memory {
         Ok(())
     }
 
+    async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError> {
+        self.state().origins.entry(bucket.to_owned()).or_default().insert(origin.to_owned());
+        Ok(())
+    }
+
     async fn folder(
         &self,
         bucket: &str,

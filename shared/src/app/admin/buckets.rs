@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::domain::connection::{ConnectError, Connection, NotConnected};
 use crate::domain::workflow::Location;
-use crate::ports::{BucketEvents, StoreError};
+use crate::ports::{BucketEvents, Files, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
@@ -24,6 +24,8 @@ pub enum BucketError {
 pub struct Buckets {
     events: Arc<dyn BucketEvents>,
     queue_arn: String,
+    /// A deployed console, whose pages a connected bucket lets in (CORS).
+    console: Option<(Arc<dyn Files>, String)>,
 }
 
 impl fmt::Debug for Buckets {
@@ -34,7 +36,19 @@ impl fmt::Debug for Buckets {
 
 impl Buckets {
     pub fn new(events: Arc<dyn BucketEvents>, queue_arn: impl Into<String>) -> Self {
-        Self { events, queue_arn: queue_arn.into() }
+        Self { events, queue_arn: queue_arn.into(), console: None }
+    }
+
+    /// Connecting a bucket also lets the pages of the console at `url` upload to it and preview
+    /// its objects with signed links.
+    pub fn with_console(mut self, files: Arc<dyn Files>, url: &str) -> Self {
+        // The origin: scheme and authority, without the path.
+        let origin = match url.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()),
+            None => url.trim_end_matches('/').to_owned(),
+        };
+        self.console = Some((files, origin));
+        self
     }
 
     pub async fn status(&self, bucket: &str) -> Result<Connection, BucketError> {
@@ -46,6 +60,9 @@ impl Buckets {
     pub async fn connect(&self, bucket: &str, prefixes: &[String]) -> Result<Connection, BucketError> {
         let connection = self.status(bucket).await?;
         let added = connection.plan_connect(&self.queue_arn, prefixes)?;
+        if let Some((files, origin)) = &self.console {
+            files.allow_origin(bucket, origin).await?;
+        }
         if added.is_empty() {
             return Ok(connection);
         }
