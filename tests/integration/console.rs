@@ -120,8 +120,14 @@ async fn a_workflow_made_in_the_console_processes_an_upload_shown_on_its_job_pag
     };
     assert!(page.contains(">Succeeded<"), "{page}");
     assert!(page.contains("out/clip_snapshotByTimeOffset_1_0.jpg"), "{page}");
-    let list = browser.get(&format!("/jobs?workflow={name}&status=finish")).await?;
+    let list = browser.get(&format!("/jobs?workflow={name}&status=succeeded")).await?;
     assert!(list.contains(&format!("s3://{}/in/clip.mp4", h.bucket)), "{list}");
+    // The tabs count the workflow's jobs through its index.
+    for (tab, count) in [("All", 1), ("Waiting", 0), ("Running", 0), ("Succeeded", 1), ("Failed", 0)] {
+        assert!(list.contains(&format!(">{tab} <span class=\"count\">{count}</span>")), "{tab}: {list}");
+    }
+    let failed = browser.get(&format!("/jobs?workflow={name}&status=failed")).await?;
+    assert!(failed.contains("No jobs match these filters"), "{failed}");
     console.kill().await?;
     Ok(())
 }

@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use chrono::{TimeDelta, Utc};
 use mediaflow::app::admin::AdminError;
 use mediaflow::app::admin::jobs::{JobsError, parse_since};
 use mediaflow::domain::job::{Job, JobId, JobStatus, TaskStatus};
 use mediaflow::domain::object::readable_size;
-use mediaflow::ports::JobFilter;
+use mediaflow::ports::{JobFilter, JobTally};
 use serde::Deserialize;
 
 use super::{page, page_with, refusal, segment, when};
@@ -31,9 +32,14 @@ pub fn routes() -> Router<Console> {
 /// Jobs per page.
 const PAGE: usize = 50;
 
-/// The tabs: the statuses of the jobs' index, and failed jobs.
+/// The tabs: the statuses of the jobs' index, and finished jobs by outcome.
 const TABS: &[(&str, &str)] =
-    &[("", "All"), ("waiting", "Waiting"), ("processing", "Running"), ("finish", "Finished"), ("failed", "Failed")];
+    &[("", "All"), ("waiting", "Waiting"), ("processing", "Running"), ("succeeded", "Succeeded"), ("failed", "Failed")];
+
+/// What the tabs count without `since`: the jobs of the last week.
+const COUNTED_DAYS: i64 = 7;
+/// The most jobs the tabs count; beyond, they say "10,000+".
+const MOST_COUNTED: u64 = 10_000;
 
 #[derive(Default, Deserialize)]
 struct Filters {
@@ -64,7 +70,7 @@ impl Filters {
         let status = match self.status.as_str() {
             "waiting" => Some(JobStatus::Waiting),
             "processing" => Some(JobStatus::Processing),
-            "finish" | "failed" => Some(JobStatus::Finish),
+            "finish" | "succeeded" | "failed" => Some(JobStatus::Finish),
             _ => None,
         };
         let since = match self.since.trim() {
@@ -72,13 +78,23 @@ impl Filters {
             text => Some(parse_since(text).map_err(|e| format!("Since: {e}"))?),
         };
         let workflow = Some(self.workflow.clone()).filter(|w| !w.is_empty());
-        Ok(JobFilter { workflow, status, failed: self.status == "failed", since, limit: PAGE, page: self.page.clone() })
+        Ok(JobFilter {
+            workflow,
+            status,
+            failed: self.status == "failed",
+            succeeded: self.status == "succeeded",
+            since,
+            limit: PAGE,
+            page: self.page.clone(),
+        })
     }
 }
 
 struct Tab {
     href: String,
     label: &'static str,
+    /// How many jobs it holds, as shown beside its label (blank when not counted).
+    count: String,
     current: bool,
 }
 
@@ -98,6 +114,8 @@ struct Row {
 struct List {
     section: &'static str,
     tabs: Vec<Tab>,
+    /// Which jobs the tabs count, in words.
+    counted: String,
     workflows: Vec<String>,
     workflow: String,
     status: String,
@@ -128,41 +146,28 @@ async fn list(State(console): State<Console>, session: Session, Query(filters): 
 async fn render_list(console: &Console, session: &Session, filters: Filters, notice: Option<String>) -> Response {
     let workflows =
         console.admin.workflows().await.map(|all| all.into_iter().map(|w| w.name).collect()).unwrap_or_default();
-    let (rows, next, error) = match filters.filter() {
+    let (found, tally) = match filters.filter() {
+        Err(error) => (Err(error), None),
+        Ok(filter) => {
+            let (found, tally) = tokio::join!(console.admin.list_jobs(&filter), tally(console, &filter));
+            (found.map_err(|error| error.to_string()), tally)
+        }
+    };
+    let (rows, next, error) = match found {
+        Ok(found) => {
+            let rows = found.jobs.iter().map(row).collect();
+            (rows, found.next_page.map(|page| filters.href(&filters.status, Some(&page))), None)
+        }
         Err(error) => (Vec::new(), None, Some(error)),
-        Ok(filter) => match console.admin.list_jobs(&filter).await {
-            Ok(found) => {
-                let rows = found
-                    .jobs
-                    .iter()
-                    .map(|job| {
-                        let (status, class) = state(job);
-                        Row {
-                            id: job.id.to_string(),
-                            path: segment(job.id.as_str()),
-                            created: when(job.created_at),
-                            input: job.input.to_string(),
-                            workflow: job.workflow.clone(),
-                            status,
-                            class,
-                            error: job.error.as_ref().map(ToString::to_string).unwrap_or_else(|| {
-                                if job.failed_tasks > 0 {
-                                    format!("{} task(s) failed", job.failed_tasks)
-                                } else {
-                                    String::new()
-                                }
-                            }),
-                        }
-                    })
-                    .collect();
-                (rows, found.next_page.map(|page| filters.href(&filters.status, Some(&page))), None)
-            }
-            Err(error) => (Vec::new(), None, Some(error.to_string())),
-        },
     };
     let tabs = TABS
         .iter()
-        .map(|(status, label)| Tab { href: filters.href(status, None), label, current: filters.status == *status })
+        .map(|(status, label)| Tab {
+            href: filters.href(status, None),
+            label,
+            count: tally.as_ref().map(|(tally, _)| count_of(tally, status)).unwrap_or_default(),
+            current: filters.status == *status,
+        })
         .collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     page_with(
@@ -170,6 +175,7 @@ async fn render_list(console: &Console, session: &Session, filters: Filters, not
         List {
             section: "jobs",
             tabs,
+            counted: tally.map(|(_, counted)| counted).unwrap_or_default(),
             workflows,
             workflow: filters.workflow,
             since: filters.since,
@@ -182,6 +188,64 @@ async fn render_list(console: &Console, session: &Session, filters: Filters, not
             form_token: session.form_token(),
         },
     )
+}
+
+fn row(job: &Job) -> Row {
+    let (status, class) = state(job);
+    Row {
+        id: job.id.to_string(),
+        path: segment(job.id.as_str()),
+        created: when(job.created_at),
+        input: job.input.to_string(),
+        workflow: job.workflow.clone(),
+        status,
+        class,
+        error: job.error.as_ref().map(ToString::to_string).unwrap_or_else(|| {
+            if job.failed_tasks > 0 { format!("{} task(s) failed", job.failed_tasks) } else { String::new() }
+        }),
+    }
+}
+
+/// The tabs' counts over the filter's workflow and window (the last week without `since`),
+/// and the window in words; `None` when they could not be had (the list still shows).
+async fn tally(console: &Console, filter: &JobFilter) -> Option<(JobTally, String)> {
+    let (since, counted) = match filter.since {
+        Some(since) => (since, format!("Counts: jobs created since {}", when(since))),
+        None => (
+            Utc::now() - TimeDelta::days(COUNTED_DAYS),
+            format!("Counts: jobs created in the last {COUNTED_DAYS} days"),
+        ),
+    };
+    match console.admin.tally_jobs(filter.workflow.as_deref(), since, MOST_COUNTED).await {
+        Ok(tally) => Some((tally, counted)),
+        Err(error) => {
+            tracing::warn!(%error, "the jobs were not counted");
+            None
+        }
+    }
+}
+
+/// A tab's count as shown: `1,204`, or `10,000+` when counting stopped.
+fn count_of(tally: &JobTally, status: &str) -> String {
+    let figure = match status {
+        "waiting" => tally.waiting,
+        "processing" => tally.running,
+        "succeeded" => tally.succeeded,
+        "failed" => tally.failed,
+        _ => tally.total(),
+    };
+    let digits = figure.to_string();
+    let mut shown = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            shown.push(',');
+        }
+        shown.push(digit);
+    }
+    if tally.partial {
+        shown.push('+');
+    }
+    shown
 }
 
 /// Redoes the failed tasks of every job picked on the Failed tab.

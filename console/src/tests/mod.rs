@@ -257,10 +257,16 @@ async fn jobs_are_filtered_by_status_and_a_bad_since_is_said() {
     assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
     let workflow = browser.memory.snapshot().await.expect("memory").workflows.remove(0);
     let id = browser.memory.job_for_upload(&workflow, "in/a.mp4", b"x").await;
+    browser.memory.job_for_upload(&workflow, "in/b.mp4", b"y").await;
     let (_, waiting) = browser.get("/jobs?status=waiting").await;
     assert!(waiting.contains("s3://media/in/a.mp4") && waiting.contains(">Waiting<"), "{waiting}");
-    let (_, finished) = browser.get("/jobs?status=finish").await;
-    assert!(finished.contains("No jobs match these filters"), "{finished}");
+    // Each tab says how many jobs it holds, and over which window.
+    for (tab, count) in [("All", 2), ("Waiting", 2), ("Running", 0), ("Succeeded", 0), ("Failed", 0)] {
+        assert!(waiting.contains(&format!(">{tab} <span class=\"count\">{count}</span>")), "{tab}: {waiting}");
+    }
+    assert!(waiting.contains("Counts: jobs created in the last 7 days"), "{waiting}");
+    let (_, succeeded) = browser.get("/jobs?status=succeeded").await;
+    assert!(succeeded.contains("No jobs match these filters"), "{succeeded}");
     let (status, page) = browser.get("/jobs?since=yesterday-ish").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("Since: "), "{page}");

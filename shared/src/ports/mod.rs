@@ -25,6 +25,6 @@ pub use media::{
 pub use objects::{ByteStream, KeyPage, ObjectStore, PutCondition, StoredObject};
 pub use queues::{DeadLetter, DeadLetterQueue, DeadLetters, EventQueue, TaskQueue};
 pub use stores::{
-    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, PartClaim, PartStore,
-    Progress, TaskOutcome, WorkflowStore,
+    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, JobTally, PartClaim,
+    PartStore, Progress, TaskOutcome, WorkflowStore,
 };

@@ -179,6 +179,8 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
     /// Only finished jobs with a failed task.
     pub failed: bool,
+    /// Only finished jobs whose every task succeeded.
+    pub succeeded: bool,
     /// Only jobs created at or after.
     pub since: Option<DateTime<Utc>>,
     pub limit: usize,
@@ -194,10 +196,41 @@ pub struct JobPage {
     pub next_page: Option<String>,
 }
 
+/// How many jobs are in each state, among those created in a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobTally {
+    pub waiting: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Counting stopped at its limit: every figure is at least what it says.
+    pub partial: bool,
+}
+
+impl JobTally {
+    /// Counts one job: its status, and whether it finished with a failed task or an error.
+    pub fn count(&mut self, status: JobStatus, failed: bool) {
+        let figure = match (status, failed) {
+            (JobStatus::Waiting, _) => &mut self.waiting,
+            (JobStatus::Processing, _) => &mut self.running,
+            (JobStatus::Finish, false) => &mut self.succeeded,
+            (JobStatus::Finish, true) => &mut self.failed,
+        };
+        *figure += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.waiting + self.running + self.succeeded + self.failed
+    }
+}
+
 /// Finding jobs (indexes, no scans): for people and consoles.
 #[async_trait]
 pub trait JobQueries: Send + Sync {
     async fn list(&self, filter: &JobFilter) -> Result<JobPage, StoreError>;
+    /// The jobs (of `workflow`, or all) created since `since`, by state; at most `max` jobs are
+    /// counted (reading only the attributes that tell the state).
+    async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, StoreError>;
     /// Every job of the uploads at `object`, newest first.
     async fn of_input(&self, object: &ObjectRef) -> Result<Vec<Job>, StoreError>;
 }

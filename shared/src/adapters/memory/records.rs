@@ -12,8 +12,8 @@ use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, PartClaim, PartStore,
-    Progress, StoreError, TaskOutcome, WorkflowStore,
+    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, JobTally, PartClaim,
+    PartStore, Progress, StoreError, TaskOutcome, WorkflowStore,
 };
 
 use super::Memory;
@@ -316,6 +316,7 @@ impl JobQueries for Memory {
             .filter(|job| filter.workflow.as_ref().is_none_or(|w| &job.workflow == w))
             .filter(|job| filter.status.is_none_or(|s| job.status == s))
             .filter(|job| !filter.failed || job.failed_tasks > 0 || job.error.is_some())
+            .filter(|job| !filter.succeeded || (job.failed_tasks == 0 && job.error.is_none()))
             .filter(|job| filter.since.is_none_or(|since| job.created_at >= since))
             .filter(|job| filter.page.as_ref().is_none_or(|page| &sort_key(job) < page))
             .cloned()
@@ -326,6 +327,21 @@ impl JobQueries for Memory {
         jobs.truncate(limit);
         let next_page = more.then(|| jobs.last().map(sort_key)).flatten();
         Ok(JobPage { jobs, next_page })
+    }
+
+    async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, StoreError> {
+        let mut tally = JobTally::default();
+        let state = self.state();
+        let jobs =
+            state.jobs.values().filter(|job| workflow.is_none_or(|w| job.workflow == w) && job.created_at >= since);
+        for job in jobs {
+            if tally.total() >= max {
+                tally.partial = true;
+                break;
+            }
+            tally.count(job.status, job.failed_tasks > 0 || job.error.is_some());
+        }
+        Ok(tally)
     }
 
     async fn of_input(&self, object: &ObjectRef) -> Result<Vec<Job>, StoreError> {

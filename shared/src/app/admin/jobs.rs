@@ -11,7 +11,7 @@ use tracing::info;
 use crate::domain::job::{Job, JobId, JobResult, Task};
 use crate::domain::message::{PrepareMessage, WorkerMessage};
 use crate::domain::object::ObjectRef;
-use crate::ports::{JobFilter, JobPage, JobQueries, JobStore, StoreError, TaskQueue};
+use crate::ports::{JobFilter, JobPage, JobQueries, JobStore, JobTally, StoreError, TaskQueue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
@@ -90,6 +90,10 @@ impl Jobs {
 
     pub async fn list(&self, filter: &JobFilter) -> Result<JobPage, JobsError> {
         Ok(self.queries.list(filter).await?)
+    }
+
+    pub async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, JobsError> {
+        Ok(self.queries.tally(workflow, since, max).await?)
     }
 
     pub async fn get(&self, id: &JobId) -> Result<JobView, JobsError> {

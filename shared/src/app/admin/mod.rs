@@ -17,7 +17,7 @@ pub mod jobs;
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use self::backfill::{Backfill, BackfillError, BackfillProgress, Backfilled};
 use self::buckets::{BucketError, Buckets};
@@ -29,7 +29,7 @@ use crate::domain::connection::Connection;
 use crate::domain::job::JobId;
 use crate::domain::object::ObjectRef;
 use crate::domain::workflow::{Workflow, WorkflowSpec};
-use crate::ports::{DeadLetter, Files, JobFilter, JobPage, StoreError, TaskQueue};
+use crate::ports::{DeadLetter, Files, JobFilter, JobPage, JobTally, StoreError, TaskQueue};
 
 /// A resource of the deployment that an administrative action needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -199,6 +199,17 @@ impl Admin {
 
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<JobPage, AdminError> {
         Ok(self.jobs()?.list(filter).await?)
+    }
+
+    /// How many jobs (of `workflow`, or all) created since `since` are in each state, counting
+    /// at most `max`.
+    pub async fn tally_jobs(
+        &self,
+        workflow: Option<&str>,
+        since: DateTime<Utc>,
+        max: u64,
+    ) -> Result<JobTally, AdminError> {
+        Ok(self.jobs()?.tally(workflow, since, max).await?)
     }
 
     pub async fn job(&self, id: &JobId) -> Result<JobView, AdminError> {

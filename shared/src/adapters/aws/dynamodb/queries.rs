@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::*;
 use crate::domain::job::Job;
+use crate::domain::job::JobStatus;
 use crate::domain::object::ObjectRef;
-use crate::ports::{JobFilter, JobPage, JobQueries, StoreError};
+use crate::ports::{JobFilter, JobPage, JobQueries, JobTally, StoreError};
 
 /// (index name, partition attribute) of the three indexes; all sort on [`CREATED`].
 pub(super) const BY_WORKFLOW: (&str, &str) = ("by-workflow", "workflow");
@@ -74,6 +75,11 @@ impl DynamoJobStore {
             conditions.push("failed_tasks > :zero");
             request = request.expression_attribute_values(":zero", n(0));
         }
+        if filter.succeeded {
+            conditions
+                .push("(attribute_not_exists(failed_tasks) OR failed_tasks = :none) AND attribute_not_exists(#error)");
+            request = request.expression_attribute_names("#error", "error").expression_attribute_values(":none", n(0));
+        }
         if !conditions.is_empty() {
             request = request.filter_expression(conditions.join(" AND "));
         }
@@ -89,6 +95,52 @@ impl DynamoJobStore {
             jobs.push(from_item(item)?);
         }
         Ok(jobs)
+    }
+}
+
+/// What a tally reads of a job item: the attributes that tell its state.
+#[derive(serde::Deserialize)]
+struct StateOnly {
+    status: JobStatus,
+    #[serde(default)]
+    failed_tasks: u32,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+impl DynamoJobStore {
+    /// Counts the jobs of one index partition created since `since` into `tally`, up to `max`.
+    async fn tally_partition(
+        &self,
+        (index, attribute): (&str, &str),
+        partition: String,
+        since: DateTime<Utc>,
+        max: u64,
+        tally: &mut JobTally,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#partition = :partition AND #created >= :low")
+            .projection_expression("#status, failed_tasks, #error")
+            .expression_attribute_names("#partition", attribute)
+            .expression_attribute_names("#created", CREATED)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":partition", s(partition))
+            .expression_attribute_values(":low", s(since.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()));
+        let mut items = request.into_paginator().items().send();
+        while let Some(item) = items.try_next().await.map_err(sdk_error)? {
+            if tally.total() >= max {
+                tally.partial = true;
+                break;
+            }
+            let job: StateOnly = from_item(item)?;
+            tally.count(job.status, job.failed_tasks > 0 || job.error.is_some());
+        }
+        Ok(())
     }
 }
 
@@ -124,6 +176,22 @@ impl JobQueries for DynamoJobStore {
         };
         let next_page = (jobs.len() >= limit).then(|| jobs.last().map(created)).flatten();
         Ok(JobPage { jobs, next_page })
+    }
+
+    async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, StoreError> {
+        let mut tally = JobTally::default();
+        match workflow {
+            Some(workflow) => self.tally_partition(BY_WORKFLOW, workflow.to_owned(), since, max, &mut tally).await?,
+            None => {
+                let mut day = Utc::now().date_naive();
+                while day >= since.date_naive() && !tally.partial {
+                    let partition = day.format("%Y-%m-%d").to_string();
+                    self.tally_partition(BY_DAY, partition, since, max, &mut tally).await?;
+                    day -= TimeDelta::days(1);
+                }
+            }
+        }
+        Ok(tally)
     }
 
     async fn of_input(&self, object: &ObjectRef) -> Result<Vec<Job>, StoreError> {
