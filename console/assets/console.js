@@ -95,3 +95,18 @@ function uploads(form) {
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form.upload")) uploads(form);
 });
+
+// HLS: hls.js plays the console's rewrite of the playlist (segments from signed links); a
+// browser that plays HLS itself gets the playlist directly.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const video of document.querySelectorAll("video[data-playlist]")) {
+    const playlist = video.dataset.playlist;
+    if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls();
+      hls.loadSource(playlist);
+      hls.attachMedia(video);
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = playlist;
+    }
+  }
+});

@@ -9,8 +9,10 @@ mod access;
 mod assets;
 mod form;
 mod pages;
+mod playlist;
 mod render;
 mod serve;
+mod sprites;
 #[cfg(test)]
 mod tests;
 

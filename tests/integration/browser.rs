@@ -1,6 +1,7 @@
 //! The console in a real browser (Debian's Chromium through chromedriver), walked by the labels
 //! a new user reads: Create workflow, fill the form, Add task, Save, switch it on, then the
-//! job of an upload on the Jobs page. Screenshots land in `target/console-screenshots/`.
+//! job of an upload on the Jobs page; and the previews of a ladder (hls.js) and of sprites.
+//! Screenshots land in `target/console-screenshots/`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
 
 use crate::console::start_console;
 use crate::support::{Harness, JOB_TIMEOUT, fixture};
@@ -237,5 +239,81 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     screenshot(browser, "preview-video").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ladder_plays_and_sprites_show_in_the_file_browser() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let flow = h
+        .flow("previews")
+        .task(json!({"type": "adaptive", "segment_seconds": 2, "renditions": [{"height": 240, "crf": 30, "max_kbps": 400}]}))
+        .task(json!({"type": "sprite", "definition": "seek", "interval": 1, "width": 80, "columns": 4, "rows": 1}));
+    h.workflow(flow).await?;
+    let clip = h.lavfi_clip(
+        "clip.mp4",
+        &["testsrc2=size=640x360:rate=25:duration=4", "sine=frequency=440:sample_rate=48000:duration=4"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    let object = h.upload(&clip, "in/clip.mp4").await?;
+    let (_, tasks) = h.succeeded(&object).await?;
+    let master = tasks[0].outputs.last().context("the master playlist")?.key.clone();
+    let track = tasks[1].outputs.last().context("the WebVTT track")?.key.clone();
+    let (mut console, link) = start_console(&h).await?;
+    let driver = Driver::start().await?;
+    let browser = driver.browser().await?;
+    let result = previews(&h, &browser, &link, &master, &track).await;
+    if result.is_err() {
+        let _ = screenshot(&browser, "failed-previews").await;
+    }
+    browser.close().await?;
+    console.kill().await?;
+    result
+}
+
+async fn previews(h: &Harness, browser: &Client, link: &str, master: &str, track: &str) -> anyhow::Result<()> {
+    browser.goto(link).await?;
+    click_button(browser, "Buckets").await?;
+    browser.find(Locator::LinkText(&h.bucket)).await?.click().await?;
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText("out/")).await?.click().await?;
+    let name = master.rsplit('/').next().unwrap_or_default();
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText(name)).await?.click().await?;
+    // The ladder plays in hls.js: the console's playlists, the segments from signed links.
+    let video = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview video")).await?;
+    let video = vec![serde_json::to_value(&video)?];
+    browser.execute("arguments[0].muted = true; arguments[0].play();", video.clone()).await?;
+    let started = Instant::now();
+    loop {
+        let time = browser.execute("return arguments[0].currentTime", video.clone()).await?;
+        if time.as_f64().is_some_and(|t| t > 0.5) {
+            break;
+        }
+        let error = browser.execute("return arguments[0].error && arguments[0].error.message", video.clone()).await?;
+        ensure!(started.elapsed() < WAIT, "the ladder never played: {error}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let height = browser.execute("return arguments[0].videoHeight", video.clone()).await?;
+    ensure!(height == json!(240), "the 240p rendition plays: {height}");
+    screenshot(browser, "preview-hls").await?;
+    // The sprite's WebVTT track: a thumbnail a second, each from its sheet.
+    browser.back().await?;
+    let name = track.rsplit('/').next().unwrap_or_default();
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText(name)).await?.click().await?;
+    browser.wait().at_most(WAIT).for_element(Locator::Css("ol.thumbnails .thumb")).await?;
+    let thumbnails = browser.find_all(Locator::Css("ol.thumbnails li")).await?;
+    ensure!(thumbnails.len() == 4, "4 s, a thumbnail a second: {}", thumbnails.len());
+    let sheet_width = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const style = getComputedStyle(document.querySelector('ol.thumbnails .thumb')).backgroundImage;
+             const image = new Image();
+             image.onload = () => done(image.naturalWidth);
+             image.onerror = () => done(0);
+             image.src = style.slice(5, -2);",
+            vec![],
+        )
+        .await?;
+    ensure!(sheet_width == json!(320), "the sheet decodes, 4 thumbnails of 80 px: {sheet_width}");
+    screenshot(browser, "preview-sprites").await?;
     Ok(())
 }

@@ -24,12 +24,11 @@ pub fn routes() -> Router<Console> {
         .route("/buckets/{bucket}", get(browse))
         .route("/buckets/{bucket}/folders", post(create_folder))
         .route("/buckets/{bucket}/uploads", post(upload_link))
-        .route("/buckets/{bucket}/object", get(object))
         .route("/buckets/{bucket}/delete", get(confirm_delete).post(delete))
 }
 
 /// How long a signed link works.
-const LINK_LIFETIME: Duration = Duration::from_secs(10 * 60);
+pub(super) const LINK_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 struct BucketRow {
     name: String,
@@ -121,20 +120,20 @@ struct Browse {
 }
 
 #[derive(Deserialize)]
-struct Where {
+pub(super) struct Where {
     #[serde(default)]
     prefix: String,
     #[serde(default)]
-    key: String,
+    pub(super) key: String,
     page: Option<String>,
 }
 
-fn folder_link(bucket: &str, prefix: &str) -> String {
+pub(super) fn folder_link(bucket: &str, prefix: &str) -> String {
     format!("/buckets/{}?prefix={}", segment(bucket), segment(prefix))
 }
 
 /// The folder a key is in (`a/b/` of `a/b/c.mp4`).
-fn folder_of(key: &str) -> &str {
+pub(super) fn folder_of(key: &str) -> &str {
     key.rfind('/').map_or("", |slash| &key[..=slash])
 }
 
@@ -229,62 +228,6 @@ async fn upload_link(
         Ok(url) => Json(serde_json::json!({"url": url, "content_type": content_type})).into_response(),
         Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
     }
-}
-
-#[derive(Template)]
-#[template(path = "object.html")]
-struct Preview {
-    section: &'static str,
-    bucket: String,
-    key: String,
-    name: String,
-    prefix: String,
-    folder: String,
-    size: String,
-    kind: &'static str,
-    download: String,
-    why: String,
-    delete: String,
-    minutes: u64,
-}
-
-/// What a browser can show of a file, by its name.
-fn kind_of(key: &str) -> &'static str {
-    let extension = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    match extension.as_str() {
-        "jpg" | "jpeg" | "png" | "gif" | "webp" => "image",
-        "mp4" | "m4v" | "mov" | "webm" => "video",
-        "mp3" | "m4a" | "aac" | "ogg" | "opus" | "wav" => "audio",
-        _ => "other",
-    }
-}
-
-async fn object(State(console): State<Console>, Path(bucket): Path<String>, Query(at): Query<Where>) -> Response {
-    let object = ObjectRef::new(&bucket, &at.key);
-    let folder = console.admin.files().folder(&bucket, &at.key, None).await;
-    let size = folder.ok().and_then(|f| f.files.into_iter().find(|file| file.key == at.key)).map(|file| file.size);
-    let Some(size) = size else {
-        return refusal(StatusCode::NOT_FOUND, &format!("s3://{bucket}/{} does not exist", at.key));
-    };
-    let download = match console.admin.files().link(&object, &LinkFor::Download, LINK_LIFETIME).await {
-        Ok(url) => url,
-        Err(error) => return refusal(StatusCode::BAD_GATEWAY, &error.to_string()),
-    };
-    let prefix = folder_of(&at.key).to_owned();
-    page(Preview {
-        section: "buckets",
-        name: at.key[prefix.len()..].to_owned(),
-        folder: folder_link(&bucket, &prefix),
-        size: readable_size(size),
-        kind: kind_of(&at.key),
-        download,
-        why: format!("/why?object={}", segment(&object.to_string())),
-        delete: format!("/buckets/{}/delete?key={}", segment(&bucket), segment(&at.key)),
-        minutes: LINK_LIFETIME.as_secs() / 60,
-        prefix,
-        bucket,
-        key: at.key,
-    })
 }
 
 #[derive(Template)]

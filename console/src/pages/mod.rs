@@ -4,6 +4,7 @@
 mod buckets;
 mod dead_letters;
 mod jobs;
+mod previews;
 mod why;
 mod workflows;
 
@@ -21,6 +22,7 @@ pub fn routes() -> Router<Console> {
         .route("/", get(|| async { Redirect::to("/workflows") }))
         .merge(workflows::routes())
         .merge(buckets::routes())
+        .merge(previews::routes())
         .merge(jobs::routes())
         .merge(why::routes())
         .merge(dead_letters::routes())

@@ -354,3 +354,39 @@ async fn a_bucket_is_browsed_by_folder_and_its_files_are_reached_only_through_si
     assert_eq!(location(&deleted), "/buckets/media?prefix=in%2F");
     assert!(browser.memory.object(&ObjectRef::new("media", "in/a.jpg")).is_none());
 }
+
+#[tokio::test]
+async fn a_ladder_plays_from_rewritten_playlists_and_sprites_show_their_thumbnails() {
+    let browser = Browser::new();
+    let put = |key: &str, text: &str| browser.memory.put_object(ObjectRef::new("media", key), text.into(), None);
+    put("out/clip.m3u8", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=426x240\nclip_0.m3u8\n");
+    put(
+        "out/clip_0.m3u8",
+        "#EXTM3U\n#EXT-X-MAP:URI=\"clip_0_init.mp4\"\n#EXTINF:2.0,\nclip_0_00000.m4s\n#EXT-X-ENDLIST\n",
+    );
+    put("out/clip.vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nclip_0.jpg#xywh=80,0,80,44\n");
+    put("out/x');}body{background:url('y.vtt", "WEBVTT\n\n0 --> 1\nx');}body{background:url('y.jpg#xywh=0,0,8,8\n");
+    let (_, page) = browser.get("/buckets/media/object?key=out%2Fclip.m3u8").await;
+    assert!(page.contains(r#"data-playlist="/buckets/media/playlist?key=out%2Fclip.m3u8""#), "{page}");
+    assert!(page.contains(r#"<script src="/assets/hls.light.min.js""#), "{page}");
+    // The master's variants come back through the console; the media playlist's segments and
+    // init section are signed links, one per object.
+    let (status, master) = browser.get("/buckets/media/playlist?key=out%2Fclip.m3u8").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(master.contains("\n/buckets/media/playlist?key=out%2Fclip_0.m3u8\n"), "{master}");
+    let (_, media) = browser.get("/buckets/media/playlist?key=out%2Fclip_0.m3u8").await;
+    assert!(media.contains("#EXT-X-MAP:URI=\"memory://media/out/clip_0_init.mp4?get\""), "{media}");
+    assert!(media.contains("\nmemory://media/out/clip_0_00000.m4s?get\n"), "{media}");
+    assert_eq!(browser.get("/buckets/media/playlist?key=out%2Fclip.vtt").await.0, StatusCode::BAD_REQUEST);
+    let (_, sprites) = browser.get("/buckets/media/object?key=out%2Fclip.vtt").await;
+    assert!(
+        sprites.contains("background-image: url('memory://media/out/clip_0.jpg?get'); background-position: -80px -0px"),
+        "{sprites}"
+    );
+    assert!(sprites.contains("00:00:00.000 – 00:00:01.000"), "{sprites}");
+    // A sheet whose name is CSS stays inside its url().
+    let (_, hostile) =
+        browser.get("/buckets/media/object?key=out%2Fx%27%29%3B%7Dbody%7Bbackground%3Aurl%28%27y.vtt").await;
+    assert!(hostile.contains("url('memory://media/out/x%27%29;}body{background:url%28%27y.jpg?get')"), "{hostile}");
+    assert_eq!(browser.get("/assets/hls.light.min.js").await.0, StatusCode::OK);
+}

@@ -46,6 +46,8 @@ pub trait Files: Send + Sync {
     /// An empty object at `prefix` (ending with `/`), as S3 consoles make folders.
     async fn create_folder(&self, bucket: &str, prefix: &str) -> Result<(), StoreError>;
     async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError>;
+    /// The first `max` bytes of `object`: small text a preview needs (playlists, WebVTT).
+    async fn read(&self, object: &ObjectRef, max: u64) -> Result<Vec<u8>, StoreError>;
     /// Lets pages of `origin` (`https://host[:port]`) read and write the bucket's objects with
     /// signed links (the bucket's CORS rule for the console; other rules are kept).
     async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError>;

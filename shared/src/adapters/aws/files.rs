@@ -111,6 +111,20 @@ impl Files for S3Files {
         Ok(())
     }
 
+    async fn read(&self, object: &ObjectRef, max: u64) -> Result<Vec<u8>, StoreError> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .range(format!("bytes=0-{}", max.max(1) - 1))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let body = output.body.collect().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(body.to_vec())
+    }
+
     async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError> {
         let rules = match self.client.get_bucket_cors().bucket(bucket).send().await {
             Ok(output) => output.cors_rules().to_vec(),

@@ -106,6 +106,11 @@ impl crate::ports::Files for Memory {
         Ok(())
     }
 
+    async fn read(&self, object: &ObjectRef, max: u64) -> Result<Vec<u8>, StoreError> {
+        let stored = self.object(object).ok_or_else(|| StoreError::Rejected("NoSuchKey".into()))?;
+        Ok(stored.into_iter().take(max as usize).collect())
+    }
+
     async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError> {
         self.state().origins.entry(bucket.to_owned()).or_default().insert(origin.to_owned());
         Ok(())
