@@ -176,7 +176,24 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     std::fs::copy(fixture("camera_1080p_h264_aac.mp4"), &clip_file)?;
     field(browser, "Upload").await?.send_keys(&clip_file.display().to_string()).await?;
     click_button(browser, "Upload").await?;
-    expect_text(browser, "clip.mp4").await?;
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText("clip.mp4")).await?;
+    // A larger file in parts (8 MiB each, sent four at a time), above the size the page is told.
+    let generated = h.lavfi_clip(
+        "big.mp4",
+        &["testsrc2=size=1280x720:rate=25:duration=3,noise=alls=60:allf=t"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "40M", "-pix_fmt", "yuv420p"],
+    )?;
+    let big = h.dir.path().join("big.mp4");
+    std::fs::copy(generated, &big)?;
+    let big_size = std::fs::metadata(&big)?.len();
+    ensure!(big_size > 17 * 1024 * 1024, "three parts: {big_size} bytes");
+    fill(browser, "Multipart above (MB)", "5").await?;
+    field(browser, "Upload").await?.send_keys(&big.display().to_string()).await?;
+    click_button(browser, "Upload").await?;
+    browser.wait().at_most(WAIT).for_element(Locator::LinkText("big.mp4")).await?;
+    let stored = h.stack.clients.s3.head_object().bucket(&h.bucket).key("in/big.mp4").send().await?;
+    ensure!(stored.content_length() == Some(big_size as i64), "the parts make the file");
+    ensure!(stored.e_tag().is_some_and(|etag| etag.ends_with("-3\"")), "a multipart upload: {:?}", stored.e_tag());
     screenshot(browser, "bucket").await?;
     let clip = mediaflow::domain::object::ObjectRef::new(&h.bucket, "in/clip.mp4");
     // And a key that is HTML, uploaded by someone else.
@@ -185,12 +202,12 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     h.job_of(&hostile).await?;
     click_button(browser, "Jobs").await?;
     expect_text(browser, "Status").await?;
+    let big = mediaflow::domain::object::ObjectRef::new(&h.bucket, "in/big.mp4");
+    h.job_of(&big).await?;
     let started = Instant::now();
-    loop {
-        let page = text(browser).await?;
-        if page.matches("Succeeded").count() + page.matches("Failed").count() >= 3 || started.elapsed() > JOB_TIMEOUT {
-            break;
-        }
+    // The three jobs' rows, until each has ended.
+    while browser.find_all(Locator::Css("td .badge.ok, td .badge.failed")).await?.len() < 3 {
+        ensure!(started.elapsed() < JOB_TIMEOUT, "the jobs did not end: {}", text(browser).await?);
         tokio::time::sleep(Duration::from_millis(500)).await;
         browser.refresh().await?;
     }

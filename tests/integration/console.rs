@@ -131,3 +131,76 @@ async fn a_workflow_made_in_the_console_processes_an_upload_shown_on_its_job_pag
     console.kill().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_file_goes_up_in_parts_that_resume_and_abort() -> anyhow::Result<()> {
+    let h = Harness::start().await?;
+    let (mut console, link) = start_console(&h).await?;
+    let browser = Browser::open(&link).await?;
+    let bucket = format!("/buckets/{}", h.bucket);
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).context("a JSON answer");
+    let s3 = &h.stack.clients.s3;
+    // S3's smallest part is 5 MiB (all but the last); the page's parts are at least 8 MiB.
+    let first: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let last = vec![7u8; 1024 * 1024];
+    let put_part = |url: String, bytes: Vec<u8>| {
+        let client = reqwest::Client::new();
+        let origin = browser.origin.clone();
+        async move {
+            let sent = client.put(url).header(ORIGIN, origin).body(bytes).send().await?;
+            ensure!(sent.status().is_success(), "PUT of a part: {}", sent.status());
+            let etag = sent.headers().get("etag").context("the part's ETag")?.to_str()?.to_owned();
+            // The bucket shows the ETag to the console's pages (its CORS rule exposes it).
+            let exposed = sent.headers().get("access-control-expose-headers").map(|v| v.to_str().unwrap_or_default());
+            ensure!(exposed.is_some_and(|v| v.contains("ETag")), "ETag exposed to the page: {exposed:?}");
+            anyhow::Ok(etag)
+        }
+    };
+
+    // Begun, one part sent (the page keeps its ETag: a reload resumes from there).
+    let key = ("key", "big/film.bin");
+    let (status, _, body) = browser.post(&format!("{bucket}/multipart"), &[key, ("content_type", "video/mp4")]).await?;
+    ensure!(status == StatusCode::OK, "{status} {body}");
+    let upload_id = json(&body)?["upload_id"].as_str().context("an upload id")?.to_owned();
+    let cors = s3.get_bucket_cors().bucket(&h.bucket).send().await?;
+    ensure!(
+        cors.cors_rules().iter().any(|rule| rule.allowed_origins().contains(&browser.origin)),
+        "the bucket lets the console's pages in"
+    );
+    let part = |number: &'static str| [key, ("upload_id", upload_id.as_str()), ("number", number)];
+    let (_, _, body) = browser.post(&format!("{bucket}/multipart/part"), &part("1")).await?;
+    let etag = put_part(json(&body)?["url"].as_str().context("a link")?.to_owned(), first.clone()).await?;
+    // The rest, then the parts joined into the object.
+    let (_, _, body) = browser.post(&format!("{bucket}/multipart/part"), &part("2")).await?;
+    let etag2 = put_part(json(&body)?["url"].as_str().context("a link")?.to_owned(), last.clone()).await?;
+    let parts = format!("1:{etag},2:{etag2}");
+    let (status, _, body) = browser
+        .post(&format!("{bucket}/multipart/complete"), &[key, ("upload_id", upload_id.as_str()), ("parts", &parts)])
+        .await?;
+    ensure!(status == StatusCode::OK, "{status} {body}");
+    let stored = s3.get_object().bucket(&h.bucket).key("big/film.bin").send().await?;
+    assert_eq!(stored.content_type(), Some("video/mp4"));
+    let bytes = stored.body.collect().await?.into_bytes();
+    assert!(bytes.len() == first.len() + last.len() && bytes[..first.len()] == first[..], "the parts in order");
+
+    // Aborted: the stored parts are dropped, and a part sent to it later is refused (the page
+    // then starts afresh).
+    let other = ("key", "big/other.bin");
+    let (_, _, body) = browser.post(&format!("{bucket}/multipart"), &[other]).await?;
+    let aborted_id = json(&body)?["upload_id"].as_str().context("an upload id")?.to_owned();
+    let (_, _, body) = browser
+        .post(&format!("{bucket}/multipart/part"), &[other, ("upload_id", aborted_id.as_str()), ("number", "1")])
+        .await?;
+    let late = json(&body)?["url"].as_str().context("a link")?.to_owned();
+    put_part(late.clone(), first.clone()).await?;
+    let (status, ..) =
+        browser.post(&format!("{bucket}/multipart/abort"), &[other, ("upload_id", aborted_id.as_str())]).await?;
+    ensure!(status == StatusCode::OK);
+    let open = s3.list_multipart_uploads().bucket(&h.bucket).send().await?;
+    ensure!(open.uploads().iter().all(|u| u.key() != Some("big/other.bin")), "no parts left: {:?}", open.uploads());
+    let refused = reqwest::Client::new().put(late).body(first.clone()).send().await?;
+    // S3 answers 404 NoSuchUpload (the local server, 500).
+    assert!(!refused.status().is_success(), "a part of an aborted upload: {}", refused.status());
+    console.kill().await?;
+    Ok(())
+}

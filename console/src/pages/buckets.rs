@@ -8,10 +8,9 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mediaflow::domain::object::{ObjectRef, readable_size};
-use mediaflow::ports::LinkFor;
 use serde::Deserialize;
 
 use super::{page, page_with, refusal, segment, when};
@@ -23,7 +22,6 @@ pub fn routes() -> Router<Console> {
         .route("/buckets", get(list).post(create))
         .route("/buckets/{bucket}", get(browse))
         .route("/buckets/{bucket}/folders", post(create_folder))
-        .route("/buckets/{bucket}/uploads", post(upload_link))
         .route("/buckets/{bucket}/delete", get(confirm_delete).post(delete))
 }
 
@@ -197,36 +195,6 @@ async fn create_folder(
     match console.admin.files().create_folder(&bucket, &prefix).await {
         Ok(()) => Redirect::to(&folder_link(&bucket, &prefix)).into_response(),
         Err(error) => refusal(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
-    }
-}
-
-#[derive(Deserialize)]
-struct UploadAsked {
-    key: String,
-    #[serde(default)]
-    content_type: String,
-}
-
-/// A link with which the page PUTs one file straight to S3 (the console never sees its bytes).
-async fn upload_link(
-    State(console): State<Console>,
-    Path(bucket): Path<String>,
-    axum::Form(asked): axum::Form<UploadAsked>,
-) -> Response {
-    if asked.key.is_empty() || asked.key.ends_with('/') {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "a file needs a name").into_response();
-    }
-    let content_type =
-        if asked.content_type.is_empty() { "application/octet-stream".into() } else { asked.content_type };
-    let object = ObjectRef::new(&bucket, &asked.key);
-    match console
-        .admin
-        .files()
-        .link(&object, &LinkFor::Upload { content_type: content_type.clone() }, LINK_LIFETIME)
-        .await
-    {
-        Ok(url) => Json(serde_json::json!({"url": url, "content_type": content_type})).into_response(),
-        Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
     }
 }
 

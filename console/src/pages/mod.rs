@@ -5,6 +5,7 @@ mod buckets;
 mod dead_letters;
 mod jobs;
 mod previews;
+mod uploads;
 mod why;
 mod workflows;
 
@@ -23,6 +24,7 @@ pub fn routes() -> Router<Console> {
         .merge(workflows::routes())
         .merge(buckets::routes())
         .merge(previews::routes())
+        .merge(uploads::routes())
         .merge(jobs::routes())
         .merge(why::routes())
         .merge(dead_letters::routes())

@@ -390,3 +390,36 @@ async fn a_ladder_plays_from_rewritten_playlists_and_sprites_show_their_thumbnai
     assert!(hostile.contains("url('memory://media/out/x%27%29;}body{background:url%28%27y.jpg?get')"), "{hostile}");
     assert_eq!(browser.get("/assets/hls.light.min.js").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_large_file_is_sent_in_signed_parts_and_joined() {
+    let browser = Browser::new();
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).expect("JSON");
+    let (status, begun) = text(browser.post("/buckets/media/multipart", &[("key", "in/film.mp4")]).await).await;
+    assert_eq!(status, StatusCode::OK, "{begun}");
+    let upload_id = json(&begun)["upload_id"].as_str().expect("an upload id").to_owned();
+    // The bucket now lets this console's pages send it bytes.
+    assert_eq!(browser.memory.allowed_origins("media"), [ORIGIN]);
+    let part = [("key", "in/film.mp4"), ("upload_id", upload_id.as_str()), ("number", "2")];
+    let (_, link) = text(browser.post("/buckets/media/multipart/part", &part).await).await;
+    assert_eq!(json(&link)["url"], format!("memory://media/in/film.mp4?part=2&upload={upload_id}"));
+    let unnumbered = [("key", "in/film.mp4"), ("upload_id", upload_id.as_str()), ("number", "0")];
+    assert_eq!(
+        browser.post("/buckets/media/multipart/part", &unnumbered).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let garbled = [("key", "in/film.mp4"), ("upload_id", upload_id.as_str()), ("parts", "one")];
+    assert_eq!(
+        browser.post("/buckets/media/multipart/complete", &garbled).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let parts = [("key", "in/film.mp4"), ("upload_id", upload_id.as_str()), ("parts", "1:\"a\",2:\"b\"")];
+    assert_eq!(browser.post("/buckets/media/multipart/complete", &parts).await.status(), StatusCode::OK);
+    assert_eq!(browser.memory.object(&ObjectRef::new("media", "in/film.mp4")), Some(b"\"a\",\"b\"".to_vec()));
+    let abort = [("key", "in/other.mp4"), ("upload_id", "u-1")];
+    assert_eq!(browser.post("/buckets/media/multipart/abort", &abort).await.status(), StatusCode::OK);
+    // Without the session's form token, nothing is signed.
+    let (status, _) =
+        text(browser.post_raw("/buckets/media/multipart", &[("key", "in/x.mp4")], Some(ORIGIN)).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

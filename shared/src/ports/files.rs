@@ -34,6 +34,18 @@ pub enum LinkFor {
     Upload {
         content_type: String,
     },
+    /// A PUT of one part of the multipart upload `upload_id` (numbered from 1).
+    Part {
+        upload_id: String,
+        number: u32,
+    },
+}
+
+/// A part of a multipart upload that is stored: its number and ETag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub number: u32,
+    pub etag: String,
 }
 
 #[async_trait]
@@ -51,6 +63,18 @@ pub trait Files: Send + Sync {
     /// Lets pages of `origin` (`https://host[:port]`) read and write the bucket's objects with
     /// signed links (the bucket's CORS rule for the console; other rules are kept).
     async fn allow_origin(&self, bucket: &str, origin: &str) -> Result<(), StoreError>;
+    /// Begins a multipart upload of `object` (a large file sent in parts with [`LinkFor::Part`]
+    /// links); its id.
+    async fn begin_upload(&self, object: &ObjectRef, content_type: &str) -> Result<String, StoreError>;
+    /// Joins the parts into the object.
+    async fn finish_upload(
+        &self,
+        object: &ObjectRef,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), StoreError>;
+    /// Drops the upload and its stored parts.
+    async fn abort_upload(&self, object: &ObjectRef, upload_id: &str) -> Result<(), StoreError>;
     /// A link that allows `what` on `object` only, for `expires`.
     async fn link(&self, object: &ObjectRef, what: &LinkFor, expires: Duration) -> Result<String, StoreError>;
 }

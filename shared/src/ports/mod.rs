@@ -17,7 +17,7 @@ pub mod stores;
 
 pub use error::StoreError;
 pub use events::{BucketEvents, DeliveryError, Notifications};
-pub use files::{FileEntry, Files, Folder, LinkFor};
+pub use files::{FileEntry, Files, Folder, LinkFor, UploadedPart};
 pub use media::{
     JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
     WatermarkImage,

@@ -6,12 +6,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::{BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule,
+    CreateBucketConfiguration,
+};
 use chrono::{DateTime, Utc};
 
 use super::{sdk_error, service_code};
 use crate::domain::object::ObjectRef;
-use crate::ports::{FileEntry, Files, Folder, LinkFor, StoreError};
+use crate::ports::{FileEntry, Files, Folder, LinkFor, StoreError, UploadedPart};
 
 /// The id of the CORS rule that lets the console's pages in (the template's, on the media bucket).
 const CORS_RULE: &str = "mediaflow-console";
@@ -111,6 +114,34 @@ impl Files for S3Files {
         Ok(())
     }
 
+    async fn begin_upload(&self, object: &ObjectRef, content_type: &str) -> Result<String, StoreError> {
+        let create = self.client.create_multipart_upload().bucket(&object.bucket).key(&object.key);
+        let output = create.content_type(content_type).send().await.map_err(sdk_error)?;
+        output.upload_id().map(str::to_owned).ok_or_else(|| StoreError::Rejected("no upload id".into()))
+    }
+
+    async fn finish_upload(
+        &self,
+        object: &ObjectRef,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), StoreError> {
+        let parts = parts
+            .iter()
+            .map(|part| CompletedPart::builder().part_number(part.number as i32).e_tag(&part.etag).build())
+            .collect();
+        let upload = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+        let complete = self.client.complete_multipart_upload().bucket(&object.bucket).key(&object.key);
+        complete.upload_id(upload_id).multipart_upload(upload).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, object: &ObjectRef, upload_id: &str) -> Result<(), StoreError> {
+        let abort = self.client.abort_multipart_upload().bucket(&object.bucket).key(&object.key);
+        abort.upload_id(upload_id).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
     async fn read(&self, object: &ObjectRef, max: u64) -> Result<Vec<u8>, StoreError> {
         let output = self
             .client
@@ -168,6 +199,11 @@ impl Files for S3Files {
             LinkFor::Upload { content_type } => {
                 let put = self.client.put_object().bucket(&object.bucket).key(&object.key);
                 put.content_type(content_type).presigned(config).await.map_err(sdk_error)?
+            }
+            LinkFor::Part { upload_id, number } => {
+                let part = self.client.upload_part().bucket(&object.bucket).key(&object.key);
+                let part = part.upload_id(upload_id).part_number(*number as i32);
+                part.presigned(config).await.map_err(sdk_error)?
             }
         };
         Ok(request.uri().to_owned())
