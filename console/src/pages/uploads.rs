@@ -46,16 +46,18 @@ struct Asked {
 }
 
 impl Asked {
-    fn object(&self, bucket: &str) -> Result<ObjectRef, Response> {
-        if self.key.is_empty() || self.key.ends_with('/') {
-            return Err(failed(StatusCode::UNPROCESSABLE_ENTITY, "a file needs a name"));
-        }
-        Ok(ObjectRef::new(bucket, &self.key))
+    /// The object asked for; `None` when the key names no file.
+    fn object(&self, bucket: &str) -> Option<ObjectRef> {
+        (!self.key.is_empty() && !self.key.ends_with('/')).then(|| ObjectRef::new(bucket, &self.key))
     }
 
     fn content_type(&self) -> &str {
         if self.content_type.is_empty() { "application/octet-stream" } else { &self.content_type }
     }
+}
+
+fn unnamed() -> Response {
+    failed(StatusCode::UNPROCESSABLE_ENTITY, "a file needs a name")
 }
 
 fn failed(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -78,10 +80,7 @@ async fn upload_link(
     headers: HeaderMap,
     axum::Form(asked): axum::Form<Asked>,
 ) -> Response {
-    let object = match asked.object(&bucket) {
-        Ok(object) => object,
-        Err(response) => return response,
-    };
+    let Some(object) = asked.object(&bucket) else { return unnamed() };
     open_to_page(&console, &bucket, &headers).await;
     let content_type = asked.content_type().to_owned();
     let what = LinkFor::Upload { content_type: content_type.clone() };
@@ -98,10 +97,7 @@ async fn begin(
     headers: HeaderMap,
     axum::Form(asked): axum::Form<Asked>,
 ) -> Response {
-    let object = match asked.object(&bucket) {
-        Ok(object) => object,
-        Err(response) => return response,
-    };
+    let Some(object) = asked.object(&bucket) else { return unnamed() };
     open_to_page(&console, &bucket, &headers).await;
     match console.admin.files().begin_upload(&object, asked.content_type()).await {
         Ok(upload_id) => Json(json!({"upload_id": upload_id})).into_response(),
@@ -115,10 +111,7 @@ async fn part_link(
     Path(bucket): Path<String>,
     axum::Form(asked): axum::Form<Asked>,
 ) -> Response {
-    let object = match asked.object(&bucket) {
-        Ok(object) => object,
-        Err(response) => return response,
-    };
+    let Some(object) = asked.object(&bucket) else { return unnamed() };
     if asked.upload_id.is_empty() || !(1..=MOST_PARTS).contains(&asked.number) {
         return failed(StatusCode::UNPROCESSABLE_ENTITY, format!("a part is numbered 1 to {MOST_PARTS} of an upload"));
     }
@@ -134,10 +127,7 @@ async fn complete(
     Path(bucket): Path<String>,
     axum::Form(asked): axum::Form<Asked>,
 ) -> Response {
-    let object = match asked.object(&bucket) {
-        Ok(object) => object,
-        Err(response) => return response,
-    };
+    let Some(object) = asked.object(&bucket) else { return unnamed() };
     let parts: Option<Vec<UploadedPart>> = asked
         .parts
         .split(',')
@@ -160,10 +150,7 @@ async fn abort(
     Path(bucket): Path<String>,
     axum::Form(asked): axum::Form<Asked>,
 ) -> Response {
-    let object = match asked.object(&bucket) {
-        Ok(object) => object,
-        Err(response) => return response,
-    };
+    let Some(object) = asked.object(&bucket) else { return unnamed() };
     match console.admin.files().abort_upload(&object, &asked.upload_id).await {
         Ok(()) => Json(json!({"aborted": true})).into_response(),
         Err(error) => failed(StatusCode::BAD_GATEWAY, error),
