@@ -35,9 +35,11 @@ test-layer: setup
 		FONT_PATH=$(HOST_LAYER)/fonts/DejaVuSans.ttf $(RUN_TESTS) -p integration-tests
 
 # Measures the pipeline against bare ffmpeg and the usual download-encode-upload, the
-# dispatcher per event by workflow count, and the worker's footprint (release build); prints the
-# figures. BENCH_ARGS=--skip-large leaves out the input of more than 1 GB.
+# dispatcher per event by workflow count, the worker's footprint, chunked encoding and the
+# console (release build); prints the figures. BENCH_ARGS=--skip-large leaves out the input of more than 1 GB.
 bench: setup
+	@# the console function's bootstrap, whose size and cold start section 5 measures
+	$(CARGO) build --release --bin console
 	$(CARGO) run --release -p mediaflow-bench -- $(BENCH_ARGS)
 
 lint:

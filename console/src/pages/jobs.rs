@@ -38,8 +38,8 @@ const TABS: &[(&str, &str)] =
 
 /// What the tabs count without `since`: the jobs of the last week.
 const COUNTED_DAYS: i64 = 7;
-/// The most jobs the tabs count; beyond, they say "10,000+".
-const MOST_COUNTED: u64 = 10_000;
+/// The most jobs the tabs count; beyond, they say "1,000+" (a page view reads at most that many).
+const MOST_COUNTED: u64 = 1_000;
 
 #[derive(Default, Deserialize)]
 struct Filters {
@@ -225,7 +225,7 @@ async fn tally(console: &Console, filter: &JobFilter) -> Option<(JobTally, Strin
     }
 }
 
-/// A tab's count as shown: `1,204`, or `10,000+` when counting stopped.
+/// A tab's count as shown: `204`, or `1,000+` when counting stopped.
 fn count_of(tally: &JobTally, status: &str) -> String {
     let figure = match status {
         "waiting" => tally.waiting,

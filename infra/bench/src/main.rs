@@ -11,8 +11,11 @@
 //!    scratch-disk use, for a 10 MB and the large input, each measured in a fresh process.
 //! 4. Chunked encoding ([`chunked`]): CPU seconds, output size and SSIM against one encode, and
 //!    the wall time with 1, 2 and 4 workers.
+//! 5. The console ([`console`]): the Jobs page over 10,000 jobs, the console function's size and
+//!    cold start.
 
 mod chunked;
+mod console;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,8 +59,11 @@ struct Args {
     /// Workflows on the bucket for the dispatcher's figures.
     #[arg(long, value_delimiter = ',', default_value = "1,100,10000")]
     workflows: Vec<usize>,
-    /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+    /// Jobs on the stack for the console's figures.
+    #[arg(long, default_value_t = 10_000)]
+    console_jobs: usize,
+    /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked, 5 console).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
     sections: Vec<u8>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
@@ -81,9 +87,12 @@ async fn main() -> anyhow::Result<()> {
     println!("# mediaflow bench on {} ({} cores)", host(), std::thread::available_parallelism().map_or(1, |n| n.get()));
     println!("# ffmpeg: {}", first_line(Command::new(&ffmpeg).arg("-version"))?);
 
-    let mut inputs = vec![("60 s 1080p", make_input(&ffmpeg, &dir, Input::Regular)?)];
-    if !args.skip_large {
-        inputs.push(("60 s 1080p high bitrate", make_input(&ffmpeg, &dir, Input::Large)?));
+    let mut inputs = Vec::new();
+    if args.sections.iter().any(|section| [1, 4].contains(section)) {
+        inputs.push(("60 s 1080p", make_input(&ffmpeg, &dir, Input::Regular)?));
+        if !args.skip_large {
+            inputs.push(("60 s 1080p high bitrate", make_input(&ffmpeg, &dir, Input::Large)?));
+        }
     }
     if args.sections.contains(&1) {
         pipeline_figures(&ffmpeg, &dir, &inputs).await?;
@@ -98,6 +107,10 @@ async fn main() -> anyhow::Result<()> {
     if args.sections.contains(&4) {
         println!("\n## 4. Chunked encoding of the 60 s 1080p input (720p H.264, 4 chunks and the audio)");
         chunked::figures(&inputs[0].1).await?;
+    }
+    if args.sections.contains(&5) {
+        println!("\n## 5. Console");
+        console::figures(&dir, args.console_jobs).await?;
     }
     Ok(())
 }

@@ -32,7 +32,30 @@ pub(super) fn task_sk(index: u32) -> String {
     format!("task#{index:04}")
 }
 
+/// A job's items: the job (with its count of unfinished tasks and the index attributes) and one
+/// per task.
+fn job_items(job: &Job, tasks: &[Task]) -> Result<Vec<Item>, StoreError> {
+    let mut job_item = to_item(job, job_pk(&job.id), "job".into())?;
+    job_item.insert("remaining".into(), n(tasks.iter().filter(|task| !task.status.is_final()).count()));
+    job_item.extend(index_attributes(job));
+    let mut items = vec![job_item];
+    for task in tasks {
+        items.push(to_item(task, job_pk(&job.id), task_sk(task.index))?);
+    }
+    Ok(items)
+}
+
 impl DynamoJobStore {
+    /// Writes jobs and their tasks as they are, many at a time and without conditions: for
+    /// restoring records in bulk (and the bench's thousands of jobs).
+    pub async fn import(&self, jobs: &[(Job, Vec<Task>)]) -> Result<(), StoreError> {
+        let mut items = Vec::new();
+        for (job, tasks) in jobs {
+            items.extend(job_items(job, tasks)?);
+        }
+        put_all(&self.client, &self.table, items).await
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
@@ -212,16 +235,8 @@ impl DynamoJobStore {
 #[async_trait]
 impl JobStore for DynamoJobStore {
     async fn create(&self, job: &Job, tasks: &[Task]) -> Result<Created, StoreError> {
-        let mut job_item = to_item(job, job_pk(&job.id), "job".into())?;
-        job_item.insert("remaining".into(), n(tasks.len()));
-        job_item.extend(index_attributes(job));
-        let items = std::iter::once(job_item)
-            .chain(
-                tasks
-                    .iter()
-                    .map(|task| to_item(task, job_pk(&job.id), task_sk(task.index)))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
+        let items = job_items(job, tasks)?
+            .into_iter()
             .map(|item| {
                 let put = Put::builder()
                     .table_name(&self.table)

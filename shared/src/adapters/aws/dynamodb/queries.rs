@@ -64,7 +64,14 @@ impl DynamoJobStore {
             .expression_attribute_values(":partition", s(partition))
             .expression_attribute_values(":low", s(low))
             .expression_attribute_values(":high", s(high.clone()))
-            .scan_index_forward(false);
+            .scan_index_forward(false)
+            // A page of about what is wanted (one more: the page before's last item comes back);
+            // with a filter, pages of 100, since the filter drops items after the limit.
+            .limit(if filter.status.is_some() || filter.failed || filter.succeeded {
+                100
+            } else {
+                want.min(1000) as i32 + 1
+            });
         if let Some(status) = filter.status {
             conditions.push("#status = :status");
             request = request

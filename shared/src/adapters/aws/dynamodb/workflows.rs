@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use futures::future::try_join_all;
 use tracing::{info, warn};
 
@@ -143,30 +143,13 @@ impl DynamoWorkflowStore {
     /// Writes `workflows` as new, many at a time, with no version check, and moves the catalog
     /// version on once: for loading a catalog in bulk (the bench's thousands of workflows).
     pub async fn import(&self, workflows: &[Workflow]) -> Result<(), StoreError> {
-        for batch in workflows.chunks(12) {
-            let mut requests = Vec::with_capacity(batch.len() * 2);
-            for workflow in batch {
-                let (pk, sk) = Self::record_key(&workflow.name);
-                let (tpk, tsk) = Self::trigger_key(&workflow.trigger, &workflow.name);
-                for item in [to_item(workflow, pk, sk)?, to_item(workflow, tpk, tsk)?] {
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map_err(|e| StoreError::Rejected(e.to_string()))?;
-                    requests.push(WriteRequest::builder().put_request(put).build());
-                }
-            }
-            while !requests.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                requests = output.unprocessed_items.and_then(|mut left| left.remove(&self.table)).unwrap_or_default();
-            }
+        let mut items = Vec::with_capacity(workflows.len() * 2);
+        for workflow in workflows {
+            let (pk, sk) = Self::record_key(&workflow.name);
+            let (tpk, tsk) = Self::trigger_key(&workflow.trigger, &workflow.name);
+            items.extend([to_item(workflow, pk, sk)?, to_item(workflow, tpk, tsk)?]);
         }
+        put_all(&self.client, &self.table, items).await?;
         let (pk, sk) = Self::catalog_key();
         self.client
             .update_item()
