@@ -289,7 +289,10 @@ impl WorkflowForm {
         };
         for message in messages {
             let (input, reason) = match message.split_once(": ") {
-                Some((path, reason)) => (self.input_of(path), reason.to_owned()),
+                Some((path, reason)) => match missing_field(reason) {
+                    Some(field) => (self.input_of(&format!("{path}.{field}")), "is required".to_owned()),
+                    None => (self.input_of(path), reason.to_owned()),
+                },
                 None => (String::new(), message.clone()),
             };
             let reason = if input.is_empty() { message } else { reason };
@@ -319,6 +322,11 @@ impl WorkflowForm {
             None => format!("{prefix}.type"),
         }
     }
+}
+
+/// The field a "missing field `times`" reason names, so that it is said beside that field.
+fn missing_field(reason: &str) -> Option<&str> {
+    reason.strip_prefix("missing field `")?.split_once('`').map(|(field, _)| field)
 }
 
 /// `3` of `tasks[3].…`.
@@ -424,16 +432,24 @@ mod tests {
 
     #[test]
     fn problems_are_shown_beside_their_inputs() {
-        let mut form = form(&[
+        let mut refused = form(&[
             ("name", "bad name!"),
             ("trigger.bucket", ""),
             ("tasks[0].type", "transcode"),
             ("tasks[0].transcode.video.crf", "-5"),
         ]);
-        assert!(form.spec().is_none());
-        assert!(form.errors_of("name")[0].starts_with("must be 1–128 letters"), "{:?}", form.errors);
-        assert_eq!(form.errors_of("trigger.bucket"), ["is required"]);
-        assert!(form.errors_of("tasks[0].transcode.video.crf").iter().any(|e| e.contains("-5")), "{:?}", form.errors);
+        assert!(refused.spec().is_none());
+        assert!(refused.errors_of("name")[0].starts_with("must be 1–128 letters"), "{:?}", refused.errors);
+        assert_eq!(refused.errors_of("trigger.bucket"), ["is required"]);
+        assert!(
+            refused.errors_of("tasks[0].transcode.video.crf").iter().any(|e| e.contains("-5")),
+            "{:?}",
+            refused.errors
+        );
+        // A required setting left blank is said beside it, not beside the task's type.
+        let mut blank = form(&[("name", "a"), ("trigger.bucket", "media"), ("tasks[0].type", "snapshot")]);
+        assert!(blank.spec().is_none());
+        assert_eq!(blank.errors_of("tasks[0].snapshot.times"), ["is required"], "{:?}", blank.errors);
     }
 
     #[test]
