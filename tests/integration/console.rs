@@ -128,6 +128,11 @@ async fn a_workflow_made_in_the_console_processes_an_upload_shown_on_its_job_pag
     }
     let failed = browser.get(&format!("/jobs?workflow={name}&status=failed")).await?;
     assert!(failed.contains("No jobs match these filters"), "{failed}");
+    // By the upload's key, through the by-input index.
+    let by_key = browser.get(&format!("/jobs?key=s3%3A%2F%2F{}%2Fin%2Fclip.mp4", h.bucket)).await?;
+    assert!(by_key.contains(&format!("/jobs/{}", job.id)), "{by_key}");
+    let other = browser.get(&format!("/jobs?key=s3%3A%2F%2F{}%2Fin%2Fother.mp4", h.bucket)).await?;
+    assert!(other.contains("No jobs match these filters"), "{other}");
     console.kill().await?;
     Ok(())
 }

@@ -102,8 +102,16 @@ impl JobArgs {
 async fn execute(command: JobCommand, admin: &Admin, format: Format, out: Out<'_>) -> anyhow::Result<()> {
     match command {
         JobCommand::List { workflow, status, failed, since, limit, page } => {
-            let filter =
-                JobFilter { workflow, status: status.map(Into::into), failed, succeeded: false, since, limit, page };
+            let filter = JobFilter {
+                workflow,
+                input: None,
+                status: status.map(Into::into),
+                failed,
+                succeeded: false,
+                since,
+                limit,
+                page,
+            };
             job_page(out, &admin.list_jobs(&filter).await?, format)
         }
         JobCommand::Show { job } => job_views(out, &admin.find_jobs(&JobRef::parse(&job)).await?, format),

@@ -12,7 +12,7 @@ use chrono::{TimeDelta, Utc};
 use mediaflow::app::admin::AdminError;
 use mediaflow::app::admin::jobs::{JobsError, parse_since};
 use mediaflow::domain::job::{Job, JobId, JobStatus, TaskStatus};
-use mediaflow::domain::object::readable_size;
+use mediaflow::domain::object::{ObjectRef, readable_size};
 use mediaflow::ports::{JobFilter, JobTally};
 use serde::Deserialize;
 
@@ -49,16 +49,20 @@ struct Filters {
     status: String,
     #[serde(default)]
     since: String,
+    /// One upload's jobs: `s3://bucket/key`.
+    #[serde(default)]
+    key: String,
     page: Option<String>,
 }
 
 impl Filters {
     fn href(&self, status: &str, page: Option<&str>) -> String {
         let mut href = format!(
-            "/jobs?status={}&workflow={}&since={}",
+            "/jobs?status={}&workflow={}&since={}&key={}",
             segment(status),
             segment(&self.workflow),
-            segment(&self.since)
+            segment(&self.since),
+            segment(&self.key)
         );
         if let Some(page) = page {
             href.push_str(&format!("&page={}", segment(page)));
@@ -78,8 +82,17 @@ impl Filters {
             text => Some(parse_since(text).map_err(|e| format!("Since: {e}"))?),
         };
         let workflow = Some(self.workflow.clone()).filter(|w| !w.is_empty());
+        let input = match self.key.trim() {
+            "" => None,
+            text => Some(
+                ObjectRef::parse_url(text)
+                    .filter(|object| !object.key.is_empty())
+                    .ok_or_else(|| format!("Key: write it as s3://bucket/path/video.mp4, not {text:?}"))?,
+            ),
+        };
         Ok(JobFilter {
             workflow,
+            input,
             status,
             failed: self.status == "failed",
             succeeded: self.status == "succeeded",
@@ -120,6 +133,7 @@ struct List {
     workflow: String,
     status: String,
     since: String,
+    key: String,
     rows: Vec<Row>,
     next: Option<String>,
     error: Option<String>,
@@ -179,6 +193,7 @@ async fn render_list(console: &Console, session: &Session, filters: Filters, not
             workflows,
             workflow: filters.workflow,
             since: filters.since,
+            key: filters.key,
             selectable: filters.status == "failed",
             status: filters.status,
             rows,
@@ -207,8 +222,12 @@ fn row(job: &Job) -> Row {
 }
 
 /// The tabs' counts over the filter's workflow and window (the last week without `since`),
-/// and the window in words; `None` when they could not be had (the list still shows).
+/// and the window in words; `None` when they could not be had (the list still shows) or the
+/// list is one upload's.
 async fn tally(console: &Console, filter: &JobFilter) -> Option<(JobTally, String)> {
+    if filter.input.is_some() {
+        return None;
+    }
     let (since, counted) = match filter.since {
         Some(since) => (since, format!("Counts: jobs created since {}", when(since))),
         None => (

@@ -267,6 +267,12 @@ async fn jobs_are_filtered_by_status_and_a_bad_since_is_said() {
     assert!(waiting.contains("Counts: jobs created in the last 7 days"), "{waiting}");
     let (_, succeeded) = browser.get("/jobs?status=succeeded").await;
     assert!(succeeded.contains("No jobs match these filters"), "{succeeded}");
+    // One upload's jobs, by its key.
+    let (_, one) = browser.get("/jobs?key=s3%3A%2F%2Fmedia%2Fin%2Fb.mp4").await;
+    assert!(one.contains("s3://media/in/b.mp4") && !one.contains("s3://media/in/a.mp4"), "{one}");
+    let (status, bad) = browser.get("/jobs?key=in%2Fb.mp4").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.contains("Key: write it as s3://bucket/path/video.mp4"), "{bad}");
     let (status, page) = browser.get("/jobs?since=yesterday-ish").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("Since: "), "{page}");

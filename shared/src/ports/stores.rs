@@ -176,6 +176,8 @@ pub trait PartStore: Send + Sync {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JobFilter {
     pub workflow: Option<String>,
+    /// Only the jobs of uploads at this object.
+    pub input: Option<ObjectRef>,
     pub status: Option<JobStatus>,
     /// Only finished jobs with a failed task.
     pub failed: bool,

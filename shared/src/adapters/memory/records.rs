@@ -314,6 +314,7 @@ impl JobQueries for Memory {
             .jobs
             .values()
             .filter(|job| filter.workflow.as_ref().is_none_or(|w| &job.workflow == w))
+            .filter(|job| filter.input.as_ref().is_none_or(|input| &job.input == input))
             .filter(|job| filter.status.is_none_or(|s| job.status == s))
             .filter(|job| !filter.failed || job.failed_tasks > 0 || job.error.is_some())
             .filter(|job| !filter.succeeded || (job.failed_tasks == 0 && job.error.is_none()))

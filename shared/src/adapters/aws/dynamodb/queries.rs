@@ -64,19 +64,18 @@ impl DynamoJobStore {
             .expression_attribute_values(":partition", s(partition))
             .expression_attribute_values(":low", s(low))
             .expression_attribute_values(":high", s(high.clone()))
-            .scan_index_forward(false)
-            // A page of about what is wanted (one more: the page before's last item comes back);
-            // with a filter, pages of 100, since the filter drops items after the limit.
-            .limit(if filter.status.is_some() || filter.failed || filter.succeeded {
-                100
-            } else {
-                want.min(1000) as i32 + 1
-            });
+            .scan_index_forward(false);
         if let Some(status) = filter.status {
             conditions.push("#status = :status");
             request = request
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":status", value(&status)?);
+        }
+        if let Some(workflow) = filter.workflow.as_ref().filter(|_| index != BY_WORKFLOW.0) {
+            conditions.push("#workflow = :workflow");
+            request = request
+                .expression_attribute_names("#workflow", BY_WORKFLOW.1)
+                .expression_attribute_values(":workflow", s(workflow.clone()));
         }
         if filter.failed {
             conditions.push("failed_tasks > :zero");
@@ -87,6 +86,9 @@ impl DynamoJobStore {
                 .push("(attribute_not_exists(failed_tasks) OR failed_tasks = :none) AND attribute_not_exists(#error)");
             request = request.expression_attribute_names("#error", "error").expression_attribute_values(":none", n(0));
         }
+        // A page of about what is wanted (one more: the page before's last item comes back);
+        // with conditions, pages of 100, since they drop items after the limit.
+        request = request.limit(if conditions.is_empty() { want.min(1000) as i32 + 1 } else { 100 });
         if !conditions.is_empty() {
             request = request.filter_expression(conditions.join(" AND "));
         }
@@ -161,9 +163,10 @@ impl JobQueries for DynamoJobStore {
     async fn list(&self, filter: &JobFilter) -> Result<JobPage, StoreError> {
         let limit = filter.limit.max(1);
         let before = filter.page.as_deref();
-        let jobs = match &filter.workflow {
-            Some(workflow) => self.query_index(BY_WORKFLOW, workflow.clone(), filter, before, limit).await?,
-            None => {
+        let jobs = match (&filter.input, &filter.workflow) {
+            (Some(input), _) => self.query_index(BY_INPUT, input_key(input), filter, before, limit).await?,
+            (None, Some(workflow)) => self.query_index(BY_WORKFLOW, workflow.clone(), filter, before, limit).await?,
+            (None, None) => {
                 // Day by day, from the page's day (or today) back to `since` (or the look-back).
                 let today = Utc::now().date_naive();
                 let mut day = before.and_then(day_of).unwrap_or(today);
