@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use mediaflow::app::admin::buckets::StackBuckets;
 use mediaflow::domain::object::{ObjectRef, readable_size};
 use serde::Deserialize;
 
@@ -33,6 +34,8 @@ struct BucketRow {
     path: String,
     connected: bool,
     state: String,
+    /// What the stack's functions may do with it (blank where not known).
+    access: String,
     fix: String,
 }
 
@@ -69,10 +72,38 @@ async fn render_list(console: &Console, session: &Session, status: StatusCode, e
             ),
             Err(error) => (false, error.to_string(), "name it in the stack's TriggerBuckets parameter".into()),
         };
-        rows.push(BucketRow { path: segment(&name), name, connected, state, fix });
+        let (access, more) = access_of(&console.admin.stack_buckets, &name);
+        let fix = [fix, more].into_iter().filter(|f| !f.is_empty()).collect::<Vec<_>>().join("; ");
+        rows.push(BucketRow { path: segment(&name), name, connected, state, access, fix });
     }
     let form_token = session.form_token();
     page_with(status, Buckets { section: "buckets", form_token, rows, error })
+}
+
+/// What the stack's functions may do with `bucket`, and the template parameter that allows
+/// what they may not.
+fn access_of(stack: &StackBuckets, bucket: &str) -> (String, String) {
+    let (read, write) = (stack.can_read(bucket), stack.can_write(bucket));
+    let said = |can: Option<bool>, yes: &str, no: &str| match can {
+        Some(true) => yes.to_owned(),
+        Some(false) => no.to_owned(),
+        None => String::new(),
+    };
+    let access =
+        [said(read, "reads its uploads", "cannot read it"), said(write, "writes outputs", "writes no outputs")]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+    let fix = [
+        said(read, "", "add it to the stack's TriggerBuckets parameter"),
+        said(write, "", "add it to OutputBuckets to write outputs there"),
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join("; ");
+    (access, fix)
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use mediaflow::adapters::memory::Memory;
 use mediaflow::app::admin::backfill::Backfill;
+use mediaflow::app::admin::buckets::StackBuckets;
 use mediaflow::app::admin::catalog::Catalog;
 use mediaflow::app::admin::explain::Explainer;
 use mediaflow::app::admin::jobs::Jobs;
@@ -43,6 +44,7 @@ fn admin(memory: &Arc<Memory>) -> Admin {
         dead_letters: Err(Resource::EventsDlqUrl),
         explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
         files: memory.clone(),
+        stack_buckets: Default::default(),
     }
 }
 
@@ -428,4 +430,27 @@ async fn a_large_file_is_sent_in_signed_parts_and_joined() {
     let (status, _) =
         text(browser.post_raw("/buckets/media/multipart", &[("key", "in/x.mp4")], Some(ORIGIN)).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn each_bucket_says_what_the_stacks_functions_may_do_with_it() {
+    let memory = Arc::new(Memory::default());
+    for bucket in ["media", "outputs", "elsewhere"] {
+        memory.put_object(ObjectRef::new(bucket, "a.mp4"), vec![1], None);
+    }
+    let mut admin = admin(&memory);
+    admin.stack_buckets = StackBuckets { read: vec!["media".into()], write: vec!["media".into(), "outputs".into()] };
+    let access = Access::local(4000);
+    let browser = Browser { memory, router: router(Arc::new(admin), access.clone()), access };
+    let (_, page) = browser.get("/buckets").await;
+    let row = |bucket: &str| {
+        let start = page.find(&format!(">{bucket}</a>")).expect("a row");
+        page[start..].split("</tr>").next().unwrap_or_default().to_owned()
+    };
+    assert!(row("media").contains("reads its uploads, writes outputs"), "{}", row("media"));
+    assert!(row("outputs").contains("cannot read it, writes outputs"), "{}", row("outputs"));
+    assert!(row("outputs").contains("add it to the stack&#39;s TriggerBuckets parameter"), "{}", row("outputs"));
+    let elsewhere = row("elsewhere");
+    assert!(elsewhere.contains("cannot read it, writes no outputs"), "{elsewhere}");
+    assert!(elsewhere.contains("add it to OutputBuckets to write outputs there"), "{elsewhere}");
 }

@@ -100,6 +100,7 @@ fn memory_admin(memory: &Arc<Memory>) -> Admin {
         dead_letters: Err(Resource::EventsDlqUrl),
         explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
         files: memory.clone(),
+        stack_buckets: Default::default(),
     }
 }
 

@@ -7,15 +7,16 @@ use std::collections::{BTreeMap, HashMap};
 use super::Clients;
 use crate::adapters::aws::stack;
 use crate::app::admin::Resource;
+use crate::app::admin::buckets::StackBuckets;
 use crate::ports::StoreError;
 
 /// Which resource names are known.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Deployment {
     names: BTreeMap<Resource, String>,
-    /// The buckets the deployment may use (`MEDIAFLOW_BUCKETS`, comma-separated); empty:
-    /// whatever the credentials reach.
-    buckets: Vec<String>,
+    /// The buckets the stack's functions read (`MEDIAFLOW_READ_BUCKETS`) and write
+    /// (`MEDIAFLOW_WRITE_BUCKETS`), comma-separated; empty: not known, any the credentials reach.
+    buckets: StackBuckets,
     /// The deployed console (`CONSOLE_URL`, or the stack's `ConsoleUrl` output).
     console_url: Option<String>,
 }
@@ -72,7 +73,7 @@ impl Deployment {
     }
 
     /// The names the environment gives (the variables of [`Deployment::variable`], and
-    /// `MEDIAFLOW_BUCKETS`).
+    /// `MEDIAFLOW_READ_BUCKETS`, `MEDIAFLOW_WRITE_BUCKETS`).
     pub fn from_env() -> Self {
         let mut deployment = Deployment::default();
         for resource in Resource::ALL {
@@ -80,9 +81,13 @@ impl Deployment {
                 deployment.set(resource, name);
             }
         }
-        let buckets = std::env::var("MEDIAFLOW_BUCKETS").unwrap_or_default();
         deployment.set_console_url(std::env::var("CONSOLE_URL").ok());
-        deployment.buckets = buckets.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
+        let list = |name: &str| {
+            let names = std::env::var(name).unwrap_or_default();
+            names.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()
+        };
+        deployment.buckets =
+            StackBuckets { read: list("MEDIAFLOW_READ_BUCKETS"), write: list("MEDIAFLOW_WRITE_BUCKETS") };
         deployment
     }
 
@@ -96,8 +101,8 @@ impl Deployment {
         self.console_url.as_deref()
     }
 
-    /// The buckets the deployment may use; empty: any the credentials reach.
-    pub fn buckets(&self) -> &[String] {
+    /// The buckets the stack's functions read and write, where known.
+    pub fn buckets(&self) -> &StackBuckets {
         &self.buckets
     }
 

@@ -152,7 +152,7 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
     let worker =
         name(Resource::WorkerFunction).map(|function| Arc::new(LambdaTaskQueue::new(clients.lambda.clone(), function)));
     let objects = Arc::new(S3ObjectStore::new(clients.s3.clone()));
-    let files: Arc<dyn Files> = Arc::new(S3Files::new(clients.s3.clone()).within(deployment.buckets()));
+    let files: Arc<dyn Files> = Arc::new(S3Files::new(clients.s3.clone()).within(&deployment.buckets().all()));
     let queue = |resource: Resource| name(resource).map(|url| Arc::new(SqsQueue::new(clients.sqs.clone(), url)));
     Admin {
         catalog: workflows.clone().map(|store| Catalog::new(store)),
@@ -180,5 +180,6 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
         })(),
         explainer: workflows.map(|workflows| Explainer { workflows, objects: objects.clone() }),
         files,
+        stack_buckets: deployment.buckets().clone(),
     }
 }

@@ -309,8 +309,8 @@ fn sort_key(job: &Job) -> String {
 #[async_trait]
 impl JobQueries for Memory {
     async fn list(&self, filter: &JobFilter) -> Result<JobPage, StoreError> {
-        let mut jobs: Vec<Job> = self
-            .state()
+        let state = self.state();
+        let mut jobs: Vec<(String, &Job)> = state
             .jobs
             .values()
             .filter(|job| filter.workflow.as_ref().is_none_or(|w| &job.workflow == w))
@@ -319,15 +319,15 @@ impl JobQueries for Memory {
             .filter(|job| !filter.failed || job.failed_tasks > 0 || job.error.is_some())
             .filter(|job| !filter.succeeded || (job.failed_tasks == 0 && job.error.is_none()))
             .filter(|job| filter.since.is_none_or(|since| job.created_at >= since))
-            .filter(|job| filter.page.as_ref().is_none_or(|page| &sort_key(job) < page))
-            .cloned()
+            .map(|job| (sort_key(job), job))
+            .filter(|(key, _)| filter.page.as_ref().is_none_or(|page| key < page))
             .collect();
-        jobs.sort_by_key(|job| std::cmp::Reverse(sort_key(job)));
+        jobs.sort_by(|a, b| b.0.cmp(&a.0));
         let limit = filter.limit.max(1);
         let more = jobs.len() > limit;
         jobs.truncate(limit);
-        let next_page = more.then(|| jobs.last().map(sort_key)).flatten();
-        Ok(JobPage { jobs, next_page })
+        let next_page = more.then(|| jobs.last().map(|(key, _)| key.clone())).flatten();
+        Ok(JobPage { jobs: jobs.into_iter().map(|(_, job)| job.clone()).collect(), next_page })
     }
 
     async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, StoreError> {

@@ -20,6 +20,35 @@ pub enum BucketError {
     Store(#[from] StoreError),
 }
 
+/// Which buckets the stack's functions may read uploads from and write outputs to, as its
+/// template names them (the media bucket, `TriggerBuckets`, `OutputBuckets`). Empty lists:
+/// not known here (the local stack, or a CLI that read no such list), and nothing is said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackBuckets {
+    pub read: Vec<String>,
+    pub write: Vec<String>,
+}
+
+impl StackBuckets {
+    /// Whether the functions may read `bucket`'s uploads; `None` when not known.
+    pub fn can_read(&self, bucket: &str) -> Option<bool> {
+        (!self.read.is_empty()).then(|| self.read.iter().any(|b| b == bucket))
+    }
+
+    /// Whether the worker may write outputs into `bucket`; `None` when not known.
+    pub fn can_write(&self, bucket: &str) -> Option<bool> {
+        (!self.write.is_empty()).then(|| self.write.iter().any(|b| b == bucket))
+    }
+
+    /// Every bucket named, once, in order.
+    pub fn all(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.read.iter().chain(&self.write).cloned().collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
 /// The buckets whose uploads reach the events queue `queue_arn`.
 pub struct Buckets {
     events: Arc<dyn BucketEvents>,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use self::backfill::{Backfill, BackfillError, BackfillProgress, Backfilled};
-use self::buckets::{BucketError, Buckets};
+use self::buckets::{BucketError, Buckets, StackBuckets};
 use self::catalog::{Applied, Catalog, CatalogError};
 use self::dead_letters::{DeadLetterAdmin, Redriven, Which};
 use self::explain::{Explainer, Match};
@@ -121,6 +121,8 @@ pub struct Admin {
     pub explainer: Part<Explainer>,
     /// Buckets as people browse them (always there: it needs only S3).
     pub files: Arc<dyn Files>,
+    /// The buckets the stack's functions may read and write, where known.
+    pub stack_buckets: StackBuckets,
 }
 
 impl fmt::Debug for Admin {

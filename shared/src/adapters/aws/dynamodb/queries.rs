@@ -87,8 +87,9 @@ impl DynamoJobStore {
             request = request.expression_attribute_names("#error", "error").expression_attribute_values(":none", n(0));
         }
         // A page of about what is wanted (one more: the page before's last item comes back);
-        // with conditions, pages of 100, since they drop items after the limit.
-        request = request.limit(if conditions.is_empty() { want.min(1000) as i32 + 1 } else { 100 });
+        // with conditions, pages of up to 1,000 (they drop items after the limit; DynamoDB stops a
+        // page at 1 MB anyway).
+        request = request.limit(if conditions.is_empty() { want.min(1000) as i32 + 1 } else { 1000 });
         if !conditions.is_empty() {
             request = request.filter_expression(conditions.join(" AND "));
         }
