@@ -16,6 +16,8 @@ pub mod media;
 pub mod message;
 pub mod notification;
 pub mod object;
+#[cfg(test)]
+mod properties;
 pub mod sniff;
 pub mod streaming;
 pub mod task;
