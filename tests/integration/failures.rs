@@ -79,3 +79,52 @@ fn text_and_empty_uploads_fail_with_their_own_codes() -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+/// `len` bytes that look like nothing (xorshift from `seed`): what a broken client or a wrong
+/// file sends.
+fn garbage(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn garbage_is_named_garbage_whatever_format_it_happens_to_resemble() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        h.workflow(h.flow("garbage").task(json!({"type": "snapshot", "times": [1]}))).await?;
+        // GIVEN uploads of random bytes, 300 B to 64 KiB, of which some resemble MPEG-TS or MP3
+        // closely enough for ffprobe to guess them, with a low score
+        let mut uploads = Vec::new();
+        let mut guessed = 0;
+        for seed in 0..24u64 {
+            let bytes = garbage(seed, [300, 4096, 65_536][seed as usize % 3]);
+            let file = h.dir.path().join(format!("garbage-{seed}.bin"));
+            std::fs::write(&file, &bytes)?;
+            let probe = std::process::Command::new("ffprobe").args(["-v", "warning"]).arg(&file).output()?;
+            guessed += usize::from(String::from_utf8_lossy(&probe.stderr).contains("detected only with low score"));
+            uploads.push(h.upload_bytes(&bytes, &format!("in/garbage-{seed}.mp4")).await?);
+        }
+        assert!(guessed >= 2, "the inputs include guessed formats: {guessed}");
+        // THEN every one fails with the same code and sentence: not media, not "a damaged MP3"
+        for upload in &uploads {
+            let (job, tasks) = h.job_of(upload).await?;
+            assert_eq!(job.status, JobStatus::Finish);
+            let error = tasks[0].error.as_ref().expect("an error");
+            assert_eq!(
+                (error.code, error.message.as_str()),
+                (
+                    ErrorCode::SourceUnsupportedFormat,
+                    "the file is not a video or audio file in a format mediaflow reads"
+                ),
+                "{upload}"
+            );
+        }
+        Ok(())
+    })
+}

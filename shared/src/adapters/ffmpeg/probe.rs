@@ -19,6 +19,8 @@ struct Probe {
 struct Format {
     #[serde(default)]
     format_name: String,
+    /// How sure the demuxer is that this is its format (100: certain).
+    probe_score: Option<u32>,
     start_time: Option<String>,
     duration: Option<String>,
     size: Option<String>,
@@ -177,12 +179,24 @@ pub fn refused_picture_size(stderr: &str) -> Option<(u32, u32)> {
     Some((width.trim().parse().ok()?, height.trim().parse().ok()?))
 }
 
+/// A probe score at or under which ffmpeg warns "misdetection possible" (`AVPROBE_SCORE_RETRY`):
+/// the format was guessed from bytes that merely resemble it.
+const GUESSED: u32 = 25;
+
+/// What every upload that is not media fails with, whatever format its bytes resemble.
+fn not_media() -> MediaFailure {
+    MediaFailure::new(
+        ErrorCode::SourceUnsupportedFormat,
+        "the file is not a video or audio file in a format mediaflow reads",
+    )
+}
+
 /// Reads `ffprobe -print_format json -show_format -show_streams` output.
 pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
     let probe: Probe = serde_json::from_slice(json)
         .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("unreadable ffprobe output: {e}")))?;
-    let Some(format) = probe.format else {
-        return Err(MediaFailure::new(ErrorCode::SourceUnsupportedFormat, "not a media file ffprobe recognises"));
+    let Some(format) = probe.format.filter(|format| format.probe_score.is_none_or(|score| score > GUESSED)) else {
+        return Err(not_media());
     };
     // Cover art in audio files is a "video" stream of one picture: not video.
     let video = probe.streams.iter().find(|s| s.codec_type == "video" && s.disposition.attached_pic == 0);
@@ -214,6 +228,10 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
 
 /// Names a failed probe of an upload from what ffprobe wrote to stderr, in one sentence.
 pub fn classify_failure(stderr: &str) -> MediaFailure {
+    // Random bytes resemble MPEG-TS or MP3 now and then: a guess is not a format.
+    if stderr.contains("detected only with low score") {
+        return not_media();
+    }
     // A known demuxer that complains ("[mov,mp4,… @ 0x…] moov atom not found") recognised
     // the file and found it damaged; otherwise nothing we accept recognised it.
     let damaged = stderr.lines().find(|line| {
@@ -225,10 +243,7 @@ pub fn classify_failure(stderr: &str) -> MediaFailure {
     });
     match damaged {
         Some(line) => MediaFailure::new(ErrorCode::SourceCorrupt, damage_sentence(line)),
-        None => MediaFailure::new(
-            ErrorCode::SourceUnsupportedFormat,
-            "the file is not a video or audio file in a format mediaflow reads",
-        ),
+        None => not_media(),
     }
 }
 
@@ -331,6 +346,19 @@ mod tests {
         let failure = classify_failure(refused);
         assert_eq!(failure.code, ErrorCode::SourceUnsupportedFormat);
         assert!(!failure.message.contains("Invalid argument"));
+        // Bytes a demuxer only guesses at are not its format, damaged or not.
+        let guessed = "[mpegts @ 0x55] Format mpegts detected only with low score of 2, misdetection possible!
+                       [mpegts @ 0x55] Could not detect TS packet size, defaulting to non-FEC/DVHS
+                       http://x: could not find codec parameters\n";
+        assert_eq!(classify_failure(guessed), not_media());
+    }
+
+    #[test]
+    fn a_format_read_with_a_low_score_is_not_media() {
+        let guessed = br#"{"streams":[],"format":{"format_name":"lrc","probe_score":5}}"#;
+        assert_eq!(parse(guessed).unwrap_err(), not_media());
+        let sure = br#"{"streams":[],"format":{"format_name":"mp3","probe_score":51,"duration":"1.0"}}"#;
+        assert_eq!(parse(sure).expect("media").container, "mp3");
     }
 
     #[test]

@@ -134,7 +134,8 @@ impl Preparer {
         let probed = self.media.probe(source).await.map_err(|failure| {
             info!(job_id = %job.id, bytes_read = failure.bytes_read, size, "probe failed");
             let mut error = TaskError::from(failure.failure);
-            if error.code == ErrorCode::SourceUnsupportedFormat {
+            // Said only where it tells something: the probe gave up before the file's end.
+            if error.code == ErrorCode::SourceUnsupportedFormat && failure.bytes_read < size {
                 error.message =
                     format!("{} (looked at {} of its {})", error.message, mib(failure.bytes_read), mib(size));
             }
