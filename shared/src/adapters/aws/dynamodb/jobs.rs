@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::queries::index_attributes;
+use super::bulk::job_items;
 use super::*;
 use crate::domain::attempt::Lease;
 use crate::domain::error::TaskError;
@@ -32,30 +32,7 @@ pub(super) fn task_sk(index: u32) -> String {
     format!("task#{index:04}")
 }
 
-/// A job's items: the job (with its count of unfinished tasks and the index attributes) and one
-/// per task.
-fn job_items(job: &Job, tasks: &[Task]) -> Result<Vec<Item>, StoreError> {
-    let mut job_item = to_item(job, job_pk(&job.id), "job".into())?;
-    job_item.insert("remaining".into(), n(tasks.iter().filter(|task| !task.status.is_final()).count()));
-    job_item.extend(index_attributes(job));
-    let mut items = vec![job_item];
-    for task in tasks {
-        items.push(to_item(task, job_pk(&job.id), task_sk(task.index))?);
-    }
-    Ok(items)
-}
-
 impl DynamoJobStore {
-    /// Writes jobs and their tasks as they are, many at a time and without conditions: for
-    /// restoring records in bulk (and the bench's thousands of jobs).
-    pub async fn import(&self, jobs: &[(Job, Vec<Task>)]) -> Result<(), StoreError> {
-        let mut items = Vec::new();
-        for (job, tasks) in jobs {
-            items.extend(job_items(job, tasks)?);
-        }
-        put_all(&self.client, &self.table, items).await
-    }
-
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }

@@ -28,6 +28,7 @@
 //!
 //! Imports the domain and the ports; never the use-cases.
 
+mod bulk;
 mod jobs;
 mod parts;
 mod queries;
@@ -54,27 +55,6 @@ type Item = HashMap<String, AttributeValue>;
 
 const PK: &str = "pk";
 const SK: &str = "sk";
-
-/// Writes `items` unconditionally, 25 a request, sending again what DynamoDB left unprocessed:
-/// for loading records in bulk.
-async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        let mut requests = items
-            .by_ref()
-            .take(25)
-            .map(|item| {
-                let put = PutRequest::builder().set_item(Some(item)).build();
-                Ok(WriteRequest::builder().put_request(put.map_err(|e| StoreError::Rejected(e.to_string()))?).build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        while !requests.is_empty() {
-            let output = client.batch_write_item().request_items(table, requests).send().await.map_err(sdk_error)?;
-            requests = output.unprocessed_items.and_then(|mut left| left.remove(table)).unwrap_or_default();
-        }
-    }
-    Ok(())
-}
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

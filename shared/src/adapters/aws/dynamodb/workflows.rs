@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use futures::future::try_join_all;
 use tracing::{info, warn};
 
+use super::bulk::put_all;
 use super::*;
 use crate::domain::workflow::{Location, Workflow, trigger_dirs_of};
 use crate::ports::{CatalogSnapshot, StoreError, WorkflowStore};
