@@ -1,10 +1,8 @@
-//! Records in bulk: the items a job is stored as (which `create` writes in one conditional
-//! transaction), and loading many items unconditionally, 25 a request (BatchWriteItem), for
-//! restores, imports and the bench's thousands of jobs and workflows; never on the pipeline's
+//! Loading records in bulk: items written unconditionally, 25 a request (BatchWriteItem), for
+//! restores, imports and the bench's thousands of jobs and workflows. Never on the pipeline's
 //! paths, whose writes are conditional.
 
-use super::jobs::{job_pk, task_sk};
-use super::queries::index_attributes;
+use super::jobs::job_items;
 use super::*;
 use crate::domain::job::{Job, Task};
 
@@ -27,19 +25,6 @@ pub(super) async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> R
         }
     }
     Ok(())
-}
-
-/// A job's items: the job (with its count of unfinished tasks and the index attributes) and one
-/// per task.
-pub(super) fn job_items(job: &Job, tasks: &[Task]) -> Result<Vec<Item>, StoreError> {
-    let mut job_item = to_item(job, job_pk(&job.id), "job".into())?;
-    job_item.insert("remaining".into(), n(tasks.iter().filter(|task| !task.status.is_final()).count()));
-    job_item.extend(index_attributes(job));
-    let mut items = vec![job_item];
-    for task in tasks {
-        items.push(to_item(task, job_pk(&job.id), task_sk(task.index))?);
-    }
-    Ok(items)
 }
 
 impl DynamoJobStore {

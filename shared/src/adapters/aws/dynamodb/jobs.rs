@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::bulk::job_items;
+use super::queries::index_attributes;
 use super::*;
 use crate::domain::attempt::Lease;
 use crate::domain::error::TaskError;
@@ -30,6 +30,19 @@ pub(super) fn job_pk(id: &JobId) -> String {
 
 pub(super) fn task_sk(index: u32) -> String {
     format!("task#{index:04}")
+}
+
+/// A job's items: the job (with its count of unfinished tasks and the index attributes) and one
+/// per task.
+pub(super) fn job_items(job: &Job, tasks: &[Task]) -> Result<Vec<Item>, StoreError> {
+    let mut job_item = to_item(job, job_pk(&job.id), "job".into())?;
+    job_item.insert("remaining".into(), n(tasks.iter().filter(|task| !task.status.is_final()).count()));
+    job_item.extend(index_attributes(job));
+    let mut items = vec![job_item];
+    for task in tasks {
+        items.push(to_item(task, job_pk(&job.id), task_sk(task.index))?);
+    }
+    Ok(items)
 }
 
 impl DynamoJobStore {
