@@ -123,6 +123,24 @@ async fn screenshot(browser: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the preview's `<video>` (muted) and waits until it has played past `seconds`; the
+/// element, as script arguments.
+async fn play_preview(browser: &Client, seconds: f64) -> anyhow::Result<Vec<serde_json::Value>> {
+    let video = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview video")).await?;
+    let video = vec![serde_json::to_value(&video)?];
+    browser.execute("arguments[0].muted = true; arguments[0].play();", video.clone()).await?;
+    let started = Instant::now();
+    loop {
+        let time = browser.execute("return arguments[0].currentTime", video.clone()).await?;
+        if time.as_f64().is_some_and(|t| t > seconds) {
+            return Ok(video);
+        }
+        let error = browser.execute("return arguments[0].error && arguments[0].error.message", video.clone()).await?;
+        ensure!(started.elapsed() < WAIT, "never played: {error}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_user_creates_enables_and_watches_a_workflow_in_the_browser() -> anyhow::Result<()> {
     let h = Harness::start().await?;
@@ -242,19 +260,7 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     browser.back().await?;
     browser.wait().at_most(WAIT).for_element(Locator::LinkText("in/")).await?.click().await?;
     browser.wait().at_most(WAIT).for_element(Locator::LinkText("clip.mp4")).await?.click().await?;
-    let video = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview video")).await?;
-    let video = vec![serde_json::to_value(&video)?];
-    browser.execute("arguments[0].muted = true; arguments[0].play();", video.clone()).await?;
-    let started = Instant::now();
-    loop {
-        let time = browser.execute("return arguments[0].currentTime", video.clone()).await?;
-        if time.as_f64().is_some_and(|t| t > 0.0) {
-            break;
-        }
-        let error = browser.execute("return arguments[0].error && arguments[0].error.message", video.clone()).await?;
-        ensure!(started.elapsed() < WAIT, "the video never played: {error}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    play_preview(browser, 0.0).await.context("the video")?;
     screenshot(browser, "preview-video").await?;
     Ok(())
 }
@@ -296,19 +302,7 @@ async fn previews(h: &Harness, browser: &Client, link: &str, master: &str, track
     let name = master.rsplit('/').next().unwrap_or_default();
     browser.wait().at_most(WAIT).for_element(Locator::LinkText(name)).await?.click().await?;
     // The ladder plays in hls.js: the console's playlists, the segments from signed links.
-    let video = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview video")).await?;
-    let video = vec![serde_json::to_value(&video)?];
-    browser.execute("arguments[0].muted = true; arguments[0].play();", video.clone()).await?;
-    let started = Instant::now();
-    loop {
-        let time = browser.execute("return arguments[0].currentTime", video.clone()).await?;
-        if time.as_f64().is_some_and(|t| t > 0.5) {
-            break;
-        }
-        let error = browser.execute("return arguments[0].error && arguments[0].error.message", video.clone()).await?;
-        ensure!(started.elapsed() < WAIT, "the ladder never played: {error}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let video = play_preview(browser, 0.5).await.context("the ladder")?;
     let height = browser.execute("return arguments[0].videoHeight", video.clone()).await?;
     ensure!(height == json!(240), "the 240p rendition plays: {height}");
     screenshot(browser, "preview-hls").await?;

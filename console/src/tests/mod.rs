@@ -6,13 +6,8 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use mediaflow::adapters::memory::Memory;
-use mediaflow::app::admin::backfill::Backfill;
+use mediaflow::app::admin::Admin;
 use mediaflow::app::admin::buckets::StackBuckets;
-use mediaflow::app::admin::catalog::Catalog;
-use mediaflow::app::admin::explain::Explainer;
-use mediaflow::app::admin::jobs::Jobs;
-use mediaflow::app::admin::{Admin, Resource};
-use mediaflow::app::pipeline::dispatch::Dispatcher;
 use mediaflow::domain::error::{ErrorCode, TaskError};
 use mediaflow::domain::job::{JobStatus, TaskStatus};
 use mediaflow::domain::object::ObjectRef;
@@ -34,18 +29,7 @@ mod cognito;
 
 /// The administrative use-cases over one set of in-memory fakes.
 fn admin(memory: &Arc<Memory>) -> Admin {
-    let dispatcher = Dispatcher::new(memory.clone(), memory.clone(), memory.clone(), memory.clone());
-    Admin {
-        catalog: Ok(Catalog::new(memory.clone())),
-        buckets: Err(Resource::EventsQueueArn),
-        jobs: Ok(Jobs::new(memory.clone(), memory.clone())),
-        worker: Ok(memory.clone()),
-        backfill: Ok(Backfill::new(memory.clone(), memory.clone(), memory.clone(), dispatcher)),
-        dead_letters: Err(Resource::EventsDlqUrl),
-        explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
-        files: memory.clone(),
-        stack_buckets: Default::default(),
-    }
+    mediaflow::wiring::in_memory_admin(memory)
 }
 
 impl Browser {

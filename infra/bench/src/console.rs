@@ -17,12 +17,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use chrono::{TimeDelta, Utc};
 use mediaflow::adapters::memory::Memory;
-use mediaflow::app::admin::backfill::Backfill;
-use mediaflow::app::admin::catalog::Catalog;
-use mediaflow::app::admin::explain::Explainer;
-use mediaflow::app::admin::jobs::Jobs;
-use mediaflow::app::admin::{Admin, Resource};
-use mediaflow::app::pipeline::dispatch::Dispatcher;
+use mediaflow::app::admin::Admin;
 use mediaflow::domain::error::{ErrorCode, TaskError};
 use mediaflow::domain::job::{Job, JobStatus, Task, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef};
@@ -37,7 +32,7 @@ const WORKFLOWS: usize = 5;
 pub async fn figures(dir: &Path, jobs: usize) -> anyhow::Result<()> {
     // The console's own time: its use-cases and pages over a store that answers at once.
     let memory = Arc::new(Memory::default());
-    let admin = memory_admin(&memory);
+    let admin = mediaflow::wiring::in_memory_admin(&memory);
     let built = jobs_of(&workflows(&admin).await?, jobs)?;
     for (job, tasks) in &built {
         JobStore::create(memory.as_ref(), job, tasks).await?;
@@ -86,22 +81,6 @@ async fn page_times(admin: Admin, store: &str, loads: usize) -> anyhow::Result<(
     }
     serving.abort();
     Ok(())
-}
-
-/// The use-cases over the in-memory store.
-fn memory_admin(memory: &Arc<Memory>) -> Admin {
-    let dispatcher = Dispatcher::new(memory.clone(), memory.clone(), memory.clone(), memory.clone());
-    Admin {
-        catalog: Ok(Catalog::new(memory.clone())),
-        buckets: Err(Resource::EventsQueueArn),
-        jobs: Ok(Jobs::new(memory.clone(), memory.clone())),
-        worker: Ok(memory.clone()),
-        backfill: Ok(Backfill::new(memory.clone(), memory.clone(), memory.clone(), dispatcher)),
-        dead_letters: Err(Resource::EventsDlqUrl),
-        explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
-        files: memory.clone(),
-        stack_buckets: Default::default(),
-    }
 }
 
 fn ms(duration: Duration) -> f64 {

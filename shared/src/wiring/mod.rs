@@ -183,3 +183,21 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
         stack_buckets: deployment.buckets().clone(),
     }
 }
+
+/// The administrative use-cases over one set of in-memory fakes: for the console's router
+/// tests and the bench's figure of the console's own time. No buckets' events, no dead letters.
+#[cfg(any(test, feature = "memory"))]
+pub fn in_memory_admin(memory: &Arc<crate::adapters::memory::Memory>) -> Admin {
+    let dispatcher = Dispatcher::new(memory.clone(), memory.clone(), memory.clone(), memory.clone());
+    Admin {
+        catalog: Ok(Catalog::new(memory.clone())),
+        buckets: Err(Resource::EventsQueueArn),
+        jobs: Ok(Jobs::new(memory.clone(), memory.clone())),
+        worker: Ok(memory.clone()),
+        backfill: Ok(Backfill::new(memory.clone(), memory.clone(), memory.clone(), dispatcher)),
+        dead_letters: Err(Resource::EventsDlqUrl),
+        explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
+        files: memory.clone(),
+        stack_buckets: Default::default(),
+    }
+}
