@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::jwks::Keys;
-use super::{Admission, SIGN_OUT, cookie, query_value, random_token, same};
+use super::{Admission, SIGN_OUT, cookie, header_text, query_value, random_token, same};
 use crate::render::refusal;
 
 /// The session cookie: the pool's ID token.
@@ -102,7 +102,7 @@ impl CognitoAccess {
 
     pub(super) async fn admit(&self, request: &Parts) -> Admission {
         let headers = &request.headers;
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let host = header_text(headers, header::HOST);
         if host != self.host {
             return Admission::Answer(refusal(
                 StatusCode::MISDIRECTED_REQUEST,

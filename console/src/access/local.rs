@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 
-use super::{Admission, SIGN_OUT, cookie, query_value, random_token, same};
+use super::{Admission, SIGN_OUT, cookie, header_text, query_value, random_token, same};
 use crate::render::refusal;
 
 /// The cookie the local session lives in.
@@ -43,7 +43,7 @@ impl LocalAccess {
     /// The session a request holds, or the answer that takes the place of the page.
     pub(super) fn admit(&self, request: &Parts) -> Admission {
         let headers = &request.headers;
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let host = header_text(headers, header::HOST);
         if !self.hosts.iter().any(|allowed| allowed == host) {
             return Admission::Answer(refusal(
                 StatusCode::MISDIRECTED_REQUEST,

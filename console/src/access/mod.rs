@@ -63,7 +63,7 @@ impl Access {
     }
 
     fn origin_allowed(&self, headers: &HeaderMap) -> bool {
-        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or_default();
+        let origin = header_text(headers, header::ORIGIN);
         match self {
             Access::Local(local) => local.origin_allowed(origin),
             Access::Cognito(cognito) => cognito.origin_allowed(origin),
@@ -147,6 +147,11 @@ fn random_token() -> String {
 /// Compares digests: the time taken says nothing about the secret.
 fn same(presented: &str, expected: &str) -> bool {
     Sha256::digest(presented.as_bytes()) == Sha256::digest(expected.as_bytes())
+}
+
+/// The text of header `name` ("" when absent or not text): what the Host and Origin checks read.
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default()
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
