@@ -46,6 +46,10 @@ pub struct DeploymentArgs {
     /// instead of the stack's output ConsoleUrl.
     #[arg(long, global = true, env = "CONSOLE_URL", value_name = "URL")]
     pub console_url: Option<String>,
+    /// Where chunked tasks keep their parts (`audit` looks for parts left behind there),
+    /// instead of the stack's output WorkBucketName.
+    #[arg(long, global = true, env = "WORK_BUCKET", value_name = "BUCKET")]
+    pub work_bucket: Option<String>,
 }
 
 /// The deployment a command acts on, through the administrative use-cases.
@@ -75,6 +79,7 @@ impl DeploymentArgs {
             }
         }
         deployment.set_console_url(self.console_url.clone());
+        deployment.set_work_bucket(self.work_bucket.clone());
         deployment
     }
 

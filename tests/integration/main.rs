@@ -5,8 +5,10 @@
 //!
 //! Needs moto_server, ffmpeg and ffprobe (`make setup` installs them).
 
+mod audit;
 mod browser;
 mod buckets;
+mod chaos;
 mod chunks;
 mod cli;
 mod console;

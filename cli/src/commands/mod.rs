@@ -3,6 +3,7 @@
 //! ([`DeploymentArgs`](crate::deployment::DeploymentArgs)) and reach it through the
 //! [`Admin`](mediaflow::app::admin::Admin) facade only.
 
+mod audit;
 mod bucket;
 mod console;
 mod dev;
@@ -43,6 +44,10 @@ pub enum Command {
     /// not); objects it processed already are left alone, so running it twice starts each job
     /// once.
     Process(process::ProcessArgs),
+    /// Whether the promise held: uploads without a job, jobs not finished, outputs missing or
+    /// changed, duplicate jobs, parts left behind; each with the command that repairs it
+    /// (`--fix` runs them). Exits non-zero when something is wrong.
+    Audit(audit::AuditArgs),
     /// Look at the dead-letter queues (events, worker) and send their messages back.
     Dlq(dlq::DlqArgs),
     /// MPS's preset templates a transcode's or adaptive task's `definition` may name.
@@ -72,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(args) => args.run(format, out).await,
         Command::Match(args) => args.run(format, out).await,
         Command::Process(args) => args.run(format, out).await,
+        Command::Audit(args) => args.run(format, out).await,
         Command::Dlq(args) => args.run(format, out).await,
         Command::Preset(command) => preset::run(command, format, out),
         Command::Console(args) => args.run().await,

@@ -57,6 +57,18 @@ struct Faults {
     failing_requests: std::ops::Range<usize>,
     /// How many more runs fail before the function body is called (a crashed invocation).
     failing_runs: usize,
+    /// Runs cut off part-way (see [`LocalLambda::cut_runs`]).
+    cuts: Option<Cuts>,
+}
+
+/// A share of runs stopped at a random moment within `within`, as SIGKILL stops a process: the
+/// function's work is dropped where it stands (its ffmpeg killed with it), nothing after that
+/// point runs, and Lambda sees the invocation fail.
+struct Cuts {
+    share: f64,
+    within: Duration,
+    random: fastrand::Rng,
+    done: usize,
 }
 
 /// The running service; stopped when dropped.
@@ -151,6 +163,21 @@ impl LocalLambda {
         }
     }
 
+    /// Cuts off `share` (0–1) of the runs of `name` from now on, each at a random moment within
+    /// `within` of its start (`share` 0: none).
+    pub fn cut_runs(&self, name: &str, share: f64, within: Duration, seed: u64) {
+        if let Ok(mut faults) = self.shared.faults.lock() {
+            let cuts = (share > 0.0).then(|| Cuts { share, within, random: fastrand::Rng::with_seed(seed), done: 0 });
+            faults.entry(name.to_owned()).or_default().cuts = cuts;
+        }
+    }
+
+    /// How many runs of `name` were cut off so far.
+    pub fn runs_cut(&self, name: &str) -> usize {
+        let faults = self.shared.faults.lock();
+        faults.ok().and_then(|faults| faults.get(name).and_then(|f| f.cuts.as_ref().map(|c| c.done))).unwrap_or(0)
+    }
+
     /// How many times `name` ran (retries count).
     pub fn invocations(&self, name: &str) -> usize {
         self.shared.invocations.lock().map(|counts| counts.get(name).copied().unwrap_or(0)).unwrap_or(0)
@@ -180,7 +207,27 @@ async fn run_once(shared: &Shared, name: &str, payload: Value) -> Result<Value, 
         request_id: uuid::Uuid::new_v4().to_string(),
         deadline: chrono::TimeDelta::from_std(function.timeout).ok().map(|timeout| Utc::now() + timeout),
     };
-    match tokio::time::timeout(function.timeout, (function.body)(payload, invocation)).await {
+    let cut_at = shared.faults.lock().ok().and_then(|mut faults| {
+        let cuts = faults.get_mut(name)?.cuts.as_mut()?;
+        (cuts.random.f64() < cuts.share).then(|| cuts.within.mul_f64(cuts.random.f64()))
+    });
+    let run = tokio::time::timeout(function.timeout, (function.body)(payload, invocation));
+    let outcome = match cut_at {
+        None => run.await,
+        Some(at) => tokio::select! {
+            outcome = run => outcome,
+            () = tokio::time::sleep(at) => {
+                if let Ok(mut faults) = shared.faults.lock()
+                    && let Some(cuts) = faults.get_mut(name).and_then(|f| f.cuts.as_mut())
+                {
+                    cuts.done += 1;
+                }
+                warn!(function = %name, after_ms = at.as_millis() as u64, "run cut off (as by SIGKILL)");
+                return Err("Runtime exited with error: signal: killed".to_owned());
+            }
+        },
+    };
+    match outcome {
         Ok(result) => result,
         Err(_) => Err(format!("Task timed out after {:.2} seconds", function.timeout.as_secs_f64())),
     }

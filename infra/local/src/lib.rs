@@ -10,7 +10,9 @@
 //! Everything started here stops when the [`LocalStack`] is dropped. The tests, the bench and
 //! `mediaflow dev` stand on it; it imports the library and the functions' handlers, never the CLI.
 
+pub mod chaos;
 mod events;
+pub mod faults;
 mod lambda;
 pub mod measure;
 mod moto;
@@ -37,6 +39,7 @@ use mediaflow::wiring::{Clients, Deployment, DispatcherConfig, WorkerConfig};
 use serde_json::Value;
 
 pub use self::events::{EventSource, Target};
+pub use self::faults::{Fault, FaultPlan, FaultProxy, Service};
 pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
 pub use self::moto::MotoServer;
 
@@ -73,6 +76,14 @@ pub struct StackOptions {
     pub webhook_allow_private: bool,
     /// How event deliveries are retried (default: 5 attempts from 200 ms).
     pub notify_retry: RetryPolicy,
+    /// Puts a [`FaultProxy`] between the functions and the server (injecting nothing until it
+    /// is given a plan).
+    pub fault_proxy: bool,
+    /// How long one attempt of the functions' SDK calls may take (default: the deployed
+    /// functions' [`wiring::ATTEMPT_TIMEOUT`]).
+    pub sdk_attempt_timeout: Duration,
+    /// How long a claim outlives its worker's last heartbeat (default: [`wiring::LEASE`]).
+    pub lease: chrono::TimeDelta,
 }
 
 /// Where the stack's functions run.
@@ -107,7 +118,26 @@ impl StackOptions {
             moto_time_zone: None,
             webhook_allow_private: true,
             notify_retry: RetryPolicy { attempts: 5, first_delay: Duration::from_millis(200) },
+            fault_proxy: false,
+            sdk_attempt_timeout: wiring::ATTEMPT_TIMEOUT,
+            lease: wiring::LEASE,
         })
+    }
+}
+
+/// Clients of the local server (path-style S3) and of the Lambda API at `lambda_endpoint`.
+fn local_clients(sdk: &aws_config::SdkConfig, lambda_endpoint: &str) -> Clients {
+    let lambda_config = aws_sdk_lambda::config::Builder::from(sdk).endpoint_url(lambda_endpoint).build();
+    Clients {
+        cloudformation: aws_sdk_cloudformation::Client::new(sdk),
+        dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+        s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build()),
+        lambda: aws_sdk_lambda::Client::from_conf(lambda_config),
+        sqs: aws_sdk_sqs::Client::new(sdk),
+        sns: aws_sdk_sns::Client::new(sdk),
+        eventbridge: aws_sdk_eventbridge::Client::new(sdk),
+        ssm: aws_sdk_ssm::Client::new(sdk),
+        secrets_manager: aws_sdk_secretsmanager::Client::new(sdk),
     }
 }
 
@@ -123,7 +153,12 @@ pub struct LocalStack {
     lost: Option<EventSource>,
     lambda: Option<Arc<LocalLambda>>,
     reports: Arc<Mutex<Vec<DispatchReport>>>,
+    /// What the harness, the CLI and the console use: the server itself.
     pub clients: Clients,
+    /// What the dispatcher and worker use: through the fault proxy when there is one, with the
+    /// deployed functions' retries and timeouts.
+    function_clients: Clients,
+    proxy: Option<FaultProxy>,
     pub sqs: aws_sdk_sqs::Client,
     pub events_queue: Queue,
     pub events_dlq: Queue,
@@ -176,18 +211,21 @@ impl LocalStack {
             }
             LambdaMode::Remote(endpoint) => (None, endpoint.clone()),
         };
-        let lambda_config = aws_sdk_lambda::config::Builder::from(&sdk).endpoint_url(&lambda_endpoint).build();
-        let clients = Clients {
-            cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
-            dynamodb,
-            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
-            lambda: aws_sdk_lambda::Client::from_conf(lambda_config),
-            sqs: sqs.clone(),
-            sns: aws_sdk_sns::Client::new(&sdk),
-            eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
-            ssm: aws_sdk_ssm::Client::new(&sdk),
-            secrets_manager: aws_sdk_secretsmanager::Client::new(&sdk),
+        let clients = local_clients(&sdk, &lambda_endpoint);
+        let proxy = match options.fault_proxy {
+            true => Some(FaultProxy::start(&moto.endpoint).await?),
+            false => None,
         };
+        let (retry, timeouts) = wiring::resilience(options.sdk_attempt_timeout);
+        let function_sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(proxy.as_ref().map_or(&moto.endpoint, |proxy| &proxy.endpoint))
+            .credentials_provider(Credentials::new("test", "test", None, None, "mediaflow-local"))
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        let function_clients = local_clients(&function_sdk, &lambda_endpoint);
         let reports = Arc::new(Mutex::new(Vec::new()));
         let scratch = workdir.path().join("scratch");
         std::fs::create_dir_all(&scratch)?;
@@ -198,6 +236,8 @@ impl LocalStack {
             lambda: None,
             reports,
             clients,
+            function_clients,
+            proxy,
             sqs,
             events_queue,
             events_dlq,
@@ -237,7 +277,7 @@ impl LocalStack {
     /// The dispatcher and worker handlers, wired as their `main.rs` wires them.
     fn functions(&self, scratch: &Path) -> Functions {
         let dispatcher = Arc::new(wiring::dispatcher(
-            &self.clients,
+            &self.function_clients,
             &DispatcherConfig {
                 workflows_table: WORKFLOWS_TABLE.into(),
                 jobs_table: JOBS_TABLE.into(),
@@ -246,7 +286,7 @@ impl LocalStack {
             },
         ));
         let worker = Arc::new(wiring::worker(
-            &self.clients,
+            &self.function_clients,
             &WorkerConfig {
                 jobs_table: JOBS_TABLE.into(),
                 worker_function: WORKER.into(),
@@ -259,6 +299,7 @@ impl LocalStack {
                 notify_retry: self.options.notify_retry,
                 work: Some(Location { bucket: WORK_BUCKET.into(), dir: "parts/".into() }),
                 invocation_seconds: self.options.worker_timeout.as_secs_f64(),
+                lease: self.options.lease,
             },
         ));
         let reports = self.reports.clone();
@@ -301,6 +342,16 @@ impl LocalStack {
         &self.moto.endpoint
     }
 
+    /// What the stack was started with.
+    pub fn options(&self) -> &StackOptions {
+        &self.options
+    }
+
+    /// The proxy between the functions and the server, when the stack has one.
+    pub fn fault_proxy(&self) -> Option<&FaultProxy> {
+        self.proxy.as_ref()
+    }
+
     /// Where the in-process worker's invocations make their scratch directories.
     pub fn scratch_dir(&self) -> PathBuf {
         self.workdir.path().join("scratch")
@@ -322,14 +373,16 @@ impl LocalStack {
 
     /// This stack's resource names, as a deployed stack's outputs give them.
     pub fn deployment(&self) -> Deployment {
-        Deployment::default()
+        let mut deployment = Deployment::default()
             .with(Resource::WorkflowsTable, WORKFLOWS_TABLE)
             .with(Resource::JobsTable, JOBS_TABLE)
             .with(Resource::WorkerFunction, WORKER)
             .with(Resource::EventsQueueArn, &self.events_queue.arn)
             .with(Resource::EventsQueueUrl, &self.events_queue.url)
             .with(Resource::EventsDlqUrl, &self.events_dlq.url)
-            .with(Resource::WorkerDlqUrl, &self.worker_dlq.url)
+            .with(Resource::WorkerDlqUrl, &self.worker_dlq.url);
+        deployment.set_work_bucket(Some(WORK_BUCKET.into()));
+        deployment
     }
 
     /// Creates a bucket and connects it (`mediaflow bucket connect`): every created object's

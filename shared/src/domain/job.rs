@@ -388,18 +388,20 @@ impl Job {
         })
     }
 
-    /// Which of `tasks` `mediaflow job redo` runs again: `only` that one, or every failed task;
-    /// only once the job is finished, and only failed tasks.
+    /// Which of `tasks` `mediaflow job redo` runs again: `only` that one (failed or succeeded),
+    /// or every failed task; only once the job is finished.
     pub fn redo_plan(&self, tasks: &[Task], only: Option<u32>) -> Result<Vec<u32>, String> {
         if self.status != JobStatus::Finish {
-            return Err(format!("job {} is still running: only a finished job's failed tasks run again", self.id));
+            return Err(format!("job {} is still running: only a finished job's tasks run again", self.id));
         }
         let failed: Vec<u32> = tasks.iter().filter(|t| t.status == TaskStatus::Fail).map(|t| t.index).collect();
         match only {
+            // A succeeded task named on its own runs again too: its outputs are written again
+            // (an output deleted since, say).
             Some(index) => match tasks.iter().find(|t| t.index == index) {
                 None => Err(format!("job {} has no task {index}", self.id)),
-                Some(task) if task.status != TaskStatus::Fail => Err(format!(
-                    "task {index} of job {} is {}: only failed tasks run again",
+                Some(task) if !task.status.is_final() => Err(format!(
+                    "task {index} of job {} is {}: only an ended task runs again",
                     self.id,
                     task.status.as_str()
                 )),

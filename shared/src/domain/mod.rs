@@ -3,9 +3,10 @@
 //!
 //! Imports nothing of the crate outside `domain`; within it, no module imports one that imports
 //! it back (leaves: `error`, `attempt`, `object`, `media`, `validation`; then `task`, `workflow`,
-//! `notification`, `chunk`; then `job`, `event`, `message`).
+//! `notification`, `chunk`; then `job`, `event`, `message`; then `audit`).
 
 pub mod attempt;
+pub mod audit;
 pub mod chunk;
 pub mod connection;
 pub mod error;

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::error::StoreError;
+use chrono::{DateTime, Utc};
+
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
 
 /// Bytes of an object as they arrive.
@@ -41,9 +43,11 @@ pub trait ObjectStore: Send + Sync {
         from: u64,
         to: Option<u64>,
     ) -> Result<ByteStream, StoreError>;
-    /// One page of the keys under `prefix`, in key order, from `token` (the previous page's
+    /// One page of the objects under `prefix`, in key order, from `token` (the previous page's
     /// continuation token) on.
     async fn list(&self, bucket: &str, prefix: &str, token: Option<String>) -> Result<KeyPage, StoreError>;
+    /// Removes an object of mediaflow's own (a part kept for a join); nothing when it is gone.
+    async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError>;
     /// Writes a local file with `marker` if `condition` holds (else `Conflict`); returns its size.
     async fn put(
         &self,
@@ -55,10 +59,19 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 }
 
-/// A page of listed keys.
+/// An object as a listing shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// A page of listed objects.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyPage {
-    pub keys: Vec<String>,
+    pub objects: Vec<Listed>,
     /// Where the next page starts; `None` on the last.
     pub next: Option<String>,
 }

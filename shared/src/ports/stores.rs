@@ -83,6 +83,13 @@ pub enum Freshness {
     Stale { newest: String },
 }
 
+/// What a worker holds: a task, or one part of a chunked task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    Task(u32),
+    Part { task: u32, number: u32 },
+}
+
 /// Job and task records.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -114,6 +121,9 @@ pub trait JobStore: Send + Sync {
     async fn close(&self, id: &JobId, now: DateTime<Utc>) -> Result<Progress, StoreError>;
     /// Gives a claimed task back (for a retry), noting why.
     async fn release(&self, task: &Task, error: &TaskError) -> Result<(), StoreError>;
+    /// Moves the hold of the claimed attempt `attempts` of `held` on to `until` (a running
+    /// worker's heartbeat); nothing once the attempt ended or was taken over.
+    async fn renew(&self, id: &JobId, held: Held, attempts: u32, until: DateTime<Utc>) -> Result<(), StoreError>;
     /// Notes how far the claimed attempt `task.attempts` got (0–100); ignored once it ended.
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError>;
     /// Takes the job's finish event for sending until `until`, unless it was sent already or
@@ -121,10 +131,11 @@ pub trait JobStore: Send + Sync {
     async fn claim_delivery(&self, id: &JobId, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Records what sending the finish event came to.
     async fn record_delivery(&self, id: &JobId, delivery: &Delivery) -> Result<(), StoreError>;
-    /// Runs the failed tasks `indexes` of the finished `job` again: they wait again with no
-    /// attempt made, the job waits for them (and is prepared again if it never was), and its
-    /// finish event will be sent again. `Conflict` when the job moved since it was read.
-    async fn reopen(&self, job: &Job, indexes: &[u32]) -> Result<(), StoreError>;
+    /// Runs the ended `tasks` of the finished `job` again (as they were read: failed, or
+    /// succeeded): they wait again with no attempt made and no outputs, the job waits for them
+    /// (and is prepared again if it never was), and its finish event will be sent again.
+    /// `Conflict` when the job or one of the tasks moved since it was read.
+    async fn reopen(&self, job: &Job, tasks: &[Task]) -> Result<(), StoreError>;
     /// Fails task `index` with `error` unless it ended already (its worker was lost on its last
     /// attempt), finishing the job when it was the last open task.
     async fn abandon(

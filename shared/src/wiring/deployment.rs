@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::Clients;
+use super::settings::work_location;
 use crate::adapters::aws::stack;
 use crate::app::admin::Resource;
 use crate::app::admin::buckets::StackBuckets;
+use crate::domain::workflow::Location;
 use crate::ports::StoreError;
 
 /// Which resource names are known.
@@ -19,6 +21,9 @@ pub struct Deployment {
     buckets: StackBuckets,
     /// The deployed console (`CONSOLE_URL`, or the stack's `ConsoleUrl` output).
     console_url: Option<String>,
+    /// Where chunked tasks keep their parts (`WORK_BUCKET` and `WORK_DIR`, or the stack's
+    /// `WorkBucketName` output).
+    work: Option<Location>,
 }
 
 impl Deployment {
@@ -82,6 +87,7 @@ impl Deployment {
             }
         }
         deployment.set_console_url(std::env::var("CONSOLE_URL").ok());
+        deployment.work = work_location(std::env::var("WORK_BUCKET").ok());
         let list = |name: &str| {
             let names = std::env::var(name).unwrap_or_default();
             names.split(',').map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect()
@@ -101,6 +107,16 @@ impl Deployment {
         self.console_url.as_deref()
     }
 
+    /// Names the work bucket (where chunked tasks keep their parts); blank names none.
+    pub fn set_work_bucket(&mut self, bucket: Option<String>) {
+        self.work = work_location(bucket);
+    }
+
+    /// Where chunked tasks keep their parts, when known.
+    pub fn work(&self) -> Option<&Location> {
+        self.work.as_ref()
+    }
+
     /// The buckets the stack's functions read and write, where known.
     pub fn buckets(&self) -> &StackBuckets {
         &self.buckets
@@ -110,6 +126,9 @@ impl Deployment {
     pub fn fill_from(&mut self, outputs: &HashMap<String, String>) {
         if self.console_url.is_none() {
             self.console_url = outputs.get("ConsoleUrl").cloned();
+        }
+        if self.work.is_none() {
+            self.work = work_location(outputs.get("WorkBucketName").cloned());
         }
         for resource in self.missing() {
             if let Some(name) = outputs.get(Self::stack_output(resource)) {

@@ -11,7 +11,10 @@ pub mod deployment;
 pub mod settings;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use chrono::TimeDelta;
 
@@ -26,6 +29,7 @@ use crate::adapters::aws::s3_events::S3BucketEvents;
 use crate::adapters::aws::sqs::{SqsDeadLetters, SqsQueue};
 use crate::adapters::aws::webhook::{Secrets, Webhooks};
 use crate::adapters::ffmpeg::Ffmpeg;
+use crate::app::admin::audit::Auditor;
 use crate::app::admin::backfill::Backfill;
 use crate::app::admin::buckets::Buckets;
 use crate::app::admin::catalog::Catalog;
@@ -43,9 +47,29 @@ use crate::app::pipeline::task::TaskRunner;
 use crate::app::pipeline::workspace::Workspace;
 use crate::ports::Files;
 
-/// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL*`).
+/// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL*`), with
+/// the functions' retries and timeouts ([`resilience`]).
 pub async fn load_aws() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    let (retry, timeouts) = resilience(ATTEMPT_TIMEOUT);
+    aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts).load().await
+}
+
+/// Attempts per SDK call: throttling (503 SlowDown, ProvisionedThroughputExceeded), 5xx answers,
+/// lost answers and timeouts are tried again, up to this many times in all.
+pub const SDK_ATTEMPTS: u32 = 5;
+
+/// How long one attempt of an SDK call may take before it is given up and tried again (not the
+/// streaming of a download's body, which the reader bounds).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How SDK calls ride out a misbehaving service: the standard retry mode (exponential backoff
+/// with full jitter, capped at 20 s, and a retry quota so that an outage is not hammered),
+/// [`SDK_ATTEMPTS`] attempts, a 3 s connect timeout and `attempt` per attempt.
+pub fn resilience(attempt: Duration) -> (RetryConfig, TimeoutConfig) {
+    let retry = RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS).with_max_backoff(Duration::from_secs(20));
+    let timeouts =
+        TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_attempt_timeout(attempt).build();
+    (retry, timeouts)
 }
 
 /// The SDK clients the adapters use, built once per process.
@@ -93,9 +117,10 @@ pub fn dispatcher(clients: &Clients, config: &DispatcherConfig) -> (Dispatcher, 
     (dispatcher, SqsDeadLetters::new(clients.sqs.clone(), &config.events_dlq_url))
 }
 
-/// How long a claimed task stays with its worker when the invocation has no deadline; the
-/// worker's Lambda timeout is at most this long.
-pub const LEASE: TimeDelta = TimeDelta::minutes(15);
+/// How long a claimed task or part stays with its worker after the worker's last heartbeat
+/// (every quarter of it): a worker that dies frees its work this soon, and Lambda's retry of
+/// its invocation (a minute or two later) takes it over.
+pub const LEASE: TimeDelta = TimeDelta::minutes(2);
 
 /// The worker's use-cases: preparing a job, running one of its tasks, recording what lost
 /// invocations (its dead-letter queue) could not.
@@ -135,7 +160,7 @@ pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
         media,
         notifier: notifier.clone(),
         scratch: config.scratch.clone(),
-        lease: LEASE,
+        lease: config.lease,
         margin: config.margin,
     };
     let parts = chunking.clone().map(|chunking| PartRunner::new(work.clone(), jobs.clone(), queue, chunking));
@@ -178,7 +203,11 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
                 worker.clone()?,
             ))
         })(),
-        explainer: workflows.map(|workflows| Explainer { workflows, objects: objects.clone() }),
+        explainer: workflows.clone().map(|workflows| Explainer { workflows, objects: objects.clone() }),
+        auditor: (|| {
+            let (workflows, jobs) = (workflows?, jobs?);
+            Ok(Auditor::new(workflows, jobs.clone(), jobs, objects.clone(), deployment.work().cloned()))
+        })(),
         files,
         stack_buckets: deployment.buckets().clone(),
     }
@@ -197,6 +226,7 @@ pub fn in_memory_admin(memory: &Arc<crate::adapters::memory::Memory>) -> Admin {
         backfill: Ok(Backfill::new(memory.clone(), memory.clone(), memory.clone(), dispatcher)),
         dead_letters: Err(Resource::EventsDlqUrl),
         explainer: Ok(Explainer { workflows: memory.clone(), objects: memory.clone() }),
+        auditor: Ok(Auditor::new(memory.clone(), memory.clone(), memory.clone(), memory.clone(), None)),
         files: memory.clone(),
         stack_buckets: Default::default(),
     }

@@ -77,6 +77,8 @@ pub struct WorkerConfig {
     /// `INVOCATION_SECONDS`, default 900: the worker's Lambda timeout, which decides when a
     /// transcode is split.
     pub invocation_seconds: f64,
+    /// How long a claim outlives its worker's last heartbeat ([`LEASE`](super::LEASE)).
+    pub lease: TimeDelta,
 }
 
 impl WorkerConfig {
@@ -94,14 +96,18 @@ impl WorkerConfig {
             }),
             webhook_allow_private: std::env::var("WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
             notify_retry: RetryPolicy::default(),
-            work: required("WORK_BUCKET").ok().map(|bucket| Location {
-                bucket,
-                dir: std::env::var("WORK_DIR").unwrap_or_else(|_| "parts/".to_owned()),
-            }),
+            work: work_location(required("WORK_BUCKET").ok()),
             invocation_seconds: match std::env::var("INVOCATION_SECONDS") {
                 Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("INVOCATION_SECONDS", text))?,
                 Err(_) => 900.0,
             },
+            lease: super::LEASE,
         })
     }
+}
+
+/// The work location in `bucket` (`WORK_BUCKET`), under `WORK_DIR` (default `parts/`).
+pub fn work_location(bucket: Option<String>) -> Option<Location> {
+    let bucket = bucket.filter(|bucket| !bucket.trim().is_empty())?;
+    Some(Location { bucket, dir: std::env::var("WORK_DIR").unwrap_or_else(|_| "parts/".to_owned()) })
 }

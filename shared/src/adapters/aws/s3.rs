@@ -17,7 +17,7 @@ use tracing::warn;
 
 use super::{describe, sdk_error, service_code};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, ObjectStore, PutCondition, StoreError};
+use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, StoreError};
 
 /// [`ObjectStore`] on S3.
 #[derive(Clone, Debug)]
@@ -172,6 +172,11 @@ fn time(value: Option<&SmithyTime>) -> Option<DateTime<Utc>> {
 impl ObjectStore for S3ObjectStore {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
         match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
+            // S3 answers every HEAD of an object with its entity tag: an answer without one
+            // was cut short on the way, and pinning a job to it would pin it to nothing.
+            Ok(head) if head.e_tag().is_none() => {
+                Err(StoreError::Unavailable(format!("{object}: HEAD answered without an entity tag")))
+            }
             Ok(head) => {
                 let metadata = head.metadata();
                 Ok(Some(ObjectHead {
@@ -255,10 +260,29 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(|error| s3_error(error, &ObjectRef::new(bucket, prefix)))?;
+        let objects = output.contents().iter().filter_map(|o| {
+            Some(Listed {
+                key: o.key()?.to_owned(),
+                size: o.size().unwrap_or_default().max(0) as u64,
+                etag: o.e_tag().map(str::to_owned),
+                last_modified: time(o.last_modified()),
+            })
+        });
         Ok(KeyPage {
-            keys: output.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect(),
+            objects: objects.collect(),
             next: output.next_continuation_token().filter(|_| output.is_truncated() == Some(true)).map(str::to_owned),
         })
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(|error| s3_error(error, object))?;
+        Ok(())
     }
 
     async fn put(

@@ -21,12 +21,13 @@ use crate::domain::object::{ObjectCreated, ObjectRef, OutputMarker};
 use crate::domain::workflow::Workflow;
 use crate::ports::{JobStore, ObjectStore, StoreError, TaskOutcome};
 
-/// An object in memory: its bytes, entity tag and marker.
+/// An object in memory: its bytes, entity tag, marker and when it was written.
 #[derive(Clone)]
 pub(super) struct Stored {
     pub(super) data: Vec<u8>,
     pub(super) etag: String,
     pub(super) marker: Option<OutputMarker>,
+    pub(super) written_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -44,6 +45,8 @@ pub(super) struct State {
     pub(super) sent: Vec<WorkerMessage>,
     pub(super) probe_failure: Option<ErrorCode>,
     pub(super) render_failure: Option<ErrorCode>,
+    /// Writes still to be carried out with their answer lost (the retry sees a conflict).
+    pub(super) lost_put_answers: usize,
     pub(super) probes: usize,
     pub(super) renders: usize,
     pub(super) notified: Vec<WorkflowTaskEvent>,
@@ -96,7 +99,7 @@ impl Memory {
         let mut state = self.state();
         state.puts += 1;
         let etag = format!("\"{}\"", state.puts);
-        state.objects.insert(object, Stored { data, etag, marker });
+        state.objects.insert(object, Stored { data, etag, marker, written_at: Utc::now() });
     }
 
     /// The origins whose pages may use `bucket`'s signed links.
@@ -173,6 +176,12 @@ impl Memory {
     }
 
     /// Every later render fails with `code`.
+    /// The next `count` object writes happen, but their callers hear of a conflict instead,
+    /// as a conditional PUT retried after its answer was lost does.
+    pub fn lose_put_answers(&self, count: usize) {
+        self.state().lost_put_answers = count;
+    }
+
     pub fn fail_render(&self, code: ErrorCode) {
         self.state().render_failure = Some(code);
     }

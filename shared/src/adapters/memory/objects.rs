@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, ObjectStore, PutCondition, StoreError};
+use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, StoreError};
 
 use super::Memory;
 
@@ -18,6 +18,7 @@ impl ObjectStore for Memory {
             size: stored.data.len() as u64,
             etag: Some(stored.etag.clone()),
             marker: stored.marker.clone(),
+            last_modified: Some(stored.written_at),
             ..ObjectHead::default()
         }))
     }
@@ -54,15 +55,25 @@ impl ObjectStore for Memory {
     }
 
     async fn list(&self, bucket: &str, prefix: &str, _token: Option<String>) -> Result<KeyPage, StoreError> {
-        let mut keys: Vec<String> = self
+        let mut objects: Vec<Listed> = self
             .state()
             .objects
-            .keys()
-            .filter(|o| o.bucket == bucket && o.key.starts_with(prefix))
-            .map(|o| o.key.clone())
+            .iter()
+            .filter(|(o, _)| o.bucket == bucket && o.key.starts_with(prefix))
+            .map(|(o, stored)| Listed {
+                key: o.key.clone(),
+                size: stored.data.len() as u64,
+                etag: Some(stored.etag.clone()),
+                last_modified: Some(stored.written_at),
+            })
             .collect();
-        keys.sort();
-        Ok(KeyPage { keys, next: None })
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(KeyPage { objects, next: None })
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        self.state().objects.remove(object);
+        Ok(())
     }
 
     async fn put(
@@ -85,6 +96,12 @@ impl ObjectStore for Memory {
             return Err(StoreError::Conflict(to.to_string()));
         }
         self.put_object(to.clone(), data, Some(marker.clone()));
+        let mut state = self.state();
+        if state.lost_put_answers > 0 {
+            // Written, and the answer lost: the SDK's retry finds the key taken.
+            state.lost_put_answers -= 1;
+            return Err(StoreError::Conflict(to.to_string()));
+        }
         Ok(size)
     }
 }
@@ -172,8 +189,7 @@ impl crate::ports::Files for Memory {
     }
 
     async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
-        self.state().objects.remove(object);
-        Ok(())
+        ObjectStore::delete(self, object).await
     }
 
     async fn link(

@@ -12,7 +12,7 @@ use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
 use crate::domain::workflow::Workflow;
 use crate::ports::{
-    CatalogSnapshot, Claim, Created, Freshness, JobFilter, JobPage, JobQueries, JobStore, JobTally, PartClaim,
+    CatalogSnapshot, Claim, Created, Freshness, Held, JobFilter, JobPage, JobQueries, JobStore, JobTally, PartClaim,
     PartStore, Progress, StoreError, TaskOutcome, WorkflowStore,
 };
 
@@ -218,15 +218,19 @@ impl JobStore for Memory {
         Ok(())
     }
 
-    async fn reopen(&self, job: &Job, indexes: &[u32]) -> Result<(), StoreError> {
+    async fn reopen(&self, job: &Job, tasks: &[Task]) -> Result<(), StoreError> {
         let mut state = self.state();
+        let moved = tasks.iter().any(|task| {
+            state.tasks.get(&(job.id.clone(), task.index)).is_none_or(|stored| stored.status != task.status)
+        });
         let stored = state.jobs.get_mut(&job.id).ok_or_else(|| StoreError::Rejected("no such job".into()))?;
-        if stored.status != JobStatus::Finish || stored.redos != job.redos {
+        if moved || stored.status != JobStatus::Finish || stored.redos != job.redos {
             return Err(StoreError::Conflict(format!("job {}", job.id)));
         }
+        let failed = tasks.iter().filter(|task| task.status == TaskStatus::Fail).count() as u32;
         stored.status = JobStatus::Waiting;
         stored.redos += 1;
-        stored.failed_tasks = stored.failed_tasks.saturating_sub(indexes.len() as u32);
+        stored.failed_tasks = stored.failed_tasks.saturating_sub(failed);
         stored.finished_at = None;
         stored.delivery = None;
         if stored.failed_tasks == 0 {
@@ -236,8 +240,8 @@ impl JobStore for Memory {
             stored.prepare_attempts = 0;
             stored.prepare_sent_at = None;
         }
-        for index in indexes {
-            if let Some(task) = state.tasks.get_mut(&(job.id.clone(), *index)) {
+        for task in tasks {
+            if let Some(task) = state.tasks.get_mut(&(job.id.clone(), task.index)) {
                 task.status = TaskStatus::Waiting;
                 task.hold.attempts = 0;
                 task.error = None;
@@ -245,6 +249,7 @@ impl JobStore for Memory {
                 task.started_at = None;
                 task.finished_at = None;
                 task.progress = None;
+                task.outputs.clear();
                 task.chunks = None;
                 task.parts_done = 0;
                 task.join_sent_at = None;
@@ -277,6 +282,27 @@ impl JobStore for Memory {
             } else {
                 job.changes_failed += 1;
             }
+        }
+        Ok(())
+    }
+
+    async fn renew(&self, id: &JobId, held: Held, attempts: u32, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let hold = match held {
+            Held::Task(index) => state
+                .tasks
+                .get_mut(&(id.clone(), index))
+                .filter(|t| t.status == TaskStatus::Processing)
+                .map(|t| &mut t.hold),
+            Held::Part { task, number } => state
+                .parts
+                .get_mut(&(id.clone(), task, number))
+                .filter(|p| p.status == TaskStatus::Processing)
+                .map(|p| &mut p.hold),
+        };
+        if let Some(hold) = hold.filter(|hold| hold.attempts == attempts && hold.lease_until.is_some_and(|l| l < until))
+        {
+            hold.lease_until = Some(until);
         }
         Ok(())
     }

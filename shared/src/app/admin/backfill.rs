@@ -88,9 +88,9 @@ impl Backfill {
         let mut token = None;
         loop {
             let page = self.objects.list(&trigger.bucket, from, token.take()).await?;
-            seen(BackfillProgress::Listed(page.keys.len()));
-            let done: Vec<Backfilled> = futures::stream::iter(page.keys)
-                .map(|key| self.one(&workflow, ObjectRef::new(&trigger.bucket, key)))
+            seen(BackfillProgress::Listed(page.objects.len()));
+            let done: Vec<Backfilled> = futures::stream::iter(page.objects)
+                .map(|listed| self.one(&workflow, ObjectRef::new(&trigger.bucket, listed.key)))
                 .buffer_unordered(concurrency.max(1))
                 .inspect_ok(|done| seen(BackfillProgress::Done(done)))
                 .try_collect()

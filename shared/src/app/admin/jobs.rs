@@ -1,13 +1,15 @@
-//! Use-case of the `mediaflow job` commands (and of a console to come): find jobs, show one with
-//! its tasks, run its failed tasks again.
+//! Use-case of the `mediaflow job` commands and the console's job pages: find jobs, show one
+//! with its tasks, run its failed (or stuck, or named) tasks again.
 
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
+use crate::domain::audit;
+use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::job::{Job, JobId, JobResult, Task};
 use crate::domain::message::{PrepareMessage, WorkerMessage};
 use crate::domain::object::ObjectRef;
@@ -102,13 +104,37 @@ impl Jobs {
         Ok(JobView::new(job, tasks))
     }
 
-    /// Runs the failed tasks of a finished job again (`only` one of them): they start from
-    /// their first attempt, and the job is prepared again if its preparation failed. Returns
-    /// the tasks that run again.
-    pub async fn redo(&self, id: &JobId, only: Option<u32>, queue: &dyn TaskQueue) -> Result<Vec<u32>, JobsError> {
-        let view = self.get(id).await?;
+    /// Runs the failed tasks of a finished job again (`only` one of them, failed or succeeded):
+    /// they start from their first attempt, and the job is prepared again if its preparation
+    /// failed. A job that is not finished but stuck (no sign of work for `deadline`) has its
+    /// open tasks ended as lost first, and run again with the rest. Returns the tasks that run
+    /// again.
+    pub async fn redo(
+        &self,
+        id: &JobId,
+        only: Option<u32>,
+        queue: &dyn TaskQueue,
+        deadline: TimeDelta,
+    ) -> Result<Vec<u32>, JobsError> {
+        let mut view = self.get(id).await?;
+        let now = Utc::now();
+        if audit::is_stuck(&view.job, &view.tasks, now, deadline) {
+            let error = TaskError::new(
+                ErrorCode::WorkerLost,
+                format!(
+                    "no worker showed any progress for {}: ended to run it again",
+                    humantime::format_duration(deadline.to_std().unwrap_or_default())
+                ),
+            );
+            for index in audit::open_tasks(&view.tasks) {
+                self.store.abandon(id, index, &error, now).await?;
+            }
+            warn!(job_id = %id, "stuck job's open tasks ended as lost");
+            view = self.get(id).await?;
+        }
         let indexes = view.job.redo_plan(&view.tasks, only).map_err(JobsError::Refused)?;
-        match self.store.reopen(&view.job, &indexes).await {
+        let tasks: Vec<Task> = view.tasks.into_iter().filter(|task| indexes.contains(&task.index)).collect();
+        match self.store.reopen(&view.job, &tasks).await {
             Err(StoreError::Conflict(_)) => return Err(JobsError::Moved(id.clone())),
             other => other?,
         }
@@ -116,7 +142,7 @@ impl Jobs {
         // transcode as its parts.
         queue.enqueue(&WorkerMessage::Prepare(PrepareMessage::new(id.clone()))).await?;
         self.store.mark_prepare_sent(id, Utc::now()).await?;
-        info!(job_id = %id, tasks = ?indexes, "failed tasks sent again");
+        info!(job_id = %id, tasks = ?indexes, "tasks sent again");
         Ok(indexes)
     }
 

@@ -1,12 +1,13 @@
 //! Administration: what people do with a deployment, from the CLI or the console, through one
 //! facade, [`Admin`]. Workflows ([`catalog`]), buckets and their connection ([`buckets`]), jobs
 //! found, shown and redone ([`jobs`]), workflows run on existing objects ([`backfill`]), the
-//! dead-letter queues ([`dead_letters`]), and why an upload would or would not run
-//! ([`explain`]).
+//! dead-letter queues ([`dead_letters`]), why an upload would or would not run ([`explain`]),
+//! and whether the deployment kept its promise ([`audit`]), with the repairs.
 //!
 //! Imports the domain, the ports and the pipeline's dispatch (a backfill starts jobs as the
 //! dispatcher does); never an adapter: [`wiring`](crate::wiring) hands the facade its ports.
 
+pub mod audit;
 pub mod backfill;
 pub mod buckets;
 pub mod catalog;
@@ -19,12 +20,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use self::audit::{AuditOptions, Auditor};
 use self::backfill::{Backfill, BackfillError, BackfillProgress, Backfilled};
 use self::buckets::{BucketError, Buckets, StackBuckets};
 use self::catalog::{Applied, Catalog, CatalogError};
 use self::dead_letters::{DeadLetterAdmin, Redriven, Which};
 use self::explain::{Explainer, Match};
 use self::jobs::{JobRef, JobView, Jobs, JobsError};
+use crate::domain::audit::{self as promise, AuditReport, Repair};
 use crate::domain::connection::Connection;
 use crate::domain::job::JobId;
 use crate::domain::object::ObjectRef;
@@ -119,6 +122,7 @@ pub struct Admin {
     pub backfill: Part<Backfill>,
     pub dead_letters: Part<DeadLetterAdmin>,
     pub explainer: Part<Explainer>,
+    pub auditor: Part<Auditor>,
     /// Buckets as people browse them (always there: it needs only S3).
     pub files: Arc<dyn Files>,
     /// The buckets the stack's functions may read and write, where known.
@@ -223,10 +227,11 @@ impl Admin {
         Ok(self.jobs()?.find(reference).await?)
     }
 
-    /// Runs a finished job's failed tasks again (`only` one of them); the tasks sent again.
+    /// Runs a finished job's failed tasks again (`only` one of them, failed or succeeded), or a
+    /// stuck job's open ones; the tasks sent again.
     pub async fn redo(&self, id: &JobId, only: Option<u32>) -> Result<Vec<u32>, AdminError> {
         let worker = part(&self.worker)?;
-        Ok(self.jobs()?.redo(id, only, worker.as_ref()).await?)
+        Ok(self.jobs()?.redo(id, only, worker.as_ref(), promise::DEFAULT_DEADLINE).await?)
     }
 
     /// Which workflows an upload of `object` would start, and the keys each would write.
@@ -259,6 +264,31 @@ impl Admin {
     /// Runs `workflow` on one existing object (the console's "run it now").
     pub async fn backfill_object(&self, workflow: &str, object: &ObjectRef) -> Result<Backfilled, AdminError> {
         Ok(part(&self.backfill)?.object(workflow, object).await?)
+    }
+
+    /// Reads the uploads, the job records and the outputs side by side: what breaks the promise.
+    pub async fn audit(&self, options: &AuditOptions) -> Result<AuditReport, AdminError> {
+        Ok(part(&self.auditor)?.run(options, Utc::now()).await?)
+    }
+
+    /// Carries out one repair an audit named (idempotent); what it did, in words.
+    pub async fn repair(&self, repair: &Repair, deadline: chrono::TimeDelta) -> Result<String, AdminError> {
+        match repair {
+            Repair::Process { workflow, object } => Ok(match self.backfill_object(workflow, object).await? {
+                Backfilled::Started { job_id, .. } => format!("started job {job_id}"),
+                Backfilled::Done { job_id, .. } => format!("job {job_id} had processed it already"),
+                Backfilled::Skipped { reason, .. } => format!("skipped: {reason}"),
+            }),
+            Repair::Redo { job_id, task } => {
+                let worker = part(&self.worker)?;
+                let rerun = self.jobs()?.redo(job_id, *task, worker.as_ref(), deadline).await?;
+                Ok(format!("task {} sent again", rerun.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")))
+            }
+            Repair::DeletePart { object } => {
+                part(&self.auditor)?.delete_part(object).await?;
+                Ok("removed".to_owned())
+            }
+        }
     }
 
     pub async fn dead_letters(&self, which: Which, max: usize) -> Result<Vec<DeadLetter>, AdminError> {

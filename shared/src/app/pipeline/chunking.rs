@@ -15,6 +15,18 @@ use crate::domain::object::ObjectRef;
 use crate::domain::workflow::Location;
 use crate::ports::{JoinRequest, MediaTool, ObjectStore, Rendered};
 
+/// Where part `number` of task `index` of `job` is kept in the work location `work`.
+pub fn part_key(work: &Location, job: &JobId, index: u32, number: u32) -> ObjectRef {
+    ObjectRef::new(&work.bucket, format!("{}{job}/{index:04}/{number:04}.mp4", work.dir))
+}
+
+/// Whose part the key `key` of the work location `work` is: its job and task.
+pub fn part_owner(work: &Location, key: &str) -> Option<(JobId, u32)> {
+    let mut path = key.strip_prefix(work.dir.as_str())?.split('/');
+    let (job, index, _number) = (path.next()?, path.next()?, path.next()?);
+    Some((JobId::from(job.to_owned()), index.parse().ok()?))
+}
+
 /// Where parts are kept between their render and the join, and the time one invocation has.
 #[derive(Clone, Debug)]
 pub struct Chunking {
@@ -67,7 +79,19 @@ impl Chunking {
 
     /// Where part `number` of task `index` is kept.
     pub fn part_key(&self, job: &JobId, index: u32, number: u32) -> ObjectRef {
-        ObjectRef::new(&self.work.bucket, format!("{}{job}/{index:04}/{number:04}.mp4", self.work.dir))
+        part_key(&self.work, job, index, number)
+    }
+
+    /// Removes the parts of the ended chunked `task`: nothing joins them any more. What cannot be
+    /// removed now is left to the work bucket's lifecycle rule (and `mediaflow audit --fix`).
+    pub(crate) async fn remove_parts(&self, objects: &dyn ObjectStore, task: &Task) {
+        let Some(plan) = &task.chunks else { return };
+        for number in 0..plan.parts() {
+            let key = self.part_key(&task.job_id, task.index, number);
+            if let Err(error) = objects.delete(&key).await {
+                warn!(job_id = %task.job_id, task = task.index, part = number, %error, "part not removed");
+            }
+        }
     }
 
     /// Downloads the parts of the chunked `task` into `workdir` and joins them into its output.

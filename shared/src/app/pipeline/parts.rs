@@ -17,7 +17,7 @@ use crate::domain::error::TaskError;
 use crate::domain::job::{Job, PartState, Task, TaskStatus};
 use crate::domain::message::{TaskMessage, WorkerMessage};
 use crate::domain::object::OutputMarker;
-use crate::ports::{PartClaim, PartStore, Progress, PutCondition, RenderRequest, StoreError, TaskQueue};
+use crate::ports::{Held, PartClaim, PartStore, Progress, PutCondition, RenderRequest, StoreError, TaskQueue};
 
 /// Runs the parts of chunked tasks for workers.
 pub struct PartRunner {
@@ -57,25 +57,39 @@ impl PartRunner {
         let Some(part) = task.chunks.as_ref().and_then(|plan| plan.part(number)) else {
             return skipped("no such part".into());
         };
-        let lease = self.work.lease(invocation);
-        let state = match self.parts.claim_part(job_id, index, number, &lease).await? {
-            PartClaim::Claimed(state) => state,
-            PartClaim::Busy { lease_until } => {
-                return skipped(format!("taken by another worker until {lease_until}"));
+        let mut lease = self.work.lease(invocation);
+        let mut waited = false;
+        let state = loop {
+            match self.parts.claim_part(job_id, index, number, &lease).await? {
+                PartClaim::Claimed(state) => break state,
+                // Its holder may have died: a hold nobody renews runs out within a lease.
+                PartClaim::Busy { lease_until } => {
+                    match self.work.wait_for(lease_until, invocation).filter(|_| !waited) {
+                        Some(wait) => {
+                            tokio::time::sleep(wait).await;
+                            (lease, waited) = (self.work.lease(invocation), true);
+                        }
+                        None => return skipped(format!("taken by another worker until {lease_until}")),
+                    }
+                }
+                // Whoever finished it may have stopped before handing the join on.
+                PartClaim::Done => {
+                    self.hand_on_join(&task).await?;
+                    return skipped("done already".into());
+                }
+                PartClaim::Missing => return skipped("no such part".into()),
             }
-            // Whoever finished it may have stopped before handing the join on.
-            PartClaim::Done => {
-                self.hand_on_join(&task).await?;
-                return skipped("done already".into());
-            }
-            PartClaim::Missing => return skipped("no such part".into()),
         };
+        let held = Held::Part { task: index, number };
+        let heartbeat = self.work.heartbeat(job_id, held, state.hold.attempts, invocation);
         info!(job_id = %job_id, task = index, part = number, attempt = state.hold.attempts, "part started");
         if self.parts.start_task(job_id, index, lease.now).await? {
             let started = Task { status: TaskStatus::Processing, started_at: Some(lease.now), ..task.clone() };
             self.work.notifier.after_change(&job, &started, TaskStatus::Processing).await;
         }
-        match self.execute(&job, &task, part, number, invocation).await {
+        let executed = self.execute(&job, &task, part, number, invocation).await;
+        drop(heartbeat);
+        match executed {
             Ok(()) => {
                 let task = self.parts.finish_part(&state).await?;
                 let join_sent = self.hand_on_join(&task).await?;

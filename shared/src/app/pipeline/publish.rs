@@ -6,7 +6,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::job::{Job, OutputFile, Task};
-use crate::domain::object::{ObjectRef, OutputMarker};
+use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
 use crate::ports::{ObjectStore, PutCondition, RenderedFile, StoreError};
 
 /// How many outputs are checked or written at once (a ladder writes hundreds of segments).
@@ -54,14 +54,19 @@ async fn write(
     let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &target);
     let size = match objects.put(&file.path, &target, file.content_type, &marker, &condition).await {
         Ok(size) => size,
-        Err(StoreError::Conflict(_)) => {
-            // Someone wrote the key since we looked: a newer job of this upload, or not us.
-            check_current(objects, job).await?;
-            return Err(TaskError::new(
-                ErrorCode::OutputConflict,
-                format!("{target} was written by someone else while this task ran; it was left as it is"),
-            ));
-        }
+        Err(StoreError::Conflict(_)) => match objects.head(&target).await {
+            // This very write, whose answer was lost on the way: the SDK's retry found the key
+            // taken by it.
+            Ok(Some(head)) if written_by(&head, job, &target) && Some(head.size) == file_size(&file).await => head.size,
+            _ => {
+                // Someone wrote the key since we looked: a newer job of this upload, or not us.
+                check_current(objects, job).await?;
+                return Err(TaskError::new(
+                    ErrorCode::OutputConflict,
+                    format!("{target} was written by someone else while this task ran; it was left as it is"),
+                ));
+            }
+        },
         Err(e) => return Err(e.task_error(&format!("write {target}"))),
     };
     let output = OutputFile {
@@ -73,6 +78,15 @@ async fn write(
         height: file.height,
     };
     Ok((file.slot.is_listed(), output))
+}
+
+/// Whether `head` is an object this job wrote at `target`.
+fn written_by(head: &ObjectHead, job: &Job, target: &ObjectRef) -> bool {
+    head.marker.as_ref().is_some_and(|marker| marker.is_at(target) && marker.job == job.id.as_str())
+}
+
+async fn file_size(file: &RenderedFile) -> Option<u64> {
+    tokio::fs::metadata(&file.path).await.ok().map(|metadata| metadata.len())
 }
 
 /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.

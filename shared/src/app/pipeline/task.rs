@@ -15,7 +15,7 @@ use super::workspace::Workspace;
 use crate::domain::error::TaskError;
 use crate::domain::job::{Job, OutputFile, Task, TaskStatus, TaskTimings};
 use crate::domain::message::TaskMessage;
-use crate::ports::{Claim, Progress, ProgressMeter, RenderRequest, TaskOutcome};
+use crate::ports::{Claim, Held, Progress, ProgressMeter, RenderRequest, TaskOutcome};
 
 /// How often a running task's progress is written at most.
 pub const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -48,26 +48,37 @@ impl TaskRunner {
         let Some(job) = self.work.jobs.job(job_id).await? else {
             return skipped("no such job".into());
         };
-        let lease = self.work.lease(invocation);
-        let now = lease.now;
-        let task = match self.work.jobs.claim(job_id, index, &lease).await? {
-            Claim::Claimed(task) => *task,
-            Claim::Busy { lease_until } => {
-                return skipped(format!("taken by another worker until {lease_until}"));
+        let mut lease = self.work.lease(invocation);
+        let mut waited = false;
+        let task = loop {
+            match self.work.jobs.claim(job_id, index, &lease).await? {
+                Claim::Claimed(task) => break *task,
+                // Its holder may have died: a hold nobody renews runs out within a lease.
+                Claim::Busy { lease_until } => match self.work.wait_for(lease_until, invocation).filter(|_| !waited) {
+                    Some(wait) => {
+                        info!(job_id = %job_id, task = index, %lease_until, "task held by another worker; waiting for its hold to end");
+                        tokio::time::sleep(wait).await;
+                        (lease, waited) = (self.work.lease(invocation), true);
+                    }
+                    None => return skipped(format!("taken by another worker until {lease_until}")),
+                },
+                Claim::Done(status) => {
+                    // Whoever ended the task may have stopped before finishing the job, or before
+                    // sending its finish event.
+                    self.work.jobs.close(job_id, lease.now).await?;
+                    self.work.notifier.after_finish(&job).await;
+                    return skipped(format!("already {}", status.as_str()));
+                }
+                Claim::Missing => return skipped("no such task".into()),
             }
-            Claim::Done(status) => {
-                // Whoever ended the task may have stopped before finishing the job, or before
-                // sending its finish event.
-                self.work.jobs.close(job_id, now).await?;
-                self.work.notifier.after_finish(&job).await;
-                return skipped(format!("already {}", status.as_str()));
-            }
-            Claim::Missing => return skipped("no such task".into()),
         };
+        let heartbeat = self.work.heartbeat(job_id, Held::Task(index), task.hold.attempts, invocation);
         info!(job_id = %job_id, task = index, kind = task.spec.kind(), attempt = task.hold.attempts, "task started");
         self.work.notifier.after_change(&job, &task, TaskStatus::Processing).await;
 
-        let outcome = match self.execute(&job, &task, invocation).await {
+        let executed = self.execute(&job, &task, invocation).await;
+        drop(heartbeat);
+        let outcome = match executed {
             Ok((outputs, warnings, timings)) => TaskOutcome::Success { outputs, warnings, timings },
             Err(error) if error.code.is_retryable() && task.hold.attempts < MAX_ATTEMPTS => {
                 warn!(job_id = %job_id, task = index, attempt = task.hold.attempts, code = %error.code, message = %error.message, "task attempt failed; giving it back for a retry");
@@ -78,6 +89,9 @@ impl TaskRunner {
             Err(error) => TaskOutcome::Fail(error),
         };
         let progress = self.work.jobs.finish(&task, &outcome, Utc::now()).await?;
+        if let Some(chunking) = &self.chunking {
+            chunking.remove_parts(self.work.objects.as_ref(), &task).await;
+        }
         let ended = match outcome {
             TaskOutcome::Success { .. } => TaskStatus::Success,
             TaskOutcome::Fail(_) => TaskStatus::Fail,
@@ -211,6 +225,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::app::pipeline::fixtures;
+    use crate::domain::attempt::Lease;
     use crate::domain::error::ErrorCode;
     use crate::domain::job::{JobId, JobStatus, TaskStatus};
     use crate::domain::media::{MediaInfo, VideoStream};
@@ -218,6 +233,7 @@ mod tests {
     use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
     use crate::ports::{JobStore, ObjectStore};
+    use chrono::TimeDelta;
 
     const INPUT: &str = "in/sub/clip.mp4";
 
@@ -342,6 +358,50 @@ mod tests {
             assert_eq!(job.delivery.map(|d| (d.state, d.attempts)), Some((DeliveryState::Delivered, 1)));
             assert_eq!(job.changes_delivered, reasons.len() as u32 - 1);
         }
+    }
+
+    #[tokio::test]
+    async fn a_task_held_by_a_worker_that_died_is_taken_over_once_its_hold_runs_out() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        // The first worker claimed it and was killed: nobody renews its hold.
+        let dead = Lease { holder: "killed".into(), now: Utc::now(), until: Utc::now() + TimeDelta::milliseconds(300) };
+        assert!(matches!(memory.claim(&job_id, 0, &dead).await.unwrap(), Claim::Claimed(_)));
+        // Lambda's retry of its invocation: waits for the hold to end, then does the work.
+        let retry = Invocation { request_id: "retry".into(), deadline: Some(Utc::now() + TimeDelta::minutes(5)) };
+        let result = runner.run(&message(&job_id, 0), &retry).await.unwrap();
+        assert!(matches!(result, RunResult::Succeeded { job_finished: true, .. }), "{result:?}");
+        let task = memory.tasks(&job_id).await.unwrap().remove(0);
+        assert_eq!((task.status, task.hold.attempts), (TaskStatus::Success, 2));
+    }
+
+    #[tokio::test]
+    async fn an_output_written_whose_answer_was_lost_counts_as_written() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        memory.lose_put_answers(1);
+        let result = runner.run(&message(&job_id, 0), &invocation()).await.unwrap();
+        let RunResult::Succeeded { outputs, .. } = result else { panic!("{result:?}") };
+        assert_eq!(outputs.len(), 2);
+        for output in outputs {
+            assert!(memory.head(&ObjectRef::new(&output.bucket, &output.key)).await.unwrap().is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_running_worker_renews_its_hold_so_a_second_delivery_leaves_the_task_alone() {
+        let (memory, _runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        let soon = Utc::now() + TimeDelta::seconds(30);
+        let alive = Lease { holder: "alive".into(), now: Utc::now(), until: soon };
+        assert!(matches!(memory.claim(&job_id, 0, &alive).await.unwrap(), Claim::Claimed(_)));
+        memory.renew(&job_id, Held::Task(0), 1, soon + TimeDelta::minutes(2)).await.unwrap();
+        let task = memory.tasks(&job_id).await.unwrap().remove(0);
+        assert_eq!(task.hold.lease_until, Some(soon + TimeDelta::minutes(2)));
+        memory.renew(&job_id, Held::Task(0), 7, soon + TimeDelta::minutes(9)).await.unwrap();
+        let task = memory.tasks(&job_id).await.unwrap().remove(0);
+        assert_eq!(
+            task.hold.lease_until,
+            Some(soon + TimeDelta::minutes(2)),
+            "another attempt's renewal changes nothing"
+        );
     }
 
     #[tokio::test]

@@ -9,15 +9,16 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
+use tracing::warn;
 
 use super::attempt::Invocation;
 use super::notify::Notifier;
 use crate::domain::attempt::Lease;
 use crate::domain::error::{ErrorCode, TaskError};
-use crate::domain::job::{Job, Task};
+use crate::domain::job::{Job, JobId, Task};
 use crate::domain::object::ObjectRef;
 use crate::domain::sniff::png_size;
-use crate::ports::{JobStore, MediaTool, ObjectStore, StoreError, StoredObject, WatermarkImage};
+use crate::ports::{Held, JobStore, MediaTool, ObjectStore, StoreError, StoredObject, WatermarkImage};
 
 /// What tasks and parts run with.
 #[derive(Clone)]
@@ -28,7 +29,8 @@ pub struct Workspace {
     pub notifier: Arc<Notifier>,
     /// Where each invocation gets its own directory (`/tmp` in Lambda).
     pub scratch: PathBuf,
-    /// How long a claim holds when the invocation has no deadline.
+    /// How long a claim holds unless its worker renews it (never past the invocation's
+    /// deadline).
     pub lease: TimeDelta,
     /// The time kept back from the deadline to upload outputs and record the outcome.
     pub margin: TimeDelta,
@@ -46,6 +48,38 @@ impl Workspace {
         let now = Utc::now();
         let until = invocation.deadline.map_or(now + self.lease, |deadline| deadline.min(now + self.lease));
         Lease { holder: invocation.request_id.clone(), now, until }
+    }
+
+    /// Keeps the invocation's hold on `held` (attempt `attempts` of job `id`) alive while the
+    /// work runs: every quarter of the lease, on to a whole lease from then, never past the
+    /// invocation's deadline. A worker that dies stops renewing, and its work is free again a
+    /// lease later, not at its invocation's deadline. Stops when dropped.
+    pub(super) fn heartbeat(&self, id: &JobId, held: Held, attempts: u32, invocation: &Invocation) -> Heartbeat {
+        let (jobs, id, span, deadline) = (self.jobs.clone(), id.clone(), self.lease, invocation.deadline);
+        let every = (span / 4).to_std().unwrap_or(std::time::Duration::from_secs(30));
+        Heartbeat(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let until = Utc::now() + span;
+                let until = deadline.map_or(until, |deadline| deadline.min(until));
+                if let Err(error) = jobs.renew(&id, held, attempts, until).await {
+                    warn!(job_id = %id, ?held, %error, "hold not renewed; trying again");
+                }
+            }
+        }))
+    }
+
+    /// How long to wait for another worker's hold that ends at `lease_until` to run out, when
+    /// it does so in time for this invocation to do the work itself (its holder may have died:
+    /// a hold that is not renewed ends a lease after its last heartbeat).
+    pub(super) fn wait_for(&self, lease_until: DateTime<Utc>, invocation: &Invocation) -> Option<std::time::Duration> {
+        let now = Utc::now();
+        let free_at = lease_until + TimeDelta::seconds(1);
+        let in_time = match self.stop_by(invocation) {
+            Some(stop_by) => free_at + self.margin < stop_by,
+            None => free_at <= now + self.lease,
+        };
+        in_time.then(|| (free_at - now).to_std().unwrap_or_default())
     }
 
     /// When rendering must have stopped: the invocation's deadline less the margin.
@@ -95,6 +129,15 @@ impl Workspace {
             }
         }
         Ok(images)
+    }
+}
+
+/// A running heartbeat ([`Workspace::heartbeat`]); stopped when dropped.
+pub(super) struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

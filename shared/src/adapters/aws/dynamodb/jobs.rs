@@ -15,7 +15,7 @@ use crate::domain::job::{Job, JobId, JobStatus, Task, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
-use crate::ports::{Claim, Created, Freshness, JobStore, Progress, StoreError, TaskOutcome};
+use crate::ports::{Claim, Created, Freshness, Held, JobStore, Progress, StoreError, TaskOutcome};
 
 /// [`JobStore`] on the jobs table.
 #[derive(Clone, Debug)]
@@ -431,6 +431,26 @@ impl JobStore for DynamoJobStore {
         self.close(id, now).await
     }
 
+    async fn renew(&self, id: &JobId, held: Held, attempts: u32, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let sk = match held {
+            Held::Task(index) => task_sk(index),
+            Held::Part { task, number } => super::parts::part_sk(task, number),
+        };
+        let result = self
+            .update(job_pk(id), sk)
+            .update_expression("SET lease_until = :lease")
+            .condition_expression("#status = :processing AND attempts = :attempt AND lease_until < :lease")
+            .expression_attribute_values(":lease", n(until.timestamp_millis()))
+            .expression_attribute_values(":processing", value(&TaskStatus::Processing)?)
+            .expression_attribute_values(":attempt", n(attempts))
+            .send()
+            .await;
+        match result {
+            Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
+            _ => Ok(()),
+        }
+    }
+
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError> {
         let result = self
             .update(job_pk(&task.job_id), task_sk(task.index))
@@ -483,11 +503,12 @@ impl JobStore for DynamoJobStore {
         Ok(())
     }
 
-    async fn reopen(&self, job: &Job, indexes: &[u32]) -> Result<(), StoreError> {
-        let count = indexes.len() as u32;
+    async fn reopen(&self, job: &Job, tasks: &[Task]) -> Result<(), StoreError> {
+        let count = tasks.len() as u32;
+        let failed = tasks.iter().filter(|task| task.status == TaskStatus::Fail).count() as u32;
         let mut set = vec!["#status = :waiting", "redos = :next", "failed_tasks = :failed"];
         let mut remove = vec!["finished_at", "delivery"];
-        if count >= job.failed_tasks {
+        if failed >= job.failed_tasks {
             remove.push("#error");
         }
         if job.source.is_none() {
@@ -507,7 +528,7 @@ impl JobStore for DynamoJobStore {
             .expression_attribute_values(":finish", value(&JobStatus::Finish)?)
             .expression_attribute_values(":redos", n(job.redos))
             .expression_attribute_values(":next", n(job.redos + 1))
-            .expression_attribute_values(":failed", n(job.failed_tasks.saturating_sub(count)))
+            .expression_attribute_values(":failed", n(job.failed_tasks.saturating_sub(failed)))
             .expression_attribute_values(":count", n(count))
             .expression_attribute_values(":zero", n(0));
         let job_update = if remove.contains(&"#error") {
@@ -520,20 +541,20 @@ impl JobStore for DynamoJobStore {
                 .update(job_update.build().map_err(|e| StoreError::Rejected(e.to_string()))?)
                 .build(),
         ];
-        for index in indexes {
+        for task in tasks {
             let task_update = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(job_pk(&job.id), task_sk(*index))))
+                .set_key(Some(key(job_pk(&job.id), task_sk(task.index))))
                 .update_expression(
                     "SET #status = :waiting, attempts = :zero \
                      REMOVE #error, sent_at, lease_until, claimed_by, started_at, finished_at, progress, timings, warnings, \
-                     chunks, parts_done, join_sent_at",
+                     outputs, chunks, parts_done, join_sent_at",
                 )
-                .condition_expression("#status = :fail")
+                .condition_expression("#status = :was")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#error", "error")
                 .expression_attribute_values(":waiting", value(&TaskStatus::Waiting)?)
-                .expression_attribute_values(":fail", value(&TaskStatus::Fail)?)
+                .expression_attribute_values(":was", value(&task.status)?)
                 .expression_attribute_values(":zero", n(0))
                 .build()
                 .map_err(|e| StoreError::Rejected(e.to_string()))?;

@@ -13,7 +13,7 @@ use crate::domain::error::TaskError;
 use crate::domain::job::{JobId, PartState, Task, TaskStatus};
 use crate::ports::{PartClaim, PartStore, StoreError};
 
-fn part_sk(index: u32, number: u32) -> String {
+pub(super) fn part_sk(index: u32, number: u32) -> String {
     format!("part#{index:04}#{number:04}")
 }
 
