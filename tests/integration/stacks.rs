@@ -37,7 +37,7 @@ async fn the_sam_template_creates_on_cloudformation_and_the_command_finds_its_ta
     ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let created: Value = serde_json::from_slice(&output.stdout)?;
     assert_eq!(created["StackStatus"], "CREATE_COMPLETE");
-    assert_eq!(created["Resources"], 28, "the translated template's resources");
+    assert_eq!(created["Resources"], 33, "the translated template's resources");
     let console = created["Outputs"]["ConsoleUrl"].as_str().context("ConsoleUrl")?;
     assert!(console.starts_with("https://") && console.contains(".execute-api.us-east-1."), "{console}");
     let workflows_table = created["Outputs"]["WorkflowsTableName"].as_str().context("WorkflowsTableName")?;

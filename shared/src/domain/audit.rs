@@ -163,6 +163,25 @@ impl AuditReport {
     pub fn is_clean(&self) -> bool {
         self.findings.is_empty()
     }
+
+    /// The counts as CloudWatch metrics in the embedded metric format: one log line that
+    /// CloudWatch turns into a metric per kind (zeros included) in `namespace`, with the
+    /// dimension `Stack` = `stack`.
+    pub fn metrics(&self, namespace: &str, stack: &str) -> serde_json::Value {
+        let names: Vec<serde_json::Value> =
+            FindingKind::ALL.iter().map(|kind| serde_json::json!({"Name": kind.metric(), "Unit": "Count"})).collect();
+        let mut document = serde_json::json!({
+            "_aws": {
+                "Timestamp": self.at.timestamp_millis(),
+                "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [["Stack"]], "Metrics": names}],
+            },
+            "Stack": stack,
+        });
+        for (kind, count) in &self.counts {
+            document[kind.metric()] = serde_json::json!(count);
+        }
+        document
+    }
 }
 
 /// Whether `workflow` wants the object listed at `object`, last modified at `modified`: in its
@@ -357,6 +376,11 @@ mod tests {
         let json = serde_json::to_value(&report).expect("json");
         assert_eq!(json["findings"][0]["repair"]["command"], "mediaflow process --workflow w s3://b/in/a.mp4");
         assert_eq!(json["counts"]["upload_without_job"], 1);
+        let metrics = report.metrics("mediaflow", "prod");
+        assert_eq!(metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().map(Vec::len), Some(6));
+        assert_eq!(metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Stack"]]));
+        assert_eq!((metrics["UploadsWithoutJob"].as_u64(), metrics["PartsLeftBehind"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(metrics["Stack"], "prod");
         let redo = Repair::Redo { job_id: JobId::from("job-1".to_owned()), task: Some(2) };
         assert_eq!(redo.to_string(), "mediaflow job redo job-1 --task 2");
     }
