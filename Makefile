@@ -1,7 +1,8 @@
 # The two commands (see README.md):
 #   make demo   build, start the local stack, apply the example workflow, upload a clip
 #               (or INPUT=path/to/video), print the outputs, stop
-#   make test   every test: unit, adapter, end to end against the local stack, template lint
+#   make test   every test: unit, adapter, end to end against the local stack, template lint,
+#               the template's IAM checked (scripts/check-iam.sh)
 # Both install what is missing first (scripts/setup.sh).
 
 CARGO ?= cargo
@@ -26,6 +27,8 @@ test: setup
 	$(CARGO) build --quiet --bin mediaflow
 	MEDIAFLOW_LOAD_TEST=1 $(RUN_TESTS) --workspace
 	cfn-lint template.yaml
+	@# the roles of the template as deployed: checkov's IAM checks and mediaflow's own rules
+	bash scripts/check-iam.sh
 
 # The end-to-end tests again, with the Lambda layer's own ffmpeg, ffprobe and font (built for
 # this machine's architecture from the pinned packages).

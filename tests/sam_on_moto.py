@@ -2,6 +2,7 @@
 """Creates template.yaml as a CloudFormation stack on a moto server, as `sam deploy` would.
 
 Usage: sam_on_moto.py TEMPLATE ENDPOINT [STACK_NAME]
+       sam_on_moto.py --translate TEMPLATE OUT   (only writes the translated template, as JSON)
 
 The SAM template is translated offline with aws-sam-translator (the functions' and the layer's
 local code locations replaced by S3 URIs of placeholder zips), then created with CreateStack on
@@ -86,7 +87,18 @@ def placeholder_zip():
     return buffer.getvalue()
 
 
+def translate_only(template_path, out_path):
+    """What `sam package` and CloudFormation's transform make of the template, for checks of it."""
+    with open(template_path) as file:
+        sam = yaml.load(file, Loader=CfnLoader)  # noqa: S506 (a SafeLoader)
+    code_uris_in_s3(sam)
+    with open(out_path, "w") as out:
+        json.dump(translate(sam), out, indent=1)
+
+
 def main():
+    if sys.argv[1] == "--translate":
+        return translate_only(sys.argv[2], sys.argv[3])
     template_path, endpoint = sys.argv[1], sys.argv[2]
     stack_name = sys.argv[3] if len(sys.argv) > 3 else "mediaflow"
     started = time.monotonic()
