@@ -24,14 +24,6 @@ pub struct DynamoJobStore {
     pub(super) table: String,
 }
 
-pub(super) fn job_pk(id: &JobId) -> String {
-    format!("job#{id}")
-}
-
-pub(super) fn task_sk(index: u32) -> String {
-    format!("task#{index:04}")
-}
-
 /// A job's items: the job (with its count of unfinished tasks and the index attributes) and one
 /// per task.
 pub(super) fn job_items(job: &Job, tasks: &[Task]) -> Result<Vec<Item>, StoreError> {
@@ -434,7 +426,7 @@ impl JobStore for DynamoJobStore {
     async fn renew(&self, id: &JobId, held: Held, attempts: u32, until: DateTime<Utc>) -> Result<(), StoreError> {
         let sk = match held {
             Held::Task(index) => task_sk(index),
-            Held::Part { task, number } => super::parts::part_sk(task, number),
+            Held::Part { task, number } => part_sk(task, number),
         };
         let result = self
             .update(job_pk(id), sk)

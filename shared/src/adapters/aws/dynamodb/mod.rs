@@ -49,6 +49,7 @@ use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 pub use self::jobs::DynamoJobStore;
 pub use self::workflows::DynamoWorkflowStore;
 use super::sdk_error;
+use crate::domain::job::JobId;
 use crate::ports::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
@@ -62,6 +63,19 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// A job's partition: the job, its tasks and the parts of its chunked tasks.
+fn job_pk(id: &JobId) -> String {
+    format!("job#{id}")
+}
+
+fn task_sk(index: u32) -> String {
+    format!("task#{index:04}")
+}
+
+fn part_sk(index: u32, number: u32) -> String {
+    format!("part#{index:04}#{number:04}")
 }
 
 fn key(pk: String, sk: String) -> Item {

@@ -5,17 +5,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::jobs::{job_pk, task_sk};
 use super::*;
 use crate::domain::attempt::Lease;
 use crate::domain::chunk::ChunkPlan;
 use crate::domain::error::TaskError;
 use crate::domain::job::{JobId, PartState, Task, TaskStatus};
 use crate::ports::{PartClaim, PartStore, StoreError};
-
-pub(super) fn part_sk(index: u32, number: u32) -> String {
-    format!("part#{index:04}#{number:04}")
-}
 
 fn built<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Rejected(e.to_string()))
