@@ -82,7 +82,8 @@ pub struct StackOptions {
     /// How long one attempt of the functions' SDK calls may take (default: the deployed
     /// functions' [`wiring::ATTEMPT_TIMEOUT`]).
     pub sdk_attempt_timeout: Duration,
-    /// How long a claim outlives its worker's last heartbeat (default: [`wiring::LEASE`]).
+    /// How long a claim outlives its worker's last heartbeat (default 8 s, renewed every 2 s:
+    /// a second delivery of a running task steps aside within 3 s; deployed, [`wiring::LEASE`]).
     pub lease: chrono::TimeDelta,
 }
 
@@ -120,7 +121,7 @@ impl StackOptions {
             notify_retry: RetryPolicy { attempts: 5, first_delay: Duration::from_millis(200) },
             fault_proxy: false,
             sdk_attempt_timeout: wiring::ATTEMPT_TIMEOUT,
-            lease: wiring::LEASE,
+            lease: chrono::TimeDelta::seconds(8),
         })
     }
 }

@@ -58,20 +58,18 @@ impl PartRunner {
             return skipped("no such part".into());
         };
         let mut lease = self.work.lease(invocation);
-        let mut waited = false;
+        let mut seen = None;
         let state = loop {
             match self.parts.claim_part(job_id, index, number, &lease).await? {
                 PartClaim::Claimed(state) => break state,
                 // Its holder may have died: a hold nobody renews runs out within a lease.
-                PartClaim::Busy { lease_until } => {
-                    match self.work.wait_for(lease_until, invocation).filter(|_| !waited) {
-                        Some(wait) => {
-                            tokio::time::sleep(wait).await;
-                            (lease, waited) = (self.work.lease(invocation), true);
-                        }
-                        None => return skipped(format!("taken by another worker until {lease_until}")),
+                PartClaim::Busy { lease_until } => match self.work.wait_for(lease_until, seen, invocation) {
+                    Some(wait) => {
+                        tokio::time::sleep(wait).await;
+                        (lease, seen) = (self.work.lease(invocation), Some(lease_until));
                     }
-                }
+                    None => return skipped(format!("taken by another worker until {lease_until}")),
+                },
                 // Whoever finished it may have stopped before handing the join on.
                 PartClaim::Done => {
                     self.hand_on_join(&task).await?;

@@ -49,16 +49,16 @@ impl TaskRunner {
             return skipped("no such job".into());
         };
         let mut lease = self.work.lease(invocation);
-        let mut waited = false;
+        let mut seen = None;
         let task = loop {
             match self.work.jobs.claim(job_id, index, &lease).await? {
                 Claim::Claimed(task) => break *task,
                 // Its holder may have died: a hold nobody renews runs out within a lease.
-                Claim::Busy { lease_until } => match self.work.wait_for(lease_until, invocation).filter(|_| !waited) {
+                Claim::Busy { lease_until } => match self.work.wait_for(lease_until, seen, invocation) {
                     Some(wait) => {
                         info!(job_id = %job_id, task = index, %lease_until, "task held by another worker; waiting for its hold to end");
                         tokio::time::sleep(wait).await;
-                        (lease, waited) = (self.work.lease(invocation), true);
+                        (lease, seen) = (self.work.lease(invocation), Some(lease_until));
                     }
                     None => return skipped(format!("taken by another worker until {lease_until}")),
                 },

@@ -69,17 +69,29 @@ impl Workspace {
         }))
     }
 
-    /// How long to wait for another worker's hold that ends at `lease_until` to run out, when
-    /// it does so in time for this invocation to do the work itself (its holder may have died:
-    /// a hold that is not renewed ends a lease after its last heartbeat).
-    pub(super) fn wait_for(&self, lease_until: DateTime<Utc>, invocation: &Invocation) -> Option<std::time::Duration> {
+    /// How long to wait before asking again for work another worker holds until `lease_until`
+    /// (`seen`: the hold found at the last ask), or `None` to step aside. A live holder renews
+    /// its hold every quarter of a lease: wait until its next renewal is due; a hold renewed
+    /// since the last ask has a live holder, and one that was not runs out a lease after the
+    /// holder's last renewal (its worker died): wait for that. Only within this invocation's
+    /// time.
+    pub(super) fn wait_for(
+        &self,
+        lease_until: DateTime<Utc>,
+        seen: Option<DateTime<Utc>>,
+        invocation: &Invocation,
+    ) -> Option<std::time::Duration> {
+        if seen.is_some_and(|seen| lease_until > seen) {
+            return None;
+        }
         let now = Utc::now();
-        let free_at = lease_until + TimeDelta::seconds(1);
-        let in_time = match self.stop_by(invocation) {
-            Some(stop_by) => free_at + self.margin < stop_by,
-            None => free_at <= now + self.lease,
+        let second = TimeDelta::seconds(1);
+        let ask_at = match seen {
+            None => (lease_until + second).min(now + self.lease / 4 + second),
+            Some(_) => lease_until + second,
         };
-        in_time.then(|| (free_at - now).to_std().unwrap_or_default())
+        let in_time = self.stop_by(invocation).is_none_or(|stop_by| ask_at + self.margin < stop_by);
+        in_time.then(|| (ask_at - now).to_std().unwrap_or_default())
     }
 
     /// When rendering must have stopped: the invocation's deadline less the margin.
