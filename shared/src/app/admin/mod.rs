@@ -18,7 +18,7 @@ pub mod jobs;
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use self::audit::{AuditOptions, Auditor};
 use self::backfill::{Backfill, BackfillError, BackfillProgress, Backfilled};
@@ -230,8 +230,13 @@ impl Admin {
     /// Runs a finished job's failed tasks again (`only` one of them, failed or succeeded), or a
     /// stuck job's open ones; the tasks sent again.
     pub async fn redo(&self, id: &JobId, only: Option<u32>) -> Result<Vec<u32>, AdminError> {
+        self.redo_within(id, only, promise::DEFAULT_DEADLINE).await
+    }
+
+    /// [`Admin::redo`], with a job counted as stuck after `deadline` without a sign of work.
+    async fn redo_within(&self, id: &JobId, only: Option<u32>, deadline: TimeDelta) -> Result<Vec<u32>, AdminError> {
         let worker = part(&self.worker)?;
-        Ok(self.jobs()?.redo(id, only, worker.as_ref(), promise::DEFAULT_DEADLINE).await?)
+        Ok(self.jobs()?.redo(id, only, worker.as_ref(), deadline).await?)
     }
 
     /// Which workflows an upload of `object` would start, and the keys each would write.
@@ -272,7 +277,7 @@ impl Admin {
     }
 
     /// Carries out one repair an audit named (idempotent); what it did, in words.
-    pub async fn repair(&self, repair: &Repair, deadline: chrono::TimeDelta) -> Result<String, AdminError> {
+    pub async fn repair(&self, repair: &Repair, deadline: TimeDelta) -> Result<String, AdminError> {
         match repair {
             Repair::Process { workflow, object } => Ok(match self.backfill_object(workflow, object).await? {
                 Backfilled::Started { job_id, .. } => format!("started job {job_id}"),
@@ -280,8 +285,7 @@ impl Admin {
                 Backfilled::Skipped { reason, .. } => format!("skipped: {reason}"),
             }),
             Repair::Redo { job_id, task } => {
-                let worker = part(&self.worker)?;
-                let rerun = self.jobs()?.redo(job_id, *task, worker.as_ref(), deadline).await?;
+                let rerun = self.redo_within(job_id, *task, deadline).await?;
                 Ok(format!("task {} sent again", rerun.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")))
             }
             Repair::DeletePart { object } => {
