@@ -15,7 +15,7 @@ use crate::app::pipeline::chunking::part_owner;
 use crate::domain::audit::{
     self, AuditReport, Checked, Finding, FindingKind, Repair, duplicates, newest_per_input, part_left_behind, wants,
 };
-use crate::domain::job::{Job, JobId, Task, TaskStatus};
+use crate::domain::job::{Job, JobId, JobStatus, Task, TaskStatus};
 use crate::domain::object::ObjectRef;
 use crate::domain::workflow::{Location, Workflow};
 use crate::ports::{JobFilter, JobQueries, JobStore, Listed, ObjectStore, StoreError, WorkflowStore};
@@ -112,8 +112,12 @@ impl Auditor {
         }
     }
 
+    /// The tasks of the jobs whose tasks the audit looks at: the unfinished ones (stuck or not)
+    /// and each upload's newest (its outputs); a part's task is read when its part is found.
     async fn tasks_of(&self, jobs: &[Job]) -> Result<HashMap<JobId, Vec<Task>>, StoreError> {
-        futures::stream::iter(jobs)
+        let newest: HashSet<&JobId> = newest_per_input(jobs).into_iter().map(|job| &job.id).collect();
+        let needed = jobs.iter().filter(|job| job.status != JobStatus::Finish || newest.contains(&job.id));
+        futures::stream::iter(needed)
             .map(|job| async move { Ok::<_, StoreError>((job.id.clone(), self.jobs.tasks(&job.id).await?)) })
             .buffer_unordered(CONCURRENCY)
             .try_collect()
