@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::queries::index_attributes;
+use super::partitions::{index_attributes, sequencer_pk, stored_job};
 use super::*;
 use crate::domain::attempt::Lease;
 use crate::domain::error::TaskError;
@@ -237,7 +237,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
-        get(&self.client, &self.table, job_pk(id), "job".into()).await
+        Ok(get(&self.client, &self.table, job_pk(id), "job".into()).await?.map(stored_job))
     }
 
     async fn tasks(&self, id: &JobId) -> Result<Vec<Task>, StoreError> {
@@ -272,7 +272,7 @@ impl JobStore for DynamoJobStore {
     }
 
     async fn record_sequencer(&self, object: &ObjectRef, sequencer: &str) -> Result<Freshness, StoreError> {
-        let (pk, sk) = (format!("object#{}/{}", object.bucket, object.key), "sequencer".to_owned());
+        let (pk, sk) = (sequencer_pk(object), "sequencer".to_owned());
         let expires_at = (Utc::now() + TimeDelta::days(7)).timestamp();
         let result = self
             .client

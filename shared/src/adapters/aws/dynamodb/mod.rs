@@ -16,8 +16,10 @@
 //! Jobs table — one partition per job:
 //! - `pk = job#<id>`, `sk = job`: the job, with `remaining`, the count of unfinished tasks, and
 //!   the attributes of three indexes (all projected, sorted by `created`, the creation time to
-//!   the millisecond then the id): `by-workflow` (`workflow`), `by-day` (`day`, `YYYY-MM-DD`)
-//!   and `by-input` (`input_key`, `<bucket>/<key>`); see `queries.rs`;
+//!   the millisecond then the id): `by-workflow` (`workflow`: the workflow's name, or
+//!   `<name>#<shard>`), `by-day` (`day`: `YYYY-MM-DD`, or `YYYY-MM-DD#<shard>`) and `by-input`
+//!   (`input_key`, `<bucket>/<key>`). A day's jobs and a workflow's are spread over [`SHARDS`]
+//!   shards by their id, shard 0 keeping the bare value (`partitions.rs`); see `queries.rs`;
 //! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks;
 //! - `pk = job#<id>`, `sk = part#<index, 4 digits>#<part, 4 digits>`: the parts of a task encoded
 //!   in chunks (`parts.rs`).
@@ -30,6 +32,7 @@
 
 mod bulk;
 mod jobs;
+mod partitions;
 mod parts;
 mod queries;
 mod workflows;
@@ -47,7 +50,8 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
 pub use self::jobs::DynamoJobStore;
-pub use self::workflows::DynamoWorkflowStore;
+pub use self::partitions::{JobPartitions, SHARDS, item_sizes, job_partitions, shard_of, value_size};
+pub use self::workflows::{DynamoWorkflowStore, trigger_partitions};
 use super::sdk_error;
 use crate::domain::job::JobId;
 use crate::ports::StoreError;

@@ -1,10 +1,16 @@
 //! [`JobQueries`] on the jobs table's indexes: jobs by workflow, by day and by input key, each
 //! sorted by `created` (creation time, then id), newest first. Only job items carry the index
-//! attributes, so the indexes hold jobs and nothing else.
+//! attributes, so the indexes hold jobs and nothing else. A day's jobs and a workflow's are
+//! spread over shards (`partitions.rs`): a listing reads every shard and merges them newest
+//! first, and a page ends at a sort key, which every shard goes on from.
+
+use std::cmp::Reverse;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use futures::future::try_join_all;
 
+use super::partitions::{shard_keys, shard_prefix, stored_job};
 use super::*;
 use crate::domain::job::Job;
 use crate::domain::job::JobStatus;
@@ -21,21 +27,27 @@ pub(super) const CREATED: &str = "created";
 const LOOK_BACK_DAYS: i64 = 90;
 
 /// The sort key: the creation time to the millisecond (sorts as text), then the id.
-fn created(job: &Job) -> String {
+pub(super) fn created(job: &Job) -> String {
     format!("{}#{}", job.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), job.id)
 }
 
-fn input_key(object: &ObjectRef) -> String {
+/// An upload's partition in the `by-input` index.
+pub(super) fn input_key(object: &ObjectRef) -> String {
     format!("{}/{}", object.bucket, object.key)
 }
 
-/// What a job item carries for the indexes (the workflow name is an attribute already).
-pub(super) fn index_attributes(job: &Job) -> Item {
-    Item::from([
-        (CREATED.to_owned(), s(created(job))),
-        (BY_DAY.1.to_owned(), s(job.created_at.format("%Y-%m-%d").to_string())),
-        (BY_INPUT.1.to_owned(), s(input_key(&job.input))),
-    ])
+/// A day's partition in the `by-day` index (its shard 0).
+pub(super) fn day_key(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The newest `want` jobs of those read from each shard of a partition (each shard's newest
+/// `want` that pass the filter: the newest `want` of all are among them).
+fn newest(shards: Vec<Vec<Job>>, want: usize) -> Vec<Job> {
+    let mut jobs: Vec<Job> = shards.into_iter().flatten().collect();
+    jobs.sort_by_cached_key(|job| Reverse(created(job)));
+    jobs.truncate(want);
+    jobs
 }
 
 impl DynamoJobStore {
@@ -72,10 +84,12 @@ impl DynamoJobStore {
                 .expression_attribute_values(":status", value(&status)?);
         }
         if let Some(workflow) = filter.workflow.as_ref().filter(|_| index != BY_WORKFLOW.0) {
-            conditions.push("#workflow = :workflow");
+            // The item's `workflow` is the job's by-workflow partition: its name, or a shard of it.
+            conditions.push("(#workflow = :workflow OR begins_with(#workflow, :shards))");
             request = request
                 .expression_attribute_names("#workflow", BY_WORKFLOW.1)
-                .expression_attribute_values(":workflow", s(workflow.clone()));
+                .expression_attribute_values(":workflow", s(workflow.clone()))
+                .expression_attribute_values(":shards", s(shard_prefix(workflow)));
         }
         if filter.failed {
             conditions.push("failed_tasks > :zero");
@@ -102,9 +116,23 @@ impl DynamoJobStore {
             if item.get(CREATED).and_then(|v| v.as_s().ok()) == Some(&high) {
                 continue;
             }
-            jobs.push(from_item(item)?);
+            jobs.push(stored_job(from_item(item)?));
         }
         Ok(jobs)
+    }
+
+    /// Up to `want` jobs of every shard of the index partition `base`, newest first (as
+    /// [`Self::query_index`] reads one).
+    async fn query_shards(
+        &self,
+        index: (&str, &str),
+        base: &str,
+        filter: &JobFilter,
+        before: Option<&str>,
+        want: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let shards = shard_keys(base).map(|partition| self.query_index(index, partition, filter, before, want));
+        Ok(newest(try_join_all(shards).await?, want))
     }
 }
 
@@ -166,7 +194,7 @@ impl JobQueries for DynamoJobStore {
         let before = filter.page.as_deref();
         let jobs = match (&filter.input, &filter.workflow) {
             (Some(input), _) => self.query_index(BY_INPUT, input_key(input), filter, before, limit).await?,
-            (None, Some(workflow)) => self.query_index(BY_WORKFLOW, workflow.clone(), filter, before, limit).await?,
+            (None, Some(workflow)) => self.query_shards(BY_WORKFLOW, workflow, filter, before, limit).await?,
             (None, None) => {
                 // Day by day, from the page's day (or today) back to `since` (or the look-back).
                 let today = Utc::now().date_naive();
@@ -176,9 +204,7 @@ impl JobQueries for DynamoJobStore {
                     .map_or(today - TimeDelta::days(LOOK_BACK_DAYS), |since: DateTime<Utc>| since.date_naive());
                 let mut jobs = Vec::new();
                 while jobs.len() < limit && day >= first {
-                    let found = self
-                        .query_index(BY_DAY, day.format("%Y-%m-%d").to_string(), filter, before, limit - jobs.len())
-                        .await?;
+                    let found = self.query_shards(BY_DAY, &day_key(day), filter, before, limit - jobs.len()).await?;
                     jobs.extend(found);
                     day -= TimeDelta::days(1);
                 }
@@ -191,15 +217,20 @@ impl JobQueries for DynamoJobStore {
 
     async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, StoreError> {
         let mut tally = JobTally::default();
-        match workflow {
-            Some(workflow) => self.tally_partition(BY_WORKFLOW, workflow.to_owned(), since, max, &mut tally).await?,
+        // The partitions to count, each in its shards, one after the other: the count stops at `max`.
+        let partitions = match workflow {
+            Some(workflow) => vec![(BY_WORKFLOW, workflow.to_owned())],
             None => {
-                let mut day = Utc::now().date_naive();
-                while day >= since.date_naive() && !tally.partial {
-                    let partition = day.format("%Y-%m-%d").to_string();
-                    self.tally_partition(BY_DAY, partition, since, max, &mut tally).await?;
-                    day -= TimeDelta::days(1);
+                let days = Utc::now().date_naive().iter_days().rev().take_while(|day| *day >= since.date_naive());
+                days.map(|day| (BY_DAY, day_key(day))).collect()
+            }
+        };
+        for (index, base) in &partitions {
+            for partition in shard_keys(base) {
+                if tally.partial {
+                    return Ok(tally);
                 }
+                self.tally_partition(*index, partition, since, max, &mut tally).await?;
             }
         }
         Ok(tally)
@@ -214,4 +245,69 @@ impl JobQueries for DynamoJobStore {
 /// The three indexes, as the local stack creates them (template.yaml for AWS).
 pub(super) fn indexes() -> Vec<(&'static str, &'static str)> {
     vec![BY_WORKFLOW, BY_DAY, BY_INPUT]
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use chrono::TimeZone;
+
+    use super::super::partitions::{SHARDS, job_partitions, shard_of};
+    use super::*;
+    use crate::domain::job::JobId;
+
+    /// `count` jobs of workflow `flow` of one day, some created in the same millisecond.
+    pub(crate) fn jobs(count: usize) -> Vec<Job> {
+        let start = Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).single().expect("a time");
+        (0..count)
+            .map(|n| {
+                let mut job: Job = serde_json::from_value(serde_json::json!({
+                    "id": format!("job-{n:04}"), "workflow": "flow", "workflow_revision": 1,
+                    "input": {"bucket": "media", "key": format!("in/{n}.mp4")},
+                    "output": {"bucket": "media", "dir": "out/"}, "relative_key": format!("{n}.mp4"),
+                    "event_time": "2026-11-27T08:00:00Z", "status": "WAITING", "task_count": 1,
+                    "created_at": "2026-11-27T08:00:00Z"
+                }))
+                .expect("a job");
+                job.created_at = start + TimeDelta::milliseconds((n as i64 * 7919) % 5000);
+                job.id = JobId::from(format!("job-{n:04}"));
+                job
+            })
+            .collect()
+    }
+
+    /// What one shard's query answers: its jobs created before `before`, newest first, `want`
+    /// at most (`stored`: each job with its by-day partition and sort key, newest first).
+    fn query_shard(stored: &[(String, String, Job)], shard: &str, before: Option<&str>, want: usize) -> Vec<Job> {
+        let below = |created: &String| before.is_none_or(|before| created.as_str() < before);
+        let found = stored.iter().filter(|(partition, created, _)| partition == shard && below(created));
+        found.take(want).map(|(_, _, job)| job.clone()).collect()
+    }
+
+    #[test]
+    fn pages_over_every_shard_walk_the_days_jobs_newest_first_without_gaps_or_repeats() {
+        let all = jobs(500);
+        let shards_used: std::collections::BTreeSet<u32> = all.iter().map(|job| shard_of(&job.id, SHARDS)).collect();
+        assert_eq!(shards_used.len(), SHARDS as usize, "the jobs are spread over every shard");
+        let mut expected = all.clone();
+        expected.sort_by_key(|job| Reverse(created(job)));
+        let stored: Vec<_> =
+            expected.iter().map(|job| (job_partitions(job, SHARDS).by_day, created(job), job.clone())).collect();
+        for limit in [1, 7, 50, 1000] {
+            let (mut walked, mut before) = (Vec::new(), None::<String>);
+            loop {
+                let day = day_key(all[0].created_at.date_naive());
+                let read =
+                    shard_keys(&day).map(|shard| query_shard(&stored, &shard, before.as_deref(), limit)).collect();
+                let page = newest(read, limit);
+                let next = (page.len() >= limit).then(|| page.last().map(created)).flatten();
+                walked.extend(page);
+                match next {
+                    Some(next) => before = Some(next),
+                    None => break,
+                }
+            }
+            let ids = |jobs: &[Job]| jobs.iter().map(|job| job.id.to_string()).collect::<Vec<_>>();
+            assert_eq!(ids(&walked), ids(&expected), "pages of {limit}");
+        }
+    }
 }

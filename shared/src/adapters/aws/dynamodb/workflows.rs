@@ -31,6 +31,12 @@ fn legacy() -> u64 {
     1
 }
 
+/// The workflows table's partitions the dispatcher reads for an object at `key` of `bucket`: one
+/// per dir on the key's path (each a strongly consistent Query).
+pub fn trigger_partitions(bucket: &str, key: &str) -> Vec<String> {
+    trigger_dirs_of(key).map(|dir| DynamoWorkflowStore::trigger_partition(bucket, dir)).collect()
+}
+
 /// [`WorkflowStore`] on the workflows table.
 #[derive(Clone, Debug)]
 pub struct DynamoWorkflowStore {
@@ -187,8 +193,9 @@ impl WorkflowStore for DynamoWorkflowStore {
                 query(&self.client, &self.table, format!("bucket#{bucket}"), "workflow#").await?;
             return Ok(of_bucket.into_iter().filter(|w| w.trigger.contains(bucket, key)).collect());
         }
-        let reads = trigger_dirs_of(key)
-            .map(|dir| query::<Workflow>(&self.client, &self.table, Self::trigger_partition(bucket, dir), "workflow#"));
+        let reads = trigger_partitions(bucket, key)
+            .into_iter()
+            .map(|partition| query::<Workflow>(&self.client, &self.table, partition, "workflow#"));
         Ok(try_join_all(reads).await?.into_iter().flatten().collect())
     }
 
