@@ -11,7 +11,7 @@ RUN_TESTS = $(CARGO) $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo 
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 HOST_LAYER := $(CURDIR)/layers/ffmpeg/build/layer-$(HOST_ARCH)
 
-.PHONY: setup demo test test-layer lint layer bench chaos
+.PHONY: setup demo test test-layer lint layer bench partitions chaos
 
 setup:
 	@bash scripts/setup.sh
@@ -44,6 +44,13 @@ bench: setup
 	@# the console function's bootstrap, whose size and cold start section 5 measures
 	$(CARGO) build --release --bin console
 	$(CARGO) run --release -p mediaflow-bench -- $(BENCH_ARGS)
+
+# The scale limits on paper: 1,000 uploads a second for a minute, simulated through the write
+# paths with mediaflow's own key choices; prints the capacity units each DynamoDB partition and
+# S3 prefix takes at its busiest second against its limit, and the Lambda concurrency needed
+# (about a minute). PARTITIONS_ARGS="--rate 500 --seconds 30" for another load.
+partitions:
+	$(CARGO) run --quiet -p mediaflow-bench --bin partitions -- $(PARTITIONS_ARGS)
 
 # A chaos run (release build): 400 uploads on a healthy stack, then 2,000 while 5 % of the
 # functions' storage calls fail, worker and dispatcher runs are cut off and the storage server is
