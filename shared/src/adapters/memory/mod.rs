@@ -47,6 +47,8 @@ pub(super) struct State {
     pub(super) render_failure: Option<ErrorCode>,
     /// Writes still to be carried out with their answer lost (the retry sees a conflict).
     pub(super) lost_put_answers: usize,
+    /// Buckets whose objects cannot be read (as S3 answers a role without the permission).
+    pub(super) denied: std::collections::BTreeSet<String>,
     pub(super) probes: usize,
     pub(super) renders: usize,
     pub(super) notified: Vec<WorkflowTaskEvent>,
@@ -175,13 +177,18 @@ impl Memory {
         self.state().probe_failure = Some(code);
     }
 
-    /// Every later render fails with `code`.
     /// The next `count` object writes happen, but their callers hear of a conflict instead,
     /// as a conditional PUT retried after its answer was lost does.
     pub fn lose_put_answers(&self, count: usize) {
         self.state().lost_put_answers = count;
     }
 
+    /// Every later read of `bucket`'s objects (HEAD included) is refused with AccessDenied.
+    pub fn deny_reads(&self, bucket: &str) {
+        self.state().denied.insert(bucket.to_owned());
+    }
+
+    /// Every later render fails with `code`.
     pub fn fail_render(&self, code: ErrorCode) {
         self.state().render_failure = Some(code);
     }

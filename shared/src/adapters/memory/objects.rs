@@ -11,9 +11,19 @@ use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, Store
 
 use super::Memory;
 
+impl Memory {
+    fn readable(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        match self.state().denied.contains(&object.bucket) {
+            true => Err(StoreError::AccessDenied(format!("{object}: AccessDenied: Access Denied"))),
+            false => Ok(()),
+        }
+    }
+}
+
 #[async_trait]
 impl ObjectStore for Memory {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
+        self.readable(object)?;
         Ok(self.state().objects.get(object).map(|stored| ObjectHead {
             size: stored.data.len() as u64,
             etag: Some(stored.etag.clone()),
@@ -24,6 +34,7 @@ impl ObjectStore for Memory {
     }
 
     async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError> {
+        self.readable(object)?;
         let stored = self.state().objects.get(object).cloned();
         match stored {
             Some(stored) if etag.is_some_and(|etag| etag != stored.etag) => {
@@ -44,6 +55,7 @@ impl ObjectStore for Memory {
         from: u64,
         to: Option<u64>,
     ) -> Result<ByteStream, StoreError> {
+        self.readable(object)?;
         let stored =
             self.state().objects.get(object).cloned().ok_or_else(|| StoreError::Rejected("NoSuchKey".into()))?;
         if etag.is_some_and(|etag| etag != stored.etag) {

@@ -107,9 +107,17 @@ impl Dispatcher {
         }
         // The event carries no metadata: only a HEAD tells our outputs from uploads, and pins
         // the stored object the jobs will process.
-        let head = match self.objects.head(object).await? {
-            None => return Ok(DispatchReport::skipped(object, "object no longer exists")),
-            Some(head) => head,
+        let head = match self.objects.head(object).await {
+            Ok(None) => return Ok(DispatchReport::skipped(object, "object no longer exists")),
+            Ok(Some(head)) => head,
+            // A bucket this deployment may not read (outside its TriggerBuckets): the jobs are
+            // recorded from the event all the same, and fail with why when their preparation
+            // cannot read the upload either, where the user looks for them.
+            Err(StoreError::AccessDenied(detail)) => {
+                warn!(bucket = %object.bucket, key = %object.key, %detail, "cannot read the upload; its jobs will say why");
+                ObjectHead::default()
+            }
+            Err(error) => return Err(error),
         };
         if let Some(marker) = head.output_at(object) {
             return Ok(DispatchReport::skipped(object, marker.skip_reason()));
@@ -282,6 +290,19 @@ mod tests {
         memory.put_object(ObjectRef::new("media", "in/copy.mp4"), b"x".to_vec(), Some(marker));
         let report = dispatcher(&memory).dispatch(&event("in/copy.mp4")).await.unwrap();
         assert_eq!(report.jobs().count(), 1, "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn when_the_upload_cannot_be_read_should_start_its_job_from_the_event_to_record_why() {
+        let memory = given(&[workflow("a", "in/", Some("2026-01-01T00:00:00Z"))], &["in/a.mp4"]).await;
+        memory.deny_reads("media");
+        let report = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
+        let job_id = report.jobs().next().unwrap().clone();
+        assert_eq!(memory.sent(), vec![prepare(&job_id)]);
+        let job = memory.job(&job_id).await.unwrap().unwrap();
+        assert_eq!((job.input_etag.as_deref(), job.input_size), (Some("e"), Some(1)), "pinned by the event");
+        let again = dispatcher(&memory).dispatch(&event("in/a.mp4")).await.unwrap();
+        assert_eq!(again.jobs().next(), Some(&job_id), "a redelivery finds the same job");
     }
 
     #[tokio::test]

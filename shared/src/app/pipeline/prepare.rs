@@ -259,6 +259,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_upload_the_deployment_may_not_read_fails_every_task_with_access_denied() {
+        let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
+        memory.deny_reads("media");
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        assert_eq!(error.code, ErrorCode::AccessDenied);
+        assert!(
+            error.message.starts_with("cannot read the upload: access denied (s3://media/in/clip.mp4"),
+            "{}",
+            error.message
+        );
+        assert!(!error.message.contains('\n'), "one line: {}", error.message);
+        let tasks = memory.tasks(&id).await.unwrap();
+        assert!(tasks.iter().all(|t| t.status == TaskStatus::Fail && t.error.as_ref() == Some(&error)), "{tasks:?}");
+    }
+
+    #[tokio::test]
     async fn an_upload_replaced_before_its_preparation_is_left_to_its_own_job() {
         let (memory, preparer, id) = setup(b"first", Default::default()).await;
         memory.put_object(ObjectRef::new("media", "in/clip.mp4"), b"second".to_vec(), None);
