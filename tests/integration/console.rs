@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::support::{Harness, JOB_TIMEOUT, fixture, mediaflow_command};
 
 /// A browser of the console: its address, its session cookie and its form token.
-struct Browser {
+pub struct Browser {
     client: reqwest::Client,
     origin: String,
     cookie: String,
@@ -21,7 +21,7 @@ struct Browser {
 
 impl Browser {
     /// Opens the printed link, as a user clicks it.
-    async fn open(link: &str) -> anyhow::Result<Browser> {
+    pub async fn open(link: &str) -> anyhow::Result<Browser> {
         let client = reqwest::Client::builder().redirect(redirect::Policy::none()).build()?;
         let origin = link.split("/?").next().context("an origin")?.to_owned();
         let opened = client.get(link).send().await?;
@@ -36,10 +36,12 @@ impl Browser {
         Ok(browser)
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<String> {
+    pub async fn get(&self, path: &str) -> anyhow::Result<String> {
         let response = self.client.get(format!("{}{path}", self.origin)).header(COOKIE, &self.cookie).send().await?;
-        ensure!(response.status() == StatusCode::OK, "GET {path}: {}", response.status());
-        Ok(response.text().await?)
+        let status = response.status();
+        let page = response.text().await?;
+        ensure!(status == StatusCode::OK, "GET {path}: {status}: {page}");
+        Ok(page)
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(StatusCode, String, String)> {
@@ -60,10 +62,16 @@ impl Browser {
 
 /// `mediaflow console` on the harness's stack, and the link it printed.
 pub async fn start_console(h: &Harness) -> anyhow::Result<(tokio::process::Child, String)> {
-    let mut console = mediaflow_command(&h.stack.environment(), h.dir.path())?
-        .arg("console")
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
+    console_in(&h.stack.environment(), h.dir.path()).await
+}
+
+/// `mediaflow console` with `environment`, and the link it printed.
+pub async fn console_in(
+    environment: &[(&str, String)],
+    home: &std::path::Path,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let mut console =
+        mediaflow_command(environment, home)?.arg("console").stdout(std::process::Stdio::piped()).spawn()?;
     let mut lines = BufReader::new(console.stdout.take().context("its output")?).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await??.context("a line")?;
     let link = line.strip_prefix("console: ").with_context(|| format!("the link line: {line}"))?.to_owned();

@@ -14,6 +14,7 @@ mod cli;
 mod console;
 mod failures;
 mod hostile;
+mod iam;
 mod idempotency;
 mod jobs;
 mod limits;

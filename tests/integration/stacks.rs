@@ -2,10 +2,8 @@
 //! CloudFormation stack (on moto), names every table and queue through its outputs; a missing
 //! stack, region or credentials is told in one line.
 
-use std::process::Command;
-
-use anyhow::{Context, ensure};
-use mediaflow_local::MotoServer;
+use anyhow::Context;
+use mediaflow_local::{MotoServer, template};
 use serde_json::Value;
 
 use crate::support::run_mediaflow;
@@ -26,25 +24,16 @@ async fn the_sam_template_creates_on_cloudformation_and_the_command_finds_its_ta
     // GIVEN template.yaml deployed as stack "media-prod" (translated as `sam deploy` does)
     let dir = tempfile::tempdir()?;
     let moto = MotoServer::start(dir.path(), None).await?;
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let output = Command::new(std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into()))
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/sam_on_moto.py"))
-        .arg(format!("{root}/template.yaml"))
-        .arg(&moto.endpoint)
-        .arg("media-prod")
-        .output()
-        .context("run sam_on_moto.py")?;
-    ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let created: Value = serde_json::from_slice(&output.stdout)?;
-    assert_eq!(created["StackStatus"], "CREATE_COMPLETE");
-    assert_eq!(created["Resources"], 33, "the translated template's resources");
-    let console = created["Outputs"]["ConsoleUrl"].as_str().context("ConsoleUrl")?;
+    let created = template::deploy(&moto.endpoint, &template::template_path(), "media-prod", &[], false).await?;
+    assert_eq!(created.resources, 35, "the translated template's resources");
+    let console = created.output("ConsoleUrl")?;
     assert!(console.starts_with("https://") && console.contains(".execute-api.us-east-1."), "{console}");
-    let workflows_table = created["Outputs"]["WorkflowsTableName"].as_str().context("WorkflowsTableName")?;
+    let workflows_table = created.output("WorkflowsTableName")?;
     // WHEN a user who set only their AWS settings names the stack
     let user = user_environment(&moto.endpoint);
     let spec = dir.path().join("flow.yaml");
-    std::fs::write(&spec, "name: prod\ntrigger: {bucket: media-prod-uploads, dir: in/}\ntasks: [{type: cover}]\n")?;
+    let media = created.output("MediaBucketName")?;
+    std::fs::write(&spec, format!("name: prod\ntrigger: {{bucket: {media}, dir: in/}}\ntasks: [{{type: cover}}]\n"))?;
     let stack = ["--stack", "media-prod"];
     let applied = run_mediaflow(&user, dir.path(), &["workflow", "apply", "-f", spec.to_str().context("path")?])
         .await
@@ -63,11 +52,15 @@ async fn the_sam_template_creates_on_cloudformation_and_the_command_finds_its_ta
     let listed = run_mediaflow(&by_variable, dir.path(), &["-o", "json", "workflow", "list"]).await?;
     let listed: Value = serde_json::from_str(&listed)?;
     assert_eq!(listed[0]["name"], "prod");
+    // AND enabled once the stack's bucket sends its uploads to the stack's queue
+    run_mediaflow(&by_variable, dir.path(), &["bucket", "connect", media]).await?;
+    let enabled = run_mediaflow(&by_variable, dir.path(), &["workflow", "enable", "prod"]).await?;
+    assert!(enabled.starts_with("# prod (enabled since"), "{enabled}");
     let mut by_table = user.clone();
     by_table.push(("WORKFLOWS_TABLE", workflows_table.to_owned()));
     by_table.push(("MEDIAFLOW_STACK", "no-such-stack".to_owned()));
     let shown = run_mediaflow(&by_table, dir.path(), &["workflow", "show", "prod"]).await?;
-    assert!(shown.starts_with("# prod (disabled, revision 1)"), "a name given wins, no stack is read: {shown}");
+    assert!(shown.starts_with("# prod (enabled since"), "a name given wins, no stack is read: {shown}");
     // AND a name the stack lacks is told with what to set
     let missing = run_mediaflow(&by_table, dir.path(), &["job", "list"]).await.unwrap_err();
     assert!(

@@ -41,6 +41,8 @@ struct Registered {
 
 struct Shared {
     functions: HashMap<String, Registered>,
+    /// Other names a function answers to (e.g. its deployed name).
+    aliases: HashMap<String, String>,
     running: AtomicUsize,
     slots: Semaphore,
     retry_delay: Duration,
@@ -86,7 +88,7 @@ impl std::fmt::Debug for LocalLambda {
 
 /// Functions to serve, with their timeouts and on-failure destinations.
 #[derive(Default)]
-pub struct Functions(HashMap<String, Registered>);
+pub struct Functions(HashMap<String, Registered>, HashMap<String, String>);
 
 impl std::fmt::Debug for Functions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +99,12 @@ impl std::fmt::Debug for Functions {
 impl Functions {
     pub fn add(mut self, name: &str, timeout: Duration, on_failure: Option<OnFailure>, body: Function) -> Self {
         self.0.insert(name.to_owned(), Registered { body, timeout, on_failure });
+        self
+    }
+
+    /// Makes `name` answer to `alias` too (faults and counts stay under `name`).
+    pub fn alias(mut self, alias: &str, name: &str) -> Self {
+        self.1.insert(alias.to_owned(), name.to_owned());
         self
     }
 }
@@ -120,6 +128,7 @@ impl LocalLambda {
     ) -> anyhow::Result<Self> {
         let shared = Arc::new(Shared {
             functions: functions.0,
+            aliases: functions.1,
             running: AtomicUsize::new(0),
             slots: Semaphore::new(concurrency.max(1)),
             retry_delay,
@@ -277,7 +286,8 @@ async fn invoke(
     body: Bytes,
 ) -> Response {
     // Function names may arrive as ARNs; the name is the last part.
-    let name = name.rsplit(':').next().unwrap_or(&name).to_owned();
+    let name = name.rsplit(':').next().unwrap_or(&name);
+    let name = shared.aliases.get(name).map_or(name, String::as_str).to_owned();
     if !shared.functions.contains_key(&name) {
         let body = json!({"Type": "User", "message": format!("Function not found: {name}")});
         return (StatusCode::NOT_FOUND, [("x-amzn-errortype", "ResourceNotFoundException")], body.to_string())

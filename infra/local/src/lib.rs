@@ -7,6 +7,10 @@
 //!   worker handlers in-process; the dispatcher reaches the worker through it with the real
 //!   Lambda client (`InvocationType=Event`), with retries and an on-failure queue.
 //!
+//! - Or, with [`StackOptions::template`], template.yaml itself is created on the server (as
+//!   `sam deploy` creates it) and the stack runs on its tables, queues and bucket, each function
+//!   as its IAM role, with IAM enforced: a permission the template forgot fails there.
+//!
 //! Everything started here stops when the [`LocalStack`] is dropped. The tests, the bench and
 //! `mediaflow dev` stand on it; it imports the library and the functions' handlers, never the CLI.
 
@@ -16,6 +20,8 @@ pub mod faults;
 mod lambda;
 pub mod measure;
 mod moto;
+mod resources;
+pub mod template;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -26,7 +32,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
-use mediaflow::adapters::aws::dynamodb::{DynamoJobStore, create_tables};
+use mediaflow::adapters::aws::dynamodb::DynamoJobStore;
 use mediaflow::app::admin::{Admin, Resource};
 use mediaflow::app::pipeline::dispatch::DispatchReport;
 use mediaflow::app::pipeline::notify::RetryPolicy;
@@ -42,18 +48,16 @@ pub use self::events::{EventSource, Target};
 pub use self::faults::{Fault, FaultPlan, FaultProxy, Service};
 pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
 pub use self::moto::MotoServer;
+use self::resources::Resources;
+pub use self::resources::{JOBS_TABLE, Queue, WORK_BUCKET, WORKFLOWS_TABLE};
+use self::template::{Deployed, Principal};
 
-/// Names of the local resources.
-pub const WORKFLOWS_TABLE: &str = "mediaflow-workflows";
-pub const JOBS_TABLE: &str = "mediaflow-jobs";
+/// The functions' names in the local Lambda service.
 pub const DISPATCHER: &str = "dispatcher";
 pub const WORKER: &str = "worker";
-/// Where the parts of chunked tasks are kept between their render and their join.
-pub const WORK_BUCKET: &str = "mediaflow-work";
-const EVENTS_QUEUE: &str = "mediaflow-events";
-const EVENTS_DLQ: &str = "mediaflow-events-dlq";
-const WORKER_DLQ: &str = "mediaflow-worker-dlq";
 const REGION: &str = "us-east-1";
+/// The stack name template.yaml is created under.
+pub const STACK_NAME: &str = "mediaflow";
 
 /// How to run the functions locally.
 #[derive(Clone, Debug)]
@@ -85,6 +89,10 @@ pub struct StackOptions {
     /// How long a claim outlives its worker's last heartbeat (default 8 s, renewed every 2 s:
     /// a second delivery of a running task steps aside within 3 s; deployed, [`wiring::LEASE`]).
     pub lease: chrono::TimeDelta,
+    /// Runs on template.yaml's own resources, created with these parameters (e.g.
+    /// `TriggerBuckets`), each function as its role and the harness as an admin user, with IAM
+    /// enforced (default: local resources, IAM not enforced).
+    pub template: Option<Vec<(String, String)>>,
 }
 
 /// Where the stack's functions run.
@@ -122,6 +130,7 @@ impl StackOptions {
             fault_proxy: false,
             sdk_attempt_timeout: wiring::ATTEMPT_TIMEOUT,
             lease: chrono::TimeDelta::seconds(8),
+            template: None,
         })
     }
 }
@@ -156,14 +165,18 @@ pub struct LocalStack {
     reports: Arc<Mutex<Vec<DispatchReport>>>,
     /// What the harness, the CLI and the console use: the server itself.
     pub clients: Clients,
-    /// What the dispatcher and worker use: through the fault proxy when there is one, with the
-    /// deployed functions' retries and timeouts.
-    function_clients: Clients,
+    /// What the dispatcher and the worker use: through the fault proxy when there is one, with
+    /// the deployed functions' retries and timeouts; as their roles on a template's resources.
+    dispatcher_clients: Clients,
+    worker_clients: Clients,
     proxy: Option<FaultProxy>,
     pub sqs: aws_sdk_sqs::Client,
     pub events_queue: Queue,
     pub events_dlq: Queue,
     pub worker_dlq: Queue,
+    resources: Resources,
+    /// template.yaml as created on the server, with [`StackOptions::template`].
+    deployed: Option<Deployed>,
     options: StackOptions,
     lambda_endpoint: String,
     moto: MotoServer,
@@ -176,35 +189,35 @@ impl std::fmt::Debug for LocalStack {
     }
 }
 
-/// An SQS queue's URL and ARN.
-#[derive(Clone, Debug)]
-pub struct Queue {
-    pub url: String,
-    pub arn: String,
-}
-
 impl LocalStack {
     pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
         let workdir = tempfile::Builder::new().prefix("mediaflow-local-").tempdir()?;
         let moto = MotoServer::start(workdir.path(), options.moto_time_zone.as_deref()).await?;
+        let deployed = match &options.template {
+            Some(parameters) => {
+                Some(template::deploy(&moto.endpoint, &template::template_path(), STACK_NAME, parameters, true).await?)
+            }
+            None => None,
+        };
+        let credentials = |role: &str| -> anyhow::Result<Credentials> {
+            Ok(match &deployed {
+                Some(deployed) => deployed.principal(role)?.credentials(),
+                None => Credentials::new("test", "test", None, None, "mediaflow-local"),
+            })
+        };
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(&moto.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "mediaflow-local"))
+            .credentials_provider(credentials("admin")?)
             .load()
             .await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        create_tables(&dynamodb, WORKFLOWS_TABLE, JOBS_TABLE).await?;
         // In process, failed batches come back quickly; `cargo lambda watch` runs every
         // invocation to its end before answering, so a batch is in hand as long as its jobs.
         let visibility = match options.lambda {
             LambdaMode::InProcess => Duration::from_secs(5),
             LambdaMode::Remote(_) => Duration::from_secs(900),
         };
-        let events_dlq = create_queue(&sqs, EVENTS_DLQ, visibility, None).await?;
-        let events_queue = create_queue(&sqs, EVENTS_QUEUE, visibility, Some(&events_dlq)).await?;
-        let worker_dlq = create_queue(&sqs, WORKER_DLQ, visibility, None).await?;
         let (listener, lambda_endpoint) = match &options.lambda {
             LambdaMode::InProcess => {
                 let (listener, endpoint) = LocalLambda::listen().await?;
@@ -213,36 +226,46 @@ impl LocalStack {
             LambdaMode::Remote(endpoint) => (None, endpoint.clone()),
         };
         let clients = local_clients(&sdk, &lambda_endpoint);
+        let resources = match &deployed {
+            Some(deployed) => Resources::of(deployed, &sqs).await?,
+            None => Resources::create(&clients.dynamodb, &sqs, &clients.s3, visibility).await?,
+        };
         let proxy = match options.fault_proxy {
             true => Some(FaultProxy::start(&moto.endpoint).await?),
             false => None,
         };
         let (retry, timeouts) = wiring::resilience(options.sdk_attempt_timeout);
-        let function_sdk = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(proxy.as_ref().map_or(&moto.endpoint, |proxy| &proxy.endpoint))
-            .credentials_provider(Credentials::new("test", "test", None, None, "mediaflow-local"))
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            .load()
-            .await;
-        let function_clients = local_clients(&function_sdk, &lambda_endpoint);
+        let function_clients = async |credentials: Credentials| {
+            let sdk = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(proxy.as_ref().map_or(&moto.endpoint, |proxy| &proxy.endpoint))
+                .credentials_provider(credentials)
+                .retry_config(retry.clone())
+                .timeout_config(timeouts.clone())
+                .load()
+                .await;
+            local_clients(&sdk, &lambda_endpoint)
+        };
+        let dispatcher_clients = function_clients(credentials("DispatcherFunctionRole")?).await;
+        let worker_clients = function_clients(credentials("WorkerFunctionRole")?).await;
         let reports = Arc::new(Mutex::new(Vec::new()));
         let scratch = workdir.path().join("scratch");
         std::fs::create_dir_all(&scratch)?;
-        clients.s3.create_bucket().bucket(WORK_BUCKET).send().await?;
         let mut stack = LocalStack {
             events: None,
             lost: None,
             lambda: None,
             reports,
             clients,
-            function_clients,
+            dispatcher_clients,
+            worker_clients,
             proxy,
             sqs,
-            events_queue,
-            events_dlq,
-            worker_dlq,
+            events_queue: resources.events_queue.clone(),
+            events_dlq: resources.events_dlq.clone(),
+            worker_dlq: resources.worker_dlq.clone(),
+            resources,
+            deployed,
             options,
             lambda_endpoint,
             moto,
@@ -258,15 +281,16 @@ impl LocalStack {
             }
             None => Target::Remote(stack.clients.lambda.clone()),
         };
+        // Event source mappings poll with their function's role.
         stack.lost = Some(EventSource::start(
-            stack.sqs.clone(),
+            stack.worker_clients.sqs.clone(),
             stack.worker_dlq.url.clone(),
             stack.worker_dlq.arn.clone(),
             target.clone(),
             WORKER,
         ));
         stack.events = Some(EventSource::start(
-            stack.sqs.clone(),
+            stack.dispatcher_clients.sqs.clone(),
             stack.events_queue.url.clone(),
             stack.events_queue.arn.clone(),
             target,
@@ -278,18 +302,18 @@ impl LocalStack {
     /// The dispatcher and worker handlers, wired as their `main.rs` wires them.
     fn functions(&self, scratch: &Path) -> Functions {
         let dispatcher = Arc::new(wiring::dispatcher(
-            &self.function_clients,
+            &self.dispatcher_clients,
             &DispatcherConfig {
-                workflows_table: WORKFLOWS_TABLE.into(),
-                jobs_table: JOBS_TABLE.into(),
+                workflows_table: self.resources.workflows_table.clone(),
+                jobs_table: self.resources.jobs_table.clone(),
                 worker_function: WORKER.into(),
                 events_dlq_url: self.events_dlq.url.clone(),
             },
         ));
         let worker = Arc::new(wiring::worker(
-            &self.function_clients,
+            &self.worker_clients,
             &WorkerConfig {
-                jobs_table: JOBS_TABLE.into(),
+                jobs_table: self.resources.jobs_table.clone(),
                 worker_function: WORKER.into(),
                 ffmpeg: self.options.ffmpeg.clone(),
                 ffprobe: self.options.ffprobe.clone(),
@@ -298,7 +322,7 @@ impl LocalStack {
                 margin: self.options.deadline_margin,
                 webhook_allow_private: self.options.webhook_allow_private,
                 notify_retry: self.options.notify_retry,
-                work: Some(Location { bucket: WORK_BUCKET.into(), dir: "parts/".into() }),
+                work: Some(Location { bucket: self.resources.work_bucket.clone(), dir: "parts/".into() }),
                 invocation_seconds: self.options.worker_timeout.as_secs_f64(),
                 lease: self.options.lease,
             },
@@ -322,7 +346,8 @@ impl LocalStack {
                 async move { worker::handler::handle(payload, &invocation, &worker).await.map_err(|e| e.to_string()) },
             )
         });
-        let (sqs, dlq) = (self.sqs.clone(), self.worker_dlq.url.clone());
+        // Lambda sends a failed asynchronous invocation to the on-failure queue as the worker.
+        let (sqs, dlq) = (self.worker_clients.sqs.clone(), self.worker_dlq.url.clone());
         let on_failure: OnFailure = Arc::new(move |record: Value| {
             let (sqs, dlq) = (sqs.clone(), dlq.clone());
             Box::pin(async move {
@@ -331,12 +356,21 @@ impl LocalStack {
                 }
             })
         });
-        Functions::default().add(DISPATCHER, Duration::from_secs(60), None, dispatch).add(
+        let mut functions = Functions::default().add(DISPATCHER, Duration::from_secs(60), None, dispatch).add(
             WORKER,
             self.options.worker_timeout,
             Some(on_failure),
             work,
-        )
+        );
+        // On a template's stack, the CLI and console call the functions by their deployed names.
+        if let Some(deployed) = &self.deployed {
+            for (output, name) in [("DispatcherFunctionName", DISPATCHER), ("WorkerFunctionName", WORKER)] {
+                if let Ok(deployed_name) = deployed.output(output) {
+                    functions = functions.alias(deployed_name, name);
+                }
+            }
+        }
+        functions
     }
 
     pub fn endpoint(&self) -> &str {
@@ -369,20 +403,20 @@ impl LocalStack {
     }
 
     pub fn jobs(&self) -> DynamoJobStore {
-        DynamoJobStore::new(self.clients.dynamodb.clone(), JOBS_TABLE)
+        DynamoJobStore::new(self.clients.dynamodb.clone(), &self.resources.jobs_table)
     }
 
     /// This stack's resource names, as a deployed stack's outputs give them.
     pub fn deployment(&self) -> Deployment {
         let mut deployment = Deployment::default()
-            .with(Resource::WorkflowsTable, WORKFLOWS_TABLE)
-            .with(Resource::JobsTable, JOBS_TABLE)
+            .with(Resource::WorkflowsTable, &self.resources.workflows_table)
+            .with(Resource::JobsTable, &self.resources.jobs_table)
             .with(Resource::WorkerFunction, WORKER)
             .with(Resource::EventsQueueArn, &self.events_queue.arn)
             .with(Resource::EventsQueueUrl, &self.events_queue.url)
             .with(Resource::EventsDlqUrl, &self.events_dlq.url)
             .with(Resource::WorkerDlqUrl, &self.worker_dlq.url);
-        deployment.set_work_bucket(Some(WORK_BUCKET.into()));
+        deployment.set_work_bucket(Some(self.resources.work_bucket.clone()));
         deployment
     }
 
@@ -529,46 +563,40 @@ impl LocalStack {
             ("AWS_REGION", REGION.into()),
             // awscli v1 reads only this one.
             ("AWS_DEFAULT_REGION", REGION.into()),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("FFMPEG_PATH", self.options.ffmpeg.display().to_string()),
             ("FFPROBE_PATH", self.options.ffprobe.display().to_string()),
             ("FONT_PATH", self.options.font.display().to_string()),
             ("SCRATCH_DIR", self.scratch_dir().display().to_string()),
             ("WEBHOOK_ALLOW_PRIVATE", if self.options.webhook_allow_private { "1" } else { "0" }.into()),
-            ("WORK_BUCKET", WORK_BUCKET.into()),
+            ("WORK_BUCKET", self.resources.work_bucket.clone()),
             ("INVOCATION_SECONDS", self.options.worker_timeout.as_secs().to_string()),
         ];
+        match self.deployed.as_ref().and_then(|deployed| deployed.principal("admin").ok()) {
+            Some(admin) => environment.extend(admin.environment()),
+            None => {
+                environment.extend([("AWS_ACCESS_KEY_ID", "test".into()), ("AWS_SECRET_ACCESS_KEY", "test".into())])
+            }
+        }
         environment.extend(self.deployment().environment());
         environment
     }
-}
 
-/// Creates a queue; with `dead_letters`, messages received 5 times go there (as in the SAM
-/// template).
-async fn create_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    visibility: Duration,
-    dead_letters: Option<&Queue>,
-) -> anyhow::Result<Queue> {
-    let mut request = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility.as_secs().to_string());
-    if let Some(dlq) = dead_letters {
-        let policy = serde_json::json!({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 5});
-        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    /// template.yaml as created on the server ([`StackOptions::template`]): its outputs and
+    /// the credentials of its principals.
+    pub fn deployed(&self) -> Option<&Deployed> {
+        self.deployed.as_ref()
     }
-    let url = request.send().await?.queue_url.context("queue without URL")?;
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .context("queue without ARN")?;
-    Ok(Queue { url, arn })
+
+    /// The environment of `mediaflow` run by `principal` of the deployed template (e.g.
+    /// `operator`), naming the deployment by its stack as users do.
+    pub fn environment_of(&self, principal: &Principal) -> Vec<(&'static str, String)> {
+        let mut environment = vec![
+            ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_LAMBDA", self.lambda_endpoint.clone()),
+            ("AWS_REGION", REGION.into()),
+            ("MEDIAFLOW_STACK", STACK_NAME.into()),
+        ];
+        environment.extend(principal.environment());
+        environment
+    }
 }

@@ -28,7 +28,7 @@ pub struct MotoServer {
 /// The launcher, run by the Python that has moto installed (`MOTO_PYTHON`, else `python3`).
 const LAUNCHER: &str = include_str!("moto_server.py");
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     std::env::var_os("MOTO_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
 }
 

@@ -14,16 +14,28 @@ moto answers a ranged GET by copying the whole object and slicing it (1.5 s per 
 `If-Match`, is answered from the stored object a MiB at a time, so that reading a large upload
 in ranges costs what it costs on S3. Everything else is moto's.
 
+With IAM enforced (moto's `/moto-api/reset-auth`, INITIAL_NO_AUTH_ACTION_COUNT), moto checks a
+DynamoDB request as one action on every resource ("*") and a CloudFormation one likewise, so no
+policy scoped to a table or a stack could allow them. DynamoDB checks the table (or index) a
+request names, and each item's own action in a transaction (PutItem, UpdateItem,
+ConditionCheckItem…); the handlers below authorise requests that way, and DescribeStacks on the
+stack's ARN. moto recomputes an S3 request's signature from a query string it encodes again, and
+gets it wrong for some (a `prefix` holding "/"): S3 requests are authorised as the principal
+their access key names, without checking their signature. A refused DynamoDB request is answered
+in JSON, as DynamoDB answers it (moto answers in IAM's XML, which the SDKs cannot read).
+
 The server stops when its standard input closes: the process that started it holds the other
 end, so the server never outlives it, however that process ends.
 
 Usage: python3 moto_server.py HOST PORT
 """
 
+import json
 import os
 import re
 import sys
 import threading
+from urllib.parse import urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -31,19 +43,103 @@ from werkzeug.serving import run_simple
 dynamodb = threading.Lock()
 app = DomainDispatcherApplication(create_backend_app)
 
+TRANSACTED = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
-def multipart_completed(environ, start_response):
+
+def dynamodb_checks(handler):
+    """The (action, resource) pairs DynamoDB authorises a request by."""
+    params = handler.body if isinstance(handler.body, dict) else {}
+    action = handler._get_action()
+
+    def arn(table, index=None):
+        table_arn = f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+        return f"{table_arn}/index/{index}" if index else table_arn
+
+    if action == "TransactWriteItems":
+        return [(TRANSACTED[kind], arn(op["TableName"])) for item in params["TransactItems"] for kind, op in item.items()]
+    if action == "TransactGetItems":
+        return [("GetItem", arn(item["Get"]["TableName"])) for item in params["TransactItems"]]
+    if action in ("BatchWriteItem", "BatchGetItem"):
+        return [(action, arn(table)) for table in params["RequestItems"]]
+    if "TableName" in params:
+        return [(action, arn(params["TableName"], params.get("IndexName")))]
+    return [(action, "*")]
+
+
+def authorise_per_resource(checks):
+    """An `_authenticate_and_authorize_normal_action` that checks each of `checks(handler)`."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMRequest
+
+    def authorise(handler, _resource="*"):
+        if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            ActionAuthenticatorMixin.request_count += 1
+            return
+        for action, resource in checks(handler):
+            request = IAMRequest(account_id=handler.current_account, method=handler.method,
+                                 path=urlparse(handler.uri).path, data=handler.data, body=handler.raw_body,
+                                 headers=handler.headers, action=action)
+            request.check_signature()
+            request.check_action_permitted(resource)
+
+    return authorise
+
+
+def stack_checks(handler):
+    from moto.cloudformation.models import cloudformation_backends
+
+    action, name = handler._get_action(), handler._get_param("StackName")
+    try:
+        stack = cloudformation_backends[handler.current_account][handler.region].get_stack(name)
+        return [(action, stack.stack_id)]
+    except Exception:  # noqa: BLE001 (no such stack: only a policy on every stack allows it)
+        return [(action, "*")]
+
+
+def authorise_as_aws_does():
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.iam.access_control import S3IAMRequest
+
+    S3IAMRequest.check_signature = lambda _request: None
+    DynamoHandler._authenticate_and_authorize_normal_action = authorise_per_resource(dynamodb_checks)
+    CloudFormationResponse._authenticate_and_authorize_normal_action = authorise_per_resource(stack_checks)
+
+
+authorise_as_aws_does()
+
+
+def rewritten(environ, start_response, rewrite):
+    """moto's answer, with its body passed through `rewrite(status, body)`."""
     answer = {}
 
     def keep(status, headers, exc_info=None):
         answer["status"], answer["headers"] = status, headers
 
     body = b"".join(app(environ, keep))
+    body = rewrite(answer["status"], body)
+    headers = [(k, v) for k, v in answer["headers"] if k.lower() not in ("content-length", "content-type")]
+    content_type = dict((k.lower(), v) for k, v in answer["headers"]).get("content-type", "text/xml")
+    if body.startswith(b"{"):
+        content_type = "application/x-amz-json-1.0"
+    start_response(answer["status"], headers + [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def multipart_completed(status, body):
     if body.lstrip().startswith(b"<?xml"):
         body = body.replace(b"CompleteMultipartUploadResponse", b"CompleteMultipartUploadResult")
-    headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
-    start_response(answer["status"], headers + [("Content-Length", str(len(body)))])
-    return [body]
+    return body
+
+
+def dynamodb_json_errors(status, body):
+    """moto answers a refused DynamoDB request in IAM's XML; DynamoDB answers in JSON."""
+    refused = re.search(rb"<Code>(\w+)</Code><Message>(.*?)</Message>", body)
+    if not status.startswith("403") or not refused:
+        return body
+    kind = "AccessDeniedException" if refused[1] == b"AccessDenied" else refused[1].decode()
+    return json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{kind}", "message": refused[2].decode()}).encode()
 
 
 LARGE = 64 * 1024 * 1024
@@ -100,9 +196,9 @@ def ranged_read(environ, start_response):
 def serialised(environ, start_response):
     if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
         with dynamodb:
-            return list(app(environ, start_response))
+            return rewritten(environ, start_response, dynamodb_json_errors)
     if environ.get("REQUEST_METHOD") == "POST" and "uploadId=" in environ.get("QUERY_STRING", ""):
-        return multipart_completed(environ, start_response)
+        return rewritten(environ, start_response, multipart_completed)
     return ranged_read(environ, start_response) or app(environ, start_response)
 
 
