@@ -157,6 +157,13 @@ impl Ffmpeg {
                 warn!(errors = ?errors, "ffmpeg failed");
                 Err(classify_run_failure(&errors))
             }
+            Ran::Killed { signal } => {
+                warn!(signal, "ffmpeg was killed");
+                Err(MediaFailure::new(
+                    ErrorCode::Internal,
+                    format!("ffmpeg was killed by signal {signal} from outside (e.g. out of memory), not by its input"),
+                ))
+            }
             Ran::Stopped { after } => Err(MediaFailure::new(
                 ErrorCode::Timeout,
                 format!("stopped after {:.1}s: the invocation would have ended before ffmpeg", after.as_secs_f64()),

@@ -2,6 +2,7 @@
 //! watchdog that stops it when its time runs out or nobody waits any more, and what it reported
 //! while decoding, judged.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -107,6 +108,7 @@ impl RunShare {
 }
 
 /// How an ffmpeg run ended.
+#[derive(Debug)]
 pub(super) enum Ran {
     Finished(Health),
     Failed {
@@ -115,6 +117,11 @@ pub(super) enum Ran {
     /// Killed by the watchdog when its time ran out.
     Stopped {
         after: Duration,
+    },
+    /// Ended by a signal from outside (the kernel's out-of-memory killer, an operator): says
+    /// nothing about the input, whatever ffmpeg logged before.
+    Killed {
+        signal: i32,
     },
 }
 
@@ -176,10 +183,11 @@ pub(super) fn run_ffmpeg(
     let _ = signals.send(Signal::Finished);
     let stopped = watchdog.join().unwrap_or(false);
     let status = child.lock().map_err(|_| std::io::Error::other("ffmpeg child lock poisoned"))?.wait()?;
-    Ok(match (stopped, status.success()) {
-        (true, _) => Ran::Stopped { after: started.elapsed() },
-        (false, true) => Ran::Finished(health),
-        (false, false) => Ran::Failed { errors },
+    Ok(match (stopped, status.success(), status.signal()) {
+        (true, _, _) => Ran::Stopped { after: started.elapsed() },
+        (false, true, _) => Ran::Finished(health),
+        (false, false, Some(signal)) => Ran::Killed { signal },
+        (false, false, None) => Ran::Failed { errors },
     })
 }
 
@@ -226,6 +234,54 @@ mod tests {
         let ours = classify_run_failure(&["Unknown encoder 'libfoo'".to_owned()]);
         assert_eq!(ours.code, ErrorCode::Internal);
         assert!(!ours.message.contains("libfoo"));
+    }
+
+    /// Children of this process named ffmpeg (found through /proc, by parent, never by name alone).
+    fn ffmpeg_children() -> Vec<String> {
+        let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten();
+        let children = tasks.filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok());
+        let pids: Vec<String> =
+            children.flat_map(|list| list.split_whitespace().map(str::to_owned).collect::<Vec<_>>()).collect();
+        pids.into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|name| name.trim() == "ffmpeg")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_ffmpeg_killed_from_outside_is_not_blamed_on_its_input() {
+        // GIVEN a long encode (whatever it logged so far, e.g. decode errors of a damaged input)
+        let args: Vec<String> = [
+            "-hide_banner",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=600",
+            "-vf",
+            "noise=alls=20",
+            "-c:v",
+            "mpeg4",
+            "-f",
+            "null",
+            "-",
+        ]
+        .map(str::to_owned)
+        .into();
+        let (signals, watch) = mpsc::channel::<Signal>();
+        let running = std::thread::spawn(move || run_ffmpeg(Path::new("ffmpeg"), &args, None, None, signals, watch));
+        // WHEN the kernel's out-of-memory killer (here: kill -9) ends ffmpeg halfway
+        let pid = (0..100)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                ffmpeg_children().pop()
+            })
+            .expect("ffmpeg running");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(std::process::Command::new("kill").args(["-9", &pid]).status().is_ok_and(|s| s.success()));
+        // THEN the run says it was killed, not that its input failed
+        let ran = running.join().expect("the run's thread").expect("ffmpeg ran");
+        assert!(matches!(ran, Ran::Killed { signal: 9 }), "{ran:?}");
     }
 
     #[test]
