@@ -8,6 +8,7 @@
 mod access;
 mod assets;
 mod form;
+mod log;
 mod pages;
 mod playlist;
 mod render;
@@ -37,5 +38,6 @@ pub fn router(admin: Arc<Admin>, access: Access) -> Router {
     pages::routes()
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(console.clone(), access::guard))
+        .layer(axum::middleware::from_fn(log::requests))
         .with_state(console)
 }

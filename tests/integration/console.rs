@@ -65,13 +65,18 @@ pub async fn start_console(h: &Harness) -> anyhow::Result<(tokio::process::Child
     console_in(&h.stack.environment(), h.dir.path()).await
 }
 
-/// `mediaflow console` with `environment`, and the link it printed.
+/// `mediaflow console` with `environment`, and the link it printed; its log goes to
+/// `console.log` in `home`.
 pub async fn console_in(
     environment: &[(&str, String)],
     home: &std::path::Path,
 ) -> anyhow::Result<(tokio::process::Child, String)> {
-    let mut console =
-        mediaflow_command(environment, home)?.arg("console").stdout(std::process::Stdio::piped()).spawn()?;
+    let log = std::fs::File::create(home.join("console.log"))?;
+    let mut console = mediaflow_command(environment, home)?
+        .arg("console")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()?;
     let mut lines = BufReader::new(console.stdout.take().context("its output")?).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await??.context("a line")?;
     let link = line.strip_prefix("console: ").with_context(|| format!("the link line: {line}"))?.to_owned();

@@ -17,6 +17,7 @@ mod hostile;
 mod iam;
 mod idempotency;
 mod jobs;
+mod kills;
 mod limits;
 mod load;
 mod local_stack;

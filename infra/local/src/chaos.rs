@@ -44,6 +44,9 @@ pub struct ChaosPlan {
     pub cut_within: Duration,
     /// The storage server is unreachable this long, halfway through the uploads.
     pub outage: Duration,
+    /// The storage server's process is stopped (SIGSTOP) this long, three quarters of the way
+    /// through the uploads, then continued (SIGCONT): every call in flight hangs meanwhile.
+    pub freeze: Duration,
     /// How late a slow answer comes (past the functions' attempt timeout).
     pub slow: Duration,
     /// Uploads made at once.
@@ -51,6 +54,8 @@ pub struct ChaosPlan {
     /// Given up waiting when no job finished for this long.
     pub settle: Duration,
     pub seed: u64,
+    /// Where every workflow of the run sends its job events (a workflow's `notification`).
+    pub notification: Option<serde_json::Value>,
 }
 
 impl ChaosPlan {
@@ -65,10 +70,12 @@ impl ChaosPlan {
             dispatcher_cuts: 0.05,
             cut_within: Duration::from_secs(2),
             outage: Duration::from_secs(5),
+            freeze: Duration::from_secs(5),
             slow: Duration::from_secs(5),
             concurrency: 8,
             settle: Duration::from_secs(120),
             seed: 7,
+            notification: None,
         }
     }
 }
@@ -148,9 +155,9 @@ struct Upload {
 }
 
 /// The run's workflows: two on `chaos/in/` (a still and a small transcode), one on
-/// `chaos/loops/` (an animated GIF).
-fn workflows() -> Vec<serde_json::Value> {
-    vec![
+/// `chaos/loops/` (an animated GIF); each with `notification`, if any.
+fn workflows(notification: Option<&serde_json::Value>) -> Vec<serde_json::Value> {
+    let mut workflows = vec![
         json!({"name": "chaos-stills", "trigger": {"bucket": BUCKET, "dir": "chaos/in/"}, "output": {"dir": "chaos/stills/"},
                "tasks": [{"type": "snapshot", "times": [0], "format": "jpg", "width": 160}]}),
         json!({"name": "chaos-small", "trigger": {"bucket": BUCKET, "dir": "chaos/in/"}, "output": {"dir": "chaos/small/"},
@@ -158,7 +165,11 @@ fn workflows() -> Vec<serde_json::Value> {
                           "audio": {"codec": "aac", "bitrate_kbps": 48}}]}),
         json!({"name": "chaos-loops", "trigger": {"bucket": BUCKET, "dir": "chaos/loops/"}, "output": {"dir": "chaos/gifs/"},
                "tasks": [{"type": "animated", "format": "gif", "start": 0, "end": 1, "fps": 5, "width": 120}]}),
-    ]
+    ];
+    if let Some(notification) = notification {
+        workflows.iter_mut().for_each(|workflow| workflow["notification"] = notification.clone());
+    }
+    workflows
 }
 
 /// Small media of many kinds: real clips (a phone camera's H.264/AAC, an MP3), clips made with
@@ -222,7 +233,7 @@ pub async fn run(stack: &LocalStack, media: &[PathBuf], plan: ChaosPlan) -> anyh
     let admin = stack.admin();
     let started = Utc::now();
     stack.create_bucket(BUCKET).await?;
-    for workflow in workflows() {
+    for workflow in workflows(plan.notification.as_ref()) {
         let spec = WorkflowSpec::from_value(workflow).map_err(|e| anyhow::anyhow!("{e}"))?;
         let applied = admin.apply(spec).await?;
         admin.enable(&applied.workflow.name, BucketCheck::Required).await?;
@@ -232,14 +243,14 @@ pub async fn run(stack: &LocalStack, media: &[PathBuf], plan: ChaosPlan) -> anyh
         proxy.set_plan(None);
         lambda.cut_runs(WORKER, 0.0, plan.cut_within, plan.seed);
         lambda.cut_runs(DISPATCHER, 0.0, plan.cut_within, plan.seed);
-        phases.push(phase(stack, media, "calm", plan.calm_uploads, None, &plan).await?);
+        phases.push(phase(stack, media, "calm", plan.calm_uploads, false, &plan).await?);
     }
     if plan.uploads > 0 {
         proxy.set_plan(Some(FaultPlan::everywhere(plan.fault_rate, plan.slow, plan.seed)));
         lambda.cut_runs(WORKER, plan.worker_cuts, plan.cut_within, plan.seed);
         lambda.cut_runs(DISPATCHER, plan.dispatcher_cuts, Duration::from_millis(300), plan.seed + 1);
         let faults_before = proxy.injected();
-        let mut faulty = phase(stack, media, "faults", plan.uploads, Some(plan.outage), &plan).await?;
+        let mut faulty = phase(stack, media, "faults", plan.uploads, true, &plan).await?;
         for ((service, fault), count) in proxy.injected() {
             let before = faults_before.get(&(service, fault)).copied().unwrap_or(0);
             *faulty.faults.entry(fault).or_default() += count - before;
@@ -261,24 +272,29 @@ pub async fn run(stack: &LocalStack, media: &[PathBuf], plan: ChaosPlan) -> anyh
     Ok(ChaosReport { plan, phases, audit })
 }
 
-/// Uploads `count` files under `chaos/*/{name}/`, waits until their jobs finish (or nothing
-/// moves for the settle time), and counts what came of them.
+/// Uploads `count` files under `chaos/*/{name}/` (`faulty`: with the plan's outage and freeze
+/// of the storage server on the way), waits until their jobs finish (or nothing moves for the
+/// settle time), and counts what came of them.
 async fn phase(
     stack: &LocalStack,
     media: &[PathBuf],
     name: &str,
     count: usize,
-    outage: Option<Duration>,
+    faulty: bool,
     plan: &ChaosPlan,
 ) -> anyhow::Result<Phase> {
     let begun = Instant::now();
     let since = Utc::now() - TimeDelta::seconds(1);
     let uploads: Vec<Upload> = futures::stream::iter(0..count)
         .map(|i| async move {
-            if i == count / 2
-                && let (Some(outage), Some(proxy)) = (outage, stack.fault_proxy())
+            if faulty
+                && i == count / 2
+                && let Some(proxy) = stack.fault_proxy()
             {
-                proxy.outage(outage);
+                proxy.outage(plan.outage);
+            }
+            if faulty && i == count * 3 / 4 && !plan.freeze.is_zero() {
+                stack.moto().freeze(plan.freeze)?;
             }
             let file = &media[i % media.len()];
             let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("bin");
@@ -397,11 +413,12 @@ impl fmt::Display for ChaosReport {
         let plan = &self.plan;
         writeln!(
             f,
-            "faults: {:.0} % of the functions' S3/DynamoDB/SQS calls fail; {:.0} % of worker runs and {:.0} % of dispatcher runs cut off; storage unreachable for {} s halfway",
+            "faults: {:.0} % of the functions' S3/DynamoDB/SQS calls fail; {:.0} % of worker runs and {:.0} % of dispatcher runs cut off; storage unreachable for {} s halfway, its process stopped for {} s at three quarters",
             plan.fault_rate * 100.0,
             plan.worker_cuts * 100.0,
             plan.dispatcher_cuts * 100.0,
-            plan.outage.as_secs()
+            plan.outage.as_secs(),
+            plan.freeze.as_secs()
         )?;
         writeln!(
             f,

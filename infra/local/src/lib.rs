@@ -20,6 +20,7 @@ pub mod faults;
 mod lambda;
 pub mod measure;
 mod moto;
+mod process;
 mod resources;
 pub mod template;
 
@@ -48,6 +49,7 @@ pub use self::events::{EventSource, Target};
 pub use self::faults::{Fault, FaultPlan, FaultProxy, Service};
 pub use self::lambda::{Function, Functions, LocalLambda, OnFailure};
 pub use self::moto::MotoServer;
+pub use self::process::Process;
 use self::resources::Resources;
 pub use self::resources::{JOBS_TABLE, Queue, WORK_BUCKET, WORKFLOWS_TABLE};
 use self::template::{Deployed, Principal};
@@ -93,6 +95,10 @@ pub struct StackOptions {
     /// `TriggerBuckets`), each function as its role and the harness as an admin user, with IAM
     /// enforced (default: local resources, IAM not enforced).
     pub template: Option<Vec<(String, String)>>,
+    /// Runs the worker as this built binary (`functions/worker`), one process per invocation
+    /// through Lambda's runtime API, so that a cut run is a SIGKILL of its process group
+    /// (default: in this process).
+    pub worker_binary: Option<PathBuf>,
 }
 
 /// Where the stack's functions run.
@@ -131,6 +137,7 @@ impl StackOptions {
             sdk_attempt_timeout: wiring::ATTEMPT_TIMEOUT,
             lease: chrono::TimeDelta::seconds(8),
             template: None,
+            worker_binary: None,
         })
     }
 }
@@ -162,6 +169,8 @@ pub struct LocalStack {
     /// Feeds the worker's dead-letter queue back to the worker, as the template's mapping does.
     lost: Option<EventSource>,
     lambda: Option<Arc<LocalLambda>>,
+    /// The worker's processes, with [`StackOptions::worker_binary`].
+    worker_process: Option<Process>,
     reports: Arc<Mutex<Vec<DispatchReport>>>,
     /// What the harness, the CLI and the console use: the server itself.
     pub clients: Clients,
@@ -255,6 +264,7 @@ impl LocalStack {
             events: None,
             lost: None,
             lambda: None,
+            worker_process: None,
             reports,
             clients,
             dispatcher_clients,
@@ -273,6 +283,9 @@ impl LocalStack {
         };
         let target = match listener {
             Some(listener) => {
+                stack.worker_process = stack.options.worker_binary.clone().map(|binary| {
+                    Process::new(binary, WORKER, stack.worker_environment(), stack.workdir.path().join("worker.log"))
+                });
                 let functions = stack.functions(&scratch);
                 let retry_delay = Duration::from_millis(500);
                 let lambda = Arc::new(LocalLambda::serve(listener, functions, stack.options.concurrency, retry_delay)?);
@@ -340,12 +353,15 @@ impl LocalStack {
                 Ok(handled.response)
             })
         });
-        let work: Function = Arc::new(move |payload, invocation| {
-            let worker = worker.clone();
-            Box::pin(
-                async move { worker::handler::handle(payload, &invocation, &worker).await.map_err(|e| e.to_string()) },
-            )
-        });
+        let work: Function = match &self.worker_process {
+            Some(process) => process.clone().function(),
+            None => Arc::new(move |payload, invocation| {
+                let worker = worker.clone();
+                Box::pin(async move {
+                    worker::handler::handle(payload, &invocation, &worker).await.map_err(|e| e.to_string())
+                })
+            }),
+        };
         // Lambda sends a failed asynchronous invocation to the on-failure queue as the worker.
         let (sqs, dlq) = (self.worker_clients.sqs.clone(), self.worker_dlq.url.clone());
         let on_failure: OnFailure = Arc::new(move |record: Value| {
@@ -579,6 +595,39 @@ impl LocalStack {
         }
         environment.extend(self.deployment().environment());
         environment
+    }
+
+    /// The environment of the worker's own processes ([`StackOptions::worker_binary`]): as
+    /// deployed, through the fault proxy when there is one, as the worker's role on a template.
+    fn worker_environment(&self) -> Vec<(String, String)> {
+        let mut environment: Vec<(String, String)> = self
+            .environment()
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("AWS_ACCESS_KEY") && !name.starts_with("AWS_SECRET"))
+            .filter(|(name, _)| *name != "AWS_SESSION_TOKEN" && *name != "AWS_ENDPOINT_URL")
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        let endpoint = self.proxy.as_ref().map_or(&self.moto.endpoint, |proxy| &proxy.endpoint);
+        environment.push(("AWS_ENDPOINT_URL".into(), endpoint.clone()));
+        match self.deployed.as_ref().and_then(|deployed| deployed.principal("WorkerFunctionRole").ok()) {
+            Some(role) => environment.extend(role.environment().into_iter().map(|(k, v)| (k.to_owned(), v))),
+            None => environment.extend([
+                ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+                ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+            ]),
+        }
+        environment.extend([
+            ("LEASE_SECONDS".to_owned(), self.options.lease.num_seconds().to_string()),
+            ("DEADLINE_MARGIN_SECONDS".to_owned(), self.options.deadline_margin.num_seconds().to_string()),
+            ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+        ]);
+        environment
+    }
+
+    /// The worker's processes, with [`StackOptions::worker_binary`].
+    pub fn worker_process(&self) -> Option<&Process> {
+        self.worker_process.as_ref()
     }
 
     /// template.yaml as created on the server ([`StackOptions::template`]): its outputs and

@@ -107,6 +107,22 @@ impl MotoServer {
         }
     }
 
+    /// Stops the server's process (SIGSTOP) and continues it (SIGCONT) after `pause`, as a
+    /// storage service that stops answering and comes back: connections stay open, calls hang.
+    pub fn freeze(&self, pause: Duration) -> anyhow::Result<()> {
+        let pid = self.pid().context("moto_server has exited")?;
+        let signal = move |name: &str| std::process::Command::new("kill").args([name, &pid.to_string()]).status();
+        anyhow::ensure!(signal("-STOP")?.success(), "kill -STOP {pid}");
+        tracing::warn!(pid, seconds = pause.as_secs_f64(), "storage server stopped (SIGSTOP)");
+        std::thread::spawn(move || {
+            std::thread::sleep(pause);
+            if !signal("-CONT").is_ok_and(|status| status.success()) {
+                tracing::error!(pid, "cannot continue the storage server (SIGCONT)");
+            }
+        });
+        Ok(())
+    }
+
     /// The server's process id (for tests that stop it).
     pub fn pid(&self) -> Option<u32> {
         self.child.lock().ok().and_then(|child| child.id())

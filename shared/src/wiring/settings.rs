@@ -90,19 +90,21 @@ impl WorkerConfig {
             ffprobe: path_or("FFPROBE_PATH", "/opt/bin/ffprobe"),
             font: path_or("FONT_PATH", "/opt/fonts/DejaVuSans.ttf"),
             scratch: path_or("SCRATCH_DIR", "/tmp"),
-            margin: TimeDelta::seconds(match std::env::var("DEADLINE_MARGIN_SECONDS") {
-                Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("DEADLINE_MARGIN_SECONDS", text))?,
-                Err(_) => 20,
-            }),
+            margin: TimeDelta::seconds(number_or("DEADLINE_MARGIN_SECONDS", 20)?),
             webhook_allow_private: std::env::var("WEBHOOK_ALLOW_PRIVATE").is_ok_and(|v| v.trim() == "1"),
             notify_retry: RetryPolicy::default(),
             work: work_location(required("WORK_BUCKET").ok()),
-            invocation_seconds: match std::env::var("INVOCATION_SECONDS") {
-                Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid("INVOCATION_SECONDS", text))?,
-                Err(_) => 900.0,
-            },
-            lease: super::LEASE,
+            invocation_seconds: number_or("INVOCATION_SECONDS", 900.0)?,
+            lease: TimeDelta::seconds(number_or("LEASE_SECONDS", super::LEASE.num_seconds())?),
         })
+    }
+}
+
+/// The number in variable `name`, or `default` when it is unset.
+fn number_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match std::env::var(name) {
+        Ok(text) => text.trim().parse().map_err(|_| ConfigError::Invalid(name, text)),
+        Err(_) => Ok(default),
     }
 }
 

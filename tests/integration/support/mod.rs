@@ -6,7 +6,9 @@
 mod flows;
 mod media;
 mod stack;
+pub mod webhook;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,22 +41,27 @@ pub fn s3_event(object: &ObjectRef, time: chrono::DateTime<chrono::Utc>, sequenc
 
 /// The `mediaflow` command, built as `make test` builds it (once per test process, so that it is
 /// never older than the code under test).
-fn mediaflow_binary() -> anyhow::Result<&'static Path> {
-    static BINARY: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    let built = BINARY.get_or_init(|| {
-        let status = cargo()
-            .args(["build", "--quiet", "--bin", "mediaflow"])
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
+fn mediaflow_binary() -> anyhow::Result<PathBuf> {
+    binary("mediaflow")
+}
+
+/// The workspace's binary `name`, built as `make test` builds it (once per test process, so
+/// that it is the current code).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    static BUILT: std::sync::Mutex<BTreeMap<String, Result<PathBuf, String>>> = std::sync::Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().map_err(|_| anyhow::anyhow!("the build lock is poisoned"))?;
+    let found = built.entry(name.to_owned()).or_insert_with(|| {
+        let status =
+            cargo().args(["build", "--quiet", "--bin", name]).status().map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {
-            return Err("cargo build --bin mediaflow failed".to_owned());
+            return Err(format!("cargo build --bin {name} failed"));
         }
-        // target/debug/deps/integration-… → target/debug/mediaflow
+        // target/debug/deps/integration-… → target/debug/<name>
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let binary = exe.parent().and_then(Path::parent).map(|dir| dir.join("mediaflow")).ok_or("no target dir")?;
+        let binary = exe.parent().and_then(Path::parent).map(|dir| dir.join(name)).ok_or("no target dir")?;
         if binary.is_file() { Ok(binary) } else { Err(format!("{} is missing", binary.display())) }
     });
-    built.as_deref().map_err(|e| anyhow::anyhow!("{e}"))
+    found.clone().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// `cargo` as from a shell in the workspace: without the variables cargo sets for this test, which

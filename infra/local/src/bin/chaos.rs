@@ -29,6 +29,14 @@ struct Args {
     /// Seconds the storage server is unreachable, halfway through.
     #[arg(long, default_value_t = 5)]
     outage: u64,
+    /// Seconds the storage server's process is stopped (SIGSTOP), three quarters of the way.
+    #[arg(long, default_value_t = 5)]
+    freeze: u64,
+    /// The worker binary, run as one process per invocation so that a cut run is a SIGKILL of
+    /// its process group (default: `worker` beside this binary, which `make chaos` builds; `-`
+    /// runs the worker in this process).
+    #[arg(long)]
+    worker_binary: Option<PathBuf>,
     #[arg(long, default_value_t = 7)]
     seed: u64,
 }
@@ -48,19 +56,30 @@ async fn main() -> anyhow::Result<()> {
     options.lease = chrono::TimeDelta::seconds(20);
     // Lambda runs many invocations at once: one waiting out a retry must not hold up the rest.
     options.concurrency = 8;
+    let beside = std::env::current_exe()?.with_file_name("worker");
+    options.worker_binary = match args.worker_binary {
+        Some(path) if path.as_os_str() == "-" => None,
+        Some(path) => Some(path),
+        None => beside.is_file().then_some(beside),
+    };
     let plan = ChaosPlan {
         fault_rate: args.fault_rate,
         worker_cuts: args.worker_cuts,
         dispatcher_cuts: args.dispatcher_cuts,
         outage: Duration::from_secs(args.outage),
+        freeze: Duration::from_secs(args.freeze),
         seed: args.seed,
         ..ChaosPlan::standard(args.uploads, args.calm)
     };
     let dir = tempfile::tempdir()?;
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/media");
     let media = chaos::media(&options.ffmpeg, &fixtures, dir.path())?;
+    let workers = match &options.worker_binary {
+        Some(binary) => format!("worker processes of {}", binary.display()),
+        None => "the worker in this process".to_owned(),
+    };
     eprintln!(
-        "chaos: {} uploads on a healthy stack, then {} with faults ({} kinds of media)",
+        "chaos: {} uploads on a healthy stack, then {} with faults ({} kinds of media; {workers})",
         plan.calm_uploads,
         plan.uploads,
         media.len()

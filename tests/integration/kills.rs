@@ -1,0 +1,114 @@
+//! Workers killed for real: the worker runs as its own binary, one process per invocation
+//! (Lambda's runtime API on loopback), and its process group — the worker and its ffmpeg — is
+//! sent SIGKILL while ffmpeg encodes a whole task or one part of a chunked one, as Lambda ends a
+//! sandbox that ran out of memory. Lambda's retry takes the task over once its hold runs out;
+//! the output is written once; nothing of the killed run keeps running.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use mediaflow::domain::job::{JobResult, TaskStatus};
+use serde_json::{Value, json};
+
+use crate::support::{Harness, binary, duration, probe};
+
+/// A process of this machine, as /proc tells it.
+struct Running {
+    group: u32,
+    command: String,
+}
+
+fn processes() -> Vec<Running> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid pgrp …: the name may hold spaces and parentheses.
+            let group = stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()?;
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            Some(Running { group, command })
+        })
+        .collect()
+}
+
+/// Waits for a worker invocation whose ffmpeg runs with arguments that `wanted` accepts, and
+/// kills its whole process group with SIGKILL; the group's id.
+async fn kill_worker_during(h: &Harness, wanted: impl Fn(&str) -> bool) -> anyhow::Result<u32> {
+    let begun = Instant::now();
+    while begun.elapsed() < Duration::from_secs(120) {
+        let groups = h.stack.worker_process().context("the worker runs as processes")?.running();
+        let found = processes().into_iter().find(|p| {
+            groups.contains(&p.group)
+                && p.command.split(' ').next().is_some_and(|exe| exe.ends_with("ffmpeg"))
+                && wanted(&p.command)
+        });
+        if let Some(running) = found {
+            let killed =
+                std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", running.group)]).status()?;
+            anyhow::ensure!(killed.success(), "kill -KILL -{}", running.group);
+            return Ok(running.group);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("no worker ran such an ffmpeg within 120 s")
+}
+
+/// A stack whose worker runs as its own processes, holds lasting 4 s.
+async fn stack_of_processes() -> anyhow::Result<Harness> {
+    let worker = binary("worker")?;
+    Harness::start_with(|options| {
+        options.worker_binary = Some(worker);
+        options.lease = chrono::TimeDelta::seconds(4);
+    })
+    .await
+}
+
+/// Runs `task` on a 20 s 720p upload, kills the worker while an ffmpeg `wanted` accepts runs,
+/// and checks the task was taken over and its one output is whole.
+async fn killed_and_taken_over(name: &str, task: Value, wanted: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+    let h = stack_of_processes().await?;
+    h.workflow(h.flow(name).task(task)).await?;
+    let clip = h.lavfi_clip(
+        "long.mp4",
+        &["testsrc2=size=1280x720:rate=30:duration=20", "sine=duration=20"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    let object = h.upload(&clip, "in/long.mp4").await?;
+
+    // WHEN the worker's process group is killed while such an ffmpeg runs
+    let group = kill_worker_during(&h, wanted).await?;
+
+    // THEN the task is taken over and finishes, its output written once and whole
+    let (job, tasks) = h.job_of(&object).await?;
+    assert_eq!(h.stack.worker_process().map(|p| p.killed()), Some(1), "one run was killed");
+    assert_eq!(job.result(), Some(JobResult::Success), "{:?}", job.error);
+    assert_eq!(tasks[0].status, TaskStatus::Success);
+    let outputs = h.keys(&h.bucket, "out/").await?;
+    assert_eq!(outputs.len(), 1, "one output: {outputs:?}");
+    let local = h.dir.path().join("output.mp4");
+    let body = h.stack.clients.s3.get_object().bucket(&h.bucket).key(&outputs[0]).send().await?.body;
+    std::fs::write(&local, body.collect().await?.into_bytes())?;
+    let seconds = duration(&probe(&local)?);
+    assert!((seconds - 20.0).abs() < 0.5, "the whole clip: {seconds} s");
+    // AND nothing of the killed run is left running
+    assert!(processes().iter().all(|p| p.group != group), "the killed group is gone");
+    let scratch = std::fs::read_dir(h.stack.scratch_dir()).map(|dir| dir.count()).unwrap_or(0);
+    assert!(scratch <= 1, "at most the killed run's directory is left in scratch ({scratch})");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_while_ffmpeg_encodes_has_its_task_taken_over_and_written_once() -> anyhow::Result<()> {
+    let task = json!({"type": "transcode", "container": "mp4", "video": {"codec": "h264", "height": 480}});
+    killed_and_taken_over("killed", task, |args| args.contains("libx264")).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_while_ffmpeg_encodes_a_part_has_the_part_taken_over_and_joined_once() -> anyhow::Result<()> {
+    let task =
+        json!({"type": "transcode", "container": "mp4", "parallel": 3, "video": {"codec": "h264", "height": 480}});
+    // A part's encode reads a window of the source (-ss), unlike a whole task's.
+    killed_and_taken_over("killed-part", task, |args| args.contains("libx264") && args.contains(" -ss ")).await
+}
