@@ -24,6 +24,10 @@ gets it wrong for some (a `prefix` holding "/"): S3 requests are authorised as t
 their access key names, without checking their signature. A refused DynamoDB request is answered
 in JSON, as DynamoDB answers it (moto answers in IAM's XML, which the SDKs cannot read).
 
+moto answers a Query by sorting and reading the whole table, so that a stack slows as its jobs
+table grows (150 ms a query at 12,000 items); a query is handed only the items its key names
+(4 ms for a job's tasks, a third of the time for an index).
+
 The server stops when its standard input closes: the process that started it holds the other
 end, so the server never outlives it, however that process ends.
 
@@ -95,6 +99,43 @@ def stack_checks(handler):
         return [(action, stack.stack_id)]
     except Exception:  # noqa: BLE001 (no such stack: only a policy on every stack allows it)
         return [(action, "*")]
+
+
+def queries_without_sorting_the_table():
+    """moto answers every Query by sorting the whole table and reading it all (a primary key's
+    items included), which DynamoDB reads from one partition; the items a query's key names are
+    handed to it instead, and it sorts only those."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        if index_name is None:
+            found = list(self.items.get(hash_key, {}).values())
+        else:
+            wanted = [(name, value.type, value.value) for name, value in kwargs.get("hash_key_conditions") or []]
+
+            def matches(item):
+                return all(
+                    (got := item.attrs.get(name)) is not None and got.type == kind and got.value == value
+                    for name, kind, value in wanted
+                )
+
+            found = [item for items in self.items.values() for item in items.values() if matches(item)]
+        # DynamoDB requests are handled one at a time (see `serialised`): nothing else sees this.
+        self.all_items = lambda: found
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query
+
+
+queries_without_sorting_the_table()
 
 
 def authorise_as_aws_does():
