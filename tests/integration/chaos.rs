@@ -1,6 +1,6 @@
 //! A short chaos run (`make chaos` runs the long one): uploads of many kinds of small media
-//! across three workflows while 10 % of the functions' storage calls fail, worker processes are
-//! killed (SIGKILL), dispatcher runs are cut off and the storage server is unreachable for a while; then nothing is lost,
+//! across three workflows while 10 % of the functions' storage calls fail, worker and dispatcher
+//! processes are killed (SIGKILL) and the storage server is unreachable, then stopped, a while; then nothing is lost,
 //! duplicated, stuck or overwritten, and the audit finds nothing. Nothing secret is in what the
 //! run leaves: its logs, its job records, the events it sent and the console's log.
 
@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use mediaflow_local::JOBS_TABLE;
 use mediaflow_local::chaos::{self, ChaosPlan};
+use mediaflow_local::{DISPATCHER, JOBS_TABLE, WORKER};
 use serde_json::json;
 
 use crate::console::{Browser, console_in};
 use crate::support::webhook::{Receiver, SECRET};
-use crate::support::{Harness, binary};
+use crate::support::{Harness, function_binaries};
 
 /// A credential in the webhook's address, as receivers such as chat services put one there: never
 /// logged or sent.
@@ -59,10 +59,10 @@ async fn nothing_is_lost_duplicated_or_stuck_while_storage_fails_and_workers_die
         .with_writer(move || writer.clone())
         .try_init()
         .map_err(|e| anyhow::anyhow!("the test's log: {e}"))?;
-    // The worker runs as its own processes: a cut run is a SIGKILL of its process group.
-    let worker = binary("worker")?;
+    // The functions run as their own processes: a cut run is a SIGKILL of its process group.
+    let binaries = function_binaries()?;
     let h = Harness::start_with(|options| {
-        options.worker_binary = Some(worker);
+        options.binaries = Some(binaries);
         options.fault_proxy = true;
         options.sdk_attempt_timeout = Duration::from_secs(2);
         options.lease = chrono::TimeDelta::seconds(5);
@@ -119,8 +119,11 @@ async fn nothing_is_lost_duplicated_or_stuck_while_storage_fails_and_workers_die
     assert!(!sent.is_empty(), "events were sent");
     let events: String = sent.iter().map(|(_, body)| String::from_utf8_lossy(body).into_owned()).collect();
     let console_log = std::fs::read_to_string(h.dir.path().join("console.log"))?;
-    let worker_log = h.stack.worker_process().map(|process| process.log.clone()).context("the worker's log")?;
-    let logged = logs.text() + &std::fs::read_to_string(worker_log)?;
+    let mut logged = logs.text();
+    for function in [DISPATCHER, WORKER] {
+        let process = h.stack.process(function).context("the functions run as processes")?;
+        logged.push_str(&std::fs::read_to_string(&process.log)?);
+    }
     assert!(logged.contains("chaos-small") && logged.contains("task succeeded"), "the logs were kept");
     assert!(
         console_log.contains("request") && console_log.contains("/jobs"),

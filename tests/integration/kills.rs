@@ -1,16 +1,19 @@
-//! Workers killed for real: the worker runs as its own binary, one process per invocation
+//! Workers killed for real: the worker runs as its own function_binaries, one process per invocation
 //! (Lambda's runtime API on loopback), and its process group — the worker and its ffmpeg — is
 //! sent SIGKILL while ffmpeg encodes a whole task or one part of a chunked one, as Lambda ends a
 //! sandbox that ran out of memory. Lambda's retry takes the task over once its hold runs out;
-//! the output is written once; nothing of the killed run keeps running.
+//! the output is written once; nothing of the killed run keeps running. The dispatcher, killed
+//! between recording a job and handing it to a worker, leaves one job that finishes.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use mediaflow::domain::job::{JobResult, TaskStatus};
+use mediaflow::ports::JobFilter;
+use mediaflow_local::{DISPATCHER, WORKER};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, binary, duration, probe};
+use crate::support::{Harness, duration, fixture, function_binaries, probe};
 
 /// A process of this machine, as /proc tells it.
 struct Running {
@@ -38,7 +41,7 @@ fn processes() -> Vec<Running> {
 async fn kill_worker_during(h: &Harness, wanted: impl Fn(&str) -> bool) -> anyhow::Result<u32> {
     let begun = Instant::now();
     while begun.elapsed() < Duration::from_secs(120) {
-        let groups = h.stack.worker_process().context("the worker runs as processes")?.running();
+        let groups = h.stack.process(WORKER).context("the worker runs as processes")?.running();
         let found = processes().into_iter().find(|p| {
             groups.contains(&p.group)
                 && p.command.split(' ').next().is_some_and(|exe| exe.ends_with("ffmpeg"))
@@ -55,11 +58,20 @@ async fn kill_worker_during(h: &Harness, wanted: impl Fn(&str) -> bool) -> anyho
     anyhow::bail!("no worker ran such an ffmpeg within 120 s")
 }
 
-/// A stack whose worker runs as its own processes, holds lasting 4 s.
+/// Kills every running process group of function `name`; how many there were.
+fn kill_all(h: &Harness, name: &str) -> anyhow::Result<usize> {
+    let groups = h.stack.process(name).context("the functions run as processes")?.running();
+    for group in &groups {
+        std::process::Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status()?;
+    }
+    Ok(groups.len())
+}
+
+/// A stack whose functions run as their own processes, holds lasting 4 s.
 async fn stack_of_processes() -> anyhow::Result<Harness> {
-    let worker = binary("worker")?;
+    let binaries = function_binaries()?;
     Harness::start_with(|options| {
-        options.worker_binary = Some(worker);
+        options.binaries = Some(binaries);
         options.lease = chrono::TimeDelta::seconds(4);
     })
     .await
@@ -82,7 +94,7 @@ async fn killed_and_taken_over(name: &str, task: Value, wanted: impl Fn(&str) ->
 
     // THEN the task is taken over and finishes, its output written once and whole
     let (job, tasks) = h.job_of(&object).await?;
-    assert_eq!(h.stack.worker_process().map(|p| p.killed()), Some(1), "one run was killed");
+    assert_eq!(h.stack.process(WORKER).map(|p| p.killed()), Some(1), "one run was killed");
     assert_eq!(job.result(), Some(JobResult::Success), "{:?}", job.error);
     assert_eq!(tasks[0].status, TaskStatus::Success);
     let outputs = h.keys(&h.bucket, "out/").await?;
@@ -111,4 +123,37 @@ async fn a_worker_killed_while_ffmpeg_encodes_a_part_has_the_part_taken_over_and
         json!({"type": "transcode", "container": "mp4", "parallel": 3, "video": {"codec": "h264", "height": 480}});
     // A part's encode reads a window of the source (-ss), unlike a whole task's.
     killed_and_taken_over("killed-part", task, |args| args.contains("libx264") && args.contains(" -ss ")).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dispatcher_killed_between_recording_a_job_and_sending_it_leaves_one_job_that_finishes() -> anyhow::Result<()>
+{
+    let h = stack_of_processes().await?;
+    h.workflow(h.flow("handoff").task(json!({"type": "snapshot", "times": [0]}))).await?;
+    // The worker's Invoke API fails a few times: the dispatcher is retrying its hand-off meanwhile.
+    h.stack.lambda()?.fail_requests(WORKER, 0, 4);
+    let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), "in/clip.mp4").await?;
+
+    // WHEN the dispatcher's process is killed once the job is recorded, before it is sent
+    let filter = JobFilter { input: Some(object.clone()), limit: 10, ..JobFilter::default() };
+    let begun = Instant::now();
+    loop {
+        anyhow::ensure!(begun.elapsed() < Duration::from_secs(60), "no job recorded within 60 s");
+        let jobs = h.stack.admin().list_jobs(&filter).await?.jobs;
+        if let Some(job) = jobs.first() {
+            anyhow::ensure!(job.prepare_sent_at.is_none(), "the job was sent before the dispatcher could be killed");
+            anyhow::ensure!(kill_all(&h, DISPATCHER)? == 1, "one dispatcher was running");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // THEN the event comes back, the job is found and sent, and finishes: one job, once
+    let (job, tasks) = h.job_of(&object).await?;
+    assert_eq!(h.stack.process(DISPATCHER).map(|p| p.killed()), Some(1), "the dispatcher was killed");
+    assert_eq!(job.result(), Some(JobResult::Success), "{:?}", job.error);
+    assert_eq!(tasks[0].status, TaskStatus::Success);
+    assert_eq!(h.stack.admin().list_jobs(&filter).await?.jobs.len(), 1, "one job for the upload");
+    assert_eq!(h.keys(&h.bucket, "out/").await?.len(), 1, "one still");
+    Ok(())
 }

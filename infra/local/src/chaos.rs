@@ -132,6 +132,8 @@ impl Latency {
 #[derive(Debug)]
 pub struct ChaosReport {
     pub plan: ChaosPlan,
+    /// Whether the functions ran as their own processes, so that a cut run was a SIGKILL.
+    pub processes: bool,
     pub phases: Vec<Phase>,
     pub audit: AuditReport,
 }
@@ -269,7 +271,8 @@ pub async fn run(stack: &LocalStack, media: &[PathBuf], plan: ChaosPlan) -> anyh
         deadline: TimeDelta::seconds(1),
     };
     let audit = admin.audit(&options).await?;
-    Ok(ChaosReport { plan, phases, audit })
+    let processes = stack.process(WORKER).is_some() && stack.process(DISPATCHER).is_some();
+    Ok(ChaosReport { plan, processes, phases, audit })
 }
 
 /// Uploads `count` files under `chaos/*/{name}/` (`faulty`: with the plan's outage and freeze
@@ -413,10 +416,11 @@ impl fmt::Display for ChaosReport {
         let plan = &self.plan;
         writeln!(
             f,
-            "faults: {:.0} % of the functions' S3/DynamoDB/SQS calls fail; {:.0} % of worker runs and {:.0} % of dispatcher runs cut off; storage unreachable for {} s halfway, its process stopped for {} s at three quarters",
+            "faults: {:.0} % of the functions' S3/DynamoDB/SQS calls fail; {:.0} % of worker runs and {:.0} % of dispatcher runs {}; storage unreachable for {} s halfway, its process stopped for {} s at three quarters",
             plan.fault_rate * 100.0,
             plan.worker_cuts * 100.0,
             plan.dispatcher_cuts * 100.0,
+            if self.processes { "killed (SIGKILL of their processes)" } else { "cut off in process" },
             plan.outage.as_secs(),
             plan.freeze.as_secs()
         )?;

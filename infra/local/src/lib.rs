@@ -24,6 +24,7 @@ mod process;
 mod resources;
 pub mod template;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,12 +36,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
 use mediaflow::adapters::aws::dynamodb::DynamoJobStore;
 use mediaflow::app::admin::{Admin, Resource};
-use mediaflow::app::pipeline::dispatch::DispatchReport;
+use mediaflow::app::pipeline::dispatch::{DispatchReport, Outcome};
 use mediaflow::app::pipeline::notify::RetryPolicy;
 use mediaflow::domain::job::{Job, JobId, JobStatus, Task};
 use mediaflow::domain::object::ObjectRef;
 use mediaflow::domain::workflow::Location;
-use mediaflow::ports::JobStore;
+use mediaflow::ports::{JobFilter, JobStore};
 use mediaflow::wiring;
 use mediaflow::wiring::{Clients, Deployment, DispatcherConfig, WorkerConfig};
 use serde_json::Value;
@@ -95,10 +96,11 @@ pub struct StackOptions {
     /// `TriggerBuckets`), each function as its role and the harness as an admin user, with IAM
     /// enforced (default: local resources, IAM not enforced).
     pub template: Option<Vec<(String, String)>>,
-    /// Runs the worker as this built binary (`functions/worker`), one process per invocation
-    /// through Lambda's runtime API, so that a cut run is a SIGKILL of its process group
-    /// (default: in this process).
-    pub worker_binary: Option<PathBuf>,
+    /// Runs the dispatcher and the worker as their built binaries from this directory
+    /// (`dispatcher`, `worker`), one process per invocation through Lambda's runtime API, so
+    /// that a cut run is a SIGKILL of its process group (default: in this process; the
+    /// dispatcher's reports are then not kept).
+    pub binaries: Option<PathBuf>,
 }
 
 /// Where the stack's functions run.
@@ -137,7 +139,7 @@ impl StackOptions {
             sdk_attempt_timeout: wiring::ATTEMPT_TIMEOUT,
             lease: chrono::TimeDelta::seconds(8),
             template: None,
-            worker_binary: None,
+            binaries: None,
         })
     }
 }
@@ -169,8 +171,8 @@ pub struct LocalStack {
     /// Feeds the worker's dead-letter queue back to the worker, as the template's mapping does.
     lost: Option<EventSource>,
     lambda: Option<Arc<LocalLambda>>,
-    /// The worker's processes, with [`StackOptions::worker_binary`].
-    worker_process: Option<Process>,
+    /// The functions' processes, with [`StackOptions::binaries`].
+    processes: BTreeMap<&'static str, Process>,
     reports: Arc<Mutex<Vec<DispatchReport>>>,
     /// What the harness, the CLI and the console use: the server itself.
     pub clients: Clients,
@@ -264,7 +266,7 @@ impl LocalStack {
             events: None,
             lost: None,
             lambda: None,
-            worker_process: None,
+            processes: BTreeMap::new(),
             reports,
             clients,
             dispatcher_clients,
@@ -283,9 +285,13 @@ impl LocalStack {
         };
         let target = match listener {
             Some(listener) => {
-                stack.worker_process = stack.options.worker_binary.clone().map(|binary| {
-                    Process::new(binary, WORKER, stack.worker_environment(), stack.workdir.path().join("worker.log"))
-                });
+                if let Some(binaries) = stack.options.binaries.clone() {
+                    for (name, role) in [(DISPATCHER, "DispatcherFunctionRole"), (WORKER, "WorkerFunctionRole")] {
+                        let log = stack.workdir.path().join(format!("{name}.log"));
+                        let process = Process::new(binaries.join(name), name, stack.function_environment(role), log);
+                        stack.processes.insert(name, process);
+                    }
+                }
                 let functions = stack.functions(&scratch);
                 let retry_delay = Duration::from_millis(500);
                 let lambda = Arc::new(LocalLambda::serve(listener, functions, stack.options.concurrency, retry_delay)?);
@@ -341,19 +347,23 @@ impl LocalStack {
             },
         ));
         let reports = self.reports.clone();
-        let dispatch: Function = Arc::new(move |payload, _invocation| {
-            let (dispatcher, reports) = (dispatcher.clone(), reports.clone());
-            Box::pin(async move {
-                let (dispatcher, dead_letters) = &*dispatcher;
-                let handled =
-                    dispatcher::handler::handle(payload, dispatcher, dead_letters).await.map_err(|e| e.to_string())?;
-                if let Ok(mut log) = reports.lock() {
-                    log.extend(handled.reports);
-                }
-                Ok(handled.response)
-            })
-        });
-        let work: Function = match &self.worker_process {
+        let dispatch: Function = match self.processes.get(DISPATCHER) {
+            Some(process) => process.clone().function(),
+            None => Arc::new(move |payload, _invocation| {
+                let (dispatcher, reports) = (dispatcher.clone(), reports.clone());
+                Box::pin(async move {
+                    let (dispatcher, dead_letters) = &*dispatcher;
+                    let handled = dispatcher::handler::handle(payload, dispatcher, dead_letters)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if let Ok(mut log) = reports.lock() {
+                        log.extend(handled.reports);
+                    }
+                    Ok(handled.response)
+                })
+            }),
+        };
+        let work: Function = match self.processes.get(WORKER) {
             Some(process) => process.clone().function(),
             None => Arc::new(move |payload, invocation| {
                 let worker = worker.clone();
@@ -474,13 +484,29 @@ impl LocalStack {
         self.reports.lock().map(|log| log.clone()).unwrap_or_default()
     }
 
-    /// Waits until the dispatcher has reported on `object`.
+    /// Waits until the dispatcher has reported on `object`. With the dispatcher as its own
+    /// processes ([`StackOptions::binaries`]), the report is made of the jobs recorded for the
+    /// object, once there is one (what it skipped is not known).
     pub async fn dispatched(&self, object: &ObjectRef, timeout: Duration) -> anyhow::Result<DispatchReport> {
         let start = Instant::now();
         loop {
             self.moto.check()?;
             if let Some(report) = self.reports().into_iter().find(|r| &r.object == object) {
                 return Ok(report);
+            }
+            if self.processes.contains_key(DISPATCHER) {
+                let filter = JobFilter { input: Some(object.clone()), limit: 100, ..JobFilter::default() };
+                let jobs = self.admin().list_jobs(&filter).await?.jobs;
+                let started = jobs.into_iter().map(|job| Outcome::Started {
+                    workflow: job.workflow,
+                    job_id: job.id,
+                    new: true,
+                    prepare_sent: true,
+                });
+                let outcomes: Vec<Outcome> = started.collect();
+                if !outcomes.is_empty() {
+                    return Ok(DispatchReport { object: object.clone(), outcomes });
+                }
             }
             if start.elapsed() > timeout {
                 bail!("no dispatch of {object} within {timeout:?}");
@@ -597,9 +623,9 @@ impl LocalStack {
         environment
     }
 
-    /// The environment of the worker's own processes ([`StackOptions::worker_binary`]): as
-    /// deployed, through the fault proxy when there is one, as the worker's role on a template.
-    fn worker_environment(&self) -> Vec<(String, String)> {
+    /// The environment of a function's own processes ([`StackOptions::binaries`]): as
+    /// deployed, through the fault proxy when there is one, as its `role` on a template.
+    fn function_environment(&self, role: &str) -> Vec<(String, String)> {
         let mut environment: Vec<(String, String)> = self
             .environment()
             .into_iter()
@@ -609,7 +635,7 @@ impl LocalStack {
             .collect();
         let endpoint = self.proxy.as_ref().map_or(&self.moto.endpoint, |proxy| &proxy.endpoint);
         environment.push(("AWS_ENDPOINT_URL".into(), endpoint.clone()));
-        match self.deployed.as_ref().and_then(|deployed| deployed.principal("WorkerFunctionRole").ok()) {
+        match self.deployed.as_ref().and_then(|deployed| deployed.principal(role).ok()) {
             Some(role) => environment.extend(role.environment().into_iter().map(|(k, v)| (k.to_owned(), v))),
             None => environment.extend([
                 ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
@@ -625,9 +651,9 @@ impl LocalStack {
         environment
     }
 
-    /// The worker's processes, with [`StackOptions::worker_binary`].
-    pub fn worker_process(&self) -> Option<&Process> {
-        self.worker_process.as_ref()
+    /// The processes of function `name`, with [`StackOptions::binaries`].
+    pub fn process(&self, name: &str) -> Option<&Process> {
+        self.processes.get(name)
     }
 
     /// template.yaml as created on the server ([`StackOptions::template`]): its outputs and

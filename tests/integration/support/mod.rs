@@ -64,6 +64,13 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     found.clone().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The directory of the functions' built binaries (`dispatcher`, `worker`), built first.
+pub fn function_binaries() -> anyhow::Result<PathBuf> {
+    binary("dispatcher")?;
+    let worker = binary("worker")?;
+    worker.parent().map(Path::to_path_buf).context("the binaries' directory")
+}
+
 /// `cargo` as from a shell in the workspace: without the variables cargo sets for this test, which
 /// build scripts (ring's) take as a reason to build the dependencies again, so that a build here
 /// and the same build from `make test` or `cargo lambda watch` do not undo each other.

@@ -32,11 +32,11 @@ struct Args {
     /// Seconds the storage server's process is stopped (SIGSTOP), three quarters of the way.
     #[arg(long, default_value_t = 5)]
     freeze: u64,
-    /// The worker binary, run as one process per invocation so that a cut run is a SIGKILL of
-    /// its process group (default: `worker` beside this binary, which `make chaos` builds; `-`
-    /// runs the worker in this process).
+    /// Where the built `dispatcher` and `worker` binaries are, run as one process per
+    /// invocation so that a cut run is a SIGKILL of its process group (default: beside this
+    /// binary, where `make chaos` builds them; `-` runs the functions in this process).
     #[arg(long)]
-    worker_binary: Option<PathBuf>,
+    binaries: Option<PathBuf>,
     #[arg(long, default_value_t = 7)]
     seed: u64,
 }
@@ -56,11 +56,11 @@ async fn main() -> anyhow::Result<()> {
     options.lease = chrono::TimeDelta::seconds(20);
     // Lambda runs many invocations at once: one waiting out a retry must not hold up the rest.
     options.concurrency = 8;
-    let beside = std::env::current_exe()?.with_file_name("worker");
-    options.worker_binary = match args.worker_binary {
+    let beside = std::env::current_exe()?.parent().map(PathBuf::from).unwrap_or_default();
+    options.binaries = match args.binaries {
         Some(path) if path.as_os_str() == "-" => None,
         Some(path) => Some(path),
-        None => beside.is_file().then_some(beside),
+        None => ["dispatcher", "worker"].iter().all(|name| beside.join(name).is_file()).then_some(beside),
     };
     let plan = ChaosPlan {
         fault_rate: args.fault_rate,
@@ -74,9 +74,9 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/media");
     let media = chaos::media(&options.ffmpeg, &fixtures, dir.path())?;
-    let workers = match &options.worker_binary {
-        Some(binary) => format!("worker processes of {}", binary.display()),
-        None => "the worker in this process".to_owned(),
+    let workers = match &options.binaries {
+        Some(dir) => format!("the functions as processes of {}", dir.display()),
+        None => "the functions in this process".to_owned(),
     };
     eprintln!(
         "chaos: {} uploads on a healthy stack, then {} with faults ({} kinds of media; {workers})",
