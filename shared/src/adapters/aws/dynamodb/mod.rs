@@ -35,6 +35,7 @@ mod jobs;
 mod partitions;
 mod parts;
 mod queries;
+mod sizes;
 mod workflows;
 
 use std::collections::HashMap;
@@ -50,7 +51,8 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 
 pub use self::jobs::DynamoJobStore;
-pub use self::partitions::{JobPartitions, SHARDS, item_sizes, job_partitions, shard_of, value_size};
+pub use self::partitions::{JobPartitions, SHARDS, job_partitions, shard_of};
+pub use self::sizes::{item_sizes, value_size};
 pub use self::workflows::{DynamoWorkflowStore, trigger_partitions};
 use super::sdk_error;
 use crate::domain::job::JobId;
@@ -178,12 +180,12 @@ pub async fn create_tables(client: &Client, workflows_table: &str, jobs_table: &
             .key_schema(key_element(PK, KeyType::Hash))
             .key_schema(key_element(SK, KeyType::Range));
         if table == jobs_table {
-            request = request.attribute_definitions(attribute(queries::CREATED));
+            request = request.attribute_definitions(attribute(partitions::CREATED));
             for (index, partition) in queries::indexes() {
                 let index = GlobalSecondaryIndex::builder()
                     .index_name(index)
                     .key_schema(key_element(partition, KeyType::Hash))
-                    .key_schema(key_element(queries::CREATED, KeyType::Range))
+                    .key_schema(key_element(partitions::CREATED, KeyType::Range))
                     .projection(Projection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .map_err(|e| StoreError::Rejected(e.to_string()))?;

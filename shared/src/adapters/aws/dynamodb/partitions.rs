@@ -10,13 +10,32 @@
 //! attribute is its `by-workflow` partition: reads give the job its name back.
 //! `make partitions` prints the writes per partition and second at 1,000 jobs a second.
 
-use serde::Serialize;
+use chrono::NaiveDate;
 
-use super::jobs::job_items;
-use super::queries::{BY_DAY, BY_INPUT, BY_WORKFLOW, CREATED, created, day_key, input_key};
 use super::*;
-use crate::domain::job::{Job, Task};
+use crate::domain::job::Job;
 use crate::domain::object::ObjectRef;
+
+/// (index name, partition attribute) of the three indexes; all sort on [`CREATED`].
+pub(super) const BY_WORKFLOW: (&str, &str) = ("by-workflow", "workflow");
+pub(super) const BY_DAY: (&str, &str) = ("by-day", "day");
+pub(super) const BY_INPUT: (&str, &str) = ("by-input", "input_key");
+pub(super) const CREATED: &str = "created";
+
+/// The sort key: the creation time to the millisecond (sorts as text), then the id.
+pub(super) fn created(job: &Job) -> String {
+    format!("{}#{}", job.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), job.id)
+}
+
+/// An upload's partition in the `by-input` index.
+pub(super) fn input_key(object: &ObjectRef) -> String {
+    format!("{}/{}", object.bucket, object.key)
+}
+
+/// A day's partition in the `by-day` index (its shard 0).
+pub(super) fn day_key(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
 
 /// How many shards the `by-day` and `by-workflow` index partitions are spread over.
 pub const SHARDS: u32 = 32;
@@ -98,36 +117,6 @@ pub(super) fn index_attributes(job: &Job) -> Item {
         (BY_WORKFLOW.1.to_owned(), s(partitions.by_workflow)),
         (BY_INPUT.1.to_owned(), s(partitions.by_input)),
     ])
-}
-
-/// The sizes in bytes of the items `job` and `tasks` are stored as (the job's first), as
-/// DynamoDB counts them for its capacity units.
-pub fn item_sizes(job: &Job, tasks: &[Task]) -> Result<Vec<usize>, StoreError> {
-    Ok(job_items(job, tasks)?.iter().map(item_size).collect())
-}
-
-/// The size in bytes of `value` stored as an item, without its keys.
-pub fn value_size<T: Serialize>(value: &T) -> Result<usize, StoreError> {
-    Ok(item_size(&dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?))
-}
-
-/// An item's size: its attribute names and values (numbers and containers counted by their
-/// text and a few bytes of overhead, a little above what DynamoDB counts).
-fn item_size(item: &Item) -> usize {
-    item.iter().map(|(name, value)| name.len() + attribute_size(value)).sum()
-}
-
-fn attribute_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(text) | AttributeValue::N(text) => text.len(),
-        AttributeValue::B(blob) => blob.as_ref().len(),
-        AttributeValue::Ss(texts) | AttributeValue::Ns(texts) => texts.iter().map(String::len).sum(),
-        AttributeValue::L(values) => 3 + values.iter().map(|value| 1 + attribute_size(value)).sum::<usize>(),
-        AttributeValue::M(map) => {
-            3 + map.iter().map(|(name, value)| 1 + name.len() + attribute_size(value)).sum::<usize>()
-        }
-        _ => 1,
-    }
 }
 
 #[cfg(test)]

@@ -10,36 +10,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use futures::future::try_join_all;
 
-use super::partitions::{shard_keys, shard_prefix, stored_job};
+use super::partitions::{
+    BY_DAY, BY_INPUT, BY_WORKFLOW, CREATED, created, day_key, input_key, shard_keys, shard_prefix, stored_job,
+};
 use super::*;
 use crate::domain::job::Job;
 use crate::domain::job::JobStatus;
 use crate::domain::object::ObjectRef;
 use crate::ports::{JobFilter, JobPage, JobQueries, JobTally, StoreError};
 
-/// (index name, partition attribute) of the three indexes; all sort on [`CREATED`].
-pub(super) const BY_WORKFLOW: (&str, &str) = ("by-workflow", "workflow");
-pub(super) const BY_DAY: (&str, &str) = ("by-day", "day");
-pub(super) const BY_INPUT: (&str, &str) = ("by-input", "input_key");
-pub(super) const CREATED: &str = "created";
-
 /// How far back a listing of every workflow's jobs looks without `since`.
 const LOOK_BACK_DAYS: i64 = 90;
-
-/// The sort key: the creation time to the millisecond (sorts as text), then the id.
-pub(super) fn created(job: &Job) -> String {
-    format!("{}#{}", job.created_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"), job.id)
-}
-
-/// An upload's partition in the `by-input` index.
-pub(super) fn input_key(object: &ObjectRef) -> String {
-    format!("{}/{}", object.bucket, object.key)
-}
-
-/// A day's partition in the `by-day` index (its shard 0).
-pub(super) fn day_key(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
-}
 
 /// The newest `want` jobs of those read from each shard of a partition (each shard's newest
 /// `want` that pass the filter: the newest `want` of all are among them).
