@@ -644,6 +644,7 @@ impl LocalStack {
         }
         environment.extend([
             ("LEASE_SECONDS".to_owned(), self.options.lease.num_seconds().to_string()),
+            ("ATTEMPT_TIMEOUT_SECONDS".to_owned(), self.options.sdk_attempt_timeout.as_secs_f64().to_string()),
             ("DEADLINE_MARGIN_SECONDS".to_owned(), self.options.deadline_margin.num_seconds().to_string()),
             ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
             ("RUST_LOG".to_owned(), "info".to_owned()),

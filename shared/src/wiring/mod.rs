@@ -48,9 +48,14 @@ use crate::app::pipeline::workspace::Workspace;
 use crate::ports::Files;
 
 /// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL*`), with
-/// the functions' retries and timeouts ([`resilience`]).
+/// the functions' retries and timeouts ([`resilience`]; `ATTEMPT_TIMEOUT_SECONDS` overrides
+/// [`ATTEMPT_TIMEOUT`]).
 pub async fn load_aws() -> SdkConfig {
-    let (retry, timeouts) = resilience(ATTEMPT_TIMEOUT);
+    let attempt = std::env::var("ATTEMPT_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .map_or(ATTEMPT_TIMEOUT, Duration::from_secs_f64);
+    let (retry, timeouts) = resilience(attempt);
     aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts).load().await
 }
 
