@@ -3,11 +3,14 @@
 //! sent SIGKILL while ffmpeg encodes a whole task or one part of a chunked one, as Lambda ends a
 //! sandbox that ran out of memory. Lambda's retry takes the task over once its hold runs out;
 //! the output is written once; nothing of the killed run keeps running. The dispatcher, killed
-//! between recording a job and handing it to a worker, leaves one job that finishes.
+//! between recording a job and handing it to a worker, leaves one job that finishes. The storage
+//! server, restarted while encodes and uploads are under way, comes back with what it held, and
+//! every job finishes once.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use mediaflow::app::admin::audit::AuditOptions;
 use mediaflow::domain::job::{JobResult, TaskStatus};
 use mediaflow::ports::JobFilter;
 use mediaflow_local::{DISPATCHER, WORKER};
@@ -155,5 +158,50 @@ async fn a_dispatcher_killed_between_recording_a_job_and_sending_it_leaves_one_j
     assert_eq!(tasks[0].status, TaskStatus::Success);
     assert_eq!(h.stack.admin().list_jobs(&filter).await?.jobs.len(), 1, "one job for the upload");
     assert_eq!(h.keys(&h.bucket, "out/").await?.len(), 1, "one still");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_storage_server_restarted_under_load_loses_nothing_and_every_job_finishes_once() -> anyhow::Result<()> {
+    let h = stack_of_processes().await?;
+    h.workflow(
+        h.flow("restarted")
+            .task(json!({"type": "snapshot", "times": [0]}))
+            .task(json!({"type": "transcode", "container": "mp4", "video": {"codec": "h264", "height": 360}})),
+    )
+    .await?;
+    let clip = h.lavfi_clip(
+        "clip.mp4",
+        &["testsrc2=size=1280x720:rate=30:duration=8", "sine=duration=8"],
+        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+    )?;
+    let mut objects = Vec::new();
+    for i in 0..3 {
+        objects.push(h.upload(&clip, &format!("in/before-{i}.mp4")).await?);
+    }
+
+    // WHEN the storage server restarts (3 s down) while the workers encode
+    let encoding = Instant::now();
+    while h.stack.process(WORKER).context("the worker runs as processes")?.running().is_empty() {
+        anyhow::ensure!(encoding.elapsed() < Duration::from_secs(60), "no worker ran within 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.stack.moto().restart(Duration::from_secs(3)).await?;
+    objects.push(h.upload(&clip, "in/after.mp4").await?);
+
+    // THEN every upload has one job, finished with both outputs, and the stack kept its records
+    for object in &objects {
+        let (job, tasks) = h.succeeded(object).await?;
+        assert_eq!(tasks.len(), 2, "{object}: {job:?}");
+    }
+    assert_eq!(h.keys(&h.bucket, "out/").await?.len(), 2 * objects.len(), "two outputs per upload, once each");
+    assert_eq!(h.keys(&h.bucket, "in/").await?.len(), objects.len(), "the uploads are all there");
+    let options = AuditOptions {
+        buckets: vec![h.bucket.clone()],
+        grace: chrono::TimeDelta::zero(),
+        ..AuditOptions::since(chrono::Utc::now() - chrono::TimeDelta::hours(1))
+    };
+    let audit = h.stack.admin().audit(&options).await?;
+    assert!(audit.is_clean(), "the audit finds nothing: {audit:?}");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Chaos runs: many uploads of real small media across several workflows while the functions'
 //! calls to S3, DynamoDB and SQS fail at a stated rate (the [`FaultProxy`]), their runs are cut
-//! off part-way (the local Lambda), and the storage server is unreachable for a while; then,
+//! off part-way (the local Lambda), and the storage server is unreachable, stopped and
+//! restarted for a while; then,
 //! after the stack settles, the audit — every upload has exactly one job per workflow, every job
 //! finished, every output stored as recorded, no upload overwritten, no part left behind. `make
 //! chaos` prints the run at scale; a short one is in the tests.
@@ -47,6 +48,10 @@ pub struct ChaosPlan {
     /// The storage server's process is stopped (SIGSTOP) this long, three quarters of the way
     /// through the uploads, then continued (SIGCONT): every call in flight hangs meanwhile.
     pub freeze: Duration,
+    /// The storage server is restarted (it stops taking calls, finishes those in flight, saves
+    /// what it holds and exits) a quarter of the way through the uploads, and nothing listens
+    /// for this long before it is back.
+    pub restart: Duration,
     /// How late a slow answer comes (past the functions' attempt timeout).
     pub slow: Duration,
     /// Uploads made at once.
@@ -60,7 +65,7 @@ pub struct ChaosPlan {
 
 impl ChaosPlan {
     /// 5 % of storage calls failing, 3 % of worker runs and 5 % of dispatcher runs cut off, a
-    /// 5 s outage.
+    /// 5 s outage, a 5 s freeze, a restart with 3 s down.
     pub fn standard(uploads: usize, calm_uploads: usize) -> Self {
         Self {
             uploads,
@@ -71,6 +76,7 @@ impl ChaosPlan {
             cut_within: Duration::from_secs(2),
             outage: Duration::from_secs(5),
             freeze: Duration::from_secs(5),
+            restart: Duration::from_secs(3),
             slow: Duration::from_secs(5),
             concurrency: 8,
             settle: Duration::from_secs(120),
@@ -275,8 +281,8 @@ pub async fn run(stack: &LocalStack, media: &[PathBuf], plan: ChaosPlan) -> anyh
     Ok(ChaosReport { plan, processes, phases, audit })
 }
 
-/// Uploads `count` files under `chaos/*/{name}/` (`faulty`: with the plan's outage and freeze
-/// of the storage server on the way), waits until their jobs finish (or nothing moves for the
+/// Uploads `count` files under `chaos/*/{name}/` (`faulty`: with the plan's outage, freeze and
+/// restart of the storage server on the way), waits until their jobs finish (or nothing moves for the
 /// settle time), and counts what came of them.
 async fn phase(
     stack: &LocalStack,
@@ -299,14 +305,16 @@ async fn phase(
             if faulty && i == count * 3 / 4 && !plan.freeze.is_zero() {
                 stack.moto().freeze(plan.freeze)?;
             }
+            if faulty && i == count / 4 && !plan.restart.is_zero() {
+                stack.moto().restart(plan.restart).await?;
+            }
             let file = &media[i % media.len()];
             let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("bin");
             let (dir, owed) = if i % 3 == 2 { ("loops", 1) } else { ("in", 2) };
             let object = ObjectRef::new(BUCKET, format!("chaos/{dir}/{name}/{i:05}.{extension}"));
             let at = Utc::now();
-            let body = aws_sdk_s3::primitives::ByteStream::from_path(file).await?;
-            let put = stack.clients.s3.put_object().bucket(BUCKET).key(&object.key).body(body).send().await?;
-            Ok::<_, anyhow::Error>(Upload { object, etag: put.e_tag().map(str::to_owned), at, owed })
+            let etag = upload(stack, file, &object).await?;
+            Ok::<_, anyhow::Error>(Upload { object, etag, at, owed })
         })
         .buffer_unordered(plan.concurrency.max(1))
         .collect::<Vec<_>>()
@@ -317,6 +325,24 @@ async fn phase(
     let jobs = settle(stack, name, since, expected_jobs, plan.settle).await?;
     let elapsed = begun.elapsed().as_secs_f64();
     count_phase(stack, name, &uploads, jobs, expected_jobs, elapsed).await
+}
+
+/// Puts `file` at `object`, trying again (as an upload tool does) while the storage server is
+/// down: a put it refused or never answered was not stored.
+async fn upload(stack: &LocalStack, file: &Path, object: &ObjectRef) -> anyhow::Result<Option<String>> {
+    let mut attempt = 1;
+    loop {
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(file).await?;
+        match stack.clients.s3.put_object().bucket(&object.bucket).key(&object.key).body(body).send().await {
+            Ok(put) => return Ok(put.e_tag().map(str::to_owned)),
+            Err(error) if attempt < 30 => {
+                tracing::warn!(key = %object.key, attempt, error = %aws_sdk_s3::error::DisplayErrorContext(&error), "upload refused; trying again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => return Err(error).with_context(|| format!("upload {object}")),
+        }
+    }
 }
 
 /// The jobs of the phase's uploads, once all are finished or none finished for `settle`.
@@ -416,11 +442,12 @@ impl fmt::Display for ChaosReport {
         let plan = &self.plan;
         writeln!(
             f,
-            "faults: {:.0} % of the functions' S3/DynamoDB/SQS calls fail; {:.0} % of worker runs and {:.0} % of dispatcher runs {}; storage unreachable for {} s halfway, its process stopped for {} s at three quarters",
+            "faults: {:.0} % of the functions' S3/DynamoDB/SQS calls fail; {:.0} % of worker runs and {:.0} % of dispatcher runs {}; storage restarted ({} s down) at a quarter, unreachable for {} s halfway, its process stopped for {} s at three quarters",
             plan.fault_rate * 100.0,
             plan.worker_cuts * 100.0,
             plan.dispatcher_cuts * 100.0,
             if self.processes { "killed (SIGKILL of their processes)" } else { "cut off in process" },
+            plan.restart.as_secs(),
             plan.outage.as_secs(),
             plan.freeze.as_secs()
         )?;

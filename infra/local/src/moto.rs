@@ -2,12 +2,14 @@
 //!
 //! moto is started through `moto_server.py`, which handles DynamoDB requests one at a time:
 //! moto applies a conditional write in several steps, and without that two concurrent writes
-//! could both pass a condition that DynamoDB lets only one pass.
+//! could both pass a condition that DynamoDB lets only one pass. It can be restarted, as a
+//! storage service is, keeping what it holds (see [`MotoServer::restart`]).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -18,11 +20,22 @@ use tokio::process::{Child, ChildStdin, Command};
 /// it reads as standard input, which closes with this process.
 #[derive(Debug)]
 pub struct MotoServer {
-    child: Mutex<Child>,
-    /// Held open for the server's lifetime; its end tells the server to stop.
-    _lifeline: Option<ChildStdin>,
+    process: Mutex<Running>,
+    /// Set while the server restarts: its exit then is not a failure.
+    restarting: AtomicBool,
+    port: u16,
+    time_zone: Option<String>,
+    /// Where the server writes what it holds when it is stopped to be restarted.
+    state: PathBuf,
     pub endpoint: String,
     pub log: PathBuf,
+}
+
+#[derive(Debug)]
+struct Running {
+    child: Child,
+    /// Held open for the process's lifetime; its end tells the server to stop.
+    _lifeline: Option<ChildStdin>,
 }
 
 /// The launcher, run by the Python that has moto installed (`MOTO_PYTHON`, else `python3`).
@@ -42,13 +55,31 @@ impl MotoServer {
     pub async fn start(log_dir: &Path, time_zone: Option<&str>) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log = log_dir.join("moto_server.log");
-        let log_file = std::fs::File::create(&log)?;
+        let state = log_dir.join("moto_server.state");
+        std::fs::File::create(&log)?;
+        let process = Self::spawn(port, &log, &state, time_zone)?;
+        let server = MotoServer {
+            process: Mutex::new(process),
+            restarting: AtomicBool::new(false),
+            port,
+            time_zone: time_zone.map(str::to_owned),
+            state,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    fn spawn(port: u16, log: &Path, state: &Path, time_zone: Option<&str>) -> anyhow::Result<Running> {
+        let log_file = std::fs::File::options().append(true).open(log)?;
         let mut command = Command::new(python());
         if let Some(zone) = time_zone {
             command.env("TZ", zone);
         }
         let mut child = command
             .args(["-c", LAUNCHER, "127.0.0.1", &port.to_string()])
+            .arg(state)
             .stdin(Stdio::piped())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
@@ -56,33 +87,71 @@ impl MotoServer {
             .spawn()
             .context("cannot start python3 for moto_server: install `pip install 'moto[server]'` (make setup does)")?;
         let lifeline = child.stdin.take();
-        let server = MotoServer {
-            child: Mutex::new(child),
-            _lifeline: lifeline,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        server.wait_ready(port).await?;
-        Ok(server)
+        Ok(Running { child, _lifeline: lifeline })
     }
 
-    async fn wait_ready(&self, port: u16) -> anyhow::Result<()> {
+    async fn wait_ready(&self) -> anyhow::Result<()> {
         for _ in 0..300 {
             self.check()?;
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("moto_server did not listen on port {port} within 30 s (log: {})", self.log.display())
+        bail!("moto_server did not listen on port {} within 30 s (log: {})", self.port, self.log.display())
     }
 
-    /// Fails, with the end of its log, once the server has exited.
-    pub fn check(&self) -> anyhow::Result<()> {
-        let status = match self.child.lock() {
-            Ok(mut child) => child.try_wait()?,
+    /// Restarts the server as a storage service restarts: it stops taking calls (those that
+    /// arrive hang, and their connections close unanswered), finishes the ones in flight, saves
+    /// what it holds and exits; for `down`, nothing listens (calls are refused); then a new
+    /// process reads what was saved and listens on the same port.
+    pub async fn restart(&self, down: Duration) -> anyhow::Result<()> {
+        let pid = self.pid().context("moto_server has exited")?;
+        self.restarting.store(true, Ordering::SeqCst);
+        let restarted = async {
+            let stopped = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+            anyhow::ensure!(stopped.success(), "kill -TERM {pid}");
+            tracing::warn!(pid, "storage server stopping to restart (SIGTERM)");
+            let mut exited = None;
+            for _ in 0..600 {
+                exited = self.exited_status()?;
+                if exited.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let status = exited.context("moto_server did not stop within 30 s of SIGTERM")?;
+            anyhow::ensure!(
+                status.success(),
+                "moto_server could not save what it held ({status}); see {}",
+                self.log.display()
+            );
+            tokio::time::sleep(down).await;
+            let process = Self::spawn(self.port, &self.log, &self.state, self.time_zone.as_deref())?;
+            let pid = process.child.id();
+            *self.process.lock().map_err(|_| anyhow::anyhow!("moto_server's process handle is poisoned"))? = process;
+            tracing::warn!(pid, seconds_down = down.as_secs_f64(), "storage server restarted with what it held");
+            Ok(())
+        }
+        .await;
+        self.restarting.store(false, Ordering::SeqCst);
+        restarted?;
+        self.wait_ready().await
+    }
+
+    fn exited_status(&self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        match self.process.lock() {
+            Ok(mut process) => Ok(process.child.try_wait()?),
             Err(_) => bail!("moto_server's process handle is poisoned"),
-        };
+        }
+    }
+
+    /// Fails, with the end of its log, once the server has exited (other than to restart).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.restarting.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let status = self.exited_status()?;
         if let Some(status) = status {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
@@ -125,6 +194,6 @@ impl MotoServer {
 
     /// The server's process id (for tests that stop it).
     pub fn pid(&self) -> Option<u32> {
-        self.child.lock().ok().and_then(|child| child.id())
+        self.process.lock().ok().and_then(|process| process.child.id())
     }
 }

@@ -31,14 +31,25 @@ table grows (150 ms a query at 12,000 items); a query is handed only the items i
 The server stops when its standard input closes: the process that started it holds the other
 end, so the server never outlives it, however that process ends.
 
-Usage: python3 moto_server.py HOST PORT
+Given a STATE file, the server restarts as a storage service does: on SIGTERM it stops taking
+requests (those that arrive hang until the process is gone, and their connections close
+unanswered), lets the ones in flight finish, writes everything it holds to STATE and exits; a
+server started with the same STATE reads it back before it listens.
+
+Usage: python3 moto_server.py HOST PORT [STATE]
 """
 
+import collections
+import functools
 import json
 import os
+import pickle
 import re
+import signal
 import sys
 import threading
+import time
+import traceback
 from urllib.parse import urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -235,6 +246,41 @@ def ranged_read(environ, start_response):
 
 
 def serialised(environ, start_response):
+    """Every request, counted in flight until its answer is written (see `save_and_exit`)."""
+    with in_flight:
+        if stopping.is_set():
+            in_flight.wait_for(lambda: False)
+        in_flight.count += 1
+    try:
+        return Answered(handled(environ, start_response))
+    except BaseException:
+        answered()
+        raise
+
+
+def answered():
+    with in_flight:
+        in_flight.count -= 1
+        in_flight.notify_all()
+
+
+class Answered:
+    """An answer's body; the server closes it once the answer is written."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self):
+        try:
+            getattr(self.body, "close", lambda: None)()
+        finally:
+            answered()
+
+
+def handled(environ, start_response):
     if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
         with dynamodb:
             return rewritten(environ, start_response, dynamodb_json_errors)
@@ -243,10 +289,114 @@ def serialised(environ, start_response):
     return ranged_read(environ, start_response) or app(environ, start_response)
 
 
+stopping = threading.Event()
+in_flight = threading.Condition()
+in_flight.count = 0
+
+
+def versioned_keys(lists):
+    """A bucket's keys, every version of each kept (see `StatePickler`)."""
+    from moto.s3.utils import _VersionedKeyStore
+
+    store = _VersionedKeyStore()
+    for name, versions in lists.items():
+        store.setlist(name, versions)
+    return store
+
+
+def empty_defaultdict(kind, factory):
+    """An empty `kind` (a defaultdict, or a subclass of one) whose missing keys `factory` makes."""
+    made = kind.__new__(kind)
+    collections.defaultdict.__init__(made, factory)
+    return made
+
+
+class StatePickler(pickle.Pickler):
+    """Pickles moto's backends. Their locks are pickled as new, unheld locks; a bucket's keys
+    with all their versions (pickle would keep the latest: their store lists only those); a
+    defaultdict without calling its class (SSM's parameters take other arguments), and one made
+    by `lambda: defaultdict(f)` (SSM's tags) with a factory that pickle can name."""
+
+    LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+    def reducer_override(self, obj):
+        from moto.s3.utils import _VersionedKeyStore
+
+        if isinstance(obj, self.LOCKS):
+            return (threading.RLock if isinstance(obj, self.LOCKS[1]) else threading.Lock), ()
+        if isinstance(obj, _VersionedKeyStore):
+            return versioned_keys, (dict(obj.iterlists()),)
+        if isinstance(obj, collections.defaultdict):
+            factory = obj.default_factory
+            if getattr(factory, "__name__", "") == "<lambda>":
+                sample = factory()
+                if isinstance(sample, collections.defaultdict):
+                    factory = functools.partial(collections.defaultdict, sample.default_factory)
+            if type(obj) is collections.defaultdict and factory is obj.default_factory:
+                return NotImplemented
+            return empty_defaultdict, (type(obj), factory), getattr(obj, "__dict__", None) or None, None, iter(dict.items(obj))
+        return NotImplemented
+
+
+def held_state():
+    """Every backend in use, by service, account and region, and the IAM enforcement's counts."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.base_backend import BackendDict
+
+    backends = {
+        dicts.backend: {account: dict(regions) for account, regions in dicts.items()}
+        for dicts in BackendDict._instances
+    }
+    return {"backends": backends, "no_auth": settings.INITIAL_NO_AUTH_ACTION_COUNT,
+            "requests": ActionAuthenticatorMixin.request_count}
+
+
+def save_and_exit(state, *_signal):
+    """Stops taking requests, waits (up to 10 s) for those in flight, writes the state, exits."""
+    stopping.set()
+    with in_flight:
+        in_flight.wait_for(lambda: in_flight.count == 0, timeout=10)
+    for _attempt in range(5):
+        try:
+            with open(state + ".new", "wb") as out:
+                StatePickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(held_state())
+            os.replace(state + ".new", state)
+            os._exit(0)
+        except RuntimeError:  # a long poll changed a queue while it was written: again
+            time.sleep(0.1)
+        except Exception:  # noqa: BLE001 (said in the log; the restarted server would hold nothing)
+            traceback.print_exc()
+            break
+    os._exit(1)
+
+
+def restore(state):
+    """Puts back the backends a server saved in `state` before it exited."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.base_backend import BackendDict
+
+    with open(state, "rb") as saved:
+        held = pickle.load(saved)
+    for kind, accounts in held["backends"].items():
+        module = vars(sys.modules[kind.__module__])
+        live = next(d for d in module.values() if isinstance(d, BackendDict) and d.backend is kind)
+        for account, regions in accounts.items():
+            for region, backend in regions.items():
+                live[account][region] = backend
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = held["no_auth"]
+    ActionAuthenticatorMixin.request_count = held["requests"]
+
+
 def stop_with_parent():
     sys.stdin.buffer.read()
     os._exit(0)
 
 
 threading.Thread(target=stop_with_parent, daemon=True).start()
+if len(sys.argv) > 3:
+    if os.path.exists(sys.argv[3]):
+        restore(sys.argv[3])
+    signal.signal(signal.SIGTERM, lambda *_: save_and_exit(sys.argv[3]))
 run_simple(sys.argv[1], int(sys.argv[2]), serialised, threaded=True, use_reloader=False)

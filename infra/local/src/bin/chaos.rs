@@ -32,6 +32,10 @@ struct Args {
     /// Seconds the storage server's process is stopped (SIGSTOP), three quarters of the way.
     #[arg(long, default_value_t = 5)]
     freeze: u64,
+    /// Seconds the storage server is down when it is restarted (keeping what it holds), a
+    /// quarter of the way.
+    #[arg(long, default_value_t = 3)]
+    restart: u64,
     /// Where the built `dispatcher` and `worker` binaries are, run as one process per
     /// invocation so that a cut run is a SIGKILL of its process group (default: beside this
     /// binary, where `make chaos` builds them; `-` runs the functions in this process).
@@ -68,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         dispatcher_cuts: args.dispatcher_cuts,
         outage: Duration::from_secs(args.outage),
         freeze: Duration::from_secs(args.freeze),
+        restart: Duration::from_secs(args.restart),
         seed: args.seed,
         ..ChaosPlan::standard(args.uploads, args.calm)
     };
