@@ -21,6 +21,8 @@ pub enum Kind {
     TranscodePreset,
     /// An adaptive-streaming template.
     LadderPreset,
+    /// What outputs are scored by against their source: off (blank), VMAF, SSIM or PSNR.
+    Quality,
 }
 
 /// One field of a task: its path in the task's document, its label and a hint.
@@ -59,6 +61,7 @@ pub const TASK_KINDS: &[TaskKind] = &[
             field("video.crf", "Quality (CRF)", Kind::Number, "lower is better; blank: 23"),
             field("audio.bitrate_kbps", "Audio bitrate (kbps)", Kind::Number, "blank: 128"),
             field("output_name", "Output name", Kind::Text, "blank: {inputName}_transcode_{definition}"),
+            field("quality", "Score against the source", Kind::Quality, "shown on the job's page"),
         ],
     },
     TaskKind {
@@ -101,6 +104,7 @@ pub const TASK_KINDS: &[TaskKind] = &[
             field("definition", "Template", Kind::LadderPreset, "blank: the built-in ladder"),
             field("format", "Format", Kind::Choice(&["hls", "dash"]), ""),
             field("segment_seconds", "Segment length (s)", Kind::Number, "blank: 6"),
+            field("quality", "Score each rendition", Kind::Quality, "shown on the job's page"),
         ],
     },
     TaskKind {

@@ -227,6 +227,7 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
             spec: &task,
             names: OutputNames { spec: &task, position: 0, input_name: "clip", input_format: "mp4" },
             source: &source,
+            upload: None,
             chunks: &chunks,
             audio: Some(&audio),
             limits: &limits,

@@ -24,6 +24,7 @@ mod local_stack;
 mod media;
 mod notifications;
 mod operations;
+mod quality;
 mod recovery;
 mod recursion;
 mod retries;

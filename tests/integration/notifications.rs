@@ -154,7 +154,7 @@ async fn sqs_sns_eventbridge_and_a_signed_webhook_each_get_one_finish_event_per_
         let events = finish_events(bodies, &job.id);
         assert_eq!(events.len(), 1, "{target}: {bodies:?}");
         let event = events[0];
-        assert_eq!(event["schema"], "mediaflow.workflow-task.v1", "{target}");
+        assert_eq!(event["schema"], "mediaflow.workflow-task.v2", "{target}");
         assert_eq!((event["mode"].as_str(), event["reason"].as_str()), (Some("Finish"), Some("job_finished")));
         assert_eq!(event["workflow_task"]["result"], "SUCCESS");
         assert_eq!(event["workflow_task"]["metadata"]["video"]["width"], 1920);

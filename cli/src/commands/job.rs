@@ -247,7 +247,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
     if outputs.is_empty() {
         return Ok(());
     }
-    let mut rows = table(&["TASK", "OUTPUT", "SIZE", "DURATION", "SIZE (PX)"]);
+    let mut rows = table(&["TASK", "OUTPUT", "SIZE", "DURATION", "SIZE (PX)", "QUALITY"]);
     for (task, output) in outputs {
         let pixels = match (output.width, output.height) {
             (Some(w), Some(h)) => format!("{w}x{h}"),
@@ -259,6 +259,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
             bytes(output.size),
             output.duration.map(|d| format!("{d:.2} s")).unwrap_or_default(),
             pixels,
+            output.quality.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
         ]);
     }
     writeln!(out, "{rows}")?;

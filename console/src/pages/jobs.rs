@@ -320,11 +320,13 @@ struct TaskRow {
     outputs: Vec<OutputRow>,
 }
 
-/// One output of a task: where it is, how big, and its page in the file browser.
+/// One output of a task: where it is, how big, its page in the file browser, and its scores
+/// against the source (one per rendition for a ladder's manifest), when the task asked.
 struct OutputRow {
     name: String,
     size: String,
     open: String,
+    quality: Vec<String>,
 }
 
 #[derive(Template)]
@@ -388,6 +390,7 @@ async fn show(State(console): State<Console>, session: Session, Path(id): Path<S
                         name: format!("s3://{}/{}", o.bucket, o.key),
                         size: readable_size(o.size),
                         open: format!("/buckets/{}/object?key={}", segment(&o.bucket), segment(&o.key)),
+                        quality: o.quality.iter().map(ToString::to_string).collect(),
                     })
                     .collect(),
             }

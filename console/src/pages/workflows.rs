@@ -248,6 +248,10 @@ fn options_of(kind: Kind) -> Vec<(String, String)> {
                 (id, text)
             }))
             .collect(),
+        Kind::Quality => [("", "Off"), ("vmaf", "VMAF (0–100)"), ("ssim", "SSIM (0–1)"), ("psnr", "PSNR (dB)")]
+            .iter()
+            .map(|(value, label)| ((*value).to_owned(), (*label).to_owned()))
+            .collect(),
         Kind::Text | Kind::Number | Kind::List => Vec::new(),
     }
 }

@@ -9,8 +9,9 @@ use mediaflow::adapters::memory::Memory;
 use mediaflow::app::admin::Admin;
 use mediaflow::app::admin::buckets::StackBuckets;
 use mediaflow::domain::error::{ErrorCode, TaskError};
-use mediaflow::domain::job::{JobStatus, TaskStatus};
+use mediaflow::domain::job::{JobStatus, OutputFile, TaskStatus};
 use mediaflow::domain::object::ObjectRef;
+use mediaflow::domain::task::{QualityMetric, QualityScore};
 use mediaflow::ports::WorkflowStore;
 use tower::ServiceExt;
 
@@ -285,6 +286,30 @@ async fn why_says_which_workflows_an_object_starts_and_runs_one_on_it() {
     assert_eq!(run.status(), StatusCode::SEE_OTHER);
     assert!(location(&run).starts_with("/jobs/job-"), "{}", location(&run));
     assert_eq!(browser.memory.job_count(), 1);
+}
+
+#[tokio::test]
+async fn a_scored_output_shows_its_score_on_the_jobs_page() {
+    let browser = Browser::new();
+    assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
+    let workflow = browser.memory.snapshot().await.expect("memory").workflows.remove(0);
+    let id = browser.memory.job_for_upload(&workflow, "in/a.mp4", b"x").await;
+    let score = QualityScore::of(QualityMetric::Vmaf, [95.0, 91.5]).expect("a score");
+    browser.memory.change_task(&id, 0, |task| {
+        task.status = TaskStatus::Success;
+        task.outputs = vec![OutputFile {
+            bucket: "media".into(),
+            key: "out/a_transcode_1.mp4".into(),
+            size: 2048,
+            duration: Some(2.0),
+            width: Some(1280),
+            height: Some(720),
+            quality: vec![score.clone()],
+        }];
+    });
+    let (_, page) = browser.get(&format!("/jobs/{id}")).await;
+    assert!(page.contains("s3://media/out/a_transcode_1.mp4"), "{page}");
+    assert!(page.contains("VMAF 93.25 (1 % low 91.50, min 91.50)"), "{page}");
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@
 
 mod chunked;
 mod console;
+mod quality;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,8 +63,9 @@ struct Args {
     /// Jobs on the stack for the console's figures.
     #[arg(long, default_value_t = 10_000)]
     console_jobs: usize,
-    /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked, 5 console).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
+    /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked, 5 console,
+    /// 6 quality scores).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6")]
     sections: Vec<u8>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
@@ -88,9 +90,9 @@ async fn main() -> anyhow::Result<()> {
     println!("# ffmpeg: {}", first_line(Command::new(&ffmpeg).arg("-version"))?);
 
     let mut inputs = Vec::new();
-    if args.sections.iter().any(|section| [1, 4].contains(section)) {
+    if args.sections.iter().any(|section| [1, 4, 6].contains(section)) {
         inputs.push(("60 s 1080p", make_input(&ffmpeg, &dir, Input::Regular)?));
-        if !args.skip_large {
+        if !args.skip_large && args.sections.contains(&1) {
             inputs.push(("60 s 1080p high bitrate", make_input(&ffmpeg, &dir, Input::Large)?));
         }
     }
@@ -111,6 +113,10 @@ async fn main() -> anyhow::Result<()> {
     if args.sections.contains(&5) {
         println!("\n## 5. Console");
         console::figures(&dir, args.console_jobs).await?;
+    }
+    if args.sections.contains(&6) {
+        println!("\n## 6. Quality scores of the 60 s 1080p input's 720p transcode");
+        quality::figures(&inputs[0].1, 1.0).await?;
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Job events, what a notification says: one versioned payload (see `schemas/workflow-task-event.v1.json`)
+//! Job events, what a notification says: one versioned payload (see `schemas/workflow-task-event.v2.json`)
 //! built from a job and its tasks.
 
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use crate::domain::object::ObjectRef;
 /// What a notification says: MPS's WorkflowTask event, in snake case, versioned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowTaskEvent {
-    /// `mediaflow.workflow-task.v1`; a change that breaks readers gets a new version.
+    /// `mediaflow.workflow-task.v2`; a change that breaks readers, or that readers should be able to tell (v2: outputs scored), gets a new version.
     pub schema: String,
     pub event_type: String,
     /// Unique per event and the same on every retry of it (the webhook-id): `<job>.finished`,
@@ -28,7 +28,7 @@ pub struct WorkflowTaskEvent {
     pub workflow_task: WorkflowTask,
 }
 
-pub const SCHEMA: &str = "mediaflow.workflow-task.v1";
+pub const SCHEMA: &str = "mediaflow.workflow-task.v2";
 
 /// The job, as the event reports it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,6 +154,7 @@ mod tests {
         use crate::domain::error::ErrorCode;
         use crate::domain::job::OutputFile;
         use crate::domain::object::{ObjectCreated, ObjectHead, parse_event_time};
+        use crate::domain::task::{QualityMetric, QualityScore};
         use crate::domain::workflow::{Workflow, WorkflowSpec};
         let spec: WorkflowSpec = serde_json::from_value(serde_json::json!({
             "name": "w", "trigger": {"bucket": "media", "dir": "in/"},
@@ -176,7 +177,7 @@ mod tests {
         };
         let (mut job, mut tasks) = Job::start(&workflow, &event, &ObjectHead::default(), now);
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../../schemas/workflow-task-event.v1.json")).unwrap();
+            serde_json::from_str(include_str!("../../../schemas/workflow-task-event.v2.json")).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let check = |event: &WorkflowTaskEvent| {
             let value = serde_json::to_value(event).unwrap();
@@ -194,6 +195,7 @@ mod tests {
             duration: Some(1.0),
             width: Some(640),
             height: Some(360),
+            quality: vec![QualityScore::of(QualityMetric::Vmaf, [93.5, 88.0]).expect("a score")],
         });
         tasks[0].timings = Some(TaskTimings::default());
         tasks[1].status = TaskStatus::Fail;

@@ -15,7 +15,7 @@ use super::notification::NotifyMode;
 use super::notification::delivery::Delivery;
 use super::notification::spec::NotificationSpec;
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
-use super::task::{OutputNames, OutputSlot, TaskSpec};
+use super::task::{OutputNames, OutputSlot, QualityScore, TaskSpec};
 use super::workflow::{Location, Workflow};
 
 /// Deterministic: the same upload seen by the same workflow always has the same id, whatever
@@ -262,6 +262,10 @@ pub struct OutputFile {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// Its score against the source, when the task asked (`quality`): one for a file of one
+    /// rendition, one per rendition for a ladder's manifest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<QualityScore>,
 }
 
 /// S3's longest key, in bytes.

@@ -11,7 +11,7 @@ use crate::domain::chunk::Part;
 use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
-use crate::domain::task::{OutputNames, OutputSlot, TaskSpec};
+use crate::domain::task::{OutputNames, OutputSlot, QualityScore, TaskSpec};
 
 /// A watermark image fetched for a task, with its size in pixels.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +81,8 @@ pub struct RenderedFile {
     pub duration: Option<f64>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Its scores against the source, when the task asked (see [`QualityScore`]).
+    pub quality: Vec<QualityScore>,
 }
 
 /// Why the media tool failed, with the MPS error code for the task record.
@@ -144,6 +146,8 @@ pub struct JoinRequest<'a> {
     pub names: OutputNames<'a>,
     /// The source's probe: what a ladder was decided on.
     pub source: &'a MediaInfo,
+    /// The upload, opened when the joined outputs are scored against it (the task's `quality`).
+    pub upload: Option<Arc<StoredObject>>,
     /// The video chunks in order, each a file directly in `workdir`.
     pub chunks: &'a [PathBuf],
     pub audio: Option<&'a Path>,

@@ -202,6 +202,7 @@ impl Workload {
                         duration: Some(60.0),
                         width: Some(1280),
                         height: Some(720),
+                        quality: Vec::new(),
                     }
                 })
                 .collect();

@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod probe;
+mod quality;
 mod run;
 pub mod serve;
 mod sprite;
@@ -28,13 +29,14 @@ use tracing::{debug, warn};
 
 use crate::domain::error::ErrorCode;
 use crate::domain::media::MediaInfo;
-use crate::domain::task::{OutputSlot, TaskSpec};
+use crate::domain::task::{OutputSlot, QualityScore, TaskSpec};
 use crate::ports::{
     JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, RenderRequest, Rendered, RenderedFile, StoreError,
     StoredObject,
 };
 
-use self::args::{PlannedOutput, PlannedText, Run};
+use self::args::{PlannedOutput, PlannedText, Run, Scored};
+use self::quality::{Comparison, attach_rendition_scores, not_measured};
 use self::run::{Health, Ran, RunShare, Signal, StopOnDrop, allowed, classify_run_failure, run_ffmpeg};
 use self::serve::Served;
 use self::streaming::Ladder;
@@ -61,11 +63,13 @@ pub struct Ffmpeg {
     ffmpeg: PathBuf,
     ffprobe: PathBuf,
     font: PathBuf,
+    /// `ffmpeg -filters`, read once: what this build can do.
+    filters: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Ffmpeg {
     pub fn new(ffmpeg: PathBuf, ffprobe: PathBuf, font: PathBuf) -> Self {
-        Self { ffmpeg, ffprobe, font }
+        Self { ffmpeg, ffprobe, font, filters: Arc::default() }
     }
 
     /// Runs ffprobe with `args`: whether it succeeded, its stdout and its stderr.
@@ -261,6 +265,7 @@ impl Ffmpeg {
                 duration: None,
                 width: output.size.map(|s| s.width),
                 height: output.size.map(|s| s.height),
+                quality: Vec::new(),
             })
             .collect();
         if files.is_empty() {
@@ -297,6 +302,7 @@ impl Ffmpeg {
             duration,
             width: video.map(|v| v.width).or(output.size.map(|s| s.width)),
             height: video.map(|v| v.height).or(output.size.map(|s| s.height)),
+            quality: Vec::new(),
         })
     }
 }
@@ -395,6 +401,11 @@ impl MediaTool for Ffmpeg {
                 .warnings
                 .extend(prefixed(run, vec![format!("not written: {} ({})", failure.message, failure.code)]));
         }
+        let comparison = Comparison::of(request.spec, request.source, served.url()).filter(|_| request.part.is_none());
+        if let (Some(comparison), TaskSpec::Transcode(_)) = (comparison, request.spec) {
+            let Rendered { files, warnings } = &mut rendered;
+            self.score_file(comparison, files, request.workdir, request.stop_by, warnings).await;
+        }
         if let (TaskSpec::Sprite(spec), None) = (request.spec, request.part) {
             let sheets = rendered.files.len();
             let map = sprite::map(spec, request.names, request.source, request.limits, request.workdir, sheets);
@@ -414,7 +425,9 @@ impl MediaTool for Ffmpeg {
                 workdir: request.workdir,
                 duration: encoded.duration,
             };
+            let scores = self.score_ladder(comparison, &ladder, &mut rendered.warnings, request.stop_by).await;
             rendered.files = self.package(&ladder, request.stop_by).await?;
+            attach_rendition_scores(&mut rendered.files, &scores, &ladder.sizes());
         }
         Ok(rendered)
     }
@@ -448,8 +461,13 @@ impl MediaTool for Ffmpeg {
                 workdir: request.workdir,
                 duration: request.source.duration.map(|d| d.min(request.limits.max_duration_s)),
             };
-            let files = self.package(&ladder, request.stop_by).await?;
-            return Ok(Rendered { files, warnings: Vec::new() });
+            let mut warnings = Vec::new();
+            let served = self.serve_to_score(request).await?;
+            let comparison = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url()));
+            let scores = self.score_ladder(comparison, &ladder, &mut warnings, request.stop_by).await;
+            let mut files = self.package(&ladder, request.stop_by).await?;
+            attach_rendition_scores(&mut files, &scores, &ladder.sizes());
+            return Ok(Rendered { files, warnings });
         }
         if request.spec.pictures().is_some() {
             let run = args::join_pictures(request.spec, &list, request.workdir)?;
@@ -465,8 +483,42 @@ impl MediaTool for Ffmpeg {
             MediaFailure::new(ErrorCode::Internal, "only transcodes, ladders and pictures are joined")
         })?;
         let run = args::join(&spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
-        let (files, warnings) = self.render_run(&run, request.stop_by, None).await?;
+        let (mut files, mut warnings) = self.render_run(&run, request.stop_by, None).await?;
+        let served = self.serve_to_score(request).await?;
+        if let Some(comparison) = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url())) {
+            self.score_file(comparison, &mut files, request.workdir, request.stop_by, &mut warnings).await;
+        }
         Ok(Rendered { files, warnings })
+    }
+}
+
+impl Ffmpeg {
+    /// The upload, served to score joined outputs against, when the task asks for scores.
+    async fn serve_to_score(&self, request: &JoinRequest<'_>) -> Result<Option<Served>, MediaFailure> {
+        match (&request.upload, request.spec.quality()) {
+            (Some(upload), Some(_)) => Ok(Some(serve(upload.clone(), "ffmpeg").await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Scores each rendition of an encoded ladder (before it is cut into segments); no scores,
+    /// and a warning, when that cannot be done.
+    async fn score_ladder(
+        &self,
+        comparison: Option<Comparison<'_>>,
+        ladder: &Ladder<'_>,
+        warnings: &mut Vec<String>,
+        stop_by: Option<DateTime<Utc>>,
+    ) -> Vec<QualityScore> {
+        let Some(comparison) = comparison else { return Vec::new() };
+        let scored = Scored { path: ladder.video, concat: ladder.concat, streams: ladder.sizes().len() };
+        match self.score(comparison, scored, ladder.workdir, stop_by).await {
+            Ok(scores) => scores,
+            Err(failure) => {
+                warnings.push(not_measured(comparison.metric, &failure));
+                Vec::new()
+            }
+        }
     }
 }
 

@@ -40,5 +40,6 @@ pub(super) async fn map(
         duration: None,
         width: None,
         height: None,
+        quality: Vec::new(),
     })
 }

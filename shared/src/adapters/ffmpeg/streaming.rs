@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::args::{self, Packaging};
 use super::{Ffmpeg, allowed, probe};
 use crate::domain::error::ErrorCode;
-use crate::domain::media::MediaInfo;
+use crate::domain::media::{MediaInfo, Size};
 use crate::domain::streaming::{self, Variant};
 use crate::domain::task::{AdaptiveSpec, OutputNames, OutputSlot, Rung, SegmentType, StreamFormat, uri_reference};
 use crate::ports::{MediaFailure, RenderedFile};
@@ -37,6 +37,13 @@ pub(super) struct Ladder<'a> {
     pub workdir: &'a Path,
     /// How long the output lasts, for DASH bandwidths.
     pub duration: Option<f64>,
+}
+
+impl Ladder<'_> {
+    /// The renditions' sizes, in the order of the encode's video streams.
+    pub fn sizes(&self) -> Vec<Size> {
+        self.spec.ladder(self.source).iter().map(|rung| rung.size).collect()
+    }
 }
 
 impl Ffmpeg {
@@ -208,7 +215,7 @@ async fn dash(
 }
 
 fn file(path: PathBuf, slot: OutputSlot, content_type: &'static str, duration: Option<f64>) -> RenderedFile {
-    RenderedFile { path, slot, content_type, duration, width: None, height: None }
+    RenderedFile { path, slot, content_type, duration, width: None, height: None, quality: Vec::new() }
 }
 
 /// A file a playlist names, which must be one the packaging wrote in `workdir`.

@@ -90,6 +90,7 @@ impl MediaTool for Memory {
                     duration: None,
                     width: Some(64),
                     height: Some(48),
+                    quality: Vec::new(),
                 })
             })
             .collect::<Result<_, MediaFailure>>()?;
@@ -110,6 +111,7 @@ impl MediaTool for Memory {
             duration: None,
             width: None,
             height: None,
+            quality: Vec::new(),
         };
         Ok(Rendered { files: vec![file], warnings: Vec::new() })
     }

@@ -389,6 +389,7 @@ mod tests {
             duration: None,
             width: None,
             height: None,
+            quality: Vec::new(),
         };
         let outcome = TaskOutcome::Success { outputs: vec![file], warnings: vec![], timings: Default::default() };
         let claimed = crate::domain::attempt::Lease {

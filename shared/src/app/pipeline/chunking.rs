@@ -97,13 +97,18 @@ impl Chunking {
     /// Downloads the parts of the chunked `task` into `workdir` and joins them into its output.
     pub(crate) async fn join(
         &self,
-        objects: &dyn ObjectStore,
+        objects: &Arc<dyn ObjectStore>,
         media: &dyn MediaTool,
         job: &Job,
         task: &Task,
         workdir: &Path,
         stop_by: Option<DateTime<Utc>>,
     ) -> Result<Rendered, TaskError> {
+        // The joined outputs are scored against the upload, when the task asks.
+        let upload = match task.spec.quality() {
+            Some(_) => Some(open_upload(objects, job).await?),
+            None => None,
+        };
         let plan = task.chunks.as_ref().ok_or_else(|| TaskError::internal("the task was never split"))?;
         let source =
             job.source.as_ref().ok_or_else(|| TaskError::internal("the job was never prepared: no source probe"))?;
@@ -132,6 +137,7 @@ impl Chunking {
             spec: &task.spec,
             names: job.output_names(task),
             source,
+            upload,
             chunks: &chunks,
             audio: audio.as_deref(),
             limits: &job.limits,

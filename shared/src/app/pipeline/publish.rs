@@ -76,6 +76,7 @@ async fn write(
         duration: file.duration,
         width: file.width,
         height: file.height,
+        quality: file.quality,
     };
     Ok((file.slot.is_listed(), output))
 }

@@ -140,14 +140,8 @@ impl TaskRunner {
         let (rendered, opened) = match (&task.chunks, &self.chunking) {
             (Some(_), Some(chunking)) => {
                 let opened = Instant::now();
-                let joined = chunking.join(
-                    self.work.objects.as_ref(),
-                    self.work.media.as_ref(),
-                    job,
-                    task,
-                    workdir.path(),
-                    stop_by,
-                );
+                let joined =
+                    chunking.join(&self.work.objects, self.work.media.as_ref(), job, task, workdir.path(), stop_by);
                 (joined.await?, opened)
             }
             (Some(_), None) => {

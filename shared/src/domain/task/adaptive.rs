@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::fields::{is_false, is_zero, validate_size};
 use super::marks::{WatermarkSpec, validate_watermarks};
 use super::parallel::Parallel;
+use super::quality::QualityMetric;
 use super::transcode::{
     AudioCodec, AudioSpec, Container, Encode, TranscodeSpec, Trim, VideoCodec, validate_audio, validate_chunking,
 };
@@ -69,6 +70,9 @@ pub struct AdaptiveSpec {
     /// The master playlist's name pattern; renditions and segments are named from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_name: Option<String>,
+    /// Scores every rendition against the source (`vmaf`, `ssim` or `psnr`); off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityMetric>,
 }
 
 impl Default for AdaptiveSpec {
@@ -90,6 +94,7 @@ impl Default for AdaptiveSpec {
             parallel: Parallel::default(),
             chunk_seconds: None,
             output_name: None,
+            quality: None,
         }
     }
 }
@@ -240,6 +245,11 @@ impl AdaptiveSpec {
             count <= MAX_RENDITIONS && (count > 0 || self.audio_only),
             format!("{field}.renditions"),
             format!("needs 1–{MAX_RENDITIONS} renditions (or none, with audio_only, for sound alone)"),
+        );
+        errors.check(
+            self.quality.is_none() || count > 0,
+            format!("{field}.quality"),
+            "a ladder of sound alone has no pictures to score",
         );
         let codec = self.video_codec();
         errors.check(

@@ -8,6 +8,7 @@ use super::adaptive::AdaptiveSpec;
 use super::animated::AnimatedSpec;
 use super::marks::WatermarkSpec;
 use super::preset;
+use super::quality::QualityMetric;
 use super::snapshot::SnapshotSpec;
 use super::stills::{CoverSpec, Pictures, SampleSpec, SpriteSpec};
 use super::transcode::{Encode, TranscodeSpec};
@@ -147,6 +148,15 @@ impl TaskSpec {
         match self {
             TaskSpec::Adaptive(spec) => spec.encode(),
             other => other.as_transcode()?.encode(),
+        }
+    }
+
+    /// What the task's video outputs are scored by, if it asks.
+    pub fn quality(&self) -> Option<QualityMetric> {
+        match self {
+            TaskSpec::Transcode(spec) => spec.quality,
+            TaskSpec::Adaptive(spec) => spec.quality,
+            _ => None,
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::fields::{is_false, is_zero, validate_size};
 use super::marks::{WatermarkSpec, validate_watermarks};
 use super::parallel::{MIN_CHUNK_SECONDS, Parallel};
+use super::quality::QualityMetric;
 use crate::domain::validation::Violations;
 
 /// Re-encode the input into another container, codec, size or rate.
@@ -48,6 +49,9 @@ pub struct TranscodeSpec {
     pub start: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<f64>,
+    /// Scores the output against the source (`vmaf`, `ssim` or `psnr`); off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityMetric>,
 }
 
 /// A stretch of the source to keep: `start` and `end` in seconds, negative counting from the
@@ -246,6 +250,11 @@ impl TranscodeSpec {
         if self.remove_video {
             errors.check(self.watermarks.is_empty(), format!("{field}.watermarks"), "the video is removed");
         }
+        errors.check(
+            self.quality.is_none() || !(self.remove_video || container.is_audio_only()),
+            format!("{field}.quality"),
+            "an output without video has no pictures to score",
+        );
         if let Some(video) = &self.video {
             let codec = video.codec.unwrap_or(VideoCodec::default());
             if video.codec.is_some() {

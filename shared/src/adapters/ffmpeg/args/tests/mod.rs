@@ -140,6 +140,7 @@ fn golden_probes_read_only_the_loopback_server_through_whitelisted_demuxers() {
 }
 
 mod adaptive;
+mod quality;
 mod stills;
 mod transcode;
 mod watermark;
