@@ -59,12 +59,20 @@ fn aws_sdk_sqs_attribute() -> QueueAttributeName {
 
 /// Applies workflow `name` watching `dir`, with `notification`, and processes the camera clip.
 async fn job_with(h: &Harness, name: &str, notification: Value) -> anyhow::Result<Job> {
-    let flow = h
+    job_of_tasks(h, name, notification, &[]).await
+}
+
+/// A job of a screenshot and `more` tasks, with `notification`.
+async fn job_of_tasks(h: &Harness, name: &str, notification: Value, more: &[Value]) -> anyhow::Result<Job> {
+    let mut flow = h
         .flow(name)
         .trigger(&format!("{name}/"))
         .output(&format!("{name}-out/"))
         .task(json!({"type": "snapshot", "times": ["0s"]}))
         .with("notification", notification);
+    for task in more {
+        flow = flow.task(task.clone());
+    }
     h.workflow(flow).await?;
     let object = h.upload(&fixture("camera_1080p_h264_aac.mp4"), &format!("{name}/clip.mp4")).await?;
     let (job, _) = h.job_of(&object).await?;
@@ -92,7 +100,10 @@ async fn sqs_sns_eventbridge_and_a_signed_webhook_each_get_one_finish_event_per_
 
     // SQS
     let (events_url, _) = queue(&h, "job-events").await?;
-    let sqs_job = job_with(&h, "to-sqs", json!({"target": {"type": "sqs", "queue_url": events_url}})).await?;
+    // (with a scored transcode: its score is in the event)
+    let scored = json!({"type": "transcode", "video": {"height": 144}, "quality": "ssim"});
+    let target = json!({"target": {"type": "sqs", "queue_url": events_url}});
+    let sqs_job = job_of_tasks(&h, "to-sqs", target, &[scored]).await?;
     // SNS, read through a subscribed queue
     let topic = h.stack.clients.sns.create_topic().name("job-topic").send().await?.topic_arn.unwrap_or_default();
     let (topic_queue_url, topic_queue_arn) = queue(&h, "topic-copy").await?;
@@ -159,6 +170,12 @@ async fn sqs_sns_eventbridge_and_a_signed_webhook_each_get_one_finish_event_per_
         assert_eq!(event["workflow_task"]["result"], "SUCCESS");
         assert_eq!(event["workflow_task"]["metadata"]["video"]["width"], 1920);
         assert_eq!(event["workflow_task"]["results"][0]["outputs"][0]["width"], 1920);
+        if target == "sqs" {
+            // The transcode's output with its score (schema v2).
+            let score = &event["workflow_task"]["results"][1]["outputs"][0]["quality"][0];
+            assert_eq!(score["metric"], "ssim", "{event}");
+            assert!(score["mean"].as_f64().is_some_and(|mean| mean > 0.5 && mean <= 1.0), "{score}");
+        }
         let delivery = job.delivery.clone().expect("delivery recorded");
         assert_eq!((delivery.state, delivery.attempts), (DeliveryState::Delivered, 1), "{target}");
     }
