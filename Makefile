@@ -52,11 +52,11 @@ bench: setup
 partitions:
 	$(CARGO) run --quiet -p mediaflow-bench --bin partitions -- $(PARTITIONS_ARGS)
 
-# A chaos run (release build): 400 uploads on a healthy stack, then 2,000 while 5 % of the
+# A chaos run (release build): 100 uploads on a healthy stack, then 300 while 5 % of the
 # functions' storage calls fail, worker and dispatcher processes are killed (SIGKILL), the
-# storage server is unreachable for 5 s and its process stopped for 5 s; prints the table and
-# the audit, fails when anything was lost, duplicated, stuck or overwritten.
-# CHAOS_ARGS="--uploads 200 --calm 50" for a shorter one.
+# storage server is restarted, unreachable for 5 s and its process stopped for 5 s; prints the
+# table and the audit, fails when anything was lost, duplicated, stuck or overwritten.
+# CHAOS_ARGS="--uploads 100 --calm 30" for a shorter one.
 chaos: setup
 	$(CARGO) build --release --bin dispatcher --bin worker --bin chaos
 	$(CARGO) run --release -p mediaflow-local --bin chaos -- $(CHAOS_ARGS)

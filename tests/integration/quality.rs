@@ -123,3 +123,26 @@ fn vmaf_scores_a_copy_above_97_and_a_starved_1080p_encode_far_lower_or_says_it_c
         Ok(())
     })
 }
+
+#[test]
+fn a_long_output_is_scored_in_windows_spread_over_it_each_on_the_sources_same_frames() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a transcode of a 130 s clip at 30 fps to 25 fps, scored by SSIM
+        let flow = h.flow("windows").task(json!({"type": "transcode", "definition": "long", "parallel": "off",
+            "video": {"fps": 25, "crf": 18}, "quality": "ssim"}));
+        h.workflow(flow).await?;
+        let clip = h.lavfi_clip(
+            "long-detailed.mp4",
+            &["testsrc2=size=320x180:rate=30:duration=130"],
+            &["-vf", "noise=alls=60:allf=t,gblur=sigma=2", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "8"],
+        )?;
+        let object = h.upload(&clip, "in/long.mp4").await?;
+        let (_, tasks) = h.succeeded(&object).await?;
+        // THEN 12 windows of 10 s are scored (one frame in five of 25 fps: 50 each), not all of
+        // it, and every window compares the same frames (a frame off, the noise would not match)
+        let score = score_of(&tasks[0]);
+        assert_eq!(score.frames, 12 * 50, "{score:?}");
+        assert!(score.mean > 0.95 && score.min > 0.9, "{score}");
+        Ok(())
+    })
+}

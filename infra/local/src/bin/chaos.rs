@@ -11,11 +11,12 @@ use mediaflow_local::{LocalStack, StackOptions};
 #[derive(Debug, Parser)]
 #[command(about = "Uploads many small files while faults are injected, then audits the stack")]
 struct Args {
-    /// Uploads made with faults injected.
-    #[arg(long, default_value_t = 2000)]
+    /// Uploads made with faults injected (the default is what the local server carries on a
+    /// 2-core machine: see README, Chaos runs).
+    #[arg(long, default_value_t = 300)]
     uploads: usize,
     /// Uploads made first on a healthy stack, for comparison.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 100)]
     calm: usize,
     /// The share of the functions' storage calls that fail (0–1).
     #[arg(long, default_value_t = 0.05)]

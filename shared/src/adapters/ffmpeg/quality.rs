@@ -14,7 +14,7 @@ use super::run::allowed;
 use super::{Ffmpeg, NO_GCONV};
 use crate::domain::error::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
-use crate::domain::task::{OutputSlot, QualityMetric, QualityScore, TaskSpec};
+use crate::domain::task::{OutputSlot, QualityMetric, QualityScore, TaskSpec, scored_windows};
 use crate::ports::{MediaFailure, RenderedFile};
 
 /// What a task's outputs are compared with: the metric, and the stretch of the source they
@@ -25,6 +25,8 @@ pub(super) struct Comparison<'a> {
     pub input: &'a str,
     pub start: f64,
     pub length: Option<f64>,
+    /// How long the outputs last (the stretch's length, or the rest of the source).
+    pub lasts: Option<f64>,
     pub size: Size,
     pub fps: Option<f64>,
 }
@@ -44,12 +46,14 @@ impl<'a> Comparison<'a> {
             _ => return None,
         };
         let size = Size::new(video.width, video.height);
-        Some(Self { metric, input, start, length, size, fps: fps.or(video.fps) })
+        let lasts = length.or(source.duration.map(|d| d - start));
+        Some(Self { metric, input, start, length, lasts, size, fps: fps.or(video.fps) })
     }
 }
 
 impl Ffmpeg {
-    /// Scores the `scored` file's video streams; one score per stream, in order.
+    /// Scores the `scored` file's video streams (whole, or in windows when it is long); one
+    /// score per stream, in order.
     pub(super) async fn score(
         &self,
         comparison: Comparison<'_>,
@@ -57,21 +61,27 @@ impl Ffmpeg {
         workdir: &Path,
         stop_by: Option<DateTime<Utc>>,
     ) -> Result<Vec<QualityScore>, MediaFailure> {
-        let Comparison { metric, input, start, length, size, fps } = comparison;
+        let Comparison { metric, input, start, length, lasts, size, fps } = comparison;
         let filter = args::metric_filter(metric);
         if !self.has_filter(filter).await {
             return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")));
         }
         let reference = Reference { input, start, length, size, fps };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let scoring = args::score(metric, scored, reference, workdir, threads)?;
-        self.ffmpeg(scoring.args, allowed(stop_by)?, None).await?;
-        let mut scores = Vec::with_capacity(scoring.logs.len());
-        for log in &scoring.logs {
-            let text = tokio::fs::read_to_string(log).await.map_err(|e| {
-                MediaFailure::new(ErrorCode::Internal, format!("cannot read the scores in {}: {e}", log.display()))
-            })?;
-            let score = QualityScore::of(metric, frame_scores(metric, &text))
+        let mut frames = vec![Vec::new(); scored.streams.max(1)];
+        for (number, window) in scored_windows(lasts, fps).into_iter().enumerate() {
+            let scoring = args::score(metric, scored, reference, (window, number), workdir, threads)?;
+            self.ffmpeg(scoring.args, allowed(stop_by)?, None).await?;
+            for (stream, log) in scoring.logs.iter().enumerate() {
+                let text = tokio::fs::read_to_string(log).await.map_err(|e| {
+                    MediaFailure::new(ErrorCode::Internal, format!("cannot read the scores in {}: {e}", log.display()))
+                })?;
+                frames[stream].extend(frame_scores(metric, &text));
+            }
+        }
+        let mut scores = Vec::with_capacity(frames.len());
+        for stream in frames {
+            let score = QualityScore::of(metric, stream)
                 .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "no frame could be compared with the source"))?;
             scores.push(score);
         }

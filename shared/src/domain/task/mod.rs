@@ -28,7 +28,10 @@ pub use animated::{AnimatedFormat, AnimatedSpec};
 pub use marks::{Corner, ImageSource, Length, WatermarkSpec, rgb};
 pub use naming::{OutputNames, OutputSlot, uri_reference};
 pub use parallel::{DEFAULT_CHUNK_SECONDS, MAX_CHUNKS, MIN_CHUNK_SECONDS, Parallel};
-pub use quality::{PSNR_IDENTICAL, QualityMetric, QualityScore, SCORED_EVERY, SCORED_WITHIN};
+pub use quality::{
+    PSNR_IDENTICAL, QualityMetric, QualityScore, SCORED_EVERY, SCORED_WINDOWS, SCORED_WITHIN, WINDOW_SECONDS, Window,
+    scored_windows,
+};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use spec::{MAX_TASKS, TaskSpec};
 pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};

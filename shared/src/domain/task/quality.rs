@@ -21,6 +21,34 @@ named_enum!(
 /// One frame in this many is scored: the cost of a score is bounded by it.
 pub const SCORED_EVERY: u32 = 5;
 
+/// An output longer than [`SCORED_WINDOWS`] × [`WINDOW_SECONDS`] is scored in that many windows
+/// of that length, spread over it: what a score costs stops growing with the output's length.
+pub const SCORED_WINDOWS: usize = 12;
+pub const WINDOW_SECONDS: f64 = 10.0;
+
+/// A stretch of an output that is scored, from its start (seconds); `length: None` is all of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub start: f64,
+    pub length: Option<f64>,
+}
+
+impl Window {
+    pub const WHOLE: Window = Window { start: 0.0, length: None };
+}
+
+/// The windows of an output of `length` seconds (unknown: all of it) at `fps` frames a second
+/// that are scored: all of it when it is short, else [`SCORED_WINDOWS`] windows spread evenly
+/// from its start to its end, each starting on one of its frames.
+pub fn scored_windows(length: Option<f64>, fps: Option<f64>) -> Vec<Window> {
+    let Some(length) = length.filter(|l| *l > SCORED_WINDOWS as f64 * WINDOW_SECONDS) else {
+        return vec![Window::WHOLE];
+    };
+    let step = (length - WINDOW_SECONDS) / (SCORED_WINDOWS - 1) as f64;
+    let on_a_frame = |at: f64| fps.filter(|f| *f > 0.0).map_or(at, |fps| (at * fps).floor() / fps);
+    (0..SCORED_WINDOWS).map(|i| Window { start: on_a_frame(i as f64 * step), length: Some(WINDOW_SECONDS) }).collect()
+}
+
 /// Scores are computed on pictures no larger than this (VMAF's model is made for 1080p):
 /// a larger source and its outputs are both scaled down to it.
 pub const SCORED_WITHIN: (u32, u32) = (1920, 1080);
@@ -119,6 +147,21 @@ mod tests {
         assert_eq!(score.low_1pct, 50.0, "the worst 2 of 200 frames");
         assert!((score.mean - (2.0 * 50.0 + 2.0 * 60.0 + 196.0 * 90.0) / 200.0).abs() < 1e-3);
         assert_eq!(score.to_string(), "VMAF 89.30 (1 % low 50.00, min 50.00)");
+    }
+
+    #[test]
+    fn a_short_output_is_scored_whole_and_a_long_one_in_windows_on_its_frames() {
+        assert_eq!(scored_windows(Some(120.0), Some(25.0)), vec![Window::WHOLE]);
+        assert_eq!(scored_windows(None, Some(25.0)), vec![Window::WHOLE], "a length not known: all of it");
+        let windows = scored_windows(Some(7200.0), Some(29.97));
+        assert_eq!(windows.len(), SCORED_WINDOWS);
+        assert_eq!(windows[0], Window { start: 0.0, length: Some(WINDOW_SECONDS) });
+        let last = windows[SCORED_WINDOWS - 1];
+        assert!(last.start <= 7200.0 - WINDOW_SECONDS && last.start > 7180.0, "ends at the end: {last:?}");
+        for window in &windows {
+            let frames = window.start * 29.97;
+            assert!((frames - frames.round()).abs() < 1e-6, "on a frame: {window:?}");
+        }
     }
 
     #[test]
