@@ -59,7 +59,9 @@ partitions:
 # CHAOS_ARGS="--uploads 100 --calm 30" for a shorter one.
 chaos: setup
 	$(CARGO) build --release --bin dispatcher --bin worker --bin chaos
-	$(CARGO) run --release -p mediaflow-local --bin chaos -- $(CHAOS_ARGS)
+	@# the binary just built (a `cargo run` of its package alone would build it again with
+	@# other features), which runs the functions' binaries beside it
+	$${CARGO_TARGET_DIR:-target}/release/chaos $(CHAOS_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check

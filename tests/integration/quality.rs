@@ -42,7 +42,8 @@ fn detailed_clip(h: &Harness, size: &str, seconds: u32) -> anyhow::Result<std::p
 fn every_output_is_scored_against_its_source_and_a_starved_encode_scores_far_lower() -> anyhow::Result<()> {
     Harness::shared(|h| async move {
         // GIVEN a workflow of a near-copy, a starved encode, a trimmed one at another rate and
-        // size, a ladder of two renditions and an encode in three chunks, each asking for scores
+        // size, a ladder of two renditions, an encode in three chunks and a ladder in two, each
+        // asking for scores
         let flow = h
             .flow("scored")
             .task(json!({"type": "transcode", "definition": "copy", "video": {"crf": 1}, "quality": "psnr"}))
@@ -52,7 +53,9 @@ fn every_output_is_scored_against_its_source_and_a_starved_encode_scores_far_low
             .task(json!({"type": "adaptive", "definition": "ladder", "quality": "ssim",
                          "renditions": [{"height": 720, "crf": 20, "max_kbps": 6000}, {"height": 180, "bitrate_kbps": 100}]}))
             .task(json!({"type": "transcode", "definition": "chunked", "parallel": 3, "video": {"crf": 18},
-                         "quality": "psnr"}));
+                         "quality": "psnr"}))
+            .task(json!({"type": "adaptive", "definition": "chunked-ladder", "format": "dash", "parallel": 2,
+                         "quality": "psnr", "renditions": [{"height": 360, "crf": 20, "max_kbps": 3000}]}));
         h.workflow(flow).await?;
         // WHEN a 6 s 720p clip is uploaded
         let object = h.upload(&detailed_clip(&h, "1280x720", 6)?, "in/detailed.mp4").await?;
@@ -80,6 +83,12 @@ fn every_output_is_scored_against_its_source_and_a_starved_encode_scores_far_low
         let joined = score_of(&tasks[4]);
         assert_eq!(joined.frames, 30, "every frame is there once: {joined:?}");
         assert!(joined.min > joined.mean - 6.0, "no frame far below the rest: {joined}");
+        // AND a ladder encoded in two chunks is scored from its joined chunks: the MPD lists it
+        let mpd = &tasks[5].outputs;
+        let scores = &mpd.last().expect("the MPD").quality;
+        assert_eq!(scores.len(), 1, "{mpd:?}");
+        assert_eq!((scores[0].height, scores[0].frames), (Some(360), 30), "{:?}", scores[0]);
+        assert!(scores[0].min > scores[0].mean - 6.0, "{}", scores[0]);
 
         // AND `job show` prints the scores beside the outputs
         let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;

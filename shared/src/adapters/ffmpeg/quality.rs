@@ -17,18 +17,14 @@ use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{OutputSlot, QualityMetric, QualityScore, TaskSpec, scored_windows};
 use crate::ports::{MediaFailure, RenderedFile};
 
-/// What a task's outputs are compared with: the metric, and the stretch of the source they
-/// were made from.
+/// What a task's outputs are compared with: the metric, the stretch of the source they were
+/// made from, and how long they last.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Comparison<'a> {
     pub metric: QualityMetric,
-    pub input: &'a str,
-    pub start: f64,
-    pub length: Option<f64>,
-    /// How long the outputs last (the stretch's length, or the rest of the source).
+    pub reference: Reference<'a>,
+    /// The stretch's length, or the rest of the source.
     pub lasts: Option<f64>,
-    pub size: Size,
-    pub fps: Option<f64>,
 }
 
 impl<'a> Comparison<'a> {
@@ -46,8 +42,8 @@ impl<'a> Comparison<'a> {
             _ => return None,
         };
         let size = Size::new(video.width, video.height);
-        let lasts = length.or(source.duration.map(|d| d - start));
-        Some(Self { metric, input, start, length, lasts, size, fps: fps.or(video.fps) })
+        let reference = Reference { input, start, length, size, fps: fps.or(video.fps) };
+        Some(Self { metric, reference, lasts: length.or(source.duration.map(|d| d - start)) })
     }
 }
 
@@ -61,15 +57,14 @@ impl Ffmpeg {
         workdir: &Path,
         stop_by: Option<DateTime<Utc>>,
     ) -> Result<Vec<QualityScore>, MediaFailure> {
-        let Comparison { metric, input, start, length, lasts, size, fps } = comparison;
+        let Comparison { metric, reference, lasts } = comparison;
         let filter = args::metric_filter(metric);
         if !self.has_filter(filter).await {
             return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")));
         }
-        let reference = Reference { input, start, length, size, fps };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut frames = vec![Vec::new(); scored.streams.max(1)];
-        for (number, window) in scored_windows(lasts, fps).into_iter().enumerate() {
+        for (number, window) in scored_windows(lasts, reference.fps).into_iter().enumerate() {
             let scoring = args::score(metric, scored, reference, (window, number), workdir, threads)?;
             self.ffmpeg(scoring.args, allowed(stop_by)?, None).await?;
             for (stream, log) in scoring.logs.iter().enumerate() {
