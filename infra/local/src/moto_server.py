@@ -28,6 +28,10 @@ moto answers a Query by sorting and reading the whole table, so that a stack slo
 table grows (150 ms a query at 12,000 items); a query is handed only the items its key names
 (4 ms for a job's tasks, a third of the time for an index).
 
+moto's SQS asks the time, as a datetime, for every queued message each time it looks at a queue
+(several times a receive): with 2,000 events queued a receive and its delete took 1.5 s. It is
+asked of `time.time()` instead, the same number (0.2 s).
+
 The server stops when its standard input closes: the process that started it holds the other
 end, so the server never outlives it, however that process ends.
 
@@ -147,6 +151,17 @@ def queries_without_sorting_the_table():
 
 
 queries_without_sorting_the_table()
+
+
+def queues_on_a_cheap_clock():
+    """SQS's clock for message visibility and delays, without a datetime each time."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs import models
+
+    models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else unix_time_millis(dt)
+
+
+queues_on_a_cheap_clock()
 
 
 def authorise_as_aws_does():
