@@ -67,7 +67,7 @@ impl MotoServer {
             endpoint: format!("http://127.0.0.1:{port}"),
             log,
         };
-        server.wait_ready().await?;
+        server.wait_ready(0).await?;
         Ok(server)
     }
 
@@ -90,10 +90,15 @@ impl MotoServer {
         Ok(Running { child, _lifeline: lifeline })
     }
 
-    async fn wait_ready(&self) -> anyhow::Result<()> {
+    /// Waits until this server (not another process that took the port) says it listens: its
+    /// log, from byte `from` on, names the address.
+    async fn wait_ready(&self, from: u64) -> anyhow::Result<()> {
+        let listening = format!("Running on http://127.0.0.1:{}", self.port);
         for _ in 0..300 {
             self.check()?;
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            let log = std::fs::read(&self.log).unwrap_or_default();
+            let written = log.get(usize::try_from(from).unwrap_or(usize::MAX)..).unwrap_or_default();
+            if String::from_utf8_lossy(written).contains(&listening) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -108,6 +113,7 @@ impl MotoServer {
     pub async fn restart(&self, down: Duration) -> anyhow::Result<()> {
         let pid = self.pid().context("moto_server has exited")?;
         self.restarting.store(true, Ordering::SeqCst);
+        let mut logged = 0;
         let restarted = async {
             let stopped = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
             anyhow::ensure!(stopped.success(), "kill -TERM {pid}");
@@ -126,7 +132,14 @@ impl MotoServer {
                 "moto_server could not save what it held ({status}); see {}",
                 self.log.display()
             );
+            // The port stays ours while nothing listens (calls are refused, as by a server that
+            // is down): a stack starting meanwhile must not pick it as a free one.
+            let reserved = tokio::net::TcpSocket::new_v4()?;
+            reserved.set_reuseaddr(true)?;
+            reserved.bind(([127, 0, 0, 1], self.port).into())?;
             tokio::time::sleep(down).await;
+            drop(reserved);
+            logged = std::fs::metadata(&self.log).map_or(0, |m| m.len());
             let process = Self::spawn(self.port, &self.log, &self.state, self.time_zone.as_deref())?;
             let pid = process.child.id();
             *self.process.lock().map_err(|_| anyhow::anyhow!("moto_server's process handle is poisoned"))? = process;
@@ -136,7 +149,7 @@ impl MotoServer {
         .await;
         self.restarting.store(false, Ordering::SeqCst);
         restarted?;
-        self.wait_ready().await
+        self.wait_ready(logged).await
     }
 
     fn exited_status(&self) -> anyhow::Result<Option<std::process::ExitStatus>> {
