@@ -425,9 +425,7 @@ impl MediaTool for Ffmpeg {
                 workdir: request.workdir,
                 duration: encoded.duration,
             };
-            let scores = self.score_ladder(comparison, &ladder, &mut rendered.warnings, request.stop_by).await;
-            rendered.files = self.package(&ladder, request.stop_by).await?;
-            attach_rendition_scores(&mut rendered.files, &scores, &ladder.sizes());
+            rendered.files = self.package_scored(comparison, &ladder, &mut rendered.warnings, request.stop_by).await?;
         }
         Ok(rendered)
     }
@@ -464,9 +462,7 @@ impl MediaTool for Ffmpeg {
             let mut warnings = Vec::new();
             let served = self.serve_to_score(request).await?;
             let comparison = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url()));
-            let scores = self.score_ladder(comparison, &ladder, &mut warnings, request.stop_by).await;
-            let mut files = self.package(&ladder, request.stop_by).await?;
-            attach_rendition_scores(&mut files, &scores, &ladder.sizes());
+            let files = self.package_scored(comparison, &ladder, &mut warnings, request.stop_by).await?;
             return Ok(Rendered { files, warnings });
         }
         if request.spec.pictures().is_some() {
@@ -501,17 +497,34 @@ impl Ffmpeg {
         }
     }
 
-    /// Scores each rendition of an encoded ladder (before it is cut into segments); no scores,
-    /// and a warning, when that cannot be done.
-    async fn score_ladder(
+    /// Cuts an encoded ladder into its outputs, each rendition scored first when the task asks
+    /// (no scores, and a warning, when that cannot be done).
+    async fn package_scored(
         &self,
         comparison: Option<Comparison<'_>>,
         ladder: &Ladder<'_>,
         warnings: &mut Vec<String>,
         stop_by: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RenderedFile>, MediaFailure> {
+        let sizes = ladder.sizes();
+        let scores = self.score_ladder(comparison, ladder, sizes.len(), warnings, stop_by).await;
+        let mut files = self.package(ladder, stop_by).await?;
+        attach_rendition_scores(&mut files, &scores, &sizes);
+        Ok(files)
+    }
+
+    /// Scores each of an encoded ladder's `streams` renditions (before it is cut into
+    /// segments); no scores, and a warning, when that cannot be done.
+    async fn score_ladder(
+        &self,
+        comparison: Option<Comparison<'_>>,
+        ladder: &Ladder<'_>,
+        streams: usize,
+        warnings: &mut Vec<String>,
+        stop_by: Option<DateTime<Utc>>,
     ) -> Vec<QualityScore> {
         let Some(comparison) = comparison else { return Vec::new() };
-        let scored = Scored { path: ladder.video, concat: ladder.concat, streams: ladder.sizes().len() };
+        let scored = Scored { path: ladder.video, concat: ladder.concat, streams };
         match self.score(comparison, scored, ladder.workdir, stop_by).await {
             Ok(scores) => scores,
             Err(failure) => {
