@@ -58,7 +58,14 @@ pub const TASK_KINDS: &[TaskKind] = &[
             field("definition", "Template", Kind::TranscodePreset, "blank: the settings below"),
             field("container", "Container", Kind::Choice(&["mp4", "webm", "mkv", "mov", "mp3", "m4a"]), ""),
             field("video.height", "Height (px)", Kind::Number, "blank: the source's"),
-            field("video.crf", "Quality (CRF)", Kind::Number, "lower is better; blank: 23"),
+            field(
+                "video.crf",
+                "Quality (CRF)",
+                Kind::Number,
+                "lower is better; auto: chosen for each upload; blank: 23",
+            ),
+            field("video.target_vmaf", "Target VMAF (CRF auto)", Kind::Number, "blank: 93"),
+            field("video.max_kbps", "Max video bitrate (kbps)", Kind::Number, "with a CRF; blank: no cap"),
             field("audio.bitrate_kbps", "Audio bitrate (kbps)", Kind::Number, "blank: 128"),
             field("output_name", "Output name", Kind::Text, "blank: {inputName}_transcode_{definition}"),
             field("quality", "Score against the source", Kind::Quality, "shown on the job's page"),
@@ -432,6 +439,21 @@ mod tests {
         assert_eq!(spec.tasks.len(), 2);
         assert_eq!(form.document()["tasks"][1]["times"], serde_json::json!([1, "50%"]));
         assert!(spec.output.dir.is_none(), "blank output: the trigger's");
+    }
+
+    #[test]
+    fn a_crf_of_auto_is_read_with_its_target_and_cap() {
+        let mut form = form(&[
+            ("name", "tuned"),
+            ("trigger.bucket", "media"),
+            ("tasks[0].type", "transcode"),
+            ("tasks[0].transcode.video.crf", "auto"),
+            ("tasks[0].transcode.video.target_vmaf", "95"),
+            ("tasks[0].transcode.video.max_kbps", "6000"),
+        ]);
+        let spec = form.spec().expect("valid");
+        let video = spec.tasks[0].as_transcode().and_then(|t| t.video).expect("video");
+        assert_eq!(video.tuned(), Some(mediaflow::domain::task::Target { vmaf: 95.0, max_kbps: Some(6000) }));
     }
 
     #[test]

@@ -139,6 +139,7 @@ fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> 
                 workdir: dir.path(),
                 stop_by: None,
                 progress: None,
+                tuning: None,
             };
             let rendered = media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
             let probed = probe(&rendered.files[0].path)?;
@@ -199,6 +200,7 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
                     workdir: &dir,
                     stop_by: None,
                     progress: None,
+                    tuning: None,
                 };
                 let rendered =
                     media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
@@ -233,6 +235,7 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
             limits: &limits,
             workdir: join_dir.path(),
             stop_by: None,
+            tuning: None,
         };
         let joined = media.join(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
         let joined = &joined.files[0].path;

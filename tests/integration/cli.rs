@@ -84,7 +84,7 @@ fn invalid_files_are_rejected_naming_fields_and_json_is_read_too() -> anyhow::Re
         assert_eq!(
             error.to_string(),
             "invalid workflow: tasks[0].containr: unknown field; \
-             tasks[0].video.crf: invalid value: integer `-5`, expected u8; \
+             tasks[0].video.crf: invalid value: integer `-5`, expected a CRF number or \"auto\"; \
              tasks[1].width: invalid type: string \"wide\", expected u32; \
              tasks[2].fps: must be above 0 and at most 30"
         );

@@ -37,3 +37,4 @@ mod streaming;
 mod support;
 mod tasks;
 mod traces;
+mod tuning;

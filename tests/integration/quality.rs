@@ -100,7 +100,7 @@ fn every_output_is_scored_against_its_source_and_a_starved_encode_scores_far_low
 
 /// Whether the ffmpeg the stack runs has libvmaf (the Lambda layer's has; distributions' often
 /// not).
-fn ffmpeg_has_vmaf() -> anyhow::Result<bool> {
+pub(crate) fn ffmpeg_has_vmaf() -> anyhow::Result<bool> {
     let ffmpeg = std::env::var("FFMPEG_PATH").unwrap_or_else(|_| "ffmpeg".into());
     let filters = Command::new(ffmpeg).args(["-hide_banner", "-filters"]).output()?;
     Ok(String::from_utf8_lossy(&filters.stdout).contains(" libvmaf "))

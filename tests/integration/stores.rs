@@ -10,6 +10,7 @@ use mediaflow::domain::chunk::{Chunk, ChunkPlan};
 use mediaflow::domain::error::{ErrorCode, TaskError};
 use mediaflow::domain::job::{Job, JobResult, JobStatus, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker};
+use mediaflow::domain::task::{Probe, Target, Tuning, VideoCodec};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::{
     Claim, Created, JobStore, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError, TaskOutcome,
@@ -170,11 +171,24 @@ fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_takes_
         let jobs = h.stack.jobs();
         let (job, tasks) = job_for(&h.bucket, "in/long.mp4")?;
         jobs.create(&job, &tasks).await?;
+        // The title's CRF rides with the plan: every part reads it.
+        let tuning = Tuning {
+            crf: 26,
+            predicted_vmaf: Some(93.4),
+            predicted_kbps: Some(2150.5),
+            probes: vec![Probe { crf: 23, kbps: 3010.25, vmaf: 95.1 }, Probe { crf: 27, kbps: 1900.0, vmaf: 92.9 }],
+            sampled_seconds: 4.0,
+            probe_seconds: 7.25,
+            note: None,
+            ..Tuning::untuned(VideoCodec::H264, Target { vmaf: 93.0, max_kbps: None }, "-")
+        };
         let plan = ChunkPlan {
             chunks: vec![Chunk { start: 0.0, length: Some(10.02) }, Chunk { start: 10.02, length: None }],
             audio: true,
+            tuning: Some(tuning),
         };
         jobs.split(&tasks[0], &plan).await?;
+        assert_eq!(jobs.tasks(&job.id).await?[0].chunks.as_ref(), Some(&plan), "the plan is stored whole");
         let now = Utc::now();
         let lease =
             |holder: &str, now: DateTime<Utc>| Lease { holder: holder.into(), now, until: now + TimeDelta::minutes(5) };

@@ -238,7 +238,10 @@ fn transcodes_named_by_mps_templates_follow_them_unless_a_field_says_otherwise()
             mediaflow::domain::task::TaskSpec::Transcode(spec) => spec.video.clone().expect("video"),
             other => anyhow::bail!("not a transcode: {other:?}"),
         };
-        assert_eq!((video.crf, video.bitrate_kbps, video.height), (Some(30), None, 720));
+        assert_eq!(
+            (video.crf, video.bitrate_kbps, video.height),
+            (Some(mediaflow::domain::task::Crf::Fixed(30)), None, 720)
+        );
         Ok(())
     })
 }

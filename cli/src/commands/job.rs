@@ -259,7 +259,13 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
             bytes(output.size),
             output.duration.map(|d| format!("{d:.2} s")).unwrap_or_default(),
             pixels,
-            output.quality.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+            output
+                .quality
+                .iter()
+                .map(ToString::to_string)
+                .chain(output.tuning.iter().map(ToString::to_string))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ]);
     }
     writeln!(out, "{rows}")?;

@@ -327,6 +327,8 @@ struct OutputRow {
     size: String,
     open: String,
     quality: Vec<String>,
+    /// The CRF `crf: auto` chose, and what it predicted.
+    tuning: Option<String>,
 }
 
 #[derive(Template)]
@@ -391,6 +393,7 @@ async fn show(State(console): State<Console>, session: Session, Path(id): Path<S
                         size: readable_size(o.size),
                         open: format!("/buckets/{}/object?key={}", segment(&o.bucket), segment(&o.key)),
                         quality: o.quality.iter().map(ToString::to_string).collect(),
+                        tuning: o.tuning.as_ref().map(ToString::to_string),
                     })
                     .collect(),
             }

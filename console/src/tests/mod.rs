@@ -305,6 +305,7 @@ async fn a_scored_output_shows_its_score_on_the_jobs_page() {
             width: Some(1280),
             height: Some(720),
             quality: vec![score.clone()],
+            tuning: None,
         }];
     });
     let (_, page) = browser.get(&format!("/jobs/{id}")).await;

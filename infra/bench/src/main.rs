@@ -16,6 +16,7 @@
 
 mod chunked;
 mod console;
+mod per_title;
 mod quality;
 
 use std::path::{Path, PathBuf};
@@ -64,8 +65,8 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     console_jobs: usize,
     /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked, 5 console,
-    /// 6 quality scores).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6")]
+    /// 6 quality scores, 7 encodes tuned per title).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6,7")]
     sections: Vec<u8>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
@@ -117,6 +118,10 @@ async fn main() -> anyhow::Result<()> {
     if args.sections.contains(&6) {
         println!("\n## 6. Quality scores of the 60 s 1080p input's 720p transcode");
         quality::figures(&inputs[0].1, 1.0).await?;
+    }
+    if args.sections.contains(&7) {
+        println!("\n## 7. Encodes tuned per title: fixed CRF against crf: auto");
+        per_title::figures(&ffmpeg, &dir).await?;
     }
     Ok(())
 }
@@ -299,6 +304,7 @@ fn worker_args(input: &Path, workdir: &Path) -> anyhow::Result<Vec<String>> {
         workdir,
         stop_by: None,
         progress: None,
+        tuning: None,
     };
     let plan = args::plan(&request, SERVED)?;
     let mut args = plan.runs.first().and_then(|run| run.attempts.first().cloned()).context("no ffmpeg run planned")?;

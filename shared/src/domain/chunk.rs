@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::media::MediaInfo;
-use super::task::{DEFAULT_CHUNK_SECONDS, Encode, MAX_CHUNKS, MIN_CHUNK_SECONDS, Parallel, VideoCodec};
+use super::task::{DEFAULT_CHUNK_SECONDS, Encode, MAX_CHUNKS, MIN_CHUNK_SECONDS, Parallel, Tuning, VideoCodec};
 
 /// `auto` splits an encode estimated to need more than this share of an invocation.
 const COMFORTABLE_SHARE: f64 = 0.5;
@@ -32,6 +32,9 @@ pub struct Chunk {
 pub struct ChunkPlan {
     pub chunks: Vec<Chunk>,
     pub audio: bool,
+    /// The title's CRF (`crf: auto`), chosen before the parts are sent: every chunk uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Tuning>,
 }
 
 /// One part of a chunked task: a video chunk, or the whole audio.
@@ -57,7 +60,7 @@ impl ChunkPlan {
                 length: starts.get(i + 1).copied().or(end).map(|next| next - start),
             })
             .collect();
-        ChunkPlan { chunks, audio }
+        ChunkPlan { chunks, audio, tuning: None }
     }
 
     /// Where the last chunk ends, when it does not run to the source's end.
@@ -191,7 +194,7 @@ pub fn picture_plan(
             length: Some((first(part + 1) - first(part)) as f64 * interval),
         })
         .collect();
-    Some(ChunkPlan { chunks, audio: false })
+    Some(ChunkPlan { chunks, audio: false, tuning: None })
 }
 
 /// `plan` with each border moved to just after the keyframe a seek to it lands on

@@ -154,7 +154,7 @@ mod tests {
         use crate::domain::error::ErrorCode;
         use crate::domain::job::OutputFile;
         use crate::domain::object::{ObjectCreated, ObjectHead, parse_event_time};
-        use crate::domain::task::{QualityMetric, QualityScore};
+        use crate::domain::task::{Probe, QualityMetric, QualityScore, Target, Tuning, VideoCodec};
         use crate::domain::workflow::{Workflow, WorkflowSpec};
         let spec: WorkflowSpec = serde_json::from_value(serde_json::json!({
             "name": "w", "trigger": {"bucket": "media", "dir": "in/"},
@@ -196,6 +196,16 @@ mod tests {
             width: Some(640),
             height: Some(360),
             quality: vec![QualityScore::of(QualityMetric::Vmaf, [93.5, 88.0]).expect("a score")],
+            tuning: Some(Tuning {
+                crf: 26,
+                predicted_vmaf: Some(93.4),
+                predicted_kbps: Some(2150.0),
+                probes: vec![Probe { crf: 23, kbps: 3000.0, vmaf: 95.0 }],
+                sampled_seconds: 4.0,
+                probe_seconds: 6.5,
+                note: None,
+                ..Tuning::untuned(VideoCodec::H264, Target { vmaf: 93.0, max_kbps: None }, "-")
+            }),
         });
         tasks[0].timings = Some(TaskTimings::default());
         tasks[1].status = TaskStatus::Fail;

@@ -15,7 +15,7 @@ use super::notification::NotifyMode;
 use super::notification::delivery::Delivery;
 use super::notification::spec::NotificationSpec;
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
-use super::task::{OutputNames, OutputSlot, QualityScore, TaskSpec};
+use super::task::{OutputNames, OutputSlot, QualityScore, TaskSpec, Tuning};
 use super::workflow::{Location, Workflow};
 
 /// Deterministic: the same upload seen by the same workflow always has the same id, whatever
@@ -266,6 +266,10 @@ pub struct OutputFile {
     /// rendition, one per rendition for a ladder's manifest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quality: Vec<QualityScore>,
+    /// The CRF chosen for its title and what the probes predicted (`crf: auto`); the measured
+    /// VMAF is its `quality`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Tuning>,
 }
 
 /// S3's longest key, in bytes.

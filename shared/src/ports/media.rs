@@ -11,7 +11,7 @@ use crate::domain::chunk::Part;
 use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::limits::Limits;
 use crate::domain::media::MediaInfo;
-use crate::domain::task::{OutputNames, OutputSlot, QualityScore, TaskSpec};
+use crate::domain::task::{OutputNames, OutputSlot, QualityScore, TaskSpec, Tuning};
 
 /// A watermark image fetched for a task, with its size in pixels.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl std::fmt::Debug for ProgressMeter {
 }
 
 /// A task's work: what the worker hands the media tool.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RenderRequest<'a> {
     pub spec: &'a TaskSpec,
     /// The outputs' names, for outputs that name each other (playlists).
@@ -63,6 +63,9 @@ pub struct RenderRequest<'a> {
     /// uploads); past it the render fails with `InternalError.Timeout`.
     pub stop_by: Option<DateTime<Utc>>,
     pub progress: Option<ProgressMeter>,
+    /// The title's CRF, chosen before its parts were sent (`crf: auto`); a whole task without
+    /// it is tuned by the render itself.
+    pub tuning: Option<Tuning>,
 }
 
 /// What a render made: the files, and what went wrong without failing it.
@@ -83,6 +86,8 @@ pub struct RenderedFile {
     pub height: Option<u32>,
     /// Its scores against the source, when the task asked (see [`QualityScore`]).
     pub quality: Vec<QualityScore>,
+    /// The CRF chosen for its title, and what the probes predicted (`crf: auto`).
+    pub tuning: Option<Tuning>,
 }
 
 /// Why the media tool failed, with the MPS error code for the task record.
@@ -133,6 +138,10 @@ pub trait MediaTool: Send + Sync {
         start: f64,
         times: &[f64],
     ) -> Result<Vec<Option<f64>>, MediaFailure>;
+    /// Chooses the title's CRF for a task that asks (`crf: auto`; `None` for the others) by
+    /// probing sample windows of the source; what cannot be probed is encoded at the codec's
+    /// default, and the tuning says why.
+    async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning>;
     /// Renders a task, or one part of a chunked transcode.
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
     /// Joins the rendered parts of a chunked task into its outputs.
@@ -155,4 +164,6 @@ pub struct JoinRequest<'a> {
     /// Where the output is written; the caller removes it.
     pub workdir: &'a Path,
     pub stop_by: Option<DateTime<Utc>>,
+    /// The title's CRF the parts were encoded at (`crf: auto`).
+    pub tuning: Option<&'a Tuning>,
 }

@@ -203,6 +203,7 @@ impl Workload {
                         width: Some(1280),
                         height: Some(720),
                         quality: Vec::new(),
+                        tuning: None,
                     }
                 })
                 .collect();

@@ -10,6 +10,7 @@
 //! Imports the domain and the ports; never the use-cases.
 
 pub mod args;
+mod join;
 pub mod probe;
 mod quality;
 mod run;
@@ -17,6 +18,7 @@ pub mod serve;
 mod sprite;
 mod streaming;
 pub mod text;
+mod tuning;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -29,7 +31,7 @@ use tracing::{debug, warn};
 
 use crate::domain::error::ErrorCode;
 use crate::domain::media::MediaInfo;
-use crate::domain::task::{OutputSlot, QualityScore, TaskSpec};
+use crate::domain::task::{OutputSlot, QualityScore, TaskSpec, Tuning};
 use crate::ports::{
     JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, RenderRequest, Rendered, RenderedFile, StoreError,
     StoredObject,
@@ -41,6 +43,7 @@ use self::run::{Health, Ran, RunShare, Signal, StopOnDrop, allowed, classify_run
 use self::serve::Served;
 use self::streaming::Ladder;
 use self::text::TextError;
+use self::tuning::attach_tuning;
 
 /// The one variable ffmpeg and ffprobe get in their otherwise empty environment: a gconv
 /// module path that cannot exist. Static glibc builds (the layer's) otherwise load the host's
@@ -266,6 +269,7 @@ impl Ffmpeg {
                 width: output.size.map(|s| s.width),
                 height: output.size.map(|s| s.height),
                 quality: Vec::new(),
+                tuning: None,
             })
             .collect();
         if files.is_empty() {
@@ -303,6 +307,7 @@ impl Ffmpeg {
             width: video.map(|v| v.width).or(output.size.map(|s| s.width)),
             height: video.map(|v| v.height).or(output.size.map(|s| s.height)),
             quality: Vec::new(),
+            tuning: None,
         })
     }
 }
@@ -358,7 +363,29 @@ impl MediaTool for Ffmpeg {
         Ok(probe::keyframes(&json, times.len(), start))
     }
 
+    async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
+        self.tune_title(request).await
+    }
+
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
+        // A whole title is tuned here; a chunked one was before its parts were sent.
+        if request.tuning.is_none()
+            && request.part.is_none()
+            && let Some(tuning) = self.tune_title(request).await
+        {
+            return self.render_tuned(&RenderRequest { tuning: Some(tuning), ..request.clone() }).await;
+        }
+        self.render_tuned(request).await
+    }
+
+    async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure> {
+        self.join_parts(request).await
+    }
+}
+
+impl Ffmpeg {
+    /// Renders a task whose title's CRF, if it asks for one, is chosen.
+    async fn render_tuned(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
         let served = serve(request.upload.clone(), "ffmpeg").await?;
         let plan = args::plan(request, served.url())?;
         self.draw_texts(&plan.text_images).await?;
@@ -406,6 +433,9 @@ impl MediaTool for Ffmpeg {
             let Rendered { files, warnings } = &mut rendered;
             self.score_file(comparison, files, request.workdir, request.stop_by, warnings).await;
         }
+        if request.part.is_none() {
+            attach_tuning(&mut rendered.files, request.tuning.as_ref(), &mut rendered.warnings);
+        }
         if let (TaskSpec::Sprite(spec), None) = (request.spec, request.part) {
             let sheets = rendered.files.len();
             let map = sprite::map(spec, request.names, request.source, request.limits, request.workdir, sheets);
@@ -428,73 +458,6 @@ impl MediaTool for Ffmpeg {
             rendered.files = self.package_scored(comparison, &ladder, &mut rendered.warnings, request.stop_by).await?;
         }
         Ok(rendered)
-    }
-
-    async fn join(&self, request: &JoinRequest<'_>) -> Result<Rendered, MediaFailure> {
-        let mut names = Vec::with_capacity(request.chunks.len());
-        for chunk in request.chunks {
-            let name = chunk.file_name().and_then(|n| n.to_str()).filter(|_| chunk.parent() == Some(request.workdir));
-            names.push(name.ok_or_else(|| {
-                MediaFailure::new(
-                    ErrorCode::Internal,
-                    format!("chunk {} is not in the work directory", chunk.display()),
-                )
-            })?);
-        }
-        let list = request.workdir.join("chunks.ffconcat");
-        tokio::fs::write(&list, args::concat_list(&names))
-            .await
-            .map_err(|e| MediaFailure::new(ErrorCode::Internal, format!("cannot write {}: {e}", list.display())))?;
-        if let TaskSpec::Adaptive(spec) = request.spec {
-            let first =
-                request.chunks.first().ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "no chunks to join"))?;
-            let ladder = Ladder {
-                spec,
-                names: request.names,
-                source: request.source,
-                video: &list,
-                concat: true,
-                sound: request.audio,
-                levels_from: first,
-                workdir: request.workdir,
-                duration: request.source.duration.map(|d| d.min(request.limits.max_duration_s)),
-            };
-            let mut warnings = Vec::new();
-            let served = self.serve_to_score(request).await?;
-            let comparison = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url()));
-            let files = self.package_scored(comparison, &ladder, &mut warnings, request.stop_by).await?;
-            return Ok(Rendered { files, warnings });
-        }
-        if request.spec.pictures().is_some() {
-            let run = args::join_pictures(request.spec, &list, request.workdir)?;
-            let (mut files, warnings) = self.render_run(&run, request.stop_by, None).await?;
-            if let TaskSpec::Sprite(spec) = request.spec {
-                let map =
-                    sprite::map(spec, request.names, request.source, request.limits, request.workdir, files.len());
-                files.push(map.await?);
-            }
-            return Ok(Rendered { files, warnings });
-        }
-        let spec = request.spec.as_transcode().ok_or_else(|| {
-            MediaFailure::new(ErrorCode::Internal, "only transcodes, ladders and pictures are joined")
-        })?;
-        let run = args::join(&spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
-        let (mut files, mut warnings) = self.render_run(&run, request.stop_by, None).await?;
-        let served = self.serve_to_score(request).await?;
-        if let Some(comparison) = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url())) {
-            self.score_file(comparison, &mut files, request.workdir, request.stop_by, &mut warnings).await;
-        }
-        Ok(Rendered { files, warnings })
-    }
-}
-
-impl Ffmpeg {
-    /// The upload, served to score joined outputs against, when the task asks for scores.
-    async fn serve_to_score(&self, request: &JoinRequest<'_>) -> Result<Option<Served>, MediaFailure> {
-        match (&request.upload, request.spec.quality()) {
-            (Some(upload), Some(_)) => Ok(Some(serve(upload.clone(), "ffmpeg").await?)),
-            _ => Ok(None),
-        }
     }
 
     /// Cuts an encoded ladder into its outputs, each rendition scored first when the task asks

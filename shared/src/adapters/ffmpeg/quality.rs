@@ -85,7 +85,7 @@ impl Ffmpeg {
     }
 
     /// Whether this ffmpeg build has the filter `name` (`ffmpeg -filters`, read once).
-    async fn has_filter(&self, name: &str) -> bool {
+    pub(super) async fn has_filter(&self, name: &str) -> bool {
         let listed = self
             .filters
             .get_or_init(|| async {
@@ -145,7 +145,7 @@ pub(super) fn not_measured(metric: QualityMetric, failure: &MediaFailure) -> Str
 
 /// The score of each frame in a metric's log: libvmaf's JSON (`frames[].metrics.vmaf`), the
 /// ssim filter's stats (`All:`) or the psnr filter's (`psnr_avg:`, `inf` for identical pictures).
-fn frame_scores(metric: QualityMetric, log: &str) -> Vec<f64> {
+pub(super) fn frame_scores(metric: QualityMetric, log: &str) -> Vec<f64> {
     let field = |name: &str| -> Vec<f64> {
         log.lines()
             .filter_map(|line| line.split_whitespace().find_map(|item| item.strip_prefix(name)))
@@ -190,6 +190,7 @@ mod tests {
             width: None,
             height: None,
             quality: Vec::new(),
+            tuning: None,
         };
         let mut files = vec![file(OutputSlot::SubStream(0)), file(OutputSlot::SubStream(1)), file(OutputSlot::Main(0))];
         let score = |mean| QualityScore::of(QualityMetric::Vmaf, [mean]).unwrap();

@@ -41,5 +41,6 @@ pub(super) async fn map(
         width: None,
         height: None,
         quality: Vec::new(),
+        tuning: None,
     })
 }

@@ -12,7 +12,7 @@ use crate::domain::event::WorkflowTaskEvent;
 use crate::domain::media::{MediaInfo, VideoStream};
 use crate::domain::message::WorkerMessage;
 use crate::domain::notification::NotificationTarget;
-use crate::domain::task::{OutputSlot, TaskSpec};
+use crate::domain::task::{OutputSlot, TaskSpec, Tuning};
 use crate::ports::{
     DeliveryError, JoinRequest, MediaFailure, MediaTool, Notifications, ProbeFailure, Probed, RenderRequest, Rendered,
     RenderedFile, StoreError, StoredObject, TaskQueue,
@@ -61,6 +61,12 @@ impl MediaTool for Memory {
         Ok(vec![None; times.len()])
     }
 
+    /// Probes nothing: a title that asks to be tuned gets the codec's default.
+    async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
+        let spec = request.spec.as_transcode()?;
+        Some(Tuning::untuned(spec.video_codec()?, spec.tuned()?, "the in-memory media tool probes nothing"))
+    }
+
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {
         if let Some(code) = self.state().render_failure {
             return Err(MediaFailure::new(code, "render failed"));
@@ -91,6 +97,7 @@ impl MediaTool for Memory {
                     width: Some(64),
                     height: Some(48),
                     quality: Vec::new(),
+                    tuning: None,
                 })
             })
             .collect::<Result<_, MediaFailure>>()?;
@@ -112,6 +119,7 @@ impl MediaTool for Memory {
             width: None,
             height: None,
             quality: Vec::new(),
+            tuning: None,
         };
         Ok(Rendered { files: vec![file], warnings: Vec::new() })
     }

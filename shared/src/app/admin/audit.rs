@@ -390,6 +390,7 @@ mod tests {
             width: None,
             height: None,
             quality: Vec::new(),
+            tuning: None,
         };
         let outcome = TaskOutcome::Success { outputs: vec![file], warnings: vec![], timings: Default::default() };
         let claimed = crate::domain::attempt::Lease {

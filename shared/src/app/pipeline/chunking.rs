@@ -12,8 +12,9 @@ use crate::domain::chunk::{self, Budget, ChunkPlan, Part};
 use crate::domain::error::TaskError;
 use crate::domain::job::{Job, JobId, Task};
 use crate::domain::object::ObjectRef;
+use crate::domain::task::Tuning;
 use crate::domain::workflow::Location;
-use crate::ports::{JoinRequest, MediaTool, ObjectStore, Rendered};
+use crate::ports::{JoinRequest, MediaTool, ObjectStore, RenderRequest, Rendered};
 
 /// Where part `number` of task `index` of `job` is kept in the work location `work`.
 pub fn part_key(work: &Location, job: &JobId, index: u32, number: u32) -> ObjectRef {
@@ -68,13 +69,51 @@ impl Chunking {
                 .map_err(|failure| failure.to_string()),
             Err(error) => Err(error.message),
         };
-        match keyframes {
-            Ok(keyframes) => Some(chunk::at_keyframes(plan, &encode, source, &keyframes)),
+        let mut plan = match keyframes {
+            Ok(keyframes) => chunk::at_keyframes(plan, &encode, source, &keyframes),
             Err(error) => {
                 warn!(job_id = %job.id, task = task.index, %error, "no keyframes found: the borders stay");
-                Some(plan)
+                plan
             }
-        }
+        };
+        plan.tuning = self.tune(objects, media, job, task).await;
+        Some(plan)
+    }
+
+    /// The title's CRF for a task that asks (`crf: auto`), chosen once for all its chunks.
+    async fn tune(
+        &self,
+        objects: &Arc<dyn ObjectStore>,
+        media: &dyn MediaTool,
+        job: &Job,
+        task: &Task,
+    ) -> Option<Tuning> {
+        let spec = task.spec.as_transcode()?;
+        let (target, codec) = (spec.tuned()?, spec.video_codec()?);
+        let untuned = |why: String| Some(Tuning::untuned(codec, target, why));
+        let (source, upload) = match (job.source.as_ref(), open_upload(objects, job).await) {
+            (Some(source), Ok(upload)) => (source, upload),
+            (_, Err(error)) => return untuned(error.message),
+            (None, _) => return untuned("the job was never prepared".into()),
+        };
+        let scratch = match tempfile::Builder::new().prefix("tune-").tempdir() {
+            Ok(scratch) => scratch,
+            Err(error) => return untuned(format!("no scratch directory: {error}")),
+        };
+        let request = RenderRequest {
+            spec: &task.spec,
+            names: job.output_names(task),
+            upload,
+            part: None,
+            source,
+            limits: &job.limits,
+            watermark_images: &[],
+            workdir: scratch.path(),
+            stop_by: None,
+            progress: None,
+            tuning: None,
+        };
+        media.tune(&request).await
     }
 
     /// Where part `number` of task `index` is kept.
@@ -143,6 +182,7 @@ impl Chunking {
             limits: &job.limits,
             workdir,
             stop_by,
+            tuning: plan.tuning.as_ref(),
         };
         Ok(media.join(&request).await?)
     }

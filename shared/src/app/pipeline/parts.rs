@@ -128,6 +128,7 @@ impl PartRunner {
             workdir: workdir.path(),
             stop_by: self.work.stop_by(invocation),
             progress: None,
+            tuning: task.chunks.as_ref().and_then(|plan| plan.tuning.clone()),
         };
         let rendered = self.work.media.render(&request).await?;
         let file =

@@ -77,6 +77,7 @@ async fn write(
         width: file.width,
         height: file.height,
         quality: file.quality,
+        tuning: file.tuning,
     };
     Ok((file.slot.is_listed(), output))
 }

@@ -166,6 +166,7 @@ impl TaskRunner {
                         workdir: workdir.path(),
                         stop_by,
                         progress: Some(meter),
+                        tuning: None,
                     })
                     .await;
                 progress_writer.abort();

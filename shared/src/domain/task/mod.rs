@@ -14,10 +14,12 @@ mod naming;
 mod parallel;
 pub mod preset;
 mod quality;
+mod rate;
 mod snapshot;
 mod spec;
 mod stills;
 mod transcode;
+mod tuning;
 mod watermark;
 
 #[cfg(test)]
@@ -32,8 +34,10 @@ pub use quality::{
     PSNR_IDENTICAL, QualityMetric, QualityScore, SCORED_EVERY, SCORED_WINDOWS, SCORED_WITHIN, WINDOW_SECONDS, Window,
     scored_windows,
 };
+pub use rate::{Crf, DEFAULT_TARGET_VMAF, Target};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use spec::{MAX_TASKS, TaskSpec};
 pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};
 pub use transcode::{AudioCodec, AudioSpec, Container, Encode, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
+pub use tuning::{CrfSearch, MAX_PROBES, Probe, SAMPLE_SECONDS, Tuning, default_crf, sample_windows};
 pub use watermark::WatermarkTaskSpec;

@@ -148,6 +148,7 @@ impl Preset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::task::Crf;
 
     #[test]
     fn a_template_fills_what_the_task_leaves_unset() {
@@ -170,13 +171,13 @@ mod tests {
     #[test]
     fn explicit_fields_override_the_template() {
         let mut spec = TranscodeSpec {
-            video: Some(VideoSpec { width: 1000, crf: Some(20), ..VideoSpec::default() }),
+            video: Some(VideoSpec { width: 1000, crf: Some(Crf::Fixed(20)), ..VideoSpec::default() }),
             audio: Some(AudioSpec { bitrate_kbps: Some(96), channels: Some(1), ..AudioSpec::default() }),
             ..TranscodeSpec::default()
         };
         find("100040").unwrap().apply(&mut spec);
         let video = spec.video.as_ref().unwrap();
-        assert_eq!((video.width, video.height, video.crf, video.bitrate_kbps), (1000, 0, Some(20), None));
+        assert_eq!((video.width, video.height, video.crf, video.bitrate_kbps), (1000, 0, Some(Crf::Fixed(20)), None));
         let audio = spec.audio.as_ref().unwrap();
         assert_eq!((audio.bitrate_kbps, audio.channels, audio.sample_rate), (Some(96), Some(1), Some(44_100)));
     }

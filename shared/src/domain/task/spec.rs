@@ -154,7 +154,8 @@ impl TaskSpec {
     /// What the task's video outputs are scored by, if it asks.
     pub fn quality(&self) -> Option<QualityMetric> {
         match self {
-            TaskSpec::Transcode(spec) => spec.quality,
+            // A title tuned for a VMAF is measured by it.
+            TaskSpec::Transcode(spec) => spec.quality.or(spec.tuned().map(|_| QualityMetric::Vmaf)),
             TaskSpec::Adaptive(spec) => spec.quality,
             _ => None,
         }

@@ -8,6 +8,7 @@ use super::fields::{is_false, is_zero, validate_size};
 use super::marks::{WatermarkSpec, validate_watermarks};
 use super::parallel::{MIN_CHUNK_SECONDS, Parallel};
 use super::quality::QualityMetric;
+use super::rate::{Crf, DEFAULT_TARGET_VMAF, TARGET_VMAF, Target};
 use crate::domain::validation::Violations;
 
 /// Re-encode the input into another container, codec, size or rate.
@@ -117,10 +118,33 @@ pub struct VideoSpec {
     /// Target bitrate; without it (and without `crf`) the codec's default quality is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate_kbps: Option<u32>,
+    /// Constant quality: a CRF, or `auto` to choose one for each title (see [`rate`](super::rate)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crf: Option<u8>,
+    pub crf: Option<Crf>,
+    /// The VMAF `crf: auto` aims at (default [`DEFAULT_TARGET_VMAF`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_vmaf: Option<f64>,
+    /// A bitrate the video stays under (kbit/s), with `crf` (fixed or `auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kbps: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
+}
+
+impl VideoSpec {
+    /// The CRF the task sets itself, not `auto`.
+    pub fn fixed_crf(&self) -> Option<u8> {
+        match self.crf {
+            Some(Crf::Fixed(crf)) => Some(crf),
+            _ => None,
+        }
+    }
+
+    /// What `crf: auto` aims at; `None` without it.
+    pub fn tuned(&self) -> Option<Target> {
+        (self.crf == Some(Crf::Auto))
+            .then(|| Target { vmaf: self.target_vmaf.unwrap_or(DEFAULT_TARGET_VMAF), max_kbps: self.max_kbps })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -210,6 +234,11 @@ impl TranscodeSpec {
         Some(self.audio.as_ref().and_then(|audio| audio.codec).unwrap_or(self.container.default_audio_codec()))
     }
 
+    /// What `crf: auto` aims at, when the output has video and the task asks for it.
+    pub fn tuned(&self) -> Option<Target> {
+        self.video_codec().and(self.video.as_ref()).and_then(VideoSpec::tuned)
+    }
+
     pub fn trim(&self) -> Trim {
         Trim { start: self.start, end: self.end }
     }
@@ -272,7 +301,7 @@ impl TranscodeSpec {
                     "must be 16–100000",
                 );
             }
-            if let Some(crf) = video.crf {
+            if let Some(crf) = video.fixed_crf() {
                 let max = if self.video_codec() == Some(VideoCodec::Vp9) { 63 } else { 51 };
                 errors.check(crf <= max, format!("{field}.video.crf"), format!("must be 0–{max} for {codec}"));
             }
@@ -281,6 +310,26 @@ impl TranscodeSpec {
                 format!("{field}.video"),
                 "set crf or bitrate_kbps, not both",
             );
+            if let Some(target) = video.target_vmaf {
+                errors.check(
+                    video.crf == Some(Crf::Auto),
+                    format!("{field}.video.target_vmaf"),
+                    "is what crf: auto aims at: set crf: auto with it",
+                );
+                errors.check(
+                    TARGET_VMAF.contains(&target),
+                    format!("{field}.video.target_vmaf"),
+                    format!("must be {}–{}", TARGET_VMAF.start(), TARGET_VMAF.end()),
+                );
+            }
+            if let Some(kbps) = video.max_kbps {
+                errors.check(
+                    video.crf.is_some(),
+                    format!("{field}.video.max_kbps"),
+                    "caps a constant-quality encode: set crf (a number or auto) with it",
+                );
+                errors.check((16..=100_000).contains(&kbps), format!("{field}.video.max_kbps"), "must be 16–100000");
+            }
             if let Some(fps) = video.fps {
                 errors.check(
                     fps > 0.0 && fps <= 120.0,

@@ -229,7 +229,7 @@ fn type_errors_name_each_field_and_are_reported_with_the_broken_rules() {
         errors,
         [
             "tasks[0].containr: unknown field",
-            "tasks[0].video.crf: invalid value: integer `-5`, expected u8",
+            "tasks[0].video.crf: invalid value: integer `-5`, expected a CRF number or \"auto\"",
             "tasks[0].video.width: invalid type: string \"wide\", expected u32",
             "tasks[1]: missing field `times`",
             "tasks[2].type: unknown task type \"gif\": use transcode, snapshot, sample, sprite, cover, animated, watermark or adaptive",

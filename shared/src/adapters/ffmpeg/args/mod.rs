@@ -20,7 +20,7 @@ use crate::domain::error::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::task::{
     AdaptiveSpec, AnimatedFormat, AnimatedSpec, AudioCodec, AudioSpec, Container, Corner, ImageFormat, Length,
-    OutputSlot, SnapshotSpec, TaskSpec, TranscodeSpec, VideoCodec, WatermarkSpec, rgb,
+    OutputSlot, SnapshotSpec, TaskSpec, TranscodeSpec, VideoCodec, WatermarkSpec, default_crf, rgb,
 };
 use crate::ports::{MediaFailure, RenderRequest};
 
@@ -33,6 +33,7 @@ mod quality;
 mod snapshot;
 mod stills;
 mod transcode;
+mod tuning;
 
 use adaptive::adaptive;
 pub use adaptive::{DASH_INIT, DASH_MEDIA, ENCODED, Packaging, hls_streams, master_name, package, stream_playlist};
@@ -44,6 +45,7 @@ use stills::{cover, sample, sprite};
 pub use stills::{join_pictures, sprite_tile};
 use transcode::transcode;
 pub use transcode::{concat_list, join, part_name};
+pub use tuning::{Samples, cut_samples, encode_probe, score_probe};
 
 /// Demuxers an upload may be opened with: audio and video containers and elementary streams
 /// (camera, phone, screen-recorder, broadcast and streaming formats). Never playlists (hls,

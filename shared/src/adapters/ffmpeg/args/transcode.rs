@@ -58,7 +58,10 @@ pub(super) fn transcode(
         let mut graph = video_graph(setup, &mut args, &filters, &spec.watermarks, frame, clock, plan)?;
         graph.insert_str(graph.len() - "[vout]".len(), ",format=yuv420p");
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
-        video_codec_args(&mut args, codec, spec.container, params.crf, params.bitrate_kbps);
+        // A title's own CRF (`crf: auto`), or the codec's default where none was chosen.
+        let crf = setup.tuning.as_ref().map(|tuning| tuning.crf).or(params.fixed_crf());
+        let rate = Rate { crf, kbps: params.bitrate_kbps, max_kbps: params.max_kbps };
+        video_codec_args(&mut args, codec, spec.container, rate);
         chunk_rate(&mut args, chunk, params.fps, source);
     }
     if let Some(codec) = audio {
@@ -217,14 +220,18 @@ pub fn join(
     Ok(Run { attempts: vec![args], output: PlannedOutput::media(path, content_type, max_duration, None), label: None })
 }
 
-pub(super) fn video_codec_args(
-    args: &mut Vec<String>,
-    codec: VideoCodec,
-    container: Container,
-    crf: Option<u8>,
-    kbps: Option<u32>,
-) {
-    let rate_control = |args: &mut Vec<String>, default_crf: u8| match kbps {
+/// How a video's bitrate is decided: a CRF (the codec's default without one), or a target
+/// bitrate; with a CRF, `max_kbps` caps it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Rate {
+    pub crf: Option<u8>,
+    pub kbps: Option<u32>,
+    pub max_kbps: Option<u32>,
+}
+
+pub(super) fn video_codec_args(args: &mut Vec<String>, codec: VideoCodec, container: Container, rate: Rate) {
+    let Rate { crf, kbps, max_kbps } = rate;
+    let rate_control = |args: &mut Vec<String>| match kbps {
         Some(kbps) => args.extend([
             "-b:v".into(),
             format!("{kbps}k"),
@@ -233,16 +240,21 @@ pub(super) fn video_codec_args(
             "-bufsize".into(),
             format!("{}k", kbps * 2),
         ]),
-        None => args.extend(["-crf".into(), crf.unwrap_or(default_crf).to_string()]),
+        None => {
+            args.extend(["-crf".into(), crf.unwrap_or(default_crf(codec)).to_string()]);
+            if let Some(cap) = max_kbps {
+                args.extend(["-maxrate".into(), format!("{cap}k"), "-bufsize".into(), format!("{}k", cap * 2)]);
+            }
+        }
     };
     match codec {
         VideoCodec::H264 => {
             args.extend(strings(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]));
-            rate_control(args, 23);
+            rate_control(args);
         }
         VideoCodec::H265 => {
             args.extend(strings(["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "log-level=error"]));
-            rate_control(args, 28);
+            rate_control(args);
             if matches!(container, Container::Mp4 | Container::Mov) {
                 // Apple players want the hvc1 tag.
                 args.extend(strings(["-tag:v", "hvc1"]));
@@ -254,7 +266,7 @@ pub(super) fn video_codec_args(
                 // Constant quality in VP9 needs a zero target bitrate.
                 args.extend(strings(["-b:v", "0"]));
             }
-            rate_control(args, 32);
+            rate_control(args);
         }
     }
 }

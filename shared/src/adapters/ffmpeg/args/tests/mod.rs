@@ -13,7 +13,8 @@ fn ffmpeg_clocks_are_read_as_seconds() {
 use crate::domain::limits::Limits;
 use crate::domain::media::{AudioStream, VideoStream};
 use crate::domain::task::{
-    AudioSpec, ImageSource, OutputNames, SegmentType, StreamFormat, TimePoint, VideoSpec, WatermarkTaskSpec,
+    AudioSpec, Crf, ImageSource, OutputNames, SegmentType, StreamFormat, TimePoint, Tuning, VideoSpec,
+    WatermarkTaskSpec,
 };
 use std::sync::Arc;
 
@@ -49,6 +50,16 @@ fn run_part(
     images: &[WatermarkImage],
     part: Option<Part>,
 ) -> Result<Plan, MediaFailure> {
+    run_tuned(spec, source, images, part, None)
+}
+
+fn run_tuned(
+    spec: &TaskSpec,
+    source: &MediaInfo,
+    images: &[WatermarkImage],
+    part: Option<Part>,
+    tuning: Option<Tuning>,
+) -> Result<Plan, MediaFailure> {
     let request = RenderRequest {
         spec,
         names: OutputNames { spec, position: 0, input_name: "clip", input_format: "mp4" },
@@ -60,6 +71,7 @@ fn run_part(
         workdir: Path::new("/tmp/req-1"),
         stop_by: None,
         progress: None,
+        tuning,
     };
     plan(&request, URL)
 }
@@ -103,6 +115,7 @@ fn when_scratch_path_has_syntax_characters_should_refuse() {
         workdir: Path::new("/tmp/a:b"),
         stop_by: None,
         progress: None,
+        tuning: None,
     };
     let result = plan(&request, URL);
     assert_eq!(result.unwrap_err().code, ErrorCode::Internal);

@@ -101,7 +101,12 @@ fn golden_transcode_vp9_webm_bitrate_fps_without_audio_source() {
 #[test]
 fn golden_transcode_h265_keeps_size_and_tags_hvc1_and_metadata_when_asked() {
     let spec = TaskSpec::Transcode(TranscodeSpec {
-        video: Some(VideoSpec { codec: Some(VideoCodec::H265), width: 4000, crf: Some(30), ..VideoSpec::default() }),
+        video: Some(VideoSpec {
+            codec: Some(VideoCodec::H265),
+            width: 4000,
+            crf: Some(Crf::Fixed(30)),
+            ..VideoSpec::default()
+        }),
         remove_audio: true,
         keep_metadata: true,
         ..TranscodeSpec::default()
@@ -116,6 +121,27 @@ fn golden_transcode_h265_keeps_size_and_tags_hvc1_and_metadata_when_asked() {
          -t 601.000 -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
         )]
     );
+}
+
+#[test]
+fn a_tuned_title_is_encoded_at_its_crf_under_its_cap_and_an_untuned_part_at_the_default() {
+    let video = VideoSpec { crf: Some(Crf::Auto), max_kbps: Some(4000), ..VideoSpec::default() };
+    let spec =
+        TaskSpec::Transcode(TranscodeSpec { video: Some(video), remove_audio: true, ..TranscodeSpec::default() });
+    let target = spec.as_transcode().and_then(|t| t.tuned()).unwrap();
+    let tuning = Tuning { crf: 27, ..Tuning::untuned(VideoCodec::H264, target, "-") };
+    let plan = run_tuned(&spec, &source(1280, 720, false), &[], None, Some(tuning)).unwrap();
+    assert_eq!(
+        args_of(&plan),
+        vec![format!(
+            "{INPUT} -i {URL} \
+         -filter_complex [0:v:0]scale=1280:720,setsar=1,format=yuv420p[vout] -map [vout] \
+         -c:v libx264 -preset veryfast -profile:v high -crf 27 -maxrate 4000k -bufsize 8000k \
+         -map_metadata -1 -map_chapters -1 -t 601.000 -movflags +faststart -f mp4 file:/tmp/req-1/out-0.mp4"
+        )]
+    );
+    let untuned = args_of(&run_plan(&spec, &source(1280, 720, false), &[]).unwrap()).join(" ");
+    assert!(untuned.contains("-crf 23 -maxrate 4000k"), "{untuned}");
 }
 
 #[test]

@@ -1,0 +1,149 @@
+//! Choosing a title's CRF (`crf: auto`): the sample windows of the task's stretch of the source
+//! are cut once (losslessly, at the size scores are computed at); each probe encodes them as the
+//! task would (size, rate, codec, preset; no sound, no watermarks) at one CRF and scores them
+//! with VMAF; the domain's [`CrfSearch`] says which CRF to probe next and which to choose. A title that cannot
+//! be probed (no libvmaf, a source of unknown length, a failed sample) is encoded at the codec's
+//! default CRF, and its tuning says why: the task goes on.
+
+use std::time::Instant;
+
+use tracing::{info, warn};
+
+use super::args::{self, Samples};
+use super::quality::frame_scores;
+use super::run::allowed;
+use super::{Ffmpeg, read_failure, serve};
+use crate::domain::error::ErrorCode;
+use crate::domain::media::Size;
+use crate::domain::task::{
+    CrfSearch, OutputSlot, Probe, QualityMetric, Target, TaskSpec, TranscodeSpec, Tuning, VideoCodec, sample_windows,
+};
+use crate::ports::{MediaFailure, RenderRequest, RenderedFile};
+
+impl Ffmpeg {
+    /// The title's tuning, for a whole transcode that asks for `crf: auto`.
+    pub(super) async fn tune_title(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
+        let TaskSpec::Transcode(spec) = request.spec else { return None };
+        let target = spec.tuned()?;
+        let codec = spec.video_codec()?;
+        request.source.video.as_ref()?;
+        let started = Instant::now();
+        let tuning = match self.search(request, spec, codec, target).await {
+            Ok(mut tuning) => {
+                tuning.probe_seconds = started.elapsed().as_secs_f64();
+                info!(crf = tuning.crf, predicted_vmaf = ?tuning.predicted_vmaf, predicted_kbps = ?tuning.predicted_kbps,
+                    probes = tuning.probes.len(), seconds = tuning.probe_seconds, "title tuned");
+                tuning
+            }
+            Err(failure) => {
+                warn!(%failure, "title not tuned");
+                Tuning {
+                    probe_seconds: started.elapsed().as_secs_f64(),
+                    ..Tuning::untuned(codec, target, failure.message)
+                }
+            }
+        };
+        Some(tuning)
+    }
+
+    /// Cuts the title's samples, then probes them until the search has chosen.
+    async fn search(
+        &self,
+        request: &RenderRequest<'_>,
+        spec: &TranscodeSpec,
+        codec: VideoCodec,
+        target: Target,
+    ) -> Result<Tuning, MediaFailure> {
+        let filter = args::metric_filter(QualityMetric::Vmaf);
+        if !self.has_filter(filter).await {
+            return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")));
+        }
+        let source = request.source;
+        let span =
+            spec.trim().resolve(source.duration).map_err(|why| MediaFailure::new(ErrorCode::InvalidTimeRange, why))?;
+        let length = span
+            .length()
+            .or(source.duration.map(|duration| duration - span.start))
+            .filter(|length| *length > 0.0)
+            .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "the source's length is unknown"))?;
+        let windows: Vec<(f64, f64)> = sample_windows(length.min(request.limits.max_duration_s))
+            .iter()
+            .map(|w| (span.start + w.start, w.length.unwrap_or(length)))
+            .collect();
+        let video = spec.video.clone().unwrap_or_default();
+        let shown = args::display_size(source)?;
+        let frame = shown.fit(video.width, video.height, video.allow_upscale, true);
+        let fps = video.fps.or(source.video.as_ref().and_then(|v| v.fps));
+        let path = request.workdir.join("samples.mkv");
+        let samples = Samples { path: &path, fps, size: args::scored_size(shown) };
+        let served = serve(request.upload.clone(), "ffmpeg").await?;
+        self.ffmpeg(args::cut_samples(served.url(), &windows, samples)?, allowed(request.stop_by)?, None).await?;
+        if let Some(failure) = read_failure(&served) {
+            return Err(failure);
+        }
+        let sampled_seconds = windows.iter().map(|(_, length)| length).sum();
+        let search = CrfSearch::new(codec, target);
+        let mut probes = Vec::new();
+        while let Some(crf) = search.next(&probes) {
+            let at = ProbeAt { samples, frame, codec, crf, max_kbps: video.max_kbps, seconds: sampled_seconds };
+            probes.push(self.probe_at(at, request).await?);
+        }
+        let _ = tokio::fs::remove_file(&path).await;
+        let choice = search.choose(&probes);
+        Ok(Tuning {
+            crf: choice.crf,
+            target_vmaf: target.vmaf,
+            predicted_vmaf: Some(choice.vmaf),
+            predicted_kbps: Some(choice.kbps),
+            capped: choice.capped,
+            probes,
+            sampled_seconds,
+            probe_seconds: 0.0,
+            note: None,
+        })
+    }
+
+    /// Encodes the samples at one CRF and scores them: their bitrate and mean VMAF.
+    async fn probe_at(&self, at: ProbeAt<'_>, request: &RenderRequest<'_>) -> Result<Probe, MediaFailure> {
+        let probe = request.workdir.join(format!("probe-{}.mkv", at.crf));
+        let log = request.workdir.join(format!("probe-{}.json", at.crf));
+        let encode = args::encode_probe(at.samples, at.frame, at.codec, at.crf, at.max_kbps, &probe)?;
+        self.ffmpeg(encode, allowed(request.stop_by)?, None).await?;
+        let size = tokio::fs::metadata(&probe).await.map(|m| m.len()).unwrap_or(0);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.ffmpeg(args::score_probe(&probe, at.samples, &log, threads)?, allowed(request.stop_by)?, None).await?;
+        let text = tokio::fs::read_to_string(&log).await.unwrap_or_default();
+        let frames = frame_scores(QualityMetric::Vmaf, &text);
+        let _ = tokio::fs::remove_file(&probe).await;
+        let _ = tokio::fs::remove_file(&log).await;
+        if size == 0 || frames.is_empty() {
+            return Err(MediaFailure::new(ErrorCode::Internal, format!("the probe at CRF {} wrote nothing", at.crf)));
+        }
+        let vmaf = frames.iter().sum::<f64>() / frames.len() as f64;
+        Ok(Probe { crf: at.crf, kbps: size as f64 * 8.0 / at.seconds / 1000.0, vmaf })
+    }
+}
+
+/// One probe: the samples, the output's size and codec, the CRF and cap, and how many seconds
+/// the samples last.
+#[derive(Clone, Copy, Debug)]
+struct ProbeAt<'a> {
+    samples: Samples<'a>,
+    frame: Size,
+    codec: VideoCodec,
+    crf: u8,
+    max_kbps: Option<u32>,
+    seconds: f64,
+}
+
+/// Puts the title's tuning on a transcode's output, and says on the task why a title was not
+/// tuned.
+pub(super) fn attach_tuning(files: &mut [RenderedFile], tuning: Option<&Tuning>, warnings: &mut Vec<String>) {
+    let Some(tuning) = tuning else { return };
+    if let Some(note) = &tuning.note {
+        warnings.push(note.clone());
+    }
+    if let Some(file) = files.iter_mut().find(|f| f.slot == OutputSlot::Main(0)) {
+        file.tuning = Some(tuning.clone());
+    }
+}

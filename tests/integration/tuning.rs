@@ -1,0 +1,119 @@
+//! Encodes tuned per title on the local stack (`crf: auto`): an easy title gets a higher CRF
+//! than a hard one, the chosen CRF's measured VMAF is near what the probes predicted, a chunked
+//! encode uses the title's one choice in every chunk, and an ffmpeg without libvmaf encodes at
+//! the default CRF and says why.
+
+use mediaflow::domain::job::Task;
+use mediaflow::domain::task::{QualityMetric, Tuning};
+use serde_json::json;
+
+use crate::quality::ffmpeg_has_vmaf;
+use crate::support::{Harness, damaged, mediaflow, rotated};
+
+/// The tuning and the measured VMAF of a task's one output.
+fn tuned(task: &Task) -> (&Tuning, Option<f64>) {
+    let output = &task.outputs[0];
+    let tuning = output.tuning.as_ref().unwrap_or_else(|| panic!("task {} not tuned: {output:?}", task.index));
+    let measured = output.quality.iter().find(|s| s.metric == QualityMetric::Vmaf).map(|s| s.mean);
+    (tuning, measured)
+}
+
+/// A 10 s 640x360 clip, kept losslessly: `filter` over a test pattern.
+fn clip(h: &Harness, name: &str, filter: &str) -> anyhow::Result<std::path::PathBuf> {
+    let video = "testsrc2=size=640x360:rate=25:duration=10";
+    let args = ["-vf", filter, "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac"];
+    h.lavfi_clip(name, &[video, "sine=duration=10"], &args)
+}
+
+#[test]
+fn an_easy_title_gets_a_higher_crf_than_a_hard_one_each_near_its_target_or_the_default_and_why() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow that tunes each title for VMAF 93, whole and in two chunks
+        let flow = h
+            .flow("tuned")
+            .task(json!({"type": "transcode", "definition": "whole", "video": {"crf": "auto", "target_vmaf": 93}}))
+            .task(json!({"type": "transcode", "definition": "chunked", "parallel": 2, "video": {"crf": "auto"}}));
+        h.workflow(flow).await?;
+        // WHEN a flat animated pattern and a grainy, detailed picture are uploaded
+        let easy = h.upload(&clip(&h, "easy.mp4", "null")?, "in/easy.mp4").await?;
+        let hard = h.upload(&clip(&h, "hard.mp4", "noise=alls=60:allf=t,gblur=sigma=2")?, "in/hard.mp4").await?;
+        let (_, easy) = h.succeeded(&easy).await?;
+        let (job, hard) = h.succeeded(&hard).await?;
+
+        if !ffmpeg_has_vmaf()? {
+            // THEN (without libvmaf) each is encoded at the default CRF, and the task says why
+            for task in easy.iter().chain(&hard) {
+                let (tuning, _) = tuned(task);
+                assert_eq!((tuning.crf, tuning.predicted_vmaf), (23, None), "{tuning:?}");
+                let why = "crf auto not tuned, encoded at the default CRF 23: this ffmpeg has no libvmaf filter";
+                assert!(task.warnings.iter().any(|w| w == why), "{:?}", task.warnings);
+            }
+            return Ok(());
+        }
+        // THEN each whole title was probed at two or three CRFs and its CRF chosen for 93
+        let (easy_tuning, easy_vmaf) = tuned(&easy[0]);
+        let (hard_tuning, hard_vmaf) = tuned(&hard[0]);
+        for (tuning, measured) in [(easy_tuning, easy_vmaf), (hard_tuning, hard_vmaf)] {
+            assert!((2..=3).contains(&tuning.probes.len()), "{tuning:?}");
+            assert!(tuning.note.is_none() && tuning.sampled_seconds == 2.0, "{tuning:?}");
+            let predicted = tuning.predicted_vmaf.expect("predicted");
+            // (the top of the range may still be above the target: a flat pattern is easy)
+            assert!(predicted >= 93.0 || tuning.crf == 15, "{tuning:?}");
+            // AND the output's measured VMAF is near the prediction
+            let measured = measured.expect("the output's VMAF is measured");
+            assert!((measured - predicted).abs() < 5.0, "measured {measured} against {tuning}");
+        }
+        // AND the easy title gets a higher CRF than the hard one, and far fewer bits
+        assert!(easy_tuning.crf > hard_tuning.crf, "easy {easy_tuning} / hard {hard_tuning}");
+        assert!(easy[0].outputs[0].size * 3 < hard[0].outputs[0].size, "{:?} / {:?}", easy[0].outputs, hard[0].outputs);
+        // AND the chunked encode chose once, before its chunks were sent, from the same samples
+        let (chunked, chunked_vmaf) = tuned(&hard[1]);
+        assert!(chunked.crf.abs_diff(hard_tuning.crf) <= 1, "{chunked} / {hard_tuning}");
+        let measured = chunked_vmaf.expect("the joined output's VMAF");
+        assert!((measured - chunked.predicted_vmaf.expect("predicted")).abs() < 5.0, "{measured} / {chunked}");
+        // AND `job show` says what was chosen
+        let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;
+        assert!(shown.contains(&format!("CRF {} for VMAF 93", hard_tuning.crf)), "{shown}");
+        Ok(())
+    })
+}
+
+#[test]
+fn a_turned_trimmed_title_is_tuned_on_the_stretch_kept_and_a_damaged_one_fails_as_it_would_untuned()
+-> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow tuning a trimmed, smaller encode of each upload
+        let flow = h.flow("tuned-odd").task(json!({"type": "transcode", "start": 1, "end": 7,
+            "video": {"crf": "auto", "height": 320, "max_kbps": 3000}}));
+        h.workflow(flow).await?;
+        // WHEN a phone's clip (stored landscape, turned a quarter by its header) and a clip
+        // whose pictures are damaged from its third second on are uploaded
+        let landscape = clip(&h, "landscape.mp4", "noise=alls=30:allf=t")?;
+        let phone = rotated(&landscape, &h.dir.path().join("phone-tuned.mp4"))?;
+        let phone = h.upload(&phone, "in/phone.mp4").await?;
+        let broken = damaged(&landscape, &h.dir.path().join("broken-tuned.mp4"), |_, at| at > 3.0)?;
+        let broken = h.upload(&broken, "in/broken.mp4").await?;
+        let (_, tasks) = h.succeeded(&phone).await?;
+
+        // THEN the phone's output is upright, and was tuned on its kept stretch (or says why not)
+        let (tuning, measured) = tuned(&tasks[0]);
+        let output = &tasks[0].outputs[0];
+        assert_eq!((output.width, output.height), (Some(180), Some(320)), "{output:?}");
+        match ffmpeg_has_vmaf()? {
+            true => {
+                assert!(tuning.note.is_none() && (2..=3).contains(&tuning.probes.len()), "{tuning:?}");
+                assert!(tuning.predicted_kbps.is_some_and(|kbps| kbps <= 3000.0), "under the cap: {tuning}");
+                let (predicted, measured) = (tuning.predicted_vmaf.expect("predicted"), measured.expect("measured"));
+                assert!((measured - predicted).abs() < 5.0, "measured {measured} against {tuning}");
+            }
+            false => assert_eq!(tuning.crf, 23, "{tuning:?}"),
+        }
+        // AND the damaged clip ends as any encode of it would: named a damaged source, never an
+        // internal error of the tuning
+        let (_, tasks) = h.job_of(&broken).await?;
+        if let Some(error) = &tasks[0].error {
+            assert!(!error.code.is_retryable(), "a source error, not ours: {error:?}");
+        }
+        Ok(())
+    })
+}
