@@ -62,7 +62,7 @@ impl Ffmpeg {
         if !self.has_filter(filter).await {
             return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")));
         }
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cores();
         let mut frames = vec![Vec::new(); scored.streams.max(1)];
         for (number, window) in scored_windows(lasts, reference.fps).into_iter().enumerate() {
             let scoring = args::score(metric, scored, reference, (window, number), workdir, threads)?;
@@ -135,6 +135,11 @@ pub(super) fn attach_rendition_scores(files: &mut [RenderedFile], scores: &[Qual
             _ => {}
         }
     }
+}
+
+/// The cores libvmaf may use: all of this invocation's.
+pub(super) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The warning a score that could not be made leaves on its task.

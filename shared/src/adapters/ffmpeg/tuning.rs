@@ -10,7 +10,7 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::args::{self, Samples};
-use super::quality::frame_scores;
+use super::quality::{cores, frame_scores};
 use super::run::allowed;
 use super::{Ffmpeg, read_failure, serve};
 use crate::domain::error::ErrorCode;
@@ -71,11 +71,10 @@ impl Ffmpeg {
             .map(|w| (span.start + w.start, w.length.unwrap_or(length)))
             .collect();
         let video = spec.video.clone().unwrap_or_default();
-        let shown = args::display_size(source)?;
-        let frame = shown.fit(video.width, video.height, video.allow_upscale, true);
+        let frame = args::video_frame(source, &video)?;
         let fps = video.fps.or(source.video.as_ref().and_then(|v| v.fps));
         let path = request.workdir.join("samples.mkv");
-        let samples = Samples { path: &path, fps, size: args::scored_size(shown) };
+        let samples = Samples { path: &path, fps, size: args::scored_size(args::display_size(source)?) };
         let served = serve(request.upload.clone(), "ffmpeg").await?;
         self.ffmpeg(args::cut_samples(served.url(), &windows, samples)?, allowed(request.stop_by)?, None).await?;
         if let Some(failure) = read_failure(&served) {
@@ -110,8 +109,7 @@ impl Ffmpeg {
         let encode = args::encode_probe(at.samples, at.frame, at.codec, at.crf, at.max_kbps, &probe)?;
         self.ffmpeg(encode, allowed(request.stop_by)?, None).await?;
         let size = tokio::fs::metadata(&probe).await.map(|m| m.len()).unwrap_or(0);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.ffmpeg(args::score_probe(&probe, at.samples, &log, threads)?, allowed(request.stop_by)?, None).await?;
+        self.ffmpeg(args::score_probe(&probe, at.samples, &log, cores())?, allowed(request.stop_by)?, None).await?;
         let text = tokio::fs::read_to_string(&log).await.unwrap_or_default();
         let frames = frame_scores(QualityMetric::Vmaf, &text);
         let _ = tokio::fs::remove_file(&probe).await;

@@ -1,6 +1,7 @@
 //! Transcodes (and the watermark task): whole, or in chunks and an audio part, and the join.
 
 use super::*;
+use crate::domain::task::VideoSpec;
 
 /// The whole transcode, or one part of a chunked one (`setup.part`): a video chunk, cut from
 /// the source at its borders and starting at time 0, or the whole audio.
@@ -46,7 +47,7 @@ pub(super) fn transcode(
     let mut size = None;
     if let Some(codec) = video {
         let params = spec.video.clone().unwrap_or_default();
-        let frame = display_size(source)?.fit(params.width, params.height, params.allow_upscale, true);
+        let frame = video_frame(source, &params)?;
         size = Some(frame);
         let mut filters = chunk_filters(chunk);
         if let Some(fps) = params.fps {
@@ -90,6 +91,12 @@ pub(super) fn transcode(
         label: None,
     });
     Ok(())
+}
+
+/// The size a transcode's pictures are encoded at: the source's upright size, fitted to the
+/// task's (never larger unless it allows upscaling), on even numbers.
+pub fn video_frame(source: &MediaInfo, video: &VideoSpec) -> Result<Size, MediaFailure> {
+    Ok(display_size(source)?.fit(video.width, video.height, video.allow_upscale, true))
 }
 
 /// The filters that cut `chunk` from where its seek lands: to its border, restarting at 0.
