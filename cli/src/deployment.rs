@@ -50,6 +50,11 @@ pub struct DeploymentArgs {
     /// instead of the stack's output WorkBucketName.
     #[arg(long, global = true, env = "WORK_BUCKET", value_name = "BUCKET")]
     pub work_bucket: Option<String>,
+    /// A price file (YAML or JSON) with the prices that differ from AWS's us-east-1 list
+    /// prices, which `job show`, `cost` and the console cost jobs at (see README, "What it
+    /// costs").
+    #[arg(long, global = true, env = "MEDIAFLOW_PRICES", value_name = "FILE")]
+    pub prices: Option<String>,
 }
 
 /// The deployment a command acts on, through the administrative use-cases.
@@ -93,7 +98,9 @@ impl DeploymentArgs {
             Ok(()) => None,
             Err(error) => Some(error.to_string()),
         };
-        Ok(Target { admin: wiring::admin(&clients, &deployment), stack: self.stack.clone(), stack_problem })
+        let mut admin = wiring::admin(&clients, &deployment);
+        admin.prices = wiring::settings::prices(self.prices.as_deref())?;
+        Ok(Target { admin, stack: self.stack.clone(), stack_problem })
     }
 }
 

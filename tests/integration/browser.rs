@@ -236,6 +236,13 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     browser.find(Locator::XPath("//tr[contains(., 'in/clip.mp4')]//a")).await?.click().await?;
     let page = expect_text(browser, "out/clip_snapshotByTimeOffset_1_0.jpg").await?;
     ensure!(page.contains("Succeeded"), "{page}");
+    // What it cost, once its last invocation ended.
+    let started = Instant::now();
+    while !text(browser).await?.contains(" GB-s ") {
+        ensure!(started.elapsed() < WAIT, "no cost shown: {}", text(browser).await?);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        browser.refresh().await?;
+    }
     screenshot(browser, "job").await?;
 
     // The outputs in the same file browser: the screenshot decodes, the video plays.

@@ -133,6 +133,16 @@ async fn a_workflow_made_in_the_console_processes_an_upload_shown_on_its_job_pag
     };
     assert!(page.contains(">Succeeded<"), "{page}");
     assert!(page.contains("out/clip_snapshotByTimeOffset_1_0.jpg"), "{page}");
+    // And what it used and cost, once its last invocation ended.
+    let page = loop {
+        let page = browser.get(&format!("/jobs/{}", job.id)).await?;
+        if page.contains("<dt>Cost</dt>") || started.elapsed() > JOB_TIMEOUT {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.contains("<dt>Used</dt><dd>") && page.contains(" GB-s "), "{page}");
+    assert!(page.contains("us-east-1 prices: Lambda and S3 as of 2025-10-01"), "{page}");
     let list = browser.get(&format!("/jobs?workflow={name}&status=succeeded")).await?;
     assert!(list.contains(&format!("s3://{}/in/clip.mp4", h.bucket)), "{list}");
     // The tabs count the workflow's jobs through its index.

@@ -12,6 +12,7 @@ mod chaos;
 mod chunks;
 mod cli;
 mod console;
+mod cost;
 mod failures;
 mod hostile;
 mod iam;

@@ -11,10 +11,11 @@ use mediaflow::domain::error::{ErrorCode, TaskError};
 use mediaflow::domain::job::{Job, JobResult, JobStatus, TaskStatus};
 use mediaflow::domain::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker};
 use mediaflow::domain::task::{Probe, Target, Tuning, VideoCodec};
+use mediaflow::domain::usage::{Architecture, S3Usage, Usage};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
 use mediaflow::ports::{
-    Claim, Created, JobStore, ObjectStore, PartClaim, PartStore, Progress, PutCondition, StoreError, TaskOutcome,
-    WorkflowStore,
+    Claim, Created, JobStore, ObjectStore, PartClaim, PartStore, Progress, PutCondition, RequestCounter, StoreError,
+    TaskOutcome, WorkflowStore,
 };
 use mediaflow_local::WORKFLOWS_TABLE;
 use serde_json::json;
@@ -241,6 +242,100 @@ fn large_outputs_go_up_in_parts_under_the_same_write_conditions() -> anyhow::Res
         assert!(open.uploads().is_empty(), "aborted: {:?}", open.uploads());
         // while over our own output, as it stands, it is written
         store.put(&file, &target, "video/mp4", &marker, &PutCondition::Unchanged(head.etag.expect("etag"))).await?;
+        Ok(())
+    })
+}
+
+#[test]
+fn usage_adds_up_on_the_task_and_the_job_once_per_run_even_on_records_older_than_usage() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let jobs = h.stack.jobs();
+        let (job, tasks) = job_for(&h.bucket, "in/used.mp4")?;
+        jobs.create(&job, &tasks).await?;
+        // GIVEN a job and a task written before records had a usage
+        let table =
+            h.stack.deployment().get(mediaflow::app::admin::Resource::JobsTable).expect("jobs table").to_owned();
+        for sk in ["job", "task#0000"] {
+            h.stack
+                .clients
+                .dynamodb
+                .update_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S(format!("job#{}", job.id)))
+                .key("sk", AttributeValue::S(sk.into()))
+                .update_expression("REMOVE #usage")
+                .expression_attribute_names("#usage", "usage")
+                .send()
+                .await?;
+        }
+        let mut task_run = Usage::invocation(
+            Architecture::Arm64,
+            3008,
+            1500,
+            S3Usage { get_requests: 3, put_requests: 2, bytes_read: 1000, bytes_written: 500 },
+        );
+        task_run.output.add_video(12.5, 1280, 720);
+        let prepare_run =
+            Usage::invocation(Architecture::Arm64, 3008, 200, S3Usage { get_requests: 4, ..S3Usage::default() });
+        // WHEN a task's invocation adds what it used, and its answer is lost and it is added again
+        jobs.add_usage(&job.id, Some(0), "req-1@1", &task_run).await?;
+        jobs.add_usage(&job.id, Some(0), "req-1@1", &task_run).await?;
+        // THEN the task and the job have it once
+        assert_eq!(jobs.tasks(&job.id).await?[0].usage, task_run);
+        assert_eq!(jobs.job(&job.id).await?.expect("job").usage, task_run);
+        // AND the preparation counts on the job alone, another task on itself and the job
+        jobs.add_usage(&job.id, None, "req-0@1", &prepare_run).await?;
+        jobs.add_usage(&job.id, None, "req-0@1", &prepare_run).await?;
+        jobs.add_usage(&job.id, Some(1), "req-2@1", &task_run).await?;
+        // (the same request retried by Lambda is another run)
+        jobs.add_usage(&job.id, Some(1), "req-2@2", &task_run).await?;
+        let stored = jobs.tasks(&job.id).await?;
+        assert_eq!(stored[0].usage, task_run);
+        assert_eq!(stored[1].usage, task_run + task_run);
+        assert_eq!(jobs.job(&job.id).await?.expect("job").usage, task_run + task_run + task_run + prepare_run);
+        // AND a job that is gone takes nothing and gets no record
+        let (gone, _) = job_for(&h.bucket, "in/gone.mp4")?;
+        jobs.add_usage(&gone.id, Some(0), "req-3@1", &task_run).await?;
+        assert!(jobs.job(&gone.id).await?.is_none());
+        Ok(())
+    })
+}
+
+#[test]
+fn a_counted_s3_store_counts_requests_by_s3s_price_class_with_the_bytes_they_moved() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let multipart = Multipart { threshold: 5 * 1024 * 1024, part: 5 * 1024 * 1024, concurrency: 2 };
+        let counter = std::sync::Arc::new(RequestCounter::default());
+        let store: std::sync::Arc<dyn ObjectStore> =
+            std::sync::Arc::new(S3ObjectStore::new(h.stack.clients.s3.clone()).with_multipart(multipart));
+        let store = store.counted(counter.clone());
+        let dir = tempfile::tempdir()?;
+        let (big, small) = (dir.path().join("big.mp4"), dir.path().join("small.mp4"));
+        std::fs::write(&big, vec![7u8; 12 * 1024 * 1024 + 333])?;
+        std::fs::write(&small, vec![1u8; 1000])?;
+        let target = |key: &str| ObjectRef::new(&h.output_bucket, key);
+        let marker = |at: &ObjectRef| OutputMarker::new("job-1", "w", &ObjectRef::new(&h.bucket, "in/c.mp4"), at);
+        // WHEN a large file goes up in three parts and a small one in one PUT
+        let (big_at, small_at) = (target("counted/big.mp4"), target("counted/small.mp4"));
+        store.put(&big, &big_at, "video/mp4", &marker(&big_at), &PutCondition::Absent).await?;
+        store.put(&small, &small_at, "video/mp4", &marker(&small_at), &PutCondition::Absent).await?;
+        // THEN each is counted at S3's PUT rate: start, three parts and end; one PUT
+        let after_writes = counter.usage();
+        assert_eq!(after_writes.put_requests, 5 + 1, "{after_writes:?}");
+        assert_eq!(after_writes.bytes_written, 12 * 1024 * 1024 + 333 + 1000, "{after_writes:?}");
+        assert_eq!((after_writes.get_requests, after_writes.bytes_read), (0, 0));
+        // WHEN it is looked at, read in part, listed and removed
+        store.head(&small_at).await?.expect("written");
+        let read: Vec<_> =
+            futures::TryStreamExt::try_collect(store.read(&big_at, None, 100, Some(1100)).await?).await?;
+        assert_eq!(read.iter().map(|b| b.len()).sum::<usize>(), 1000);
+        store.list(&h.output_bucket, "counted/", None).await?;
+        store.delete(&small_at).await?;
+        // THEN HEAD and GET count at the GET rate with the bytes sent back, the listing at the
+        // PUT rate, the delete not at all
+        let after = counter.usage();
+        assert_eq!((after.get_requests, after.bytes_read), (2, 1000), "{after:?}");
+        assert_eq!(after.put_requests, 7, "{after:?}");
         Ok(())
     })
 }

@@ -141,15 +141,18 @@ async fn demo(input: Option<&Path>, examples: &Path, outputs: &Path, format: For
         bail!("no workflow started a job for {object}: {:?}", report.outcomes);
     }
     let admin = stack.admin();
-    let mut views = Vec::new();
-    for id in ids {
-        stack.finished(&id, JOB_TIMEOUT).await?;
-        views.push(admin.job(&id).await?);
+    for id in &ids {
+        stack.finished(id, JOB_TIMEOUT).await?;
     }
-    // The outputs' own notifications reach the dispatcher too; it skips them.
+    // The outputs' own notifications reach the dispatcher too; it skips them. The invocation
+    // that finished a job adds what it used as it ends.
     stack.idle(Duration::from_secs(60)).await?;
+    let mut views = Vec::new();
+    for id in &ids {
+        views.push(admin.job(id).await?);
+    }
     let saved = save_outputs(&stack, &views, outputs).await?;
-    job_views(&mut std::io::stdout().lock(), &views, format)?;
+    job_views(&mut std::io::stdout().lock(), &views, &admin.prices, format)?;
     eprintln!("{saved} outputs saved under {}/; the local stack stops now", outputs.display());
     Ok(())
 }

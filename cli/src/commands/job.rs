@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mediaflow::app::admin::jobs::{JobRef, JobView, JobsError};
 use mediaflow::app::admin::{Admin, AdminError};
+use mediaflow::domain::cost::{Bill, Prices, Usd};
 use mediaflow::domain::job::{Job, JobId, JobResult, JobStatus, TaskStatus};
 use mediaflow::ports::{JobFilter, JobPage};
 use serde::Serialize;
@@ -114,17 +115,19 @@ async fn execute(command: JobCommand, admin: &Admin, format: Format, out: Out<'_
             };
             job_page(out, &admin.list_jobs(&filter).await?, format)
         }
-        JobCommand::Show { job } => job_views(out, &admin.find_jobs(&JobRef::parse(&job)).await?, format),
+        JobCommand::Show { job } => {
+            job_views(out, &admin.find_jobs(&JobRef::parse(&job)).await?, &admin.prices, format)
+        }
         JobCommand::Redo { job, task } => {
             let rerun = admin.redo(&job, task).await?;
             if format == Format::Table {
                 eprintln!("running again: task {}", rerun.iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
             }
-            job_views(out, &[admin.job(&job).await?], format)
+            job_views(out, &[admin.job(&job).await?], &admin.prices, format)
         }
         JobCommand::Watch { job, timeout } => {
             let finished = follow(admin, &JobRef::parse(&job), timeout).await?;
-            job_views(out, &finished, format)
+            job_views(out, &finished, &admin.prices, format)
         }
     }
 }
@@ -177,24 +180,32 @@ fn job_page(out: Out<'_>, page: &JobPage, format: Format) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Jobs with their tasks: JSON, or for each a summary, its tasks and its outputs.
-pub fn job_views(out: Out<'_>, views: &[JobView], format: Format) -> anyhow::Result<()> {
+/// Jobs with their tasks: JSON (with each job's `cost` at `prices`), or for each a summary,
+/// its tasks and its outputs.
+pub fn job_views(out: Out<'_>, views: &[JobView], prices: &Prices, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
-        return match views {
+        let with_cost = |view: &JobView| -> anyhow::Result<serde_json::Value> {
+            let mut value = serde_json::to_value(view)?;
+            value["cost"] = serde_json::to_value(prices.cost(&view.job.usage))?;
+            value["elsewhere"] = serde_json::to_value(prices.elsewhere(&view.job.usage.output))?;
+            Ok(value)
+        };
+        let values = views.iter().map(with_cost).collect::<anyhow::Result<Vec<_>>>()?;
+        return match values.as_slice() {
             [one] => json(out, one),
-            many => json(out, many),
+            many => json(out, &many),
         };
     }
     for (i, view) in views.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
         }
-        job_view(out, view)?;
+        job_view(out, view, prices)?;
     }
     Ok(())
 }
 
-fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
+fn job_view(out: Out<'_>, view: &JobView, prices: &Prices) -> anyhow::Result<()> {
     let job = &view.job;
     writeln!(
         out,
@@ -218,7 +229,11 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
     if let Some(notified) = job.notification_summary() {
         writeln!(out, "  notify   {notified}")?;
     }
-    let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "OPEN / RENDER / UPLOAD", "NOTES"]);
+    if !job.usage.is_empty() {
+        writeln!(out, "  used     {}", job.usage)?;
+        writeln!(out, "  cost     {}", Bill { prices, usage: &job.usage })?;
+    }
+    let mut tasks = table(&["TASK", "STATUS", "PROGRESS", "ATTEMPTS", "OPEN / RENDER / UPLOAD", "COST", "NOTES"]);
     for task in &view.tasks {
         let timings = task
             .timings
@@ -239,6 +254,7 @@ fn job_view(out: Out<'_>, view: &JobView) -> anyhow::Result<()> {
             task.progress.filter(|_| task.status != TaskStatus::Fail).map(|p| format!("{p}%")).unwrap_or_default(),
             task.hold.attempts.to_string(),
             timings,
+            if task.usage.is_empty() { String::new() } else { Usd(prices.cost(&task.usage).total()).to_string() },
             notes.join("\n"),
         ]);
     }

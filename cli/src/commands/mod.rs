@@ -6,6 +6,7 @@
 mod audit;
 mod bucket;
 mod console;
+mod cost;
 mod dev;
 mod dlq;
 mod job;
@@ -37,6 +38,10 @@ pub enum Command {
     /// Find jobs, show one with its tasks and outputs, follow one as it runs, run failed tasks
     /// again.
     Job(job::JobArgs),
+    /// What the jobs of a window cost (Lambda and S3 at AWS's list prices, or yours), in total
+    /// or by workflow or day, beside what MediaConvert and MPS would charge for the same
+    /// outputs.
+    Cost(cost::CostArgs),
     /// Which workflows an upload to s3://bucket/key would start, and the keys each would write
     /// (changes nothing).
     Match(matching::MatchArgs),
@@ -75,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workflow(args) => args.run(format, out).await,
         Command::Bucket(args) => args.run(format, out).await,
         Command::Job(args) => args.run(format, out).await,
+        Command::Cost(args) => args.run(format, out).await,
         Command::Match(args) => args.run(format, out).await,
         Command::Process(args) => args.run(format, out).await,
         Command::Audit(args) => args.run(format, out).await,

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use chrono::{TimeDelta, Utc};
 use mediaflow::app::admin::AdminError;
 use mediaflow::app::admin::jobs::{JobsError, parse_since};
+use mediaflow::domain::cost::{Bill, Usd};
 use mediaflow::domain::job::{Job, JobId, JobStatus, TaskStatus};
 use mediaflow::domain::object::{ObjectRef, readable_size};
 use mediaflow::ports::{JobFilter, JobTally};
@@ -318,6 +319,8 @@ struct TaskRow {
     attempts: u32,
     error: String,
     outputs: Vec<OutputRow>,
+    /// What its invocations cost so far; empty before any ended.
+    cost: String,
 }
 
 /// One output of a task: where it is, how big, its page in the file browser, and its scores
@@ -353,6 +356,15 @@ struct Show {
     notification: Option<String>,
     /// A finished job with something failed: Redo runs it again.
     redo: bool,
+    /// What it used and cost, beside MediaConvert and MPS; `None` before any invocation ended.
+    usage: Option<Costed>,
+}
+
+struct Costed {
+    used: String,
+    cost: String,
+    /// Whose prices, and how old.
+    prices: String,
 }
 
 async fn show(State(console): State<Console>, session: Session, Path(id): Path<String>) -> Response {
@@ -364,6 +376,7 @@ async fn show(State(console): State<Console>, session: Session, Path(id): Path<S
         Err(error) => return refusal(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     };
     let job = &view.job;
+    let prices = &console.admin.prices;
     let (status, class) = state(job);
     let tasks = view
         .tasks
@@ -396,6 +409,10 @@ async fn show(State(console): State<Console>, session: Session, Path(id): Path<S
                         tuning: o.tuning.as_ref().map(ToString::to_string),
                     })
                     .collect(),
+                cost: match task.usage.is_empty() {
+                    true => String::new(),
+                    false => Usd(prices.cost(&task.usage).total()).to_string(),
+                },
             }
         })
         .collect();
@@ -417,5 +434,10 @@ async fn show(State(console): State<Console>, session: Session, Path(id): Path<S
         form_token: session.form_token(),
         notification: job.notification_summary(),
         redo: job.status == JobStatus::Finish && (job.failed_tasks > 0 || job.error.is_some()),
+        usage: (!job.usage.is_empty()).then(|| Costed {
+            used: job.usage.to_string(),
+            cost: Bill { prices, usage: &job.usage }.to_string(),
+            prices: prices.dated(),
+        }),
     })
 }

@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let access = Access::cognito(CognitoSettings::from_env()?);
     let clients = wiring::Clients::from_sdk(&wiring::load_aws().await);
-    let admin = wiring::admin(&clients, &Deployment::from_env());
+    let mut admin = wiring::admin(&clients, &Deployment::from_env());
+    admin.prices = wiring::settings::prices(std::env::var("MEDIAFLOW_PRICES").ok().as_deref())?;
     run(router(Arc::new(admin), access)).await
 }

@@ -30,17 +30,18 @@ pub enum HandlerError {
 /// Deadlines before this (2001-09-09, 10^12 ms) are not epoch times (see [`invocation`]).
 const EPOCH_DEADLINES_FROM_MS: u64 = 1_000_000_000_000;
 
-/// The invocation's request id and deadline. Lambda gives the deadline in epoch milliseconds;
+/// The invocation's request id, deadline and memory (MB), starting now. Lambda gives the
+/// deadline in epoch milliseconds;
 /// cargo-lambda's emulator (`cargo lambda watch`) gives the constant 600000, ten minutes meant
 /// as a duration, which read as an epoch time is long past and would stop every task at once.
 /// Such small values are taken as milliseconds from `now`.
-pub fn invocation(request_id: &str, deadline_ms: u64, now: DateTime<Utc>) -> Invocation {
+pub fn invocation(request_id: &str, deadline_ms: u64, memory_mb: i32, now: DateTime<Utc>) -> Invocation {
     let deadline = match i64::try_from(deadline_ms).ok().filter(|ms| *ms > 0) {
         Some(ms) if deadline_ms < EPOCH_DEADLINES_FROM_MS => Some(now + TimeDelta::milliseconds(ms)),
         Some(ms) => DateTime::<Utc>::from_timestamp_millis(ms),
         None => None,
     };
-    Invocation { request_id: request_id.to_owned(), deadline }
+    Invocation::new(request_id, deadline, u32::try_from(memory_mb).unwrap_or_default())
 }
 
 /// What the worker is invoked with.
@@ -96,7 +97,7 @@ pub async fn handle(payload: Value, invocation: &Invocation, worker: &Worker) ->
             serde_json::to_value(worker.runner.run(&message, invocation).await?)?
         }
         Payload::Message(WorkerMessage::Prepare(message)) => {
-            serde_json::to_value(worker.preparer.prepare(&message.job_id).await?)?
+            serde_json::to_value(worker.preparer.prepare(&message.job_id, invocation).await?)?
         }
         Payload::DeadLetters(batch) => serde_json::to_value(recover(batch, worker).await)?,
     })
@@ -133,15 +134,15 @@ mod tests {
     #[test]
     fn invocation_reads_lambda_deadline() {
         let now = Utc::now();
-        let invocation = invocation("req-1", 1_795_527_993_635, now);
+        let invocation = invocation("req-1", 1_795_527_993_635, 3008, now);
         assert_eq!(invocation.deadline.map(|d| d.timestamp_millis()), Some(1_795_527_993_635));
-        assert_eq!(super::invocation("req-1", 0, now).deadline, None);
+        assert_eq!(super::invocation("req-1", 0, 3008, now).deadline, None);
     }
 
     #[test]
     fn cargo_lambdas_constant_deadline_is_ten_minutes_from_now() {
         let now = Utc::now();
-        let emulated = invocation("req-1", 600_000, now);
+        let emulated = invocation("req-1", 600_000, 3008, now);
         assert_eq!(emulated.deadline, Some(now + TimeDelta::minutes(10)));
     }
 

@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<Value>| {
         let worker = &worker;
         async move {
-            let invocation = handler::invocation(&event.context.request_id, event.context.deadline, chrono::Utc::now());
+            let context = &event.context;
+            let memory = context.env_config.memory;
+            let invocation = handler::invocation(&context.request_id, context.deadline, memory, chrono::Utc::now());
             Ok::<_, Error>(handler::handle(event.payload, &invocation, worker).await?)
         }
     }))

@@ -24,6 +24,9 @@ use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
 /// A function body: the payload and the invocation in, the result or an error message out.
+/// The memory the local functions are given, in MB (the template's worker default).
+pub const MEMORY_MB: u32 = 3008;
+
 pub type Function =
     Arc<dyn Fn(Value, Invocation) -> Pin<Box<dyn Future<Output = Result<Value, String>> + Send>> + Send + Sync>;
 
@@ -212,10 +215,8 @@ async fn run_once(shared: &Shared, name: &str, payload: Value) -> Result<Value, 
     if crash.is_some() {
         return Err("Runtime exited with error: injected crash".to_owned());
     }
-    let invocation = Invocation {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        deadline: chrono::TimeDelta::from_std(function.timeout).ok().map(|timeout| Utc::now() + timeout),
-    };
+    let deadline = chrono::TimeDelta::from_std(function.timeout).ok().map(|timeout| Utc::now() + timeout);
+    let invocation = Invocation::new(uuid::Uuid::new_v4().to_string(), deadline, MEMORY_MB);
     let cut_at = shared.faults.lock().ok().and_then(|mut faults| {
         let cuts = faults.get_mut(name)?.cuts.as_mut()?;
         (cuts.random.f64() < cuts.share).then(|| cuts.within.mul_f64(cuts.random.f64()))

@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use crate::lambda::Function;
+use crate::lambda::{Function, MEMORY_MB};
 
 const API: &str = "/2018-06-01/runtime";
 
@@ -103,7 +103,7 @@ impl Process {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MB.to_string())
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .stdin(Stdio::null())
             .stdout(log)

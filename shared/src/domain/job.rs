@@ -16,6 +16,7 @@ use super::notification::delivery::Delivery;
 use super::notification::spec::NotificationSpec;
 use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
 use super::task::{OutputNames, OutputSlot, QualityScore, TaskSpec, Tuning};
+use super::usage::{OutputSeconds, Usage};
 use super::workflow::{Location, Workflow};
 
 /// Deterministic: the same upload seen by the same workflow always has the same id, whatever
@@ -145,6 +146,9 @@ pub struct Job {
     pub changes_delivered: u32,
     #[serde(default)]
     pub changes_failed: u32,
+    /// What its preparation and every task used, all told.
+    #[serde(default)]
+    pub usage: Usage,
 }
 
 /// One task spec of a job's workflow, run for the job's upload.
@@ -188,6 +192,9 @@ pub struct Task {
     /// When the join of a chunked task was handed to a worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_sent_at: Option<DateTime<Utc>>,
+    /// What every invocation that worked on it used (attempts, parts, the join).
+    #[serde(default)]
+    pub usage: Usage,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -195,6 +202,32 @@ fn is_zero(value: &u32) -> bool {
 }
 
 impl Task {
+    /// The minutes of output `outputs` hold, by size, as per-minute services bill them: each
+    /// rendition of a ladder (of `source`) for its length, each other video or audio file for
+    /// its own; pictures and animated images not.
+    pub fn output_seconds(&self, outputs: &[OutputFile], source: Option<&MediaInfo>) -> OutputSeconds {
+        let mut seconds = OutputSeconds::default();
+        let length = |output: &OutputFile| output.duration.or(source.and_then(|s| s.duration)).unwrap_or(0.0);
+        match &self.spec {
+            TaskSpec::Adaptive(spec) => {
+                let (Some(source), Some(manifest)) = (source, outputs.first()) else { return seconds };
+                for rung in spec.ladder(source) {
+                    seconds.add_video(length(manifest), rung.size.width, rung.size.height);
+                }
+            }
+            TaskSpec::Transcode(_) | TaskSpec::Watermark(_) => {
+                for output in outputs {
+                    match (output.width, output.height) {
+                        (Some(width), Some(height)) => seconds.add_video(length(output), width, height),
+                        _ => seconds.add_audio(length(output)),
+                    }
+                }
+            }
+            _ => {}
+        }
+        seconds
+    }
+
     /// How far the task got, 0–100: a chunked task counts its parts done (the join is the last
     /// step), any other its running attempt's progress.
     pub fn progress_now(&self) -> Option<u8> {
@@ -333,6 +366,7 @@ impl Job {
             redos: 0,
             changes_delivered: 0,
             changes_failed: 0,
+            usage: Usage::default(),
         };
         let tasks = workflow
             .tasks
@@ -355,6 +389,7 @@ impl Job {
                 chunks: None,
                 parts_done: 0,
                 join_sent_at: None,
+                usage: Usage::default(),
             })
             .collect();
         (job, tasks)

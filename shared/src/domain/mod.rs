@@ -2,13 +2,14 @@
 //! came of them. Pure: no I/O, no clock reads (times are passed in), no AWS types.
 //!
 //! Imports nothing of the crate outside `domain`; within it, no module imports one that imports
-//! it back (leaves: `error`, `attempt`, `object`, `media`, `validation`; then `task`, `workflow`,
-//! `notification`, `chunk`; then `job`, `event`, `message`; then `audit`).
+//! it back (leaves: `error`, `attempt`, `object`, `media`, `validation`, `usage`; then `task`, `workflow`,
+//! `notification`, `chunk`; then `job`, `event`, `message`; then `audit` and `cost`).
 
 pub mod attempt;
 pub mod audit;
 pub mod chunk;
 pub mod connection;
+pub mod cost;
 pub mod error;
 pub mod event;
 pub mod job;
@@ -22,5 +23,6 @@ mod properties;
 pub mod sniff;
 pub mod streaming;
 pub mod task;
+pub mod usage;
 pub mod validation;
 pub mod workflow;

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use super::error::StoreError;
 use chrono::{DateTime, Utc};
 
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
+use crate::domain::usage::S3Usage;
 
 /// Bytes of an object as they arrive.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
@@ -57,6 +59,46 @@ pub trait ObjectStore: Send + Sync {
         marker: &OutputMarker,
         condition: &PutCondition,
     ) -> Result<u64, StoreError>;
+    /// The same store, counting every request it sends to S3 (retries too: S3 bills them) into
+    /// `counter`.
+    fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore>;
+}
+
+/// S3 requests by price class and the bytes they moved, counted as they are sent: what one
+/// invocation used.
+#[derive(Debug, Default)]
+pub struct RequestCounter {
+    get_requests: AtomicU64,
+    put_requests: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+impl RequestCounter {
+    /// A request S3 bills at its GET rate (GET, HEAD and the others).
+    pub fn get(&self) {
+        self.get_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request S3 bills at its PUT rate (PUT, COPY, POST, LIST) carrying `bytes`.
+    pub fn put(&self, bytes: u64) {
+        self.put_requests.fetch_add(1, Ordering::Relaxed);
+        self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// `bytes` of an object sent back.
+    pub fn read(&self, bytes: u64) {
+        self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn usage(&self) -> S3Usage {
+        S3Usage {
+            get_requests: self.get_requests.load(Ordering::Relaxed),
+            put_requests: self.put_requests.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// An object as a listing shows it.

@@ -12,6 +12,7 @@ use crate::domain::job::{Job, JobId, JobStatus, OutputFile, PartState, Task, Tas
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::Delivery;
 use crate::domain::object::ObjectRef;
+use crate::domain::usage::Usage;
 use crate::domain::workflow::Workflow;
 
 /// Every workflow, as of one version of the catalog; every write moves the version on.
@@ -124,6 +125,10 @@ pub trait JobStore: Send + Sync {
     /// Moves the hold of the claimed attempt `attempts` of `held` on to `until` (a running
     /// worker's heartbeat); nothing once the attempt ended or was taken over.
     async fn renew(&self, id: &JobId, held: Held, attempts: u32, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Adds what one worker invocation (`run`: its request id and start) used to task `task`
+    /// of job `id` and to the job's total, or, for the job's preparation (`None`), to the total
+    /// alone. Counted once however often it is repeated; nothing when the record is gone.
+    async fn add_usage(&self, id: &JobId, task: Option<u32>, run: &str, usage: &Usage) -> Result<(), StoreError>;
     /// Notes how far the claimed attempt `task.attempts` got (0–100); ignored once it ended.
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError>;
     /// Takes the job's finish event for sending until `until`, unless it was sent already or

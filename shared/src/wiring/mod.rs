@@ -45,6 +45,7 @@ use crate::app::pipeline::prepare::Preparer;
 use crate::app::pipeline::recover::Recovery;
 use crate::app::pipeline::task::TaskRunner;
 use crate::app::pipeline::workspace::Workspace;
+use crate::domain::cost::Prices;
 use crate::ports::Files;
 
 /// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL*`), with
@@ -215,6 +216,7 @@ pub fn admin(clients: &Clients, deployment: &Deployment) -> Admin {
         })(),
         files,
         stack_buckets: deployment.buckets().clone(),
+        prices: Prices::default(),
     }
 }
 
@@ -234,5 +236,6 @@ pub fn in_memory_admin(memory: &Arc<crate::adapters::memory::Memory>) -> Admin {
         auditor: Ok(Auditor::new(memory.clone(), memory.clone(), memory.clone(), memory.clone(), None)),
         files: memory.clone(),
         stack_buckets: Default::default(),
+        prices: Prices::default(),
     }
 }

@@ -1,10 +1,11 @@
 //! The functions' settings, typed, from the environment: fail fast naming what is missing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::TimeDelta;
 
 use crate::app::pipeline::notify::RetryPolicy;
+use crate::domain::cost::Prices;
 use crate::domain::workflow::Location;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -13,6 +14,25 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is not a whole number: {1:?}")]
     Invalid(&'static str, String),
+    #[error("price file {0}: {1}")]
+    Prices(String, String),
+}
+
+/// The prices jobs are costed at: AWS's list prices (see [`Prices`]), with what `source` sets
+/// instead: a file (YAML or JSON; `--prices`, `MEDIAFLOW_PRICES`) or, for a function whose
+/// settings are text, the JSON itself (`{"region": "eu-west-1", ...}`).
+pub fn prices(source: Option<&str>) -> Result<Prices, ConfigError> {
+    let Some(source) = source.map(str::trim).filter(|source| !source.is_empty()) else {
+        return Ok(Prices::default());
+    };
+    let (name, text) = match source.starts_with('{') {
+        true => ("given as JSON".to_owned(), source.to_owned()),
+        false => {
+            let text = std::fs::read_to_string(Path::new(source));
+            (source.to_owned(), text.map_err(|e| ConfigError::Prices(source.to_owned(), e.to_string()))?)
+        }
+    };
+    serde_yaml_ng::from_str(&text).map_err(|e| ConfigError::Prices(name, e.to_string()))
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -112,4 +132,28 @@ fn number_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, 
 pub fn work_location(bucket: Option<String>) -> Option<Location> {
     let bucket = bucket.filter(|bucket| !bucket.trim().is_empty())?;
     Some(Location { bucket, dir: std::env::var("WORK_DIR").unwrap_or_else(|_| "parts/".to_owned()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_price_file_changes_what_it_names_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prices.yaml");
+        std::fs::write(&file, "region: eu-west-1\ns3:\n  put_per_thousand: 0.0054\n").unwrap();
+        let path = file.to_str().unwrap();
+        let read = prices(Some(path)).unwrap();
+        assert_eq!((read.region.as_str(), read.s3.put_per_thousand), ("eu-west-1", 0.0054));
+        assert_eq!(read.lambda, Prices::default().lambda);
+        assert_eq!(prices(None).unwrap(), Prices::default());
+        assert_eq!(prices(Some(" ")).unwrap(), Prices::default());
+        std::fs::write(&file, "s3:\n  put: 1\n").unwrap();
+        let error = prices(Some(path)).unwrap_err().to_string();
+        assert!(error.contains("prices.yaml") && error.contains("unknown field `put`"), "{error}");
+        let inline = prices(Some(r#"{"region": "eu-west-1", "lambda": {"arm64_per_gb_second": 0.00002}}"#)).unwrap();
+        assert_eq!((inline.region.as_str(), inline.lambda.arm64_per_gb_second), ("eu-west-1", 0.00002));
+        assert!(prices(Some("/no/such/prices.yaml")).unwrap_err().to_string().contains("/no/such/prices.yaml"));
+    }
 }

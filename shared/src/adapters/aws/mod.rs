@@ -7,6 +7,7 @@
 pub mod dynamodb;
 pub mod files;
 pub mod lambda;
+mod metering;
 pub mod notify;
 pub mod s3;
 pub mod s3_events;

@@ -4,6 +4,7 @@
 //! denied access, a changed object (precondition), or a failure worth retrying.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -15,9 +16,10 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tracing::warn;
 
+use super::metering::CountRequests;
 use super::{describe, sdk_error, service_code};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, StoreError};
+use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError};
 
 /// [`ObjectStore`] on S3.
 #[derive(Clone, Debug)]
@@ -170,6 +172,11 @@ fn time(value: Option<&SmithyTime>) -> Option<DateTime<Utc>> {
 
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
+    fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore> {
+        let config = self.client.config().to_builder().interceptor(CountRequests(counter)).build();
+        Arc::new(Self { client: Client::from_conf(config), multipart: self.multipart })
+    }
+
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
         match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
             // S3 answers every HEAD of an object with its entity tag: an answer without one

@@ -437,6 +437,9 @@ mod tests {
         async fn list(&self, _: &str, _: &str, _: Option<String>) -> Result<crate::ports::KeyPage, StoreError> {
             unreachable!("only reads")
         }
+        fn counted(self: Arc<Self>, _: Arc<crate::ports::RequestCounter>) -> Arc<dyn ObjectStore> {
+            self
+        }
         async fn delete(&self, _: &ObjectRef) -> Result<(), StoreError> {
             unreachable!("only reads")
         }

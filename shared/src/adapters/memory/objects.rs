@@ -1,13 +1,14 @@
 //! Objects in memory: entity tags count the writes, so tests can tell their order.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, StoreError};
+use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError};
 
 use super::Memory;
 
@@ -22,6 +23,10 @@ impl Memory {
 
 #[async_trait]
 impl ObjectStore for Memory {
+    fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore> {
+        Arc::new(Counted { memory: self, counter })
+    }
+
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
         self.readable(object)?;
         Ok(self.state().objects.get(object).map(|stored| ObjectHead {
@@ -216,5 +221,69 @@ impl crate::ports::Files for Memory {
             crate::ports::LinkFor::Part { upload_id, number } => format!("part={number}&upload={upload_id}"),
         };
         Ok(format!("memory://{}/{}?{method}", object.bucket, object.key))
+    }
+}
+
+/// The memory's objects, each call counted as the one S3 request it stands for.
+struct Counted {
+    memory: Arc<Memory>,
+    counter: Arc<RequestCounter>,
+}
+
+#[async_trait]
+impl ObjectStore for Counted {
+    async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectHead>, StoreError> {
+        self.counter.get();
+        self.memory.head(object).await
+    }
+
+    async fn download(&self, object: &ObjectRef, etag: Option<&str>, to: &Path) -> Result<Option<u64>, StoreError> {
+        self.counter.get();
+        let size = self.memory.download(object, etag, to).await?;
+        self.counter.read(size.unwrap_or_default());
+        Ok(size)
+    }
+
+    async fn read(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ByteStream, StoreError> {
+        self.counter.get();
+        let counter = self.counter.clone();
+        let stream = self.memory.read(object, etag, from, to).await?;
+        Ok(Box::pin(stream.inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                counter.read(bytes.len() as u64);
+            }
+        })))
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str, token: Option<String>) -> Result<KeyPage, StoreError> {
+        self.counter.put(0);
+        self.memory.list(bucket, prefix, token).await
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        self.memory.delete(object).await
+    }
+
+    async fn put(
+        &self,
+        from: &Path,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<u64, StoreError> {
+        let size = tokio::fs::metadata(from).await.map(|m| m.len()).unwrap_or_default();
+        self.counter.put(size);
+        self.memory.put(from, to, content_type, marker, condition).await
+    }
+
+    fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore> {
+        self.memory.clone().counted(counter)
     }
 }

@@ -10,6 +10,7 @@ use crate::domain::job::{Job, JobId, JobStatus, PartState, Task, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
+use crate::domain::usage::Usage;
 use crate::domain::workflow::Workflow;
 use crate::ports::{
     CatalogSnapshot, Claim, Created, Freshness, Held, JobFilter, JobPage, JobQueries, JobStore, JobTally, PartClaim,
@@ -303,6 +304,23 @@ impl JobStore for Memory {
         if let Some(hold) = hold.filter(|hold| hold.attempts == attempts && hold.lease_until.is_some_and(|l| l < until))
         {
             hold.lease_until = Some(until);
+        }
+        Ok(())
+    }
+
+    async fn add_usage(&self, id: &JobId, task: Option<u32>, run: &str, usage: &Usage) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if !state.jobs.contains_key(id) || !state.usage_runs.insert((id.clone(), task, run.to_owned())) {
+            return Ok(());
+        }
+        if let Some(index) = task {
+            match state.tasks.get_mut(&(id.clone(), index)) {
+                Some(stored) => stored.usage += *usage,
+                None => return Ok(()),
+            }
+        }
+        if let Some(job) = state.jobs.get_mut(id) {
+            job.usage += *usage;
         }
         Ok(())
     }

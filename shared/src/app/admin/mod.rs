@@ -1,6 +1,6 @@
 //! Administration: what people do with a deployment, from the CLI or the console, through one
 //! facade, [`Admin`]. Workflows ([`catalog`]), buckets and their connection ([`buckets`]), jobs
-//! found, shown and redone ([`jobs`]), workflows run on existing objects ([`backfill`]), the
+//! found, shown and redone ([`jobs`]), what they cost ([`costs`]), workflows run on existing objects ([`backfill`]), the
 //! dead-letter queues ([`dead_letters`]), why an upload would or would not run ([`explain`]),
 //! and whether the deployment kept its promise ([`audit`]), with the repairs.
 //!
@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backfill;
 pub mod buckets;
 pub mod catalog;
+pub mod costs;
 pub mod dead_letters;
 pub mod explain;
 pub mod jobs;
@@ -29,6 +30,7 @@ use self::explain::{Explainer, Match};
 use self::jobs::{JobRef, JobView, Jobs, JobsError};
 use crate::domain::audit::{self as promise, AuditReport, Repair};
 use crate::domain::connection::Connection;
+use crate::domain::cost::{CostBy, CostReport, Prices};
 use crate::domain::job::JobId;
 use crate::domain::object::ObjectRef;
 use crate::domain::workflow::{Workflow, WorkflowSpec};
@@ -127,6 +129,8 @@ pub struct Admin {
     pub files: Arc<dyn Files>,
     /// The buckets the stack's functions may read and write, where known.
     pub stack_buckets: StackBuckets,
+    /// What jobs are costed at.
+    pub prices: Prices,
 }
 
 impl fmt::Debug for Admin {
@@ -220,6 +224,11 @@ impl Admin {
 
     pub async fn job(&self, id: &JobId) -> Result<JobView, AdminError> {
         Ok(self.jobs()?.get(id).await?)
+    }
+
+    /// What the jobs created since `since` cost, grouped `by`, at [`Admin::prices`].
+    pub async fn cost(&self, since: DateTime<Utc>, by: CostBy) -> Result<CostReport, AdminError> {
+        Ok(costs::report(self.jobs()?, &self.prices, since, by).await?)
     }
 
     /// The job a reference names, or the newest job of each workflow for an upload.

@@ -1,23 +1,65 @@
 //! What a worker invocation is, what it did, and how often a task or part is tried before an
 //! internal error becomes its final FAIL.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::error::TaskError;
 use crate::domain::job::{JobId, OutputFile};
-use crate::ports::StoreError;
+use crate::domain::usage::{Architecture, Usage};
+use crate::ports::{RequestCounter, StoreError};
 
 /// How many times a task may be attempted before an internal error becomes its final FAIL
 /// (Lambda's first try plus its two retries of an asynchronous invocation).
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// The Lambda invocation a task runs in.
+/// The processor this worker was built for: what Lambda prices its GB-seconds by.
+pub const ARCHITECTURE: Architecture =
+    if cfg!(target_arch = "aarch64") { Architecture::Arm64 } else { Architecture::X86_64 };
+
+/// The Lambda invocation a task runs in, and what it uses as it runs.
 #[derive(Clone, Debug)]
 pub struct Invocation {
     pub request_id: String,
     /// When the invocation is cut off; a claim's lease never outlives it.
     pub deadline: Option<DateTime<Utc>>,
+    /// The function's memory in MB: Lambda bills its duration by it.
+    pub memory_mb: u32,
+    /// When it started: its billed duration runs from here.
+    pub started: Instant,
+    pub started_at: DateTime<Utc>,
+    /// The S3 requests it made.
+    pub requests: Arc<RequestCounter>,
+}
+
+impl Invocation {
+    /// An invocation starting now.
+    pub fn new(request_id: impl Into<String>, deadline: Option<DateTime<Utc>>, memory_mb: u32) -> Self {
+        Self {
+            request_id: request_id.into(),
+            deadline,
+            memory_mb,
+            started: Instant::now(),
+            started_at: Utc::now(),
+            requests: Arc::default(),
+        }
+    }
+
+    /// This run among the tries of one request (Lambda retries an asynchronous invocation
+    /// under its request id).
+    pub fn run_id(&self) -> String {
+        format!("{}@{}", self.request_id, self.started_at.timestamp_millis())
+    }
+
+    /// What it used so far: its memory for the time since it started (billed by the
+    /// millisecond, rounded up), once, and its S3 requests.
+    pub fn usage(&self) -> Usage {
+        let millis = u64::try_from(self.started.elapsed().as_micros().div_ceil(1000)).unwrap_or(u64::MAX);
+        Usage::invocation(ARCHITECTURE, self.memory_mb, millis, self.requests.usage())
+    }
 }
 
 /// What the worker did with a task message.

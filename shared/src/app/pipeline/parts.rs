@@ -17,6 +17,7 @@ use crate::domain::error::TaskError;
 use crate::domain::job::{Job, PartState, Task, TaskStatus};
 use crate::domain::message::{TaskMessage, WorkerMessage};
 use crate::domain::object::OutputMarker;
+use crate::domain::usage::OutputSeconds;
 use crate::ports::{Held, PartClaim, PartStore, Progress, PutCondition, RenderRequest, StoreError, TaskQueue};
 
 /// Runs the parts of chunked tasks for workers.
@@ -39,7 +40,22 @@ impl PartRunner {
         Self { work, parts, queue, chunking }
     }
 
+    /// Runs part `message.part` of a chunked task in `invocation`, and adds what the invocation
+    /// used to the task's usage.
     pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
+        let counted = Self {
+            work: self.work.counted(invocation),
+            parts: self.parts.clone(),
+            queue: self.queue.clone(),
+            chunking: self.chunking.clone(),
+        };
+        let result = counted.attempt(message, invocation).await;
+        let output = OutputSeconds::default();
+        self.work.record_usage(&message.job_id, Some(message.task), invocation, output).await;
+        result
+    }
+
+    async fn attempt(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
         let (job_id, index, number) = (&message.job_id, message.task, message.part.unwrap_or_default());
         let skipped = |reason: String| {
             info!(job_id = %job_id, task = index, part = number, %reason, "part skipped");
@@ -230,7 +246,7 @@ mod tests {
     }
 
     fn invocation() -> Invocation {
-        Invocation { request_id: "req-1".into(), deadline: None }
+        Invocation::new("req-1", None, 1024)
     }
 
     #[tokio::test]

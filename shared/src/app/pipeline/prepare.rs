@@ -10,15 +10,16 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use super::attempt::{MAX_ATTEMPTS, RunError, exhausted};
+use super::attempt::{Invocation, MAX_ATTEMPTS, RunError, exhausted};
 use super::chunking::Chunking;
-use super::workspace::{open_upload, read_failure};
+use super::workspace::{open_upload, read_failure, record_usage};
 use crate::app::pipeline::notify::Notifier;
 use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::job::{Job, JobId, JobStatus, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::message::{TaskMessage, WorkerMessage};
 use crate::domain::sniff::{SNIFF_BYTES, sniff};
+use crate::domain::usage::OutputSeconds;
 use crate::ports::{JobStore, MediaTool, ObjectStore, PartStore, StoreError, StoredObject, TaskQueue};
 
 /// What became of a preparation.
@@ -42,6 +43,7 @@ pub enum PrepareResult {
 }
 
 /// Prepares jobs for workers.
+#[derive(Clone)]
 pub struct Preparer {
     jobs: Arc<dyn JobStore>,
     objects: Arc<dyn ObjectStore>,
@@ -76,8 +78,16 @@ impl Preparer {
 
     /// Probes the job's upload (once: a repeated message only sends tasks never sent) and
     /// starts its tasks, or fails them all when the upload cannot be processed. Internal
-    /// failures are retried like task attempts, then recorded on every task.
-    pub async fn prepare(&self, id: &JobId) -> Result<PrepareResult, RunError> {
+    /// failures are retried like task attempts, then recorded on every task. What the
+    /// invocation used is added to the job's.
+    pub async fn prepare(&self, id: &JobId, invocation: &Invocation) -> Result<PrepareResult, RunError> {
+        let counted = Self { objects: self.objects.clone().counted(invocation.requests.clone()), ..self.clone() };
+        let result = counted.attempt(id).await;
+        record_usage(self.jobs.as_ref(), id, None, invocation, OutputSeconds::default()).await;
+        result
+    }
+
+    async fn attempt(&self, id: &JobId) -> Result<PrepareResult, RunError> {
         let skipped = |reason: &str| {
             info!(job_id = %id, %reason, "preparation skipped");
             Ok(PrepareResult::Skipped { job_id: id.clone(), reason: reason.to_owned() })
@@ -209,6 +219,10 @@ mod tests {
     use crate::domain::task::{SnapshotSpec, TaskSpec, TimePoint, TranscodeSpec};
     use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
 
+    fn invocation() -> Invocation {
+        Invocation::new("req-1", None, 1024)
+    }
+
     /// The first bytes of an MP4: the sniffer leaves them to the probe.
     const VIDEO: &[u8] = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom";
 
@@ -235,10 +249,10 @@ mod tests {
     #[tokio::test]
     async fn a_media_upload_is_probed_once_and_its_tasks_sent_once() {
         let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
-        let result = preparer.prepare(&id).await.unwrap();
+        let result = preparer.prepare(&id, &invocation()).await.unwrap();
         assert_eq!(result, PrepareResult::Prepared { job_id: id.clone(), tasks_sent: 2 });
         assert!(memory.job(&id).await.unwrap().unwrap().source.is_some());
-        let again = preparer.prepare(&id).await.unwrap();
+        let again = preparer.prepare(&id, &invocation()).await.unwrap();
         assert_eq!(again, PrepareResult::Prepared { job_id: id.clone(), tasks_sent: 0 }, "a repeat sends nothing");
         assert_eq!((memory.probe_count(), memory.sent().len()), (1, 2));
     }
@@ -246,7 +260,9 @@ mod tests {
     #[tokio::test]
     async fn a_file_that_is_not_media_fails_every_task_without_a_probe() {
         let (memory, preparer, id) = setup(b"meeting notes, not a video\n", Default::default()).await;
-        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id, &invocation()).await.unwrap() else {
+            panic!("refused")
+        };
         assert_eq!(
             error,
             TaskError::new(ErrorCode::SourceUnsupportedFormat, "the file is text, not a video or audio file")
@@ -262,7 +278,9 @@ mod tests {
     async fn an_upload_the_deployment_may_not_read_fails_every_task_with_access_denied() {
         let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
         memory.deny_reads("media");
-        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id, &invocation()).await.unwrap() else {
+            panic!("refused")
+        };
         assert_eq!(error.code, ErrorCode::AccessDenied);
         assert!(
             error.message.starts_with("cannot read the upload: access denied (s3://media/in/clip.mp4"),
@@ -278,7 +296,9 @@ mod tests {
     async fn an_upload_replaced_before_its_preparation_is_left_to_its_own_job() {
         let (memory, preparer, id) = setup(b"first", Default::default()).await;
         memory.put_object(ObjectRef::new("media", "in/clip.mp4"), b"second".to_vec(), None);
-        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id, &invocation()).await.unwrap() else {
+            panic!("refused")
+        };
         assert_eq!(error.code, ErrorCode::SourceReplaced);
     }
 
@@ -286,11 +306,15 @@ mod tests {
     async fn probe_failures_and_limits_fail_every_task_with_the_probes_code() {
         let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
         memory.fail_probe(ErrorCode::SourceCorrupt);
-        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id, &invocation()).await.unwrap() else {
+            panic!("refused")
+        };
         assert_eq!(error.code, ErrorCode::SourceCorrupt);
         let limits = crate::domain::limits::Limits { max_duration_s: 1.0, ..Default::default() };
         let (_, preparer, id) = setup(VIDEO, limits).await;
-        let PrepareResult::Refused { error, .. } = preparer.prepare(&id).await.unwrap() else { panic!("refused") };
+        let PrepareResult::Refused { error, .. } = preparer.prepare(&id, &invocation()).await.unwrap() else {
+            panic!("refused")
+        };
         assert_eq!(error.code, ErrorCode::DurationTooLong);
     }
 
@@ -299,9 +323,11 @@ mod tests {
         let (memory, preparer, id) = setup(VIDEO, Default::default()).await;
         memory.fail_probe(ErrorCode::Internal);
         for attempt in 1..MAX_ATTEMPTS {
-            assert!(matches!(preparer.prepare(&id).await, Err(RunError::Retry { attempt: a, .. }) if a == attempt));
+            assert!(
+                matches!(preparer.prepare(&id, &invocation()).await, Err(RunError::Retry { attempt: a, .. }) if a == attempt)
+            );
         }
-        assert!(matches!(preparer.prepare(&id).await, Err(RunError::Exhausted { attempts: 3, .. })));
+        assert!(matches!(preparer.prepare(&id, &invocation()).await, Err(RunError::Exhausted { attempts: 3, .. })));
         let tasks = memory.tasks(&id).await.unwrap();
         let message = tasks[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
         assert!(message.ends_with("(attempt 3 of 3: retries exhausted)"), "{message}");

@@ -15,6 +15,7 @@ use super::workspace::Workspace;
 use crate::domain::error::TaskError;
 use crate::domain::job::{Job, OutputFile, Task, TaskStatus, TaskTimings};
 use crate::domain::message::TaskMessage;
+use crate::domain::usage::OutputSeconds;
 use crate::ports::{Claim, Held, Progress, ProgressMeter, RenderRequest, TaskOutcome};
 
 /// How often a running task's progress is written at most.
@@ -39,7 +40,23 @@ impl TaskRunner {
         Self { work, chunking }
     }
 
+    /// Runs task `message.task` of its job in `invocation`, and adds what the invocation used to
+    /// the task's usage.
     pub async fn run(&self, message: &TaskMessage, invocation: &Invocation) -> Result<RunResult, RunError> {
+        let counted = Self { work: self.work.counted(invocation), chunking: self.chunking.clone() };
+        let mut output = OutputSeconds::default();
+        let result = counted.attempt(message, invocation, &mut output).await;
+        self.work.record_usage(&message.job_id, Some(message.task), invocation, output).await;
+        result
+    }
+
+    /// The run; `output` gets what the outputs written hold.
+    async fn attempt(
+        &self,
+        message: &TaskMessage,
+        invocation: &Invocation,
+        output: &mut OutputSeconds,
+    ) -> Result<RunResult, RunError> {
         let (job_id, index) = (&message.job_id, message.task);
         let skipped = |reason: String| {
             info!(job_id = %job_id, task = index, %reason, "task skipped");
@@ -108,6 +125,7 @@ impl TaskRunner {
                     warn!(job_id = %job_id, task = index, ?warnings, "task succeeded with warnings");
                 }
                 info!(job_id = %job_id, task = index, outputs = outputs.len(), "task succeeded");
+                *output = task.output_seconds(&outputs, job.source.as_ref());
                 RunResult::Succeeded { job_id: job_id.clone(), task: index, outputs, job_finished }
             }
             TaskOutcome::Fail(error) if error.code.is_retryable() => {
@@ -259,7 +277,7 @@ mod tests {
     }
 
     fn invocation() -> Invocation {
-        Invocation { request_id: "req-1".into(), deadline: None }
+        Invocation::new("req-1", None, 1024)
     }
 
     fn message(job_id: &JobId, task: u32) -> TaskMessage {
@@ -294,6 +312,30 @@ mod tests {
         assert_eq!(marker.job, job_id.to_string());
         assert_eq!(memory.job(&job_id).await.unwrap().unwrap().status, JobStatus::Finish);
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0, "scratch dir removed");
+    }
+
+    #[tokio::test]
+    async fn what_each_invocation_used_is_added_to_its_task_and_job_once() {
+        let (memory, runner, job_id, _scratch) = setup(vec![snapshot()], b"video").await;
+        let first = invocation();
+        runner.run(&message(&job_id, 0), &first).await.unwrap();
+        let task = &memory.tasks(&job_id).await.unwrap()[0];
+        let usage = task.usage;
+        assert_eq!(usage.invocations, 1);
+        assert!(usage.x86_64_mb_ms + usage.arm64_mb_ms >= 1024, "at least a millisecond of 1024 MB: {usage:?}");
+        // The upload and each output's key looked at, the two pictures written.
+        assert!(usage.s3.get_requests >= 3, "{usage:?}");
+        assert_eq!(usage.s3.put_requests, 2, "{usage:?}");
+        assert!(usage.s3.bytes_written > 0, "{usage:?}");
+        assert_eq!(usage.output.video_minutes(), 0.0, "pictures are not minutes of video");
+        assert_eq!(memory.job(&job_id).await.unwrap().unwrap().usage, usage, "the job sums its tasks");
+        // A repeated message finds the task done: its invocation counts too, once.
+        let again = invocation();
+        runner.run(&message(&job_id, 0), &again).await.unwrap();
+        memory.add_usage(&job_id, Some(0), &again.run_id(), &again.usage()).await.unwrap();
+        let task = &memory.tasks(&job_id).await.unwrap()[0];
+        assert_eq!(task.usage.invocations, 2);
+        assert_eq!(memory.job(&job_id).await.unwrap().unwrap().usage.invocations, 2);
     }
 
     #[tokio::test]
@@ -362,7 +404,7 @@ mod tests {
         let dead = Lease { holder: "killed".into(), now: Utc::now(), until: Utc::now() + TimeDelta::milliseconds(300) };
         assert!(matches!(memory.claim(&job_id, 0, &dead).await.unwrap(), Claim::Claimed(_)));
         // Lambda's retry of its invocation: waits for the hold to end, then does the work.
-        let retry = Invocation { request_id: "retry".into(), deadline: Some(Utc::now() + TimeDelta::minutes(5)) };
+        let retry = Invocation::new("retry", Some(Utc::now() + TimeDelta::minutes(5)), 1024);
         let result = runner.run(&message(&job_id, 0), &retry).await.unwrap();
         assert!(matches!(result, RunResult::Succeeded { job_finished: true, .. }), "{result:?}");
         let task = memory.tasks(&job_id).await.unwrap().remove(0);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::attempt::Invocation;
 use super::notify::Notifier;
@@ -18,6 +18,7 @@ use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::job::{Job, JobId, Task};
 use crate::domain::object::ObjectRef;
 use crate::domain::sniff::png_size;
+use crate::domain::usage::{OutputSeconds, Usage};
 use crate::ports::{Held, JobStore, MediaTool, ObjectStore, StoreError, StoredObject, WatermarkImage};
 
 /// What tasks and parts run with.
@@ -43,6 +44,24 @@ impl fmt::Debug for Workspace {
 }
 
 impl Workspace {
+    /// The same, with the objects counting `invocation`'s S3 requests.
+    pub(super) fn counted(&self, invocation: &Invocation) -> Self {
+        Self { objects: self.objects.clone().counted(invocation.requests.clone()), ..self.clone() }
+    }
+
+    /// Adds what `invocation` used (and the outputs it wrote, `output`) to task `task` of job
+    /// `id` and the job's total, or to the total alone for the job's preparation (`None`). A
+    /// failure to record is logged: it never changes what the work came to.
+    pub(super) async fn record_usage(
+        &self,
+        id: &JobId,
+        task: Option<u32>,
+        invocation: &Invocation,
+        output: OutputSeconds,
+    ) {
+        record_usage(self.jobs.as_ref(), id, task, invocation, output).await;
+    }
+
     /// The invocation's hold on a task or part: `lease` long, never past its deadline.
     pub(super) fn lease(&self, invocation: &Invocation) -> Lease {
         let now = Utc::now();
@@ -150,6 +169,21 @@ pub(super) struct Heartbeat(tokio::task::JoinHandle<()>);
 impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// [`Workspace::record_usage`], for the preparation too.
+pub(super) async fn record_usage(
+    jobs: &dyn JobStore,
+    id: &JobId,
+    task: Option<u32>,
+    invocation: &Invocation,
+    output: OutputSeconds,
+) {
+    let usage = Usage { output, ..invocation.usage() };
+    match jobs.add_usage(id, task, &invocation.run_id(), &usage).await {
+        Ok(()) => debug!(job_id = %id, ?task, %usage, "usage recorded"),
+        Err(error) => warn!(job_id = %id, ?task, %error, %usage, "usage not recorded"),
     }
 }
 

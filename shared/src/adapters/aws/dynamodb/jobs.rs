@@ -15,6 +15,7 @@ use crate::domain::job::{Job, JobId, JobStatus, Task, TaskStatus};
 use crate::domain::media::MediaInfo;
 use crate::domain::notification::{Delivery, DeliveryState};
 use crate::domain::object::{ObjectRef, sequencer_order};
+use crate::domain::usage::Usage;
 use crate::ports::{Claim, Created, Freshness, Held, JobStore, Progress, StoreError, TaskOutcome};
 
 /// [`JobStore`] on the jobs table.
@@ -441,6 +442,10 @@ impl JobStore for DynamoJobStore {
             Err(error) if !condition_failed(&error) => Err(sdk_error(error)),
             _ => Ok(()),
         }
+    }
+
+    async fn add_usage(&self, id: &JobId, task: Option<u32>, run: &str, usage: &Usage) -> Result<(), StoreError> {
+        super::usage::add(&self.client, &self.table, id, task, run, usage).await
     }
 
     async fn record_progress(&self, task: &Task, percent: u8) -> Result<(), StoreError> {
