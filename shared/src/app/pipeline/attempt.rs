@@ -30,7 +30,9 @@ pub struct Invocation {
     pub memory_mb: u32,
     /// When it started: its billed duration runs from here.
     pub started: Instant,
-    pub started_at: DateTime<Utc>,
+    /// This run among the tries of one request (Lambda retries an asynchronous invocation
+    /// under its request id): what its usage is counted once under.
+    pub run_id: String,
     /// The S3 requests it made.
     pub requests: Arc<RequestCounter>,
 }
@@ -38,20 +40,15 @@ pub struct Invocation {
 impl Invocation {
     /// An invocation starting now.
     pub fn new(request_id: impl Into<String>, deadline: Option<DateTime<Utc>>, memory_mb: u32) -> Self {
+        let request_id = request_id.into();
         Self {
-            request_id: request_id.into(),
+            run_id: format!("{request_id}#{}", uuid::Uuid::new_v4().simple()),
+            request_id,
             deadline,
             memory_mb,
             started: Instant::now(),
-            started_at: Utc::now(),
             requests: Arc::default(),
         }
-    }
-
-    /// This run among the tries of one request (Lambda retries an asynchronous invocation
-    /// under its request id).
-    pub fn run_id(&self) -> String {
-        format!("{}@{}", self.request_id, self.started_at.timestamp_millis())
     }
 
     /// What it used so far: its memory for the time since it started (billed by the

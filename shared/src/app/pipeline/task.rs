@@ -332,7 +332,7 @@ mod tests {
         // A repeated message finds the task done: its invocation counts too, once.
         let again = invocation();
         runner.run(&message(&job_id, 0), &again).await.unwrap();
-        memory.add_usage(&job_id, Some(0), &again.run_id(), &again.usage()).await.unwrap();
+        memory.add_usage(&job_id, Some(0), &again.run_id, &again.usage()).await.unwrap();
         let task = &memory.tasks(&job_id).await.unwrap()[0];
         assert_eq!(task.usage.invocations, 2);
         assert_eq!(memory.job(&job_id).await.unwrap().unwrap().usage.invocations, 2);

@@ -181,7 +181,7 @@ pub(super) async fn record_usage(
     output: OutputSeconds,
 ) {
     let usage = Usage { output, ..invocation.usage() };
-    match jobs.add_usage(id, task, &invocation.run_id(), &usage).await {
+    match jobs.add_usage(id, task, &invocation.run_id, &usage).await {
         Ok(()) => debug!(job_id = %id, ?task, %usage, "usage recorded"),
         Err(error) => warn!(job_id = %id, ?task, %error, %usage, "usage not recorded"),
     }
