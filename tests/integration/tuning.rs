@@ -1,6 +1,7 @@
 //! Encodes tuned per title on the local stack (`crf: auto`): an easy title gets a higher CRF
 //! than a hard one, the chosen CRF's measured VMAF is near what the probes predicted, a chunked
-//! encode uses the title's one choice in every chunk, and an ffmpeg without libvmaf encodes at
+//! encode uses the title's one choice in every chunk, a title that would need more bits than
+//! the default cap for its picture is held under it, and an ffmpeg without libvmaf encodes at
 //! the default CRF and says why.
 
 use mediaflow::domain::job::Task;
@@ -28,10 +29,12 @@ fn clip(h: &Harness, name: &str, filter: &str) -> anyhow::Result<std::path::Path
 #[test]
 fn an_easy_title_gets_a_higher_crf_than_a_hard_one_each_near_its_target_or_the_default_and_why() -> anyhow::Result<()> {
     Harness::shared(|h| async move {
-        // GIVEN a workflow that tunes each title for VMAF 93, whole and in two chunks
+        // GIVEN a workflow that tunes each title for VMAF 93, whole under a loose cap, and in two
+        // chunks under the default cap for its picture
         let flow = h
             .flow("tuned")
-            .task(json!({"type": "transcode", "definition": "whole", "video": {"crf": "auto", "target_vmaf": 93}}))
+            .task(json!({"type": "transcode", "definition": "whole",
+                "video": {"crf": "auto", "target_vmaf": 93, "max_kbps": 20000}}))
             .task(json!({"type": "transcode", "definition": "chunked", "parallel": 2, "video": {"crf": "auto"}}));
         h.workflow(flow).await?;
         // WHEN a flat animated pattern and a grainy, detailed picture are uploaded
@@ -66,14 +69,29 @@ fn an_easy_title_gets_a_higher_crf_than_a_hard_one_each_near_its_target_or_the_d
         // AND the easy title gets a higher CRF than the hard one, and far fewer bits
         assert!(easy_tuning.crf > hard_tuning.crf, "easy {easy_tuning} / hard {hard_tuning}");
         assert!(easy[0].outputs[0].size * 3 < hard[0].outputs[0].size, "{:?} / {:?}", easy[0].outputs, hard[0].outputs);
-        // AND the chunked encode chose once, before its chunks were sent, from the same samples
-        let (chunked, chunked_vmaf) = tuned(&hard[1]);
-        assert!(chunked.crf.abs_diff(hard_tuning.crf) <= 1, "{chunked} / {hard_tuning}");
-        let measured = chunked_vmaf.expect("the joined output's VMAF");
-        assert!((measured - chunked.predicted_vmaf.expect("predicted")).abs() < 5.0, "{measured} / {chunked}");
+        // AND the easy title's chunked encode chose once, before its chunks were sent, from the
+        // same samples, as its whole encode did (the default cap far above what it needs)
+        let (easy_chunked, easy_chunked_vmaf) = tuned(&easy[1]);
+        assert!(easy_chunked.crf.abs_diff(easy_tuning.crf) <= 1, "{easy_chunked} / {easy_tuning}");
+        assert!(!easy_chunked.capped && easy_chunked.default_cap, "{easy_chunked:?}");
+        let measured = easy_chunked_vmaf.expect("the joined output's VMAF");
+        assert!(
+            (measured - easy_chunked.predicted_vmaf.expect("predicted")).abs() < 5.0,
+            "{measured} / {easy_chunked}"
+        );
+        // AND the grainy picture, which needs more than the default cap for 640x360 at 25 fps
+        // (0.2 bits a pixel: 1152 kbps), is held under it, at a higher CRF than uncapped, and
+        // says so
+        let (held, _) = tuned(&hard[1]);
+        assert!(held.capped && held.default_cap && held.max_kbps == Some(1152), "{held:?}");
+        assert!(held.crf > hard_tuning.crf, "{held} / {hard_tuning}");
+        let output = &hard[1].outputs[0];
+        let kbps = output.size as f64 * 8.0 / output.duration.expect("length") / 1000.0;
+        assert!(kbps < 1152.0 * 1.25, "{kbps} kbps (with sound) under the cap of 1152: {held}");
         // AND `job show` says what was chosen
         let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;
         assert!(shown.contains(&format!("CRF {} for VMAF 93", hard_tuning.crf)), "{shown}");
+        assert!(shown.contains("held under the default cap of 1152 kbps"), "{shown}");
         Ok(())
     })
 }

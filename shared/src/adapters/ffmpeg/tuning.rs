@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
-use super::args::{self, Samples};
+use super::args::{self, ProbeEncode, Samples};
 use super::quality::{cores, frame_scores};
 use super::run::allowed;
 use super::{Ffmpeg, read_failure, serve};
 use crate::domain::error::ErrorCode;
-use crate::domain::media::Size;
 use crate::domain::task::{
-    CrfSearch, OutputSlot, Probe, QualityMetric, Target, TaskSpec, TranscodeSpec, Tuning, VideoCodec, sample_windows,
+    CrfSearch, OutputSlot, Probe, QualityMetric, Target, TaskSpec, TranscodeSpec, Tuning, VideoCodec, default_max_kbps,
+    sample_windows,
 };
 use crate::ports::{MediaFailure, RenderRequest, RenderedFile};
 
@@ -73,6 +73,9 @@ impl Ffmpeg {
         let video = spec.video.clone().unwrap_or_default();
         let frame = args::video_frame(source, &video)?;
         let fps = video.fps.or(source.video.as_ref().and_then(|v| v.fps));
+        // Held under a cap as QVBR is: the task's, or the default for the output's picture.
+        let max_kbps = target.max_kbps.unwrap_or_else(|| default_max_kbps(codec, frame, fps));
+        let target = Target { max_kbps: Some(max_kbps), ..target };
         let path = request.workdir.join("samples.mkv");
         let samples = Samples { path: &path, fps, size: args::scored_size(args::display_size(source)?) };
         let served = serve(request.upload.clone(), "ffmpeg").await?;
@@ -84,7 +87,8 @@ impl Ffmpeg {
         let search = CrfSearch::new(codec, target);
         let mut probes = Vec::new();
         while let Some(crf) = search.next(&probes) {
-            let at = ProbeAt { samples, frame, codec, crf, max_kbps: video.max_kbps, seconds: sampled_seconds };
+            let encode = ProbeEncode { frame, codec, crf, max_kbps: Some(max_kbps) };
+            let at = ProbeAt { samples, encode, seconds: sampled_seconds };
             probes.push(self.probe_at(at, request).await?);
         }
         let _ = tokio::fs::remove_file(&path).await;
@@ -95,6 +99,8 @@ impl Ffmpeg {
             predicted_vmaf: Some(choice.vmaf),
             predicted_kbps: Some(choice.kbps),
             capped: choice.capped,
+            max_kbps: Some(max_kbps),
+            default_cap: video.max_kbps.is_none(),
             probes,
             sampled_seconds,
             probe_seconds: 0.0,
@@ -102,35 +108,31 @@ impl Ffmpeg {
         })
     }
 
-    /// Encodes the samples at one CRF and scores them: their bitrate and mean VMAF.
+    /// Encodes the samples at one CRF and scores them (one run): their bitrate and mean VMAF.
     async fn probe_at(&self, at: ProbeAt<'_>, request: &RenderRequest<'_>) -> Result<Probe, MediaFailure> {
-        let probe = request.workdir.join(format!("probe-{}.mkv", at.crf));
-        let log = request.workdir.join(format!("probe-{}.json", at.crf));
-        let encode = args::encode_probe(at.samples, at.frame, at.codec, at.crf, at.max_kbps, &probe)?;
-        self.ffmpeg(encode, allowed(request.stop_by)?, None).await?;
+        let crf = at.encode.crf;
+        let probe = request.workdir.join(format!("probe-{crf}.mkv"));
+        let log = request.workdir.join(format!("probe-{crf}.json"));
+        let run = args::probe(at.samples, at.encode, &probe, &log, cores())?;
+        self.ffmpeg(run, allowed(request.stop_by)?, None).await?;
         let size = tokio::fs::metadata(&probe).await.map(|m| m.len()).unwrap_or(0);
-        self.ffmpeg(args::score_probe(&probe, at.samples, &log, cores())?, allowed(request.stop_by)?, None).await?;
         let text = tokio::fs::read_to_string(&log).await.unwrap_or_default();
         let frames = frame_scores(QualityMetric::Vmaf, &text);
         let _ = tokio::fs::remove_file(&probe).await;
         let _ = tokio::fs::remove_file(&log).await;
         if size == 0 || frames.is_empty() {
-            return Err(MediaFailure::new(ErrorCode::Internal, format!("the probe at CRF {} wrote nothing", at.crf)));
+            return Err(MediaFailure::new(ErrorCode::Internal, format!("the probe at CRF {crf} wrote nothing")));
         }
         let vmaf = frames.iter().sum::<f64>() / frames.len() as f64;
-        Ok(Probe { crf: at.crf, kbps: size as f64 * 8.0 / at.seconds / 1000.0, vmaf })
+        Ok(Probe { crf, kbps: size as f64 * 8.0 / at.seconds / 1000.0, vmaf })
     }
 }
 
-/// One probe: the samples, the output's size and codec, the CRF and cap, and how many seconds
-/// the samples last.
+/// One probe: the samples, how they are encoded, and how many seconds they last.
 #[derive(Clone, Copy, Debug)]
 struct ProbeAt<'a> {
     samples: Samples<'a>,
-    frame: Size,
-    codec: VideoCodec,
-    crf: u8,
-    max_kbps: Option<u32>,
+    encode: ProbeEncode,
     seconds: f64,
 }
 

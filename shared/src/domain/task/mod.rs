@@ -39,5 +39,5 @@ pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use spec::{MAX_TASKS, TaskSpec};
 pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};
 pub use transcode::{AudioCodec, AudioSpec, Container, Encode, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
-pub use tuning::{CrfSearch, MAX_PROBES, Probe, SAMPLE_SECONDS, Tuning, default_crf, sample_windows};
+pub use tuning::{CrfSearch, MAX_PROBES, Probe, SAMPLE_SECONDS, Tuning, default_crf, default_max_kbps, sample_windows};
 pub use watermark::WatermarkTaskSpec;

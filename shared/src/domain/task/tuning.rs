@@ -4,15 +4,20 @@
 //!
 //! The probes are chosen one after the other ([`CrfSearch::next`]): the codec's default first,
 //! then where the curve so far says the target lies, until the choice falls between two probes
-//! (or [`MAX_PROBES`] were made). The curve is the straight line between neighbouring probes,
-//! VMAF against CRF and the logarithm of the bitrate against CRF; past the probes it goes on
-//! along the nearest segment (or, with one probe, along typical slopes).
+//! (or [`MAX_PROBES`] were made). The curve is the straight line between neighbouring probes
+//! (for VMAF through three or more, the monotone cubic through them), VMAF against CRF and the
+//! logarithm of the bitrate against CRF; past the probes it goes on along the nearest segment
+//! (or, with one probe, along typical slopes).
+//!
+//! An encode is always held under a bitrate cap, as QVBR's maximum bitrate holds it: the task's
+//! `max_kbps`, or [`default_max_kbps`] for the output's picture.
 
 use std::fmt;
 use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 
+use super::super::media::Size;
 use super::quality::Window;
 use super::rate::Target;
 use super::transcode::VideoCodec;
@@ -70,6 +75,12 @@ pub struct Tuning {
     /// The bitrate cap (`max_kbps`) asked for a higher CRF than the target did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub capped: bool,
+    /// The cap the encode is held to (kbit/s): the task's `max_kbps`, or the default for its
+    /// picture ([`default_max_kbps`], then `default_cap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kbps: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default_cap: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<Probe>,
     /// Seconds of the source encoded per probe, and the wall-clock seconds probing took.
@@ -89,6 +100,8 @@ impl Tuning {
             predicted_vmaf: None,
             predicted_kbps: None,
             capped: false,
+            max_kbps: target.max_kbps,
+            default_cap: false,
             probes: Vec::new(),
             sampled_seconds: 0.0,
             probe_seconds: 0.0,
@@ -113,11 +126,31 @@ impl fmt::Display for Tuning {
             self.sampled_seconds,
             self.probe_seconds
         )?;
-        if self.capped {
-            f.write_str(", capped by max_kbps")?;
+        match (self.capped, self.default_cap, self.max_kbps) {
+            (true, true, Some(cap)) => write!(f, ", held under the default cap of {cap} kbps"),
+            (true, _, _) => f.write_str(", capped by max_kbps"),
+            _ => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// Bits per pixel of each frame that [`default_max_kbps`] allows an H.264 encode: about 1.6
+/// times the top rung of Apple's H.264 ladder (1920x1080 at 7.8 Mbit/s, 30 fps), so that only
+/// pictures no ladder would pay for (heavy noise, grain in the dark) meet it.
+pub const DEFAULT_CAP_BITS_PER_PIXEL: f64 = 0.2;
+
+/// The bitrate cap (kbit/s) `crf: auto` holds an encode of `frame` at `fps` to when the task
+/// sets no `max_kbps`: [`DEFAULT_CAP_BITS_PER_PIXEL`] for H.264, a third less for H.265 and
+/// VP9, which need that much fewer bits for the same picture; frame rates counted from 24 to 60
+/// (30 when unknown).
+pub fn default_max_kbps(codec: VideoCodec, frame: Size, fps: Option<f64>) -> u32 {
+    let efficiency = match codec {
+        VideoCodec::H264 => 1.0,
+        VideoCodec::H265 | VideoCodec::Vp9 => 2.0 / 3.0,
+    };
+    let fps = fps.filter(|fps| fps.is_finite() && *fps > 0.0).unwrap_or(30.0).clamp(24.0, 60.0);
+    let pixels = f64::from(frame.width) * f64::from(frame.height);
+    (DEFAULT_CAP_BITS_PER_PIXEL * efficiency * pixels * fps / 1000.0).ceil() as u32
 }
 
 /// A codec's CRF when the task sets none.
@@ -392,5 +425,20 @@ mod tests {
             tuned.to_string(),
             "CRF 26 for VMAF 93: 93.4 predicted at 2150 kbps (2 probes of 4 s, 6.5 s), capped by max_kbps"
         );
+        let held = Tuning { max_kbps: Some(5530), default_cap: true, ..tuned };
+        assert!(held.to_string().ends_with("6.5 s), held under the default cap of 5530 kbps"), "{held}");
+    }
+
+    #[test]
+    fn the_default_cap_grows_with_the_picture_and_rate_and_shrinks_for_newer_codecs() {
+        let hd = Size::new(1280, 720);
+        assert_eq!(default_max_kbps(H264, hd, Some(30.0)), 5530);
+        assert_eq!(default_max_kbps(H264, hd, None), 5530, "30 fps when unknown");
+        assert_eq!(default_max_kbps(H264, Size::new(1920, 1080), Some(30.0)), 12_442);
+        assert_eq!(default_max_kbps(H264, hd, Some(60.0)), 11_060);
+        assert_eq!(default_max_kbps(H264, hd, Some(240.0)), 11_060, "counted up to 60 fps");
+        assert_eq!(default_max_kbps(H264, hd, Some(10.0)), 4424, "counted from 24 fps");
+        assert_eq!(default_max_kbps(VideoCodec::H265, hd, Some(30.0)), 3687);
+        assert_eq!(default_max_kbps(VideoCodec::Vp9, Size::new(640, 360), Some(25.0)), 768);
     }
 }

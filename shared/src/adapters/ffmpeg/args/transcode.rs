@@ -61,7 +61,9 @@ pub(super) fn transcode(
         args.extend(["-filter_complex".into(), graph, "-map".into(), "[vout]".into()]);
         // A title's own CRF (`crf: auto`), or the codec's default where none was chosen.
         let crf = setup.tuning.as_ref().map(|tuning| tuning.crf).or(params.fixed_crf());
-        let rate = Rate { crf, kbps: params.bitrate_kbps, max_kbps: params.max_kbps };
+        // The cap the title was tuned under (the task's, or the default for its picture).
+        let max_kbps = params.max_kbps.or(setup.tuning.as_ref().and_then(|tuning| tuning.max_kbps));
+        let rate = Rate { crf, kbps: params.bitrate_kbps, max_kbps };
         video_codec_args(&mut args, codec, spec.container, rate);
         chunk_rate(&mut args, chunk, params.fps, source);
     }
