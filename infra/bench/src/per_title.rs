@@ -1,10 +1,11 @@
 //! Section 7 of the bench: encodes tuned per title. Six generated 60 s 720p sources of different
 //! kinds, each transcoded through the local stack at the fixed CRF 23 and at `crf: auto` (VMAF
-//! 93), both scored by VMAF; then every source at the lowest CRF chosen (the hardest title's),
-//! which is what one fixed setting must be to serve every title as well;
-//! and the chosen CRF once more, unscored, for the encode's own time. Prints, per source: bitrate
-//! and measured VMAF of each, the CRF chosen and its prediction, the probing time and its share
-//! of the encode.
+//! 93, under the default cap for 720p), both scored by VMAF, and the chosen CRF once more,
+//! unscored, for the encode's own time; a title the cap held is encoded once more without it
+//! (`max_kbps: 100000`), for what the target alone asks. Then every source at the lowest CRF
+//! the target alone chose (the hardest title's), which is what one fixed setting must be to
+//! serve every title as well. Prints, per source: bitrate and measured VMAF of each, the CRF
+//! chosen and its prediction, the probing time and its share of the encode.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,13 +13,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mediaflow::domain::job::Task;
-use mediaflow::domain::task::{Crf, QualityMetric, TaskSpec, TranscodeSpec, VideoSpec};
+use mediaflow::domain::task::{Crf, QualityMetric, TaskSpec, TranscodeSpec, Tuning, VideoSpec};
 use mediaflow_local::{LocalStack, StackOptions};
 
 use super::start_job_of;
 
 const SECONDS: u32 = 60;
 const TARGET: f64 = 93.0;
+/// A cap no title reaches: what `crf: auto` chooses for the target alone.
+const NO_CAP: Option<u32> = Some(100_000);
 
 /// The kinds of source, each a lavfi graph at 1280x720, 30 fps.
 const SOURCES: &[(&str, &str)] = &[
@@ -54,23 +57,27 @@ struct Encoded {
 
 pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
     println!("(sources: {SECONDS} s, 1280x720, 30 fps, generated; H.264 veryfast; VMAF over one frame in five)");
-    println!("{:<18} {:>13} | {:>34} | {:>21}", "", "CRF 23", "crf: auto, VMAF 93", "probing");
+    println!("{:<18} {:>13} | {:>41} | {:>21}", "", "CRF 23", "crf: auto, VMAF 93, default cap", "probing");
     println!(
-        "{:<18} {:>6} {:>6} | {:>4} {:>6} {:>6} {:>7} {:>6} | {:>6} {:>7} {:>6}",
-        "source", "kbps", "VMAF", "CRF", "kbps", "VMAF", "predict", "bits", "probe", "encode", "share"
+        "{:<18} {:>6} {:>6} | {:>4} {:>6} {:>6} {:>7} {:>6} {:>6} | {:>6} {:>7} {:>6}",
+        "source", "kbps", "VMAF", "CRF", "kbps", "VMAF", "predict", "bits", "cap", "probe", "encode", "share"
     );
     let mut rows = Vec::new();
     let (mut saved, mut shares) = (Vec::new(), Vec::new());
     for (name, graph) in SOURCES {
         let source = make_source(ffmpeg, dir, name, graph)?;
-        let fixed = encode(&source, Crf::Fixed(23), true).await?;
-        let auto = encode(&source, Crf::Auto, true).await?;
-        let tuning = auto.task.outputs[0].tuning.clone().context("not tuned")?;
-        // The encode alone: the chosen CRF again, unscored.
-        let encode_s = encode(&source, Crf::Fixed(tuning.crf), false).await?.render.as_secs_f64();
+        let fixed = encode(&source, Crf::Fixed(23), None, true).await?;
+        let auto = encode(&source, Crf::Auto, None, true).await?;
+        let tuning = tuning_of(&auto)?;
+        // The encode alone: the chosen CRF again, unscored, under the same cap.
+        let encode_s = encode(&source, Crf::Fixed(tuning.crf), tuning.max_kbps, false).await?.render.as_secs_f64();
         let share = tuning.probe_seconds / encode_s;
+        let cap = match (tuning.capped, tuning.max_kbps) {
+            (true, Some(cap)) => format!("{cap}"),
+            _ => "-".into(),
+        };
         println!(
-            "{:<18} {:>6.0} {:>6} | {:>4} {:>6.0} {:>6} {:>7} {:>+5.0}% | {:>5.1}s {:>6.1}s {:>5.0}%",
+            "{:<18} {:>6.0} {:>6} | {:>4} {:>6.0} {:>6} {:>7} {:>+5.0}% {:>6} | {:>5.1}s {:>6.1}s {:>5.0}%",
             name,
             fixed.kbps,
             vmaf(fixed.vmaf),
@@ -79,13 +86,19 @@ pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
             vmaf(auto.vmaf),
             vmaf(tuning.predicted_vmaf),
             (auto.kbps / fixed.kbps - 1.0) * 100.0,
+            cap,
             tuning.probe_seconds,
             encode_s,
             share * 100.0
         );
         saved.push(auto.kbps / fixed.kbps);
         shares.push(share);
-        rows.push((*name, source, fixed, auto, tuning));
+        // What the target alone asks, where the cap held the title.
+        let free = match tuning.capped {
+            true => Some(encode(&source, Crf::Auto, NO_CAP, true).await?),
+            false => None,
+        };
+        rows.push((*name, source, fixed, auto, tuning, free));
     }
     let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
     let below = rows.iter().filter(|row| row.2.vmaf.is_some_and(|v| v < TARGET)).count();
@@ -95,14 +108,33 @@ pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
         rows.len()
     );
     println!("# probing: {:.0}% of the encode on average", mean(&shares) * 100.0);
-    // The one fixed CRF that meets the target on every title: the hardest title's choice.
-    let floor = rows.iter().map(|row| row.4.crf).min().context("no title")?;
-    println!("\nEvery title at CRF {floor}, the lowest chosen: what one fixed CRF needs to serve the hardest title");
+    println!("\nThe titles the default cap held, without it (max_kbps: 100000): what VMAF 93 alone asks");
+    println!("{:<18} {:>4} {:>7} {:>6} {:>7}", "source", "CRF", "kbps", "VMAF", "predict");
+    for (name, _, _, _, _, free) in &rows {
+        if let Some(free) = free {
+            let tuning = tuning_of(free)?;
+            let predicted = vmaf(tuning.predicted_vmaf);
+            println!("{name:<18} {:>4} {:>7.0} {:>6} {predicted:>7}", tuning.crf, free.kbps, vmaf(free.vmaf));
+        }
+    }
+    // Each title as the target alone has it (capped or not), and the one fixed CRF that meets
+    // the target on every title: the hardest title's choice.
+    let uncapped: Vec<(&Encoded, Tuning)> = rows
+        .iter()
+        .map(|row| {
+            let encoded = row.5.as_ref().unwrap_or(&row.3);
+            Ok((encoded, tuning_of(encoded)?))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let floor = uncapped.iter().map(|(_, tuning)| tuning.crf).min().context("no title")?;
+    println!(
+        "\nEvery title at CRF {floor}, the lowest chosen for the target alone: what one fixed CRF needs to serve the hardest title"
+    );
     println!("{:<18} {:>13} | {:>13} {:>6}", "", format!("CRF {floor}"), "crf: auto", "");
     println!("{:<18} {:>6} {:>6} | {:>6} {:>6} {:>6}", "source", "kbps", "VMAF", "kbps", "VMAF", "bits");
     let mut saved = Vec::new();
-    for (name, source, _, auto, _) in &rows {
-        let equal = encode(source, Crf::Fixed(floor), true).await?;
+    for ((name, source, ..), (auto, _)) in rows.iter().zip(&uncapped) {
+        let equal = encode(source, Crf::Fixed(floor), None, true).await?;
         println!(
             "{:<18} {:>6.0} {:>6} | {:>6.0} {:>6} {:>+5.0}%",
             name,
@@ -117,8 +149,8 @@ pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
     println!(
         "# crf: auto against the fixed CRF {floor}: {:+.0}% bits on average ({:+.0}% in total)",
         (mean(&saved) - 1.0) * 100.0,
-        (rows.iter().map(|row| row.3.kbps).sum::<f64>()
-            / rows.iter().zip(&saved).map(|(row, s)| row.3.kbps / s).sum::<f64>()
+        (uncapped.iter().map(|(auto, _)| auto.kbps).sum::<f64>()
+            / uncapped.iter().zip(&saved).map(|((auto, _), s)| auto.kbps / s).sum::<f64>()
             - 1.0)
             * 100.0
     );
@@ -147,13 +179,18 @@ fn make_source(ffmpeg: &Path, dir: &Path, name: &str, graph: &str) -> anyhow::Re
     Ok(path)
 }
 
-/// `source` transcoded at `crf` through a fresh local stack (scored by VMAF when `scored`).
-async fn encode(source: &Path, crf: Crf, scored: bool) -> anyhow::Result<Encoded> {
+fn tuning_of(encoded: &Encoded) -> anyhow::Result<Tuning> {
+    encoded.task.outputs[0].tuning.clone().context("not tuned")
+}
+
+/// `source` transcoded at `crf` (under `max_kbps`) through a fresh local stack (scored by VMAF
+/// when `scored`).
+async fn encode(source: &Path, crf: Crf, max_kbps: Option<u32>, scored: bool) -> anyhow::Result<Encoded> {
     let stack = LocalStack::start(StackOptions::from_env()?).await?;
     stack.create_bucket(super::BUCKET).await?;
     let task = TaskSpec::Transcode(TranscodeSpec {
         definition: Some("title".into()),
-        video: Some(VideoSpec { crf: Some(crf), ..VideoSpec::default() }),
+        video: Some(VideoSpec { crf: Some(crf), max_kbps, ..VideoSpec::default() }),
         remove_audio: true,
         quality: scored.then_some(QualityMetric::Vmaf),
         ..TranscodeSpec::default()
