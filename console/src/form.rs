@@ -65,7 +65,12 @@ pub const TASK_KINDS: &[TaskKind] = &[
                 "lower is better; auto: chosen for each upload; blank: 23",
             ),
             field("video.target_vmaf", "Target VMAF (CRF auto)", Kind::Number, "blank: 93"),
-            field("video.max_kbps", "Max video bitrate (kbps)", Kind::Number, "with a CRF; blank: no cap"),
+            field(
+                "video.max_kbps",
+                "Max video bitrate (kbps)",
+                Kind::Number,
+                "with a CRF; blank: none, or with auto the default for the picture",
+            ),
             field("audio.bitrate_kbps", "Audio bitrate (kbps)", Kind::Number, "blank: 128"),
             field("output_name", "Output name", Kind::Text, "blank: {inputName}_transcode_{definition}"),
             field("quality", "Score against the source", Kind::Quality, "shown on the job's page"),
