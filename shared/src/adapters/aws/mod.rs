@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use crate::ports::StoreError;
 
 /// Error codes AWS services use for "slow down" and "try again".
-const TRANSIENT_CODES: [&str; 9] = [
+const TRANSIENT_CODES: [&str; 10] = [
     "ThrottlingException",
     "Throttling",
     "ProvisionedThroughputExceededException",
@@ -31,6 +31,8 @@ const TRANSIENT_CODES: [&str; 9] = [
     "InternalServerError",
     "InternalError",
     "ServiceUnavailable",
+    // DynamoDB: another write held the item at that moment.
+    "TransactionConflictException",
 ];
 
 /// Sorts an SDK error into retryable (throttling, 5xx, timeouts, lost connections) or not,

@@ -200,13 +200,11 @@ impl DynamoJobStore {
                 .expression_attribute_values(":error", value(error)?),
         };
         let job_update = job_update.build().map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(task_update).build())
-            .transact_items(TransactWriteItem::builder().update(job_update).build())
-            .send()
-            .await;
+        let items = vec![
+            TransactWriteItem::builder().update(task_update).build(),
+            TransactWriteItem::builder().update(job_update).build(),
+        ];
+        let result = transact(&self.client, items).await;
         match result {
             Ok(_) => Ok(()),
             Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("task {id}/{index}"))),
@@ -230,7 +228,7 @@ impl JobStore for DynamoJobStore {
                 Ok(TransactWriteItem::builder().put(put).build())
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match transact(&self.client, items).await {
             Ok(_) => Ok(Created::New),
             Err(error) if condition_failed(&error) => Ok(Created::Existing),
             Err(error) => Err(sdk_error(error)),
@@ -557,7 +555,7 @@ impl JobStore for DynamoJobStore {
                 .map_err(|e| StoreError::Rejected(e.to_string()))?;
             items.push(TransactWriteItem::builder().update(task_update).build());
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match transact(&self.client, items).await {
             Ok(_) => Ok(()),
             Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("job {}", job.id))),
             Err(error) => Err(sdk_error(error)),

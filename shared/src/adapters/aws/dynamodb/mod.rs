@@ -47,7 +47,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+    ProjectionType, PutRequest, ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -146,6 +146,42 @@ async fn query<T: DeserializeOwned>(
     items.into_iter().map(from_item).collect()
 }
 
+/// What a transaction's send gives back.
+type Transacted = Result<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+    aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+>;
+
+/// Writes `items` in one transaction, sent again (after 20 ms, then longer, with jitter, six
+/// times at most) while DynamoDB cancels it only because another write held one of its items
+/// at that moment (`TransactionConflict`): a cancelled transaction wrote nothing, so sending it
+/// again is safe. A job's and a task's items are written by every task and part that ends, and
+/// ends come together.
+async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Transacted {
+    use backon::{ExponentialBuilder, Retryable};
+    let send = || client.transact_write_items().set_transact_items(Some(items.clone())).send();
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(20))
+        .with_max_delay(std::time::Duration::from_secs(1))
+        .with_max_times(6)
+        .with_jitter();
+    send.retry(backoff).when(|error| conflicted(error) && !condition_failed(error)).await
+}
+
+/// Whether DynamoDB refused a write because another held one of its items (inside a
+/// transaction, or a plain write meeting one).
+fn conflicted<E: ProvideErrorMetadata>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    let code = error.as_service_error().and_then(|e| e.code()).unwrap_or_default();
+    let message = error.as_service_error().and_then(|e| e.message()).unwrap_or_default();
+    code == "TransactionConflictException"
+        || (code == "TransactionCanceledException" && message.contains("TransactionConflict"))
+}
+
 /// Whether a conditional write was applied; `false` when its condition did not hold.
 fn applied<T, E>(
     result: Result<T, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
@@ -210,4 +246,32 @@ fn attribute(name: &str) -> AttributeDefinition {
 
 fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("name and type are set")
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::{ErrorMetadata, SdkError};
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn refused(code: &str, message: &str) -> SdkError<TransactWriteItemsError, HttpResponse> {
+        let error = TransactWriteItemsError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        SdkError::service_error(error, HttpResponse::new(400.try_into().expect("a status"), SdkBody::empty()))
+    }
+
+    #[test]
+    fn a_transaction_cancelled_by_another_write_is_sent_again_and_a_refused_condition_is_not() {
+        let reasons = "Transaction cancelled, please refer cancellation reasons for specific reasons";
+        let conflict = refused("TransactionCanceledException", &format!("{reasons} [None, TransactionConflict]"));
+        assert!(conflicted(&conflict) && !condition_failed(&conflict));
+        let condition = refused("TransactionCanceledException", &format!("{reasons} [ConditionalCheckFailed, None]"));
+        assert!(!conflicted(&condition) && condition_failed(&condition));
+        let plain = refused("TransactionConflictException", "Transaction is ongoing for the item");
+        assert!(conflicted(&plain));
+        assert!(sdk_error(plain).is_retryable(), "a plain write that met a transaction is tried again");
+        assert!(!conflicted(&refused("ValidationException", "The document path provided is invalid")));
+    }
 }

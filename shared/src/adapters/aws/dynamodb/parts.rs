@@ -18,7 +18,7 @@ fn built<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> 
 
 impl DynamoJobStore {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        applied(self.client.transact_write_items().set_transact_items(Some(items)).send().await)
+        applied(transact(&self.client, items).await)
     }
 }
 

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde_json::Value;
 
-use super::{Item, condition_failed, job_pk, key, n, sdk_error, task_sk, value};
+use super::{Item, condition_failed, job_pk, key, n, sdk_error, task_sk, transact, value};
 use crate::domain::job::JobId;
 use crate::domain::usage::Usage;
 use crate::ports::StoreError;
@@ -109,14 +109,13 @@ pub(super) async fn add(
         let task = addition.update(table, job_pk(id), task_sk(index), true)?;
         items.push(TransactWriteItem::builder().update(task).build());
     }
-    let send = || client.transact_write_items().set_transact_items(Some(items.clone())).send();
-    let result = match send().await {
+    let result = match transact(client, items.clone()).await {
         Err(error) if missing_map(&error) => {
             give_map(client, table, job_pk(id), "job".into()).await?;
             if let Some(index) = task {
                 give_map(client, table, job_pk(id), task_sk(index)).await?;
             }
-            send().await
+            transact(client, items).await
         }
         result => result,
     };

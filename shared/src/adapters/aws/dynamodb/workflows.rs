@@ -173,7 +173,7 @@ impl DynamoWorkflowStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>, name: &str) -> Result<(), StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match transact(&self.client, items).await {
             Ok(_) => Ok(()),
             Err(error) if condition_failed(&error) => Err(StoreError::Conflict(format!("workflow {name}"))),
             Err(error) => Err(sdk_error(error)),
