@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use mediaflow::app::admin::audit::AuditOptions;
 use mediaflow::domain::job::{JobResult, TaskStatus};
-use mediaflow::ports::JobFilter;
+use mediaflow::ports::{JobFilter, JobStore};
 use mediaflow_local::{DISPATCHER, WORKER};
 use serde_json::{Value, json};
 
@@ -107,6 +107,20 @@ async fn killed_and_taken_over(name: &str, task: Value, wanted: impl Fn(&str) ->
     std::fs::write(&local, body.collect().await?.into_bytes())?;
     let seconds = duration(&probe(&local)?);
     assert!((seconds - 20.0).abs() < 0.5, "the whole clip: {seconds} s");
+    // AND the task's usage is what its runs recorded as they ended, each billed at the memory
+    // Lambda's runtime gave the function (3008 MB here); the killed run recorded nothing
+    let started = Instant::now();
+    let usage = loop {
+        let usage = h.stack.jobs().tasks(&job.id).await?[0].usage;
+        if usage.invocations > 0 || started.elapsed() > Duration::from_secs(30) {
+            break usage;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mb_ms = usage.x86_64_mb_ms + usage.arm64_mb_ms;
+    assert!(usage.invocations >= 1 && mb_ms > 0, "{usage:?}");
+    assert_eq!(mb_ms % 3008, 0, "billed at the function's memory: {usage:?}");
+    assert!(usage.s3.bytes_written >= 1, "{usage:?}");
     // AND nothing of the killed run is left running
     assert!(processes().iter().all(|p| p.group != group), "the killed group is gone");
     let scratch = std::fs::read_dir(h.stack.scratch_dir()).map(|dir| dir.count()).unwrap_or(0);

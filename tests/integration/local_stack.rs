@@ -132,5 +132,15 @@ async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> any
     assert_eq!(tasks[0].status, TaskStatus::Success, "{:?}", tasks[0].error);
     assert_eq!(tasks[0].outputs[0].key, "out/clip one_snapshotByTimeOffset_1_0.jpg");
     assert_eq!(h.stack.invocations(mediaflow_local::WORKER), 0, "nothing ran in this process");
+    // AND each function run added what it used, at the memory cargo lambda gave it
+    let started = Instant::now();
+    let usage = loop {
+        let usage = h.stack.jobs().job(&job).await?.expect("the job").usage;
+        if usage.invocations >= 2 || started.elapsed() > Duration::from_secs(30) {
+            break usage;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(usage.invocations >= 2 && usage.x86_64_mb_ms + usage.arm64_mb_ms > 0, "{usage:?}");
     Ok(())
 }
