@@ -135,7 +135,7 @@ async fn the_functions_run_under_cargo_lambda_watch_as_the_readme_shows() -> any
     // AND each function run added what it used, at the memory cargo lambda gave it
     let started = Instant::now();
     let usage = loop {
-        let usage = h.stack.jobs().job(&job).await?.expect("the job").usage;
+        let usage = h.stack.jobs().usage(&job).await?;
         if usage.invocations >= 2 || started.elapsed() > Duration::from_secs(30) {
             break usage;
         }

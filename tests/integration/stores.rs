@@ -252,10 +252,10 @@ fn usage_adds_up_on_the_task_and_the_job_once_per_run_even_on_records_older_than
         let jobs = h.stack.jobs();
         let (job, tasks) = job_for(&h.bucket, "in/used.mp4")?;
         jobs.create(&job, &tasks).await?;
-        // GIVEN a job and a task written before records had a usage
+        // GIVEN a job whose task was written before records had a usage
         let table =
             h.stack.deployment().get(mediaflow::app::admin::Resource::JobsTable).expect("jobs table").to_owned();
-        for sk in ["job", "task#0000"] {
+        for sk in ["task#0000"] {
             h.stack
                 .clients
                 .dynamodb
@@ -282,7 +282,8 @@ fn usage_adds_up_on_the_task_and_the_job_once_per_run_even_on_records_older_than
         jobs.add_usage(&job.id, Some(0), "req-1@1", &task_run).await?;
         // THEN the task and the job have it once
         assert_eq!(jobs.tasks(&job.id).await?[0].usage, task_run);
-        assert_eq!(jobs.job(&job.id).await?.expect("job").usage, task_run);
+        assert_eq!(jobs.usage(&job.id).await?, task_run);
+        assert!(jobs.job(&job.id).await?.expect("job").usage.is_empty(), "not on the job's record, which indexes copy");
         // AND the preparation counts on the job alone, another task on itself and the job
         jobs.add_usage(&job.id, None, "req-0@1", &prepare_run).await?;
         jobs.add_usage(&job.id, None, "req-0@1", &prepare_run).await?;
@@ -292,11 +293,13 @@ fn usage_adds_up_on_the_task_and_the_job_once_per_run_even_on_records_older_than
         let stored = jobs.tasks(&job.id).await?;
         assert_eq!(stored[0].usage, task_run);
         assert_eq!(stored[1].usage, task_run + task_run);
-        assert_eq!(jobs.job(&job.id).await?.expect("job").usage, task_run + task_run + task_run + prepare_run);
+        assert_eq!(jobs.usage(&job.id).await?, task_run + task_run + task_run + prepare_run);
         // AND a job that is gone takes nothing and gets no record
         let (gone, _) = job_for(&h.bucket, "in/gone.mp4")?;
         jobs.add_usage(&gone.id, Some(0), "req-3@1", &task_run).await?;
+        jobs.add_usage(&gone.id, None, "req-4@1", &prepare_run).await?;
         assert!(jobs.job(&gone.id).await?.is_none());
+        assert!(jobs.usage(&gone.id).await?.is_empty(), "no total of a job that is gone");
         Ok(())
     })
 }

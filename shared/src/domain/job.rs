@@ -146,8 +146,9 @@ pub struct Job {
     pub changes_delivered: u32,
     #[serde(default)]
     pub changes_failed: u32,
-    /// What its preparation and every task used, all told.
-    #[serde(default)]
+    /// What its preparation and every task used, all told: kept apart from the job's record
+    /// (which the jobs' indexes copy at every write) and read with its view.
+    #[serde(default, skip_serializing_if = "Usage::is_empty")]
     pub usage: Usage,
 }
 

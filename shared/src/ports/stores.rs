@@ -125,6 +125,8 @@ pub trait JobStore: Send + Sync {
     /// Moves the hold of the claimed attempt `attempts` of `held` on to `until` (a running
     /// worker's heartbeat); nothing once the attempt ended or was taken over.
     async fn renew(&self, id: &JobId, held: Held, attempts: u32, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// What the job's preparation and every task used, all told.
+    async fn usage(&self, id: &JobId) -> Result<Usage, StoreError>;
     /// Adds what one worker invocation (`run`, one per invocation) used to task `task`
     /// of job `id` and to the job's total, or, for the job's preparation (`None`), to the total
     /// alone. Counted once however often it is repeated; nothing when the record is gone.

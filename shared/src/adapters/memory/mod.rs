@@ -52,6 +52,8 @@ pub(super) struct State {
     pub(super) probes: usize,
     pub(super) renders: usize,
     pub(super) notified: Vec<WorkflowTaskEvent>,
+    /// Each job's total usage.
+    pub(super) usage: BTreeMap<JobId, crate::domain::usage::Usage>,
     /// The invocations whose usage was added: (job, task, run).
     pub(super) usage_runs: std::collections::BTreeSet<(JobId, Option<u32>, String)>,
 }

@@ -308,6 +308,10 @@ impl JobStore for Memory {
         Ok(())
     }
 
+    async fn usage(&self, id: &JobId) -> Result<Usage, StoreError> {
+        Ok(self.state().usage.get(id).copied().unwrap_or_default())
+    }
+
     async fn add_usage(&self, id: &JobId, task: Option<u32>, run: &str, usage: &Usage) -> Result<(), StoreError> {
         let mut state = self.state();
         if !state.jobs.contains_key(id) || !state.usage_runs.insert((id.clone(), task, run.to_owned())) {
@@ -319,9 +323,7 @@ impl JobStore for Memory {
                 None => return Ok(()),
             }
         }
-        if let Some(job) = state.jobs.get_mut(id) {
-            job.usage += *usage;
-        }
+        *state.usage.entry(id.clone()).or_default() += *usage;
         Ok(())
     }
 

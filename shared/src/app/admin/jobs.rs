@@ -94,13 +94,19 @@ impl Jobs {
         Ok(self.queries.list(filter).await?)
     }
 
+    /// What job `id`'s preparation and tasks used, all told.
+    pub async fn usage(&self, id: &JobId) -> Result<crate::domain::usage::Usage, JobsError> {
+        Ok(self.store.usage(id).await?)
+    }
+
     pub async fn tally(&self, workflow: Option<&str>, since: DateTime<Utc>, max: u64) -> Result<JobTally, JobsError> {
         Ok(self.queries.tally(workflow, since, max).await?)
     }
 
     pub async fn get(&self, id: &JobId) -> Result<JobView, JobsError> {
-        let job = self.store.job(id).await?.ok_or_else(|| JobsError::NotFound(id.to_string()))?;
+        let mut job = self.store.job(id).await?.ok_or_else(|| JobsError::NotFound(id.to_string()))?;
         let tasks = self.store.tasks(id).await?;
+        job.usage = self.store.usage(id).await?;
         Ok(JobView::new(job, tasks))
     }
 
@@ -162,8 +168,9 @@ impl Jobs {
                     return Err(JobsError::NoJobFor(object.clone()));
                 }
                 let mut views = Vec::with_capacity(latest.len());
-                for job in latest {
+                for mut job in latest {
                     let tasks = self.store.tasks(&job.id).await?;
+                    job.usage = self.store.usage(&job.id).await?;
                     views.push(JobView::new(job, tasks));
                 }
                 Ok(views)

@@ -328,14 +328,14 @@ mod tests {
         assert_eq!(usage.s3.put_requests, 2, "{usage:?}");
         assert!(usage.s3.bytes_written > 0, "{usage:?}");
         assert_eq!(usage.output.video_minutes(), 0.0, "pictures are not minutes of video");
-        assert_eq!(memory.job(&job_id).await.unwrap().unwrap().usage, usage, "the job sums its tasks");
+        assert_eq!(memory.usage(&job_id).await.unwrap(), usage, "the job sums its tasks");
         // A repeated message finds the task done: its invocation counts too, once.
         let again = invocation();
         runner.run(&message(&job_id, 0), &again).await.unwrap();
         memory.add_usage(&job_id, Some(0), &again.run_id, &again.usage()).await.unwrap();
         let task = &memory.tasks(&job_id).await.unwrap()[0];
         assert_eq!(task.usage.invocations, 2);
-        assert_eq!(memory.job(&job_id).await.unwrap().unwrap().usage.invocations, 2);
+        assert_eq!(memory.usage(&job_id).await.unwrap().invocations, 2);
     }
 
     #[tokio::test]

@@ -442,6 +442,10 @@ impl JobStore for DynamoJobStore {
         }
     }
 
+    async fn usage(&self, id: &JobId) -> Result<Usage, StoreError> {
+        super::usage::total(&self.client, &self.table, id).await
+    }
+
     async fn add_usage(&self, id: &JobId, task: Option<u32>, run: &str, usage: &Usage) -> Result<(), StoreError> {
         super::usage::add(&self.client, &self.table, id, task, run, usage).await
     }

@@ -20,9 +20,10 @@
 //!   `<name>#<shard>`), `by-day` (`day`: `YYYY-MM-DD`, or `YYYY-MM-DD#<shard>`) and `by-input`
 //!   (`input_key`, `<bucket>/<key>`). A day's jobs and a workflow's are spread over [`SHARDS`]
 //!   shards by their id, shard 0 keeping the bare value (`partitions.rs`); see `queries.rs`;
-//! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks. A task's `usage` and the job's
-//!   (its preparation's and every task's) grow as worker invocations end (`usage.rs`), the runs
-//!   counted kept in `usage_runs`;
+//! - `pk = job#<id>`, `sk = task#<index, 4 digits>`: its tasks, each with its `usage`, grown as
+//!   worker invocations end (`usage.rs`), the runs counted kept in `usage_runs`;
+//! - `pk = job#<id>`, `sk = usage`: the job's total usage (its preparation's and every task's),
+//!   one number per path, outside the indexes (they would copy it at every invocation's end);
 //! - `pk = job#<id>`, `sk = part#<index, 4 digits>#<part, 4 digits>`: the parts of a task encoded
 //!   in chunks (`parts.rs`).
 //!
