@@ -3,7 +3,6 @@
 //! cost at the per-minute prices of MediaConvert and Tencent Cloud MPS.
 
 use std::fmt;
-use std::ops::Add;
 
 use serde::{Deserialize, Serialize};
 
@@ -166,17 +165,6 @@ impl Serialize for Cost {
     }
 }
 
-impl Add for Cost {
-    type Output = Self;
-    fn add(self, other: Self) -> Self {
-        Self {
-            compute: self.compute + other.compute,
-            invocations: self.invocations + other.invocations,
-            s3_requests: self.s3_requests + other.s3_requests,
-        }
-    }
-}
-
 /// What the same outputs would cost at per-minute services.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Elsewhere {
@@ -332,18 +320,16 @@ impl CostReport {
             CostBy::Workflow => job.workflow.clone(),
             CostBy::Day => job.created_at.format("%Y-%m-%d").to_string(),
         };
-        let position = match self.rows.iter().position(|row| row.key == key) {
-            Some(position) => position,
-            None => {
-                self.rows.push(CostRow { key, ..CostRow::default() });
-                self.rows.len() - 1
-            }
-        };
+        // Days newest first, workflows by name.
+        let found = self.rows.binary_search_by(|row| match self.by {
+            CostBy::Day => key.cmp(&row.key),
+            _ => row.key.cmp(&key),
+        });
+        let position = found.unwrap_or_else(|at| {
+            self.rows.insert(at, CostRow { key, ..CostRow::default() });
+            at
+        });
         self.rows[position].add(job, &self.prices);
-        match self.by {
-            CostBy::Day => self.rows.sort_by(|a, b| b.key.cmp(&a.key)),
-            _ => self.rows.sort_by(|a, b| a.key.cmp(&b.key)),
-        }
     }
 
     /// How much less the total cost than the same outputs at MediaConvert, 0–1 (negative

@@ -66,12 +66,12 @@ impl Intercept for CountRequests {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let request = context.request();
-        match price_class(operation(cfg)) {
+        let (request, operation) = (context.request(), operation(cfg));
+        match price_class(operation) {
             PriceClass::Put => {
                 // An object's bytes: not a listing's query nor a multipart upload's part list,
                 // and without the framing of a body sent with a checksum trailer.
-                let carries_data = matches!(operation(cfg), "PutObject" | "UploadPart");
+                let carries_data = matches!(operation, "PutObject" | "UploadPart");
                 let headers = request.headers();
                 let bytes = length(headers, "x-amz-decoded-content-length")
                     .or_else(|| request.body().content_length())
