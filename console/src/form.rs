@@ -113,7 +113,7 @@ pub const TASK_KINDS: &[TaskKind] = &[
         value: "adaptive",
         label: "Adaptive streaming",
         fields: &[
-            field("definition", "Template", Kind::LadderPreset, "blank: the built-in ladder"),
+            field("definition", "Template", Kind::LadderPreset, "blank: sizes and bitrates chosen for each upload"),
             field("format", "Format", Kind::Choice(&["hls", "dash"]), ""),
             field("segment_seconds", "Segment length (s)", Kind::Number, "blank: 6"),
             field("quality", "Score each rendition", Kind::Quality, "shown on the job's page"),
@@ -266,6 +266,10 @@ impl WorkflowForm {
                 if !text.is_empty() {
                     insert(&mut task, field.path, typed(text, field.kind));
                 }
+            }
+            // A ladder that names no template is chosen for each upload.
+            if kind == "adaptive" && task.get("definition").is_none() {
+                insert(&mut task, "renditions", Value::String("auto".into()));
             }
             tasks.push(task);
         }
@@ -459,6 +463,25 @@ mod tests {
         let spec = form.spec().expect("valid");
         let video = spec.tasks[0].as_transcode().and_then(|t| t.video).expect("video");
         assert_eq!(video.tuned(), Some(mediaflow::domain::task::Target { vmaf: 95.0, max_kbps: Some(6000) }));
+    }
+
+    #[test]
+    fn a_ladder_without_a_template_is_chosen_for_each_upload() {
+        let mut form = form(&[
+            ("name", "streams"),
+            ("trigger.bucket", "media"),
+            ("tasks[0].type", "adaptive"),
+            ("tasks[0].adaptive.format", "dash"),
+            ("tasks[1].type", "adaptive"),
+            ("tasks[1].adaptive.definition", "100230"),
+        ]);
+        let spec = form.spec().expect("valid");
+        let ladders: Vec<bool> = spec
+            .tasks
+            .iter()
+            .map(|task| matches!(task, mediaflow::domain::task::TaskSpec::Adaptive(a) if a.renditions.is_auto()))
+            .collect();
+        assert_eq!(ladders, [true, false], "the template's own rendition: {:?}", spec.tasks[1]);
     }
 
     #[test]

@@ -177,7 +177,10 @@ fn a_chunked_task_shows_processing_from_its_first_part_and_its_join_still_takes_
             crf: 26,
             predicted_vmaf: Some(93.4),
             predicted_kbps: Some(2150.5),
-            probes: vec![Probe { crf: 23, kbps: 3010.25, vmaf: 95.1 }, Probe { crf: 27, kbps: 1900.0, vmaf: 92.9 }],
+            probes: vec![
+                Probe { crf: 23, kbps: 3010.25, vmaf: 95.1, height: None },
+                Probe { crf: 27, kbps: 1900.0, vmaf: 92.9, height: None },
+            ],
             sampled_seconds: 4.0,
             probe_seconds: 7.25,
             note: None,

@@ -39,7 +39,7 @@ impl Harness {
         format!("{}/{}/{}", self.stack.endpoint(), output.bucket, key.join("/"))
     }
 
-    async fn text(&self, output: &OutputFile) -> anyhow::Result<String> {
+    pub(crate) async fn text(&self, output: &OutputFile) -> anyhow::Result<String> {
         Ok(std::fs::read_to_string(self.download(output).await?)?)
     }
 

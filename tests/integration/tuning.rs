@@ -2,7 +2,8 @@
 //! than a hard one, the chosen CRF's measured VMAF is near what the probes predicted, a chunked
 //! encode uses the title's one choice in every chunk, a title that would need more bits than
 //! the default cap for its picture is held under it, and an ffmpeg without libvmaf encodes at
-//! the default CRF and says why.
+//! the default CRF and says why; a ladder (`renditions: auto`) is chosen per title from the
+//! probes of its sizes, the same whole or in chunks, or by picture size without libvmaf.
 
 use mediaflow::domain::job::Task;
 use mediaflow::domain::task::{QualityMetric, Tuning};
@@ -132,6 +133,84 @@ fn a_turned_trimmed_title_is_tuned_on_the_stretch_kept_and_a_damaged_one_fails_a
         if let Some(error) = &tasks[0].error {
             assert!(!error.code.is_retryable(), "a source error, not ours: {error:?}");
         }
+        Ok(())
+    })
+}
+
+/// The ladder chosen for a ladder task's title, and the master playlist it is on.
+fn chosen_ladder(task: &Task) -> (&Tuning, &mediaflow::domain::job::OutputFile) {
+    let master = task.outputs.last().unwrap_or_else(|| panic!("task {} has no outputs", task.index));
+    let tuning = master.tuning.as_ref().unwrap_or_else(|| panic!("task {} not tuned: {master:?}", task.index));
+    (tuning, master)
+}
+
+#[test]
+fn a_ladder_is_chosen_per_title_from_the_hull_of_its_sizes_the_same_whole_or_in_chunks() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow streaming each upload as a ladder chosen for its title, whole and in
+        // two chunks
+        let flow = h
+            .flow("auto-ladder")
+            .task(json!({"type": "adaptive", "definition": "whole", "renditions": "auto", "ladder": {"count": 3}}))
+            .task(json!({"type": "adaptive", "definition": "chunked", "renditions": "auto", "ladder": {"count": 3},
+                "parallel": 2, "segment_seconds": 2}));
+        h.workflow(flow).await?;
+        // WHEN a flat animated pattern and a grainy, detailed picture are uploaded
+        let easy = h.upload(&clip(&h, "easy-ladder.mp4", "null")?, "in/easy.mp4").await?;
+        let hard = h.upload(&clip(&h, "hard-ladder.mp4", "noise=alls=60:allf=t,gblur=sigma=2")?, "in/hard.mp4").await?;
+        let (_, easy) = h.succeeded(&easy).await?;
+        let (job, hard) = h.succeeded(&hard).await?;
+
+        for task in easy.iter().chain(&hard) {
+            let (tuning, master) = chosen_ladder(task);
+            // THEN every rendition the master playlist offers is a rung of the chosen ladder,
+            // in its order, from the largest
+            let text = h.text(master).await?;
+            let offered: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with("#EXT-X-STREAM-INF:"))
+                .filter_map(|l| l.split("RESOLUTION=").nth(1)?.split(',').next().map(str::to_owned))
+                .collect();
+            let rungs: Vec<String> = tuning.ladder.iter().map(|r| format!("{}x{}", r.width, r.height)).collect();
+            assert_eq!(offered, rungs, "{text}\n{tuning}");
+            assert!((1..=3).contains(&rungs.len()), "{tuning}");
+            if !ffmpeg_has_vmaf()? {
+                // (without libvmaf: the ladder by picture size, and the task says why)
+                assert_eq!(rungs, ["640x360", "426x240"], "{tuning}");
+                assert!(tuning.note.as_deref().is_some_and(|n| n.starts_with("renditions auto not tuned")));
+                assert!(task.warnings.iter().any(|w| w.contains("this ffmpeg has no libvmaf filter")), "{task:?}");
+                continue;
+            }
+            // AND both sizes the source allows were probed at three CRFs each
+            assert_eq!(tuning.probes.len(), 6, "{tuning:?}");
+            assert!(tuning.probes.iter().all(|p| matches!(p.height, Some(240 | 360))), "{tuning:?}");
+            // AND each rendition's measured VMAF is near what the probes predicted for its rung
+            // AND each rendition's measured VMAF is near what the probes predicted for its rung
+            // (the master playlist holds every rendition's score, in the ladder's order)
+            assert_eq!(master.quality.len(), tuning.ladder.len(), "{master:?}");
+            for (rung, measured) in tuning.ladder.iter().zip(&master.quality) {
+                assert_eq!(measured.height, Some(rung.height), "{master:?}");
+                let predicted = rung.vmaf.expect("predicted");
+                assert!((measured.mean - predicted).abs() < 5.0, "measured {} against {rung}", measured.mean);
+            }
+        }
+        if !ffmpeg_has_vmaf()? {
+            return Ok(());
+        }
+        // AND the grainy title's top rung spends far more than the flat one's
+        let (easy_top, hard_top) = (chosen_ladder(&easy[0]).0.ladder[0], chosen_ladder(&hard[0]).0.ladder[0]);
+        assert!(hard_top.kbps > easy_top.kbps * 2.0, "{easy_top} / {hard_top}");
+        // AND the chunked task chose, before its chunks were sent, the same sizes from the same
+        // samples as the whole one
+        for title in [&easy, &hard] {
+            let sizes = |task: &Task| chosen_ladder(task).0.ladder.iter().map(|r| r.height).collect::<Vec<_>>();
+            assert_eq!(sizes(&title[0]), sizes(&title[1]), "{}", chosen_ladder(&title[1]).0);
+        }
+        // AND `job show` says which ladder was chosen and why
+        let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;
+        let (hard_ladder, _) = chosen_ladder(&hard[0]);
+        assert!(shown.contains(&format!("{hard_ladder}")), "{shown}");
+        assert!(shown.contains(&format!("for VMAF 95 at the top: {hard_top}")), "{shown}");
         Ok(())
     })
 }

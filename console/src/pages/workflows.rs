@@ -242,7 +242,7 @@ fn options_of(kind: Kind) -> Vec<(String, String)> {
                 (p.id.to_owned(), format!("{} — {}, {}, {}", p.id, p.container, p.video_summary(), p.audio_summary()))
             }))
             .collect(),
-        Kind::LadderPreset => std::iter::once((String::new(), "None: the built-in ladder".to_owned()))
+        Kind::LadderPreset => std::iter::once((String::new(), "None: a ladder chosen for each upload".to_owned()))
             .chain(preset::hls_templates().map(|(id, p)| {
                 let text = format!("{id} — HLS, {}, {}", p.video_summary(), p.audio_summary());
                 (id, text)

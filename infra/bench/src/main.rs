@@ -16,6 +16,7 @@
 
 mod chunked;
 mod console;
+mod ladders;
 mod per_title;
 mod quality;
 
@@ -65,8 +66,8 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     console_jobs: usize,
     /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked, 5 console,
-    /// 6 quality scores, 7 encodes tuned per title).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6,7")]
+    /// 6 quality scores, 7 encodes tuned per title, 8 ladders chosen per title).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6,7,8")]
     sections: Vec<u8>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
@@ -122,6 +123,10 @@ async fn main() -> anyhow::Result<()> {
     if args.sections.contains(&7) {
         println!("\n## 7. Encodes tuned per title: fixed CRF against crf: auto");
         per_title::figures(&ffmpeg, &dir).await?;
+    }
+    if args.sections.contains(&8) {
+        println!("\n## 8. Ladders chosen per title: a fixed ladder against renditions: auto");
+        ladders::figures(&ffmpeg, &dir).await?;
     }
     Ok(())
 }
@@ -408,9 +413,18 @@ async fn start_job(stack: &LocalStack, input: &Path) -> anyhow::Result<(JobId, I
 /// A workflow of `task` on the stack's bucket and one upload of `input`: its job, and when the
 /// upload ended.
 async fn start_job_of(stack: &LocalStack, input: &Path, task: TaskSpec) -> anyhow::Result<(JobId, Instant)> {
+    start_job_of_tasks(stack, input, vec![task]).await
+}
+
+/// [`start_job_of`] a workflow of several tasks.
+async fn start_job_of_tasks(
+    stack: &LocalStack,
+    input: &Path,
+    tasks: Vec<TaskSpec>,
+) -> anyhow::Result<(JobId, Instant)> {
     let spec: WorkflowSpec = serde_json::from_value(json!({
         "name": "bench", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": [serde_json::to_value(task)?]
+        "tasks": serde_json::to_value(tasks)?
     }))?;
     let admin = stack.admin();
     let workflow = admin.apply(spec).await?.workflow;

@@ -24,7 +24,7 @@ const TARGET: f64 = 93.0;
 const NO_CAP: Option<u32> = Some(100_000);
 
 /// The kinds of source, each a lavfi graph at 1280x720, 30 fps.
-const SOURCES: &[(&str, &str)] = &[
+pub(super) const SOURCES: &[(&str, &str)] = &[
     // A still background with sensor noise and one slowly moving shape.
     (
         "talking head",
@@ -162,7 +162,7 @@ fn vmaf(score: Option<f64>) -> String {
 }
 
 /// `graph` as a source file (near-lossless, no sound), made once.
-fn make_source(ffmpeg: &Path, dir: &Path, name: &str, graph: &str) -> anyhow::Result<PathBuf> {
+pub(super) fn make_source(ffmpeg: &Path, dir: &Path, name: &str, graph: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("title-{}.mp4", name.split_whitespace().next().unwrap_or(name)));
     if path.exists() {
         return Ok(path);

@@ -297,7 +297,8 @@ mod tests {
     #[test]
     fn a_ladder_costs_the_sum_of_its_renditions() {
         let rendition = |height| Rendition { height, bitrate_kbps: Some(1000), ..Rendition::default() };
-        let ladder = AdaptiveSpec { renditions: vec![rendition(1080), rendition(720)], ..AdaptiveSpec::default() };
+        let ladder =
+            AdaptiveSpec { renditions: vec![rendition(1080), rendition(720)].into(), ..AdaptiveSpec::default() };
         let source = source(600.0, Some(25.0), true);
         let both = estimate_seconds(&ladder.encode().unwrap(), &source, 600.0).unwrap();
         let single = estimate_seconds(&TranscodeSpec::default().encode().unwrap(), &source, 600.0).unwrap();

@@ -200,7 +200,7 @@ mod tests {
                 crf: 26,
                 predicted_vmaf: Some(93.4),
                 predicted_kbps: Some(2150.0),
-                probes: vec![Probe { crf: 23, kbps: 3000.0, vmaf: 95.0 }],
+                probes: vec![Probe { crf: 23, kbps: 3000.0, vmaf: 95.0, height: None }],
                 sampled_seconds: 4.0,
                 probe_seconds: 6.5,
                 note: None,

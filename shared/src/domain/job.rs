@@ -212,7 +212,8 @@ impl Task {
         match &self.spec {
             TaskSpec::Adaptive(spec) => {
                 let (Some(source), Some(manifest)) = (source, outputs.first()) else { return seconds };
-                for rung in spec.ladder(source) {
+                let tuning = outputs.iter().find_map(|output| output.tuning.as_ref());
+                for rung in spec.ladder(source, tuning) {
                     seconds.add_video(length(manifest), rung.size.width, rung.size.height);
                 }
             }

@@ -43,11 +43,13 @@ impl Ffmpeg {
                 levels_from: first,
                 workdir: request.workdir,
                 duration: request.source.duration.map(|d| d.min(request.limits.max_duration_s)),
+                tuning: request.tuning,
             };
             let mut warnings = Vec::new();
             let served = self.serve_to_score(request).await?;
             let comparison = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url()));
-            let files = self.package_scored(comparison, &ladder, &mut warnings, request.stop_by).await?;
+            let mut files = self.package_scored(comparison, &ladder, &mut warnings, request.stop_by).await?;
+            attach_tuning(&mut files, request.tuning, &mut warnings);
             return Ok(Rendered { files, warnings });
         }
         if request.spec.pictures().is_some() {

@@ -11,6 +11,7 @@
 
 pub mod args;
 mod join;
+mod ladder;
 pub mod probe;
 mod quality;
 mod run;
@@ -433,9 +434,6 @@ impl Ffmpeg {
             let Rendered { files, warnings } = &mut rendered;
             self.score_file(comparison, files, request.workdir, request.stop_by, warnings).await;
         }
-        if request.part.is_none() {
-            attach_tuning(&mut rendered.files, request.tuning.as_ref(), &mut rendered.warnings);
-        }
         if let (TaskSpec::Sprite(spec), None) = (request.spec, request.part) {
             let sheets = rendered.files.len();
             let map = sprite::map(spec, request.names, request.source, request.limits, request.workdir, sheets);
@@ -454,8 +452,12 @@ impl Ffmpeg {
                 levels_from: &encoded.path,
                 workdir: request.workdir,
                 duration: encoded.duration,
+                tuning: request.tuning.as_ref(),
             };
             rendered.files = self.package_scored(comparison, &ladder, &mut rendered.warnings, request.stop_by).await?;
+        }
+        if request.part.is_none() {
+            attach_tuning(&mut rendered.files, request.tuning.as_ref(), &mut rendered.warnings);
         }
         Ok(rendered)
     }

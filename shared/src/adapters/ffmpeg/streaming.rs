@@ -13,7 +13,9 @@ use super::{Ffmpeg, allowed, probe};
 use crate::domain::error::ErrorCode;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::streaming::{self, Variant};
-use crate::domain::task::{AdaptiveSpec, OutputNames, OutputSlot, Rung, SegmentType, StreamFormat, uri_reference};
+use crate::domain::task::{
+    AdaptiveSpec, OutputNames, OutputSlot, Rung, SegmentType, StreamFormat, Tuning, uri_reference,
+};
 use crate::ports::{MediaFailure, RenderedFile};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
@@ -37,12 +39,18 @@ pub(super) struct Ladder<'a> {
     pub workdir: &'a Path,
     /// How long the output lasts, for DASH bandwidths.
     pub duration: Option<f64>,
+    /// The ladder chosen for the title (`renditions: auto`).
+    pub tuning: Option<&'a Tuning>,
 }
 
 impl Ladder<'_> {
     /// The renditions' sizes, in the order of the encode's video streams.
     pub fn sizes(&self) -> Vec<Size> {
-        self.spec.ladder(self.source).iter().map(|rung| rung.size).collect()
+        self.rungs().iter().map(|rung| rung.size).collect()
+    }
+
+    pub fn rungs(&self) -> Vec<Rung> {
+        self.spec.ladder(self.source, self.tuning)
     }
 }
 
@@ -53,7 +61,7 @@ impl Ffmpeg {
         ladder: &Ladder<'_>,
         stop_by: Option<DateTime<Utc>>,
     ) -> Result<Vec<RenderedFile>, MediaFailure> {
-        let rungs = ladder.spec.ladder(ladder.source);
+        let rungs = ladder.rungs();
         let audio = ladder.spec.has_audio() && ladder.source.audio.is_some();
         let packaging = Packaging {
             spec: ladder.spec,

@@ -63,8 +63,7 @@ impl MediaTool for Memory {
 
     /// Probes nothing: a title that asks to be tuned gets the codec's default.
     async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
-        let spec = request.spec.as_transcode()?;
-        Some(Tuning::untuned(spec.video_codec()?, spec.tuned()?, "the in-memory media tool probes nothing"))
+        request.spec.untuned(Some(request.source), "the in-memory media tool probes nothing".into())
     }
 
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {

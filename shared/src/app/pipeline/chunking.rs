@@ -80,7 +80,8 @@ impl Chunking {
         Some(plan)
     }
 
-    /// The title's CRF for a task that asks (`crf: auto`), chosen once for all its chunks.
+    /// The title's CRF or ladder for a task that asks (`crf: auto`, `renditions: auto`), chosen
+    /// once for all its chunks.
     async fn tune(
         &self,
         objects: &Arc<dyn ObjectStore>,
@@ -88,9 +89,9 @@ impl Chunking {
         job: &Job,
         task: &Task,
     ) -> Option<Tuning> {
-        let spec = task.spec.as_transcode()?;
-        let (target, codec) = (spec.tuned()?, spec.video_codec()?);
-        let untuned = |why: String| Some(Tuning::untuned(codec, target, why));
+        // Only a task tuned per title has an untuned form.
+        task.spec.untuned(None, String::new())?;
+        let untuned = |why: String| task.spec.untuned(job.source.as_ref(), why);
         let (source, upload) = match (job.source.as_ref(), open_upload(objects, job).await) {
             (Some(source), Ok(upload)) => (source, upload),
             (_, Err(error)) => return untuned(error.message),

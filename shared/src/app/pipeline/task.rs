@@ -343,7 +343,7 @@ mod tests {
         use crate::domain::task::{AdaptiveSpec, Rendition};
         let ladder = TaskSpec::Adaptive(AdaptiveSpec {
             definition: Some("abr".into()),
-            renditions: vec![Rendition { height: 360, bitrate_kbps: Some(800), ..Rendition::default() }],
+            renditions: vec![Rendition { height: 360, bitrate_kbps: Some(800), ..Rendition::default() }].into(),
             ..AdaptiveSpec::default()
         });
         let (memory, runner, job_id, _scratch) = setup(vec![ladder], b"video").await;

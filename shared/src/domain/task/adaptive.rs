@@ -2,19 +2,23 @@
 //! packaged as HLS (MPEG-TS or fMP4 segments) or DASH, with a master playlist over them.
 //!
 //! The ladder is decided on the probed source ([`AdaptiveSpec::ladder`]): renditions above the
-//! source's size or bitrate are dropped, not stretched, and one always remains.
+//! source's size or bitrate are dropped, not stretched, and one always remains. With
+//! `renditions: auto` it is chosen for each title within the task's `ladder` bounds (see
+//! [`ladder`](super::ladder)).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use super::fields::{is_false, is_zero, validate_size};
+use super::ladder::{LadderBounds, Renditions};
 use super::marks::{WatermarkSpec, validate_watermarks};
 use super::parallel::Parallel;
 use super::quality::QualityMetric;
 use super::transcode::{
     AudioCodec, AudioSpec, Container, Encode, TranscodeSpec, Trim, VideoCodec, validate_audio, validate_chunking,
 };
+use super::tuning::Tuning;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::validation::Violations;
 
@@ -44,8 +48,12 @@ pub struct AdaptiveSpec {
     /// Frame rate of every rendition; the source's without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub renditions: Vec<Rendition>,
+    /// The renditions listed, or `auto`: chosen for each title within `ladder`.
+    #[serde(default, skip_serializing_if = "Renditions::is_none")]
+    pub renditions: Renditions,
+    /// What `renditions: auto` keeps to (count, heights, the top's cap and VMAF).
+    #[serde(default, rename = "ladder", skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<LadderBounds>,
     /// AAC; 128 kbps at the source's rate and channels unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioSpec>,
@@ -84,7 +92,8 @@ impl Default for AdaptiveSpec {
             segment_seconds: Self::default_segment_seconds(),
             codec: None,
             fps: None,
-            renditions: Vec::new(),
+            renditions: Renditions::default(),
+            bounds: None,
             audio: None,
             remove_audio: false,
             audio_only: false,
@@ -191,11 +200,21 @@ impl AdaptiveSpec {
         }
     }
 
-    /// What splitting the task in chunks needs to know; `None` without video renditions.
+    /// The bounds of `renditions: auto` (the defaults unless set).
+    pub fn bounds(&self) -> LadderBounds {
+        self.bounds.clone().unwrap_or_default()
+    }
+
+    /// What splitting the task in chunks needs to know; `None` without video renditions. An
+    /// automatic ladder counts the largest sizes its bounds allow.
     pub fn encode(&self) -> Option<Encode> {
-        (!self.renditions.is_empty()).then(|| Encode {
+        let sizes = match &self.renditions {
+            Renditions::Auto => self.bounds().heights().into_iter().map(|height| (0, height)).collect(),
+            Renditions::Listed(listed) => listed.iter().map(|r| (r.width, r.height)).collect(),
+        };
+        (!self.renditions.is_none()).then(|| Encode {
             codec: self.video_codec(),
-            sizes: self.renditions.iter().map(|r| (r.width, r.height)).collect(),
+            sizes,
             fps: self.fps,
             parallel: self.parallel,
             chunk_seconds: self.chunk_seconds,
@@ -204,14 +223,25 @@ impl AdaptiveSpec {
         })
     }
 
-    /// The renditions encoded for `source`, in the order asked: those above the source's size
-    /// or bitrate are dropped unless `keep_above_source`; when that drops them all, the smallest
-    /// is kept at the source's size and bitrate. Empty when the source has no picture.
-    pub fn ladder(&self, source: &MediaInfo) -> Vec<Rung> {
+    /// The renditions encoded for `source`. Listed, in the order asked: those above the
+    /// source's size or bitrate are dropped unless `keep_above_source`; when that drops them
+    /// all, the smallest is kept at the source's size and bitrate. Automatic, the `tuning`'s
+    /// (chosen for the title), or without one a ladder by picture size. Empty when the source
+    /// has no picture.
+    pub fn ladder(&self, source: &MediaInfo, tuning: Option<&Tuning>) -> Vec<Rung> {
         let Some(video) = source.video.as_ref().filter(|v| v.width > 0 && v.height > 0) else {
             return Vec::new();
         };
         let frame = Size::new(video.width, video.height);
+        let listed = match &self.renditions {
+            Renditions::Listed(listed) => listed,
+            Renditions::Auto => {
+                let chosen = tuning.map(|t| t.ladder.clone()).filter(|ladder| !ladder.is_empty());
+                let fps = self.fps.or(video.fps);
+                let ladder = chosen.unwrap_or_else(|| self.bounds().fallback(self.video_codec(), frame, fps));
+                return ladder.iter().map(|rung| rung.rung()).collect();
+            }
+        };
         let source_kbps = source.bit_rate.map(|rate| u32::try_from(rate / 1000).unwrap_or(u32::MAX));
         let rung = |r: &Rendition| Rung {
             size: frame.fit(r.width, r.height, self.keep_above_source, true),
@@ -224,12 +254,11 @@ impl AdaptiveSpec {
                 || r.height > frame.height
                 || r.bitrate_kbps.zip(source_kbps).is_some_and(|(wanted, has)| wanted > has)
         };
-        let kept: Vec<Rung> =
-            self.renditions.iter().filter(|r| self.keep_above_source || !above(r)).map(rung).collect();
+        let kept: Vec<Rung> = listed.iter().filter(|r| self.keep_above_source || !above(r)).map(rung).collect();
         if !kept.is_empty() {
             return kept;
         }
-        let smallest = self.renditions.iter().map(rung).min_by_key(|r| (r.size.width * r.size.height, r.bitrate_kbps));
+        let smallest = listed.iter().map(rung).min_by_key(|r| (r.size.width * r.size.height, r.bitrate_kbps));
         smallest
             .map(|r| Rung {
                 bitrate_kbps: r.bitrate_kbps.map(|k| source_kbps.map_or(k, |has| k.min(has.max(16)))),
@@ -240,14 +269,20 @@ impl AdaptiveSpec {
     }
 
     pub(super) fn validate(&self, field: &str, errors: &mut Violations) {
-        let count = self.renditions.len();
+        let listed = self.renditions.listed();
+        let count = listed.len();
         errors.check(
-            count <= MAX_RENDITIONS && (count > 0 || self.audio_only),
+            self.renditions.is_auto() || (count <= MAX_RENDITIONS && (count > 0 || self.audio_only)),
             format!("{field}.renditions"),
-            format!("needs 1–{MAX_RENDITIONS} renditions (or none, with audio_only, for sound alone)"),
+            format!("needs 1–{MAX_RENDITIONS} renditions, or auto (or none, with audio_only, for sound alone)"),
         );
+        match (&self.bounds, self.renditions.is_auto()) {
+            (Some(bounds), true) => bounds.validate(&format!("{field}.ladder"), errors),
+            (Some(_), false) => errors.check(false, format!("{field}.ladder"), "goes with renditions: auto"),
+            (None, _) => {}
+        }
         errors.check(
-            self.quality.is_none() || count > 0,
+            self.quality.is_none() || !self.renditions.is_none(),
             format!("{field}.quality"),
             "a ladder of sound alone has no pictures to score",
         );
@@ -276,7 +311,7 @@ impl AdaptiveSpec {
         if let Some(fps) = self.fps {
             errors.check(fps > 0.0 && fps <= 120.0, format!("{field}.fps"), "must be above 0 and at most 120");
         }
-        for (i, rendition) in self.renditions.iter().enumerate() {
+        for (i, rendition) in listed.iter().enumerate() {
             let field = format!("{field}.renditions[{i}]");
             validate_size(rendition.width, rendition.height, &field, errors);
             errors.check(
@@ -304,7 +339,7 @@ impl AdaptiveSpec {
                     "goes with crf, not bitrate_kbps",
                 );
             }
-            if self.renditions[..i].contains(rendition) {
+            if listed[..i].contains(rendition) {
                 errors.check(false, &field, "repeats an earlier rendition");
             }
         }
@@ -344,28 +379,34 @@ mod tests {
     }
 
     fn ladder_of(renditions: Vec<Rendition>) -> AdaptiveSpec {
-        AdaptiveSpec { renditions, ..AdaptiveSpec::default() }
+        AdaptiveSpec { renditions: renditions.into(), ..AdaptiveSpec::default() }
+    }
+
+    impl AdaptiveSpec {
+        fn ladder_for(&self, source: &MediaInfo) -> Vec<Rung> {
+            self.ladder(source, None)
+        }
     }
 
     #[test]
     fn renditions_above_the_source_are_dropped_not_stretched() {
         let spec = ladder_of(vec![rendition(1080, 5000), rendition(720, 3000), rendition(360, 800)]);
-        let kept = spec.ladder(&source(1280, 720, 4000));
+        let kept = spec.ladder_for(&source(1280, 720, 4000));
         let sizes: Vec<(u32, u32)> = kept.iter().map(|r| (r.size.width, r.size.height)).collect();
         assert_eq!(sizes, vec![(1280, 720), (640, 360)]);
-        let over_bitrate = spec.ladder(&source(1920, 1080, 2000));
+        let over_bitrate = spec.ladder_for(&source(1920, 1080, 2000));
         assert_eq!(over_bitrate.iter().map(|r| r.size.height).collect::<Vec<_>>(), vec![360], "above 2000 kbps");
-        let kept_all = AdaptiveSpec { keep_above_source: true, ..spec.clone() }.ladder(&source(640, 360, 500));
+        let kept_all = AdaptiveSpec { keep_above_source: true, ..spec.clone() }.ladder_for(&source(640, 360, 500));
         assert_eq!(kept_all.iter().map(|r| r.size.height).collect::<Vec<_>>(), vec![1080, 720, 360]);
     }
 
     #[test]
     fn one_rendition_remains_at_the_sources_size_and_rate() {
         let spec = ladder_of(vec![rendition(1080, 5000), rendition(720, 3000)]);
-        let kept = spec.ladder(&source(426, 240, 600));
+        let kept = spec.ladder_for(&source(426, 240, 600));
         assert_eq!(kept.len(), 1);
         assert_eq!((kept[0].size, kept[0].bitrate_kbps), (Size::new(426, 240), Some(600)));
-        assert!(spec.ladder(&MediaInfo::default()).is_empty(), "no picture, no video rendition");
+        assert!(spec.ladder(&MediaInfo::default(), None).is_empty(), "no picture, no video rendition");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod fields;
 mod adaptive;
 mod animated;
+mod ladder;
 mod marks;
 mod naming;
 mod parallel;
@@ -27,6 +28,7 @@ mod tests;
 
 pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, StreamFormat};
 pub use animated::{AnimatedFormat, AnimatedSpec};
+pub use ladder::{LadderBounds, LadderChoice, LadderRung, Renditions, choose_ladder};
 pub use marks::{Corner, ImageSource, Length, WatermarkSpec, rgb};
 pub use naming::{OutputNames, OutputSlot, uri_reference};
 pub use parallel::{DEFAULT_CHUNK_SECONDS, MAX_CHUNKS, MIN_CHUNK_SECONDS, Parallel};

@@ -130,12 +130,10 @@ impl Preset {
     /// Gives an adaptive task with no renditions this template's one, and its sound.
     pub fn apply_adaptive(&self, spec: &mut AdaptiveSpec) {
         let Some(template) = self.video else { return };
-        if spec.renditions.is_empty() {
-            spec.renditions.push(Rendition {
-                height: template.height,
-                bitrate_kbps: Some(template.kbps),
-                ..Rendition::default()
-            });
+        if spec.renditions.is_none() {
+            spec.renditions =
+                vec![Rendition { height: template.height, bitrate_kbps: Some(template.kbps), ..Rendition::default() }]
+                    .into();
         }
         spec.fps = spec.fps.or(template.fps);
         let audio = spec.audio.get_or_insert_with(AudioSpec::default);
@@ -199,7 +197,10 @@ mod tests {
         assert_eq!(ids, ["100210", "100220", "100230", "100240", "100270", "100280"]);
         let mut hls = AdaptiveSpec::default();
         find_hls("100210").unwrap().apply_adaptive(&mut hls);
-        assert_eq!(hls.renditions, vec![Rendition { height: 360, bitrate_kbps: Some(400), ..Rendition::default() }]);
+        assert_eq!(
+            hls.renditions.listed(),
+            [Rendition { height: 360, bitrate_kbps: Some(400), ..Rendition::default() }]
+        );
         assert_eq!((hls.fps, hls.audio.unwrap().bitrate_kbps), (Some(25.0), Some(64)));
         assert!(refusal("100230").unwrap().contains("HLS"));
         assert_eq!(refusal("100030"), None);

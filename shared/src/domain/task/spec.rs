@@ -12,7 +12,9 @@ use super::quality::QualityMetric;
 use super::snapshot::SnapshotSpec;
 use super::stills::{CoverSpec, Pictures, SampleSpec, SpriteSpec};
 use super::transcode::{Encode, TranscodeSpec};
+use super::tuning::Tuning;
 use super::watermark::WatermarkTaskSpec;
+use crate::domain::media::{MediaInfo, Size};
 use crate::domain::validation::{Violations, deserialize_all};
 
 const KINDS: &str = "transcode, snapshot, sample, sprite, cover, animated, watermark or adaptive";
@@ -134,6 +136,26 @@ impl TaskSpec {
         }
     }
 
+    /// What a task tuned per title (`crf: auto`, `renditions: auto`) is encoded at when its
+    /// title cannot be probed (`why`): the codec's default CRF, a ladder by the picture size of
+    /// `source`. `None` for a task not tuned.
+    pub fn untuned(&self, source: Option<&MediaInfo>, why: String) -> Option<Tuning> {
+        match self {
+            TaskSpec::Adaptive(spec) if spec.renditions.is_auto() => {
+                let (codec, bounds) = (spec.video_codec(), spec.bounds());
+                let video = source.and_then(|s| s.video.as_ref()).filter(|v| v.width > 0 && v.height > 0);
+                let fallback = video.map_or_else(Vec::new, |v| {
+                    bounds.fallback(codec, Size::new(v.width, v.height), spec.fps.or(v.fps))
+                });
+                Some(Tuning::untuned_ladder(codec, bounds.top_vmaf, fallback, why))
+            }
+            other => {
+                let spec = other.as_transcode()?;
+                Some(Tuning::untuned(spec.video_codec()?, spec.tuned()?, why))
+            }
+        }
+    }
+
     /// The grid of pictures a sample or sprite task takes.
     pub fn pictures(&self) -> Option<Pictures> {
         match self {
@@ -156,7 +178,7 @@ impl TaskSpec {
         match self {
             // A title tuned for a VMAF is measured by it.
             TaskSpec::Transcode(spec) => spec.quality.or(spec.tuned().map(|_| QualityMetric::Vmaf)),
-            TaskSpec::Adaptive(spec) => spec.quality,
+            TaskSpec::Adaptive(spec) => spec.quality.or(spec.renditions.is_auto().then_some(QualityMetric::Vmaf)),
             _ => None,
         }
     }

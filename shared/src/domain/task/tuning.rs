@@ -18,6 +18,7 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Serialize};
 
 use super::super::media::Size;
+use super::ladder::LadderRung;
 use super::quality::Window;
 use super::rate::Target;
 use super::transcode::VideoCodec;
@@ -59,9 +60,13 @@ pub struct Probe {
     pub crf: u8,
     pub kbps: f64,
     pub vmaf: f64,
+    /// The height encoded at, for a probe of a ladder's sizes (`renditions: auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
-/// The CRF chosen for a title, and why.
+/// The CRF chosen for a title, and why; for a ladder (`renditions: auto`), its top rung's, with
+/// every rung in `ladder`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tuning {
     pub crf: u8,
@@ -88,6 +93,9 @@ pub struct Tuning {
     pub probe_seconds: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The renditions chosen for a ladder, from the largest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ladder: Vec<LadderRung>,
 }
 
 impl Tuning {
@@ -106,6 +114,18 @@ impl Tuning {
             sampled_seconds: 0.0,
             probe_seconds: 0.0,
             note: Some(format!("crf auto not tuned, encoded at the default CRF {crf}: {}", why.into())),
+            ladder: Vec::new(),
+        }
+    }
+
+    /// A ladder (`renditions: auto`) of `fallback` rungs by picture size, because the title
+    /// could not be probed (`why`).
+    pub fn untuned_ladder(codec: VideoCodec, top_vmaf: f64, fallback: Vec<LadderRung>, why: impl Into<String>) -> Self {
+        let target = Target { vmaf: top_vmaf, max_kbps: None };
+        Tuning {
+            note: Some(format!("renditions auto not tuned, a ladder of bitrates by picture size: {}", why.into())),
+            ladder: fallback,
+            ..Tuning::untuned(codec, target, "")
         }
     }
 }
@@ -114,6 +134,9 @@ impl Tuning {
 /// `CRF 23 (not tuned)`.
 impl fmt::Display for Tuning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.ladder.is_empty() {
+            return self.fmt_ladder(f);
+        }
         let (Some(vmaf), Some(kbps)) = (self.predicted_vmaf, self.predicted_kbps) else {
             return write!(f, "CRF {} (not tuned)", self.crf);
         };
@@ -129,6 +152,31 @@ impl fmt::Display for Tuning {
         match (self.capped, self.default_cap, self.max_kbps) {
             (true, true, Some(cap)) => write!(f, ", held under the default cap of {cap} kbps"),
             (true, _, _) => f.write_str(", capped by max_kbps"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Tuning {
+    /// `ladder of 3 for VMAF 95 at the top: 1280x720 CRF 24 (…), … (12 probes of 4 s, 20.1 s)`,
+    /// or `ladder of 3 by picture size (not tuned): 1280x720 at 2765 kbps, …`.
+    fn fmt_ladder(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rungs: Vec<String> = self.ladder.iter().map(ToString::to_string).collect();
+        let count = rungs.len();
+        if self.predicted_vmaf.is_none() {
+            return write!(f, "ladder of {count} by picture size (not tuned): {}", rungs.join(", "));
+        }
+        write!(
+            f,
+            "ladder of {count} for VMAF {} at the top: {} ({} probes of {:.0} s, {:.1} s)",
+            self.target_vmaf,
+            rungs.join(", "),
+            self.probes.len(),
+            self.sampled_seconds,
+            self.probe_seconds
+        )?;
+        match (self.capped, self.max_kbps) {
+            (true, Some(cap)) => write!(f, ", top held under {cap} kbps"),
             _ => Ok(()),
         }
     }
@@ -163,7 +211,7 @@ pub fn default_crf(codec: VideoCodec) -> u8 {
 }
 
 /// The CRFs `auto` chooses from: past them a codec's pictures are either wasteful or poor.
-fn auto_range(codec: VideoCodec) -> RangeInclusive<u8> {
+pub(super) fn auto_range(codec: VideoCodec) -> RangeInclusive<u8> {
     match codec {
         VideoCodec::H264 => 15..=40,
         VideoCodec::H265 => 17..=42,
@@ -229,13 +277,13 @@ pub struct Choice {
 }
 
 /// The rate–quality curve through the probes.
-struct Curve {
+pub(super) struct Curve {
     /// (CRF, VMAF, ln kbps), by CRF.
     points: Vec<(f64, f64, f64)>,
 }
 
 impl Curve {
-    fn through(probes: &[Probe]) -> Self {
+    pub(super) fn through(probes: &[Probe]) -> Self {
         let mut points: Vec<(f64, f64, f64)> =
             probes.iter().map(|p| (f64::from(p.crf), p.vmaf, p.kbps.max(1.0).ln())).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -243,13 +291,13 @@ impl Curve {
         Self { points }
     }
 
-    fn vmaf(&self, crf: u8) -> f64 {
+    pub(super) fn vmaf(&self, crf: u8) -> f64 {
         // VMAF never rises with the CRF: a measured rise is noise, read as flat. Between three
         // or more probes the curve bends as VMAF does (it falls faster as the CRF grows).
         self.at(crf, |p| p.1, -VMAF_PER_CRF, |slope| slope.min(0.0), true).clamp(0.0, 100.0)
     }
 
-    fn kbps(&self, crf: u8) -> f64 {
+    pub(super) fn kbps(&self, crf: u8) -> f64 {
         let halving = -std::f64::consts::LN_2 / CRF_PER_HALVING;
         self.at(crf, |p| p.2, halving, |slope| slope.min(0.0), false).exp()
     }
@@ -313,7 +361,7 @@ mod tests {
     fn title(at23: f64, per_crf: f64, kbps23: f64) -> impl Fn(u8) -> Probe {
         move |crf| {
             let steps = f64::from(crf) - 23.0;
-            Probe { crf, vmaf: (at23 - per_crf * steps).min(100.0), kbps: kbps23 * (-steps / 6.0).exp2() }
+            Probe { crf, vmaf: (at23 - per_crf * steps).min(100.0), kbps: kbps23 * (-steps / 6.0).exp2(), height: None }
         }
     }
 
@@ -363,8 +411,10 @@ mod tests {
 
     #[test]
     fn a_measured_rise_of_vmaf_with_the_crf_reads_as_flat() {
-        let curve =
-            Curve::through(&[Probe { crf: 23, vmaf: 92.0, kbps: 1000.0 }, Probe { crf: 29, vmaf: 92.5, kbps: 500.0 }]);
+        let curve = Curve::through(&[
+            Probe { crf: 23, vmaf: 92.0, kbps: 1000.0, height: None },
+            Probe { crf: 29, vmaf: 92.5, kbps: 500.0, height: None },
+        ]);
         assert_eq!(curve.vmaf(26), 92.0);
         assert!((curve.kbps(26) - 707.1).abs() < 0.1, "between on the log scale: {}", curve.kbps(26));
     }
@@ -373,9 +423,9 @@ mod tests {
     fn between_three_probes_the_curve_bends_as_vmaf_does_and_never_rises() {
         // An easy title measured: VMAF falls slowly at first, then fast.
         let probes = [
-            Probe { crf: 23, kbps: 667.5, vmaf: 99.49 },
-            Probe { crf: 27, kbps: 458.4, vmaf: 98.09 },
-            Probe { crf: 37, kbps: 256.0, vmaf: 80.65 },
+            Probe { crf: 23, kbps: 667.5, vmaf: 99.49, height: None },
+            Probe { crf: 27, kbps: 458.4, vmaf: 98.09, height: None },
+            Probe { crf: 37, kbps: 256.0, vmaf: 80.65, height: None },
         ];
         let curve = Curve::through(&probes);
         assert!((curve.vmaf(30) - 94.6).abs() < 0.1, "bent, not straight (92.9): {}", curve.vmaf(30));
@@ -409,7 +459,10 @@ mod tests {
             untuned.note.as_deref(),
             Some("crf auto not tuned, encoded at the default CRF 23: this ffmpeg has no libvmaf filter")
         );
-        let probes = vec![Probe { crf: 23, kbps: 3000.0, vmaf: 95.0 }, Probe { crf: 27, kbps: 2000.0, vmaf: 92.9 }];
+        let probes = vec![
+            Probe { crf: 23, kbps: 3000.0, vmaf: 95.0, height: None },
+            Probe { crf: 27, kbps: 2000.0, vmaf: 92.9, height: None },
+        ];
         let tuned = Tuning {
             crf: 26,
             predicted_vmaf: Some(93.42),

@@ -18,7 +18,7 @@ pub(super) fn adaptive(
     plan: &mut Plan,
 ) -> Result<(), MediaFailure> {
     let source = setup.source;
-    let ladder = spec.ladder(source);
+    let ladder = spec.ladder(source, setup.tuning.as_ref());
     let chunk = match setup.part {
         Some(Part::Audio) => return transcode(setup, input, &spec.audio_transcode(), plan),
         Some(Part::Video(chunk)) => Some(chunk),

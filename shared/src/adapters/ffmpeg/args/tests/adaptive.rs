@@ -10,7 +10,8 @@ fn ladder() -> AdaptiveSpec {
             Rendition { height: 1080, bitrate_kbps: Some(5000), ..Rendition::default() },
             Rendition { height: 720, bitrate_kbps: Some(2500), ..Rendition::default() },
             Rendition { height: 360, crf: Some(26), max_kbps: Some(800), ..Rendition::default() },
-        ],
+        ]
+        .into(),
         ..AdaptiveSpec::default()
     }
 }
