@@ -413,18 +413,9 @@ async fn start_job(stack: &LocalStack, input: &Path) -> anyhow::Result<(JobId, I
 /// A workflow of `task` on the stack's bucket and one upload of `input`: its job, and when the
 /// upload ended.
 async fn start_job_of(stack: &LocalStack, input: &Path, task: TaskSpec) -> anyhow::Result<(JobId, Instant)> {
-    start_job_of_tasks(stack, input, vec![task]).await
-}
-
-/// [`start_job_of`] a workflow of several tasks.
-async fn start_job_of_tasks(
-    stack: &LocalStack,
-    input: &Path,
-    tasks: Vec<TaskSpec>,
-) -> anyhow::Result<(JobId, Instant)> {
     let spec: WorkflowSpec = serde_json::from_value(json!({
         "name": "bench", "trigger": {"bucket": BUCKET, "dir": "in/"}, "output": {"dir": "out/"},
-        "tasks": serde_json::to_value(tasks)?
+        "tasks": [serde_json::to_value(task)?]
     }))?;
     let admin = stack.admin();
     let workflow = admin.apply(spec).await?.workflow;

@@ -4,7 +4,7 @@
 //!
 //! The top rung is the fewest bits on the hull that reach the bounds' `top_vmaf`, held under
 //! `max_kbps` (or the default cap of the largest size); the bottom is the hull's cheapest point
-//! from [`LOWEST_KBPS`] up. Between them the rungs are spaced evenly on the logarithm of the
+//! from [`LOWEST_KBPS`] up (a title whose top costs less than that gets one rung). Between them the rungs are spaced evenly on the logarithm of the
 //! bitrate, at least [`MIN_STEP_RATIO`] apart, each the best picture the hull has for its bits,
 //! never smaller than the rung below. Every rung is a CRF held under a cap of
 //! [`CAP_HEADROOM`] times its predicted bitrate, so that its bandwidth is bounded for players.
@@ -28,8 +28,9 @@ pub const LADDER_HEIGHTS: [u32; 7] = [240, 360, 540, 720, 1080, 1440, 2160];
 pub const LOWEST_KBPS: f64 = 145.0;
 /// Neighbouring rungs differ in bitrate by at least this factor.
 pub const MIN_STEP_RATIO: f64 = 1.5;
-/// A rung's cap is this many times its predicted bitrate.
-pub const CAP_HEADROOM: f64 = 1.5;
+/// A rung's cap is this many times its predicted bitrate (the peak Apple's authoring spec
+/// allows a VOD rendition against its average).
+pub const CAP_HEADROOM: f64 = 2.0;
 /// Past the CRFs probed at a size, its curve is read this many steps further at most.
 const READ_PAST: u8 = 3;
 
@@ -307,7 +308,8 @@ pub fn choose_ladder(
     let meets = under_cap.iter().find(|o| o.vmaf >= bounds.top_vmaf).copied();
     let top = *meets.or(under_cap.last().copied()).unwrap_or(&cheapest);
     let capped = meets.is_none() && hull.iter().any(|o| o.vmaf >= bounds.top_vmaf);
-    let bottom = *hull.iter().find(|o| o.kbps >= LOWEST_KBPS).filter(|o| o.kbps < top.kbps).unwrap_or(&cheapest);
+    // Below Apple's lowest rung no player needs another: a title that cheap gets one.
+    let bottom = *hull.iter().find(|o| o.kbps >= LOWEST_KBPS).filter(|o| o.kbps < top.kbps).unwrap_or(&top);
     let ratio = top.kbps / bottom.kbps;
     let steps = match ratio > 1.0 {
         true => ((ratio.ln() / MIN_STEP_RATIO.ln()).floor() as usize).min(bounds.count.saturating_sub(1)),
@@ -465,6 +467,10 @@ mod tests {
         let choice = choose_ladder(H264, &bounds, HD, Some(30.0), &probes_of(&bounds, HD, title(6000.0, 88.0)));
         assert!(choice.capped, "{choice:?}");
         assert!(choice.rungs.iter().all(|r| r.kbps <= 3000.0 && r.max_kbps.unwrap() <= 3000), "{choice:?}");
+        // A title whose top rung costs less than Apple's lowest rung needs no other.
+        let cheap = choose_ladder(H264, &bounds, HD, Some(30.0), &probes_of(&bounds, HD, title(60.0, 99.0)));
+        assert_eq!(cheap.rungs.len(), 1, "{cheap:?}");
+        assert!(cheap.rungs[0].height == 720 && cheap.rungs[0].kbps < LOWEST_KBPS, "{cheap:?}");
         let one = LadderBounds { count: 1, ..LadderBounds::default() };
         let single = choose_ladder(H264, &one, HD, Some(30.0), &probes_of(&one, HD, title(6000.0, 88.0)));
         assert_eq!(single.rungs.len(), 1);

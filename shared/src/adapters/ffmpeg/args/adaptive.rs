@@ -95,7 +95,7 @@ pub(super) fn adaptive(
 pub const ENCODED: &str = "encoded.mp4";
 
 /// Every rendition's encoder and rate: a bitrate under a cap 20 % above it, or a constant
-/// quality under its maximum; keyframes on the segment grid of the whole output, for frames
+/// quality under its maximum over a segment; keyframes on the segment grid of the whole output, for frames
 /// that start `offset` seconds into it.
 fn encoder_args(args: &mut Vec<String>, spec: &AdaptiveSpec, ladder: &[Rung], offset: f64) {
     match spec.video_codec() {
@@ -114,24 +114,22 @@ fn encoder_args(args: &mut Vec<String>, spec: &AdaptiveSpec, ladder: &[Rung], of
         }
     }
     args.extend(strings(["-forced-idr", "1"]));
+    // A CRF rendition's cap holds over a segment (its BANDWIDTH is a segment's rate), so that
+    // a keyframe at a low rate is not starved.
+    let segment_buffer = spec.segment_seconds.max(2.0);
     for (i, rung) in ladder.iter().enumerate() {
-        let (rate, cap) = match (rung.bitrate_kbps, rung.crf) {
+        let (cap, buffer) = match (rung.bitrate_kbps, rung.crf) {
             (Some(kbps), _) => {
                 args.extend([format!("-b:v:{i}"), format!("{kbps}k")]);
-                (kbps, kbps * 6 / 5)
+                (kbps * 6 / 5, kbps * 2)
             }
             (None, crf) => {
                 args.extend([format!("-crf:v:{i}"), crf.unwrap_or(23).to_string()]);
-                let cap = rung.max_kbps.unwrap_or(u32::MAX / 4);
-                (cap, cap)
+                let cap = rung.max_kbps.unwrap_or(u32::MAX / 8);
+                (cap, (f64::from(cap) * segment_buffer) as u32)
             }
         };
-        args.extend([
-            format!("-maxrate:v:{i}"),
-            format!("{cap}k"),
-            format!("-bufsize:v:{i}"),
-            format!("{}k", rate * 2),
-        ]);
+        args.extend([format!("-maxrate:v:{i}"), format!("{cap}k"), format!("-bufsize:v:{i}"), format!("{buffer}k")]);
     }
     // Half a millisecond of slack, so that a frame on the grid is one despite rounding.
     let offset = offset + 0.0005;

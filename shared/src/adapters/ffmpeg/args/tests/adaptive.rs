@@ -23,7 +23,7 @@ fn golden_adaptive_ladder_is_one_decode_with_keyframes_on_the_segment_grid() {
     // a 720p source: the 1080p rendition is dropped, not stretched
     let source = source(1280, 720, true);
     let rates = "-c:v libx264 -preset veryfast -profile:v high -sc_threshold 0 -forced-idr 1 \
-        -b:v:0 2500k -maxrate:v:0 3000k -bufsize:v:0 5000k -crf:v:1 26 -maxrate:v:1 800k -bufsize:v:1 1600k";
+        -b:v:0 2500k -maxrate:v:0 3000k -bufsize:v:0 5000k -crf:v:1 26 -maxrate:v:1 800k -bufsize:v:1 3200k";
     let graph = "split=2[s0][s1];[s0]scale=1280:720,setsar=1,format=yuv420p[v0];\
         [s1]scale=640:360,setsar=1,format=yuv420p[v1]";
     assert_eq!(
