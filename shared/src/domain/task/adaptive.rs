@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{is_false, is_zero, validate_size};
-use super::ladder::{LadderBounds, Renditions};
+use super::fields::{is_false, validate_size};
+use super::ladder::{LadderBounds, MAX_RENDITIONS, Rendition, Renditions, Rung};
 use super::marks::{WatermarkSpec, validate_watermarks};
 use super::parallel::Parallel;
 use super::quality::QualityMetric;
@@ -21,9 +21,6 @@ use super::transcode::{
 use super::tuning::Tuning;
 use crate::domain::media::{MediaInfo, Size};
 use crate::domain::validation::Violations;
-
-/// The most renditions a ladder holds.
-pub const MAX_RENDITIONS: usize = 10;
 
 /// Renditions of the input for players that switch between them as bandwidth allows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,33 +103,6 @@ impl Default for AdaptiveSpec {
             quality: None,
         }
     }
-}
-
-/// One rung of the ladder as asked: a size (0 follows the other side) and a bitrate, or a
-/// constant quality held under a maximum rate.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rendition {
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub width: u32,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub height: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bitrate_kbps: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crf: Option<u8>,
-    /// The most a CRF rendition may spend, in kbps (what its BANDWIDTH is held to).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_kbps: Option<u32>,
-}
-
-/// One rendition as it is encoded for a source.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rung {
-    pub size: Size,
-    pub bitrate_kbps: Option<u32>,
-    pub crf: Option<u8>,
-    pub max_kbps: Option<u32>,
 }
 
 named_enum!(StreamFormat { #[default] Hls => "hls", Dash => "dash" });
@@ -239,7 +209,7 @@ impl AdaptiveSpec {
                 let chosen = tuning.map(|t| t.ladder.clone()).filter(|ladder| !ladder.is_empty());
                 let fps = self.fps.or(video.fps);
                 let ladder = chosen.unwrap_or_else(|| self.bounds().fallback(self.video_codec(), frame, fps));
-                return ladder.iter().map(|rung| rung.rung()).collect();
+                return ladder.iter().map(Rung::from).collect();
             }
         };
         let source_kbps = source.bit_rate.map(|rate| u32::try_from(rate / 1000).unwrap_or(u32::MAX));

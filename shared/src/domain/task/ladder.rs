@@ -15,10 +15,10 @@ use serde::de::{self, SeqAccess, Visitor, value::SeqAccessDeserializer};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::super::media::Size;
-use super::adaptive::{MAX_RENDITIONS, Rendition, Rung};
+use super::fields::is_zero;
 use super::rate::TARGET_VMAF;
 use super::transcode::VideoCodec;
-use super::tuning::{Curve, Probe, auto_range, default_crf, default_max_kbps};
+use super::tuning::{Curve, LadderRung, Probe, auto_range, default_crf, default_max_kbps};
 use crate::domain::validation::Violations;
 
 /// The heights (the short side, for a picture taller than wide) an automatic ladder chooses
@@ -33,6 +33,36 @@ pub const MIN_STEP_RATIO: f64 = 1.5;
 pub const CAP_HEADROOM: f64 = 2.0;
 /// Past the CRFs probed at a size, its curve is read this many steps further at most.
 const READ_PAST: u8 = 3;
+
+/// The most renditions a ladder holds.
+pub const MAX_RENDITIONS: usize = 10;
+
+/// One rung of the ladder as asked: a size (0 follows the other side) and a bitrate, or a
+/// constant quality held under a maximum rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rendition {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub width: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub height: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crf: Option<u8>,
+    /// The most a CRF rendition may spend, in kbps (what its BANDWIDTH is held to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kbps: Option<u32>,
+}
+
+/// One rendition as it is encoded for a source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rung {
+    pub size: Size,
+    pub bitrate_kbps: Option<u32>,
+    pub crf: Option<u8>,
+    pub max_kbps: Option<u32>,
+}
 
 /// A ladder's renditions: listed, or chosen for each title within [`LadderBounds`].
 #[derive(Clone, Debug, PartialEq)]
@@ -233,43 +263,14 @@ impl LadderBounds {
 /// about Apple's ladder (720p30 at 2.8 Mbit/s, 360p30 at 690 kbit/s).
 pub const FALLBACK_BITS_PER_PIXEL: f64 = 0.1;
 
-/// One rung of a ladder chosen for a title: its size, its CRF and what the probes predict there
-/// (or, not probed, a bitrate).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LadderRung {
-    pub width: u32,
-    pub height: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crf: Option<u8>,
-    /// The bitrate predicted at `crf`, or the one the rung is encoded at.
-    pub kbps: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vmaf: Option<f64>,
-    /// The cap a CRF rung is held to (its bandwidth).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_kbps: Option<u32>,
-}
-
-impl LadderRung {
+impl From<&LadderRung> for Rung {
     /// The rung as the ladder's encode takes it.
-    pub fn rung(&self) -> Rung {
+    fn from(chosen: &LadderRung) -> Self {
         Rung {
-            size: Size::new(self.width, self.height),
-            bitrate_kbps: self.crf.is_none().then_some(self.kbps.round() as u32),
-            crf: self.crf,
-            max_kbps: self.max_kbps,
-        }
-    }
-}
-
-/// `1280x720 CRF 24 (2400 kbps, VMAF 95.1)`, or `640x360 at 690 kbps`.
-impl fmt::Display for LadderRung {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.crf, self.vmaf) {
-            (Some(crf), Some(vmaf)) => {
-                write!(f, "{}x{} CRF {crf} ({:.0} kbps, VMAF {vmaf:.1})", self.width, self.height, self.kbps)
-            }
-            _ => write!(f, "{}x{} at {:.0} kbps", self.width, self.height, self.kbps),
+            size: Size::new(chosen.width, chosen.height),
+            bitrate_kbps: chosen.crf.is_none().then_some(chosen.kbps.round() as u32),
+            crf: chosen.crf,
+            max_kbps: chosen.max_kbps,
         }
     }
 }
@@ -482,7 +483,7 @@ mod tests {
         let rungs = LadderBounds { count: 3, ..LadderBounds::default() }.fallback(H264, HD, Some(30.0));
         let described: Vec<String> = rungs.iter().map(ToString::to_string).collect();
         assert_eq!(described, vec!["1280x720 at 2765 kbps", "960x540 at 1556 kbps", "640x360 at 692 kbps"]);
-        assert_eq!(rungs[0].rung().bitrate_kbps, Some(2765));
+        assert_eq!(Rung::from(&rungs[0]).bitrate_kbps, Some(2765));
     }
 
     #[test]

@@ -26,9 +26,9 @@ mod watermark;
 #[cfg(test)]
 mod tests;
 
-pub use adaptive::{AdaptiveSpec, MAX_RENDITIONS, Rendition, Rung, SegmentType, StreamFormat};
+pub use adaptive::{AdaptiveSpec, SegmentType, StreamFormat};
 pub use animated::{AnimatedFormat, AnimatedSpec};
-pub use ladder::{LadderBounds, LadderChoice, LadderRung, Renditions, choose_ladder};
+pub use ladder::{LadderBounds, LadderChoice, MAX_RENDITIONS, Rendition, Renditions, Rung, choose_ladder};
 pub use marks::{Corner, ImageSource, Length, WatermarkSpec, rgb};
 pub use naming::{OutputNames, OutputSlot, uri_reference};
 pub use parallel::{DEFAULT_CHUNK_SECONDS, MAX_CHUNKS, MIN_CHUNK_SECONDS, Parallel};
@@ -41,5 +41,7 @@ pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use spec::{MAX_TASKS, TaskSpec};
 pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};
 pub use transcode::{AudioCodec, AudioSpec, Container, Encode, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
-pub use tuning::{CrfSearch, MAX_PROBES, Probe, SAMPLE_SECONDS, Tuning, default_crf, default_max_kbps, sample_windows};
+pub use tuning::{
+    CrfSearch, LadderRung, MAX_PROBES, Probe, SAMPLE_SECONDS, Tuning, default_crf, default_max_kbps, sample_windows,
+};
 pub use watermark::WatermarkTaskSpec;

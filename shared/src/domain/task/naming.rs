@@ -6,7 +6,8 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::adaptive::{AdaptiveSpec, MAX_RENDITIONS};
+use super::adaptive::AdaptiveSpec;
+use super::ladder::MAX_RENDITIONS;
 use super::spec::TaskSpec;
 use super::stills::{MAX_PICTURES, SpriteSpec};
 use crate::domain::validation::Violations;

@@ -4,7 +4,8 @@
 //! the matching MP4 template's rendition. Time-point snapshot template `10` (JPG at the source's
 //! size) is what a snapshot does anyway.
 
-use super::adaptive::{AdaptiveSpec, Rendition};
+use super::adaptive::AdaptiveSpec;
+use super::ladder::Rendition;
 use super::transcode::{AudioCodec, AudioSpec, Container, TranscodeSpec, VideoCodec, VideoSpec};
 
 /// One transcode template: H.264 at a height, bitrate and (for some) rate, with AAC; or audio

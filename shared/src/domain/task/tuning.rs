@@ -18,7 +18,6 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Serialize};
 
 use super::super::media::Size;
-use super::ladder::LadderRung;
 use super::quality::Window;
 use super::rate::Target;
 use super::transcode::VideoCodec;
@@ -178,6 +177,35 @@ impl Tuning {
         match (self.capped, self.max_kbps) {
             (true, Some(cap)) => write!(f, ", top held under {cap} kbps"),
             _ => Ok(()),
+        }
+    }
+}
+
+/// One rung of a ladder chosen for a title: its size, its CRF and what the probes predict there
+/// (or, not probed, a bitrate).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LadderRung {
+    pub width: u32,
+    pub height: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crf: Option<u8>,
+    /// The bitrate predicted at `crf`, or the one the rung is encoded at.
+    pub kbps: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmaf: Option<f64>,
+    /// The cap a CRF rung is held to (its bandwidth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kbps: Option<u32>,
+}
+
+/// `1280x720 CRF 24 (2400 kbps, VMAF 95.1)`, or `640x360 at 690 kbps`.
+impl fmt::Display for LadderRung {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.crf, self.vmaf) {
+            (Some(crf), Some(vmaf)) => {
+                write!(f, "{}x{} CRF {crf} ({:.0} kbps, VMAF {vmaf:.1})", self.width, self.height, self.kbps)
+            }
+            _ => write!(f, "{}x{} at {:.0} kbps", self.width, self.height, self.kbps),
         }
     }
 }
