@@ -3,7 +3,8 @@
 //! encode uses the title's one choice in every chunk, a title that would need more bits than
 //! the default cap for its picture is held under it, and an ffmpeg without libvmaf encodes at
 //! the default CRF and says why; a ladder (`renditions: auto`) is chosen per title from the
-//! probes of its sizes, the same whole or in chunks, or by picture size without libvmaf.
+//! probes of its sizes, the same whole or in chunks, or by picture size without libvmaf, and
+//! follows a phone's turn, a picture smaller than its bounds and an upload of sound alone.
 
 use mediaflow::domain::job::Task;
 use mediaflow::domain::task::{QualityMetric, Tuning};
@@ -211,6 +212,50 @@ fn a_ladder_is_chosen_per_title_from_the_hull_of_its_sizes_the_same_whole_or_in_
         let (hard_ladder, _) = chosen_ladder(&hard[0]);
         assert!(shown.contains(&format!("{hard_ladder}")), "{shown}");
         assert!(shown.contains(&format!("for VMAF 95 at the top: {hard_top}")), "{shown}");
+        Ok(())
+    })
+}
+
+#[test]
+fn an_automatic_ladder_follows_a_phones_turn_a_tiny_picture_and_sound_alone() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow streaming each upload as a ladder chosen for its title
+        let flow = h.flow("auto-ladder-odd").task(json!({"type": "adaptive", "renditions": "auto"}));
+        h.workflow(flow).await?;
+        // WHEN a phone's clip (stored 640x360, turned a quarter by its header), a 160x90 clip
+        // (below the smallest height) and a recording of sound alone are uploaded
+        let landscape = clip(&h, "landscape-ladder.mp4", "noise=alls=20:allf=t")?;
+        let phone = rotated(&landscape, &h.dir.path().join("phone-ladder.mp4"))?;
+        let phone = h.upload(&phone, "in/phone.mp4").await?;
+        let tiny = h.lavfi_clip(
+            "tiny-ladder.mp4",
+            &["testsrc2=size=160x90:rate=25:duration=6"],
+            &["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"],
+        )?;
+        let tiny = h.upload(&tiny, "in/tiny.mp4").await?;
+        let sound = h.lavfi_clip("sound-ladder.m4a", &["sine=duration=6"], &["-c:a", "aac"])?;
+        let sound = h.upload(&sound, "in/sound.m4a").await?;
+
+        // THEN the phone's ladder is upright: every rendition taller than wide, sized by its
+        // short side (360 and 240), each scored
+        let (_, tasks) = h.succeeded(&phone).await?;
+        let (tuning, master) = chosen_ladder(&tasks[0]);
+        assert!(!tuning.ladder.is_empty(), "{tuning}");
+        for rung in &tuning.ladder {
+            assert!(rung.width < rung.height && [240, 360].contains(&rung.width), "{tuning}");
+        }
+        assert_eq!(master.quality.len(), tuning.ladder.len(), "{master:?}");
+        // AND the tiny picture is streamed at its own size, the only one there is to probe
+        let (_, tasks) = h.succeeded(&tiny).await?;
+        let (tuning, _) = chosen_ladder(&tasks[0]);
+        let sizes: Vec<(u32, u32)> = tuning.ladder.iter().map(|r| (r.width, r.height)).collect();
+        assert!(!sizes.is_empty() && sizes.iter().all(|s| *s == (160, 90)), "{tuning}");
+        if tuning.predicted_vmaf.is_some() {
+            assert!(tuning.probes.iter().all(|p| p.height == Some(90)) && tuning.probes.len() == 3, "{tuning:?}");
+        }
+        // AND sound alone is streamed as sound, with no ladder to choose
+        let (_, tasks) = h.succeeded(&sound).await?;
+        assert!(tasks[0].outputs.iter().all(|o| o.tuning.is_none() && o.width.is_none()), "{:?}", tasks[0].outputs);
         Ok(())
     })
 }
