@@ -237,14 +237,16 @@ fn an_automatic_ladder_follows_a_phones_turn_a_tiny_picture_and_sound_alone() ->
         let sound = h.upload(&sound, "in/sound.m4a").await?;
 
         // THEN the phone's ladder is upright: every rendition taller than wide, sized by its
-        // short side (360 and 240), each scored
+        // short side (360 and 240), each scored (with libvmaf)
         let (_, tasks) = h.succeeded(&phone).await?;
         let (tuning, master) = chosen_ladder(&tasks[0]);
         assert!(!tuning.ladder.is_empty(), "{tuning}");
         for rung in &tuning.ladder {
             assert!(rung.width < rung.height && [240, 360].contains(&rung.width), "{tuning}");
         }
-        assert_eq!(master.quality.len(), tuning.ladder.len(), "{master:?}");
+        if ffmpeg_has_vmaf()? {
+            assert_eq!(master.quality.len(), tuning.ladder.len(), "{master:?}");
+        }
         // AND the tiny picture is streamed at its own size, the only one there is to probe
         let (_, tasks) = h.succeeded(&tiny).await?;
         let (tuning, _) = chosen_ladder(&tasks[0]);
