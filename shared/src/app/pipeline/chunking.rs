@@ -89,8 +89,9 @@ impl Chunking {
         job: &Job,
         task: &Task,
     ) -> Option<Tuning> {
-        // Only a task tuned per title has an untuned form.
-        task.spec.untuned(None, String::new())?;
+        if !task.spec.tuned_per_title() {
+            return None;
+        }
         let untuned = |why: String| task.spec.untuned(job.source.as_ref(), why);
         let (source, upload) = match (job.source.as_ref(), open_upload(objects, job).await) {
             (Some(source), Ok(upload)) => (source, upload),

@@ -136,6 +136,14 @@ impl TaskSpec {
         }
     }
 
+    /// Whether the task is tuned for each title (`crf: auto`, `renditions: auto`).
+    pub fn tuned_per_title(&self) -> bool {
+        match self {
+            TaskSpec::Adaptive(spec) => spec.renditions.is_auto(),
+            other => other.as_transcode().is_some_and(|spec| spec.tuned().is_some() && spec.video_codec().is_some()),
+        }
+    }
+
     /// What a task tuned per title (`crf: auto`, `renditions: auto`) is encoded at when its
     /// title cannot be probed (`why`): the codec's default CRF, a ladder by the picture size of
     /// `source`. `None` for a task not tuned.
