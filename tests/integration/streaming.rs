@@ -233,6 +233,45 @@ fn an_mps_hls_template_and_an_hevc_ladder_play_back() -> anyhow::Result<()> {
 }
 
 #[test]
+fn an_hevc_dash_ladder_chosen_per_title_plays_every_rendition_it_chose() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN an H.265 DASH ladder chosen for each title, at most two renditions
+        h.serve_publicly(&h.bucket).await?;
+        let ladder = json!({"type": "adaptive", "definition": "auto", "format": "dash", "codec": "h265",
+            "segment_seconds": 2, "renditions": "auto", "ladder": {"count": 2, "max_height": 360}});
+        h.workflow(h.flow("dash-auto").task(ladder)).await?;
+        // WHEN 6 s of a detailed 640x360 picture at 30 fps with sound is uploaded
+        let clip = h.lavfi_clip(
+            "detailed-dash.mp4",
+            &["testsrc2=size=640x360:rate=30:duration=6", "sine=duration=6"],
+            &["-vf", "noise=alls=20:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac"],
+        )?;
+        let object = h.upload(&clip, "in/detailed.mp4").await?;
+        let (_, tasks) = h.succeeded(&object).await?;
+        // THEN the MPD offers exactly the renditions chosen, each H.265 with every frame, and the sound
+        let mpd = tasks[0].outputs.last().context("the MPD")?;
+        let chosen = mpd.tuning.as_ref().context("the chosen ladder")?;
+        assert!((1..=2).contains(&chosen.ladder.len()), "{chosen}");
+        let probe = probe_url(&h.url(mpd))?;
+        let video = streams(&probe, "video");
+        let mut played: Vec<(u64, u64)> =
+            video.iter().map(|v| (v["width"].as_u64().unwrap_or(0), v["height"].as_u64().unwrap_or(0))).collect();
+        let mut rungs: Vec<(u64, u64)> =
+            chosen.ladder.iter().map(|r| (u64::from(r.width), u64::from(r.height))).collect();
+        played.sort_unstable();
+        rungs.sort_unstable();
+        assert_eq!(played, rungs, "{chosen}");
+        assert!(video.iter().all(|v| v["codec_name"] == "hevc"), "{video:?}");
+        // (ffmpeg's DASH reader ends a later H.265 representation up to 3 frames early, as it does
+        // on ffmpeg's own DASH output; its segments hold all 180)
+        assert_eq!(frames(video[0]), 180, "{video:?}");
+        assert!(video.iter().all(|v| (177..=180).contains(&frames(v))), "{video:?}");
+        assert_eq!(streams(&probe, "audio").len(), 1);
+        Ok(())
+    })
+}
+
+#[test]
 fn broadcast_segments_odd_sizes_and_songs_stream_too() -> anyhow::Result<()> {
     Harness::shared(|h| async move {
         // GIVEN a two-rung ladder in 2 s segments

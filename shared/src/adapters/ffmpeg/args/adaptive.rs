@@ -55,9 +55,16 @@ pub(super) fn adaptive(
             format!("{},{split}", marked.trim_end_matches("[vout]"))
         }
     };
+    // DASH takes one picture shape for all of an adaptation set: a rendition whose even sides
+    // round the shape off (426x240 of 16:9) keeps the largest one's by its pixel shape.
+    let largest = ladder.iter().map(|rung| rung.size).max_by_key(|size| size.width * size.height);
     for (i, rung) in ladder.iter().enumerate() {
         let size = rung.size;
-        graph.push_str(&format!(";[s{i}]scale={}:{},setsar=1,format=yuv420p[v{i}]", size.width, size.height));
+        let sar = match (spec.format, largest) {
+            (StreamFormat::Dash, Some(largest)) => pixel_shape(largest, size),
+            _ => "1".to_owned(),
+        };
+        graph.push_str(&format!(";[s{i}]scale={}:{},setsar={sar},format=yuv420p[v{i}]", size.width, size.height));
     }
     args.extend(["-filter_complex".into(), graph]);
     for i in 0..ladder.len() {
@@ -89,6 +96,21 @@ pub(super) fn adaptive(
         label: None,
     });
     Ok(())
+}
+
+/// The `setsar` value that shows `size` in the shape of `shape`: `1` when it has it.
+fn pixel_shape(shape: Size, size: Size) -> String {
+    let (num, den) = (u64::from(shape.width) * u64::from(size.height), u64::from(shape.height) * u64::from(size.width));
+    let (mut a, mut b) = (num, den);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    match a {
+        0 => "1".to_owned(),
+        _ if num == den => "1".to_owned(),
+        // (setsar rounds to numbers under 100 unless told otherwise)
+        common => format!("r={}/{}:max=65535", num / common, den / common),
+    }
 }
 
 /// The ladder of a whole task, encoded before it is packaged.

@@ -134,3 +134,18 @@ fn golden_watermarks_are_drawn_once_on_the_largest_rendition_and_scaled_with_it(
     );
     assert!(args.contains("-protocol_whitelist file -f png_pipe -i file:/tmp/req-1/text-0.png"), "{args}");
 }
+
+#[test]
+fn a_dash_rendition_whose_sides_round_the_shape_off_keeps_the_largest_ones_shape() {
+    use crate::domain::task::Rendition;
+    let rung = |height| Rendition { height, bitrate_kbps: Some(500), ..Rendition::default() };
+    let renditions = vec![rung(360), rung(240)];
+    let dash = AdaptiveSpec { format: StreamFormat::Dash, renditions: renditions.clone().into(), ..ladder() };
+    let args = args_of(&run_plan(&TaskSpec::Adaptive(dash), &source(640, 360, false), &[]).unwrap()).join(" ");
+    assert!(args.contains("[s0]scale=640:360,setsar=1,format=yuv420p[v0]"), "{args}");
+    assert!(args.contains("[s1]scale=426:240,setsar=r=640/639:max=65535,format=yuv420p[v1]"), "{args}");
+    // HLS players take each rendition's own shape
+    let hls = AdaptiveSpec { renditions: renditions.into(), ..ladder() };
+    let args = args_of(&run_plan(&TaskSpec::Adaptive(hls), &source(640, 360, false), &[]).unwrap()).join(" ");
+    assert!(args.contains("[s1]scale=426:240,setsar=1,format=yuv420p[v1]"), "{args}");
+}
