@@ -2,11 +2,7 @@
 //! is probed on, encoded at each size the bounds allow and at each of a few CRFs, as the ladder
 //! is encoded (codec, veryfast, under the top's cap) and scored with VMAF at one size; the
 //! domain's [`choose_ladder`] reads the renditions off the hull of those curves. A title that
-//! cannot be probed gets the ladder by picture size, and its tuning says why: the task goes on.
-
-use std::time::Instant;
-
-use tracing::{info, warn};
+//! cannot be probed gets the ladder by picture size (see [`tuning`](super::tuning)).
 
 use super::Ffmpeg;
 use super::args::ProbeEncode;
@@ -16,32 +12,8 @@ use crate::domain::task::{AdaptiveSpec, LadderBounds, Probe, Trim, Tuning, choos
 use crate::ports::{MediaFailure, RenderRequest};
 
 impl Ffmpeg {
-    /// The ladder chosen for the title of a whole adaptive task that asks (`renditions: auto`).
-    pub(super) async fn tune_ladder(&self, request: &RenderRequest<'_>, spec: &AdaptiveSpec) -> Option<Tuning> {
-        let video = request.source.video.as_ref().filter(|v| v.width > 0 && v.height > 0)?;
-        let (frame, codec, bounds) = (Size::new(video.width, video.height), spec.video_codec(), spec.bounds());
-        let fps = spec.fps.or(video.fps);
-        let started = Instant::now();
-        let tuning = match self.search_ladder(request, spec, frame, fps).await {
-            Ok(mut tuning) => {
-                tuning.probe_seconds = started.elapsed().as_secs_f64();
-                info!(rungs = tuning.ladder.len(), probes = tuning.probes.len(), seconds = tuning.probe_seconds,
-                    ladder = %tuning, "ladder chosen");
-                tuning
-            }
-            Err(failure) => {
-                warn!(%failure, "ladder not tuned");
-                let fallback = bounds.fallback(codec, frame, fps);
-                Tuning {
-                    probe_seconds: started.elapsed().as_secs_f64(),
-                    ..Tuning::untuned_ladder(codec, bounds.top_vmaf, fallback, failure.message)
-                }
-            }
-        };
-        Some(tuning)
-    }
-
-    async fn search_ladder(
+    /// Probes the title's samples at every size the bounds allow and chooses the ladder.
+    pub(super) async fn search_ladder(
         &self,
         request: &RenderRequest<'_>,
         spec: &AdaptiveSpec,

@@ -24,36 +24,29 @@ use crate::ports::{MediaFailure, RenderRequest, RenderedFile};
 
 impl Ffmpeg {
     /// The title's tuning, for a whole task that asks: a transcode's `crf: auto`, a ladder's
-    /// `renditions: auto`.
+    /// `renditions: auto`. What cannot be probed gets the task's untuned form, saying why.
     pub(super) async fn tune_title(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
-        match request.spec {
-            TaskSpec::Transcode(spec) => self.tune_crf(request, spec).await,
-            TaskSpec::Adaptive(spec) if spec.renditions.is_auto() => self.tune_ladder(request, spec).await,
-            _ => None,
-        }
-    }
-
-    async fn tune_crf(&self, request: &RenderRequest<'_>, spec: &TranscodeSpec) -> Option<Tuning> {
-        let target = spec.tuned()?;
-        let codec = spec.video_codec()?;
-        request.source.video.as_ref()?;
+        let video = request.source.video.as_ref()?;
         let started = Instant::now();
-        let tuning = match self.search(request, spec, codec, target).await {
-            Ok(mut tuning) => {
-                tuning.probe_seconds = started.elapsed().as_secs_f64();
-                info!(crf = tuning.crf, predicted_vmaf = ?tuning.predicted_vmaf, predicted_kbps = ?tuning.predicted_kbps,
-                    probes = tuning.probes.len(), seconds = tuning.probe_seconds, "title tuned");
+        let searched = match request.spec {
+            TaskSpec::Transcode(spec) => self.search(request, spec, spec.video_codec()?, spec.tuned()?).await,
+            TaskSpec::Adaptive(spec) if spec.renditions.is_auto() && video.width > 0 && video.height > 0 => {
+                self.search_ladder(request, spec, Size::new(video.width, video.height), spec.fps.or(video.fps)).await
+            }
+            _ => return None,
+        };
+        let probe_seconds = started.elapsed().as_secs_f64();
+        let tuning = match searched {
+            Ok(tuning) => {
+                info!(%tuning, probes = tuning.probes.len(), seconds = probe_seconds, "title tuned");
                 tuning
             }
             Err(failure) => {
                 warn!(%failure, "title not tuned");
-                Tuning {
-                    probe_seconds: started.elapsed().as_secs_f64(),
-                    ..Tuning::untuned(codec, target, failure.message)
-                }
+                request.spec.untuned(Some(request.source), failure.message)?
             }
         };
-        Some(tuning)
+        Some(Tuning { probe_seconds, ..tuning })
     }
 
     /// Cuts the title's samples, then probes them until the search has chosen.
