@@ -140,6 +140,7 @@ fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> 
                 stop_by: None,
                 progress: None,
                 tuning: None,
+                feed: None,
             };
             let rendered = media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
             let probed = probe(&rendered.files[0].path)?;
@@ -201,6 +202,7 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
                     stop_by: None,
                     progress: None,
                     tuning: None,
+                    feed: None,
                 };
                 let rendered =
                     media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
@@ -236,6 +238,7 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
             workdir: join_dir.path(),
             stop_by: None,
             tuning: None,
+            feed: None,
         };
         let joined = media.join(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
         let joined = &joined.files[0].path;

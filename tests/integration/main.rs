@@ -39,3 +39,4 @@ mod support;
 mod tasks;
 mod traces;
 mod tuning;
+mod uploads;

@@ -19,6 +19,7 @@ mod console;
 mod ladders;
 mod per_title;
 mod quality;
+mod sent_while_written;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,8 +67,9 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     console_jobs: usize,
     /// Which sections to run (1 pipeline, 2 dispatcher, 3 footprint, 4 chunked, 5 console,
-    /// 6 quality scores, 7 encodes tuned per title, 8 ladders chosen per title).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6,7,8")]
+    /// 6 quality scores, 7 encodes tuned per title, 8 ladders chosen per title, 9 a large
+    /// output sent while it is written).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6,7,8,9")]
     sections: Vec<u8>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
@@ -98,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
             inputs.push(("60 s 1080p high bitrate", make_input(&ffmpeg, &dir, Input::Large)?));
         }
     }
+    let large = match args.sections.contains(&9) && !args.skip_large {
+        true => Some(make_input(&ffmpeg, &dir, Input::Large)?),
+        false => None,
+    };
     if args.sections.contains(&1) {
         pipeline_figures(&ffmpeg, &dir, &inputs).await?;
     }
@@ -127,6 +133,10 @@ async fn main() -> anyhow::Result<()> {
     if args.sections.contains(&8) {
         println!("\n## 8. Ladders chosen per title: a fixed ladder against renditions: auto");
         ladders::figures(&ffmpeg, &dir).await?;
+    }
+    if let Some(large) = &large {
+        println!("\n## 9. A large output sent while it is written: the 1.12 GB input to 1080p at 60 Mb/s");
+        sent_while_written::figures(large, 2).await?;
     }
     Ok(())
 }
@@ -310,6 +320,7 @@ fn worker_args(input: &Path, workdir: &Path) -> anyhow::Result<Vec<String>> {
         stop_by: None,
         progress: None,
         tuning: None,
+        feed: None,
     };
     let plan = args::plan(&request, SERVED)?;
     let mut args = plan.runs.first().and_then(|run| run.attempts.first().cloned()).context("no ffmpeg run planned")?;

@@ -101,6 +101,9 @@ pub struct StackOptions {
     /// that a cut run is a SIGKILL of its process group (default: in this process; the
     /// dispatcher's reports are then not kept).
     pub binaries: Option<PathBuf>,
+    /// Outputs written front to back go up in parts of this many bytes while they are written
+    /// (default 16 MiB, as deployed; `None`: after they are written).
+    pub send_while_writing: Option<u64>,
 }
 
 /// Where the stack's functions run.
@@ -140,6 +143,7 @@ impl StackOptions {
             lease: chrono::TimeDelta::seconds(8),
             template: None,
             binaries: None,
+            send_while_writing: Some(16 * 1024 * 1024),
         })
     }
 }
@@ -344,6 +348,7 @@ impl LocalStack {
                 work: Some(Location { bucket: self.resources.work_bucket.clone(), dir: "parts/".into() }),
                 invocation_seconds: self.options.worker_timeout.as_secs_f64(),
                 lease: self.options.lease,
+                send_while_writing: self.options.send_while_writing,
             },
         ));
         let reports = self.reports.clone();
@@ -612,6 +617,7 @@ impl LocalStack {
             ("WEBHOOK_ALLOW_PRIVATE", if self.options.webhook_allow_private { "1" } else { "0" }.into()),
             ("WORK_BUCKET", self.resources.work_bucket.clone()),
             ("INVOCATION_SECONDS", self.options.worker_timeout.as_secs().to_string()),
+            ("UPLOAD_PART_MIB", (self.options.send_while_writing.unwrap_or(0) / (1024 * 1024)).to_string()),
         ];
         match self.deployed.as_ref().and_then(|deployed| deployed.principal("admin").ok()) {
             Some(admin) => environment.extend(admin.environment()),

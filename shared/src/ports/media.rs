@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::objects::StoredObject;
@@ -66,6 +67,19 @@ pub struct RenderRequest<'a> {
     /// The title's CRF, chosen before its parts were sent (`crf: auto`); a whole task without
     /// it is tuned by the render itself.
     pub tuning: Option<Tuning>,
+    /// Where outputs written front to back are announced; without it every output is written
+    /// whole before it is handed back.
+    pub feed: Option<Feed>,
+}
+
+/// An [`OutputFeed`] a request can carry.
+#[derive(Clone)]
+pub struct Feed(pub Arc<dyn OutputFeed>);
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Feed")
+    }
 }
 
 /// What a render made: the files, and what went wrong without failing it.
@@ -88,6 +102,35 @@ pub struct RenderedFile {
     pub quality: Vec<QualityScore>,
     /// The CRF chosen for its title, and what the probes predicted (`crf: auto`).
     pub tuning: Option<Tuning>,
+    /// An index the file holds at its end and its output holds at the front (see
+    /// [`MovedIndex`]); `None` when the file is stored as it is.
+    pub index: Option<MovedIndex>,
+}
+
+/// An index a file was written with last (an MP4's `moov`, so that the file could be written
+/// front to back and sent while it was written) and that its stored output holds at the front,
+/// where players want it. The output is the file's bytes up to `at`, then `index`, then the
+/// file's bytes from `at` up to `end` (where the old index began).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MovedIndex {
+    pub at: u64,
+    /// The index as stored: what it points at shifted by its own size.
+    pub index: Bytes,
+    pub end: u64,
+}
+
+impl MovedIndex {
+    /// The size of the output it makes.
+    pub fn output_size(&self) -> u64 {
+        self.end + self.index.len() as u64
+    }
+}
+
+/// Told when the media tool starts a file it writes front to back, so that the file can be
+/// sent while it grows. The file may be started again (a retried run): the feed must check what
+/// it sent against the finished file.
+pub trait OutputFeed: Send + Sync {
+    fn writing(&self, path: &Path, slot: OutputSlot, content_type: &'static str);
 }
 
 /// Why the media tool failed, with the MPS error code for the task record.
@@ -166,4 +209,6 @@ pub struct JoinRequest<'a> {
     pub stop_by: Option<DateTime<Utc>>,
     /// The title's CRF the parts were encoded at (`crf: auto`).
     pub tuning: Option<&'a Tuning>,
+    /// Where outputs written front to back are announced (see [`RenderRequest::feed`]).
+    pub feed: Option<Feed>,
 }

@@ -19,8 +19,8 @@ pub use error::StoreError;
 pub use events::{BucketEvents, DeliveryError, Notifications};
 pub use files::{FileEntry, Files, Folder, LinkFor, UploadedPart};
 pub use media::{
-    JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, ProgressMeter, RenderRequest, Rendered, RenderedFile,
-    WatermarkImage,
+    Feed, JoinRequest, MediaFailure, MediaTool, MovedIndex, OutputFeed, ProbeFailure, Probed, ProgressMeter,
+    RenderRequest, Rendered, RenderedFile, WatermarkImage,
 };
 pub use objects::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoredObject};
 pub use queues::{DeadLetter, DeadLetterQueue, DeadLetters, EventQueue, TaskQueue};

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::error::StoreError;
+use super::files::UploadedPart;
 use chrono::{DateTime, Utc};
 
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
@@ -59,6 +60,27 @@ pub trait ObjectStore: Send + Sync {
         marker: &OutputMarker,
         condition: &PutCondition,
     ) -> Result<u64, StoreError>;
+    /// Starts an object written in parts (a file sent while it is written), with `marker`;
+    /// the upload's id.
+    async fn begin_parts(
+        &self,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+    ) -> Result<String, StoreError>;
+    /// Stores part `number` (from 1; a number sent again replaces the part) of upload `id`.
+    async fn put_part(&self, to: &ObjectRef, id: &str, number: u32, body: Bytes) -> Result<UploadedPart, StoreError>;
+    /// Makes `parts` (in order) the object if `condition` holds (else `Conflict`); parts
+    /// stored and not named are dropped.
+    async fn finish_parts(
+        &self,
+        to: &ObjectRef,
+        id: &str,
+        parts: &[UploadedPart],
+        condition: &PutCondition,
+    ) -> Result<(), StoreError>;
+    /// Drops upload `id` and its parts.
+    async fn abort_parts(&self, to: &ObjectRef, id: &str) -> Result<(), StoreError>;
     /// The same store, counting every request it sends to S3 (retries too: S3 bills them) into
     /// `counter`.
     fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore>;

@@ -168,6 +168,7 @@ pub fn worker(clients: &Clients, config: &WorkerConfig) -> Worker {
         scratch: config.scratch.clone(),
         lease: config.lease,
         margin: config.margin,
+        send_while_writing: config.send_while_writing,
     };
     let parts = chunking.clone().map(|chunking| PartRunner::new(work.clone(), jobs.clone(), queue, chunking));
     Worker { preparer, parts, recovery: Recovery::new(jobs, notifier), runner: TaskRunner::new(work, chunking) }

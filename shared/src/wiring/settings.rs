@@ -14,6 +14,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is not a whole number: {1:?}")]
     Invalid(&'static str, String),
+    #[error("environment variable {0} is out of range: {1}")]
+    OutOfRange(&'static str, String),
     #[error("price file {0}: {1}")]
     Prices(String, String),
 }
@@ -99,6 +101,9 @@ pub struct WorkerConfig {
     pub invocation_seconds: f64,
     /// How long a claim outlives its worker's last heartbeat ([`LEASE`](super::LEASE)).
     pub lease: TimeDelta,
+    /// `UPLOAD_PART_MIB`, default 16: outputs written front to back (MP4, MOV, M4A) go up in
+    /// parts of this size while they are written; `0` sends them after they are written.
+    pub send_while_writing: Option<u64>,
 }
 
 impl WorkerConfig {
@@ -116,7 +121,17 @@ impl WorkerConfig {
             work: work_location(required("WORK_BUCKET").ok()),
             invocation_seconds: number_or("INVOCATION_SECONDS", 900.0)?,
             lease: TimeDelta::seconds(number_or("LEASE_SECONDS", super::LEASE.num_seconds())?),
+            send_while_writing: part_size(number_or("UPLOAD_PART_MIB", 16)?)?,
         })
+    }
+}
+
+/// Parts of `mib` MiB (`None` for 0); S3 takes 5 MiB at least.
+fn part_size(mib: u64) -> Result<Option<u64>, ConfigError> {
+    match mib {
+        0 => Ok(None),
+        1..5 => Err(ConfigError::OutOfRange("UPLOAD_PART_MIB", format!("{mib} MiB (S3's smallest part is 5 MiB)"))),
+        mib => Ok(Some(mib * 1024 * 1024)),
     }
 }
 

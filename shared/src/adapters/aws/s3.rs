@@ -11,6 +11,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream as S3Bytes, DateTime as SmithyTime, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
@@ -19,7 +20,7 @@ use tracing::warn;
 use super::metering::CountRequests;
 use super::{describe, sdk_error, service_code};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError};
+use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError, UploadedPart};
 
 /// [`ObjectStore`] on S3.
 #[derive(Clone, Debug)]
@@ -78,37 +79,13 @@ impl S3ObjectStore {
         marker: &OutputMarker,
         condition: &PutCondition,
     ) -> Result<(), StoreError> {
-        let mut create =
-            self.client.create_multipart_upload().bucket(&to.bucket).key(&to.key).content_type(content_type);
-        for (name, value) in marker.to_metadata() {
-            create = create.metadata(name, value);
-        }
-        let upload = create.send().await.map_err(|error| s3_error(error, to))?;
-        let id = upload.upload_id().ok_or_else(|| StoreError::Rejected("no upload id".into()))?.to_owned();
-        let completed = self.send_parts(from, to, size, &id).await;
-        let result = match completed {
-            Ok(parts) => {
-                let mut complete = self
-                    .client
-                    .complete_multipart_upload()
-                    .bucket(&to.bucket)
-                    .key(&to.key)
-                    .upload_id(&id)
-                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
-                complete = match condition {
-                    PutCondition::Absent => complete.if_none_match("*"),
-                    PutCondition::Unchanged(etag) => complete.if_match(etag),
-                    PutCondition::Overwrite => complete,
-                };
-                complete.send().await.map(|_| ()).map_err(|error| s3_error(error, to))
-            }
+        let id = self.begin_parts(to, content_type, marker).await?;
+        let result = match self.send_parts(from, to, size, &id).await {
+            Ok(parts) => self.finish_parts(to, &id, &parts, condition).await,
             Err(error) => Err(error),
         };
         if result.is_err() {
-            let abort = self.client.abort_multipart_upload().bucket(&to.bucket).key(&to.key).upload_id(&id);
-            if let Err(error) = abort.send().await {
-                warn!(%to, upload_id = %id, error = %describe(&error), "multipart upload not aborted: the bucket's lifecycle rule removes it");
-            }
+            self.abort_parts(to, &id).await?;
         }
         result
     }
@@ -120,7 +97,7 @@ impl S3ObjectStore {
         to: &ObjectRef,
         size: u64,
         id: &str,
-    ) -> Result<Vec<CompletedPart>, StoreError> {
+    ) -> Result<Vec<UploadedPart>, StoreError> {
         let part = self.multipart.part_size(size);
         let uploads = (0..size.div_ceil(part)).map(|index| async move {
             let offset = index * part;
@@ -131,21 +108,31 @@ impl S3ObjectStore {
                 .build()
                 .await
                 .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-            let number = i32::try_from(index + 1).map_err(|_| StoreError::Rejected("too many parts".into()))?;
-            let sent = self
-                .client
-                .upload_part()
-                .bucket(&to.bucket)
-                .key(&to.key)
-                .upload_id(id)
-                .part_number(number)
-                .body(body)
-                .send()
-                .await
-                .map_err(|error| s3_error(error, to))?;
-            Ok(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(str::to_owned)).build())
+            let number = u32::try_from(index + 1).map_err(|_| StoreError::Rejected("too many parts".into()))?;
+            self.send_part(to, id, number, body).await
         });
         futures::stream::iter(uploads).buffered(self.multipart.concurrency).try_collect().await
+    }
+
+    async fn send_part(
+        &self,
+        to: &ObjectRef,
+        id: &str,
+        number: u32,
+        body: S3Bytes,
+    ) -> Result<UploadedPart, StoreError> {
+        let sent = self
+            .client
+            .upload_part()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .upload_id(id)
+            .part_number(number as i32)
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| s3_error(error, to))?;
+        Ok(UploadedPart { number, etag: sent.e_tag().unwrap_or_default().to_owned() })
     }
 }
 
@@ -318,6 +305,61 @@ impl ObjectStore for S3ObjectStore {
         };
         request.send().await.map_err(|error| s3_error(error, to))?;
         Ok(size)
+    }
+
+    async fn begin_parts(
+        &self,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+    ) -> Result<String, StoreError> {
+        let mut create =
+            self.client.create_multipart_upload().bucket(&to.bucket).key(&to.key).content_type(content_type);
+        for (name, value) in marker.to_metadata() {
+            create = create.metadata(name, value);
+        }
+        let upload = create.send().await.map_err(|error| s3_error(error, to))?;
+        Ok(upload.upload_id().ok_or_else(|| StoreError::Rejected("no upload id".into()))?.to_owned())
+    }
+
+    async fn put_part(&self, to: &ObjectRef, id: &str, number: u32, body: Bytes) -> Result<UploadedPart, StoreError> {
+        self.send_part(to, id, number, S3Bytes::from(body)).await
+    }
+
+    async fn finish_parts(
+        &self,
+        to: &ObjectRef,
+        id: &str,
+        parts: &[UploadedPart],
+        condition: &PutCondition,
+    ) -> Result<(), StoreError> {
+        let parts = parts
+            .iter()
+            .map(|part| CompletedPart::builder().part_number(part.number as i32).e_tag(&part.etag).build())
+            .collect();
+        let complete = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .upload_id(id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+        let complete = match condition {
+            PutCondition::Absent => complete.if_none_match("*"),
+            PutCondition::Unchanged(etag) => complete.if_match(etag),
+            PutCondition::Overwrite => complete,
+        };
+        complete.send().await.map(|_| ()).map_err(|error| s3_error(error, to))
+    }
+
+    /// Never fails: an upload left behind is warned of, and the bucket's lifecycle rule
+    /// removes it.
+    async fn abort_parts(&self, to: &ObjectRef, id: &str) -> Result<(), StoreError> {
+        let abort = self.client.abort_multipart_upload().bucket(&to.bucket).key(&to.key).upload_id(id);
+        if let Err(error) = abort.send().await {
+            warn!(%to, upload_id = %id, error = %describe(&error), "multipart upload not aborted: the bucket's lifecycle rule removes it");
+        }
+        Ok(())
     }
 }
 

@@ -54,7 +54,7 @@ impl Ffmpeg {
         }
         if request.spec.pictures().is_some() {
             let run = args::join_pictures(request.spec, &list, request.workdir)?;
-            let (mut files, warnings) = self.render_run(&run, request.stop_by, None).await?;
+            let (mut files, warnings) = self.render_run(&run, request.stop_by, None, None).await?;
             if let TaskSpec::Sprite(spec) = request.spec {
                 let map =
                     sprite::map(spec, request.names, request.source, request.limits, request.workdir, files.len());
@@ -65,8 +65,9 @@ impl Ffmpeg {
         let spec = request.spec.as_transcode().ok_or_else(|| {
             MediaFailure::new(ErrorCode::Internal, "only transcodes, ladders and pictures are joined")
         })?;
-        let run = args::join(&spec, &list, request.audio, request.workdir, request.limits.max_duration_s)?;
-        let (mut files, mut warnings) = self.render_run(&run, request.stop_by, None).await?;
+        let max_duration = request.limits.max_duration_s;
+        let run = args::join(&spec, &list, request.audio, request.workdir, max_duration, request.feed.is_some())?;
+        let (mut files, mut warnings) = self.render_run(&run, request.stop_by, None, request.feed.as_ref()).await?;
         let served = self.serve_to_score(request).await?;
         if let Some(comparison) = served.as_ref().and_then(|s| Comparison::of(request.spec, request.source, s.url())) {
             self.score_file(comparison, &mut files, request.workdir, request.stop_by, &mut warnings).await;

@@ -12,6 +12,7 @@
 pub mod args;
 mod join;
 mod ladder;
+pub mod mp4;
 pub mod probe;
 mod quality;
 mod run;
@@ -34,8 +35,8 @@ use crate::domain::error::ErrorCode;
 use crate::domain::media::MediaInfo;
 use crate::domain::task::{OutputSlot, QualityScore, TaskSpec, Tuning};
 use crate::ports::{
-    JoinRequest, MediaFailure, MediaTool, ProbeFailure, Probed, RenderRequest, Rendered, RenderedFile, StoreError,
-    StoredObject,
+    Feed, JoinRequest, MediaFailure, MediaTool, MovedIndex, ProbeFailure, Probed, RenderRequest, Rendered,
+    RenderedFile, StoreError, StoredObject,
 };
 
 use self::args::{PlannedOutput, PlannedText, Run, Scored};
@@ -209,6 +210,7 @@ impl Ffmpeg {
         run: &Run,
         stop_by: Option<DateTime<Utc>>,
         share: Option<RunShare>,
+        feed: Option<&Feed>,
     ) -> Result<(Vec<RenderedFile>, Vec<String>), MediaFailure> {
         let mut failure = None;
         for args in &run.attempts {
@@ -217,6 +219,9 @@ impl Ffmpeg {
                 return self.pictures(run, made, args, stop_by, share).await;
             }
             let _ = tokio::fs::remove_file(&run.output.path).await;
+            if let (Some(Feed(feed)), true) = (feed, run.output.index_last) {
+                feed.writing(&run.output.path, run.output.slot, run.output.content_type);
+            }
             let health = match self.ffmpeg(args.clone(), allowed(stop_by)?, share.clone()).await {
                 Ok(health) => health,
                 Err(error) if error.code == ErrorCode::Timeout || error.code == ErrorCode::Internal => {
@@ -271,6 +276,7 @@ impl Ffmpeg {
                 height: output.size.map(|s| s.height),
                 quality: Vec::new(),
                 tuning: None,
+                index: None,
             })
             .collect();
         if files.is_empty() {
@@ -309,8 +315,20 @@ impl Ffmpeg {
             height: video.map(|v| v.height).or(output.size.map(|s| s.height)),
             quality: Vec::new(),
             tuning: None,
+            index: match output.index_last {
+                true => moved_index(&output.path).await?,
+                false => None,
+            },
         })
     }
+}
+
+/// The index of an MP4 written with it last, moved to the front.
+async fn moved_index(path: &Path) -> Result<Option<MovedIndex>, MediaFailure> {
+    let owned = path.to_owned();
+    let moved = tokio::task::spawn_blocking(move || mp4::index_to_front(&owned)).await;
+    let failure = |e: String| MediaFailure::new(ErrorCode::Internal, format!("{}: {e}", path.display()));
+    moved.map_err(|e| failure(e.to_string()))?.map_err(|e| failure(e.to_string()))
 }
 
 /// The files of a numbered output that are there (`out-%d.jpg`: `out-0.jpg`, `out-1.jpg`…),
@@ -403,7 +421,7 @@ impl Ffmpeg {
             if let Some(share) = &share {
                 share.report(0.0);
             }
-            let made = self.render_run(run, request.stop_by, share).await;
+            let made = self.render_run(run, request.stop_by, share, request.feed.as_ref()).await;
             // ffmpeg may take a read cut short for the end of the file: any failed read fails
             // the render.
             if let Some(failure) = read_failure(&served) {

@@ -196,6 +196,7 @@ mod tests {
             height: None,
             quality: Vec::new(),
             tuning: None,
+            index: None,
         };
         let mut files = vec![file(OutputSlot::SubStream(0)), file(OutputSlot::SubStream(1)), file(OutputSlot::Main(0))];
         let score = |mean| QualityScore::of(QualityMetric::Vmaf, [mean]).unwrap();

@@ -328,7 +328,8 @@ mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
     use crate::domain::object::ObjectRef;
-    use crate::ports::{ByteStream, ObjectStore};
+    use crate::domain::object::OutputMarker;
+    use crate::ports::{ByteStream, ObjectStore, UploadedPart};
 
     /// The body of a GET of `url` with `range`, over a plain connection.
     async fn get(url: &str, range: &str) -> (String, Vec<u8>) {
@@ -435,6 +436,24 @@ mod tests {
             Ok(futures::stream::iter(chunks).boxed())
         }
         async fn list(&self, _: &str, _: &str, _: Option<String>) -> Result<crate::ports::KeyPage, StoreError> {
+            unreachable!("only reads")
+        }
+        async fn begin_parts(&self, _: &ObjectRef, _: &str, _: &OutputMarker) -> Result<String, StoreError> {
+            unreachable!("only reads")
+        }
+        async fn put_part(&self, _: &ObjectRef, _: &str, _: u32, _: Bytes) -> Result<UploadedPart, StoreError> {
+            unreachable!("only reads")
+        }
+        async fn finish_parts(
+            &self,
+            _: &ObjectRef,
+            _: &str,
+            _: &[UploadedPart],
+            _: &crate::ports::PutCondition,
+        ) -> Result<(), StoreError> {
+            unreachable!("only reads")
+        }
+        async fn abort_parts(&self, _: &ObjectRef, _: &str) -> Result<(), StoreError> {
             unreachable!("only reads")
         }
         fn counted(self: Arc<Self>, _: Arc<crate::ports::RequestCounter>) -> Arc<dyn ObjectStore> {

@@ -42,5 +42,6 @@ pub(super) async fn map(
         height: None,
         quality: Vec::new(),
         tuning: None,
+        index: None,
     })
 }

@@ -223,7 +223,17 @@ async fn dash(
 }
 
 fn file(path: PathBuf, slot: OutputSlot, content_type: &'static str, duration: Option<f64>) -> RenderedFile {
-    RenderedFile { path, slot, content_type, duration, width: None, height: None, quality: Vec::new(), tuning: None }
+    RenderedFile {
+        path,
+        slot,
+        content_type,
+        duration,
+        width: None,
+        height: None,
+        quality: Vec::new(),
+        tuning: None,
+        index: None,
+    }
 }
 
 /// A file a playlist names, which must be one the packaging wrote in `workdir`.

@@ -97,6 +97,7 @@ impl MediaTool for Memory {
                     height: Some(48),
                     quality: Vec::new(),
                     tuning: None,
+                    index: None,
                 })
             })
             .collect::<Result<_, MediaFailure>>()?;
@@ -119,6 +120,7 @@ impl MediaTool for Memory {
             height: None,
             quality: Vec::new(),
             tuning: None,
+            index: None,
         };
         Ok(Rendered { files: vec![file], warnings: Vec::new() })
     }

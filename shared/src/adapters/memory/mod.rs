@@ -30,6 +30,13 @@ pub(super) struct Stored {
     pub(super) written_at: DateTime<Utc>,
 }
 
+/// An object being written in parts.
+pub(super) struct InParts {
+    pub(super) to: ObjectRef,
+    pub(super) marker: OutputMarker,
+    pub(super) parts: BTreeMap<u32, bytes::Bytes>,
+}
+
 #[derive(Default)]
 pub(super) struct State {
     pub(super) catalog_version: u64,
@@ -47,6 +54,10 @@ pub(super) struct State {
     pub(super) render_failure: Option<ErrorCode>,
     /// Writes still to be carried out with their answer lost (the retry sees a conflict).
     pub(super) lost_put_answers: usize,
+    /// Objects being written in parts, by upload id: where to, with what marker, the parts.
+    pub(super) in_parts: HashMap<String, InParts>,
+    /// Part writes still to be refused (as S3 answers a failing request).
+    pub(super) failing_parts: usize,
     /// Buckets whose objects cannot be read (as S3 answers a role without the permission).
     pub(super) denied: std::collections::BTreeSet<String>,
     pub(super) probes: usize,

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError};
+use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError, UploadedPart};
 
-use super::Memory;
+use super::{InParts, Memory};
 
 impl Memory {
     fn readable(&self, object: &ObjectRef) -> Result<(), StoreError> {
@@ -103,6 +103,72 @@ impl ObjectStore for Memory {
     ) -> Result<u64, StoreError> {
         let data = std::fs::read(from)?;
         let size = data.len() as u64;
+        self.store_if(to, data, marker, condition)?;
+        Ok(size)
+    }
+
+    async fn begin_parts(
+        &self,
+        to: &ObjectRef,
+        _content_type: &str,
+        marker: &OutputMarker,
+    ) -> Result<String, StoreError> {
+        let mut state = self.state();
+        let id = format!("parts-{}", state.in_parts.len() + 1);
+        let upload = InParts { to: to.clone(), marker: marker.clone(), parts: Default::default() };
+        state.in_parts.insert(id.clone(), upload);
+        Ok(id)
+    }
+
+    async fn put_part(&self, to: &ObjectRef, id: &str, number: u32, body: Bytes) -> Result<UploadedPart, StoreError> {
+        let mut state = self.state();
+        if state.failing_parts > 0 {
+            state.failing_parts -= 1;
+            return Err(StoreError::Unavailable(format!("{to}: part {number}: SlowDown")));
+        }
+        let upload = state.in_parts.get_mut(id).filter(|u| &u.to == to).ok_or_else(|| no_upload(to, id))?;
+        let etag = format!("\"{number}-{}\"", body.len());
+        upload.parts.insert(number, body);
+        Ok(UploadedPart { number, etag })
+    }
+
+    async fn finish_parts(
+        &self,
+        to: &ObjectRef,
+        id: &str,
+        parts: &[UploadedPart],
+        condition: &PutCondition,
+    ) -> Result<(), StoreError> {
+        let (data, marker) = {
+            let state = self.state();
+            let upload = state.in_parts.get(id).filter(|u| &u.to == to).ok_or_else(|| no_upload(to, id))?;
+            let mut data = Vec::new();
+            for part in parts {
+                let body = upload.parts.get(&part.number).ok_or_else(|| no_upload(to, id))?;
+                data.extend_from_slice(body);
+            }
+            (data, upload.marker.clone())
+        };
+        self.store_if(to, data, &marker, condition)?;
+        self.state().in_parts.remove(id);
+        Ok(())
+    }
+
+    async fn abort_parts(&self, _to: &ObjectRef, id: &str) -> Result<(), StoreError> {
+        self.state().in_parts.remove(id);
+        Ok(())
+    }
+}
+
+impl Memory {
+    /// Stores `data` at `to` if `condition` holds, else `Conflict`.
+    fn store_if(
+        &self,
+        to: &ObjectRef,
+        data: Vec<u8>,
+        marker: &OutputMarker,
+        condition: &PutCondition,
+    ) -> Result<(), StoreError> {
         let current = self.state().objects.get(to).map(|stored| stored.etag.clone());
         let allowed = match condition {
             PutCondition::Absent => current.is_none(),
@@ -119,8 +185,27 @@ impl ObjectStore for Memory {
             state.lost_put_answers -= 1;
             return Err(StoreError::Conflict(to.to_string()));
         }
-        Ok(size)
+        Ok(())
     }
+
+    /// The uploads in parts begun and neither finished nor dropped.
+    pub fn unfinished_uploads(&self) -> usize {
+        self.state().in_parts.len()
+    }
+
+    /// The numbers of the parts stored of the uploads not finished, in order.
+    pub fn parts_begun(&self) -> Vec<u32> {
+        self.state().in_parts.values().flat_map(|upload| upload.parts.keys().copied()).collect()
+    }
+
+    /// The next `count` part writes fail.
+    pub fn fail_parts(&self, count: usize) {
+        self.state().failing_parts = count;
+    }
+}
+
+fn no_upload(to: &ObjectRef, id: &str) -> StoreError {
+    StoreError::Rejected(format!("{to}: NoSuchUpload {id}"))
 }
 
 /// Buckets are the ones objects were put in (or that were created); links are `memory://`.
@@ -281,6 +366,36 @@ impl ObjectStore for Counted {
         let size = tokio::fs::metadata(from).await.map(|m| m.len()).unwrap_or_default();
         self.counter.put(size);
         self.memory.put(from, to, content_type, marker, condition).await
+    }
+
+    async fn begin_parts(
+        &self,
+        to: &ObjectRef,
+        content_type: &str,
+        marker: &OutputMarker,
+    ) -> Result<String, StoreError> {
+        self.counter.put(0);
+        self.memory.begin_parts(to, content_type, marker).await
+    }
+
+    async fn put_part(&self, to: &ObjectRef, id: &str, number: u32, body: Bytes) -> Result<UploadedPart, StoreError> {
+        self.counter.put(body.len() as u64);
+        self.memory.put_part(to, id, number, body).await
+    }
+
+    async fn finish_parts(
+        &self,
+        to: &ObjectRef,
+        id: &str,
+        parts: &[UploadedPart],
+        condition: &PutCondition,
+    ) -> Result<(), StoreError> {
+        self.counter.put(0);
+        self.memory.finish_parts(to, id, parts, condition).await
+    }
+
+    async fn abort_parts(&self, to: &ObjectRef, id: &str) -> Result<(), StoreError> {
+        self.memory.abort_parts(to, id).await
     }
 
     fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore> {

@@ -14,7 +14,7 @@ use crate::domain::job::{Job, JobId, Task};
 use crate::domain::object::ObjectRef;
 use crate::domain::task::Tuning;
 use crate::domain::workflow::Location;
-use crate::ports::{JoinRequest, MediaTool, ObjectStore, RenderRequest, Rendered};
+use crate::ports::{Feed, JoinRequest, MediaTool, ObjectStore, RenderRequest, Rendered};
 
 /// Where part `number` of task `index` of `job` is kept in the work location `work`.
 pub fn part_key(work: &Location, job: &JobId, index: u32, number: u32) -> ObjectRef {
@@ -114,6 +114,7 @@ impl Chunking {
             stop_by: None,
             progress: None,
             tuning: None,
+            feed: None,
         };
         media.tune(&request).await
     }
@@ -144,6 +145,7 @@ impl Chunking {
         task: &Task,
         workdir: &Path,
         stop_by: Option<DateTime<Utc>>,
+        feed: Option<Feed>,
     ) -> Result<Rendered, TaskError> {
         // The joined outputs are scored against the upload, when the task asks.
         let upload = match task.spec.quality() {
@@ -185,6 +187,7 @@ impl Chunking {
             workdir,
             stop_by,
             tuning: plan.tuning.as_ref(),
+            feed,
         };
         Ok(media.join(&request).await?)
     }

@@ -13,6 +13,7 @@
 pub mod attempt;
 pub mod chunking;
 pub mod dispatch;
+mod growing;
 pub mod notify;
 pub mod parts;
 pub mod prepare;
@@ -52,6 +53,7 @@ pub(crate) mod fixtures {
             scratch: scratch.to_owned(),
             lease: TimeDelta::minutes(15),
             margin: TimeDelta::seconds(1),
+            send_while_writing: Some(5 * 1024 * 1024),
         }
     }
 }

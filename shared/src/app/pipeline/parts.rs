@@ -145,6 +145,7 @@ impl PartRunner {
             stop_by: self.work.stop_by(invocation),
             progress: None,
             tuning: task.chunks.as_ref().and_then(|plan| plan.tuning.clone()),
+            feed: None,
         };
         let rendered = self.work.media.render(&request).await?;
         let file =

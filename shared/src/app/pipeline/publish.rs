@@ -4,6 +4,7 @@
 
 use futures::{StreamExt, TryStreamExt, stream};
 
+use super::growing::{GrowingOutputs, with_index_in_front};
 use crate::domain::error::{ErrorCode, TaskError};
 use crate::domain::job::{Job, OutputFile, Task};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
@@ -19,6 +20,7 @@ const PUBLISH_CONCURRENCY: usize = 8;
 /// that are not segments.
 pub(super) async fn publish(
     objects: &dyn ObjectStore,
+    growing: Option<&GrowingOutputs>,
     job: &Job,
     task: &Task,
     files: Vec<RenderedFile>,
@@ -35,12 +37,12 @@ pub(super) async fn publish(
         .await?;
     let last = planned.pop();
     let mut outputs: Vec<(bool, OutputFile)> = stream::iter(planned)
-        .map(|planned| write(objects, job, planned))
+        .map(|planned| write(objects, growing, job, planned))
         .buffered(PUBLISH_CONCURRENCY)
         .try_collect()
         .await?;
     if let Some(last) = last {
-        outputs.push(write(objects, job, last).await?);
+        outputs.push(write(objects, growing, job, last).await?);
     }
     Ok(outputs.into_iter().filter(|(listed, _)| *listed).map(|(_, output)| output).collect())
 }
@@ -48,16 +50,19 @@ pub(super) async fn publish(
 /// Writes one rendered file with its marker, under its condition; whether the job lists it.
 async fn write(
     objects: &dyn ObjectStore,
+    growing: Option<&GrowingOutputs>,
     job: &Job,
     (file, target, condition): (RenderedFile, ObjectRef, PutCondition),
 ) -> Result<(bool, OutputFile), TaskError> {
     let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &target);
-    let size = match objects.put(&file.path, &target, file.content_type, &marker, &condition).await {
+    let size = match send(objects, growing, &file, &target, &marker, &condition).await {
         Ok(size) => size,
         Err(StoreError::Conflict(_)) => match objects.head(&target).await {
             // This very write, whose answer was lost on the way: the SDK's retry found the key
             // taken by it.
-            Ok(Some(head)) if written_by(&head, job, &target) && Some(head.size) == file_size(&file).await => head.size,
+            Ok(Some(head)) if written_by(&head, job, &target) && Some(head.size) == stored_size(&file).await => {
+                head.size
+            }
             _ => {
                 // Someone wrote the key since we looked: a newer job of this upload, or not us.
                 check_current(objects, job).await?;
@@ -82,13 +87,36 @@ async fn write(
     Ok((file.slot.is_listed(), output))
 }
 
+/// Sends a rendered file to `target`: by finishing what was sent while it was written, else
+/// whole (with its index moved to the front first, when it has one at its end).
+async fn send(
+    objects: &dyn ObjectStore,
+    growing: Option<&GrowingOutputs>,
+    file: &RenderedFile,
+    target: &ObjectRef,
+    marker: &OutputMarker,
+    condition: &PutCondition,
+) -> Result<u64, StoreError> {
+    if let Some(growing) = growing
+        && let Some(finished) = growing.finish(file, target, condition).await
+    {
+        return finished;
+    }
+    let path = with_index_in_front(file).await?;
+    objects.put(&path, target, file.content_type, marker, condition).await
+}
+
 /// Whether `head` is an object this job wrote at `target`.
 fn written_by(head: &ObjectHead, job: &Job, target: &ObjectRef) -> bool {
     head.marker.as_ref().is_some_and(|marker| marker.is_at(target) && marker.job == job.id.as_str())
 }
 
-async fn file_size(file: &RenderedFile) -> Option<u64> {
-    tokio::fs::metadata(&file.path).await.ok().map(|metadata| metadata.len())
+/// The size of the output `file` makes.
+async fn stored_size(file: &RenderedFile) -> Option<u64> {
+    match &file.index {
+        Some(moved) => Some(moved.output_size()),
+        None => tokio::fs::metadata(&file.path).await.ok().map(|metadata| metadata.len()),
+    }
 }
 
 /// Fails with `SourceFileError.Replaced` when the key now holds a newer upload.

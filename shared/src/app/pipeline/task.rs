@@ -3,6 +3,7 @@
 //! for this upload, and nothing once the upload was replaced), record the outcome.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -10,13 +11,14 @@ use tracing::{debug, error, info, warn};
 
 use super::attempt::{Invocation, MAX_ATTEMPTS, RunError, RunResult, exhausted};
 use super::chunking::Chunking;
+use super::growing::GrowingOutputs;
 use super::publish::publish;
 use super::workspace::Workspace;
 use crate::domain::error::TaskError;
 use crate::domain::job::{Job, OutputFile, Task, TaskStatus, TaskTimings};
 use crate::domain::message::TaskMessage;
 use crate::domain::usage::OutputSeconds;
-use crate::ports::{Claim, Held, Progress, ProgressMeter, RenderRequest, TaskOutcome};
+use crate::ports::{Claim, Feed, Held, Progress, ProgressMeter, RenderRequest, TaskOutcome};
 
 /// How often a running task's progress is written at most.
 pub const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -142,7 +144,8 @@ impl TaskRunner {
     }
 
     /// The task's work in a scratch directory that is removed on every path: the outputs and
-    /// the warnings.
+    /// the warnings. What was sent of outputs while they were written and not finished is
+    /// dropped on every path too.
     async fn execute(
         &self,
         job: &Job,
@@ -150,16 +153,39 @@ impl TaskRunner {
         invocation: &Invocation,
     ) -> Result<(Vec<OutputFile>, Vec<String>, TaskTimings), TaskError> {
         job.check_output_keys(task)?;
+        let growing = self.work.growing_outputs(job, task);
+        let made = self.make(job, task, invocation, growing.as_ref()).await;
+        if let Some(growing) = growing {
+            growing.close().await;
+        }
+        made
+    }
+
+    async fn make(
+        &self,
+        job: &Job,
+        task: &Task,
+        invocation: &Invocation,
+        growing: Option<&Arc<GrowingOutputs>>,
+    ) -> Result<(Vec<OutputFile>, Vec<String>, TaskTimings), TaskError> {
         let started = Instant::now();
         let source =
             job.source.as_ref().ok_or_else(|| TaskError::internal("the job was never prepared: no source probe"))?;
         let workdir = self.work.scratch_dir(invocation)?;
         let stop_by = self.work.stop_by(invocation);
+        let feed = growing.map(|growing| Feed(growing.clone()));
         let (rendered, opened) = match (&task.chunks, &self.chunking) {
             (Some(_), Some(chunking)) => {
                 let opened = Instant::now();
-                let joined =
-                    chunking.join(&self.work.objects, self.work.media.as_ref(), job, task, workdir.path(), stop_by);
+                let joined = chunking.join(
+                    &self.work.objects,
+                    self.work.media.as_ref(),
+                    job,
+                    task,
+                    workdir.path(),
+                    stop_by,
+                    feed,
+                );
                 (joined.await?, opened)
             }
             (Some(_), None) => {
@@ -185,6 +211,7 @@ impl TaskRunner {
                         stop_by,
                         progress: Some(meter),
                         tuning: None,
+                        feed,
                     })
                     .await;
                 progress_writer.abort();
@@ -192,7 +219,7 @@ impl TaskRunner {
             }
         };
         let render_done = Instant::now();
-        let outputs = publish(self.work.objects.as_ref(), job, task, rendered.files).await?;
+        let outputs = publish(self.work.objects.as_ref(), growing.map(|g| &**g), job, task, rendered.files).await?;
         let timings = TaskTimings {
             download_ms: millis(opened - started),
             render_ms: millis(render_done - opened),

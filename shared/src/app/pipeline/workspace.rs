@@ -12,6 +12,7 @@ use tokio::io::AsyncReadExt;
 use tracing::{debug, warn};
 
 use super::attempt::Invocation;
+use super::growing::GrowingOutputs;
 use super::notify::Notifier;
 use crate::domain::attempt::Lease;
 use crate::domain::error::{ErrorCode, TaskError};
@@ -35,6 +36,9 @@ pub struct Workspace {
     pub lease: TimeDelta,
     /// The time kept back from the deadline to upload outputs and record the outcome.
     pub margin: TimeDelta,
+    /// Outputs written front to back go up in parts of this many bytes while they are
+    /// written (at least 5 MiB, S3's smallest part); `None`: after they are written.
+    pub send_while_writing: Option<u64>,
 }
 
 impl fmt::Debug for Workspace {
@@ -116,6 +120,12 @@ impl Workspace {
     /// When rendering must have stopped: the invocation's deadline less the margin.
     pub(super) fn stop_by(&self, invocation: &Invocation) -> Option<DateTime<Utc>> {
         invocation.deadline.map(|deadline| deadline - self.margin)
+    }
+
+    /// Where a task's outputs written front to back are followed and sent as they grow.
+    pub(super) fn growing_outputs(&self, job: &Job, task: &Task) -> Option<Arc<GrowingOutputs>> {
+        let part = self.send_while_writing?;
+        Some(Arc::new(GrowingOutputs::new(self.objects.clone(), job, task, part)))
     }
 
     /// The invocation's own directory in the scratch directory, removed when dropped.

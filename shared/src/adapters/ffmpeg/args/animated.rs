@@ -52,6 +52,7 @@ pub(super) fn animated(
             max_duration: None,
             size: Some(frame),
             sequence: false,
+            index_last: false,
         },
         label: None,
     });

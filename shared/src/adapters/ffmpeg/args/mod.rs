@@ -110,6 +110,9 @@ pub struct PlannedOutput {
     pub size: Option<Size>,
     /// Numbered files (`path` holds `%d`), as many as the run writes: outputs `Main(0…)`.
     pub sequence: bool,
+    /// Written front to back with its index last (an MP4 without `+faststart`), so that it can
+    /// be sent while it is written: the index is moved to the front when it is stored.
+    pub index_last: bool,
 }
 
 impl PlannedOutput {
@@ -123,6 +126,7 @@ impl PlannedOutput {
             max_duration: Some(max_duration),
             size,
             sequence: false,
+            index_last: false,
         }
     }
 
@@ -136,6 +140,7 @@ impl PlannedOutput {
             max_duration: None,
             size: Some(size),
             sequence: true,
+            index_last: false,
         }
     }
 }

@@ -57,6 +57,7 @@ pub(super) fn snapshot(
                 max_duration: None,
                 size: Some(frame),
                 sequence: false,
+                index_last: false,
             },
             label: Some(format!("time point {time}")),
         });

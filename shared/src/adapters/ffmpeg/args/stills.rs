@@ -71,6 +71,7 @@ fn picture_output(
                 max_duration: None,
                 size: Some(size),
                 sequence: false,
+                index_last: false,
             }
         }
         None => {
@@ -207,6 +208,7 @@ pub(super) fn cover(
             max_duration: None,
             size: Some(frame),
             sequence: false,
+            index_last: false,
         },
         label: None,
     });

@@ -83,16 +83,47 @@ pub(super) fn transcode(
             (setup.workdir.join(format!("out-0.{}", spec.container)), muxer, content_type)
         }
     };
-    if setup.part.is_none() && matches!(spec.container, Container::Mp4 | Container::Mov | Container::M4a) {
-        args.extend(strings(["-movflags", "+faststart"]));
-    }
+    let index = match setup.part {
+        Some(_) => Index::AsWritten,
+        None => Index::front(spec.container, setup.feed.is_some()),
+    };
+    index.args(&mut args);
     args.extend(["-f".into(), muxer.into(), file(&path)]);
-    plan.runs.push(Run {
-        attempts: vec![args],
-        output: PlannedOutput::media(path, content_type, max_duration, size),
-        label: None,
-    });
+    let output = PlannedOutput {
+        index_last: index == Index::MovedLater,
+        ..PlannedOutput::media(path, content_type, max_duration, size)
+    };
+    plan.runs.push(Run { attempts: vec![args], output, label: None });
     Ok(())
+}
+
+/// Where an MP4's index (`moov`) goes, which players want in front of the media data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Index {
+    /// Where the muxer puts it: a part of a chunked task, or a container without one.
+    AsWritten,
+    /// In front, by ffmpeg (`+faststart`: a second pass over the whole file once it is written).
+    Front,
+    /// Last, the file written front to back so that it can be sent while it grows; moved in
+    /// front as it is stored.
+    MovedLater,
+}
+
+impl Index {
+    /// For a whole output in `container`; `in_order` when it can be sent while written.
+    fn front(container: Container, in_order: bool) -> Self {
+        match (matches!(container, Container::Mp4 | Container::Mov | Container::M4a), in_order) {
+            (false, _) => Index::AsWritten,
+            (true, false) => Index::Front,
+            (true, true) => Index::MovedLater,
+        }
+    }
+
+    fn args(self, args: &mut Vec<String>) {
+        if self == Index::Front {
+            args.extend(strings(["-movflags", "+faststart"]));
+        }
+    }
 }
 
 /// The size a transcode's pictures are encoded at: the source's upright size, fitted to the
@@ -203,6 +234,7 @@ pub fn join(
     audio: Option<&Path>,
     workdir: &Path,
     max_duration: f64,
+    in_order: bool,
 ) -> Result<Run, MediaFailure> {
     for path in [list, workdir].into_iter().chain(audio) {
         plain_path(path)?;
@@ -220,13 +252,16 @@ pub fn join(
     }
     args.extend(strings(["-c", "copy"]));
     metadata_args(&mut args, spec.keep_metadata);
-    if matches!(spec.container, Container::Mp4 | Container::Mov) {
-        args.extend(strings(["-movflags", "+faststart"]));
-    }
+    let index = Index::front(spec.container, in_order);
+    index.args(&mut args);
     let (muxer, content_type) = muxer(spec.container);
     let path = workdir.join(format!("out-0.{}", spec.container));
     args.extend(["-f".into(), muxer.into(), file(&path)]);
-    Ok(Run { attempts: vec![args], output: PlannedOutput::media(path, content_type, max_duration, None), label: None })
+    let output = PlannedOutput {
+        index_last: index == Index::MovedLater,
+        ..PlannedOutput::media(path, content_type, max_duration, None)
+    };
+    Ok(Run { attempts: vec![args], output, label: None })
 }
 
 /// How a video's bitrate is decided: a CRF (the codec's default without one), or a target

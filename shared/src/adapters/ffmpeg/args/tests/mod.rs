@@ -60,6 +60,26 @@ fn run_tuned(
     part: Option<Part>,
     tuning: Option<Tuning>,
 ) -> Result<Plan, MediaFailure> {
+    run_request(spec, source, images, part, tuning, None)
+}
+
+/// A whole task whose outputs written front to back are sent as they grow.
+fn run_fed(spec: &TaskSpec, source: &MediaInfo) -> Result<Plan, MediaFailure> {
+    struct Ignored;
+    impl crate::ports::OutputFeed for Ignored {
+        fn writing(&self, _: &Path, _: crate::domain::task::OutputSlot, _: &'static str) {}
+    }
+    run_request(spec, source, &[], None, None, Some(crate::ports::Feed(Arc::new(Ignored))))
+}
+
+fn run_request(
+    spec: &TaskSpec,
+    source: &MediaInfo,
+    images: &[WatermarkImage],
+    part: Option<Part>,
+    tuning: Option<Tuning>,
+    feed: Option<crate::ports::Feed>,
+) -> Result<Plan, MediaFailure> {
     let request = RenderRequest {
         spec,
         names: OutputNames { spec, position: 0, input_name: "clip", input_format: "mp4" },
@@ -72,6 +92,7 @@ fn run_tuned(
         stop_by: None,
         progress: None,
         tuning,
+        feed,
     };
     plan(&request, URL)
 }
@@ -116,6 +137,7 @@ fn when_scratch_path_has_syntax_characters_should_refuse() {
         stop_by: None,
         progress: None,
         tuning: None,
+        feed: None,
     };
     let result = plan(&request, URL);
     assert_eq!(result.unwrap_err().code, ErrorCode::Internal);

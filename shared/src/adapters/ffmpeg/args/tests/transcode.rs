@@ -42,7 +42,8 @@ fn golden_chunked_transcode_parts_and_join() {
     );
     // the join copies both into the output's container
     let list = Path::new("/tmp/req-1/chunks.ffconcat");
-    let join = join(&spec, list, Some(Path::new("/tmp/req-1/audio.mp4")), Path::new("/tmp/req-1"), 600.0).unwrap();
+    let join =
+        join(&spec, list, Some(Path::new("/tmp/req-1/audio.mp4")), Path::new("/tmp/req-1"), 600.0, false).unwrap();
     assert_eq!(
         join.attempts[0].join(" "),
         "-hide_banner -nostdin -y -protocol_whitelist file -f concat -safe 1 -i file:/tmp/req-1/chunks.ffconcat \
@@ -53,6 +54,25 @@ fn golden_chunked_transcode_parts_and_join() {
         concat_list(&["chunk-0.mp4", "chunk-1.mp4"]),
         "ffconcat version 1.0\nfile chunk-0.mp4\nfile chunk-1.mp4\n"
     );
+}
+
+#[test]
+fn an_mp4_sent_while_it_is_written_keeps_its_index_last_and_other_containers_are_as_written() {
+    let source = source(1920, 1080, true);
+    for (container, index_last) in
+        [(Container::Mp4, true), (Container::Mov, true), (Container::M4a, true), (Container::Mkv, false)]
+    {
+        let spec = TaskSpec::Transcode(TranscodeSpec { container, ..TranscodeSpec::default() });
+        let fed = run_fed(&spec, &source).unwrap();
+        assert!(!args_of(&fed)[0].contains("-movflags"), "{container:?}: no second pass");
+        assert_eq!(fed.runs[0].output.index_last, index_last, "{container:?}");
+        let whole = run_plan(&spec, &source, &[]).unwrap();
+        assert_eq!(args_of(&whole)[0].contains("-movflags +faststart"), index_last, "{container:?}: ffmpeg moves it");
+        assert!(!whole.runs[0].output.index_last);
+    }
+    let (list, workdir) = (Path::new("/tmp/req-1/chunks.ffconcat"), Path::new("/tmp/req-1"));
+    let joined = join(&TranscodeSpec::default(), list, None, workdir, 600.0, true).unwrap();
+    assert!(!joined.attempts[0].join(" ").contains("-movflags") && joined.output.index_last);
 }
 
 #[test]
