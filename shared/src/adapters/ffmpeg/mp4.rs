@@ -43,7 +43,7 @@ pub fn index_to_front(path: &Path) -> Result<Option<MovedIndex>, Mp4Error> {
     if moov.start < mdat.start {
         return Ok(None);
     }
-    if boxes.last() != Some(&moov) {
+    if boxes.last() != Some(moov) {
         return Err(Mp4Error::Malformed("the index is not the last box".into()));
     }
     if moov.size > MAX_INDEX {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
-use super::workspace::open_upload;
+use super::workspace::{Workspace, open_upload};
 use crate::domain::chunk::{self, Budget, ChunkPlan, Part};
 use crate::domain::error::TaskError;
 use crate::domain::job::{Job, JobId, Task};
@@ -139,14 +139,14 @@ impl Chunking {
     /// Downloads the parts of the chunked `task` into `workdir` and joins them into its output.
     pub(crate) async fn join(
         &self,
-        objects: &Arc<dyn ObjectStore>,
-        media: &dyn MediaTool,
+        work: &Workspace,
         job: &Job,
         task: &Task,
         workdir: &Path,
         stop_by: Option<DateTime<Utc>>,
         feed: Option<Feed>,
     ) -> Result<Rendered, TaskError> {
+        let (objects, media) = (&work.objects, work.media.as_ref());
         // The joined outputs are scored against the upload, when the task asks.
         let upload = match task.spec.quality() {
             Some(_) => Some(open_upload(objects, job).await?),

@@ -70,9 +70,10 @@ impl GrowingOutputs {
         self.files.lock().expect("followers poisoned")
     }
 
-    /// Writes `file` to `target` under `condition` by finishing what was sent while it was
-    /// written; `None` when nothing was (a small file, or a failed part: the caller writes it
-    /// whole). Its size as stored.
+    /// Writes `file` to `target` under `condition` in parts, finishing what was sent while it
+    /// was written (after a failed part, all of it again in a new upload); `None` for a file
+    /// that was not followed or fits in two parts: the caller writes it whole. Its size as
+    /// stored.
     pub(super) async fn finish(
         &self,
         file: &RenderedFile,
@@ -80,14 +81,29 @@ impl GrowingOutputs {
         condition: &PutCondition,
     ) -> Option<Result<u64, StoreError>> {
         let follower = self.followers().remove(&file.path)?;
-        let sent = stop(follower).await;
-        let id = sent.upload.clone()?;
-        if let Some(error) = &sent.error {
-            warn!(%target, %error, "a part sent while the file was written failed: the file goes up whole");
-            let _ = self.objects.abort_parts(target, &id).await;
-            return None;
-        }
-        let finished = self.complete(file, target, &id, sent.parts, condition).await;
+        let Sent { upload, mut parts, error, .. } = stop(follower).await;
+        let length = tokio::fs::metadata(&file.path).await.map_or(0, |m| m.len());
+        let id = match (upload, error) {
+            (Some(id), None) if length >= 2 * self.part => id,
+            (upload, error) => {
+                if let Some(id) = upload {
+                    let _ = self.objects.abort_parts(target, &id).await;
+                }
+                if length < 2 * self.part {
+                    return None;
+                }
+                if let Some(error) = error {
+                    warn!(%target, %error, "a part sent while the file was written failed: sending it all again");
+                }
+                parts.clear();
+                let marker = OutputMarker::new(self.job.id.as_str(), &self.job.workflow, &self.job.input, target);
+                match self.objects.begin_parts(target, file.content_type, &marker).await {
+                    Ok(id) => id,
+                    Err(error) => return Some(Err(error)),
+                }
+            }
+        };
+        let finished = self.complete(file, target, &id, parts, condition).await;
         if finished.is_err() {
             let _ = self.objects.abort_parts(target, &id).await;
         }
@@ -386,19 +402,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_part_leaves_the_file_to_go_up_whole_and_nothing_behind() {
+    async fn after_a_failed_part_the_whole_file_goes_up_again_in_a_new_upload_and_nothing_is_left_behind() {
         let (memory, growing, target, dir) = outputs().await;
         let path = dir.path().join("out-0.mp4");
         memory.fail_parts(1);
         growing.writing(&path, OutputSlot::Main(0), "video/mp4");
-        grow(&path, &[1; 64]).await;
-        assert!(growing.finish(&rendered(&path, None), &target, &PutCondition::Absent).await.is_none());
-        assert_eq!(memory.unfinished_uploads(), 0, "the upload was dropped");
+        let data: Vec<u8> = (0..64u8).collect();
+        grow(&path, &data).await;
+        assert!(sent_parts(&memory).is_empty(), "the first part failed, and the follower stopped");
+        let size = growing.finish(&rendered(&path, None), &target, &PutCondition::Absent).await;
+        assert_eq!(size.expect("in parts").unwrap(), 64);
+        assert_eq!(memory.object(&target).unwrap(), data);
+        assert_eq!(memory.unfinished_uploads(), 0, "the failed upload was dropped");
     }
 
     #[tokio::test]
     async fn a_task_that_fails_drops_what_went_up_and_a_taken_key_is_not_written() {
-        let (memory, growing, target, dir) = outputs().await;
+        let (memory, growing, _, dir) = outputs().await;
         let path = dir.path().join("out-0.mp4");
         growing.writing(&path, OutputSlot::Main(0), "video/mp4");
         grow(&path, &[1; 64]).await;

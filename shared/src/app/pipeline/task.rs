@@ -177,15 +177,7 @@ impl TaskRunner {
         let (rendered, opened) = match (&task.chunks, &self.chunking) {
             (Some(_), Some(chunking)) => {
                 let opened = Instant::now();
-                let joined = chunking.join(
-                    &self.work.objects,
-                    self.work.media.as_ref(),
-                    job,
-                    task,
-                    workdir.path(),
-                    stop_by,
-                    feed,
-                );
+                let joined = chunking.join(&self.work, job, task, workdir.path(), stop_by, feed);
                 (joined.await?, opened)
             }
             (Some(_), None) => {
