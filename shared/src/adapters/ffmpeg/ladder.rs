@@ -8,7 +8,7 @@ use super::Ffmpeg;
 use super::args::ProbeEncode;
 use crate::domain::error::ErrorCode;
 use crate::domain::media::Size;
-use crate::domain::task::{AdaptiveSpec, LadderBounds, Probe, Trim, Tuning, choose_ladder};
+use crate::domain::task::{AdaptiveSpec, LadderBounds, Probe, SAMPLE_SECONDS, Trim, Tuning, choose_ladder};
 use crate::ports::{MediaFailure, RenderRequest};
 
 impl Ffmpeg {
@@ -22,7 +22,7 @@ impl Ffmpeg {
     ) -> Result<Tuning, MediaFailure> {
         let (codec, bounds) = (spec.video_codec(), spec.bounds());
         let cap = bounds.cap(codec, frame, fps);
-        let cut = self.cut_samples(request, &Trim::default(), fps).await?;
+        let cut = self.cut_samples(request, &Trim::default(), fps, SAMPLE_SECONDS).await?;
         let mut probes = Vec::new();
         for size in bounds.sizes(frame) {
             for crf in LadderBounds::probe_crfs(codec) {

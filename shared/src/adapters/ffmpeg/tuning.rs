@@ -17,8 +17,8 @@ use super::{Ffmpeg, read_failure, serve};
 use crate::domain::error::ErrorCode;
 use crate::domain::media::Size;
 use crate::domain::task::{
-    CrfSearch, OutputSlot, Probe, QualityMetric, Target, TaskSpec, TranscodeSpec, Trim, Tuning, VideoCodec,
-    default_max_kbps, sample_windows,
+    CrfSearch, MIN_SAMPLE_SECONDS, OutputSlot, Probe, QualityMetric, Target, TaskSpec, TranscodeSpec, Trim, Tuning,
+    VideoCodec, default_max_kbps, sample_windows,
 };
 use crate::ports::{MediaFailure, RenderRequest, RenderedFile};
 
@@ -63,7 +63,7 @@ impl Ffmpeg {
         // Held under a cap as QVBR is: the task's, or the default for the output's picture.
         let max_kbps = target.max_kbps.unwrap_or_else(|| default_max_kbps(codec, frame, fps));
         let target = Target { max_kbps: Some(max_kbps), ..target };
-        let cut = self.cut_samples(request, &spec.trim(), fps).await?;
+        let cut = self.cut_samples(request, &spec.trim(), fps, MIN_SAMPLE_SECONDS).await?;
         let search = CrfSearch::new(codec, target);
         let mut probes = Vec::new();
         while let Some(crf) = search.next(&probes) {
@@ -88,14 +88,15 @@ impl Ffmpeg {
         })
     }
 
-    /// Cuts the sample windows of the task's stretch (`trim`) of the source at `fps`, once, at
-    /// the size scores are computed at; fails where the title cannot be probed (no libvmaf, a
-    /// source of unknown length, a failed read).
+    /// Cuts the sample windows of the task's stretch (`trim`) of the source at `fps` (none
+    /// shorter than `shortest` seconds), once, at the size scores are computed at; fails where
+    /// the title cannot be probed (no libvmaf, a source of unknown length, a failed read).
     pub(super) async fn cut_samples(
         &self,
         request: &RenderRequest<'_>,
         trim: &Trim,
         fps: Option<f64>,
+        shortest: f64,
     ) -> Result<Cut, MediaFailure> {
         let filter = args::metric_filter(QualityMetric::Vmaf);
         if !self.has_filter(filter).await {
@@ -108,7 +109,7 @@ impl Ffmpeg {
             .or(source.duration.map(|duration| duration - span.start))
             .filter(|length| *length > 0.0)
             .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "the source's length is unknown"))?;
-        let windows: Vec<(f64, f64)> = sample_windows(length.min(request.limits.max_duration_s))
+        let windows: Vec<(f64, f64)> = sample_windows(length.min(request.limits.max_duration_s), shortest)
             .iter()
             .map(|w| (span.start + w.start, w.length.unwrap_or(length)))
             .collect();

@@ -42,6 +42,7 @@ pub use spec::{MAX_TASKS, TaskSpec};
 pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};
 pub use transcode::{AudioCodec, AudioSpec, Container, Encode, Span, TranscodeSpec, Trim, VideoCodec, VideoSpec};
 pub use tuning::{
-    CrfSearch, LadderRung, MAX_PROBES, Probe, SAMPLE_SECONDS, Tuning, default_crf, default_max_kbps, sample_windows,
+    CrfSearch, LadderRung, MAX_PROBES, MIN_SAMPLE_SECONDS, Probe, SAMPLE_SECONDS, Tuning, default_crf,
+    default_max_kbps, sample_windows,
 };
 pub use watermark::WatermarkTaskSpec;
