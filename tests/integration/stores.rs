@@ -250,6 +250,33 @@ fn large_outputs_go_up_in_parts_under_the_same_write_conditions() -> anyhow::Res
 }
 
 #[test]
+fn uploads_in_parts_left_unfinished_are_listed_under_a_dir_with_when_they_began_and_dropped() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        let store = S3ObjectStore::new(h.stack.clients.s3.clone());
+        let input = ObjectRef::new(&h.bucket, "in/clip.mp4");
+        let mut begun = Vec::new();
+        for key in ["out/a.mp4", "out/b.mp4", "other/c.mp4"] {
+            let target = ObjectRef::new(&h.output_bucket, key);
+            let marker = OutputMarker::new("job-1", "w", &input, &target);
+            let id = store.begin_parts(&target, "video/mp4", &marker).await?;
+            store.put_part(&target, &id, 2, bytes::Bytes::from_static(b"a part")).await?;
+            begun.push((target, id));
+        }
+        let started = chrono::Utc::now() - TimeDelta::minutes(10);
+        let listed = store.unfinished_parts(&h.output_bucket, "out/").await?;
+        let keys: Vec<&str> = listed.iter().map(|u| u.object.key.as_str()).collect();
+        assert_eq!(keys, ["out/a.mp4", "out/b.mp4"], "only under the dir");
+        assert!(listed.iter().all(|u| u.begun.is_some_and(|at| at > started)), "{listed:?}");
+        assert_eq!(listed[0].id, begun[0].1);
+        for (target, id) in &begun {
+            store.abort_parts(target, id).await?;
+        }
+        assert!(store.unfinished_parts(&h.output_bucket, "").await?.is_empty());
+        Ok(())
+    })
+}
+
+#[test]
 fn usage_adds_up_on_the_task_and_the_job_once_per_run_even_on_records_older_than_usage() -> anyhow::Result<()> {
     Harness::shared(|h| async move {
         let jobs = h.stack.jobs();

@@ -24,6 +24,11 @@ gets it wrong for some (a `prefix` holding "/"): S3 requests are authorised as t
 their access key names, without checking their signature. A refused DynamoDB request is answered
 in JSON, as DynamoDB answers it (moto answers in IAM's XML, which the SDKs cannot read).
 
+moto answers ListMultipartUploads with one fixed date (2010) for every upload; S3 says when each
+began, which the audit reads to tell an abandoned upload from one still being sent. Each upload's
+start is kept as it is begun and put in the answer (an upload begun before a restart keeps moto's
+date).
+
 moto answers a Query by sorting and reading the whole table, so that a stack slows as its jobs
 table grows (150 ms a query at 12,000 items); a query is handed only the items its key names
 (4 ms for a job's tasks, a third of the time for an index).
@@ -54,7 +59,7 @@ import sys
 import threading
 import time
 import traceback
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -162,6 +167,33 @@ def queues_on_a_cheap_clock():
 
 
 queues_on_a_cheap_clock()
+
+
+BEGUN = {}
+
+
+def uploads_kept_with_their_start():
+    from moto.s3.models import FakeMultipart
+
+    original = FakeMultipart.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        BEGUN[self.id] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+    FakeMultipart.__init__ = init
+
+
+uploads_kept_with_their_start()
+
+
+def uploads_listed_with_their_start(status, body):
+    def dated(upload):
+        block = upload[0]
+        begun = BEGUN.get(re.search(rb"<UploadId>(.*?)</UploadId>", block)[1].decode())
+        return re.sub(rb"<Initiated>.*?</Initiated>", f"<Initiated>{begun}</Initiated>".encode(), block) if begun else block
+
+    return re.sub(rb"<Upload>.*?</Upload>", dated, body, flags=re.S)
 
 
 def authorise_as_aws_does():
@@ -301,6 +333,8 @@ def handled(environ, start_response):
             return rewritten(environ, start_response, dynamodb_json_errors)
     if environ.get("REQUEST_METHOD") == "POST" and "uploadId=" in environ.get("QUERY_STRING", ""):
         return rewritten(environ, start_response, multipart_completed)
+    if environ.get("REQUEST_METHOD") == "GET" and "uploads" in parse_qs(environ.get("QUERY_STRING", ""), True):
+        return rewritten(environ, start_response, uploads_listed_with_their_start)
     return ranged_read(environ, start_response) or app(environ, start_response)
 
 

@@ -18,6 +18,10 @@ use super::workflow::Workflow;
 /// Lambda's longest invocation (15 minutes) and its two retries.
 pub const DEFAULT_DEADLINE: TimeDelta = TimeDelta::hours(1);
 
+/// How long ago an output's upload in parts must have begun to be taken for abandoned: longer
+/// than any worker invocation runs (15 minutes at most), which finishes or drops its own.
+pub const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(1);
+
 /// How old an upload must be before the audit expects its job: events reach the dispatcher in
 /// seconds, retried ones in minutes.
 pub const DEFAULT_GRACE: TimeDelta = TimeDelta::minutes(10);
@@ -38,16 +42,20 @@ pub enum FindingKind {
     DuplicateJob,
     /// A part of a chunked task kept after the task ended.
     PartLeftBehind,
+    /// An output's upload in parts, begun longer ago than any worker runs and never finished
+    /// (its worker was cut off mid-encode): its parts are billed as storage.
+    UploadUnfinished,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 6] = [
+    pub const ALL: [FindingKind; 7] = [
         FindingKind::UploadWithoutJob,
         FindingKind::JobNotFinished,
         FindingKind::OutputMissing,
         FindingKind::OutputSizeDiffers,
         FindingKind::DuplicateJob,
         FindingKind::PartLeftBehind,
+        FindingKind::UploadUnfinished,
     ];
 
     /// The CloudWatch metric that counts it.
@@ -59,6 +67,7 @@ impl FindingKind {
             FindingKind::OutputSizeDiffers => "OutputsWithOtherSize",
             FindingKind::DuplicateJob => "DuplicateJobs",
             FindingKind::PartLeftBehind => "PartsLeftBehind",
+            FindingKind::UploadUnfinished => "UnfinishedUploads",
         }
     }
 
@@ -71,6 +80,7 @@ impl FindingKind {
             FindingKind::OutputSizeDiffers => "output size differs",
             FindingKind::DuplicateJob => "duplicate job",
             FindingKind::PartLeftBehind => "part left behind",
+            FindingKind::UploadUnfinished => "unfinished upload",
         }
     }
 }
@@ -84,6 +94,8 @@ pub enum Repair {
     Redo { job_id: JobId, task: Option<u32> },
     /// Remove the part: nothing will join it any more.
     DeletePart { object: ObjectRef },
+    /// Drop the upload and its parts: nothing will finish it any more.
+    AbortUpload { object: ObjectRef, id: String },
 }
 
 impl fmt::Display for Repair {
@@ -93,7 +105,9 @@ impl fmt::Display for Repair {
             Repair::Process { workflow, object } => write!(f, "mediaflow process --workflow {workflow} {object}"),
             Repair::Redo { job_id, task: None } => write!(f, "mediaflow job redo {job_id}"),
             Repair::Redo { job_id, task: Some(task) } => write!(f, "mediaflow job redo {job_id} --task {task}"),
-            Repair::DeletePart { object } => write!(f, "mediaflow audit --fix --bucket {}", object.bucket),
+            Repair::DeletePart { object } | Repair::AbortUpload { object, .. } => {
+                write!(f, "mediaflow audit --fix --bucket {}", object.bucket)
+            }
         }
     }
 }
@@ -104,6 +118,7 @@ impl Serialize for Repair {
             Repair::Process { .. } => "process",
             Repair::Redo { .. } => "redo",
             Repair::DeletePart { .. } => "delete_part",
+            Repair::AbortUpload { .. } => "abort_upload",
         };
         let mut map = BTreeMap::new();
         map.insert("action", action.to_owned());
@@ -377,7 +392,7 @@ mod tests {
         assert_eq!(json["findings"][0]["repair"]["command"], "mediaflow process --workflow w s3://b/in/a.mp4");
         assert_eq!(json["counts"]["upload_without_job"], 1);
         let metrics = report.metrics("mediaflow", "prod");
-        assert_eq!(metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().map(Vec::len), Some(6));
+        assert_eq!(metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().map(Vec::len), Some(7));
         assert_eq!(metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Stack"]]));
         assert_eq!((metrics["UploadsWithoutJob"].as_u64(), metrics["PartsLeftBehind"].as_u64()), (Some(1), Some(0)));
         assert_eq!(metrics["Stack"], "prod");

@@ -22,7 +22,7 @@ pub use media::{
     Feed, JoinRequest, MediaFailure, MediaTool, MovedIndex, OutputFeed, ProbeFailure, Probed, ProgressMeter,
     RenderRequest, Rendered, RenderedFile, WatermarkImage,
 };
-pub use objects::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoredObject};
+pub use objects::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoredObject, Unfinished};
 pub use queues::{DeadLetter, DeadLetterQueue, DeadLetters, EventQueue, TaskQueue};
 pub use stores::{
     CatalogSnapshot, Claim, Created, Freshness, Held, JobFilter, JobPage, JobQueries, JobStore, JobTally, PartClaim,

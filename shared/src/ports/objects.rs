@@ -81,6 +81,8 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Drops upload `id` and its parts.
     async fn abort_parts(&self, to: &ObjectRef, id: &str) -> Result<(), StoreError>;
+    /// The uploads in parts begun under `prefix` of `bucket` and neither finished nor dropped.
+    async fn unfinished_parts(&self, bucket: &str, prefix: &str) -> Result<Vec<Unfinished>, StoreError>;
     /// The same store, counting every request it sends to S3 (retries too: S3 bills them) into
     /// `counter`.
     fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore>;
@@ -130,6 +132,14 @@ pub struct Listed {
     pub size: u64,
     pub etag: Option<String>,
     pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// An upload in parts neither finished nor dropped: where, its id, when it was begun.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unfinished {
+    pub object: ObjectRef,
+    pub id: String,
+    pub begun: Option<DateTime<Utc>>,
 }
 
 /// A page of listed objects.

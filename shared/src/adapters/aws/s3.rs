@@ -20,7 +20,9 @@ use tracing::warn;
 use super::metering::CountRequests;
 use super::{describe, sdk_error, service_code};
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError, UploadedPart};
+use crate::ports::{
+    ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError, Unfinished, UploadedPart,
+};
 
 /// [`ObjectStore`] on S3.
 #[derive(Clone, Debug)]
@@ -350,6 +352,35 @@ impl ObjectStore for S3ObjectStore {
             PutCondition::Overwrite => complete,
         };
         complete.send().await.map(|_| ()).map_err(|error| s3_error(error, to))
+    }
+
+    async fn unfinished_parts(&self, bucket: &str, prefix: &str) -> Result<Vec<Unfinished>, StoreError> {
+        let mut found = Vec::new();
+        let mut markers: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(markers.0.take())
+                .set_upload_id_marker(markers.1.take())
+                .send()
+                .await
+                .map_err(|error| s3_error(error, &ObjectRef::new(bucket, prefix)))?;
+            for upload in page.uploads() {
+                let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else { continue };
+                let begun = time(upload.initiated());
+                found.push(Unfinished { object: ObjectRef::new(bucket, key), id: id.to_owned(), begun });
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(found);
+            }
+            markers = (page.next_key_marker().map(str::to_owned), page.next_upload_id_marker().map(str::to_owned));
+            if markers.0.is_none() {
+                return Ok(found);
+            }
+        }
     }
 
     /// Never fails: an upload left behind is warned of, and the bucket's lifecycle rule

@@ -456,6 +456,9 @@ mod tests {
         async fn abort_parts(&self, _: &ObjectRef, _: &str) -> Result<(), StoreError> {
             unreachable!("only reads")
         }
+        async fn unfinished_parts(&self, _: &str, _: &str) -> Result<Vec<crate::ports::Unfinished>, StoreError> {
+            unreachable!("only reads")
+        }
         fn counted(self: Arc<Self>, _: Arc<crate::ports::RequestCounter>) -> Arc<dyn ObjectStore> {
             self
         }

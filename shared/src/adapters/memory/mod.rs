@@ -35,6 +35,7 @@ pub(super) struct InParts {
     pub(super) to: ObjectRef,
     pub(super) marker: OutputMarker,
     pub(super) parts: BTreeMap<u32, bytes::Bytes>,
+    pub(super) begun: DateTime<Utc>,
 }
 
 #[derive(Default)]

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::Utc;
 use futures::StreamExt;
 
 use crate::domain::object::{ObjectHead, ObjectRef, OutputMarker};
-use crate::ports::{ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError, UploadedPart};
+use crate::ports::{
+    ByteStream, KeyPage, Listed, ObjectStore, PutCondition, RequestCounter, StoreError, Unfinished, UploadedPart,
+};
 
 use super::{InParts, Memory};
 
@@ -115,7 +118,7 @@ impl ObjectStore for Memory {
     ) -> Result<String, StoreError> {
         let mut state = self.state();
         let id = format!("parts-{}", state.in_parts.len() + 1);
-        let upload = InParts { to: to.clone(), marker: marker.clone(), parts: Default::default() };
+        let upload = InParts { to: to.clone(), marker: marker.clone(), parts: Default::default(), begun: Utc::now() };
         state.in_parts.insert(id.clone(), upload);
         Ok(id)
     }
@@ -157,6 +160,18 @@ impl ObjectStore for Memory {
     async fn abort_parts(&self, _to: &ObjectRef, id: &str) -> Result<(), StoreError> {
         self.state().in_parts.remove(id);
         Ok(())
+    }
+
+    async fn unfinished_parts(&self, bucket: &str, prefix: &str) -> Result<Vec<Unfinished>, StoreError> {
+        let mut found: Vec<Unfinished> = self
+            .state()
+            .in_parts
+            .iter()
+            .filter(|(_, upload)| upload.to.bucket == bucket && upload.to.key.starts_with(prefix))
+            .map(|(id, upload)| Unfinished { object: upload.to.clone(), id: id.clone(), begun: Some(upload.begun) })
+            .collect();
+        found.sort_by(|a, b| (&a.object.key, &a.id).cmp(&(&b.object.key, &b.id)));
+        Ok(found)
     }
 }
 
@@ -396,6 +411,11 @@ impl ObjectStore for Counted {
 
     async fn abort_parts(&self, to: &ObjectRef, id: &str) -> Result<(), StoreError> {
         self.memory.abort_parts(to, id).await
+    }
+
+    async fn unfinished_parts(&self, bucket: &str, prefix: &str) -> Result<Vec<Unfinished>, StoreError> {
+        self.counter.put(0);
+        self.memory.unfinished_parts(bucket, prefix).await
     }
 
     fn counted(self: Arc<Self>, counter: Arc<RequestCounter>) -> Arc<dyn ObjectStore> {

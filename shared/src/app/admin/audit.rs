@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::app::pipeline::chunking::part_owner;
 use crate::domain::audit::{
-    self, AuditReport, Checked, Finding, FindingKind, Repair, duplicates, newest_per_input, part_left_behind, wants,
+    self, ABANDONED_AFTER, AuditReport, Checked, Finding, FindingKind, Repair, duplicates, newest_per_input,
+    part_left_behind, wants,
 };
 use crate::domain::job::{Job, JobId, JobStatus, Task, TaskStatus};
 use crate::domain::object::ObjectRef;
@@ -88,6 +89,7 @@ impl Auditor {
         if let Some(work) = self.work.as_ref().filter(|work| options.covers(&work.bucket)) {
             findings.extend(self.parts(work, &tasks, options, now, &mut checked).await?);
         }
+        findings.extend(self.unfinished_uploads(&workflows, now).await);
         let report = AuditReport::new(options.since, now, checked, findings);
         info!(findings = report.findings.len(), checked = ?report.checked, "audit done");
         Ok(report)
@@ -96,6 +98,43 @@ impl Auditor {
     /// Removes a part left behind.
     pub async fn delete_part(&self, part: &ObjectRef) -> Result<(), StoreError> {
         self.objects.delete(part).await
+    }
+
+    /// Drops an output's upload in parts that was never finished.
+    pub async fn abort_upload(&self, object: &ObjectRef, id: &str) -> Result<(), StoreError> {
+        self.objects.abort_parts(object, id).await
+    }
+
+    /// Uploads in parts under the workflows' output dirs begun longer ago than any worker runs.
+    /// A bucket whose uploads cannot be listed (a role without the permission) is left out.
+    async fn unfinished_uploads(&self, workflows: &[&Workflow], now: DateTime<Utc>) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let mut seen = HashSet::new();
+        for workflow in workflows {
+            let output = &workflow.output;
+            if !seen.insert((&output.bucket, &output.dir)) {
+                continue;
+            }
+            let unfinished = match self.objects.unfinished_parts(&output.bucket, &output.dir).await {
+                Ok(unfinished) => unfinished,
+                Err(error) => {
+                    warn!(bucket = %output.bucket, %error, "unfinished uploads not listed");
+                    continue;
+                }
+            };
+            for upload in unfinished.into_iter().filter(|u| u.begun.is_some_and(|at| at + ABANDONED_AFTER < now)) {
+                let begun = upload.begun.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+                findings.push(Finding {
+                    kind: FindingKind::UploadUnfinished,
+                    detail: format!("begun {begun} and never finished: its parts are billed until it is dropped"),
+                    workflow: Some(workflow.name.clone()),
+                    job_id: None,
+                    repair: Some(Repair::AbortUpload { object: upload.object.clone(), id: upload.id }),
+                    object: upload.object,
+                });
+            }
+        }
+        findings
     }
 
     /// Every job created since `since`, newest first, page by page through the by-day index.
@@ -488,5 +527,24 @@ mod tests {
         assert_eq!(report.findings[0].repair, Some(Repair::DeletePart { object: part.clone() }));
         auditor.delete_part(&part).await.expect("delete");
         assert!(audit(&auditor).await.is_clean());
+    }
+
+    #[tokio::test]
+    async fn an_output_upload_in_parts_older_than_any_worker_runs_is_unfinished_until_dropped() {
+        let (memory, auditor, workflow) = setup();
+        let output = ObjectRef::new("media", "out/clip_transcode_1.mp4");
+        let marker = OutputMarker::new("job-1", &workflow.name, &ObjectRef::new("media", "in/clip.mp4"), &output);
+        let id = memory.begin_parts(&output, "video/mp4", &marker).await.expect("begun");
+        let elsewhere = ObjectRef::new("media", "other/clip.mp4");
+        memory.begin_parts(&elsewhere, "video/mp4", &marker).await.expect("begun");
+        assert!(audit(&auditor).await.is_clean(), "a worker may still be sending it");
+        let later = Utc::now() + ABANDONED_AFTER + TimeDelta::minutes(1);
+        let report = auditor.run(&options(), later).await.expect("audit");
+        assert_eq!(kinds(&report), vec![FindingKind::UploadUnfinished], "only under the workflow's output dir");
+        let repair = Repair::AbortUpload { object: output.clone(), id: id.clone() };
+        assert_eq!(report.findings[0].repair, Some(repair));
+        assert_eq!(report.findings[0].workflow.as_deref(), Some(workflow.name.as_str()));
+        auditor.abort_upload(&output, &id).await.expect("dropped");
+        assert!(auditor.run(&options(), later).await.expect("audit").is_clean());
     }
 }

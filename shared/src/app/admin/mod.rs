@@ -301,6 +301,10 @@ impl Admin {
                 part(&self.auditor)?.delete_part(object).await?;
                 Ok("removed".to_owned())
             }
+            Repair::AbortUpload { object, id } => {
+                part(&self.auditor)?.abort_upload(object, id).await?;
+                Ok("dropped with its parts".to_owned())
+            }
         }
     }
 
