@@ -14,7 +14,7 @@ use super::media::MediaInfo;
 use super::notification::NotifyMode;
 use super::notification::delivery::Delivery;
 use super::notification::spec::NotificationSpec;
-use super::object::{ObjectCreated, ObjectHead, ObjectRef, digest, input_format, input_name};
+use super::object::{ObjectCreated, ObjectHead, ObjectRef, OutputMarker, digest, input_format, input_name};
 use super::task::{OutputNames, OutputSlot, QualityScore, TaskSpec, Tuning};
 use super::usage::{OutputSeconds, Usage};
 use super::workflow::{Location, Workflow};
@@ -400,6 +400,11 @@ impl Job {
     /// Where output `number` of task `index` goes: the output dir, then the input's sub-path
     /// below the trigger dir, then the task's name pattern. Same-named inputs in different
     /// sub-dirs therefore never collide.
+    /// The marker an object this job writes at `target` carries: whose output it is.
+    pub fn output_marker(&self, target: &ObjectRef) -> OutputMarker {
+        OutputMarker::new(self.id.as_str(), &self.workflow, &self.input, target)
+    }
+
     pub fn output_key(&self, task: &Task, slot: OutputSlot) -> ObjectRef {
         let sub_dir = match self.relative_key.rfind('/') {
             Some(slash) => &self.relative_key[..=slash],

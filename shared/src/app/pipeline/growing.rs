@@ -37,8 +37,9 @@ pub(super) struct GrowingOutputs {
     files: Mutex<HashMap<PathBuf, Follower>>,
 }
 
-/// A file being followed: how to tell it to stop, and what it sent.
+/// A file being followed: where it goes, how to tell it to stop, and what it sent.
 struct Follower {
+    target: ObjectRef,
     done: watch::Sender<bool>,
     handle: JoinHandle<Sent>,
 }
@@ -46,7 +47,6 @@ struct Follower {
 /// What a follower sent of one file.
 #[derive(Default)]
 struct Sent {
-    target: Option<ObjectRef>,
     upload: Option<String>,
     parts: Vec<SentPart>,
     error: Option<StoreError>,
@@ -78,10 +78,11 @@ impl GrowingOutputs {
         &self,
         file: &RenderedFile,
         target: &ObjectRef,
+        marker: &OutputMarker,
         condition: &PutCondition,
     ) -> Option<Result<u64, StoreError>> {
         let follower = self.followers().remove(&file.path)?;
-        let Sent { upload, mut parts, error, .. } = stop(follower).await;
+        let Sent { upload, mut parts, error } = stop(follower).await;
         let length = tokio::fs::metadata(&file.path).await.map_or(0, |m| m.len());
         let id = match (upload, error) {
             (Some(id), None) if length >= 2 * self.part => id,
@@ -96,8 +97,7 @@ impl GrowingOutputs {
                     warn!(%target, %error, "a part sent while the file was written failed: sending it all again");
                 }
                 parts.clear();
-                let marker = OutputMarker::new(self.job.id.as_str(), &self.job.workflow, &self.job.input, target);
-                match self.objects.begin_parts(target, file.content_type, &marker).await {
+                match self.objects.begin_parts(target, file.content_type, marker).await {
                     Ok(id) => id,
                     Err(error) => return Some(Err(error)),
                 }
@@ -155,10 +155,10 @@ impl GrowingOutputs {
     pub(super) async fn close(&self) {
         let followers: Vec<Follower> = self.followers().drain().map(|(_, follower)| follower).collect();
         for follower in followers {
-            let sent = stop(follower).await;
-            if let (Some(target), Some(id)) = (&sent.target, &sent.upload) {
+            let target = follower.target.clone();
+            if let Some(id) = stop(follower).await.upload {
                 debug!(%target, "dropping an output sent while it was written, not finished");
-                let _ = self.objects.abort_parts(target, id).await;
+                let _ = self.objects.abort_parts(&target, &id).await;
             }
         }
     }
@@ -171,17 +171,17 @@ impl OutputFeed for GrowingOutputs {
             return;
         }
         let target = self.job.output_key(&self.task, slot);
-        let marker = OutputMarker::new(self.job.id.as_str(), &self.job.workflow, &self.job.input, &target);
         let (done, stopped) = watch::channel(false);
         let growing = Growing {
             objects: self.objects.clone(),
             path: path.to_owned(),
-            target,
+            target: target.clone(),
             content_type,
-            marker,
+            marker: self.job.output_marker(&target),
             part: self.part,
         };
-        followers.insert(path.to_owned(), Follower { done, handle: tokio::spawn(growing.follow(stopped)) });
+        let handle = tokio::spawn(growing.follow(stopped));
+        followers.insert(path.to_owned(), Follower { target, done, handle });
     }
 }
 
@@ -207,7 +207,7 @@ impl Growing {
     /// Sends each whole part past the first as soon as the file has grown past it, until told
     /// to stop or a part fails.
     async fn follow(self, mut stopped: watch::Receiver<bool>) -> Sent {
-        let mut sent = Sent { target: Some(self.target.clone()), ..Sent::default() };
+        let mut sent = Sent::default();
         let mut reader = None;
         loop {
             let done = *stopped.borrow_and_update();
@@ -365,7 +365,9 @@ mod tests {
         file[2] = 0xee;
         std::fs::write(&path, [&file[..], b"INDEX"].concat()).unwrap();
         let index = MovedIndex { at: 4, index: Bytes::from_static(b"INDEX"), end: 100 };
-        let size = growing.finish(&rendered(&path, Some(index)), &target, &PutCondition::Absent).await;
+        let size = growing
+            .finish(&rendered(&path, Some(index)), &target, &growing.job.output_marker(&target), &PutCondition::Absent)
+            .await;
         assert_eq!(size.expect("sent while written").unwrap(), 105);
         let expected = [&file[..4], b"INDEX", &file[4..100]].concat();
         assert_eq!(memory.object(&target).unwrap(), expected);
@@ -383,7 +385,9 @@ mod tests {
         // A run started over wrote a shorter file with other bytes.
         let finished: Vec<u8> = (0..40u8).collect();
         std::fs::write(&path, &finished).unwrap();
-        let size = growing.finish(&rendered(&path, None), &target, &PutCondition::Absent).await;
+        let size = growing
+            .finish(&rendered(&path, None), &target, &growing.job.output_marker(&target), &PutCondition::Absent)
+            .await;
         assert_eq!(size.unwrap().unwrap(), 40);
         assert_eq!(memory.object(&target).unwrap(), finished);
     }
@@ -395,7 +399,9 @@ mod tests {
         growing.writing(&path, OutputSlot::Main(0), "video/mp4");
         grow(&path, b"ftypDATA-DATAINDEX").await;
         let file = rendered(&path, Some(MovedIndex { at: 4, index: Bytes::from_static(b"INDEX"), end: 13 }));
-        assert!(growing.finish(&file, &target, &PutCondition::Absent).await.is_none());
+        assert!(
+            growing.finish(&file, &target, &growing.job.output_marker(&target), &PutCondition::Absent).await.is_none()
+        );
         assert_eq!(memory.unfinished_uploads(), 0, "nothing was begun");
         let whole = with_index_in_front(&file).await.unwrap();
         assert_eq!(std::fs::read(whole).unwrap(), b"ftypINDEXDATA-DATA");
@@ -410,7 +416,9 @@ mod tests {
         let data: Vec<u8> = (0..64u8).collect();
         grow(&path, &data).await;
         assert!(sent_parts(&memory).is_empty(), "the first part failed, and the follower stopped");
-        let size = growing.finish(&rendered(&path, None), &target, &PutCondition::Absent).await;
+        let size = growing
+            .finish(&rendered(&path, None), &target, &growing.job.output_marker(&target), &PutCondition::Absent)
+            .await;
         assert_eq!(size.expect("in parts").unwrap(), 64);
         assert_eq!(memory.object(&target).unwrap(), data);
         assert_eq!(memory.unfinished_uploads(), 0, "the failed upload was dropped");
@@ -431,7 +439,9 @@ mod tests {
         growing.writing(&path, OutputSlot::Main(0), "video/mp4");
         grow(&path, &[2; 64]).await;
         memory.put_object(target.clone(), b"a user's file".to_vec(), None);
-        let written = growing.finish(&rendered(&path, None), &target, &PutCondition::Absent).await;
+        let written = growing
+            .finish(&rendered(&path, None), &target, &growing.job.output_marker(&target), &PutCondition::Absent)
+            .await;
         assert!(matches!(written, Some(Err(StoreError::Conflict(_)))));
         assert_eq!(memory.object(&target).unwrap(), b"a user's file");
         assert_eq!(memory.unfinished_uploads(), 0);

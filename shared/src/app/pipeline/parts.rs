@@ -16,7 +16,6 @@ use crate::domain::chunk::Part;
 use crate::domain::error::TaskError;
 use crate::domain::job::{Job, PartState, Task, TaskStatus};
 use crate::domain::message::{TaskMessage, WorkerMessage};
-use crate::domain::object::OutputMarker;
 use crate::domain::usage::OutputSeconds;
 use crate::ports::{Held, PartClaim, PartStore, Progress, PutCondition, RenderRequest, StoreError, TaskQueue};
 
@@ -151,7 +150,7 @@ impl PartRunner {
         let file =
             rendered.files.first().ok_or_else(|| TaskError::internal("the render wrote no file for the part"))?;
         let key = self.chunking.part_key(&job.id, task.index, number);
-        let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &key);
+        let marker = job.output_marker(&key);
         self.work
             .objects
             .put(&file.path, &key, file.content_type, &marker, &PutCondition::Overwrite)

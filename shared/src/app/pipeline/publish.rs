@@ -54,7 +54,7 @@ async fn write(
     job: &Job,
     (file, target, condition): (RenderedFile, ObjectRef, PutCondition),
 ) -> Result<(bool, OutputFile), TaskError> {
-    let marker = OutputMarker::new(job.id.as_str(), &job.workflow, &job.input, &target);
+    let marker = job.output_marker(&target);
     let size = match send(objects, growing, &file, &target, &marker, &condition).await {
         Ok(size) => size,
         Err(StoreError::Conflict(_)) => match objects.head(&target).await {
@@ -98,7 +98,7 @@ async fn send(
     condition: &PutCondition,
 ) -> Result<u64, StoreError> {
     if let Some(growing) = growing
-        && let Some(finished) = growing.finish(file, target, condition).await
+        && let Some(finished) = growing.finish(file, target, marker, condition).await
     {
         return finished;
     }
