@@ -1,8 +1,10 @@
 //! The DynamoDB adapters against a real DynamoDB protocol server: conditional writes do what
 //! the use-cases rely on.
 
+use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt;
 use mediaflow::adapters::aws::dynamodb::DynamoWorkflowStore;
 use mediaflow::adapters::aws::s3::{Multipart, S3ObjectStore};
 use mediaflow::domain::attempt::Lease;
@@ -245,6 +247,46 @@ fn large_outputs_go_up_in_parts_under_the_same_write_conditions() -> anyhow::Res
         assert!(open.uploads().is_empty(), "aborted: {:?}", open.uploads());
         // while over our own output, as it stands, it is written
         store.put(&file, &target, "video/mp4", &marker, &PutCondition::Unchanged(head.etag.expect("etag"))).await?;
+        Ok(())
+    })
+}
+
+#[test]
+fn ranged_reads_of_a_large_upload_return_its_bytes_from_anywhere_and_only_while_it_is_unchanged() -> anyhow::Result<()>
+{
+    Harness::shared(|h| async move {
+        // GIVEN an upload above the size the local stack reads from its stored buffer (64 MiB)
+        let s3 = &h.stack.clients.s3;
+        let store = S3ObjectStore::new(s3.clone());
+        let data: Vec<u8> =
+            (0..65 * 1024 * 1024 + 777).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let upload = ObjectRef::new(&h.bucket, "in/large.mp4");
+        let put = s3.put_object().bucket(&upload.bucket).key(&upload.key).body(data.clone().into()).send().await?;
+        let etag = put.e_tag().context("an entity tag")?.to_owned();
+        let read = |from: u64, to: Option<u64>, etag: String| {
+            let (store, upload) = (&store, &upload);
+            async move {
+                let mut stream = store.read(upload, Some(&etag), from, to).await?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    bytes.extend_from_slice(&chunk?);
+                }
+                Ok::<_, anyhow::Error>(bytes)
+            }
+        };
+        // WHEN ranges are read as ffmpeg asks for them: the head, a closed range across the
+        // MiB steps the buffer is read in, and an open-ended range to the end
+        let size = data.len() as u64;
+        let middle = 40 * 1024 * 1024 - 10;
+        for (from, to) in [(0, Some(12)), (middle, Some(middle + 2 * 1024 * 1024 + 20)), (size - 100, None)] {
+            let end = to.unwrap_or(size) as usize;
+            // THEN each holds exactly the bytes of that range
+            assert!(read(from, to, etag.clone()).await? == data[from as usize..end], "bytes {from}..{end}");
+        }
+        // and once the upload is replaced, a read pinned to the old one is refused
+        s3.put_object().bucket(&upload.bucket).key(&upload.key).body(b"replaced".to_vec().into()).send().await?;
+        let stale = store.read(&upload, Some(&etag), middle, None).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))), "{:?}", stale.map(|_| ()));
         Ok(())
     })
 }

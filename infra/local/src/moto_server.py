@@ -11,8 +11,9 @@ renamed on its way out.
 
 moto answers a ranged GET by copying the whole object and slicing it (1.5 s per request on a
 1 GB object); S3 reads only the range. A ranged GET of a large object, by path, with at most
-`If-Match`, is answered from the stored object a MiB at a time, so that reading a large upload
-in ranges costs what it costs on S3. Everything else is moto's.
+`If-Match` and the operation's name in the query (`x-id=GetObject`, as the AWS SDKs send it),
+is answered from the stored object a MiB at a time, so that reading a large upload in ranges
+costs what it costs on S3. Everything else is moto's.
 
 With IAM enforced (moto's `/moto-api/reset-auth`, INITIAL_NO_AUTH_ACTION_COUNT), moto checks a
 DynamoDB request as one action on every resource ("*") and a CloudFormation one likewise, so no
@@ -243,7 +244,7 @@ def dynamodb_json_errors(status, body):
 
 LARGE = 64 * 1024 * 1024
 STEP = 1024 * 1024
-PASSED_ON = ("QUERY_STRING", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE",
+PASSED_ON = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE",
              "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM", "HTTP_X_AMZ_TARGET")
 
 
@@ -263,6 +264,10 @@ def ranged_read(environ, start_response):
     """A ranged GET of a large stored object, streamed from its buffer; None to leave it to moto."""
     wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", environ.get("HTTP_RANGE", ""))
     if environ.get("REQUEST_METHOD") != "GET" or not wanted or any(environ.get(h) for h in PASSED_ON):
+        return None
+    # The AWS SDKs name the operation in the query (`x-id=GetObject`); any other parameter
+    # (a version, a part, a response header) is moto's to answer.
+    if set(parse_qs(environ.get("QUERY_STRING", ""), True)) - {"x-id"}:
         return None
     key = stored_key(environ)
     if key is None or key.size < LARGE:
