@@ -6,7 +6,8 @@
 
 use std::fmt;
 use std::iter::Sum;
-use std::ops::{Add, AddAssign};
+
+use derive_more::{Add, AddAssign};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,7 @@ impl Architecture {
 /// to 1080, up to 1440 and above; and sound alone. MediaConvert draws SD below 720, HD up to
 /// 1080 and UHD above; MPS draws SD up to 480, HD up to 720, FHD up to 1080, 2K up to 1440 and
 /// 4K above.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, Add, AddAssign)]
 #[serde(default)]
 pub struct OutputSeconds {
     pub up_to_480: f64,
@@ -78,23 +79,8 @@ impl OutputSeconds {
     }
 }
 
-impl Add for OutputSeconds {
-    type Output = Self;
-    fn add(self, other: Self) -> Self {
-        Self {
-            up_to_480: self.up_to_480 + other.up_to_480,
-            up_to_719: self.up_to_719 + other.up_to_719,
-            at_720: self.at_720 + other.at_720,
-            up_to_1080: self.up_to_1080 + other.up_to_1080,
-            up_to_1440: self.up_to_1440 + other.up_to_1440,
-            above_1440: self.above_1440 + other.above_1440,
-            audio: self.audio + other.audio,
-        }
-    }
-}
-
 /// S3 requests by price class and the bytes they moved.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Add, AddAssign)]
 #[serde(default)]
 pub struct S3Usage {
     /// GET, HEAD and the other requests S3 bills at its GET rate.
@@ -105,20 +91,8 @@ pub struct S3Usage {
     pub bytes_written: u64,
 }
 
-impl Add for S3Usage {
-    type Output = Self;
-    fn add(self, other: Self) -> Self {
-        Self {
-            get_requests: self.get_requests + other.get_requests,
-            put_requests: self.put_requests + other.put_requests,
-            bytes_read: self.bytes_read + other.bytes_read,
-            bytes_written: self.bytes_written + other.bytes_written,
-        }
-    }
-}
-
 /// What one or more worker invocations used.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, Add, AddAssign)]
 #[serde(default)]
 pub struct Usage {
     pub invocations: u64,
@@ -157,28 +131,9 @@ impl Usage {
     }
 }
 
-impl Add for Usage {
-    type Output = Self;
-    fn add(self, other: Self) -> Self {
-        Self {
-            invocations: self.invocations + other.invocations,
-            x86_64_mb_ms: self.x86_64_mb_ms + other.x86_64_mb_ms,
-            arm64_mb_ms: self.arm64_mb_ms + other.arm64_mb_ms,
-            s3: self.s3 + other.s3,
-            output: self.output + other.output,
-        }
-    }
-}
-
-impl AddAssign for Usage {
-    fn add_assign(&mut self, other: Self) {
-        *self = *self + other;
-    }
-}
-
 impl Sum for Usage {
     fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
-        iter.fold(Self::default(), Add::add)
+        iter.fold(Self::default(), |sum, usage| sum + usage)
     }
 }
 
