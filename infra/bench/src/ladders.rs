@@ -16,7 +16,7 @@ use mediaflow::domain::job::OutputFile;
 use mediaflow::domain::task::{AdaptiveSpec, QualityMetric, Rendition, Renditions, TaskSpec, Tuning};
 use mediaflow_local::{LocalStack, StackOptions};
 
-use super::per_title::{SOURCES, make_source};
+use super::per_title::{make_source, sources};
 use super::start_job_of;
 
 /// Apple's HLS authoring ladder for H.264 at 30 fps, up to 1280x720: (width, height, kbps).
@@ -38,7 +38,7 @@ struct Point {
     vmaf: f64,
 }
 
-pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
+pub async fn figures(ffmpeg: &Path, dir: &Path, titles: &[String]) -> anyhow::Result<()> {
     println!("(the sources of section 7; HLS, 6 s segments, H.264 veryfast, no sound; VMAF over one frame in five;");
     println!(" a rendition's bitrate is its AVERAGE-BANDWIDTH; each ladder one job, one after the other)");
     println!("fixed: {}", FIXED.iter().map(|(_, h, k)| format!("{h}p@{k}")).collect::<Vec<_>>().join(" "));
@@ -47,7 +47,7 @@ pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
         .map(|&(width, height, kbps)| Rendition { width, height, bitrate_kbps: Some(kbps), ..Rendition::default() })
         .collect();
     let mut rates = Vec::new();
-    for (name, graph) in SOURCES {
+    for (name, graph) in sources(titles) {
         let source = make_source(ffmpeg, dir, name, graph)?;
         let fixed = ladder(&source, "fixed", fixed_ladder.clone().into(), true).await?;
         let auto = ladder(&source, "auto", Renditions::Auto, false).await?;

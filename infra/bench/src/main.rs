@@ -71,6 +71,9 @@ struct Args {
     /// output sent while it is written).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6,7,8,9")]
     sections: Vec<u8>,
+    /// Sections 7 and 8: only the sources whose name holds one of these (e.g. `sports,grain`).
+    #[arg(long, value_delimiter = ',')]
+    titles: Vec<String>,
     /// Internal: run one job of this input in this process and print its peak memory and
     /// scratch use.
     #[arg(long, hide = true)]
@@ -128,11 +131,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.sections.contains(&7) {
         println!("\n## 7. Encodes tuned per title: fixed CRF against crf: auto");
-        per_title::figures(&ffmpeg, &dir).await?;
+        per_title::figures(&ffmpeg, &dir, &args.titles).await?;
     }
     if args.sections.contains(&8) {
         println!("\n## 8. Ladders chosen per title: a fixed ladder against renditions: auto");
-        ladders::figures(&ffmpeg, &dir).await?;
+        ladders::figures(&ffmpeg, &dir, &args.titles).await?;
     }
     if let Some(large) = &large {
         println!("\n## 9. A large output sent while it is written: the 1.12 GB input to 1080p at 60 Mb/s");

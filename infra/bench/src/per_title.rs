@@ -24,7 +24,7 @@ const TARGET: f64 = 93.0;
 const NO_CAP: Option<u32> = Some(100_000);
 
 /// The kinds of source, each a lavfi graph at 1280x720, 30 fps.
-pub(super) const SOURCES: &[(&str, &str)] = &[
+const SOURCES: &[(&str, &str)] = &[
     // A still background with sensor noise and one slowly moving shape.
     (
         "talking head",
@@ -55,7 +55,12 @@ struct Encoded {
     task: Task,
 }
 
-pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
+/// The sources whose name holds one of `wanted` (all of them when `wanted` is empty).
+pub(super) fn sources<'a>(wanted: &'a [String]) -> impl Iterator<Item = &'static (&'static str, &'static str)> + 'a {
+    SOURCES.iter().filter(|(name, _)| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str())))
+}
+
+pub async fn figures(ffmpeg: &Path, dir: &Path, titles: &[String]) -> anyhow::Result<()> {
     println!("(sources: {SECONDS} s, 1280x720, 30 fps, generated; H.264 veryfast; VMAF over one frame in five)");
     println!("{:<18} {:>13} | {:>41} | {:>21}", "", "CRF 23", "crf: auto, VMAF 93, default cap", "probing");
     println!(
@@ -64,7 +69,7 @@ pub async fn figures(ffmpeg: &Path, dir: &Path) -> anyhow::Result<()> {
     );
     let mut rows = Vec::new();
     let (mut saved, mut shares) = (Vec::new(), Vec::new());
-    for (name, graph) in SOURCES {
+    for (name, graph) in sources(titles) {
         let source = make_source(ffmpeg, dir, name, graph)?;
         let fixed = encode(&source, Crf::Fixed(23), None, true).await?;
         let auto = encode(&source, Crf::Auto, None, true).await?;

@@ -22,14 +22,25 @@ impl Ffmpeg {
     ) -> Result<Tuning, MediaFailure> {
         let (codec, bounds) = (spec.video_codec(), spec.bounds());
         let cap = bounds.cap(codec, frame, fps);
-        let cut = self.cut_samples(request, &Trim::default(), fps, SAMPLE_SECONDS).await?;
-        let mut probes = Vec::new();
-        for size in bounds.sizes(frame) {
-            for crf in LadderBounds::probe_crfs(codec) {
-                let encode = ProbeEncode { frame: size, codec, crf, max_kbps: Some(cap) };
-                let probe = self.probe_at(&cut, encode, request).await?;
-                probes.push(Probe { height: Some(size.height), ..probe });
-            }
+        let encodes: Vec<ProbeEncode> = bounds
+            .sizes(frame)
+            .into_iter()
+            .flat_map(|size| {
+                LadderBounds::probe_crfs(codec).into_iter().map(move |crf| ProbeEncode {
+                    frame: size,
+                    codec,
+                    crf,
+                    max_kbps: Some(cap),
+                })
+            })
+            .collect();
+        let (first, rest) =
+            encodes.split_first().ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "no size to probe"))?;
+        let (cut, probe) = self.cut_samples(request, &Trim::default(), fps, SAMPLE_SECONDS, *first).await?;
+        let mut probes = vec![Probe { height: Some(first.frame.height), ..probe }];
+        for encode in rest {
+            let probe = self.probe_at(&cut, *encode, request).await?;
+            probes.push(Probe { height: Some(encode.frame.height), ..probe });
         }
         cut.remove().await;
         let choice = choose_ladder(codec, &bounds, frame, fps, &probes);

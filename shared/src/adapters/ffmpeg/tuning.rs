@@ -1,16 +1,17 @@
-//! Choosing a title's CRF (`crf: auto`, and a ladder's, see [`ladder`](super::ladder)): the sample windows of the task's stretch of the source
-//! are cut once (losslessly, at the size scores are computed at); each probe encodes them as the
-//! task would (size, rate, codec, preset; no sound, no watermarks) at one CRF and scores them
-//! with VMAF; the domain's [`CrfSearch`] says which CRF to probe next and which to choose. A title that cannot
+//! Choosing a title's CRF (`crf: auto`, and a ladder's, see [`ladder`](super::ladder)): the
+//! sample windows of the task's stretch of the source are cut once (losslessly, at the size
+//! scores are computed at), the first probe made as they are cut; each probe encodes them as
+//! the task would (size, rate, codec, preset; no sound, no watermarks) at one CRF and scores
+//! them with VMAF; the domain's [`CrfSearch`] says which CRF to probe next and which to choose. A title that cannot
 //! be probed (no libvmaf, a source of unknown length, a failed sample) is encoded at the codec's
 //! default CRF, and its tuning says why: the task goes on.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use super::args::{self, ProbeEncode, Samples};
+use super::args::{self, ProbeEncode, ProbeRun, Samples};
 use super::quality::{cores, frame_scores};
 use super::run::allowed;
 use super::{Ffmpeg, read_failure, serve};
@@ -49,7 +50,8 @@ impl Ffmpeg {
         Some(Tuning { probe_seconds, ..tuning })
     }
 
-    /// Cuts the title's samples, then probes them until the search has chosen.
+    /// Cuts the title's samples with the first probe, then probes them until the search has
+    /// chosen.
     async fn search(
         &self,
         request: &RenderRequest<'_>,
@@ -63,12 +65,13 @@ impl Ffmpeg {
         // Held under a cap as QVBR is: the task's, or the default for the output's picture.
         let max_kbps = target.max_kbps.unwrap_or_else(|| default_max_kbps(codec, frame, fps));
         let target = Target { max_kbps: Some(max_kbps), ..target };
-        let cut = self.cut_samples(request, &spec.trim(), fps, MIN_SAMPLE_SECONDS).await?;
         let search = CrfSearch::new(codec, target);
-        let mut probes = Vec::new();
+        let encode = |crf| ProbeEncode { frame, codec, crf, max_kbps: Some(max_kbps) };
+        let first = encode(search.first());
+        let (cut, first) = self.cut_samples(request, &spec.trim(), fps, MIN_SAMPLE_SECONDS, first).await?;
+        let mut probes = vec![first];
         while let Some(crf) = search.next(&probes) {
-            let encode = ProbeEncode { frame, codec, crf, max_kbps: Some(max_kbps) };
-            probes.push(self.probe_at(&cut, encode, request).await?);
+            probes.push(self.probe_at(&cut, encode(crf), request).await?);
         }
         cut.remove().await;
         let choice = search.choose(&probes);
@@ -89,15 +92,17 @@ impl Ffmpeg {
     }
 
     /// Cuts the sample windows of the task's stretch (`trim`) of the source at `fps` (none
-    /// shorter than `shortest` seconds), once, at the size scores are computed at; fails where
-    /// the title cannot be probed (no libvmaf, a source of unknown length, a failed read).
+    /// shorter than `shortest` seconds), once, at the size scores are computed at, and makes
+    /// the `first` probe of them as they are cut; fails where the title cannot be probed (no
+    /// libvmaf, a source of unknown length, a failed read).
     pub(super) async fn cut_samples(
         &self,
         request: &RenderRequest<'_>,
         trim: &Trim,
         fps: Option<f64>,
         shortest: f64,
-    ) -> Result<Cut, MediaFailure> {
+        first: ProbeEncode,
+    ) -> Result<(Cut, Probe), MediaFailure> {
         let filter = args::metric_filter(QualityMetric::Vmaf);
         if !self.has_filter(filter).await {
             return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")));
@@ -119,12 +124,23 @@ impl Ffmpeg {
             size: args::scored_size(args::display_size(source)?),
             seconds: windows.iter().map(|(_, length)| length).sum(),
         };
+        let started = Instant::now();
+        let files = ProbeFiles::of(request, first);
         let served = serve(request.upload.clone(), "ffmpeg").await?;
-        self.ffmpeg(args::cut_samples(served.url(), &windows, cut.samples())?, allowed(request.stop_by)?, None).await?;
-        match read_failure(&served) {
-            Some(failure) => Err(failure),
-            None => Ok(cut),
+        let run = args::cut_samples(served.url(), &windows, cut.samples(), files.run())?;
+        self.ffmpeg(run, allowed(request.stop_by)?, None).await?;
+        if let Some(failure) = read_failure(&served) {
+            return Err(failure);
         }
+        let probe = files.read(cut.seconds).await?;
+        debug!(
+            windows = windows.len(),
+            seconds = cut.seconds,
+            ?probe,
+            took = started.elapsed().as_secs_f64(),
+            "samples cut and probed"
+        );
+        Ok((cut, probe))
     }
 
     /// Encodes the samples at one CRF and scores them (one run): their bitrate and mean VMAF.
@@ -134,21 +150,46 @@ impl Ffmpeg {
         encode: ProbeEncode,
         request: &RenderRequest<'_>,
     ) -> Result<Probe, MediaFailure> {
-        let (crf, height) = (encode.crf, encode.frame.height);
-        let probe = request.workdir.join(format!("probe-{height}-{crf}.mkv"));
-        let log = request.workdir.join(format!("probe-{height}-{crf}.json"));
-        let run = args::probe(cut.samples(), encode, &probe, &log, cores())?;
-        self.ffmpeg(run, allowed(request.stop_by)?, None).await?;
-        let size = tokio::fs::metadata(&probe).await.map(|m| m.len()).unwrap_or(0);
-        let text = tokio::fs::read_to_string(&log).await.unwrap_or_default();
+        let started = Instant::now();
+        let files = ProbeFiles::of(request, encode);
+        self.ffmpeg(args::probe(cut.samples(), files.run())?, allowed(request.stop_by)?, None).await?;
+        let probe = files.read(cut.seconds).await?;
+        debug!(?probe, took = started.elapsed().as_secs_f64(), "probed");
+        Ok(probe)
+    }
+}
+
+/// Where one probe's encode and its frame scores are written, in the task's scratch dir.
+struct ProbeFiles {
+    encode: ProbeEncode,
+    probe: PathBuf,
+    log: PathBuf,
+}
+
+impl ProbeFiles {
+    fn of(request: &RenderRequest<'_>, encode: ProbeEncode) -> Self {
+        let name = format!("probe-{}-{}", encode.frame.height, encode.crf);
+        let (probe, log) = (request.workdir.join(format!("{name}.mkv")), request.workdir.join(format!("{name}.json")));
+        Self { encode, probe, log }
+    }
+
+    fn run(&self) -> ProbeRun<'_> {
+        ProbeRun { encode: self.encode, probe: &self.probe, log: &self.log, threads: cores() }
+    }
+
+    /// What the probe measured over `seconds` of samples: bitrate and mean VMAF; the files go.
+    async fn read(self, seconds: f64) -> Result<Probe, MediaFailure> {
+        let size = tokio::fs::metadata(&self.probe).await.map(|m| m.len()).unwrap_or(0);
+        let text = tokio::fs::read_to_string(&self.log).await.unwrap_or_default();
         let frames = frame_scores(QualityMetric::Vmaf, &text);
-        let _ = tokio::fs::remove_file(&probe).await;
-        let _ = tokio::fs::remove_file(&log).await;
+        let _ = tokio::fs::remove_file(&self.probe).await;
+        let _ = tokio::fs::remove_file(&self.log).await;
+        let crf = self.encode.crf;
         if size == 0 || frames.is_empty() {
             return Err(MediaFailure::new(ErrorCode::Internal, format!("the probe at CRF {crf} wrote nothing")));
         }
         let vmaf = frames.iter().sum::<f64>() / frames.len() as f64;
-        Ok(Probe { crf, kbps: size as f64 * 8.0 / cut.seconds / 1000.0, vmaf, height: None })
+        Ok(Probe { crf, kbps: size as f64 * 8.0 / seconds / 1000.0, vmaf, height: None })
     }
 }
 

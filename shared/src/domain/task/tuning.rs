@@ -135,7 +135,7 @@ impl Tuning {
     }
 }
 
-/// `CRF 26 for VMAF 93: 93.4 predicted at 2150 kbps (2 probes of 4 s, 6.5 s)`, or
+/// `CRF 26 for VMAF 93: 93.4 predicted at 2150 kbps (2 probes of 4.0 s, 6.5 s)`, or
 /// `CRF 23 (not tuned)`.
 impl fmt::Display for Tuning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,12 +147,10 @@ impl fmt::Display for Tuning {
         };
         write!(
             f,
-            "CRF {} for VMAF {}: {vmaf:.1} predicted at {kbps:.0} kbps ({} probes of {:.0} s, {:.1} s)",
+            "CRF {} for VMAF {}: {vmaf:.1} predicted at {kbps:.0} kbps ({})",
             self.crf,
             self.target_vmaf,
-            self.probes.len(),
-            self.sampled_seconds,
-            self.probe_seconds
+            self.probing()
         )?;
         match (self.capped, self.default_cap, self.max_kbps) {
             (true, true, Some(cap)) => write!(f, ", held under the default cap of {cap} kbps"),
@@ -163,7 +161,14 @@ impl fmt::Display for Tuning {
 }
 
 impl Tuning {
-    /// `ladder of 3 for VMAF 95 at the top: 1280x720 CRF 24 (…), … (12 probes of 4 s, 20.1 s)`,
+    /// `2 probes of 2.4 s, 1.9 s`: how many, over how much of the source, and how long they took.
+    fn probing(&self) -> String {
+        let count = self.probes.len();
+        let probes = if count == 1 { "probe" } else { "probes" };
+        format!("{count} {probes} of {:.1} s, {:.1} s", self.sampled_seconds, self.probe_seconds)
+    }
+
+    /// `ladder of 3 for VMAF 95 at the top: 1280x720 CRF 24 (…), … (12 probes of 4.0 s, 20.1 s)`,
     /// or `ladder of 3 by picture size (not tuned): 1280x720 at 2765 kbps, …`.
     fn fmt_ladder(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rungs: Vec<String> = self.ladder.iter().map(ToString::to_string).collect();
@@ -173,12 +178,10 @@ impl Tuning {
         }
         write!(
             f,
-            "ladder of {count} for VMAF {} at the top: {} ({} probes of {:.0} s, {:.1} s)",
+            "ladder of {count} for VMAF {} at the top: {} ({})",
             self.target_vmaf,
             rungs.join(", "),
-            self.probes.len(),
-            self.sampled_seconds,
-            self.probe_seconds
+            self.probing()
         )?;
         match (self.capped, self.max_kbps) {
             (true, Some(cap)) => write!(f, ", top held under {cap} kbps"),
@@ -265,9 +268,14 @@ impl CrfSearch {
         Self { codec, target }
     }
 
+    /// The CRF probed first: the codec's default.
+    pub fn first(&self) -> u8 {
+        default_crf(self.codec)
+    }
+
     /// The CRF to probe next after `probes`, or `None` when the choice is made.
     pub fn next(&self, probes: &[Probe]) -> Option<u8> {
-        let Some(last) = probes.last() else { return Some(default_crf(self.codec)) };
+        let Some(last) = probes.last() else { return Some(self.first()) };
         if probes.len() >= MAX_PROBES {
             return None;
         }
@@ -521,10 +529,12 @@ mod tests {
         };
         assert_eq!(
             tuned.to_string(),
-            "CRF 26 for VMAF 93: 93.4 predicted at 2150 kbps (2 probes of 4 s, 6.5 s), capped by max_kbps"
+            "CRF 26 for VMAF 93: 93.4 predicted at 2150 kbps (2 probes of 4.0 s, 6.5 s), capped by max_kbps"
         );
         let held = Tuning { max_kbps: Some(5530), default_cap: true, ..tuned };
         assert!(held.to_string().ends_with("6.5 s), held under the default cap of 5530 kbps"), "{held}");
+        let once = Tuning { probes: held.probes[..1].to_vec(), sampled_seconds: 2.4, probe_seconds: 0.8, ..held };
+        assert!(once.to_string().contains("(1 probe of 2.4 s, 0.8 s)"), "{once}");
     }
 
     #[test]

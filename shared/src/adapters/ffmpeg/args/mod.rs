@@ -45,7 +45,7 @@ use stills::{cover, sample, sprite};
 pub use stills::{join_pictures, sprite_tile};
 use transcode::transcode;
 pub use transcode::{concat_list, join, part_name, video_frame};
-pub use tuning::{ProbeEncode, Samples, cut_samples, probe};
+pub use tuning::{ProbeEncode, ProbeRun, Samples, cut_samples, probe};
 
 /// Demuxers an upload may be opened with: audio and video containers and elementary streams
 /// (camera, phone, screen-recorder, broadcast and streaming formats). Never playlists (hls,
