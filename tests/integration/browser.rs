@@ -273,11 +273,11 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_ladder_plays_and_sprites_show_in_the_file_browser() -> anyhow::Result<()> {
+async fn a_ladder_chosen_per_title_plays_and_sprites_show_in_the_file_browser() -> anyhow::Result<()> {
     let h = Harness::start().await?;
     let flow = h
         .flow("previews")
-        .task(json!({"type": "adaptive", "segment_seconds": 2, "renditions": [{"height": 240, "crf": 30, "max_kbps": 400}]}))
+        .task(json!({"type": "adaptive", "segment_seconds": 2, "renditions": "auto", "ladder": {"count": 1, "max_height": 240}}))
         .task(json!({"type": "sprite", "definition": "seek", "interval": 1, "width": 80, "columns": 4, "rows": 1}));
     h.workflow(flow).await?;
     let clip = h.lavfi_clip(
@@ -333,5 +333,19 @@ async fn previews(h: &Harness, browser: &Client, link: &str, master: &str, track
         .await?;
     ensure!(sheet_width == json!(320), "the sheet decodes, 4 thumbnails of 80 px: {sheet_width}");
     screenshot(browser, "preview-sprites").await?;
+    // The job's page says which ladder was chosen for this upload, and how.
+    click_button(browser, "Jobs").await?;
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//tr[contains(., 'in/clip.mp4')]//a"))
+        .await?
+        .click()
+        .await?;
+    let page = expect_text(browser, "ladder of 1 ").await?;
+    ensure!(page.contains("426x240"), "the rung chosen: {page}");
+    // A ladder that could not be tuned (an ffmpeg without libvmaf) says why.
+    ensure!(!page.contains("(not tuned)") || page.contains("Warning: renditions auto not tuned"), "why: {page}");
+    screenshot(browser, "job-ladder").await?;
     Ok(())
 }

@@ -319,6 +319,8 @@ struct TaskRow {
     attempts: u32,
     error: String,
     outputs: Vec<OutputRow>,
+    /// What went wrong without failing it (a time point left out, a title not tuned).
+    warnings: Vec<String>,
     /// What its invocations cost so far; empty before any ended.
     cost: String,
 }
@@ -409,6 +411,7 @@ async fn show(State(console): State<Console>, session: Session, Path(id): Path<S
                         tuning: o.tuning.as_ref().map(ToString::to_string),
                     })
                     .collect(),
+                warnings: task.warnings.clone(),
                 cost: match task.usage.is_empty() {
                     true => String::new(),
                     false => Usd(prices.cost(&task.usage).total()).to_string(),

@@ -289,7 +289,7 @@ async fn why_says_which_workflows_an_object_starts_and_runs_one_on_it() {
 }
 
 #[tokio::test]
-async fn a_scored_output_shows_its_score_on_the_jobs_page() {
+async fn a_scored_output_shows_its_score_and_its_task_its_warnings_on_the_jobs_page() {
     let browser = Browser::new();
     assert_eq!(browser.post("/workflows/new", WORKFLOW).await.status(), StatusCode::SEE_OTHER);
     let workflow = browser.memory.snapshot().await.expect("memory").workflows.remove(0);
@@ -307,10 +307,13 @@ async fn a_scored_output_shows_its_score_on_the_jobs_page() {
             quality: vec![score.clone()],
             tuning: None,
         }];
+        task.warnings = vec!["crf auto not tuned, encoded at the default CRF 23: <no libvmaf>".into()];
     });
     let (_, page) = browser.get(&format!("/jobs/{id}")).await;
     assert!(page.contains("s3://media/out/a_transcode_1.mp4"), "{page}");
     assert!(page.contains("VMAF 93.25 (1 % low 91.50, min 91.50)"), "{page}");
+    assert!(page.contains("Warning: crf auto not tuned, encoded at the default CRF 23: "), "{page}");
+    assert!(!page.contains("<no libvmaf>"), "a warning is shown as text: {page}");
 }
 
 #[tokio::test]
