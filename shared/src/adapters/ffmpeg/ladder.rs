@@ -36,11 +36,12 @@ impl Ffmpeg {
             .collect();
         let (first, rest) =
             encodes.split_first().ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "no size to probe"))?;
+        // Each probe says which size it was made at.
+        let sized = |encode: &ProbeEncode, probe: Probe| Probe { height: Some(encode.frame.height), ..probe };
         let (cut, probe) = self.cut_samples(request, &Trim::default(), fps, SAMPLE_SECONDS, *first).await?;
-        let mut probes = vec![Probe { height: Some(first.frame.height), ..probe }];
+        let mut probes = vec![sized(first, probe)];
         for encode in rest {
-            let probe = self.probe_at(&cut, *encode, request).await?;
-            probes.push(Probe { height: Some(encode.frame.height), ..probe });
+            probes.push(sized(encode, self.probe_at(&cut, *encode, request).await?));
         }
         cut.remove().await;
         let choice = choose_ladder(codec, &bounds, frame, fps, &probes);

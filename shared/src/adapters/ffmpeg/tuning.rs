@@ -1,10 +1,10 @@
 //! Choosing a title's CRF (`crf: auto`, and a ladder's, see [`ladder`](super::ladder)): the
-//! sample windows of the task's stretch of the source are cut once (losslessly, at the size
-//! scores are computed at), the first probe made as they are cut; each probe encodes them as
-//! the task would (size, rate, codec, preset; no sound, no watermarks) at one CRF and scores
-//! them with VMAF; the domain's [`CrfSearch`] says which CRF to probe next and which to choose. A title that cannot
-//! be probed (no libvmaf, a source of unknown length, a failed sample) is encoded at the codec's
-//! default CRF, and its tuning says why: the task goes on.
+//! sample windows of the task's stretch of the source are cut once (losslessly, as Ut Video, at
+//! the size scores are computed at), the first probe made as they are cut; each probe encodes
+//! them as the task would (size, rate, codec, preset; no sound, no watermarks) at one CRF and
+//! scores them with VMAF; the domain's [`CrfSearch`] says which CRF to probe next and which to
+//! choose. A title that cannot be probed (no libvmaf, a source of unknown length, a failed
+//! sample) is encoded at the codec's default CRF, and its tuning says why: the task goes on.
 
 use std::path::PathBuf;
 use std::time::Instant;
