@@ -84,6 +84,12 @@ async fn click_button(browser: &Client, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Clicks what `locator` finds, once the page shows it.
+async fn click_when_shown(browser: &Client, locator: Locator<'_>) -> anyhow::Result<()> {
+    browser.wait().at_most(WAIT).for_element(locator).await?.click().await?;
+    Ok(())
+}
+
 /// How long a page may take to show what is looked for (the next page loads after a click).
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -248,14 +254,8 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     // The outputs in the same file browser: the screenshot decodes, the video plays.
     click_button(browser, "Buckets").await?;
     browser.find(Locator::LinkText(&h.bucket)).await?.click().await?;
-    browser.wait().at_most(WAIT).for_element(Locator::LinkText("out/")).await?.click().await?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::LinkText("clip_snapshotByTimeOffset_1_0.jpg"))
-        .await?
-        .click()
-        .await?;
+    click_when_shown(browser, Locator::LinkText("out/")).await?;
+    click_when_shown(browser, Locator::LinkText("clip_snapshotByTimeOffset_1_0.jpg")).await?;
     let image = browser.wait().at_most(WAIT).for_element(Locator::Css(".preview img")).await?;
     let started = Instant::now();
     while browser.execute("return arguments[0].naturalWidth", vec![serde_json::to_value(&image)?]).await? == 0 {
@@ -265,8 +265,8 @@ async fn walk(h: &Harness, browser: &Client, link: &str) -> anyhow::Result<()> {
     screenshot(browser, "preview-image").await?;
     browser.back().await?;
     browser.back().await?;
-    browser.wait().at_most(WAIT).for_element(Locator::LinkText("in/")).await?.click().await?;
-    browser.wait().at_most(WAIT).for_element(Locator::LinkText("clip.mp4")).await?.click().await?;
+    click_when_shown(browser, Locator::LinkText("in/")).await?;
+    click_when_shown(browser, Locator::LinkText("clip.mp4")).await?;
     play_preview(browser, 0.0).await.context("the video")?;
     screenshot(browser, "preview-video").await?;
     Ok(())
@@ -305,9 +305,9 @@ async fn previews(h: &Harness, browser: &Client, link: &str, master: &str, track
     browser.goto(link).await?;
     click_button(browser, "Buckets").await?;
     browser.find(Locator::LinkText(&h.bucket)).await?.click().await?;
-    browser.wait().at_most(WAIT).for_element(Locator::LinkText("out/")).await?.click().await?;
+    click_when_shown(browser, Locator::LinkText("out/")).await?;
     let name = master.rsplit('/').next().unwrap_or_default();
-    browser.wait().at_most(WAIT).for_element(Locator::LinkText(name)).await?.click().await?;
+    click_when_shown(browser, Locator::LinkText(name)).await?;
     // The ladder plays in hls.js: the console's playlists, the segments from signed links.
     let video = play_preview(browser, 0.5).await.context("the ladder")?;
     let height = browser.execute("return arguments[0].videoHeight", video.clone()).await?;
@@ -316,7 +316,7 @@ async fn previews(h: &Harness, browser: &Client, link: &str, master: &str, track
     // The sprite's WebVTT track: a thumbnail a second, each from its sheet.
     browser.back().await?;
     let name = track.rsplit('/').next().unwrap_or_default();
-    browser.wait().at_most(WAIT).for_element(Locator::LinkText(name)).await?.click().await?;
+    click_when_shown(browser, Locator::LinkText(name)).await?;
     browser.wait().at_most(WAIT).for_element(Locator::Css("ol.thumbnails .thumb")).await?;
     let thumbnails = browser.find_all(Locator::Css("ol.thumbnails li")).await?;
     ensure!(thumbnails.len() == 4, "4 s, a thumbnail a second: {}", thumbnails.len());
@@ -335,13 +335,7 @@ async fn previews(h: &Harness, browser: &Client, link: &str, master: &str, track
     screenshot(browser, "preview-sprites").await?;
     // The job's page says which ladder was chosen for this upload, and how.
     click_button(browser, "Jobs").await?;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath("//tr[contains(., 'in/clip.mp4')]//a"))
-        .await?
-        .click()
-        .await?;
+    click_when_shown(browser, Locator::XPath("//tr[contains(., 'in/clip.mp4')]//a")).await?;
     let page = expect_text(browser, "ladder of 1 ").await?;
     ensure!(page.contains("426x240"), "the rung chosen: {page}");
     // A ladder that could not be tuned (an ffmpeg without libvmaf) says why.
