@@ -4,18 +4,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use anyhow::{Context, ensure};
-use mediaflow::adapters::aws::s3::S3ObjectStore;
-use mediaflow::adapters::ffmpeg::Ffmpeg;
 use mediaflow::domain::chunk;
 use mediaflow::domain::chunk::{Budget, Part};
 use mediaflow::domain::limits::Limits;
 use mediaflow::domain::message::TaskMessage;
 use mediaflow::domain::task::{OutputNames, Parallel, TaskSpec, TranscodeSpec};
-use mediaflow::ports::{JobStore, JoinRequest, MediaTool, RenderRequest, StoredObject};
-use mediaflow_local::{StackOptions, WORKER, measure};
+use mediaflow::ports::{JobStore, JoinRequest, MediaTool, RenderRequest};
+use mediaflow_local::{WORKER, measure};
 use serde_json::json;
 
 use crate::support::{Harness, dimensions, duration, probe, source_of, stream};
@@ -36,24 +33,10 @@ fn packet_times(path: &Path, stream: &str) -> anyhow::Result<Vec<f64>> {
 /// H.264 with B-frames and a keyframe every 50 frames, as cameras and phones write it.
 const GOP_50: &str = "-c:v libx264 -preset veryfast -bf 2 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p";
 
-/// The media tool the worker uses.
-fn ffmpeg() -> anyhow::Result<Ffmpeg> {
-    let options = StackOptions::from_env()?;
-    Ok(Ffmpeg::new(options.ffmpeg, options.ffprobe, options.font))
-}
-
-/// `clip` uploaded to `key`, as the worker opens it.
-async fn stored(h: &Harness, clip: &Path, key: &str) -> anyhow::Result<Arc<StoredObject>> {
-    let object = h.upload(clip, key).await?;
-    let head = h.head(&object).await?.context("uploaded")?;
-    let store = Arc::new(S3ObjectStore::new(h.stack.clients.s3.clone()));
-    Ok(Arc::new(StoredObject { store, object, etag: head.etag, size: head.size }))
-}
-
 #[test]
 fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Result<()> {
     Harness::shared(|h| async move {
-        let media = ffmpeg()?;
+        let media = h.media_tool();
         // GIVEN 30 s with B-frames and a keyframe every 2 s, in the containers cameras, screen
         // recorders and streams write; one on a clock that starts at 10 s
         let mut video: Vec<&str> = GOP_50.split(' ').collect();
@@ -74,7 +57,7 @@ fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Result<(
             if name == "offset.ts" {
                 assert!(start >= 10.0, "the clock starts at {start}");
             }
-            let upload = stored(&h, &clip, &format!("keyframes/{name}")).await?;
+            let upload = h.stored(&clip, &format!("keyframes/{name}")).await?;
             // WHEN the worker looks for the keyframes at three borders
             let found = media.keyframes(upload, start, &[5.02, 9.1, 15.98]).await?;
             // THEN each is the keyframe at or before the border, from the file's start (where the
@@ -103,7 +86,7 @@ fn the_keyframe_a_seek_lands_on_is_found_in_each_container() -> anyhow::Result<(
 #[test]
 fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> {
     Harness::shared(|h| async move {
-        let media = ffmpeg()?;
+        let media = h.media_tool();
         // GIVEN 20 s at 30 fps (frame times no millisecond holds) with B-frames and a keyframe
         // every 50 frames
         let clip = h.lavfi_clip(
@@ -111,7 +94,7 @@ fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> 
             &["testsrc2=size=160x120:rate=30:duration=20"],
             &GOP_50.split(' ').collect::<Vec<_>>(),
         )?;
-        let upload = stored(&h, &clip, "thirty/clip.mp4").await?;
+        let upload = h.stored(&clip, "thirty/clip.mp4").await?;
         let source = source_of(&clip)?;
         let spec = TranscodeSpec { parallel: Parallel::Chunks(3), ..TranscodeSpec::default() };
         let budget = Budget { invocation_seconds: 900.0, max_duration: Limits::default().max_duration_s };
@@ -171,8 +154,8 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
             &["testsrc2=size=160x120:rate=25:duration=600", "sine=frequency=1000:beep_factor=4:duration=600"],
             &["-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", "-c:a", "aac"],
         )?;
-        let upload = stored(&h, &clip, "long/clip.mp4").await?;
-        let media = ffmpeg()?;
+        let upload = h.stored(&clip, "long/clip.mp4").await?;
+        let media = h.media_tool();
         let source = source_of(&clip)?;
         let limits = Limits::default();
         let spec = TranscodeSpec { parallel: Parallel::Chunks(4), ..TranscodeSpec::default() };

@@ -4,14 +4,23 @@
 //! the default cap for its picture is held under it, and an ffmpeg without libvmaf encodes at
 //! the default CRF and says why; a ladder (`renditions: auto`) is chosen per title from the
 //! probes of its sizes, the same whole or in chunks, or by picture size without libvmaf, and
-//! follows a phone's turn, a picture smaller than its bounds and an upload of sound alone.
+//! follows a phone's turn, a picture smaller than its bounds and an upload of sound alone; an
+//! upload that cannot be read while its title is probed fails the attempt, never the tuning.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mediaflow::adapters::aws::s3::S3ObjectStore;
 use mediaflow::domain::job::Task;
-use mediaflow::domain::task::{QualityMetric, Tuning};
+use mediaflow::domain::limits::Limits;
+use mediaflow::domain::task::{OutputNames, QualityMetric, TaskSpec, Tuning};
+use mediaflow::ports::{MediaTool, RenderRequest, StoredObject};
+use mediaflow_local::{Fault, FaultPlan, Service};
 use serde_json::json;
 
 use crate::quality::ffmpeg_has_vmaf;
-use crate::support::{Harness, damaged, mediaflow, rotated};
+use crate::support::{Harness, damaged, mediaflow, rotated, source_of};
 
 /// The tuning and the measured VMAF of a task's one output.
 fn tuned(task: &Task) -> (&Tuning, Option<f64>) {
@@ -260,4 +269,62 @@ fn an_automatic_ladder_follows_a_phones_turn_a_tiny_picture_and_sound_alone() ->
         assert!(tasks[0].outputs.iter().all(|o| o.tuning.is_none() && o.width.is_none()), "{:?}", tasks[0].outputs);
         Ok(())
     })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_title_whose_upload_cannot_be_read_while_it_is_probed_fails_its_attempt_and_is_tuned_on_the_next()
+-> anyhow::Result<()> {
+    // GIVEN a `crf: auto` transcode of an upload that the worker reads through a proxy which can
+    // fail S3's answers
+    let h = Harness::start_with(|options| options.fault_proxy = true).await?;
+    let proxy = h.stack.fault_proxy().context("a fault proxy")?;
+    let clip = clip(&h, "unreadable.mp4", "null")?;
+    let stored = h.stored(&clip, "in/unreadable.mp4").await?;
+    let s3 = h.stack.clients.s3.config().to_builder().endpoint_url(&proxy.endpoint).build();
+    let store = Arc::new(S3ObjectStore::new(aws_sdk_s3::Client::from_conf(s3)));
+    let upload = StoredObject { store, object: stored.object.clone(), etag: stored.etag.clone(), size: stored.size };
+    let spec: TaskSpec = serde_json::from_value(json!({"type": "transcode", "video": {"crf": "auto"}}))?;
+    let (source, dir, media) = (source_of(&clip)?, tempfile::tempdir()?, h.media_tool());
+    let request = RenderRequest {
+        spec: &spec,
+        names: OutputNames { spec: &spec, position: 0, input_name: "unreadable", input_format: "mp4" },
+        part: None,
+        upload: Arc::new(upload),
+        source: &source,
+        limits: &Limits::default(),
+        watermark_images: &[],
+        workdir: dir.path(),
+        stop_by: None,
+        progress: None,
+        tuning: None,
+        feed: None,
+    };
+    // WHEN every read of the upload fails while its title is probed
+    let failing = FaultPlan {
+        rates: [(Service::S3, 1.0)].into(),
+        faults: vec![Fault::ServerError],
+        slow: Duration::ZERO,
+        seed: 1,
+    };
+    proxy.set_plan(Some(failing));
+    let failed = media.tune(&request).await;
+    proxy.set_plan(None);
+    let vmaf = ffmpeg_has_vmaf()?;
+    match vmaf {
+        // THEN the attempt fails, to be tried again, saying why: the title is not left untuned
+        true => {
+            let failure = failed.err().context("the attempt fails")?;
+            assert!(failure.code.is_retryable(), "{failure}");
+            assert!(failure.message.starts_with("cannot read the upload"), "{failure}");
+        }
+        // (an ffmpeg without libvmaf reads nothing to tune: untuned, saying why)
+        false => {
+            let tuning = failed?.context("untuned")?;
+            assert!(tuning.note.as_deref().is_some_and(|note| note.contains("no libvmaf")), "{tuning:?}");
+        }
+    }
+    // AND once the upload can be read, the title is tuned
+    let tuning = media.tune(&request).await?.context("a tuning")?;
+    assert!(!vmaf || (tuning.note.is_none() && !tuning.probes.is_empty()), "{tuning:?}");
+    Ok(())
 }

@@ -181,10 +181,11 @@ pub trait MediaTool: Send + Sync {
         start: f64,
         times: &[f64],
     ) -> Result<Vec<Option<f64>>, MediaFailure>;
-    /// Chooses the title's CRF for a task that asks (`crf: auto`; `None` for the others) by
-    /// probing sample windows of the source; what cannot be probed is encoded at the codec's
-    /// default, and the tuning says why.
-    async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning>;
+    /// Chooses the title's CRF or ladder for a task that asks (`crf: auto`, `renditions: auto`;
+    /// `None` for the others) by probing sample windows of the source; what cannot be probed is
+    /// encoded at the codec's default, and the tuning says why. Fails where the attempt cannot
+    /// go on (the upload unreadable or replaced, no time left), to be tried again.
+    async fn tune(&self, request: &RenderRequest<'_>) -> Result<Option<Tuning>, MediaFailure>;
     /// Renders a task, or one part of a chunked transcode.
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure>;
     /// Joins the rendered parts of a chunked task into its outputs.

@@ -11,12 +11,13 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use mediaflow::adapters::aws::s3::S3ObjectStore;
+use mediaflow::adapters::ffmpeg::Ffmpeg;
 use mediaflow::app::admin::BucketCheck;
 use mediaflow::app::pipeline::dispatch::Outcome;
 use mediaflow::domain::job::{Job, JobId, OutputFile, Task, TaskStatus};
 use mediaflow::domain::object::{ObjectHead, ObjectRef};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
-use mediaflow::ports::ObjectStore;
+use mediaflow::ports::{ObjectStore, StoredObject};
 use mediaflow_local::{LocalStack, StackOptions};
 
 use super::flows::Flow;
@@ -204,6 +205,20 @@ impl Harness {
     /// What S3 says about an object (its marker included).
     pub async fn head(&self, object: &ObjectRef) -> anyhow::Result<Option<ObjectHead>> {
         Ok(S3ObjectStore::new(self.stack.clients.s3.clone()).head(object).await?)
+    }
+
+    /// `clip` uploaded to `key`, as the worker opens it.
+    pub async fn stored(&self, clip: &Path, key: &str) -> anyhow::Result<Arc<StoredObject>> {
+        let object = self.upload(clip, key).await?;
+        let head = self.head(&object).await?.context("uploaded")?;
+        let store = Arc::new(S3ObjectStore::new(self.stack.clients.s3.clone()));
+        Ok(Arc::new(StoredObject { store, object, etag: head.etag, size: head.size }))
+    }
+
+    /// The media tool the worker uses.
+    pub fn media_tool(&self) -> Ffmpeg {
+        let options = self.stack.options();
+        Ffmpeg::new(options.ffmpeg.clone(), options.ffprobe.clone(), options.font.clone())
     }
 
     /// Waits for the dispatch of `object` and for every job it started to finish.

@@ -6,6 +6,7 @@
 
 use super::Ffmpeg;
 use super::args::ProbeEncode;
+use super::tuning::NotTuned;
 use crate::domain::error::ErrorCode;
 use crate::domain::media::Size;
 use crate::domain::task::{AdaptiveSpec, LadderBounds, Probe, SAMPLE_SECONDS, Trim, Tuning, choose_ladder};
@@ -19,7 +20,7 @@ impl Ffmpeg {
         spec: &AdaptiveSpec,
         frame: Size,
         fps: Option<f64>,
-    ) -> Result<Tuning, MediaFailure> {
+    ) -> Result<Tuning, NotTuned> {
         let (codec, bounds) = (spec.video_codec(), spec.bounds());
         let cap = bounds.cap(codec, frame, fps);
         let encodes: Vec<ProbeEncode> = bounds

@@ -382,7 +382,7 @@ impl MediaTool for Ffmpeg {
         Ok(probe::keyframes(&json, times.len(), start))
     }
 
-    async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
+    async fn tune(&self, request: &RenderRequest<'_>) -> Result<Option<Tuning>, MediaFailure> {
         self.tune_title(request).await
     }
 
@@ -390,7 +390,7 @@ impl MediaTool for Ffmpeg {
         // A whole title is tuned here; a chunked one was before its parts were sent.
         if request.tuning.is_none()
             && request.part.is_none()
-            && let Some(tuning) = self.tune_title(request).await
+            && let Some(tuning) = self.tune_title(request).await?
         {
             return self.render_tuned(&RenderRequest { tuning: Some(tuning), ..request.clone() }).await;
         }

@@ -3,8 +3,10 @@
 //! the size scores are computed at), the first probe made as they are cut; each probe encodes
 //! them as the task would (size, rate, codec, preset; no sound, no watermarks) at one CRF and
 //! scores them with VMAF; the domain's [`CrfSearch`] says which CRF to probe next and which to
-//! choose. A title that cannot be probed (no libvmaf, a source of unknown length, a failed
-//! sample) is encoded at the codec's default CRF, and its tuning says why: the task goes on.
+//! choose. A title that cannot be probed (no libvmaf, a source of unknown length, a sample
+//! ffmpeg cannot encode) is encoded at the codec's default CRF, and its tuning says why: the task
+//! goes on. An attempt that cannot go on (the upload unreadable or replaced, no time left) fails
+//! as its render would, and is tried again: a passing fault never leaves a title untuned.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,16 +27,20 @@ use crate::ports::{MediaFailure, RenderRequest, RenderedFile};
 
 impl Ffmpeg {
     /// The title's tuning, for a whole task that asks: a transcode's `crf: auto`, a ladder's
-    /// `renditions: auto`. What cannot be probed gets the task's untuned form, saying why.
-    pub(super) async fn tune_title(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
-        let video = request.source.video.as_ref()?;
+    /// `renditions: auto`. What cannot be probed gets the task's untuned form, saying why; an
+    /// attempt that cannot go on fails.
+    pub(super) async fn tune_title(&self, request: &RenderRequest<'_>) -> Result<Option<Tuning>, MediaFailure> {
+        let Some(video) = request.source.video.as_ref() else { return Ok(None) };
         let started = Instant::now();
         let searched = match request.spec {
-            TaskSpec::Transcode(spec) => self.search(request, spec, spec.video_codec()?, spec.tuned()?).await,
+            TaskSpec::Transcode(spec) => match (spec.video_codec(), spec.tuned()) {
+                (Some(codec), Some(target)) => self.search(request, spec, codec, target).await,
+                _ => return Ok(None),
+            },
             TaskSpec::Adaptive(spec) if spec.renditions.is_auto() && video.width > 0 && video.height > 0 => {
                 self.search_ladder(request, spec, Size::new(video.width, video.height), spec.fps.or(video.fps)).await
             }
-            _ => return None,
+            _ => return Ok(None),
         };
         let probe_seconds = started.elapsed().as_secs_f64();
         let tuning = match searched {
@@ -42,12 +48,19 @@ impl Ffmpeg {
                 info!(%tuning, probes = tuning.probes.len(), seconds = probe_seconds, "title tuned");
                 tuning
             }
-            Err(failure) => {
+            Err(NotTuned::Title(failure)) => {
                 warn!(%failure, "title not tuned");
-                request.spec.untuned(Some(request.source), failure.message)?
+                let Some(untuned) = request.spec.untuned(Some(request.source), failure.message) else {
+                    return Ok(None);
+                };
+                untuned
+            }
+            Err(NotTuned::Attempt(failure)) => {
+                warn!(%failure, "tuning stopped: the attempt fails");
+                return Err(failure);
             }
         };
-        Some(Tuning { probe_seconds, ..tuning })
+        Ok(Some(Tuning { probe_seconds, ..tuning }))
     }
 
     /// Cuts the title's samples with the first probe, then probes them until the search has
@@ -58,7 +71,7 @@ impl Ffmpeg {
         spec: &TranscodeSpec,
         codec: VideoCodec,
         target: Target,
-    ) -> Result<Tuning, MediaFailure> {
+    ) -> Result<Tuning, NotTuned> {
         let video = spec.video.clone().unwrap_or_default();
         let frame = args::video_frame(request.source, &video)?;
         let fps = video.fps.or(request.source.video.as_ref().and_then(|v| v.fps));
@@ -94,7 +107,7 @@ impl Ffmpeg {
     /// Cuts the sample windows of the task's stretch (`trim`) of the source at `fps` (none
     /// shorter than `shortest` seconds), once, at the size scores are computed at, and makes
     /// the `first` probe of them as they are cut; fails where the title cannot be probed (no
-    /// libvmaf, a source of unknown length, a failed read).
+    /// libvmaf, a source of unknown length) or the upload cannot be read.
     pub(super) async fn cut_samples(
         &self,
         request: &RenderRequest<'_>,
@@ -102,10 +115,10 @@ impl Ffmpeg {
         fps: Option<f64>,
         shortest: f64,
         first: ProbeEncode,
-    ) -> Result<(Cut, Probe), MediaFailure> {
+    ) -> Result<(Cut, Probe), NotTuned> {
         let filter = args::metric_filter(QualityMetric::Vmaf);
         if !self.has_filter(filter).await {
-            return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")));
+            return Err(MediaFailure::new(ErrorCode::Internal, format!("this ffmpeg has no {filter} filter")).into());
         }
         let source = request.source;
         let span = trim.resolve(source.duration).map_err(|why| MediaFailure::new(ErrorCode::InvalidTimeRange, why))?;
@@ -126,12 +139,14 @@ impl Ffmpeg {
         };
         let started = Instant::now();
         let files = ProbeFiles::of(request, first);
-        let served = serve(request.upload.clone(), "ffmpeg").await?;
+        let served = serve(request.upload.clone(), "ffmpeg").await.map_err(NotTuned::Attempt)?;
         let run = args::cut_samples(served.url(), &windows, cut.samples(), files.run())?;
-        self.ffmpeg(run, allowed(request.stop_by)?, None).await?;
+        let made = self.ffmpeg(run, allowed(request.stop_by)?, None).await;
+        // A failed read explains a failed cut better than ffmpeg does, and fails the attempt.
         if let Some(failure) = read_failure(&served) {
-            return Err(failure);
+            return Err(NotTuned::Attempt(failure));
         }
+        made?;
         let probe = files.read(cut.seconds).await?;
         debug!(
             windows = windows.len(),
@@ -149,13 +164,34 @@ impl Ffmpeg {
         cut: &Cut,
         encode: ProbeEncode,
         request: &RenderRequest<'_>,
-    ) -> Result<Probe, MediaFailure> {
+    ) -> Result<Probe, NotTuned> {
         let started = Instant::now();
         let files = ProbeFiles::of(request, encode);
         self.ffmpeg(args::probe(cut.samples(), files.run())?, allowed(request.stop_by)?, None).await?;
         let probe = files.read(cut.seconds).await?;
         debug!(?probe, took = started.elapsed().as_secs_f64(), "probed");
         Ok(probe)
+    }
+}
+
+/// Why a title was not tuned.
+#[derive(Debug)]
+pub(super) enum NotTuned {
+    /// The title cannot be probed: it is encoded untuned, saying why.
+    Title(MediaFailure),
+    /// This attempt cannot go on (the upload unreadable or replaced, no time left): it fails, as
+    /// its render would, and is tried again.
+    Attempt(MediaFailure),
+}
+
+/// A failure of a probe's own run: the title's, unless the attempt is out of time or its
+/// upload was replaced.
+impl From<MediaFailure> for NotTuned {
+    fn from(failure: MediaFailure) -> Self {
+        match failure.code {
+            ErrorCode::Timeout | ErrorCode::SourceReplaced => NotTuned::Attempt(failure),
+            _ => NotTuned::Title(failure),
+        }
     }
 }
 

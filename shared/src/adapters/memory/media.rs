@@ -62,8 +62,17 @@ impl MediaTool for Memory {
     }
 
     /// Probes nothing: a title that asks to be tuned gets the codec's default.
-    async fn tune(&self, request: &RenderRequest<'_>) -> Option<Tuning> {
-        request.spec.untuned(Some(request.source), "the in-memory media tool probes nothing".into())
+    async fn tune(&self, request: &RenderRequest<'_>) -> Result<Option<Tuning>, MediaFailure> {
+        let failing = {
+            let mut state = self.state();
+            let failing = state.failing_tunes > 0;
+            state.failing_tunes = state.failing_tunes.saturating_sub(1);
+            failing
+        };
+        if failing {
+            return Err(MediaFailure::new(ErrorCode::Internal, "cannot read the upload: service unavailable"));
+        }
+        Ok(request.spec.untuned(Some(request.source), "the in-memory media tool probes nothing".into()))
     }
 
     async fn render(&self, request: &RenderRequest<'_>) -> Result<Rendered, MediaFailure> {

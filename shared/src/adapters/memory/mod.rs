@@ -53,6 +53,8 @@ pub(super) struct State {
     pub(super) sent: Vec<WorkerMessage>,
     pub(super) probe_failure: Option<ErrorCode>,
     pub(super) render_failure: Option<ErrorCode>,
+    /// Tunings still to fail as an upload that cannot be read does.
+    pub(super) failing_tunes: usize,
     /// Writes still to be carried out with their answer lost (the retry sees a conflict).
     pub(super) lost_put_answers: usize,
     /// Objects being written in parts, by upload id: where to, with what marker, the parts.
@@ -207,5 +209,10 @@ impl Memory {
     /// Every later render fails with `code`.
     pub fn fail_render(&self, code: ErrorCode) {
         self.state().render_failure = Some(code);
+    }
+
+    /// The next `count` tunings fail their attempt, as when the upload cannot be read.
+    pub fn fail_tunes(&self, count: usize) {
+        self.state().failing_tunes = count;
     }
 }

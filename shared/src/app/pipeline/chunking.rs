@@ -14,7 +14,7 @@ use crate::domain::job::{Job, JobId, Task};
 use crate::domain::object::ObjectRef;
 use crate::domain::task::Tuning;
 use crate::domain::workflow::Location;
-use crate::ports::{Feed, JoinRequest, MediaTool, ObjectStore, RenderRequest, Rendered};
+use crate::ports::{Feed, JoinRequest, MediaTool, ObjectStore, RenderRequest, Rendered, StoreError};
 
 /// Where part `number` of task `index` of `job` is kept in the work location `work`.
 pub fn part_key(work: &Location, job: &JobId, index: u32, number: u32) -> ObjectRef {
@@ -39,8 +39,22 @@ pub struct Chunking {
 impl Chunking {
     /// How `task` of `job` is split, each border moved to just after a keyframe of the upload
     /// (where no keyframe is found, it stays), or pictures split on their grid; `None` when the
-    /// task runs in one piece.
+    /// task runs in one piece. Fails where its title's tuning could not go on (the upload
+    /// unreadable a while): the split is planned again.
     pub async fn plan(
+        &self,
+        objects: &Arc<dyn ObjectStore>,
+        media: &dyn MediaTool,
+        job: &Job,
+        task: &Task,
+    ) -> Result<Option<ChunkPlan>, StoreError> {
+        let Some(mut plan) = self.split(objects, media, job, task).await else { return Ok(None) };
+        plan.tuning = self.tune(objects, media, job, task).await?;
+        Ok(Some(plan))
+    }
+
+    /// Where `task` of `job` is split, before its title is tuned.
+    async fn split(
         &self,
         objects: &Arc<dyn ObjectStore>,
         media: &dyn MediaTool,
@@ -69,39 +83,36 @@ impl Chunking {
                 .map_err(|failure| failure.to_string()),
             Err(error) => Err(error.message),
         };
-        let mut plan = match keyframes {
-            Ok(keyframes) => chunk::at_keyframes(plan, &encode, source, &keyframes),
+        match keyframes {
+            Ok(keyframes) => Some(chunk::at_keyframes(plan, &encode, source, &keyframes)),
             Err(error) => {
                 warn!(job_id = %job.id, task = task.index, %error, "no keyframes found: the borders stay");
-                plan
+                Some(plan)
             }
-        };
-        plan.tuning = self.tune(objects, media, job, task).await;
-        Some(plan)
+        }
     }
 
     /// The title's CRF or ladder for a task that asks (`crf: auto`, `renditions: auto`), chosen
-    /// once for all its chunks.
+    /// once for all its chunks. An upload gone or replaced leaves it untuned (its parts fail as
+    /// they read it); one that cannot be read now fails, to be tuned again.
     async fn tune(
         &self,
         objects: &Arc<dyn ObjectStore>,
         media: &dyn MediaTool,
         job: &Job,
         task: &Task,
-    ) -> Option<Tuning> {
+    ) -> Result<Option<Tuning>, StoreError> {
         if !task.spec.tuned_per_title() {
-            return None;
+            return Ok(None);
         }
-        let untuned = |why: String| task.spec.untuned(job.source.as_ref(), why);
+        let untuned = |why: String| Ok(task.spec.untuned(job.source.as_ref(), why));
         let (source, upload) = match (job.source.as_ref(), open_upload(objects, job).await) {
             (Some(source), Ok(upload)) => (source, upload),
+            (_, Err(error)) if error.code.is_retryable() => return Err(StoreError::Unavailable(error.message)),
             (_, Err(error)) => return untuned(error.message),
             (None, _) => return untuned("the job was never prepared".into()),
         };
-        let scratch = match tempfile::Builder::new().prefix("tune-").tempdir() {
-            Ok(scratch) => scratch,
-            Err(error) => return untuned(format!("no scratch directory: {error}")),
-        };
+        let scratch = tempfile::Builder::new().prefix("tune-").tempdir()?;
         let request = RenderRequest {
             spec: &task.spec,
             names: job.output_names(task),
@@ -116,7 +127,10 @@ impl Chunking {
             tuning: None,
             feed: None,
         };
-        media.tune(&request).await
+        media
+            .tune(&request)
+            .await
+            .map_err(|failure| StoreError::Unavailable(format!("cannot tune the title: {failure}")))
     }
 
     /// Where part `number` of task `index` is kept.
@@ -190,5 +204,56 @@ impl Chunking {
             feed,
         };
         Ok(media.join(&request).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::Memory;
+    use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
+    use crate::domain::task::{Crf, Parallel, TaskSpec, TranscodeSpec, VideoSpec};
+    use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
+    use crate::ports::JobStore;
+
+    #[tokio::test]
+    async fn a_chunked_title_whose_tuning_cannot_read_the_upload_is_split_only_once_it_is_tuned() {
+        // GIVEN a prepared job of one `crf: auto` transcode in two chunks
+        let memory = Memory::default();
+        let video = VideoSpec { crf: Some(Crf::Auto), ..VideoSpec::default() };
+        let spec = WorkflowSpec {
+            name: "flow".into(),
+            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
+            output: OutputSpec { bucket: None, dir: Some("out/".into()) },
+            tasks: vec![TaskSpec::Transcode(TranscodeSpec {
+                parallel: Parallel::Chunks(2),
+                video: Some(video),
+                ..TranscodeSpec::default()
+            })],
+            limits: Default::default(),
+            notification: None,
+        };
+        let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
+        let id = memory.job_for_upload(&workflow, "in/clip.mp4", b"video").await;
+        let source = MediaInfo {
+            duration: Some(60.0),
+            video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, fps: Some(25.0), frames: None }),
+            audio: Some(AudioStream::default()),
+            ..MediaInfo::default()
+        };
+        memory.record_source(&id, &source).await.unwrap();
+        let (job, task) = (memory.job(&id).await.unwrap().unwrap(), memory.tasks(&id).await.unwrap().remove(0));
+        let chunking =
+            Chunking { work: Location { bucket: "work".into(), dir: "parts/".into() }, invocation_seconds: 900.0 };
+        let objects: Arc<dyn ObjectStore> = Arc::new(memory.clone());
+        // WHEN its title's tuning cannot read the upload
+        memory.fail_tunes(1);
+        let failed = chunking.plan(&objects, &memory, &job, &task).await;
+        // THEN no split is planned: the preparation fails, to be tried again, never split untuned
+        assert!(matches!(&failed, Err(error) if error.is_retryable()), "{failed:?}");
+        // AND the next preparation splits it with its title's tuning
+        let plan = chunking.plan(&objects, &memory, &job, &task).await.unwrap().expect("split");
+        assert_eq!(plan.chunks.len(), 2, "{plan:?}");
+        assert!(plan.tuning.is_some(), "{plan:?}");
     }
 }

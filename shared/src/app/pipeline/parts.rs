@@ -234,7 +234,8 @@ mod tests {
         let job = memory.job(&id).await.unwrap().unwrap();
         let task = memory.tasks(&id).await.unwrap().remove(0);
         let shared = Arc::new(memory.clone());
-        let plan = chunking.plan(&(shared.clone() as Arc<dyn ObjectStore>), &memory, &job, &task).await.unwrap();
+        let plan =
+            chunking.plan(&(shared.clone() as Arc<dyn ObjectStore>), &memory, &job, &task).await.unwrap().unwrap();
         memory.split(&task, &plan).await.unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let runner = PartRunner::new(fixtures::workspace(&memory, scratch.path()), shared.clone(), shared, chunking);

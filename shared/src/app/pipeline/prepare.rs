@@ -173,7 +173,7 @@ impl Preparer {
                 (Some((parts, chunking)), Some(job)) => match task.chunks.clone() {
                     Some(plan) => Some((parts, plan)),
                     None => {
-                        chunking.plan(&self.objects, self.media.as_ref(), job, &task).await.map(|plan| (parts, plan))
+                        chunking.plan(&self.objects, self.media.as_ref(), job, &task).await?.map(|plan| (parts, plan))
                     }
                 },
                 _ => None,
