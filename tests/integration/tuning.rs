@@ -191,7 +191,8 @@ fn a_ladder_is_chosen_per_title_from_the_hull_of_its_sizes_the_same_whole_or_in_
                 assert!(task.warnings.iter().any(|w| w.contains("this ffmpeg has no libvmaf filter")), "{task:?}");
                 continue;
             }
-            // AND both sizes the source allows were probed at three CRFs each
+            // AND both sizes the source allows were probed at three CRFs each (neither title's
+            // top rung is cheap enough for the largest size's probes to settle it alone)
             assert_eq!(tuning.probes.len(), 6, "{tuning:?}");
             assert!(tuning.probes.iter().all(|p| matches!(p.height, Some(240 | 360))), "{tuning:?}");
             // AND each rendition's measured VMAF is near what the probes predicted for its rung
@@ -232,7 +233,8 @@ fn an_automatic_ladder_follows_a_phones_turn_a_tiny_picture_and_sound_alone() ->
         let flow = h.flow("auto-ladder-odd").task(json!({"type": "adaptive", "renditions": "auto"}));
         h.workflow(flow).await?;
         // WHEN a phone's clip (stored 640x360, turned a quarter by its header), a 160x90 clip
-        // (below the smallest height) and a recording of sound alone are uploaded
+        // (below the smallest height), a still picture (a slide) and a recording of sound alone
+        // are uploaded
         let landscape = clip(&h, "landscape-ladder.mp4", "noise=alls=20:allf=t")?;
         let phone = rotated(&landscape, &h.dir.path().join("phone-ladder.mp4"))?;
         let phone = h.upload(&phone, "in/phone.mp4").await?;
@@ -242,6 +244,7 @@ fn an_automatic_ladder_follows_a_phones_turn_a_tiny_picture_and_sound_alone() ->
             &["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"],
         )?;
         let tiny = h.upload(&tiny, "in/tiny.mp4").await?;
+        let still = h.upload(&clip(&h, "still-ladder.mp4", "geq=lum='X/3':cb=128:cr=128")?, "in/still.mp4").await?;
         let sound = h.lavfi_clip("sound-ladder.m4a", &["sine=duration=6"], &["-c:a", "aac"])?;
         let sound = h.upload(&sound, "in/sound.m4a").await?;
 
@@ -263,6 +266,16 @@ fn an_automatic_ladder_follows_a_phones_turn_a_tiny_picture_and_sound_alone() ->
         assert!(!sizes.is_empty() && sizes.iter().all(|s| *s == (160, 90)), "{tuning}");
         if tuning.predicted_vmaf.is_some() {
             assert!(tuning.probes.iter().all(|p| p.height == Some(90)) && tuning.probes.len() == 3, "{tuning:?}");
+        }
+        // AND the still picture gets one rendition at its own size, so cheap that the largest
+        // size's three probes settled it: the smaller sizes were not probed
+        let (_, tasks) = h.succeeded(&still).await?;
+        let (tuning, _) = chosen_ladder(&tasks[0]);
+        let sizes: Vec<(u32, u32)> = tuning.ladder.iter().map(|r| (r.width, r.height)).collect();
+        if tuning.predicted_vmaf.is_some() {
+            assert_eq!(sizes, [(640, 360)], "{tuning}");
+            assert!(tuning.ladder[0].kbps < 145.0, "{tuning}");
+            assert!(tuning.probes.iter().all(|p| p.height == Some(360)) && tuning.probes.len() == 3, "{tuning:?}");
         }
         // AND sound alone is streamed as sound, with no ladder to choose
         let (_, tasks) = h.succeeded(&sound).await?;

@@ -1,7 +1,8 @@
 //! Choosing a title's ladder (`renditions: auto`): the same sample windows a `crf: auto` title
 //! is probed on, encoded at each size the bounds allow and at each of a few CRFs, as the ladder
-//! is encoded (codec, veryfast, under the top's cap) and scored with VMAF at one size; the
-//! domain's [`choose_ladder`] reads the renditions off the hull of those curves. A title that
+//! is encoded (codec, veryfast, under the top's cap) and scored with VMAF at one size, from the
+//! largest size, whose probes may settle a ladder of one cheap rung alone; the domain's
+//! [`choose_ladder`] reads the renditions off the hull of those curves. A title that
 //! cannot be probed gets the ladder by picture size (see [`tuning`](super::tuning)).
 
 use super::Ffmpeg;
@@ -23,9 +24,11 @@ impl Ffmpeg {
     ) -> Result<Tuning, NotTuned> {
         let (codec, bounds) = (spec.video_codec(), spec.bounds());
         let cap = bounds.cap(codec, frame, fps);
+        // From the largest size: its probes alone may settle the ladder.
         let encodes: Vec<ProbeEncode> = bounds
             .sizes(frame)
             .into_iter()
+            .rev()
             .flat_map(|size| {
                 LadderBounds::probe_crfs(codec).into_iter().map(move |crf| ProbeEncode {
                     frame: size,
@@ -42,6 +45,9 @@ impl Ffmpeg {
         let (cut, probe) = self.cut_samples(request, &Trim::default(), fps, SAMPLE_SECONDS, *first).await?;
         let mut probes = vec![sized(first, probe)];
         for encode in rest {
+            if encode.frame != first.frame && choose_ladder(codec, &bounds, frame, fps, &probes).settled() {
+                break;
+            }
             probes.push(sized(encode, self.probe_at(&cut, *encode, request).await?));
         }
         cut.remove().await;

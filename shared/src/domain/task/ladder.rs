@@ -4,7 +4,9 @@
 //!
 //! The top rung is the fewest bits on the hull that reach the bounds' `top_vmaf`, held under
 //! `max_kbps` (or the default cap of the largest size); the bottom is the hull's cheapest point
-//! from [`LOWEST_KBPS`] up (a title whose top costs less than that gets one rung). Between them the rungs are spaced evenly on the logarithm of the
+//! from [`LOWEST_KBPS`] up (a title whose top costs less than that gets one rung, and when the
+//! largest size's probes show that, the smaller sizes are not probed). Between them the rungs
+//! are spaced evenly on the logarithm of the
 //! bitrate, at least [`MIN_STEP_RATIO`] apart, each the best picture the hull has for its bits,
 //! never smaller than the rung below. Every rung is a CRF held under a cap of
 //! [`CAP_HEADROOM`] times its predicted bitrate, so that its bandwidth is bounded for players.
@@ -283,6 +285,15 @@ pub struct LadderChoice {
     pub capped: bool,
 }
 
+impl LadderChoice {
+    /// Whether this choice, from the largest size's probes alone, is the ladder: one rung that
+    /// costs less than [`LOWEST_KBPS`], below which no player needs another, so that no smaller
+    /// size could be a rung of its own and none needs probing.
+    pub fn settled(&self) -> bool {
+        matches!(self.rungs.as_slice(), [only] if only.kbps < LOWEST_KBPS)
+    }
+}
+
 /// One point on a size's curve: encoding at `size` with `crf` is predicted to give `kbps` and
 /// `vmaf`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -476,6 +487,24 @@ mod tests {
         let single = choose_ladder(H264, &one, HD, Some(30.0), &probes_of(&one, HD, title(6000.0, 88.0)));
         assert_eq!(single.rungs.len(), 1);
         assert!(choose_ladder(H264, &bounds, HD, None, &[]).rungs.is_empty(), "nothing probed, nothing chosen");
+    }
+
+    #[test]
+    fn the_largest_sizes_probes_settle_a_ladder_of_one_cheap_rung_and_no_other() {
+        let bounds = LadderBounds::default();
+        let largest = |title: &dyn Fn(Size, u8) -> Probe| -> Vec<Probe> {
+            LadderBounds::probe_crfs(H264).into_iter().map(|crf| title(HD, crf)).collect()
+        };
+        // A still picture reaches the top VMAF at 720p for a few dozen kbps: one rung, settled
+        let still = title(60.0, 99.0);
+        let settled = choose_ladder(H264, &bounds, HD, Some(30.0), &largest(&still));
+        assert!(settled.settled(), "{settled:?}");
+        assert_eq!(settled, choose_ladder(H264, &bounds, HD, Some(30.0), &probes_of(&bounds, HD, still)));
+        // A title whose top costs more than Apple's lowest rung needs the smaller sizes' probes
+        for busy in [title(400.0, 99.0), title(3000.0, 90.0)] {
+            let choice = choose_ladder(H264, &bounds, HD, Some(30.0), &largest(&busy));
+            assert!(!choice.settled(), "{choice:?}");
+        }
     }
 
     #[test]
