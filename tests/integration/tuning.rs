@@ -4,8 +4,11 @@
 //! the default cap for its picture is held under it, and an ffmpeg without libvmaf encodes at
 //! the default CRF and says why; a ladder (`renditions: auto`) is chosen per title from the
 //! probes of its sizes, the same whole or in chunks, or by picture size without libvmaf, and
-//! follows a phone's turn, a picture smaller than its bounds and an upload of sound alone; an
-//! upload that cannot be read while its title is probed fails the attempt, never the tuning.
+//! follows a phone's turn, a picture smaller than its bounds, a still picture and an upload of
+//! sound alone; titles of every kind uploads come in (a fraction of a second, one picture, odd
+//! sides, interlaced broadcast, fragmented, variable frame rate, 10-bit, sound past the
+//! pictures, cut short) are tuned or fail as their encode would; an upload that cannot be read
+//! while its title is probed fails the attempt, never the tuning.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -340,4 +343,99 @@ async fn a_title_whose_upload_cannot_be_read_while_it_is_probed_fails_its_attemp
     let tuning = media.tune(&request).await?.context("a tuning")?;
     assert!(!vmaf || (tuning.note.is_none() && !tuning.probes.is_empty()), "{tuning:?}");
     Ok(())
+}
+
+#[test]
+fn titles_of_every_kind_are_tuned_or_fail_as_their_encode_would() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow tuning a transcode and a ladder for each title
+        let flow = h
+            .flow("tuned-kinds")
+            .task(json!({"type": "transcode", "video": {"crf": "auto"}}))
+            .task(json!({"type": "adaptive", "renditions": "auto", "ladder": {"count": 2}}));
+        h.workflow(flow).await?;
+        // WHEN uploads of the kinds cameras, phones, screen recorders and broadcasts write, and
+        // damaged ones, arrive
+        let pattern =
+            |size: &str, rate: u32, seconds: f64| format!("testsrc2=size={size}:rate={rate}:duration={seconds}");
+        let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"];
+        let with = |extra: &[&'static str]| -> Vec<&'static str> { x264.iter().chain(extra).copied().collect() };
+        let kinds: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+            // shorter than a sample window
+            ("short.mp4", vec![pattern("320x180", 25, 0.4)], with(&[])),
+            // one picture
+            ("one-frame.mp4", vec![pattern("320x180", 25, 0.04)], with(&[])),
+            // odd sides and full chroma
+            (
+                "odd.mp4",
+                vec![pattern("97x55", 10, 3.0)],
+                vec!["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p"],
+            ),
+            // a broadcast stream on a clock that starts at 30 s, interlaced MPEG-2
+            (
+                "broadcast.ts",
+                vec![pattern("720x576", 25, 4.0), "sine=duration=4".into()],
+                vec![
+                    "-c:v",
+                    "mpeg2video",
+                    "-flags",
+                    "+ilme+ildct",
+                    "-top",
+                    "1",
+                    "-c:a",
+                    "mp2",
+                    "-output_ts_offset",
+                    "30",
+                ],
+            ),
+            // a fragmented recording
+            ("fragmented.mp4", vec![pattern("640x360", 30, 4.0)], with(&["-movflags", "frag_keyframe+empty_moov"])),
+            // a screen recorder's variable frame rate
+            (
+                "vfr.mkv",
+                vec![pattern("640x360", 30, 4.0)],
+                with(&["-vf", "select='lt(n\\,10)+not(mod(n\\,7))'", "-fps_mode", "vfr"]),
+            ),
+            // 10-bit H.265
+            (
+                "ten-bit.mp4",
+                vec![pattern("640x360", 25, 3.0)],
+                vec!["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1"],
+            ),
+            // sound far longer than its pictures
+            ("long-sound.mp4", vec![pattern("320x180", 25, 1.0), "sine=duration=6".into()], with(&["-c:a", "aac"])),
+        ];
+        let (mut uploads, mut made) = (Vec::new(), Vec::new());
+        for (name, sources, args) in &kinds {
+            let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+            let path = h.lavfi_clip(name, &sources, args)?;
+            uploads.push((*name, h.upload(&path, &format!("in/{name}")).await?));
+            made.push(path);
+        }
+        // and a fragmented recording cut off half-way
+        let bytes = std::fs::read(&made[4])?;
+        let cut = h.upload_bytes(&bytes[..bytes.len() / 2], "in/cut-short.mp4").await?;
+        uploads.push(("cut-short.mp4", cut));
+        // THEN every task ends: tuned when it succeeds (with libvmaf, on the probes: a title
+        // whose sound runs on past its pictures is sampled within them), and never with an error
+        // of ours when it fails
+        let vmaf = ffmpeg_has_vmaf()?;
+        for (name, upload) in uploads {
+            let (_, tasks) = h.job_of(&upload).await?;
+            for task in &tasks {
+                let Some(tuning) = task.outputs.iter().find_map(|o| o.tuning.as_ref()) else {
+                    let error = task.error.as_ref().with_context(|| format!("{name}: neither tuned nor failed"))?;
+                    assert!(!error.code.is_retryable(), "{name}, task {}: {error:?}", task.index);
+                    continue;
+                };
+                assert!(!vmaf || tuning.note.is_none(), "{name}, task {}: {tuning:?} {:?}", task.index, task.warnings);
+                // AND a title of one picture is not held under a cap that the encoder's buffer
+                // holds whole
+                if vmaf && name == "one-frame.mp4" && task.index == 0 {
+                    assert!(!tuning.capped && tuning.predicted_vmaf.is_some_and(|v| v >= 90.0), "{tuning:?}");
+                }
+            }
+        }
+        Ok(())
+    })
 }

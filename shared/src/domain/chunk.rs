@@ -309,7 +309,14 @@ mod tests {
     fn source(seconds: f64, fps: Option<f64>, audio: bool) -> MediaInfo {
         MediaInfo {
             duration: Some(seconds),
-            video: Some(VideoStream { codec: "h264".into(), width: 1920, height: 1080, fps, frames: None }),
+            video: Some(VideoStream {
+                codec: "h264".into(),
+                width: 1920,
+                height: 1080,
+                fps,
+                frames: None,
+                duration: None,
+            }),
             audio: audio.then(AudioStream::default),
             ..MediaInfo::default()
         }

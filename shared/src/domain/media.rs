@@ -27,6 +27,9 @@ pub struct VideoStream {
     pub height: u32,
     pub fps: Option<f64>,
     pub frames: Option<u64>,
+    /// Seconds of pictures, when the file says: its sound may run on past them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +75,16 @@ impl Size {
 }
 
 impl MediaInfo {
+    /// Seconds of pictures: the video's own length where the file gives one, never past the
+    /// file's; the file's otherwise.
+    pub fn picture_duration(&self) -> Option<f64> {
+        let pictures = self.video.as_ref().and_then(|video| video.duration);
+        match (pictures, self.duration) {
+            (Some(pictures), Some(file)) => Some(pictures.min(file)),
+            (pictures, file) => pictures.or(file),
+        }
+    }
+
     /// In words: `mp4: 5.00 s, h264 1280x720 25 fps, aac 48000 Hz 2 ch`.
     pub fn summary(&self) -> String {
         let mut facts = vec![self.container.clone()];

@@ -135,6 +135,7 @@ fn source(duration: f64) -> MediaInfo {
             height: 1080,
             fps: Some(30.0),
             frames: Some((duration * 30.0) as u64),
+            duration: Some(duration),
         }),
         audio: Some(AudioStream { codec: "aac".into(), sample_rate: Some(48_000), channels: Some(2) }),
     }

@@ -39,6 +39,7 @@ struct Stream {
     r_frame_rate: Option<String>,
     nb_frames: Option<String>,
     nb_read_frames: Option<String>,
+    duration: Option<String>,
     sample_rate: Option<String>,
     channels: Option<u32>,
     level: Option<i64>,
@@ -57,6 +58,9 @@ struct Disposition {
 #[serde(default)]
 struct Tags {
     rotate: Option<String>,
+    /// A Matroska stream's length, `00:00:01.000000000`.
+    #[serde(rename = "DURATION")]
+    duration: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +83,13 @@ pub fn video_levels(json: &[u8]) -> Vec<u32> {
 
 fn number<T: std::str::FromStr>(text: &Option<String>) -> Option<T> {
     text.as_deref().and_then(|t| t.parse().ok())
+}
+
+/// `"00:01:02.500000000"` → 62.5.
+fn clock(text: &str) -> Option<f64> {
+    let mut parts = text.trim().splitn(3, ':').map(str::parse::<f64>);
+    let (hours, minutes, seconds) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
+    Some(hours * 3600.0 + minutes * 60.0 + seconds)
 }
 
 /// `"24000/1001"` → 23.976…; `"0/0"` → None.
@@ -216,6 +227,9 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
                 height,
                 fps: rate(&s.avg_frame_rate).or_else(|| rate(&s.r_frame_rate)),
                 frames: number(&s.nb_read_frames).or_else(|| number(&s.nb_frames)),
+                duration: number::<f64>(&s.duration)
+                    .or_else(|| clock(s.tags.duration.as_deref()?))
+                    .filter(|d| d.is_finite() && *d > 0.0),
             }
         }),
         audio: audio.map(|s| AudioStream {
@@ -302,6 +316,24 @@ mod tests {
         assert!((video.fps.unwrap() - 23.976).abs() < 0.001);
         assert_eq!(info.audio.unwrap().sample_rate, Some(48000));
         assert_eq!(info.stream_count, 2);
+    }
+
+    #[test]
+    fn parse_reads_how_long_the_pictures_last_where_sound_runs_on() {
+        let json = br#"{"streams":[
+            {"codec_type":"video","codec_name":"h264","width":320,"height":180,"duration":"1.000000"},
+            {"codec_type":"audio","codec_name":"aac","duration":"6.000000"}],
+          "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"6.000000"}}"#;
+        let info = parse(json).unwrap();
+        assert_eq!((info.duration, info.picture_duration()), (Some(6.0), Some(1.0)));
+        // Matroska says it in a tag
+        let json = br#"{"streams":[{"codec_type":"video","codec_name":"h264","width":320,"height":180,
+            "tags":{"DURATION":"00:01:02.500000000"}}],"format":{"format_name":"matroska,webm","duration":"70.0"}}"#;
+        assert_eq!(parse(json).unwrap().picture_duration(), Some(62.5));
+        // and never past the file's own length
+        let json = br#"{"streams":[{"codec_type":"video","codec_name":"h264","width":320,"height":180,
+            "duration":"9.0"}],"format":{"format_name":"mov","duration":"4.0"}}"#;
+        assert_eq!(parse(json).unwrap().picture_duration(), Some(4.0));
     }
 
     #[test]

@@ -78,10 +78,10 @@ impl Ffmpeg {
         // Held under a cap as QVBR is: the task's, or the default for the output's picture.
         let max_kbps = target.max_kbps.unwrap_or_else(|| default_max_kbps(codec, frame, fps));
         let target = Target { max_kbps: Some(max_kbps), ..target };
-        let search = CrfSearch::new(codec, target);
         let encode = |crf| ProbeEncode { frame, codec, crf, max_kbps: Some(max_kbps) };
-        let first = encode(search.first());
+        let first = encode(CrfSearch::first(codec));
         let (cut, first) = self.cut_samples(request, &spec.trim(), fps, MIN_SAMPLE_SECONDS, first).await?;
+        let search = CrfSearch::new(codec, target.over(cut.length));
         let mut probes = vec![first];
         while let Some(crf) = search.next(&probes) {
             probes.push(self.probe_at(&cut, encode(crf), request).await?);
@@ -122,11 +122,14 @@ impl Ffmpeg {
         }
         let source = request.source;
         let span = trim.resolve(source.duration).map_err(|why| MediaFailure::new(ErrorCode::InvalidTimeRange, why))?;
-        let length = span
-            .length()
-            .or(source.duration.map(|duration| duration - span.start))
-            .filter(|length| *length > 0.0)
-            .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "the source's length is unknown"))?;
+        // Within the pictures: sound may run on past them, and a window there holds none.
+        let pictures = source.picture_duration().map(|duration| duration - span.start);
+        let length = match (span.length(), pictures) {
+            (Some(length), Some(pictures)) => Some(length.min(pictures)),
+            (length, pictures) => length.or(pictures),
+        }
+        .filter(|length| *length > 0.0)
+        .ok_or_else(|| MediaFailure::new(ErrorCode::Internal, "the source's length is unknown"))?;
         let windows: Vec<(f64, f64)> = sample_windows(length.min(request.limits.max_duration_s), shortest)
             .iter()
             .map(|w| (span.start + w.start, w.length.unwrap_or(length)))
@@ -136,6 +139,7 @@ impl Ffmpeg {
             fps,
             size: args::scored_size(args::display_size(source)?),
             seconds: windows.iter().map(|(_, length)| length).sum(),
+            length,
         };
         let started = Instant::now();
         let files = ProbeFiles::of(request, first);
@@ -236,6 +240,8 @@ pub(super) struct Cut {
     fps: Option<f64>,
     size: Size,
     pub seconds: f64,
+    /// How long the stretch they were cut from lasts.
+    pub length: f64,
 }
 
 impl Cut {

@@ -224,7 +224,14 @@ mod tests {
         let id = memory.job_for_upload(&workflow, "in/clip.mp4", b"video").await;
         let source = MediaInfo {
             duration: Some(60.0),
-            video: Some(VideoStream { codec: "h264".into(), width: 64, height: 48, fps: Some(25.0), frames: None }),
+            video: Some(VideoStream {
+                codec: "h264".into(),
+                width: 64,
+                height: 48,
+                fps: Some(25.0),
+                frames: None,
+                duration: None,
+            }),
             audio: Some(AudioStream::default()),
             ..MediaInfo::default()
         };

@@ -36,7 +36,7 @@ pub use quality::{
     PSNR_IDENTICAL, QualityMetric, QualityScore, SCORED_EVERY, SCORED_WINDOWS, SCORED_WITHIN, WINDOW_SECONDS, Window,
     scored_windows,
 };
-pub use rate::{Crf, DEFAULT_TARGET_VMAF, Target};
+pub use rate::{CAP_BUFFER_SECONDS, Crf, DEFAULT_TARGET_VMAF, Target};
 pub use snapshot::{ImageFormat, SnapshotSpec, TimePoint};
 pub use spec::{MAX_TASKS, TaskSpec};
 pub use stills::{CoverSpec, Grid, MAX_PICTURES, Pictures, SampleSpec, SpriteSpec, tile_count, webvtt};

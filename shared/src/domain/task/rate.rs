@@ -65,9 +65,34 @@ pub struct Target {
     pub max_kbps: Option<u32>,
 }
 
+/// Seconds of its cap the buffer of a capped CRF encode holds (`-bufsize` is this many times
+/// `-maxrate`).
+pub const CAP_BUFFER_SECONDS: u32 = 2;
+
+impl Target {
+    /// What a title of `seconds` is held to: a cap binds a title longer than the encoder's
+    /// buffer ([`CAP_BUFFER_SECONDS`]); a shorter one fits in it whole, whatever its rate (a
+    /// title of one picture is one keyframe), so its choice aims at the VMAF alone.
+    pub fn over(self, seconds: f64) -> Self {
+        match seconds > f64::from(CAP_BUFFER_SECONDS) {
+            true => self,
+            false => Self { max_kbps: None, ..self },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cap_binds_only_a_title_longer_than_the_encoders_buffer() {
+        let target = Target { vmaf: 93.0, max_kbps: Some(288) };
+        assert_eq!(target.over(60.0), target);
+        assert_eq!(target.over(2.5), target);
+        assert_eq!(target.over(0.04).max_kbps, None, "one picture");
+        assert_eq!(target.over(2.0).max_kbps, None);
+    }
 
     #[test]
     fn crf_reads_a_number_or_auto() {

@@ -165,7 +165,12 @@ impl Tuning {
     fn probing(&self) -> String {
         let count = self.probes.len();
         let probes = if count == 1 { "probe" } else { "probes" };
-        format!("{count} {probes} of {:.1} s, {:.1} s", self.sampled_seconds, self.probe_seconds)
+        // A title shorter than a tenth of a second (one picture) is sampled whole.
+        let sampled = match self.sampled_seconds < 0.1 {
+            true => format!("{:.2}", self.sampled_seconds),
+            false => format!("{:.1}", self.sampled_seconds),
+        };
+        format!("{count} {probes} of {sampled} s, {:.1} s", self.probe_seconds)
     }
 
     /// `ladder of 3 for VMAF 95 at the top: 1280x720 CRF 24 (…), … (12 probes of 4.0 s, 20.1 s)`,
@@ -269,13 +274,13 @@ impl CrfSearch {
     }
 
     /// The CRF probed first: the codec's default.
-    pub fn first(&self) -> u8 {
-        default_crf(self.codec)
+    pub fn first(codec: VideoCodec) -> u8 {
+        default_crf(codec)
     }
 
     /// The CRF to probe next after `probes`, or `None` when the choice is made.
     pub fn next(&self, probes: &[Probe]) -> Option<u8> {
-        let Some(last) = probes.last() else { return Some(self.first()) };
+        let Some(last) = probes.last() else { return Some(Self::first(self.codec)) };
         if probes.len() >= MAX_PROBES {
             return None;
         }

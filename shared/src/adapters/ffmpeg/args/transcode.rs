@@ -1,7 +1,7 @@
 //! Transcodes (and the watermark task): whole, or in chunks and an audio part, and the join.
 
 use super::*;
-use crate::domain::task::VideoSpec;
+use crate::domain::task::{CAP_BUFFER_SECONDS, VideoSpec};
 
 /// The whole transcode, or one part of a chunked one (`setup.part`): a video chunk, cut from
 /// the source at its borders and starting at time 0, or the whole audio.
@@ -287,7 +287,8 @@ pub(super) fn video_codec_args(args: &mut Vec<String>, codec: VideoCodec, contai
         None => {
             args.extend(["-crf".into(), crf.unwrap_or(default_crf(codec)).to_string()]);
             if let Some(cap) = max_kbps {
-                args.extend(["-maxrate".into(), format!("{cap}k"), "-bufsize".into(), format!("{}k", cap * 2)]);
+                let buffer = cap * CAP_BUFFER_SECONDS;
+                args.extend(["-maxrate".into(), format!("{cap}k"), "-bufsize".into(), format!("{buffer}k")]);
             }
         }
     };

@@ -26,7 +26,14 @@ fn source(width: u32, height: u32, audio: bool) -> MediaInfo {
         container: "mov,mp4,m4a,3gp,3g2,mj2".into(),
         duration: Some(10.0),
         stream_count: 1 + u32::from(audio),
-        video: Some(VideoStream { codec: "h264".into(), width, height, fps: Some(25.0), frames: Some(250) }),
+        video: Some(VideoStream {
+            codec: "h264".into(),
+            width,
+            height,
+            fps: Some(25.0),
+            frames: Some(250),
+            duration: None,
+        }),
         audio: audio.then(|| AudioStream { codec: "aac".into(), sample_rate: Some(48000), channels: Some(2) }),
         ..MediaInfo::default()
     }
