@@ -1,5 +1,6 @@
 //! Real-world media that ffmpeg reads succeeds: streaming segments whose timestamps do not
-//! start at 0 or whose header overstates their length, timestamp gaps, every audio container
+//! start at 0 or whose header overstates their length, timestamp gaps, a video of one picture
+//! and one whose sound runs on past its pictures through every task, every audio container
 //! the static ffmpeg demuxes; damage is counted (a little warns, a lot fails); text stays
 //! readable on any picture; a phone's location does not leave with the outputs; images and
 //! other files are refused in one sentence, decompression bombs with the right code.
@@ -101,6 +102,43 @@ fn a_stream_with_a_timestamp_gap_succeeds() -> anyhow::Result<()> {
         bytes.extend(std::fs::read(encode("b.ts", "30")?)?);
         let object = h.upload_bytes(&bytes, "gaps/gap.ts").await?;
         h.succeeded(&object).await?;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_video_of_one_picture_and_one_whose_sound_runs_on_go_through_every_task() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow of every task kind, at frame rates below the source's
+        let tasks = [
+            json!({"type": "transcode", "video": {"fps": 10}}),
+            json!({"type": "snapshot", "times": [0, "50%", 5.5]}),
+            json!({"type": "sprite", "interval": 1, "width": 80, "columns": 4, "rows": 2}),
+            json!({"type": "sample", "interval": "25%"}),
+            json!({"type": "cover"}),
+            json!({"type": "animated", "format": "gif"}),
+            json!({"type": "animated", "format": "webp"}),
+            json!({"type": "adaptive", "fps": 12, "renditions": [{"height": 180, "bitrate_kbps": 300}]}),
+            json!({"type": "watermark", "watermarks": [{"text": "mediaflow"}]}),
+        ];
+        h.workflow(workflow(&h, "brief", tasks)).await?;
+        // WHEN a video of one picture (a still saved as a video) and one whose sound runs five
+        // seconds past its one second of pictures are uploaded
+        let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"];
+        let one = h.lavfi_clip("one-picture.mp4", &["testsrc2=size=320x180:rate=25:duration=0.04"], &x264)?;
+        let sound = ["testsrc2=size=320x180:rate=25:duration=1", "sine=duration=6"];
+        let long = h.lavfi_clip("sound-runs-on.mp4", &sound, &x264)?;
+        for (clip, key) in [(one, "brief/one-picture.mp4"), (long, "brief/sound-runs-on.mp4")] {
+            let object = h.upload(&clip, key).await?;
+            // THEN every task succeeds, the transcode and the GIF holding pictures
+            let (_, tasks) = h.succeeded(&object).await?;
+            for task in tasks.iter().filter(|t| matches!(t.index, 0 | 5)) {
+                let path = h.download(&task.outputs[0]).await?;
+                let frames =
+                    stream(&probe(&path)?, "video").and_then(|v| v["nb_read_frames"].as_str()?.parse::<u32>().ok());
+                assert!(frames.is_some_and(|frames| frames >= 1), "{key}, task {}: {frames:?}", task.index);
+            }
+        }
         Ok(())
     })
 }

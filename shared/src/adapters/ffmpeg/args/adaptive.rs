@@ -38,7 +38,7 @@ pub(super) fn adaptive(
     source_input(&mut args, input, chunk.map(|c| c.start), None);
     let mut common = chunk_filters(chunk);
     if let Some(fps) = spec.fps {
-        common.push(format!("fps={}", ratio(fps)));
+        common.push(fps_filter(fps));
     }
     let offset = chunk_offset(chunk, 0.0, spec.fps, source);
     let split: String = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();

@@ -18,7 +18,7 @@ pub(super) fn animated(
         ));
     }
     let length = spec.length(source.duration);
-    let scale = format!("fps={},scale={}:{}:flags=lanczos", ratio(spec.fps), frame.width, frame.height);
+    let scale = format!("{},scale={}:{}:flags=lanczos", fps_filter(spec.fps), frame.width, frame.height);
     let mut args = head();
     source_input(&mut args, input, Some(spec.start), Some(length));
     let (graph, codec, content_type): (String, Vec<String>, _) = match spec.format {

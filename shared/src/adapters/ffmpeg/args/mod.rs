@@ -266,6 +266,12 @@ pub(super) fn seconds(value: f64) -> String {
     format!("{value:.3}")
 }
 
+/// The `fps` filter to `fps` frames a second, which keeps the source's last picture even when
+/// the source lasts less than one frame of the output (a video of one picture).
+pub(super) fn fps_filter(fps: f64) -> String {
+    format!("fps={}:eof_action=pass", ratio(fps))
+}
+
 pub(super) fn ratio(value: f64) -> String {
     let text = format!("{value:.3}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()

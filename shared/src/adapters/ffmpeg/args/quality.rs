@@ -85,7 +85,7 @@ pub fn score(
     let length = window.length.map(|length| preroll + length).or(reference.length);
     source_input(&mut args, reference.input, Some(reference.start + from), length);
     let size = scored_size(reference.size);
-    let rate = reference.fps.map(|fps| format!("fps={},", ratio(fps))).unwrap_or_default();
+    let rate = reference.fps.map(|fps| format!("{},", fps_filter(fps))).unwrap_or_default();
     // Frames are dropped before they are scaled: only those compared cost a scaling.
     let rest =
         format!("framestep={SCORED_EVERY},scale={}:{}:flags=bicubic,setsar=1,format=yuv420p", size.width, size.height);

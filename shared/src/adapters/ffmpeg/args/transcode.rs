@@ -51,7 +51,7 @@ pub(super) fn transcode(
         size = Some(frame);
         let mut filters = chunk_filters(chunk);
         if let Some(fps) = params.fps {
-            filters.push(format!("fps={}", ratio(fps)));
+            filters.push(fps_filter(fps));
         }
         filters.push(format!("scale={}:{}", frame.width, frame.height));
         filters.push("setsar=1".into());

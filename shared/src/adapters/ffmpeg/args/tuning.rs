@@ -53,7 +53,7 @@ pub fn cut_samples(
     for (start, length) in windows {
         source_input(&mut args, input, Some(*start), Some(*length));
     }
-    let rate = samples.fps.map(|fps| format!("fps={},", ratio(fps))).unwrap_or_default();
+    let rate = samples.fps.map(|fps| format!("{},", fps_filter(fps))).unwrap_or_default();
     let Size { width, height } = samples.size;
     let mut graph = String::new();
     for i in 0..windows.len() {
@@ -188,7 +188,10 @@ mod tests {
             ),
             "{joined}"
         );
-        assert!(graphs[0].contains("[1:v:0]setpts=PTS-STARTPTS,fps=25,scale=1280:720:flags=bicubic"), "{joined}");
+        assert!(
+            graphs[0].contains("[1:v:0]setpts=PTS-STARTPTS,fps=25:eof_action=pass,scale=1280:720:flags=bicubic"),
+            "{joined}"
+        );
         assert!(
             joined.contains(
                 "-map [samples] -c:v utvideo -f matroska file:/tmp/work/samples.mkv -map [probe] -c:v libx264"

@@ -8,7 +8,8 @@ fn reference(size: Size) -> Reference<'static> {
     Reference { input: URL, start: 2.0, length: Some(4.0), size, fps: Some(25.0) }
 }
 
-const SIDE: &str = "setpts=PTS-STARTPTS,fps=25,framestep=5,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p";
+const SIDE: &str =
+    "setpts=PTS-STARTPTS,fps=25:eof_action=pass,framestep=5,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p";
 
 #[test]
 fn golden_a_transcode_is_scored_by_vmaf_on_the_sources_stretch_at_its_size() {
@@ -88,7 +89,7 @@ fn golden_a_window_of_a_long_output_is_cut_at_one_time_from_both_and_kept_on_its
     assert!(args.contains("-protocol_whitelist file -ss 599.000 -t 11.000 -i file:/tmp/req-1/out-0.mp4"), "{args}");
     assert!(args.contains(&format!("-ss 601.000 -t 11.000 -i {URL}")), "the source from its stretch's start: {args}");
     // Each put back on the clock the output was made on, then brought to its rate and cut.
-    let cut = "fps=25,trim=start=600.000:duration=10.000,setpts=PTS-STARTPTS,framestep=5,\
+    let cut = "fps=25:eof_action=pass,trim=start=600.000:duration=10.000,setpts=PTS-STARTPTS,framestep=5,\
                scale=1280:720:flags=bicubic,setsar=1,format=yuv420p";
     let source = format!("[1:v:0]setpts=PTS+round(601.000/TB)-round(2.000/TB),{cut},split=1[r0]");
     assert!(args.contains(&format!("{source};[0:v:0]setpts=PTS+round(599.000/TB),{cut}[d0]")), "{args}");

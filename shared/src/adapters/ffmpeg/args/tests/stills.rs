@@ -54,7 +54,7 @@ fn golden_gif_uses_palette_and_cuts_range() {
         args_of(&plan),
         vec![format!(
             "{INPUT} -ss 1.000 -t 2.000 -i {URL} \
-         -filter_complex [0:v:0]fps=10,scale=320:136:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];\
+         -filter_complex [0:v:0]fps=10:eof_action=pass,scale=320:136:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];\
          [b][p]paletteuse=dither=bayer:bayer_scale=5[vout] -map [vout] -an -loop 0 -f gif file:/tmp/req-1/out-0.gif"
         )]
     );
@@ -73,7 +73,7 @@ fn golden_webp_without_end_covers_the_default_length_at_the_default_size() {
         args_of(&plan),
         vec![format!(
             "{INPUT} -ss 8.000 -t 2.000 -i {URL} \
-         -filter_complex [0:v:0]fps=5,scale=480:204:flags=lanczos[vout] -map [vout] -an \
+         -filter_complex [0:v:0]fps=5:eof_action=pass,scale=480:204:flags=lanczos[vout] -map [vout] -an \
          -c:v libwebp -lossless 0 -quality 75 -loop 0 -f webp file:/tmp/req-1/out-0.webp"
         )]
     );

@@ -111,7 +111,7 @@ fn golden_transcode_vp9_webm_bitrate_fps_without_audio_source() {
         args_of(&plan),
         vec![format!(
             "{INPUT} -i {URL} \
-         -filter_complex [0:v:0]fps=12.5,scale=640:272,setsar=1,format=yuv420p[vout] -map [vout] \
+         -filter_complex [0:v:0]fps=12.5:eof_action=pass,scale=640:272,setsar=1,format=yuv420p[vout] -map [vout] \
          -c:v libvpx-vp9 -deadline good -cpu-used 4 -row-mt 1 -b:v 800k -maxrate 1200k -bufsize 1600k \
          {TAIL} -f webm file:/tmp/req-1/out-0.webm"
         )]
