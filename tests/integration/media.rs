@@ -6,9 +6,15 @@
 //! other files are refused in one sentence, decompression bombs with the right code.
 
 use mediaflow::domain::error::ErrorCode;
+use mediaflow::domain::job::OutputFile;
+use mediaflow::domain::object::ObjectRef;
 use serde_json::{Value, json};
 
-use crate::support::{Flow, Harness, brightness, damaged, dimensions, duration, fixture, probe, rotated, stream};
+use anyhow::Context;
+
+use crate::support::{
+    Flow, Harness, brightness, damaged, dimensions, duration, fixture, interlacing, mediaflow, probe, rotated, stream,
+};
 
 /// Workflow `name` over uploads to `name/`, writing to `out-name/`.
 fn workflow(h: &Harness, name: &str, tasks: impl IntoIterator<Item = Value>) -> Flow {
@@ -139,6 +145,49 @@ fn a_video_of_one_picture_and_one_whose_sound_runs_on_go_through_every_task() ->
                 assert!(frames.is_some_and(|frames| frames >= 1), "{key}, task {}: {frames:?}", task.index);
             }
         }
+        Ok(())
+    })
+}
+
+#[test]
+fn a_broadcasts_interlaced_pictures_come_out_progressive() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow keeping the picture's size, in a video and a ladder's rendition (the
+        // other kinds take the source's pictures the same way: see the arguments' tests)
+        let tasks = [
+            json!({"type": "transcode", "video": {"crf": 18}}),
+            json!({"type": "adaptive", "renditions": [{"height": 576, "crf": 20, "max_kbps": 8000}]}),
+        ];
+        h.workflow(workflow(&h, "broadcast", tasks)).await?;
+        // WHEN a broadcast segment is uploaded: PAL 576i, top field first, MPEG-2 in MPEG-TS on a
+        // clock that starts at 10 s, with motion between its fields
+        let args = ["-vf", "interlace=scan=tff", "-c:v", "mpeg2video", "-b:v", "8M", "-flags", "+ilme+ildct"];
+        let args: Vec<&str> = args.into_iter().chain(["-top", "1", "-c:a", "mp2", "-output_ts_offset", "10"]).collect();
+        let clip = h.lavfi_clip("576i.ts", &["testsrc2=size=720x576:rate=50:duration=4", "sine=duration=4"], &args)?;
+        let (source, _) = interlacing(&clip)?;
+        assert!(source > 50, "the source is interlaced: {source} pictures");
+        let object = h.upload(&clip, "broadcast/576i.ts").await?;
+        // THEN the job knows it is interlaced, and every output's pictures are progressive
+        let (job, tasks) = h.succeeded(&object).await?;
+        assert!(job.source.as_ref().is_some_and(|s| s.interlaced()), "{:?}", job.source);
+        // (a rendition's first segment, named by its playlist)
+        let playlist = tasks[1].outputs.iter().find(|o| o.key.ends_with("_0.m3u8")).context("a rendition")?;
+        let text = h.text(playlist).await?;
+        let name = text.lines().find(|l| l.ends_with(".ts")).context("a segment")?;
+        let key = format!("out-broadcast/{name}");
+        let size = h.head(&ObjectRef::new(&playlist.bucket, &key)).await?.context("the segment")?.size;
+        let rendition = &OutputFile { key, size, ..playlist.clone() };
+        for output in [&tasks[0].outputs[0], rendition] {
+            let (interlaced, progressive) = interlacing(&h.download(output).await?)?;
+            assert!(
+                interlaced <= 2 && progressive > 20,
+                "{}: {interlaced} interlaced, {progressive} progressive",
+                output.key
+            );
+        }
+        // AND `job show` says so
+        let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;
+        assert!(shown.contains("mpeg2video 720x576 25 fps interlaced"), "{shown}");
         Ok(())
     })
 }

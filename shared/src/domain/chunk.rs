@@ -316,6 +316,7 @@ mod tests {
                 fps,
                 frames: None,
                 duration: None,
+                interlaced: false,
             }),
             audio: audio.then(AudioStream::default),
             ..MediaInfo::default()

@@ -103,7 +103,15 @@ mod tests {
             bit_rate: None,
             start_time: None,
             stream_count: streams,
-            video: Some(VideoStream { codec: "h264".into(), width, height, fps: None, frames: None, duration: None }),
+            video: Some(VideoStream {
+                codec: "h264".into(),
+                width,
+                height,
+                fps: None,
+                frames: None,
+                duration: None,
+                interlaced: false,
+            }),
             audio: None,
         }
     }

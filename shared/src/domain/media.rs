@@ -30,6 +30,9 @@ pub struct VideoStream {
     /// Seconds of pictures, when the file says: its sound may run on past them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
+    /// Pictures made of two fields (broadcast, DV, older cameras), each shown apart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interlaced: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -85,7 +88,12 @@ impl MediaInfo {
         }
     }
 
-    /// In words: `mp4: 5.00 s, h264 1280x720 25 fps, aac 48000 Hz 2 ch`.
+    /// Whether the pictures are interlaced.
+    pub fn interlaced(&self) -> bool {
+        self.video.as_ref().is_some_and(|video| video.interlaced)
+    }
+
+    /// In words: `mp4: 5.00 s, h264 1280x720 25 fps interlaced, aac 48000 Hz 2 ch`.
     pub fn summary(&self) -> String {
         let mut facts = vec![self.container.clone()];
         if let Some(duration) = self.duration {
@@ -93,7 +101,8 @@ impl MediaInfo {
         }
         if let Some(video) = &self.video {
             let fps = video.fps.map(|fps| format!(" {fps:.3} fps").replace(".000 fps", " fps")).unwrap_or_default();
-            facts.push(format!("{} {}x{}{fps}", video.codec, video.width, video.height));
+            let scan = if video.interlaced { " interlaced" } else { "" };
+            facts.push(format!("{} {}x{}{fps}{scan}", video.codec, video.width, video.height));
         }
         if let Some(audio) = &self.audio {
             let rate = audio.sample_rate.map(|r| format!(" {r} Hz")).unwrap_or_default();

@@ -106,6 +106,24 @@ pub fn brightness(path: &Path, at: f64, crop: (u32, u32, u32, u32)) -> anyhow::R
     Ok(output.stdout[0])
 }
 
+/// How ffmpeg's interlace detector (`idet`) sees the pictures of `path`: how many look
+/// interlaced (either field first) and how many progressive.
+pub fn interlacing(path: &Path) -> anyhow::Result<(u64, u64)> {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-vf", "idet", "-f", "null", "-"])
+        .output()
+        .context("run ffmpeg")?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log.lines().rfind(|l| l.contains("Multi frame detection:")).context("no idet report")?;
+    let count = |label: &str| -> u64 {
+        let rest = line.split(label).nth(1).unwrap_or_default();
+        rest.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    Ok((count("TFF:") + count("BFF:"), count("Progressive:")))
+}
+
 /// How alike frame `a` of one video and frame `b` of another are (PSNR in dB, ∞ as 100).
 pub fn frame_psnr(first: &Path, a: u32, second: &Path, b: u32) -> anyhow::Result<f64> {
     let graph = format!(

@@ -136,6 +136,7 @@ fn source(duration: f64) -> MediaInfo {
             fps: Some(30.0),
             frames: Some((duration * 30.0) as u64),
             duration: Some(duration),
+            interlaced: false,
         }),
         audio: Some(AudioStream { codec: "aac".into(), sample_rate: Some(48_000), channels: Some(2) }),
     }

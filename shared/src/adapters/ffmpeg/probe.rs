@@ -40,6 +40,8 @@ struct Stream {
     nb_frames: Option<String>,
     nb_read_frames: Option<String>,
     duration: Option<String>,
+    /// `progressive`, or the order of an interlaced picture's fields (`tt`, `bb`, `tb`, `bt`).
+    field_order: Option<String>,
     sample_rate: Option<String>,
     channels: Option<u32>,
     level: Option<i64>,
@@ -230,6 +232,7 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
                 duration: number::<f64>(&s.duration)
                     .or_else(|| clock(s.tags.duration.as_deref()?))
                     .filter(|d| d.is_finite() && *d > 0.0),
+                interlaced: matches!(s.field_order.as_deref(), Some("tt" | "bb" | "tb" | "bt")),
             }
         }),
         audio: audio.map(|s| AudioStream {

@@ -138,6 +138,7 @@ impl Ffmpeg {
             path: request.workdir.join("samples.mkv"),
             fps,
             size: args::scored_size(args::display_size(source)?),
+            interlaced: source.interlaced(),
             seconds: windows.iter().map(|(_, length)| length).sum(),
             length,
         };
@@ -239,6 +240,7 @@ pub(super) struct Cut {
     path: PathBuf,
     fps: Option<f64>,
     size: Size,
+    interlaced: bool,
     pub seconds: f64,
     /// How long the stretch they were cut from lasts.
     pub length: f64,
@@ -246,7 +248,7 @@ pub(super) struct Cut {
 
 impl Cut {
     fn samples(&self) -> Samples<'_> {
-        Samples { path: &self.path, fps: self.fps, size: self.size }
+        Samples { path: &self.path, fps: self.fps, size: self.size, interlaced: self.interlaced }
     }
 
     pub async fn remove(&self) {

@@ -244,6 +244,7 @@ mod tests {
                 fps: Some(25.0),
                 frames: None,
                 duration: None,
+                interlaced: false,
             }),
             audio: Some(AudioStream::default()),
             ..MediaInfo::default()

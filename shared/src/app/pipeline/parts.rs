@@ -231,6 +231,7 @@ mod tests {
                 fps: Some(25.0),
                 frames: None,
                 duration: None,
+                interlaced: false,
             }),
             audio: Some(AudioStream::default()),
             ..MediaInfo::default()

@@ -44,7 +44,10 @@ pub(super) fn adaptive(
     let split: String = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
     let split = format!("split={}{split}", ladder.len());
     let mut graph = match spec.watermarks.is_empty() {
-        true => format!("[0:v:0]{}", common.iter().chain([&split]).cloned().collect::<Vec<_>>().join(",")),
+        true => {
+            let filters = common.iter().chain([&split]).cloned().collect::<Vec<_>>().join(",");
+            format!("{}{filters}", source_pictures(source.interlaced(), 0))
+        }
         // The marks are drawn once, on the largest rendition's picture, and every rendition is
         // scaled from it: they sit alike in each.
         false => {

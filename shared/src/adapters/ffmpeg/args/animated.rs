@@ -18,19 +18,20 @@ pub(super) fn animated(
         ));
     }
     let length = spec.length(source.duration);
+    let pictures = source_pictures(source.interlaced(), 0);
     let scale = format!("{},scale={}:{}:flags=lanczos", fps_filter(spec.fps), frame.width, frame.height);
     let mut args = head();
     source_input(&mut args, input, Some(spec.start), Some(length));
     let (graph, codec, content_type): (String, Vec<String>, _) = match spec.format {
         AnimatedFormat::Gif => (
             format!(
-                "[0:v:0]{scale},split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=5[vout]"
+                "{pictures}{scale},split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=5[vout]"
             ),
             strings(["-loop", "0", "-f", "gif"]).collect(),
             "image/gif",
         ),
         AnimatedFormat::Webp => (
-            format!("[0:v:0]{scale}[vout]"),
+            format!("{pictures}{scale}[vout]"),
             ["-c:v", "libwebp", "-lossless", "0", "-quality", &spec.quality.to_string(), "-loop", "0", "-f", "webp"]
                 .into_iter()
                 .map(str::to_owned)

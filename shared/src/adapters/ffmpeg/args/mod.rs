@@ -266,6 +266,19 @@ pub(super) fn seconds(value: f64) -> String {
     format!("{value:.3}")
 }
 
+/// Makes each interlaced picture one progressive picture at the same rate (frames not flagged
+/// interlaced pass as they are).
+const DEINTERLACE: &str = "bwdif=mode=send_frame:deint=interlaced";
+
+/// The source's pictures as a graph takes them from input `input`: `[0:v:0]`, followed by the
+/// deinterlacer when they are `interlaced`; filters follow.
+pub(super) fn source_pictures(interlaced: bool, input: usize) -> String {
+    match interlaced {
+        true => format!("[{input}:v:0]{DEINTERLACE},"),
+        false => format!("[{input}:v:0]"),
+    }
+}
+
 /// The `fps` filter to `fps` frames a second, which keeps the source's last picture even when
 /// the source lasts less than one frame of the output (a video of one picture).
 pub(super) fn fps_filter(fps: f64) -> String {

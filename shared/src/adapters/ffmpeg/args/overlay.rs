@@ -9,7 +9,8 @@ fn contrasting(rgb: [u8; 3]) -> [u8; 3] {
 }
 
 /// Adds each watermark as an overlay input — a downloaded PNG, or text the adapter draws into
-/// a PNG — and returns the graph `[0:v:0]<filters>` with the marks on top, labelled `[vout]`.
+/// a PNG — and returns the graph of the source's pictures (see [`source_pictures`]) through
+/// `filters` with the marks on top, labelled `[vout]`.
 /// A mark that does not fit in the picture fails the task: it could not be drawn as asked.
 pub(super) fn video_graph(
     setup: &RenderRequest<'_>,
@@ -20,7 +21,7 @@ pub(super) fn video_graph(
     clock: Clock,
     plan: &mut Plan,
 ) -> Result<String, MediaFailure> {
-    let mut graph = format!("[0:v:0]{}", filters.join(","));
+    let mut graph = format!("{}{}", source_pictures(setup.source.interlaced(), 0), filters.join(","));
     let mut images = setup.watermark_images.iter();
     let mut inputs = 0;
     for (i, mark) in marks.iter().enumerate() {

@@ -25,6 +25,8 @@ pub struct Reference<'a> {
     pub size: Size,
     /// The outputs' frame rate, when they have one of their own or the source's is known.
     pub fps: Option<f64>,
+    /// Whether the source is interlaced: it is compared deinterlaced, as its outputs were made.
+    pub interlaced: bool,
 }
 
 /// The run that scores (one window), and the per-frame log each scored stream writes, in
@@ -109,7 +111,7 @@ pub fn score(
             (scored_side, format!("setpts=PTS+round({at}/TB)-round({start}/TB),{cut}"))
         }
     };
-    let mut graph = format!("[1:v:0]{source_side},split={streams}");
+    let mut graph = format!("{}{source_side},split={streams}", source_pictures(reference.interlaced, 1));
     graph.extend((0..streams).map(|i| format!("[r{i}]")));
     let mut logs = Vec::with_capacity(streams);
     for i in 0..streams {

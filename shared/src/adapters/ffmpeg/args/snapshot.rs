@@ -10,9 +10,9 @@ pub(super) fn snapshot(
 ) -> Result<(), MediaFailure> {
     let source = setup.source;
     let frame = display_size(source)?.fit(spec.width, spec.height, false, false);
-    // The last picture starts about one frame before the end.
-    let last_picture =
-        source.duration.map(|d| (d - 1.0 / source.video.as_ref().and_then(|v| v.fps).unwrap_or(25.0)).max(0.0));
+    // The last picture starts about one frame before the pictures end (sound may run on).
+    let frame_seconds = 1.0 / source.video.as_ref().and_then(|v| v.fps).unwrap_or(25.0);
+    let last_picture = source.picture_duration().map(|d| (d - frame_seconds).max(0.0));
     let (encoder, content_type) = image_encoder(spec.format);
     for (number, time) in spec.times.iter().enumerate() {
         let at = time.resolve(source.duration).ok_or_else(|| {

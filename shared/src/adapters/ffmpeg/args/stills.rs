@@ -116,7 +116,8 @@ pub(super) fn sprite(
     let tile = sprite_tile(spec, setup.source)?;
     let grid = grid(setup, spec.pictures())?;
     let (mut args, _, count) = picture_input(setup, input, grid)?;
-    let mut graph = format!("[0:v:0]{},scale={}:{},setsar=1", every(grid.interval), tile.width, tile.height);
+    let pictures = source_pictures(setup.source.interlaced(), 0);
+    let mut graph = format!("{pictures}{},scale={}:{},setsar=1", every(grid.interval), tile.width, tile.height);
     let size = match setup.part {
         Some(_) => tile,
         None => {
@@ -185,7 +186,8 @@ pub(super) fn cover(
         let mut args = head();
         source_input(&mut args, input, None, Some(CoverSpec::SCAN_SECONDS));
         let graph = format!(
-            "[0:v:0]{},{filters}scale={}:{},setsar=1[vout]",
+            "{}{},{filters}scale={}:{},setsar=1[vout]",
+            source_pictures(setup.source.interlaced(), 0),
             every(1.0 / CoverSpec::CANDIDATES_PER_SECOND),
             frame.width,
             frame.height

@@ -33,9 +33,41 @@ fn source(width: u32, height: u32, audio: bool) -> MediaInfo {
             fps: Some(25.0),
             frames: Some(250),
             duration: None,
+            interlaced: false,
         }),
         audio: audio.then(|| AudioStream { codec: "aac".into(), sample_rate: Some(48000), channels: Some(2) }),
         ..MediaInfo::default()
+    }
+}
+
+#[test]
+fn every_picture_an_interlaced_source_gives_is_deinterlaced_first_and_a_progressive_ones_is_not() {
+    let specs: Vec<TaskSpec> = [
+        r#"{"type": "transcode", "video": {"height": 360}}"#,
+        r#"{"type": "adaptive", "renditions": [{"height": 360, "bitrate_kbps": 800}]}"#,
+        r#"{"type": "animated", "end": 2}"#,
+        r#"{"type": "snapshot", "times": [1]}"#,
+        r#"{"type": "sample", "interval": 2}"#,
+        r#"{"type": "sprite", "interval": 2}"#,
+        r#"{"type": "cover"}"#,
+        r#"{"type": "watermark", "watermarks": [{"text": "hi"}]}"#,
+    ]
+    .iter()
+    .map(|json| serde_json::from_str(json).unwrap())
+    .collect();
+    let mut broadcast = source(720, 576, true);
+    if let Some(video) = broadcast.video.as_mut() {
+        video.interlaced = true;
+    }
+    for spec in &specs {
+        for (source, deinterlaced) in [(&broadcast, true), (&source(1280, 720, true), false)] {
+            let plan = run_plan(spec, source, &[]).unwrap();
+            for args in args_of(&plan) {
+                let first = args.contains("[0:v:0]bwdif=mode=send_frame:deint=interlaced,");
+                assert_eq!(first, deinterlaced, "{}: {args}", spec.kind());
+                assert!(deinterlaced || !args.contains("bwdif"), "{args}");
+            }
+        }
     }
 }
 
