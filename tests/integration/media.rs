@@ -1,5 +1,6 @@
 //! Real-world media that ffmpeg reads succeeds: streaming segments whose timestamps do not
-//! start at 0 or whose header overstates their length, timestamp gaps, a video of one picture
+//! start at 0 or whose header overstates their length, timestamp gaps, interlaced broadcast and
+//! HDR phone video made progressive SDR, a video of one picture
 //! and one whose sound runs on past its pictures through every task, every audio container
 //! the static ffmpeg demuxes; damage is counted (a little warns, a lot fails); text stays
 //! readable on any picture; a phone's location does not leave with the outputs; images and
@@ -13,7 +14,8 @@ use serde_json::{Value, json};
 use anyhow::Context;
 
 use crate::support::{
-    Flow, Harness, brightness, damaged, dimensions, duration, fixture, interlacing, mediaflow, probe, rotated, stream,
+    Flow, Harness, brightness, damaged, dimensions, duration, fixture, frame_psnr, interlacing, mediaflow, probe,
+    rotated, stream,
 };
 
 /// Workflow `name` over uploads to `name/`, writing to `out-name/`.
@@ -169,7 +171,7 @@ fn a_broadcasts_interlaced_pictures_come_out_progressive() -> anyhow::Result<()>
         let object = h.upload(&clip, "broadcast/576i.ts").await?;
         // THEN the job knows it is interlaced, and every output's pictures are progressive
         let (job, tasks) = h.succeeded(&object).await?;
-        assert!(job.source.as_ref().is_some_and(|s| s.interlaced()), "{:?}", job.source);
+        assert!(job.source.as_ref().is_some_and(|s| s.signal().interlaced), "{:?}", job.source);
         // (a rendition's first segment, named by its playlist)
         let playlist = tasks[1].outputs.iter().find(|o| o.key.ends_with("_0.m3u8")).context("a rendition")?;
         let text = h.text(playlist).await?;
@@ -188,6 +190,50 @@ fn a_broadcasts_interlaced_pictures_come_out_progressive() -> anyhow::Result<()>
         // AND `job show` says so
         let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;
         assert!(shown.contains("mpeg2video 720x576 25 fps interlaced"), "{shown}");
+        Ok(())
+    })
+}
+
+#[test]
+fn a_phones_hdr_video_comes_out_in_sdr_looking_as_it_should() -> anyhow::Result<()> {
+    Harness::shared(|h| async move {
+        // GIVEN a workflow of a transcode and a snapshot
+        let tasks = [json!({"type": "transcode", "video": {"crf": 18}}), json!({"type": "snapshot", "times": [1]})];
+        h.workflow(workflow(&h, "hdr", tasks)).await?;
+        // WHEN color bars are uploaded in SDR, and as a phone records HDR: 10-bit H.265 in
+        // BT.2020, coded in HLG, and as HDR10 codes it, in PQ
+        let bars = "testsrc2=size=640x360:rate=25:duration=2";
+        let sdr = h.lavfi_clip("bars-sdr.mp4", &[bars], &["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"])?;
+        let mut outputs = Vec::new();
+        for (name, transfer) in [("bars-hlg.mp4", "arib-std-b67"), ("bars-pq.mp4", "smpte2084")] {
+            let coded = format!(
+                "format=yuv420p,setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,\
+                 zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt2020:t={transfer}:m=bt2020nc:r=tv:npl=100,\
+                 format=yuv420p10le"
+            );
+            let args = ["-vf", &coded, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"];
+            let clip = h.lavfi_clip(name, &[bars], &args)?;
+            let object = h.upload(&clip, &format!("hdr/{name}")).await?;
+            // THEN the job says it is HDR
+            let (job, tasks) = h.succeeded(&object).await?;
+            let hdr = job.source.as_ref().and_then(|s| s.signal().hdr).context("HDR")?;
+            let shown = mediaflow(&h, &["job", "show", job.id.as_str()]).await?;
+            assert!(shown.contains(&format!("hevc 640x360 25 fps {hdr}")), "{shown}");
+            outputs.push((name, h.download(&tasks[0].outputs[0]).await?, h.download(&tasks[1].outputs[0]).await?));
+        }
+        // AND its outputs are SDR, tagged so, their colours the bars' own (as a player shows
+        // HDR brought to SDR), not the grey of HDR's code values shown as SDR
+        for (name, video, snapshot) in outputs {
+            let coded = stream(&probe(&video)?, "video").cloned().unwrap_or_default();
+            assert_eq!(coded["color_transfer"], "bt709", "{name}: {coded}");
+            let psnr = frame_psnr(&video, 25, &sdr, 25)?;
+            assert!(psnr > 18.0, "{name}: {psnr:.1} dB against the SDR bars");
+            let yellow = |path: &std::path::Path| brightness(path, 1.0, (40, 40, 170, 100));
+            let (bars_yellow, video_yellow) = (yellow(&sdr)?, yellow(&video)?);
+            assert!(bars_yellow.abs_diff(video_yellow) < 30, "{name}: {video_yellow} against {bars_yellow}");
+            let psnr = frame_psnr(&snapshot, 0, &sdr, 25)?;
+            assert!(psnr > 18.0, "{name}: the snapshot is {psnr:.1} dB from the SDR bars");
+        }
         Ok(())
     })
 }

@@ -317,6 +317,7 @@ mod tests {
                 frames: None,
                 duration: None,
                 interlaced: false,
+                hdr: None,
             }),
             audio: audio.then(AudioStream::default),
             ..MediaInfo::default()

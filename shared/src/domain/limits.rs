@@ -111,6 +111,7 @@ mod tests {
                 frames: None,
                 duration: None,
                 interlaced: false,
+                hdr: None,
             }),
             audio: None,
         }

@@ -1,5 +1,7 @@
 //! What a probe says about a media file, and the geometry decisions made from it.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// The facts about a media file that tasks depend on (from ffprobe).
@@ -33,6 +35,35 @@ pub struct VideoStream {
     /// Pictures made of two fields (broadcast, DV, older cameras), each shown apart.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interlaced: bool,
+    /// The high dynamic range the pictures are coded in (a phone's HDR video), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdr: Option<Hdr>,
+}
+
+/// A high dynamic range transfer: how brightness is coded beyond SDR's 100 nits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hdr {
+    /// Perceptual quantizer (SMPTE ST 2084): HDR10, Dolby Vision's base layer.
+    Pq,
+    /// Hybrid log-gamma (ARIB STD-B67): broadcast HDR, and phones' HDR video.
+    Hlg,
+}
+
+impl fmt::Display for Hdr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Hdr::Pq => "HDR (PQ)",
+            Hdr::Hlg => "HDR (HLG)",
+        })
+    }
+}
+
+/// How a source's pictures are coded, where outputs need them otherwise: progressive, in SDR.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signal {
+    pub interlaced: bool,
+    pub hdr: Option<Hdr>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -88,12 +119,15 @@ impl MediaInfo {
         }
     }
 
-    /// Whether the pictures are interlaced.
-    pub fn interlaced(&self) -> bool {
-        self.video.as_ref().is_some_and(|video| video.interlaced)
+    /// How the pictures are coded: interlaced, in HDR.
+    pub fn signal(&self) -> Signal {
+        self.video
+            .as_ref()
+            .map_or_else(Signal::default, |video| Signal { interlaced: video.interlaced, hdr: video.hdr })
     }
 
-    /// In words: `mp4: 5.00 s, h264 1280x720 25 fps interlaced, aac 48000 Hz 2 ch`.
+    /// In words: `mp4: 5.00 s, h264 1280x720 25 fps interlaced, aac 48000 Hz 2 ch`, or
+    /// `… hevc 1920x1080 30 fps HDR (HLG), …`.
     pub fn summary(&self) -> String {
         let mut facts = vec![self.container.clone()];
         if let Some(duration) = self.duration {
@@ -102,7 +136,8 @@ impl MediaInfo {
         if let Some(video) = &self.video {
             let fps = video.fps.map(|fps| format!(" {fps:.3} fps").replace(".000 fps", " fps")).unwrap_or_default();
             let scan = if video.interlaced { " interlaced" } else { "" };
-            facts.push(format!("{} {}x{}{fps}{scan}", video.codec, video.width, video.height));
+            let hdr = video.hdr.map(|hdr| format!(" {hdr}")).unwrap_or_default();
+            facts.push(format!("{} {}x{}{fps}{scan}{hdr}", video.codec, video.width, video.height));
         }
         if let Some(audio) = &self.audio {
             let rate = audio.sample_rate.map(|r| format!(" {r} Hz")).unwrap_or_default();

@@ -137,6 +137,7 @@ fn source(duration: f64) -> MediaInfo {
             frames: Some((duration * 30.0) as u64),
             duration: Some(duration),
             interlaced: false,
+            hdr: None,
         }),
         audio: Some(AudioStream { codec: "aac".into(), sample_rate: Some(48_000), channels: Some(2) }),
     }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::domain::error::ErrorCode;
-use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
+use crate::domain::media::{AudioStream, Hdr, MediaInfo, VideoStream};
 use crate::ports::MediaFailure;
 
 #[derive(Deserialize)]
@@ -42,6 +42,8 @@ struct Stream {
     duration: Option<String>,
     /// `progressive`, or the order of an interlaced picture's fields (`tt`, `bb`, `tb`, `bt`).
     field_order: Option<String>,
+    /// How brightness is coded: `bt709`, `smpte2084` (PQ), `arib-std-b67` (HLG)…
+    color_transfer: Option<String>,
     sample_rate: Option<String>,
     channels: Option<u32>,
     level: Option<i64>,
@@ -233,6 +235,11 @@ pub fn parse(json: &[u8]) -> Result<MediaInfo, MediaFailure> {
                     .or_else(|| clock(s.tags.duration.as_deref()?))
                     .filter(|d| d.is_finite() && *d > 0.0),
                 interlaced: matches!(s.field_order.as_deref(), Some("tt" | "bb" | "tb" | "bt")),
+                hdr: match s.color_transfer.as_deref() {
+                    Some("smpte2084") => Some(Hdr::Pq),
+                    Some("arib-std-b67") => Some(Hdr::Hlg),
+                    _ => None,
+                },
             }
         }),
         audio: audio.map(|s| AudioStream {

@@ -42,7 +42,7 @@ impl<'a> Comparison<'a> {
             _ => return None,
         };
         let size = Size::new(video.width, video.height);
-        let reference = Reference { input, start, length, size, fps: fps.or(video.fps), interlaced: video.interlaced };
+        let reference = Reference { input, start, length, size, fps: fps.or(video.fps), signal: source.signal() };
         Some(Self { metric, reference, lasts: length.or(source.duration.map(|d| d - start)) })
     }
 }

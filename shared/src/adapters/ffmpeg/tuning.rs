@@ -18,7 +18,7 @@ use super::quality::{cores, frame_scores};
 use super::run::allowed;
 use super::{Ffmpeg, read_failure, serve};
 use crate::domain::error::ErrorCode;
-use crate::domain::media::Size;
+use crate::domain::media::{Signal, Size};
 use crate::domain::task::{
     CrfSearch, MIN_SAMPLE_SECONDS, OutputSlot, Probe, QualityMetric, Target, TaskSpec, TranscodeSpec, Trim, Tuning,
     VideoCodec, default_max_kbps, sample_windows,
@@ -138,7 +138,7 @@ impl Ffmpeg {
             path: request.workdir.join("samples.mkv"),
             fps,
             size: args::scored_size(args::display_size(source)?),
-            interlaced: source.interlaced(),
+            signal: source.signal(),
             seconds: windows.iter().map(|(_, length)| length).sum(),
             length,
         };
@@ -240,7 +240,7 @@ pub(super) struct Cut {
     path: PathBuf,
     fps: Option<f64>,
     size: Size,
-    interlaced: bool,
+    signal: Signal,
     pub seconds: f64,
     /// How long the stretch they were cut from lasts.
     pub length: f64,
@@ -248,7 +248,7 @@ pub(super) struct Cut {
 
 impl Cut {
     fn samples(&self) -> Samples<'_> {
-        Samples { path: &self.path, fps: self.fps, size: self.size, interlaced: self.interlaced }
+        Samples { path: &self.path, fps: self.fps, size: self.size, signal: self.signal }
     }
 
     pub async fn remove(&self) {

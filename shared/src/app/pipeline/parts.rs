@@ -232,6 +232,7 @@ mod tests {
                 frames: None,
                 duration: None,
                 interlaced: false,
+                hdr: None,
             }),
             audio: Some(AudioStream::default()),
             ..MediaInfo::default()

@@ -46,7 +46,7 @@ pub(super) fn adaptive(
     let mut graph = match spec.watermarks.is_empty() {
         true => {
             let filters = common.iter().chain([&split]).cloned().collect::<Vec<_>>().join(",");
-            format!("{}{filters}", source_pictures(source.interlaced(), 0))
+            format!("{}{filters}", source_pictures(source.signal(), 0))
         }
         // The marks are drawn once, on the largest rendition's picture, and every rendition is
         // scaled from it: they sit alike in each.

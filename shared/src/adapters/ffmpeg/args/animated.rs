@@ -18,7 +18,7 @@ pub(super) fn animated(
         ));
     }
     let length = spec.length(source.duration);
-    let pictures = source_pictures(source.interlaced(), 0);
+    let pictures = source_pictures(source.signal(), 0);
     let scale = format!("{},scale={}:{}:flags=lanczos", fps_filter(spec.fps), frame.width, frame.height);
     let mut args = head();
     source_input(&mut args, input, Some(spec.start), Some(length));

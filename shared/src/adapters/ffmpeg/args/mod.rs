@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::domain::chunk::{Chunk, Part};
 use crate::domain::error::ErrorCode;
-use crate::domain::media::{MediaInfo, Size};
+use crate::domain::media::{Hdr, MediaInfo, Signal, Size};
 use crate::domain::task::{
     AdaptiveSpec, AnimatedFormat, AnimatedSpec, AudioCodec, AudioSpec, Container, Corner, ImageFormat, Length,
     OutputSlot, SnapshotSpec, TaskSpec, TranscodeSpec, VideoCodec, WatermarkSpec, default_crf, rgb,
@@ -270,13 +270,32 @@ pub(super) fn seconds(value: f64) -> String {
 /// interlaced pass as they are).
 const DEINTERLACE: &str = "bwdif=mode=send_frame:deint=interlaced";
 
-/// The source's pictures as a graph takes them from input `input`: `[0:v:0]`, followed by the
-/// deinterlacer when they are `interlaced`; filters follow.
-pub(super) fn source_pictures(interlaced: bool, input: usize) -> String {
-    match interlaced {
-        true => format!("[{input}:v:0]{DEINTERLACE},"),
-        false => format!("[{input}:v:0]"),
+/// Brings HDR pictures to SDR (BT.709, 8 bits): linear light at SDR's 100 nits, BT.709
+/// primaries, highlights compressed smoothly (Möbius: what SDR holds stays as it is).
+fn to_sdr(hdr: Hdr) -> String {
+    let transfer = match hdr {
+        Hdr::Pq => "smpte2084",
+        Hdr::Hlg => "arib-std-b67",
+    };
+    format!(
+        "zscale=tin={transfer}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,\
+         zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+    )
+}
+
+/// The source's pictures as a graph takes them from input `input`: `[0:v:0]`, deinterlaced
+/// when the `signal` is interlaced and brought to SDR when it is HDR; filters follow.
+pub(super) fn source_pictures(signal: Signal, input: usize) -> String {
+    let mut graph = format!("[{input}:v:0]");
+    if signal.interlaced {
+        graph.push_str(DEINTERLACE);
+        graph.push(',');
     }
+    if let Some(hdr) = signal.hdr {
+        graph.push_str(&to_sdr(hdr));
+        graph.push(',');
+    }
+    graph
 }
 
 /// The `fps` filter to `fps` frames a second, which keeps the source's last picture even when

@@ -21,7 +21,7 @@ pub(super) fn video_graph(
     clock: Clock,
     plan: &mut Plan,
 ) -> Result<String, MediaFailure> {
-    let mut graph = format!("{}{}", source_pictures(setup.source.interlaced(), 0), filters.join(","));
+    let mut graph = format!("{}{}", source_pictures(setup.source.signal(), 0), filters.join(","));
     let mut images = setup.watermark_images.iter();
     let mut inputs = 0;
     for (i, mark) in marks.iter().enumerate() {

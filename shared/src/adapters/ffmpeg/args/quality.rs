@@ -25,8 +25,9 @@ pub struct Reference<'a> {
     pub size: Size,
     /// The outputs' frame rate, when they have one of their own or the source's is known.
     pub fps: Option<f64>,
-    /// Whether the source is interlaced: it is compared deinterlaced, as its outputs were made.
-    pub interlaced: bool,
+    /// How the source's pictures are coded: compared as its outputs were made of them
+    /// (deinterlaced, in SDR).
+    pub signal: Signal,
 }
 
 /// The run that scores (one window), and the per-frame log each scored stream writes, in
@@ -111,7 +112,7 @@ pub fn score(
             (scored_side, format!("setpts=PTS+round({at}/TB)-round({start}/TB),{cut}"))
         }
     };
-    let mut graph = format!("{}{source_side},split={streams}", source_pictures(reference.interlaced, 1));
+    let mut graph = format!("{}{source_side},split={streams}", source_pictures(reference.signal, 1));
     graph.extend((0..streams).map(|i| format!("[r{i}]")));
     let mut logs = Vec::with_capacity(streams);
     for i in 0..streams {

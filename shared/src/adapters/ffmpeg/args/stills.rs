@@ -116,7 +116,7 @@ pub(super) fn sprite(
     let tile = sprite_tile(spec, setup.source)?;
     let grid = grid(setup, spec.pictures())?;
     let (mut args, _, count) = picture_input(setup, input, grid)?;
-    let pictures = source_pictures(setup.source.interlaced(), 0);
+    let pictures = source_pictures(setup.source.signal(), 0);
     let mut graph = format!("{pictures}{},scale={}:{},setsar=1", every(grid.interval), tile.width, tile.height);
     let size = match setup.part {
         Some(_) => tile,
@@ -187,7 +187,7 @@ pub(super) fn cover(
         source_input(&mut args, input, None, Some(CoverSpec::SCAN_SECONDS));
         let graph = format!(
             "{}{},{filters}scale={}:{},setsar=1[vout]",
-            source_pictures(setup.source.interlaced(), 0),
+            source_pictures(setup.source.signal(), 0),
             every(1.0 / CoverSpec::CANDIDATES_PER_SECOND),
             frame.width,
             frame.height

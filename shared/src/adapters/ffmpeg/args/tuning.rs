@@ -18,9 +18,9 @@ pub struct Samples<'a> {
     pub fps: Option<f64>,
     /// The size they were cut at: the size scores are computed at.
     pub size: Size,
-    /// Whether the source's pictures are interlaced: they are cut deinterlaced, as the task's
-    /// encode takes them.
-    pub interlaced: bool,
+    /// How the source's pictures are coded: they are cut as the task's encode takes them
+    /// (deinterlaced, in SDR).
+    pub signal: Signal,
 }
 
 /// How one probe is encoded: the output's size and codec, the CRF and the cap.
@@ -62,7 +62,7 @@ pub fn cut_samples(
     for i in 0..windows.len() {
         graph.push_str(&format!(
             "{}setpts=PTS-STARTPTS,{rate}scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p[w{i}];",
-            source_pictures(samples.interlaced, i)
+            source_pictures(samples.signal, i)
         ));
     }
     graph.extend((0..windows.len()).map(|i| format!("[w{i}]")));
@@ -157,8 +157,12 @@ mod tests {
 
     #[test]
     fn golden_a_probe_encodes_and_scores_in_one_run_reading_the_samples_once() {
-        let samples =
-            Samples { path: Path::new(SAMPLES), fps: Some(30.0), size: Size::new(1280, 720), interlaced: false };
+        let samples = Samples {
+            path: Path::new(SAMPLES),
+            fps: Some(30.0),
+            size: Size::new(1280, 720),
+            signal: Signal::default(),
+        };
         let args = probe(samples, first()).unwrap();
         let joined = args.join(" ");
         assert_eq!(args.iter().filter(|a| *a == "-i").count(), 1, "{joined}");
@@ -178,8 +182,12 @@ mod tests {
 
     #[test]
     fn golden_the_first_probe_is_encoded_and_scored_as_the_samples_are_cut() {
-        let samples =
-            Samples { path: Path::new(SAMPLES), fps: Some(25.0), size: Size::new(1280, 720), interlaced: false };
+        let samples = Samples {
+            path: Path::new(SAMPLES),
+            fps: Some(25.0),
+            size: Size::new(1280, 720),
+            signal: Signal::default(),
+        };
         let input = "http://127.0.0.1:9/token";
         let args = cut_samples(input, &[(1.0, 1.5), (30.0, 1.5)], samples, first()).unwrap();
         let joined = args.join(" ");

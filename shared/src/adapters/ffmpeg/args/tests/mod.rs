@@ -11,7 +11,7 @@ fn ffmpeg_clocks_are_read_as_seconds() {
     assert_eq!(clock_seconds("-00:00:00.02"), None);
 }
 use crate::domain::limits::Limits;
-use crate::domain::media::{AudioStream, VideoStream};
+use crate::domain::media::{AudioStream, Hdr, VideoStream};
 use crate::domain::task::{
     AudioSpec, Crf, ImageSource, OutputNames, SegmentType, StreamFormat, TimePoint, Tuning, VideoSpec,
     WatermarkTaskSpec,
@@ -34,6 +34,7 @@ fn source(width: u32, height: u32, audio: bool) -> MediaInfo {
             frames: Some(250),
             duration: None,
             interlaced: false,
+            hdr: None,
         }),
         audio: audio.then(|| AudioStream { codec: "aac".into(), sample_rate: Some(48000), channels: Some(2) }),
         ..MediaInfo::default()
@@ -41,7 +42,7 @@ fn source(width: u32, height: u32, audio: bool) -> MediaInfo {
 }
 
 #[test]
-fn every_picture_an_interlaced_source_gives_is_deinterlaced_first_and_a_progressive_ones_is_not() {
+fn every_picture_an_interlaced_or_hdr_source_gives_is_made_progressive_and_sdr_first_and_others_are_left_alone() {
     let specs: Vec<TaskSpec> = [
         r#"{"type": "transcode", "video": {"height": 360}}"#,
         r#"{"type": "adaptive", "renditions": [{"height": 360, "bitrate_kbps": 800}]}"#,
@@ -56,16 +57,24 @@ fn every_picture_an_interlaced_source_gives_is_deinterlaced_first_and_a_progress
     .map(|json| serde_json::from_str(json).unwrap())
     .collect();
     let mut broadcast = source(720, 576, true);
-    if let Some(video) = broadcast.video.as_mut() {
-        video.interlaced = true;
+    let mut phone = source(1920, 1080, true);
+    if let (Some(broadcast), Some(phone)) = (broadcast.video.as_mut(), phone.video.as_mut()) {
+        broadcast.interlaced = true;
+        phone.hdr = Some(Hdr::Hlg);
     }
+    let deinterlaced = "[0:v:0]bwdif=mode=send_frame:deint=interlaced,";
+    let in_sdr = "[0:v:0]zscale=tin=arib-std-b67:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,\
+                  tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,";
     for spec in &specs {
-        for (source, deinterlaced) in [(&broadcast, true), (&source(1280, 720, true), false)] {
+        for (source, first) in
+            [(&broadcast, Some(deinterlaced)), (&phone, Some(in_sdr)), (&source(1280, 720, true), None)]
+        {
             let plan = run_plan(spec, source, &[]).unwrap();
             for args in args_of(&plan) {
-                let first = args.contains("[0:v:0]bwdif=mode=send_frame:deint=interlaced,");
-                assert_eq!(first, deinterlaced, "{}: {args}", spec.kind());
-                assert!(deinterlaced || !args.contains("bwdif"), "{args}");
+                match first {
+                    Some(first) => assert!(args.contains(first), "{}: {args}", spec.kind()),
+                    None => assert!(!args.contains("bwdif") && !args.contains("tonemap"), "{args}"),
+                }
             }
         }
     }

@@ -5,7 +5,7 @@ use super::*;
 use crate::domain::task::{QualityMetric, Window};
 
 fn reference(size: Size) -> Reference<'static> {
-    Reference { input: URL, start: 2.0, length: Some(4.0), size, fps: Some(25.0), interlaced: false }
+    Reference { input: URL, start: 2.0, length: Some(4.0), size, fps: Some(25.0), signal: Signal::default() }
 }
 
 const SIDE: &str =
