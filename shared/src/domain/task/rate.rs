@@ -70,9 +70,10 @@ pub struct Target {
 pub const CAP_BUFFER_SECONDS: u32 = 2;
 
 impl Target {
-    /// What a title of `seconds` is held to: a cap binds a title longer than the encoder's
-    /// buffer ([`CAP_BUFFER_SECONDS`]); a shorter one fits in it whole, whatever its rate (a
-    /// title of one picture is one keyframe), so its choice aims at the VMAF alone.
+    /// What a title of `seconds` is held to: a cap binds the average rate of a title longer
+    /// than the encoder's buffer ([`CAP_BUFFER_SECONDS`]); a shorter one is held by the buffer
+    /// (a title of one picture is one keyframe, which a rate per second would starve), so its
+    /// choice aims at the VMAF alone.
     pub fn over(self, seconds: f64) -> Self {
         match seconds > f64::from(CAP_BUFFER_SECONDS) {
             true => self,
