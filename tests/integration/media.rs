@@ -138,8 +138,12 @@ fn a_video_of_one_picture_and_one_whose_sound_runs_on_go_through_every_task() ->
         let long = h.lavfi_clip("sound-runs-on.mp4", &sound, &x264)?;
         for (clip, key) in [(one, "brief/one-picture.mp4"), (long, "brief/sound-runs-on.mp4")] {
             let object = h.upload(&clip, key).await?;
-            // THEN every task succeeds, the transcode and the GIF holding pictures
+            // THEN every task succeeds, the transcode and the GIF holding pictures, and the
+            // ladder as long as the sound (its last picture held)
             let (_, tasks) = h.succeeded(&object).await?;
+            let streamed = tasks[7].outputs.iter().filter_map(|o| o.duration).fold(0.0, f64::max);
+            let sound = if key.ends_with("sound-runs-on.mp4") { 6.0 } else { 0.04 };
+            assert!((streamed - sound).abs() < 0.5, "{key}: streamed {streamed} s of {sound} s of sound");
             for task in tasks.iter().filter(|t| matches!(t.index, 0 | 5)) {
                 let path = h.download(&task.outputs[0]).await?;
                 let frames =

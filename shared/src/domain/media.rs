@@ -119,6 +119,14 @@ impl MediaInfo {
         }
     }
 
+    /// How long sound runs on past the pictures, in seconds, where it does by half a second or
+    /// more (a recording whose camera stopped first, a song behind one picture).
+    pub fn sound_past_pictures(&self) -> Option<f64> {
+        self.audio.as_ref()?;
+        let gap = self.duration? - self.video.as_ref()?.duration?;
+        (gap >= 0.5).then_some(gap)
+    }
+
     /// How the pictures are coded: interlaced, in HDR.
     pub fn signal(&self) -> Signal {
         self.video
@@ -153,6 +161,22 @@ mod tests {
     use super::*;
 
     const HD: Size = Size { width: 1920, height: 1080 };
+
+    #[test]
+    fn sound_runs_past_the_pictures_only_where_both_lengths_say_so_by_half_a_second() {
+        let video = |seconds: Option<f64>| VideoStream { duration: seconds, ..VideoStream::default() };
+        let file = |video: VideoStream, sound: bool| MediaInfo {
+            duration: Some(6.0),
+            video: Some(video),
+            audio: sound.then(AudioStream::default),
+            ..MediaInfo::default()
+        };
+        assert_eq!(file(video(Some(1.0)), true).sound_past_pictures(), Some(5.0));
+        assert_eq!(file(video(Some(5.8)), true).sound_past_pictures(), None, "a phone's few frames");
+        assert_eq!(file(video(Some(1.0)), false).sound_past_pictures(), None, "no sound");
+        assert_eq!(file(video(None), true).sound_past_pictures(), None, "the pictures' length unknown");
+        assert_eq!(file(video(Some(1.0)), true).picture_duration(), Some(1.0));
+    }
 
     #[test]
     fn when_only_width_given_should_keep_aspect() {

@@ -40,6 +40,11 @@ pub(super) fn adaptive(
     if let Some(fps) = spec.fps {
         common.push(fps_filter(fps));
     }
+    // Sound that runs on past the pictures keeps the last picture on screen: segments are cut
+    // on the pictures' grid, and a rendition without them would end with its pictures.
+    if let Some(gap) = source.sound_past_pictures().filter(|_| chunk.is_none() && spec.has_audio()) {
+        common.push(format!("tpad=stop_mode=clone:stop_duration={}", seconds(gap)));
+    }
     let offset = chunk_offset(chunk, 0.0, spec.fps, source);
     let split: String = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
     let split = format!("split={}{split}", ladder.len());
