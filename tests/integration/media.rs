@@ -128,6 +128,8 @@ fn a_video_of_one_picture_and_one_whose_sound_runs_on_go_through_every_task() ->
             json!({"type": "animated", "format": "webp"}),
             json!({"type": "adaptive", "fps": 12, "renditions": [{"height": 180, "bitrate_kbps": 300}]}),
             json!({"type": "watermark", "watermarks": [{"text": "mediaflow"}]}),
+            json!({"type": "adaptive", "definition": "chunked", "parallel": 2,
+                "renditions": [{"height": 180, "bitrate_kbps": 300}]}),
         ];
         h.workflow(workflow(&h, "brief", tasks)).await?;
         // WHEN a video of one picture (a still saved as a video) and one whose sound runs five
@@ -136,14 +138,19 @@ fn a_video_of_one_picture_and_one_whose_sound_runs_on_go_through_every_task() ->
         let one = h.lavfi_clip("one-picture.mp4", &["testsrc2=size=320x180:rate=25:duration=0.04"], &x264)?;
         let sound = ["testsrc2=size=320x180:rate=25:duration=1", "sine=duration=6"];
         let long = h.lavfi_clip("sound-runs-on.mp4", &sound, &x264)?;
-        for (clip, key) in [(one, "brief/one-picture.mp4"), (long, "brief/sound-runs-on.mp4")] {
+        // (and one long enough to stream in two chunks of pictures, the sound going on 6 s more)
+        let sound = ["testsrc2=size=320x180:rate=25:duration=10", "sine=duration=16"];
+        let chunked = h.lavfi_clip("sound-runs-on-long.mp4", &sound, &x264)?;
+        let clips = [(one, "brief/one-picture.mp4", 0.04), (long, "brief/sound-runs-on.mp4", 6.0)];
+        for (clip, key, sound) in clips.into_iter().chain([(chunked, "brief/sound-runs-on-long.mp4", 16.0)]) {
             let object = h.upload(&clip, key).await?;
             // THEN every task succeeds, the transcode and the GIF holding pictures, and the
             // ladder as long as the sound (its last picture held)
             let (_, tasks) = h.succeeded(&object).await?;
-            let streamed = tasks[7].outputs.iter().filter_map(|o| o.duration).fold(0.0, f64::max);
-            let sound = if key.ends_with("sound-runs-on.mp4") { 6.0 } else { 0.04 };
-            assert!((streamed - sound).abs() < 0.5, "{key}: streamed {streamed} s of {sound} s of sound");
+            for ladder in [&tasks[7], &tasks[9]] {
+                let streamed = ladder.outputs.iter().filter_map(|o| o.duration).fold(0.0, f64::max);
+                assert!((streamed - sound).abs() < 0.5, "{key}: streamed {streamed} s of {sound} s of sound");
+            }
             for task in tasks.iter().filter(|t| matches!(t.index, 0 | 5)) {
                 let path = h.download(&task.outputs[0]).await?;
                 let frames =

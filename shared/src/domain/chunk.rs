@@ -127,7 +127,10 @@ pub fn plan(encode: &Encode, source: &MediaInfo, budget: Budget) -> Option<Chunk
     }
     source.video.as_ref()?;
     let span = encode.trim.resolve(source.duration).ok()?;
-    let duration = (span.end.or(source.duration)? - span.start).min(budget.max_duration);
+    // Chunks split the pictures: sound that runs on past them goes with the last one.
+    let end = span.end.or(source.duration)?;
+    let end = source.picture_duration().map_or(end, |pictures| end.min(pictures));
+    let duration = (end - span.start).min(budget.max_duration);
     let count = match encode.parallel {
         Parallel::Off => return None,
         Parallel::Chunks(n) => n,
@@ -450,5 +453,22 @@ mod tests {
         let limited = Budget { max_duration: 30.0, ..LAMBDA };
         let cut = plan(&spec(Parallel::Chunks(2)), &source(600.0, Some(25.0), false), limited).unwrap();
         assert!((cut.chunks[1].start - 15.02).abs() < 1e-9, "split within the workflow's limit");
+    }
+
+    #[test]
+    fn chunks_split_the_pictures_and_sound_past_them_goes_with_the_last() {
+        let with_pictures = |seconds: f64| {
+            let mut song = source(3600.0, Some(30.0), true);
+            if let Some(video) = song.video.as_mut() {
+                video.duration = Some(seconds);
+            }
+            song
+        };
+        // An hour of sound behind two seconds of pictures is one piece, not 30 chunks of nothing
+        assert_eq!(plan(&spec(Parallel::Chunks(4)), &with_pictures(2.0), LAMBDA), None);
+        assert_eq!(plan(&spec(Parallel::Auto), &with_pictures(2.0), LAMBDA), None);
+        // and twenty minutes of pictures are split over those twenty minutes
+        let plan = plan(&spec(Parallel::Chunks(4)), &with_pictures(1200.0), LAMBDA).unwrap();
+        assert!((plan.chunks[1].start - 300.0).abs() < 0.1 && plan.chunks[3].length.is_none(), "{plan:?}");
     }
 }

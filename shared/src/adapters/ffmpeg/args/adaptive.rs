@@ -40,9 +40,11 @@ pub(super) fn adaptive(
     if let Some(fps) = spec.fps {
         common.push(fps_filter(fps));
     }
-    // Sound that runs on past the pictures keeps the last picture on screen: segments are cut
-    // on the pictures' grid, and a rendition without them would end with its pictures.
-    if let Some(gap) = source.sound_past_pictures().filter(|_| chunk.is_none() && spec.has_audio()) {
+    // Sound that runs on past the pictures keeps the last picture on screen (in the whole task,
+    // or its last chunk): segments are cut on the pictures' grid, and a rendition without them
+    // would end with its pictures.
+    let last = chunk.is_none_or(|chunk| chunk.length.is_none());
+    if let Some(gap) = source.sound_past_pictures().filter(|_| last && spec.has_audio()) {
         common.push(format!("tpad=stop_mode=clone:stop_duration={}", seconds(gap)));
     }
     let offset = chunk_offset(chunk, 0.0, spec.fps, source);
