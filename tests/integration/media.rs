@@ -149,7 +149,11 @@ fn a_video_of_one_picture_and_one_whose_sound_runs_on_go_through_every_task() ->
             let (_, tasks) = h.succeeded(&object).await?;
             for ladder in [&tasks[7], &tasks[9]] {
                 let streamed = ladder.outputs.iter().filter_map(|o| o.duration).fold(0.0, f64::max);
-                assert!((streamed - sound).abs() < 0.5, "{key}: streamed {streamed} s of {sound} s of sound");
+                assert!(
+                    (streamed - sound).abs() < 0.5,
+                    "{key}, task {}: streamed {streamed} s of {sound} s of sound",
+                    ladder.index
+                );
             }
             for task in tasks.iter().filter(|t| matches!(t.index, 0 | 5)) {
                 let path = h.download(&task.outputs[0]).await?;

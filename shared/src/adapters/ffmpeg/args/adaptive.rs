@@ -36,16 +36,16 @@ pub(super) fn adaptive(
     let max_duration = setup.limits.max_duration_s;
     let mut args = head();
     source_input(&mut args, input, chunk.map(|c| c.start), None);
-    let mut common = chunk_filters(chunk);
-    if let Some(fps) = spec.fps {
-        common.push(fps_filter(fps));
-    }
     // Sound that runs on past the pictures keeps the last picture on screen (in the whole task,
     // or its last chunk): segments are cut on the pictures' grid, and a rendition without them
-    // would end with its pictures.
+    // would end with its pictures. (First: ffmpeg 7 pads nothing after a `setpts`.)
     let last = chunk.is_none_or(|chunk| chunk.length.is_none());
-    if let Some(gap) = source.sound_past_pictures().filter(|_| last && spec.has_audio()) {
-        common.push(format!("tpad=stop_mode=clone:stop_duration={}", seconds(gap)));
+    let held = source.sound_past_pictures().filter(|_| last && spec.has_audio());
+    let mut common: Vec<String> =
+        held.map(|gap| format!("tpad=stop_mode=clone:stop_duration={}", seconds(gap))).into_iter().collect();
+    common.extend(chunk_filters(chunk));
+    if let Some(fps) = spec.fps {
+        common.push(fps_filter(fps));
     }
     let offset = chunk_offset(chunk, 0.0, spec.fps, source);
     let split: String = (0..ladder.len()).map(|i| format!("[s{i}]")).collect();
