@@ -11,7 +11,7 @@ use mediaflow::domain::chunk::{Budget, Part};
 use mediaflow::domain::limits::Limits;
 use mediaflow::domain::message::TaskMessage;
 use mediaflow::domain::task::{OutputNames, Parallel, TaskSpec, TranscodeSpec};
-use mediaflow::ports::{JobStore, JoinRequest, MediaTool, RenderRequest};
+use mediaflow::ports::{JobStore, JoinRequest, MediaTool};
 use mediaflow_local::{WORKER, measure};
 use serde_json::json;
 
@@ -97,7 +97,8 @@ fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> 
         let upload = h.stored(&clip, "thirty/clip.mp4").await?;
         let source = source_of(&clip)?;
         let spec = TranscodeSpec { parallel: Parallel::Chunks(3), ..TranscodeSpec::default() };
-        let budget = Budget { invocation_seconds: 900.0, max_duration: Limits::default().max_duration_s };
+        let limits = Limits::default();
+        let budget = Budget { invocation_seconds: 900.0, max_duration: limits.max_duration_s };
         let plan = chunk::plan(&spec.encode().context("video")?, &source, budget).context("split in three")?;
         let keyframes = media.keyframes(upload.clone(), 0.0, &plan.borders()).await?;
         let plan = chunk::at_keyframes(plan, &spec.encode().context("video")?, &source, &keyframes);
@@ -111,20 +112,8 @@ fn chunks_cut_just_past_keyframes_hold_every_frame_once() -> anyhow::Result<()> 
         let mut frames = Vec::new();
         for chunk in &plan.chunks {
             let dir = tempfile::tempdir()?;
-            let request = RenderRequest {
-                spec: &task,
-                names: OutputNames { spec: &task, position: 0, input_name: "clip", input_format: "mp4" },
-                part: Some(Part::Video(*chunk)),
-                upload: upload.clone(),
-                source: &source,
-                limits: &Limits::default(),
-                watermark_images: &[],
-                workdir: dir.path(),
-                stop_by: None,
-                progress: None,
-                tuning: None,
-                feed: None,
-            };
+            let part = Some(Part::Video(*chunk));
+            let request = Harness::render_request(&task, upload.clone(), &source, &limits, part, dir.path());
             let rendered = media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
             let probed = probe(&rendered.files[0].path)?;
             let count = stream(&probed, "video").and_then(|v| v["nb_read_frames"].as_str()?.parse::<u32>().ok());
@@ -173,20 +162,7 @@ fn a_ten_minute_clip_encoded_in_four_chunks_and_joined_equals_one_encode() -> an
             let media = &media;
             let limits = &limits;
             async move {
-                let request = RenderRequest {
-                    spec: task,
-                    names: OutputNames { spec: task, position: 0, input_name: "clip", input_format: "mp4" },
-                    part,
-                    upload,
-                    source,
-                    limits,
-                    watermark_images: &[],
-                    workdir: &dir,
-                    stop_by: None,
-                    progress: None,
-                    tuning: None,
-                    feed: None,
-                };
+                let request = Harness::render_request(task, upload, source, limits, part, &dir);
                 let rendered =
                     media.render(&request).await.map_err(|f| anyhow::anyhow!("{}: {}", f.code, f.message))?;
                 anyhow::Ok(rendered.files.into_iter().next().context("one file")?.path)

@@ -17,8 +17,8 @@ use anyhow::Context;
 use mediaflow::adapters::aws::s3::S3ObjectStore;
 use mediaflow::domain::job::Task;
 use mediaflow::domain::limits::Limits;
-use mediaflow::domain::task::{OutputNames, QualityMetric, TaskSpec, Tuning};
-use mediaflow::ports::{MediaTool, RenderRequest, StoredObject};
+use mediaflow::domain::task::{QualityMetric, TaskSpec, Tuning};
+use mediaflow::ports::{MediaTool, StoredObject};
 use mediaflow_local::{Fault, FaultPlan, Service};
 use serde_json::json;
 
@@ -300,21 +300,8 @@ async fn a_title_whose_upload_cannot_be_read_while_it_is_probed_fails_its_attemp
     let store = Arc::new(S3ObjectStore::new(aws_sdk_s3::Client::from_conf(s3)));
     let upload = StoredObject { store, object: stored.object.clone(), etag: stored.etag.clone(), size: stored.size };
     let spec: TaskSpec = serde_json::from_value(json!({"type": "transcode", "video": {"crf": "auto"}}))?;
-    let (source, dir, media) = (source_of(&clip)?, tempfile::tempdir()?, h.media_tool());
-    let request = RenderRequest {
-        spec: &spec,
-        names: OutputNames { spec: &spec, position: 0, input_name: "unreadable", input_format: "mp4" },
-        part: None,
-        upload: Arc::new(upload),
-        source: &source,
-        limits: &Limits::default(),
-        watermark_images: &[],
-        workdir: dir.path(),
-        stop_by: None,
-        progress: None,
-        tuning: None,
-        feed: None,
-    };
+    let (source, dir, media, limits) = (source_of(&clip)?, tempfile::tempdir()?, h.media_tool(), Limits::default());
+    let request = Harness::render_request(&spec, Arc::new(upload), &source, &limits, None, dir.path());
     // WHEN every read of the upload fails while its title is probed
     let failing = FaultPlan {
         rates: [(Service::S3, 1.0)].into(),

@@ -14,10 +14,14 @@ use mediaflow::adapters::aws::s3::S3ObjectStore;
 use mediaflow::adapters::ffmpeg::Ffmpeg;
 use mediaflow::app::admin::BucketCheck;
 use mediaflow::app::pipeline::dispatch::Outcome;
+use mediaflow::domain::chunk::Part;
 use mediaflow::domain::job::{Job, JobId, OutputFile, Task, TaskStatus};
+use mediaflow::domain::limits::Limits;
+use mediaflow::domain::media::MediaInfo;
 use mediaflow::domain::object::{ObjectHead, ObjectRef};
+use mediaflow::domain::task::{OutputNames, TaskSpec};
 use mediaflow::domain::workflow::{Workflow, WorkflowSpec};
-use mediaflow::ports::{ObjectStore, StoredObject};
+use mediaflow::ports::{ObjectStore, RenderRequest, StoredObject};
 use mediaflow_local::{LocalStack, StackOptions};
 
 use super::flows::Flow;
@@ -213,6 +217,32 @@ impl Harness {
         let head = self.head(&object).await?.context("uploaded")?;
         let store = Arc::new(S3ObjectStore::new(self.stack.clients.s3.clone()));
         Ok(Arc::new(StoredObject { store, object, etag: head.etag, size: head.size }))
+    }
+
+    /// What the worker asks the media tool to render of `spec` (all of it, or its `part`) from
+    /// the stored `upload` into `workdir`: no watermarks, deadline, progress or feed.
+    pub fn render_request<'a>(
+        spec: &'a TaskSpec,
+        upload: Arc<StoredObject>,
+        source: &'a MediaInfo,
+        limits: &'a Limits,
+        part: Option<Part>,
+        workdir: &'a Path,
+    ) -> RenderRequest<'a> {
+        RenderRequest {
+            spec,
+            names: OutputNames { spec, position: 0, input_name: "clip", input_format: "mp4" },
+            part,
+            upload,
+            source,
+            limits,
+            watermark_images: &[],
+            workdir,
+            stop_by: None,
+            progress: None,
+            tuning: None,
+            feed: None,
+        }
     }
 
     /// The media tool the worker uses.

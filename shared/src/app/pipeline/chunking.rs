@@ -211,49 +211,16 @@ impl Chunking {
 mod tests {
     use super::*;
     use crate::adapters::memory::Memory;
-    use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
-    use crate::domain::task::{Crf, Parallel, TaskSpec, TranscodeSpec, VideoSpec};
-    use crate::domain::workflow::{OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
-    use crate::ports::JobStore;
+    use crate::app::pipeline::fixtures;
+    use crate::domain::task::{Crf, TranscodeSpec, VideoSpec};
 
     #[tokio::test]
     async fn a_chunked_title_whose_tuning_cannot_read_the_upload_is_split_only_once_it_is_tuned() {
         // GIVEN a prepared job of one `crf: auto` transcode in two chunks
         let memory = Memory::default();
         let video = VideoSpec { crf: Some(Crf::Auto), ..VideoSpec::default() };
-        let spec = WorkflowSpec {
-            name: "flow".into(),
-            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
-            output: OutputSpec { bucket: None, dir: Some("out/".into()) },
-            tasks: vec![TaskSpec::Transcode(TranscodeSpec {
-                parallel: Parallel::Chunks(2),
-                video: Some(video),
-                ..TranscodeSpec::default()
-            })],
-            limits: Default::default(),
-            notification: None,
-        };
-        let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
-        let id = memory.job_for_upload(&workflow, "in/clip.mp4", b"video").await;
-        let source = MediaInfo {
-            duration: Some(60.0),
-            video: Some(VideoStream {
-                codec: "h264".into(),
-                width: 64,
-                height: 48,
-                fps: Some(25.0),
-                frames: None,
-                duration: None,
-                interlaced: false,
-                hdr: None,
-            }),
-            audio: Some(AudioStream::default()),
-            ..MediaInfo::default()
-        };
-        memory.record_source(&id, &source).await.unwrap();
-        let (job, task) = (memory.job(&id).await.unwrap().unwrap(), memory.tasks(&id).await.unwrap().remove(0));
-        let chunking =
-            Chunking { work: Location { bucket: "work".into(), dir: "parts/".into() }, invocation_seconds: 900.0 };
+        let transcode = TranscodeSpec { video: Some(video), ..TranscodeSpec::default() };
+        let (job, task, chunking) = fixtures::chunked_job(&memory, transcode).await;
         let objects: Arc<dyn ObjectStore> = Arc::new(memory.clone());
         // WHEN its title's tuning cannot read the upload
         memory.fail_tunes(1);

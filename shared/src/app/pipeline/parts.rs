@@ -200,55 +200,21 @@ mod tests {
     use crate::domain::attempt::Lease;
     use crate::domain::error::ErrorCode;
     use crate::domain::job::{JobId, JobStatus};
-    use crate::domain::media::{AudioStream, MediaInfo, VideoStream};
     use crate::domain::object::ObjectRef;
-    use crate::domain::task::{Parallel, TaskSpec, TranscodeSpec};
-    use crate::domain::workflow::{Location, OutputSpec, TriggerSpec, Workflow, WorkflowSpec};
+    use crate::domain::task::TranscodeSpec;
     use crate::ports::{Claim, JobStore, ObjectStore, PartStore};
 
     /// A prepared job of one transcode in two chunks and the audio, split and its parts sent.
     async fn setup() -> (Memory, PartRunner, JobId, tempfile::TempDir) {
         let memory = Memory::default();
-        let spec = WorkflowSpec {
-            name: "flow".into(),
-            trigger: TriggerSpec { bucket: "media".into(), dir: "in/".into() },
-            output: OutputSpec { bucket: None, dir: Some("out/".into()) },
-            tasks: vec![TaskSpec::Transcode(TranscodeSpec {
-                parallel: Parallel::Chunks(2),
-                ..TranscodeSpec::default()
-            })],
-            limits: Default::default(),
-            notification: None,
-        };
-        let workflow = Workflow::create(spec, Utc::now()).unwrap().enable(Utc::now());
-        let id = memory.job_for_upload(&workflow, "in/clip.mp4", b"video").await;
-        let source = MediaInfo {
-            duration: Some(60.0),
-            video: Some(VideoStream {
-                codec: "h264".into(),
-                width: 64,
-                height: 48,
-                fps: Some(25.0),
-                frames: None,
-                duration: None,
-                interlaced: false,
-                hdr: None,
-            }),
-            audio: Some(AudioStream::default()),
-            ..MediaInfo::default()
-        };
-        memory.record_source(&id, &source).await.unwrap();
-        let chunking =
-            Chunking { work: Location { bucket: "work".into(), dir: "parts/".into() }, invocation_seconds: 900.0 };
-        let job = memory.job(&id).await.unwrap().unwrap();
-        let task = memory.tasks(&id).await.unwrap().remove(0);
+        let (job, task, chunking) = fixtures::chunked_job(&memory, TranscodeSpec::default()).await;
         let shared = Arc::new(memory.clone());
         let plan =
             chunking.plan(&(shared.clone() as Arc<dyn ObjectStore>), &memory, &job, &task).await.unwrap().unwrap();
         memory.split(&task, &plan).await.unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let runner = PartRunner::new(fixtures::workspace(&memory, scratch.path()), shared.clone(), shared, chunking);
-        (memory, runner, id, scratch)
+        (memory, runner, job.id, scratch)
     }
 
     fn part(id: &JobId, number: u32) -> TaskMessage {
