@@ -44,11 +44,16 @@ impl Ffmpeg {
         let sized = |encode: &ProbeEncode, probe: Probe| Probe { height: Some(encode.frame.height), ..probe };
         let (cut, probe) = self.cut_samples(request, &Trim::default(), fps, SAMPLE_SECONDS, *first).await?;
         let mut probes = vec![sized(first, probe)];
-        for encode in rest {
-            if encode.frame != first.frame && choose_ladder(codec, &bounds, frame, fps, &probes).settled() {
-                break;
-            }
+        // The largest size's probes alone may settle the ladder; then the others are not made.
+        let smaller = rest.iter().position(|encode| encode.frame != first.frame).unwrap_or(rest.len());
+        let (largest, others) = rest.split_at(smaller);
+        for encode in largest {
             probes.push(sized(encode, self.probe_at(&cut, *encode, request).await?));
+        }
+        if !choose_ladder(codec, &bounds, frame, fps, &probes).settled() {
+            for encode in others {
+                probes.push(sized(encode, self.probe_at(&cut, *encode, request).await?));
+            }
         }
         cut.remove().await;
         let choice = choose_ladder(codec, &bounds, frame, fps, &probes);
